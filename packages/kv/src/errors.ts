@@ -1,0 +1,33 @@
+export type KVErrorCode =
+  /** The store could not be reached (refused, reset, timed out). */
+  | 'KV_UNREACHABLE'
+  /** The token may not do this (Consul 403). */
+  | 'KV_FORBIDDEN'
+  /** The store answered with a server error (5xx, 429). */
+  | 'KV_SERVER'
+  /** The store's own data cannot be read (corrupt file store). */
+  | 'KV_CORRUPT'
+  /** The caller passed something the store refuses (bad key, value too large, bad options). */
+  | 'KV_BAD_REQUEST'
+  /** The operation was aborted through its AbortSignal. */
+  | 'KV_ABORTED'
+  /** Options given to a backend are wrong (bad address, unreadable token file). */
+  | 'KV_CONFIG';
+
+export class KVError extends Error {
+  override readonly name = 'KVError';
+  readonly code: KVErrorCode;
+  constructor(code: KVErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isKVError(err: unknown, code?: KVErrorCode): err is KVError {
+  return err instanceof KVError && (code === undefined || err.code === code);
+}
+
+/** Throw KV_ABORTED when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new KVError('KV_ABORTED', 'aborted', { cause: signal.reason });
+}

@@ -1,0 +1,203 @@
+// The embedded store: one JSON file, safe for several processes at once. Writes take a
+// cross-process mutex, re-read the file, change it and replace it atomically; watches are
+// driven by file events with a slow poll behind them, so no write is ever missed.
+import { randomUUID } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { KVError, throwIfAborted } from '../errors.js';
+import type {
+  KVDeleteOptions,
+  KVIndex,
+  KVLock,
+  KVLockOptions,
+  KVPair,
+  KVPutOptions,
+  KVReadOptions,
+  KVSnapshot,
+  KVStore,
+  KVWatchOptions,
+} from '../types.js';
+import { FileChanges } from './changes.js';
+import { atomicWrite, withFileMutex } from './io.js';
+import {
+  deleteValue,
+  emptyState,
+  expireSessions,
+  nextIndex,
+  pairOf,
+  parseState,
+  serializeState,
+  setValue,
+  snapshotOf,
+  type State,
+} from './state.js';
+
+export interface FileStoreOptions {
+  /** Path of the JSON file; created on the first write when missing. */
+  file: string;
+  /** How long a write waits for another process's mutex before failing (ms). Default 10 s. */
+  mutexTimeoutMs?: number;
+  /** Safety poll behind file events (ms). Default 1000. */
+  pollMs?: number;
+}
+
+const DEFAULT_TTL_MS = 15_000;
+const DEFAULT_LOCK_DELAY_MS = 15_000;
+
+export function createFileStore(opts: FileStoreOptions): KVStore {
+  if (!opts.file) throw new KVError('KV_CONFIG', 'the file backend needs a file (--file kv.json)');
+  return new FileStore(resolve(opts.file), opts);
+}
+
+class FileStore implements KVStore {
+  readonly describe: string;
+  readonly #file: string;
+  readonly #mutexTimeoutMs: number;
+  readonly #changes: FileChanges;
+
+  constructor(file: string, opts: FileStoreOptions) {
+    this.#file = file;
+    this.describe = `file ${opts.file}`;
+    this.#mutexTimeoutMs = opts.mutexTimeoutMs ?? 10_000;
+    this.#changes = new FileChanges(file, opts.pollMs ?? 1000);
+  }
+
+  async #read(): Promise<State> {
+    let text: string;
+    let mtimeMs: number;
+    try {
+      const [t, s] = await Promise.all([readFile(this.#file, 'utf8'), stat(this.#file)]);
+      text = t;
+      mtimeMs = s.mtimeMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+      throw new KVError('KV_UNREACHABLE', `${this.#file}: cannot read (${(err as Error).message})`, { cause: err });
+    }
+    return parseState(text, this.#file, mtimeMs);
+  }
+
+  /** Read-modify-write under the cross-process mutex; `change` returns whether to write. */
+  async #update<T>(change: (state: State, now: number) => { write: boolean; result: T }): Promise<T> {
+    return withFileMutex(this.#file, this.#mutexTimeoutMs, async () => {
+      const state = await this.#read();
+      const now = Date.now();
+      const expired = expireSessions(state, now);
+      const { write, result } = change(state, now);
+      if (write || expired) {
+        try {
+          await atomicWrite(this.#file, serializeState(state));
+        } catch (err) {
+          throw new KVError('KV_UNREACHABLE', `${this.#file}: cannot write (${(err as Error).message})`, { cause: err });
+        }
+      }
+      return result;
+    });
+  }
+
+  async list(prefix: string, opts?: KVReadOptions): Promise<KVSnapshot> {
+    throwIfAborted(opts?.signal);
+    const state = await this.#read();
+    return { ...snapshotOf(state, prefix, Date.now()), knownLeader: true };
+  }
+
+  async get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined> {
+    throwIfAborted(opts?.signal);
+    return pairOf(await this.#read(), key, Date.now());
+  }
+
+  async watch(prefix: string, since: KVIndex, opts: KVWatchOptions): Promise<KVSnapshot> {
+    throwIfAborted(opts.signal);
+    if (since <= 0) return this.list(prefix);
+    const deadline = Date.now() + (opts.waitMs ?? 60_000);
+    // Subscribe before reading, so a write between the read and the wait still wakes us.
+    const sub = this.#changes.subscribe();
+    try {
+      for (;;) {
+        const snap = await this.list(prefix);
+        if (snap.index !== since || Date.now() >= deadline) return snap;
+        await sub.next(deadline - Date.now(), opts.signal);
+        throwIfAborted(opts.signal);
+      }
+    } finally {
+      sub.close();
+    }
+  }
+
+  async put(key: string, value: string, opts: KVPutOptions = {}): Promise<boolean> {
+    throwIfAborted(opts.signal);
+    checkKey(key);
+    return this.#update((state) => {
+      const current = state.meta.keys[key];
+      if (opts.cas !== undefined) {
+        const ok = opts.cas === 0 ? !state.values.has(key) : current?.m === opts.cas;
+        if (!ok) return { write: false, result: false };
+      }
+      setValue(state, key, value, opts.flags);
+      return { write: true, result: true };
+    });
+  }
+
+  async delete(key: string, opts: KVDeleteOptions = {}): Promise<boolean> {
+    throwIfAborted(opts.signal);
+    checkKey(key);
+    return this.#update((state) => {
+      if (!state.values.has(key)) return { write: false, result: opts.cas === undefined || opts.cas === 0 };
+      if (opts.cas !== undefined && state.meta.keys[key]?.m !== opts.cas) return { write: false, result: false };
+      deleteValue(state, key);
+      return { write: true, result: true };
+    });
+  }
+
+  async acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined> {
+    throwIfAborted(opts.signal);
+    checkKey(key);
+    const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
+    const lockDelayMs = opts.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS;
+    const session = randomUUID();
+    const got = await this.#update((state, now) => {
+      const km = state.meta.keys[key];
+      const heldBy = km?.s && state.meta.sessions[km.s] ? km.s : undefined;
+      const delayed = (state.meta.lockDelays[key] ?? 0) > now;
+      if (heldBy || delayed) return { write: false, result: false };
+      state.meta.sessions[session] = { holder: opts.holder, key, expires: now + ttlMs, ttlMs, lockDelayMs };
+      setValue(state, key, opts.holder, undefined);
+      state.meta.keys[key]!.s = session;
+      return { write: true, result: true };
+    });
+    if (!got) return undefined;
+    return {
+      key,
+      session,
+      holder: opts.holder,
+      renew: () =>
+        this.#update((state, now) => {
+          const s = state.meta.sessions[session];
+          if (!s || state.meta.keys[key]?.s !== session) return { write: false, result: false };
+          s.expires = now + s.ttlMs;
+          return { write: true, result: true };
+        }),
+      release: () =>
+        this.#update((state) => {
+          const had = state.meta.sessions[session] !== undefined;
+          delete state.meta.sessions[session];
+          const km = state.meta.keys[key];
+          if (km?.s === session) {
+            delete km.s;
+            km.m = nextIndex(state);
+          }
+          return { write: had, result: undefined };
+        }),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#changes.close();
+  }
+}
+
+function checkKey(key: string): void {
+  if (!key || key.startsWith('/')) {
+    throw new KVError('KV_BAD_REQUEST', `bad key "${key}": keys are non-empty and do not start with "/"`);
+  }
+}
+

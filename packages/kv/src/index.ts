@@ -1,0 +1,13 @@
+export type * from './types.js';
+export { KVError, isKVError, throwIfAborted } from './errors.js';
+export type { KVErrorCode } from './errors.js';
+export { createConsulStore } from './consul/index.js';
+export type { ConsulStoreOptions } from './consul/index.js';
+export { createFileStore } from './file/index.js';
+export type { FileStoreOptions } from './file/index.js';
+export { openStore } from './open.js';
+export type { StoreOptions } from './open.js';
+export { watchPrefix, samePairs } from './watch.js';
+export type { WatchPrefixOptions } from './watch.js';
+export { backoffDelay } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';

@@ -1,0 +1,102 @@
+/**
+ * The store seam. Checkers write through it, the renderer reads through it, and nothing above
+ * it knows which backend answers. Keys never start with "/" here; callers that speak confd's
+ * "/haproxy/..." form strip the slash before they call.
+ */
+
+/** A store's change counter: grows with every write; 0 means "nothing seen yet". */
+export type KVIndex = number;
+
+export interface KVPair {
+  key: string;
+  value: string;
+  /** Index of the write that last changed this key; pass it as `cas` to update only this version. */
+  modifyIndex: KVIndex;
+  createIndex: KVIndex;
+  flags: number;
+  /** The lock session holding this key, when it is locked. */
+  session?: string;
+}
+
+export interface KVSnapshot {
+  /** Highest index under the prefix (deletes included); never below 1. */
+  index: KVIndex;
+  /** Every key under the prefix, sorted by key. */
+  pairs: KVPair[];
+  /** False when the answering server had no known leader: the data may be stale. */
+  knownLeader: boolean;
+}
+
+export interface KVReadOptions {
+  signal?: AbortSignal;
+}
+
+export interface KVWatchOptions {
+  signal: AbortSignal;
+  /** How long the store may hold the request when nothing changes (ms). Default 60 s. */
+  waitMs?: number;
+}
+
+export interface KVPutOptions {
+  /** 0: only if the key is absent; n: only if the key's modifyIndex is n. */
+  cas?: KVIndex;
+  flags?: number;
+  signal?: AbortSignal;
+}
+
+export interface KVDeleteOptions {
+  cas?: KVIndex;
+  signal?: AbortSignal;
+}
+
+export interface KVLockOptions {
+  /** Who holds it, stored as the lock key's value (e.g. "db-check-1:4711"). */
+  holder: string;
+  /** Session TTL in ms: the lock is lost this long (up to 2x in Consul) after the last renew. */
+  ttlMs?: number;
+  /** After a holder dies, nobody else may take the lock for this long (ms). */
+  lockDelayMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface KVLock {
+  readonly key: string;
+  /** The session (Consul) or lease id that holds the key. */
+  readonly session: string;
+  readonly holder: string;
+  /** Extend the lock; false when it was lost (expired, or taken after expiry). */
+  renew(): Promise<boolean>;
+  /** Give the lock up; other clients may take it at once (no lock-delay). */
+  release(): Promise<void>;
+}
+
+export interface KVReader {
+  /** Every key under prefix ("" = all), sorted. */
+  list(prefix: string, opts?: KVReadOptions): Promise<KVSnapshot>;
+  /**
+   * Answer once the prefix's index is above `since`, or when waitMs runs out (same data back).
+   * `since` of 0 answers at once. An index that went backwards yields a fresh read, so callers
+   * simply continue from the index they get; they must compare data, not just wake up.
+   */
+  watch(prefix: string, since: KVIndex, opts: KVWatchOptions): Promise<KVSnapshot>;
+  /** One key, or undefined when absent. */
+  get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined>;
+}
+
+export interface KVWriter {
+  /** True when written; false when a `cas` did not match. */
+  put(key: string, value: string, opts?: KVPutOptions): Promise<boolean>;
+  /** True when deleted (or already absent without cas); false when a `cas` did not match. */
+  delete(key: string, opts?: KVDeleteOptions): Promise<boolean>;
+}
+
+export interface KVLocker {
+  /** Take the lock on key, or undefined when another holder has it (or lock-delay is running). */
+  acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined>;
+}
+
+export interface KVStore extends KVReader, KVWriter, KVLocker {
+  /** A name for logs: "consul 127.0.0.1:8500", "file ./kv.json". Never holds a token. */
+  readonly describe: string;
+  close(): Promise<void>;
+}

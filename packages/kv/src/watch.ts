@@ -1,0 +1,64 @@
+// The watch loop above the seam: the same for every backend. It continues from the index the
+// store returns (a backend resets it when the store's index went backwards), wakes the caller
+// only when the data changed, and backs off with jitter while the store fails.
+import { backoffDelay } from './backoff.js';
+import { isKVError } from './errors.js';
+import type { KVPair, KVReader, KVSnapshot } from './types.js';
+
+export interface WatchPrefixOptions {
+  signal: AbortSignal;
+  /** How long one blocking read may be held (ms). */
+  waitMs?: number;
+  backoff?: { baseMs: number; maxMs: number };
+  /** Told about every failed read before the loop sleeps `delayMs` and retries. */
+  onError?: (err: unknown, attempt: number, delayMs: number) => void;
+  /** Told after every answer, changed or not (for liveness: the loop is not stuck). */
+  onPoll?: (snapshot: KVSnapshot) => void;
+}
+
+export function samePairs(a: readonly KVPair[], b: readonly KVPair[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.key !== y.key || x.value !== y.value || x.flags !== y.flags || x.session !== y.session) return false;
+  }
+  return true;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((done) => {
+    if (signal.aborted) return done();
+    const t = setTimeout(finish, ms);
+    function finish() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', finish);
+      done();
+    }
+    signal.addEventListener('abort', finish, { once: true });
+  });
+
+/** Yield the prefix's first snapshot, then one snapshot per real change, until the signal fires. */
+export async function* watchPrefix(store: KVReader, prefix: string, opts: WatchPrefixOptions): AsyncGenerator<KVSnapshot> {
+  const backoff = opts.backoff ?? { baseMs: 250, maxMs: 10_000 };
+  let last: KVSnapshot | undefined;
+  let failures = 0;
+  while (!opts.signal.aborted) {
+    let snap: KVSnapshot;
+    try {
+      snap = await store.watch(prefix, last?.index ?? 0, { signal: opts.signal, ...(opts.waitMs ? { waitMs: opts.waitMs } : {}) });
+    } catch (err) {
+      if (opts.signal.aborted || isKVError(err, 'KV_ABORTED')) return;
+      const delay = backoffDelay(failures, backoff);
+      failures++;
+      opts.onError?.(err, failures, delay);
+      await sleep(delay, opts.signal);
+      continue;
+    }
+    failures = 0;
+    opts.onPoll?.(snap);
+    const changed = !last || !samePairs(last.pairs, snap.pairs) || last.knownLeader !== snap.knownLeader;
+    last = snap;
+    if (changed) yield snap;
+  }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// `npm test`: install the real services the tests start (Debian, as root), build, type-check the
+// tests, run every test file with node-tap, and end with one line: "N passed, N failed".
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+// [what the tests run, where Debian puts it, the Debian package]
+const SERVICES = [
+  ['haproxy', '/usr/sbin/haproxy', 'haproxy'],
+  ['memcached', '/usr/bin/memcached', 'memcached'],
+  ['mariadbd', '/usr/sbin/mariadbd', 'mariadb-server'],
+  ['mariadb-install-db', '/usr/bin/mariadb-install-db', 'mariadb-server'],
+  ['etcd', '/usr/bin/etcd', 'etcd-server'],
+  ['galera', '/usr/lib/galera/libgalera_smm.so', 'galera-4'],
+  ['redis-server', '/usr/bin/redis-server', 'redis-server'],
+  ['redis-sentinel', '/usr/bin/redis-sentinel', 'redis-sentinel'],
+  ['socat', '/usr/bin/socat', 'socat'],
+  ['rsync', '/usr/bin/rsync', 'rsync'],
+];
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  return r.status === 0;
+}
+
+function finish(passed, failed, code) {
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(code);
+}
+
+const missing = SERVICES.filter(([, path]) => !existsSync(path));
+if (missing.length > 0) {
+  const pkgs = [...new Set(missing.map(([, , pkg]) => pkg))];
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    console.log(`# installing ${pkgs.join(' ')} with apt-get`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (!sh('apt-get', ['update', '-qq'], { env }) || !sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env })) {
+      console.error(`apt-get could not install ${pkgs.join(' ')}`);
+      finish(0, 1, 1);
+    }
+  } else {
+    console.error(`# missing ${missing.map(([n]) => n).join(', ')}: install the Debian packages ${pkgs.join(' ')} (as root npm test does this itself); tests that need them will fail`);
+  }
+}
+
+console.log('# building');
+if (!sh('npx', ['tsc', '-b'])) finish(0, 1, 1);
+console.log('# type-checking tests and benchmarks');
+if (!sh('npx', ['tsc', '-p', 'tsconfig.test.json'])) finish(0, 1, 1);
+
+mkdirSync('.tap', { recursive: true });
+const report = createWriteStream('.tap/report.tap');
+const files = process.argv.slice(2);
+const tap = spawn('npx', ['tap', '--reporter=tap', ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
+let tail = '';
+tap.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  report.write(chunk);
+  tail = (tail + chunk.toString()).slice(-4096);
+});
+tap.on('close', (code, signal) => {
+  report.end();
+  // node-tap closes its stream with "# { total: N, pass: N, fail: N, ... }" for the whole run.
+  const m = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?/.exec(tail.split('\n').filter((l) => l.startsWith('# {')).pop() ?? '');
+  const total = Number(m?.[1] ?? 0);
+  const passed = Number(m?.[2] ?? 0);
+  const failed = Number(m?.[3] ?? 0) || (code === 0 ? 0 : Math.max(1, total - passed));
+  const ok = code === 0 && signal === null && total > 0 && failed === 0;
+  finish(passed, failed, ok ? 0 : 1);
+});
