@@ -1,1 +1,1 @@
-export {};
+export * from './consul-double/index.js';
