@@ -1,1 +1,6 @@
-export {};
+export { loadResources, validateResource } from './load.js';
+export type { ResourceConfig, LoadResourcesOptions } from './load.js';
+export { processResource, stageAndSwap, reloadOrRollback, shellQuote } from './pipeline.js';
+export type { ProcessOptions, ResourceResult, SwapResult } from './pipeline.js';
+export { ResourceError } from './errors.js';
+export type { ResourceErrorCode } from './errors.js';

@@ -1,1 +1,4 @@
-export {};
+export { runCommand, dedupeCommands, describeFailure } from './command.js';
+export type { RunCommandOptions, CommandResult, RunnerLogger } from './command.js';
+export { createQuiescence } from './quiescence.js';
+export type { Quiescence, QuiescenceOptions } from './quiescence.js';

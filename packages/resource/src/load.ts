@@ -1,0 +1,166 @@
+// conf.d/*.toml → validated resources, as confd reads them, with errors naming file and field.
+import { existsSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { ResourceError } from './errors.js';
+
+export interface ResourceConfig {
+  /** conf.d/haproxy.toml, relative to the confdir, for messages. */
+  name: string;
+  file: string;
+  /** Absolute path of the template. */
+  src: string;
+  /** src as written, relative to the templates dir. */
+  srcName: string;
+  dest: string;
+  keys: string[];
+  /** Global prefix + the resource's prefix, confd style ("/production"). */
+  prefix: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  checkCmd?: string;
+  reloadCmd?: string;
+  commandTimeoutMs?: number;
+}
+
+export interface LoadResourcesOptions {
+  confdir: string;
+  /** The global -prefix, prepended to every resource's own prefix. */
+  prefix?: string;
+}
+
+const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout']);
+
+function parseTimeout(v: unknown, where: string): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim()) : null;
+  if (!m) throw new ResourceError('RESOURCE_INVALID', `${where} "${String(v)}" is not a duration (e.g. "30s", "500ms")`);
+  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  if (n <= 0) throw new ResourceError('RESOURCE_INVALID', `${where} must be above 0`);
+  return Math.round(n);
+}
+
+const joinPrefix = (a: string, b: string) => {
+  const parts = [a, b].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean);
+  return parts.length ? `/${parts.join('/')}` : '';
+};
+
+/** Validate one parsed resource file. Throws ResourceError naming the file and field. */
+export function validateResource(doc: Record<string, unknown>, file: string, opts: LoadResourcesOptions): ResourceConfig {
+  const confdir = resolve(opts.confdir);
+  const name = relative(confdir, file) || file;
+  const bad = (msg: string) => new ResourceError('RESOURCE_INVALID', `${name}: ${msg}`);
+  for (const k of Object.keys(doc)) if (k !== 'template') throw bad(`unknown table [${k}] (only [template] is read)`);
+  const t = doc.template;
+  if (t === undefined) throw bad('[template] table is missing');
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw bad('[template] must be a table');
+  const tt = t as Record<string, unknown>;
+  for (const k of Object.keys(tt)) {
+    if (!FIELDS.has(k)) throw bad(`[template].${k} is not a known field (${[...FIELDS].join(', ')})`);
+  }
+  const str = (k: string, required: boolean): string | undefined => {
+    const v = tt[k];
+    if (v === undefined || v === '') {
+      if (required) throw bad(`[template].${k} is required`);
+      return undefined;
+    }
+    if (typeof v !== 'string') throw bad(`[template].${k} must be a string`);
+    return v;
+  };
+  const srcName = str('src', true)!;
+  const templatesDir = join(confdir, 'templates');
+  const src = resolve(templatesDir, srcName);
+  if (!existsSync(src)) throw bad(`[template].src "${srcName}" does not exist (looked for ${src})`);
+  const destRaw = str('dest', true)!;
+  const dest = isAbsolute(destRaw) ? destRaw : resolve(confdir, destRaw);
+  const destDir = dirname(dest);
+  if (!existsSync(destDir) || !statSync(destDir).isDirectory()) throw bad(`[template].dest "${destRaw}": directory ${destDir} does not exist`);
+  const keys = tt.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string' && k !== '')) {
+    throw bad('[template].keys must be a non-empty array of strings (e.g. ["/haproxy/mysqlslave"])');
+  }
+  const modeRaw = tt.mode ?? '0644';
+  if (typeof modeRaw !== 'string' || !/^0?[0-7]{3,4}$/.test(modeRaw)) throw bad(`[template].mode "${String(modeRaw)}" is not an octal file mode (e.g. "0644")`);
+  const mode = parseInt(modeRaw, 8);
+  if (mode > 0o7777) throw bad(`[template].mode "${modeRaw}" is not an octal file mode`);
+  const id = (k: 'uid' | 'gid', dflt: number): number => {
+    const v = tt[k];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(`[template].${k} must be a non-negative integer`);
+    return v;
+  };
+  const checkCmd = str('check_cmd', false);
+  const reloadCmd = str('reload_cmd', false);
+  const prefix = joinPrefix(opts.prefix ?? '', str('prefix', false) ?? '');
+  return {
+    name,
+    file,
+    src,
+    srcName,
+    dest,
+    keys: keys as string[],
+    prefix,
+    mode,
+    uid: id('uid', process.getuid?.() ?? 0),
+    gid: id('gid', process.getgid?.() ?? 0),
+    ...(checkCmd ? { checkCmd } : {}),
+    ...(reloadCmd ? { reloadCmd } : {}),
+    ...(tt.command_timeout !== undefined ? { commandTimeoutMs: parseTimeout(tt.command_timeout, `${name}: [template].command_timeout`) } : {}),
+  };
+}
+
+/**
+ * Every `<confdir>/conf.d/*.toml`, sorted. All files are read and every problem is reported
+ * (one ResourceError listing each); two resources writing one dest are refused, naming both.
+ */
+export async function loadResources(opts: LoadResourcesOptions): Promise<ResourceConfig[]> {
+  const confdir = resolve(opts.confdir);
+  const dir = join(confdir, 'conf.d');
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.toml')).sort();
+  } catch (err) {
+    throw new ResourceError('RESOURCE_INVALID', `${dir}: cannot read the resource directory (${(err as Error).message})`, { cause: err });
+  }
+  const problems: ResourceError[] = [];
+  const resources: ResourceConfig[] = [];
+  for (const n of names) {
+    const file = join(dir, n);
+    const rel = relative(confdir, file);
+    try {
+      let doc: Record<string, unknown>;
+      try {
+        doc = parseToml(await readFile(file, 'utf8')) as Record<string, unknown>;
+      } catch (err) {
+        const where = err instanceof TomlError ? ` at line ${err.line} column ${err.column}` : '';
+        const first = (err as Error).message.split('\n')[0];
+        throw new ResourceError('RESOURCE_INVALID', `${rel}: TOML syntax error${where} (${first})`, { cause: err });
+      }
+      resources.push(validateResource(doc, file, opts));
+    } catch (err) {
+      if (err instanceof ResourceError) problems.push(err);
+      else throw err;
+    }
+  }
+  const byDest = new Map<string, ResourceConfig>();
+  for (const r of resources) {
+    const other = byDest.get(r.dest);
+    if (other) {
+      problems.push(
+        new ResourceError(
+          'RESOURCE_DUPLICATE_DEST',
+          `${other.name} and ${r.name} both write ${r.dest}: each render would overwrite the other's output; render one file from one resource (use partials for each service)`,
+        ),
+      );
+    } else byDest.set(r.dest, r);
+  }
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) {
+    const code = problems.some((p) => p.code === 'RESOURCE_INVALID') ? 'RESOURCE_INVALID' : 'RESOURCE_DUPLICATE_DEST';
+    throw new ResourceError(code, problems.map((p) => p.message).join('\n'), { cause: new AggregateError(problems) });
+  }
+  if (resources.length === 0) throw new ResourceError('RESOURCE_INVALID', `${dir}: no *.toml resources found`);
+  return resources;
+}

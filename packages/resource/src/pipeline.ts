@@ -1,0 +1,237 @@
+// One resource's pipeline: stage in dest's directory with the final mode → compare → check the
+// stage file → atomic swap → reload → roll back when the reload fails. The result is data.
+import { randomBytes } from 'node:crypto';
+import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import { describeFailure, runCommand, type CommandResult, type RunnerLogger } from '@confd-haproxy/runner';
+import { ResourceError } from './errors.js';
+import type { ResourceConfig } from './load.js';
+
+export interface ProcessOptions {
+  /** Compute the diff only; write nothing, run nothing. */
+  noop?: boolean;
+  /** Write dest but skip check_cmd and reload_cmd. */
+  syncOnly?: boolean;
+  keepStageFile?: boolean;
+  /** Unless the resource sets command_timeout. Default 30 s. */
+  commandTimeoutMs?: number;
+  /** The environment of check_cmd and reload_cmd. */
+  env?: Record<string, string | undefined>;
+  logger?: RunnerLogger;
+  signal?: AbortSignal;
+}
+
+export interface SwapResult {
+  resource: string;
+  dest: string;
+  changed: boolean;
+  checked: boolean;
+  /** Unified diff of dest, old → new ("" when unchanged). */
+  diff: string;
+  error?: ResourceError;
+  commands: CommandResult[];
+  /** Put the previous dest back (remove dest if there was none). A no-op when nothing was swapped. */
+  rollback(): Promise<void>;
+}
+
+export interface ResourceResult extends Omit<SwapResult, 'rollback'> {
+  reloaded: boolean;
+  rolledBack: boolean;
+}
+
+interface FileState {
+  content: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+async function readState(path: string): Promise<FileState | undefined> {
+  try {
+    const [content, st] = await Promise.all([readFile(path), stat(path)]);
+    return { content, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Single-quote for /bin/sh: the only thing ever substituted into a command is a path we made. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Write a file next to dest with the final mode and owner from its first byte; returns its path. */
+async function writeStage(dest: string, content: Buffer, mode: number, uid: number, gid: number): Promise<string> {
+  const stage = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}`);
+  const fh = await open(stage, 'wx', mode & 0o777);
+  try {
+    await fh.chmod(mode); // the umask may have narrowed it; the final mode must hold from the start
+    if (uid !== process.getuid?.() || gid !== process.getgid?.()) await fh.chown(uid, gid);
+    await fh.writeFile(content);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(stage).catch(() => {});
+    throw err;
+  }
+  await fh.close();
+  return stage;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+/** rename(stage, dest); when dest is a mount point (EBUSY) or on another device, copy instead. */
+async function swapIn(stage: string, dest: string): Promise<void> {
+  try {
+    await rename(stage, dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EBUSY' && code !== 'EXDEV') throw err;
+    await copyFile(stage, dest);
+    const fh = await open(dest, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await unlink(stage).catch(() => {});
+  }
+  await syncDir(dirname(dest));
+}
+
+async function restore(dest: string, previous: FileState | undefined): Promise<void> {
+  if (!previous) {
+    await unlink(dest).catch(() => {});
+    await syncDir(dirname(dest));
+    return;
+  }
+  const stage = await writeStage(dest, previous.content, previous.mode, previous.uid, previous.gid);
+  await swapIn(stage, dest);
+}
+
+const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function commandOutput(r: CommandResult): string {
+  const out = [r.stdout.trim(), r.stderr.trim()].filter(Boolean).join('\n');
+  return out ? `\n${out.split('\n').slice(-20).join('\n')}` : '';
+}
+
+/** Stage, compare, check and swap one rendered resource. The reload is left to the caller. */
+export async function stageAndSwap(resource: ResourceConfig, rendered: string, opts: ProcessOptions = {}): Promise<SwapResult> {
+  const { dest } = resource;
+  const next = Buffer.from(rendered);
+  const base = { resource: resource.name, dest, commands: [] as CommandResult[], checked: false, rollback: async () => {} };
+  let previous: FileState | undefined;
+  try {
+    previous = await readState(dest);
+  } catch (err) {
+    return { ...base, changed: false, diff: '', error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot read ${dest} (${errorMessage(err)})`, { cause: err }) };
+  }
+  const changed =
+    !previous || !previous.content.equals(next) || previous.mode !== resource.mode || previous.uid !== resource.uid || previous.gid !== resource.gid;
+  if (!changed) return { ...base, changed: false, diff: '' };
+  const diff = createTwoFilesPatch(dest, dest, previous?.content.toString() ?? '', rendered, '', '', { context: 3 });
+  if (opts.noop) return { ...base, changed: true, diff };
+
+  let stage: string;
+  try {
+    stage = await writeStage(dest, next, resource.mode, resource.uid, resource.gid);
+  } catch (err) {
+    return { ...base, changed: true, diff, error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot stage ${dest} (${errorMessage(err)})`, { cause: err }) };
+  }
+  const dropStage = () => (opts.keepStageFile ? Promise.resolve() : unlink(stage).catch(() => {}));
+  const commands: CommandResult[] = [];
+  let checked = false;
+  if (resource.checkCmd && !opts.syncOnly) {
+    const r = await runCommand(resource.checkCmd.replaceAll('{{.src}}', shellQuote(stage)), {
+      timeoutMs: resource.commandTimeoutMs ?? opts.commandTimeoutMs ?? 30_000,
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+    commands.push(r);
+    if (!r.ok) {
+      await dropStage();
+      return {
+        ...base,
+        changed: true,
+        diff,
+        commands,
+        error: new ResourceError('RESOURCE_CHECK_FAILED', `${resource.name}: check_cmd ${describeFailure(r)}; ${dest} left as it was${commandOutput(r)}`),
+      };
+    }
+    checked = true;
+  }
+  try {
+    await swapIn(stage, dest);
+  } catch (err) {
+    await dropStage();
+    return {
+      ...base,
+      changed: true,
+      checked,
+      diff,
+      commands,
+      error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot replace ${dest} (${errorMessage(err)}); it is left as it was`, { cause: err }),
+    };
+  }
+  return { ...base, changed: true, checked, diff, commands, rollback: () => restore(dest, previous) };
+}
+
+/** Run a reload command; on failure roll back every swap that depended on it. */
+export async function reloadOrRollback(
+  command: string,
+  swaps: readonly SwapResult[],
+  opts: ProcessOptions & { timeoutMs?: number },
+): Promise<{ result: CommandResult; error?: ResourceError; rolledBack: boolean }> {
+  const result = await runCommand(command, {
+    timeoutMs: opts.timeoutMs ?? opts.commandTimeoutMs ?? 30_000,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
+  if (result.ok) return { result, rolledBack: false };
+  const names = swaps.map((s) => s.dest).join(', ');
+  let rolledBack = true;
+  const failures: string[] = [];
+  for (const s of swaps) {
+    try {
+      await s.rollback();
+    } catch (err) {
+      rolledBack = false;
+      failures.push(`${s.dest}: ${errorMessage(err)}`);
+    }
+  }
+  const restored = rolledBack ? `restored the previous ${names}` : `could not restore ${failures.join('; ')}`;
+  return {
+    result,
+    rolledBack,
+    error: new ResourceError('RESOURCE_RELOAD_FAILED', `reload_cmd "${command}" ${describeFailure(result)}; ${restored}${commandOutput(result)}`),
+  };
+}
+
+/** The whole pipeline for one resource, reload included. */
+export async function processResource(resource: ResourceConfig, rendered: string, opts: ProcessOptions = {}): Promise<ResourceResult> {
+  const swap = await stageAndSwap(resource, rendered, opts);
+  const { rollback: _rollback, ...result } = swap;
+  if (swap.error || !swap.changed || opts.noop || opts.syncOnly || !resource.reloadCmd) {
+    return { ...result, reloaded: false, rolledBack: false };
+  }
+  const r = await reloadOrRollback(resource.reloadCmd, [swap], { ...opts, ...(resource.commandTimeoutMs ? { timeoutMs: resource.commandTimeoutMs } : {}) });
+  return {
+    ...result,
+    commands: [...swap.commands, r.result],
+    reloaded: r.result.ok,
+    rolledBack: r.rolledBack && !r.result.ok,
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
