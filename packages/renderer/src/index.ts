@@ -1,1 +1,4 @@
-export {};
+export { Renderer, runOnce, runInterval, runWatch, planAll } from './renderer.js';
+export type { RendererOptions, RendererLogger, PassResult } from './renderer.js';
+export { storePrefix, storePrefixes, templatePairs, readPrefixes } from './data.js';
+export type { TemplatePair } from './data.js';

@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// confd-haproxy: the renderer's bin. Parses confd's flags (one or two dashes), builds options,
+// calls the renderer, and maps what happened to an exit code. Nothing else lives here.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import { openStore, type KVStore } from '@confd-haproxy/kv';
+import { planAll, runInterval, runOnce, runWatch, type RendererOptions } from '@confd-haproxy/renderer';
+import { normalizeSingleDash } from './argv.js';
+import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
+
+interface Flags {
+  onetime?: boolean;
+  watch?: boolean;
+  interval?: string;
+  backend?: string;
+  node: string[];
+  prefix?: string;
+  confdir?: string;
+  configFile?: string;
+  noop?: boolean;
+  syncOnly?: boolean;
+  keepStageFile?: boolean;
+  logLevel?: string;
+  logFormat?: string;
+  authToken?: string;
+  tokenFile?: string;
+  scheme?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientCaKeys?: string;
+  file?: string;
+  wait?: string;
+  commandTimeout?: string;
+  debug?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
+
+function storeFlags(cmd: Command): Command {
+  return cmd
+    .option('--backend <name>', 'store backend: consul or file', undefined)
+    .option('--node <address>', 'store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or 127.0.0.1:8500)', collect, [])
+    .option('--file <path>', 'the file store (with --backend file)')
+    .option('--prefix <prefix>', 'key prefix prepended to every resource\'s keys', '')
+    .option('--confdir <dir>', 'directory holding conf.d/ and templates/', '/etc/confd')
+    .option('--config-file <path>', 'confd-style TOML config file (flags override it)')
+    .option('--auth-token <token>', 'Consul ACL token (prefer CONSUL_HTTP_TOKEN or --token-file: argv is visible in ps)')
+    .option('--token-file <path>', 'read the Consul ACL token from a file')
+    .option('--scheme <scheme>', 'http or https for --node without a scheme')
+    .option('--client-cert <path>', 'TLS client certificate')
+    .option('--client-key <path>', 'TLS client key')
+    .option('--client-ca-keys <path>', 'TLS CA certificate')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option('--log-format <format>', 'text or json', 'text')
+    .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', '30s')
+    .option('--keep-stage-file', 'keep stage files for inspection');
+}
+
+export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan') => Promise<number>): Command {
+  const program = storeFlags(new Command('confd-haproxy'))
+    .description('Render conf.d resources and Handlebars templates from a KV store into haproxy.cfg; check, swap, reload.')
+    .option('--onetime', 'render once and exit (0 on success, non-zero on any error)')
+    .option('--watch', 'watch the store (blocking queries) and conf.d/templates, render on change')
+    .option('--interval <seconds>', 'poll the store every N seconds (default mode)', '600')
+    .option('--wait <min[:max]>', 'after a change wait for min of quiet, but never longer than max, then render once', '200ms:2s')
+    .option('--noop', 'render and print a diff against each dest; change nothing (exit 2 when changes are pending)')
+    .option('--sync-only', 'write dest files but skip check_cmd and reload_cmd')
+    .addOption(new Option('--debug').hideHelp())
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError()
+    .action(async function (this: Command) {
+      process.exitCode = await run(this.opts<Flags>(), 'run');
+    });
+  storeFlags(program.command('plan'))
+    .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
+    .exitOverride()
+    .action(async function (this: Command) {
+      process.exitCode = await run(this.opts<Flags>(), 'plan');
+    });
+  return program;
+}
+
+const CONFIG_KEYS: Record<string, keyof Flags> = {
+  backend: 'backend',
+  confdir: 'confdir',
+  interval: 'interval',
+  prefix: 'prefix',
+  log_level: 'logLevel',
+  noop: 'noop',
+  watch: 'watch',
+  onetime: 'onetime',
+  sync_only: 'syncOnly',
+  auth_token: 'authToken',
+  scheme: 'scheme',
+  client_cert: 'clientCert',
+  client_key: 'clientKey',
+  client_cakeys: 'clientCaKeys',
+  file: 'file',
+};
+
+/** confd's confd.toml: values fill what the command line left at its default. */
+function applyConfigFile(flags: Flags, program: Command): Flags {
+  if (!flags.configFile) return flags;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(readFileSync(flags.configFile, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`${flags.configFile}: ${(err as Error).message}`);
+  }
+  const out: Flags = { ...flags };
+  for (const [k, v] of Object.entries(doc)) {
+    if (k === 'nodes') {
+      if (flags.node.length === 0 && Array.isArray(v)) out.node = v.map(String);
+      continue;
+    }
+    const name = CONFIG_KEYS[k];
+    if (!name) throw new UsageError(`${flags.configFile}: unknown setting "${k}"`);
+    const source = program.getOptionValueSource(name);
+    if (source === 'cli') continue;
+    (out as unknown as Record<string, unknown>)[name] = typeof v === 'number' ? String(v) : v;
+  }
+  return out;
+}
+
+function parseWait(text: string): { minMs: number; maxMs: number } {
+  const [min, max] = text.split(':');
+  const minMs = parseDuration(min ?? '', '--wait', 's');
+  const maxMs = max ? parseDuration(max, '--wait', 's') : Math.max(minMs * 10, minMs);
+  if (maxMs < minMs) throw new UsageError(`--wait: max (${max}) is below min (${min})`);
+  return { minMs, maxMs };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let program!: Command;
+  const longNames = new Set<string>();
+  let store: KVStore | undefined;
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+
+  const run = async (raw: Flags, mode: 'run' | 'plan'): Promise<number> => {
+    const flags = applyConfigFile(raw, program);
+    const logger = createLogger({ format: parseLogFormat(flags.logFormat ?? 'text'), level: flags.debug ? 'debug' : flags.logLevel ?? 'info', stream: process.stderr });
+    const modes = [flags.onetime, flags.watch].filter(Boolean).length;
+    if (modes > 1) throw new UsageError('--onetime and --watch exclude each other');
+    const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
+    if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
+    const storeOpts = storeOptionsFromFlags({
+      ...(flags.backend ? { backend: flags.backend } : {}),
+      node: flags.node,
+      ...(flags.file ? { file: flags.file } : {}),
+      ...(flags.authToken ? { token: flags.authToken } : {}),
+      ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
+      ...(flags.scheme ? { scheme: flags.scheme } : {}),
+      ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
+      ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
+      ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
+    });
+    store = openStore(storeOpts);
+    const opts: RendererOptions = {
+      store,
+      confdir: flags.confdir ?? '/etc/confd',
+      prefix: flags.prefix ?? '',
+      logger,
+      signal: ac.signal,
+      env: process.env,
+      commandTimeoutMs: parseDuration(flags.commandTimeout ?? '30s', '--command-timeout', 's'),
+      wait: parseWait(flags.wait ?? '200ms:2s'),
+      noop: Boolean(flags.noop),
+      syncOnly: Boolean(flags.syncOnly),
+      keepStageFile: Boolean(flags.keepStageFile),
+    };
+    logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
+    if (mode === 'plan' || flags.noop) {
+      const plan = await planAll(opts);
+      for (const r of plan.resources) if (r.diff) process.stdout.write(r.diff);
+      return plan.ok ? (plan.pending ? EXIT.PENDING : EXIT.OK) : plan.exitCode;
+    }
+    if (flags.onetime) {
+      const pass = await runOnce(opts);
+      return pass.ok ? EXIT.OK : pass.exitCode;
+    }
+    if (flags.watch) await runWatch(opts);
+    else await runInterval({ ...opts, intervalMs });
+    return EXIT.OK;
+  };
+
+  program = buildProgram(run);
+  const collectNames = (cmd: Command) => {
+    for (const o of cmd.options) if (o.long) longNames.add(o.long.slice(2));
+    cmd.commands.forEach(collectNames);
+  };
+  collectNames(program);
+  try {
+    await program.parseAsync(normalizeSingleDash(argv, longNames), { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.OK;
+    if (e.code?.startsWith('commander.')) return EXIT.USAGE;
+    if (err instanceof UsageError) {
+      process.stderr.write(`confd-haproxy: ${err.message}\n`);
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`confd-haproxy: ${e.message ?? String(err)}\n`);
+    return exitCodeOf(err);
+  } finally {
+    await store?.close().catch(() => {});
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+/** Bad input (config, template, KV data) is 65; everything else that failed is 1. */
+export function exitCodeOf(err: unknown): number {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/.test(code)) return EXIT.DATA;
+  return EXIT.FAILED;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

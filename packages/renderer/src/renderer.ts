@@ -1,0 +1,260 @@
+// The orchestrator: the only place that knows the store, the templates and the runner.
+// One pass = load resources → read their keys → render → stage/check/swap each → run each
+// distinct reload_cmd once → roll back the resources whose reload failed.
+import { watch as chokidarWatch } from 'chokidar';
+import { join } from 'node:path';
+import { isKVError, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
+import { loadResources, reloadOrRollback, stageAndSwap, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
+import { createQuiescence, dedupeCommands, type CommandResult } from '@confd-haproxy/runner';
+import { createTemplateEngine, type TemplateEngine } from '@confd-haproxy/template';
+import { readPrefixes, storePrefixes, templatePairs } from './data.js';
+
+export interface RendererLogger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface RendererOptions {
+  store: KVStore;
+  /** Holds conf.d/ and templates/. */
+  confdir: string;
+  /** The global -prefix. */
+  prefix?: string;
+  logger: RendererLogger;
+  signal: AbortSignal;
+  /** For templates' getenv and for commands. */
+  env?: Record<string, string | undefined>;
+  commandTimeoutMs?: number;
+  /** Quiescence in watch mode. */
+  wait?: { minMs: number; maxMs: number };
+  noop?: boolean;
+  syncOnly?: boolean;
+  keepStageFile?: boolean;
+  /** Called after every pass (tests, status, metrics). */
+  onPass?: (pass: PassResult) => void;
+}
+
+export interface PassResult {
+  ok: boolean;
+  /** 0 ok · 1 job failed · 65 bad input (resource file, template, KV data). */
+  exitCode: number;
+  /** Some resource would change (noop/plan) or changed. */
+  pending: boolean;
+  resources: ResourceResult[];
+  reloads: CommandResult[];
+  errors: Error[];
+}
+
+const DATA_CODES = /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/;
+const isDataError = (e: unknown) => typeof (e as { code?: unknown }).code === 'string' && DATA_CODES.test((e as { code: string }).code);
+
+function summarize(resources: ResourceResult[], reloads: CommandResult[], errors: Error[]): PassResult {
+  const all = [...errors, ...resources.flatMap((r) => (r.error ? [r.error] : []))];
+  const ok = all.length === 0;
+  return {
+    ok,
+    exitCode: ok ? 0 : all.every(isDataError) ? 65 : 1,
+    pending: resources.some((r) => r.changed),
+    resources,
+    reloads,
+    errors: all,
+  };
+}
+
+function failedResult(r: ResourceConfig, error: Error): ResourceResult {
+  return { resource: r.name, dest: r.dest, changed: false, checked: false, reloaded: false, rolledBack: false, diff: '', commands: [], error: error as ResourceResult['error'] };
+}
+
+/** The state one renderer keeps between passes. */
+export class Renderer {
+  readonly #opts: RendererOptions;
+  readonly #engine: TemplateEngine;
+  #resources: ResourceConfig[] | undefined;
+
+  constructor(opts: RendererOptions) {
+    this.#opts = opts;
+    this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {} });
+  }
+
+  /** Drop cached resources and compiled templates: conf.d or templates changed. */
+  invalidate(): void {
+    this.#resources = undefined;
+    this.#engine.reset();
+  }
+
+  async resources(): Promise<ResourceConfig[]> {
+    this.#resources ??= await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '' });
+    return this.#resources;
+  }
+
+  /** Every store prefix any resource reads. */
+  async prefixes(): Promise<string[]> {
+    const all = (await this.resources()).flatMap((r) => storePrefixes(r.prefix, r.keys));
+    return storePrefixes('', all);
+  }
+
+  /**
+   * One pass. `snapshots` are the watch loop's latest answers; without them the keys are read now.
+   */
+  async pass(snapshots?: ReadonlyMap<string, KVSnapshot>, mode: { noop?: boolean } = {}): Promise<PassResult> {
+    const o = this.#opts;
+    const log = o.logger;
+    const noop = mode.noop ?? o.noop ?? false;
+    let resources: ResourceConfig[];
+    try {
+      resources = await this.resources();
+    } catch (err) {
+      this.#resources = undefined;
+      log.error((err as Error).message);
+      return summarize([], [], [err as Error]);
+    }
+    const results: ResourceResult[] = [];
+    const swaps: { resource: ResourceConfig; swap: SwapResult }[] = [];
+    const procOpts = {
+      noop,
+      syncOnly: o.syncOnly ?? false,
+      keepStageFile: o.keepStageFile ?? false,
+      commandTimeoutMs: o.commandTimeoutMs ?? 30_000,
+      env: o.env ?? {},
+      logger: log,
+      signal: o.signal,
+    };
+    for (const r of resources) {
+      const prefixes = storePrefixes(r.prefix, r.keys);
+      let rendered: string;
+      try {
+        const snaps = snapshots && prefixes.every((p) => snapshots.has(p)) ? prefixes.map((p) => snapshots.get(p)!) : [...(await readPrefixes(o.store, prefixes, o.signal)).snapshots.values()];
+        rendered = await this.#engine.render(r.src, templatePairs(r.prefix, snaps));
+      } catch (err) {
+        const e = err as Error;
+        log.error(`${r.name}: ${e.message}; ${r.dest} left as it was`);
+        results.push(failedResult(r, e));
+        continue;
+      }
+      const swap = await stageAndSwap(r, rendered, procOpts);
+      if (swap.error) log.error(swap.error.message);
+      else if (swap.changed && noop) log.info(`${r.dest} would change`);
+      else if (swap.changed) log.info(`${r.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
+      else log.debug(`${r.dest} in sync`);
+      const { rollback: _rollback, ...data } = swap;
+      results.push({ ...data, reloaded: false, rolledBack: false });
+      if (swap.changed && !swap.error && !noop) swaps.push({ resource: r, swap });
+    }
+    // Identical reload commands of several resources run once; a failure rolls back each of them.
+    const reloads: CommandResult[] = [];
+    if (!noop && !o.syncOnly) {
+      for (const cmd of dedupeCommands(swaps.map((s) => s.resource.reloadCmd))) {
+        const group = swaps.filter((s) => s.resource.reloadCmd === cmd);
+        const timeout = Math.max(...group.map((s) => s.resource.commandTimeoutMs ?? o.commandTimeoutMs ?? 30_000));
+        const r = await reloadOrRollback(cmd, group.map((s) => s.swap), { ...procOpts, timeoutMs: timeout });
+        reloads.push(r.result);
+        if (r.error) log.error(r.error.message);
+        else log.info(`reloaded: ${cmd}`);
+        for (const s of group) {
+          const res = results.find((x) => x.dest === s.swap.dest)!;
+          res.commands.push(r.result);
+          res.reloaded = r.result.ok;
+          res.rolledBack = !r.result.ok && r.rolledBack;
+          if (r.error) res.error = r.error;
+        }
+      }
+    }
+    const pass = summarize(results, reloads, []);
+    o.onPass?.(pass);
+    return pass;
+  }
+}
+
+/** -onetime: one pass, fresh reads. */
+export async function runOnce(opts: RendererOptions): Promise<PassResult> {
+  return new Renderer(opts).pass();
+}
+
+/** plan / -noop: render and diff, change nothing. */
+export async function planAll(opts: RendererOptions): Promise<PassResult> {
+  return new Renderer(opts).pass(undefined, { noop: true });
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((done) => {
+    if (signal.aborted) return done();
+    const t = setTimeout(finish, ms);
+    function finish() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', finish);
+      done();
+    }
+    signal.addEventListener('abort', finish, { once: true });
+  });
+
+/** -interval N: a pass every N ms, re-reading conf.d and templates each time (as confd). */
+export async function runInterval(opts: RendererOptions & { intervalMs: number }): Promise<void> {
+  const renderer = new Renderer(opts);
+  while (!opts.signal.aborted) {
+    renderer.invalidate();
+    await renderer.pass();
+    await sleep(opts.intervalMs, opts.signal);
+  }
+}
+
+/**
+ * -watch: blocking watches on every prefix, plus file events on conf.d and templates; changes are
+ * coalesced (wait min of quiet, at most max) into one pass.
+ */
+export async function runWatch(opts: RendererOptions): Promise<void> {
+  const log = opts.logger;
+  const renderer = new Renderer(opts);
+  const wait = opts.wait ?? { minMs: 200, maxMs: 2000 };
+  const latest = new Map<string, KVSnapshot>();
+  let loops = new AbortController();
+  const q = createQuiescence({ ...wait, signal: opts.signal }, async () => {
+    await renderer.pass(latest);
+  });
+
+  const startLoops = async () => {
+    loops.abort();
+    loops = new AbortController();
+    latest.clear();
+    let prefixes: string[];
+    try {
+      prefixes = await renderer.prefixes();
+    } catch (err) {
+      log.error(`${(err as Error).message}; keeping the last good configuration, waiting for conf.d to be fixed`);
+      return;
+    }
+    const signal = AbortSignal.any([opts.signal, loops.signal]);
+    for (const p of prefixes) {
+      void (async () => {
+        for await (const snap of watchPrefix(opts.store, p, {
+          signal,
+          onError: (err, attempt, delay) => {
+            const what = isKVError(err) ? err.message : String(err);
+            log.warn(`watch ${p || '/'}: ${what}; retry ${attempt} in ${delay} ms`);
+          },
+        })) {
+          latest.set(p, snap);
+          if (prefixes.every((x) => latest.has(x))) q.poke();
+        }
+      })();
+    }
+  };
+
+  const files = chokidarWatch([join(opts.confdir, 'conf.d'), join(opts.confdir, 'templates')], { ignoreInitial: true, depth: 3 });
+  files.on('all', () => {
+    log.info('conf.d or templates changed: reloading them');
+    renderer.invalidate();
+    void startLoops();
+  });
+  files.on('error', (err) => log.warn(`file watch: ${String(err)}`));
+  await startLoops();
+  await new Promise<void>((done) => {
+    if (opts.signal.aborted) return done();
+    opts.signal.addEventListener('abort', () => done(), { once: true });
+  });
+  loops.abort();
+  q.stop();
+  await files.close();
+  await q.idle();
+}
