@@ -160,7 +160,8 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
         if (v == null) return '';
         const s = typeof (v as { toHTML?: unknown }).toHTML === 'function' ? String((v as { toHTML: () => unknown }).toHTML()) : String(v);
         if (!DANGER.test(s)) return s;
-        const hit = tainted.find((t) => s.includes(t.text) || t.text.split(DANGER).some((seg) => seg.length > 0 && s.includes(seg)));
+        const low = s.toLowerCase();
+        const hit = tainted.find((t) => low.includes(t.text.toLowerCase()) || t.text.toLowerCase().split(DANGER).some((seg) => seg.length > 0 && low.includes(seg)));
         const what = hit ? `the value of ${hit.key}` : 'an interpolated value';
         throw new TemplateError('TEMPLATE_INJECTION', `${what} holds a CR, LF or NUL character: rendering it would inject configuration lines (${JSON.stringify(s.slice(0, 80))}); nothing was written`);
       };
