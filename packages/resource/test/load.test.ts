@@ -1,11 +1,12 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { join } from 'node:path';
 import { loadResources } from '@confd-haproxy/resource';
 
 const toml = (fields: string) => `[template]\n${fields}\n`;
 const ok = (dest: string) => toml(`src = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/mysqlslave"]`);
 
-function confdir(t: Parameters<Parameters<typeof t.test>[1]>[0], files: Record<string, string>) {
+function confdir(t: Test, files: Record<string, string>) {
   return t.testdir({ 'conf.d': files, templates: { 'haproxy.cfg.hbs': 'x' }, out: {} });
 }
 
