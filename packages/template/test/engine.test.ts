@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { createTemplateEngine } from '@confd-haproxy/template';
 
-function engineWith(t: Test, files: Record<string, unknown>, env: Record<string, string> = {}) {
+function engineWith(t: Test, files: Parameters<Test['testdir']>[0], env: Record<string, string> = {}) {
   const dir = t.testdir(files);
   return createTemplateEngine({ templatesDir: dir, env, now: () => new Date('2026-11-24T10:00:00Z') });
 }
