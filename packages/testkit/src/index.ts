@@ -1,1 +1,4 @@
 export * from './consul-double/index.js';
+export * from './proc.js';
+export * from './memcached.js';
+export * from './mariadb.js';
