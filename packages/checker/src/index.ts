@@ -1,1 +1,8 @@
-export {};
+export { TagChecker, runTagChecker } from './core.js';
+export type { CheckerKind, CheckerLogger, PassReport, ProbeResult, Target, TagCheckerOptions } from './core.js';
+export { entryProblem, parseEntry, sameEntry } from './entry.js';
+export type { Entry, EntryBody, EntryServer, ServerRole } from './entry.js';
+export { takeLocalLock } from './lockfile.js';
+export type { LocalLock } from './lockfile.js';
+export { CheckerError } from './errors.js';
+export type { CheckerErrorCode } from './errors.js';

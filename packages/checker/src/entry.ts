@@ -1,0 +1,59 @@
+// The entry every checker writes (design: "Entry, version 1"). name/host/port/proxyport stay
+// exactly as the original wrote them; the rest is added for new templates.
+export type ServerRole = 'active' | 'backup' | 'drain' | 'maint';
+
+export interface EntryServer {
+  host: string;
+  port: number;
+  weight: number;
+  role: ServerRole;
+}
+
+export interface Entry {
+  name: string;
+  host: string;
+  port: number;
+  proxyport: number;
+  servers: EntryServer[];
+  version: 1;
+  checker: string;
+  updated: string;
+  [extra: string]: unknown;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const HOST = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
+const isPort = (p: unknown) => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
+
+/** Why an entry must not be written, or undefined when it is good. A checker never writes garbage. */
+export function entryProblem(e: Entry): string | undefined {
+  if (!NAME.test(e.name)) return `name "${e.name}" is not [A-Za-z0-9_.-]{1,128}`;
+  if (!HOST.test(e.host)) return `host "${e.host}" is not a host name or address`;
+  if (!isPort(e.port)) return `port ${String(e.port)} is not 1..65535`;
+  if (!isPort(e.proxyport)) return `proxyport ${String(e.proxyport)} is not 1..65535`;
+  for (const s of e.servers) {
+    if (!HOST.test(s.host) || !isPort(s.port)) return `server ${s.host}:${s.port} is not host:port`;
+  }
+  return undefined;
+}
+
+/** The part of an entry that matters: two entries that differ only in checker/updated are equal. */
+export function sameEntry(a: Partial<Entry> | undefined, b: Partial<Entry> | undefined): boolean {
+  if (!a || !b) return a === b;
+  const strip = ({ checker: _c, updated: _u, ...rest }: Partial<Entry>) => JSON.stringify(rest);
+  return strip(a) === strip(b);
+}
+
+/** Parse a stored entry; undefined when it is absent or not an entry (then it gets replaced). */
+export function parseEntry(value: string | undefined): Entry | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const e = JSON.parse(value) as Entry;
+    return e && typeof e === 'object' && typeof e.host === 'string' && Number.isInteger(e.port) ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a kind chooses; the core adds version, checker and updated. */
+export type EntryBody = Pick<Entry, 'name' | 'host' | 'port' | 'proxyport' | 'servers'> & Record<string, unknown>;
