@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { freePort, handle, startProcess, tempDir, waitForPort, type ServiceHandle } from './proc.js';
+import { freePort, handle, removeDir, startProcess, tempDir, waitForPort, type ServiceHandle } from './proc.js';
 
 const run = promisify(execFile);
 
@@ -59,10 +59,16 @@ export async function startMariaDB(opts: { serverId?: number; extra?: string[] }
       '',
     ].join('\n'),
   );
+  const install = () => run('/usr/bin/mariadb-install-db', [`--defaults-file=${defaults}`, '--user=root', '--skip-test-db', '--auth-root-authentication-method=socket'], { timeout: 60_000 });
   try {
-    await run('/usr/bin/mariadb-install-db', [`--defaults-file=${defaults}`, '--user=root', '--skip-test-db', '--auth-root-authentication-method=socket'], { timeout: 60_000 });
+    await install().catch(async () => {
+      // One retry from a clean datadir: parallel first starts occasionally fail here.
+      removeDir(join(dir, 'data'));
+      await install();
+    });
   } catch (err) {
-    throw new Error(`mariadb-install-db failed (install the Debian package mariadb-server): ${(err as Error).message}`);
+    const e = err as { message: string; stderr?: string; stdout?: string };
+    throw new Error(`mariadb-install-db failed (is the Debian package mariadb-server installed?): ${e.message}\n${(e.stderr ?? '').slice(-2000)}${(e.stdout ?? '').slice(-1000)}`);
   }
   const child = startProcess('/usr/sbin/mariadbd', [`--defaults-file=${defaults}`], { pkg: 'mariadb-server', log });
   await waitForPort(child.pid!, '127.0.0.1', port, { what: `mariadbd on ${port}`, log, timeoutMs: 60_000 });
@@ -97,7 +103,7 @@ export async function startReplicationSet(opts: { replicas?: number } = {}): Pro
   };
   try {
     const users = [
-      ['127.0.0.1', 'localhost'].map((h) => `CREATE USER '${MONITOR.user}'@'${h}' IDENTIFIED BY '${MONITOR.password}'; GRANT REPLICATION CLIENT, SLAVE MONITOR, BINLOG MONITOR, PROCESS ON *.* TO '${MONITOR.user}'@'${h}';`).join(' '),
+      ['127.0.0.1', 'localhost'].map((h) => `CREATE USER '${MONITOR.user}'@'${h}' IDENTIFIED BY '${MONITOR.password}'; GRANT REPLICATION CLIENT, SLAVE MONITOR, BINLOG MONITOR, REPLICATION MASTER ADMIN, PROCESS ON *.* TO '${MONITOR.user}'@'${h}';`).join(' '),
       `CREATE USER '${ADMIN.user}'@'127.0.0.1' IDENTIFIED BY '${ADMIN.password}'; GRANT ALL ON *.* TO '${ADMIN.user}'@'127.0.0.1' WITH GRANT OPTION;`,
       `CREATE USER '${REPL.user}'@'127.0.0.1' IDENTIFIED BY '${REPL.password}'; GRANT REPLICATION SLAVE ON *.* TO '${REPL.user}'@'127.0.0.1';`,
       'CREATE DATABASE IF NOT EXISTS checktest;',

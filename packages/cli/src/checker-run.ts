@@ -1,0 +1,133 @@
+// What checkmysqlslave and checkmemcached share: the common flags, one TagChecker per tag, the
+// local lock per tag, graceful shutdown, and --once for cron.
+import { Command } from 'commander';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTagChecker, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
+import { openStore, type KVStore } from '@confd-haproxy/kv';
+import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
+
+export interface CheckerFlags {
+  consul?: string;
+  backend?: string;
+  file?: string;
+  token?: string;
+  tokenFile?: string;
+  interval: string;
+  timeout: string;
+  retryUp: string;
+  retryDown: string;
+  once?: boolean;
+  logFormat: string;
+  lockDir?: string;
+  lockTtl: string;
+  debug?: boolean;
+  verbose?: boolean;
+}
+
+const defaultLockDir = () => (process.getuid?.() === 0 ? '/run/confd-haproxy' : join(tmpdir(), 'confd-haproxy'));
+
+export function checkerFlags(cmd: Command): Command {
+  return cmd
+    .option('--consul <host:port>', 'Consul agent (default CONSUL_HTTP_ADDR)')
+    .option('--backend <name>', 'store backend: consul or file')
+    .option('--file <path>', 'the file store (with --backend file)')
+    .option('--token <token>', 'Consul ACL token; sent only as a header, but visible in ps: prefer CONSUL_HTTP_TOKEN or --token-file')
+    .option('--token-file <path>', 'read the Consul ACL token from a file')
+    .option('--interval <duration>', 'time between passes', '1s')
+    .option('--timeout <duration>', 'per-probe deadline (connect and query)', '1s')
+    .option('--retry-up <n>', 'successes before a recovered server is eligible again', '2')
+    .option('--retry-down <n>', 'failures before moving away from a server', '1')
+    .option('--once', 'one pass (for cron): exit 0 when healthy, 1 with the reason otherwise')
+    .option('--log-format <format>', 'text (the original style) or json', 'text')
+    .option('--lock-dir <dir>', `directory of the per-tag lock files (default ${defaultLockDir()})`)
+    .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag (Consul: at least 10s)', '15s')
+    .option('--debug', 'log every probe');
+}
+
+const count = (v: string, flag: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag}: "${v}" is not a whole number ≥ 1`);
+  return Number(v);
+};
+
+export interface CheckerPlan {
+  bin: string;
+  tags: { tag: string; kind: CheckerKind }[];
+  /** For --once: the reason a tag is unhealthy, or undefined when healthy. */
+  unhealthy?: (r: PassReport) => string | undefined;
+}
+
+export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
+  const logger = createLogger({ format: parseLogFormat(flags.logFormat), level: flags.debug || flags.verbose ? 'debug' : 'info' });
+  const intervalMs = parseDuration(flags.interval, '--interval');
+  const timeoutMs = parseDuration(flags.timeout, '--timeout');
+  const retryUp = count(flags.retryUp, '--retry-up');
+  const retryDown = count(flags.retryDown, '--retry-down');
+  const lockTtlMs = parseDuration(flags.lockTtl, '--lock-ttl');
+  const store = openStore(
+    storeOptionsFromFlags({
+      ...(flags.backend ? { backend: flags.backend } : {}),
+      ...(flags.consul ? { node: flags.consul } : {}),
+      ...(flags.file ? { file: flags.file } : {}),
+      ...(flags.token ? { token: flags.token } : {}),
+      ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
+    }),
+  );
+  const locks: LocalLock[] = [];
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    const p = await plan(store);
+    for (const { tag, kind } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), kind.kind, tag, p.bin));
+    const id = `${hostname()}:${process.pid}`;
+    const checkers = p.tags.map(
+      ({ tag, kind }) => new TagChecker({ tag, kind, store, logger, checker: id, timeoutMs, retryUp, retryDown, lockTtlMs }),
+    );
+    if (flags.once) {
+      let code: number = EXIT.OK;
+      for (const c of checkers) {
+        const r = await c.pass(ac.signal);
+        await c.release();
+        const why = r.entry ? p.unhealthy?.(r) : `${r.tag}: ${r.reason}`;
+        if (why) {
+          logger.error(why);
+          code = EXIT.FAILED;
+        }
+      }
+      return code;
+    }
+    logger.debug(`${p.bin}: checking ${p.tags.map((x) => x.tag).join(', ')} every ${intervalMs} ms on ${store.describe}`);
+    await Promise.all(checkers.map((c) => runTagChecker(c, { intervalMs, signal: ac.signal })));
+    return EXIT.OK;
+  } finally {
+    for (const l of locks) l.release();
+    await store.close().catch(() => {});
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+/** Map a thrown error to the exit-code table; print it once. */
+export function checkerExit(bin: string, err: unknown): number {
+  const e = err as { code?: string; message?: string };
+  process.stderr.write(`${bin}: ${e.message ?? String(err)}\n`);
+  if (err instanceof UsageError) return EXIT.USAGE;
+  if (e.code === 'CHECKER_CONFIG' || e.code === 'KV_CONFIG') return EXIT.DATA;
+  return EXIT.FAILED;
+}
+
+/** Run a commander program whose action returns an exit code; commander's own errors are 64. */
+export async function runProgram(bin: string, program: Command, argv: string[]): Promise<number> {
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.OK;
+    if (code?.startsWith('commander.')) return EXIT.USAGE;
+    return checkerExit(bin, err);
+  }
+}

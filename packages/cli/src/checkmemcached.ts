@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// checkmemcached: keep haproxy/memcached/<tag> pointed at a live memcached.
+import { Command } from 'commander';
+import { memcachedKind } from '@confd-haproxy/check-memcached';
+import { checkerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { EXIT, UsageError } from './common.js';
+
+interface Flags extends CheckerFlags {
+  server: string[];
+  tag?: string;
+  proxyport?: string;
+}
+
+function parseServer(s: string) {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s.trim());
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--server: "${s}" is not host:port`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+const program = checkerFlags(
+  new Command('checkmemcached')
+    .description('Probe memcached servers (set then get) and keep haproxy/memcached/<tag> on a live one; the others become HAProxy backups.')
+    .option('--server <host:port[,host:port]>', 'memcached servers, in order of preference (repeatable)', (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)], [])
+    .option('--tag <tag>', 'the entry name (default mem<port of the first server>)')
+    .option('--proxyport <port>', 'HAProxy listen port (default: the first server\'s port + 5000)')
+    .option('--verbose', 'log every probe'),
+).action(async function (this: Command) {
+  const f = this.opts<Flags>();
+  const consulNeeded = (f.backend ?? (f.file ? 'file' : 'consul')) === 'consul';
+  if (f.server.length === 0 || (consulNeeded && !f.consul && !process.env.CONSUL_HTTP_ADDR)) {
+    process.stderr.write('checkmemcached: --server and --consul (or --backend file --file kv.json) are required\n');
+    process.exitCode = EXIT.MEMCACHED_USAGE;
+    return;
+  }
+  const servers = f.server.map(parseServer);
+  const tag = f.tag ?? `mem${servers[0]!.port}`;
+  const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
+  if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
+  process.exitCode = await runCheckers(f, () => ({
+    bin: 'checkmemcached',
+    tags: [{ tag, kind: memcachedKind({ tag, servers, ...(proxyport ? { proxyport } : {}) }) }],
+    unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${r.reason})`),
+  }));
+});
+
+runProgram('checkmemcached', program, process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
