@@ -138,7 +138,8 @@ export class TagChecker<T extends Target = Target> {
       this.#lock = undefined;
     }
     try {
-      this.#lock = await o.store.acquireLock(this.lockKey, { holder: o.checker, ttlMs: o.lockTtlMs });
+      // A short lock-delay: a holder stops writing as soon as a renew fails (every TTL/3).
+      this.#lock = await o.store.acquireLock(this.lockKey, { holder: o.checker, ttlMs: o.lockTtlMs, lockDelayMs: 1000 });
     } catch (err) {
       o.logger.warn(`${o.tag}: cannot take the lock (${(err as Error).message})`);
       this.#lock = undefined;

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// checkmysqlslave: keep haproxy/mysqlslave/<tag> pointed at healthy replicas of each db.conf section.
+import { Command } from 'commander';
+import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
+import { checkerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { UsageError, createLogger, parseDuration, parseLogFormat } from './common.js';
+
+interface Flags extends CheckerFlags {
+  conf: string;
+  tag: string[];
+  allTags?: boolean;
+  maxLag: string;
+  masterFallback: boolean;
+}
+
+const program = checkerFlags(
+  new Command('checkmysqlslave')
+    .description('Check MySQL/MariaDB replicas of each db.conf section and keep haproxy/mysqlslave/<tag> on healthy ones (the master when none is).')
+    .option('--conf <file>', 'INI file with one section per tag (host/port are the master)', 'etc/db.conf')
+    .option('--tag <tag>', 'a section of --conf (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--all-tags', 'check every section of --conf in this one process')
+    .option('--max-lag <duration>', 'largest Seconds_Behind_Master still served', '30s')
+    .option('--no-master-fallback', 'with no healthy replica keep the entry instead of pointing it at the master'),
+).action(async function (this: Command) {
+  const f = this.opts<Flags>();
+  if (f.tag.length === 0 && !f.allTags) throw new UsageError('--tag <tag> (repeatable) or --all-tags is required');
+  const maxLag = parseDuration(f.maxLag, '--max-lag', 's') / 1000;
+  const timeoutMs = parseDuration(f.timeout, '--timeout');
+  const doc = readDbConf(f.conf);
+  const tags = f.allTags ? allTags(doc) : f.tag;
+  const configs = tags.map((tag) => tagConfig(f.conf, doc, tag));
+  const logger = createLogger({ format: parseLogFormat(f.logFormat), level: f.debug ? 'debug' : 'info' });
+  process.exitCode = await runCheckers({ ...f, consul: f.consul ?? (f.backend === 'file' || f.file ? undefined : 'localhost:8500') } as CheckerFlags, () => ({
+    bin: 'checkmysqlslave',
+    tags: configs.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
+    unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${r.reason})`),
+  }));
+});
+
+runProgram('checkmysqlslave', program, process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

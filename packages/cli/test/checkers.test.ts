@@ -1,0 +1,104 @@
+import t from 'tap';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createFileStore } from '@confd-haproxy/kv';
+import { startMemcached } from '@confd-haproxy/testkit';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
+const env = { PATH: process.env.PATH ?? '' };
+const run = (name: string, args: string[]) => {
+  const r = spawnSync(process.execPath, [bin(name), ...args], { encoding: 'utf8', env, timeout: 30_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(fn: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await fn()) return true;
+    await sleep(100);
+  }
+  return fn();
+}
+
+const mems = await Promise.all([startMemcached(), startMemcached()]);
+t.teardown(() => Promise.all(mems.map((m) => m.stop())));
+const serverFlag = mems.map((m) => `127.0.0.1:${m.port}`).join(',');
+
+t.test('checkmemcached without --server or --consul exits 254, as the original', async (t) => {
+  t.equal(run('checkmemcached', ['--consul', '127.0.0.1:8500']).code, 254);
+  t.equal(run('checkmemcached', ['--server', serverFlag]).code, 254);
+});
+
+t.test('--once writes the entry and exits 0 when healthy, 1 with the reason when not', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'kv.json');
+  const ok = run('checkmemcached', ['--server', serverFlag, '--tag', 'mem1', '--backend', 'file', '--file', file, '--once', '--lock-dir', dir]);
+  t.equal(ok.code, 0, ok.err);
+  t.match(ok.out, new RegExp(`\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\] set new alive 127\\.0\\.0\\.1:${mems[0]!.port} with tag mem1 ok`));
+  const kv = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  t.match(JSON.parse(kv['haproxy/memcached/mem1']!), { name: 'mem1', port: mems[0]!.port, proxyport: mems[0]!.port + 5000 });
+  const dead = run('checkmemcached', ['--server', '127.0.0.1:1', '--tag', 'mem2', '--backend', 'file', '--file', file, '--once', '--lock-dir', dir]);
+  t.equal(dead.code, 1);
+  t.match(dead.out + dead.err, /mem2/);
+});
+
+t.test('a second copy for the same tag on one host refuses; a stale lock file is taken over', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'kv.json');
+  const args = ['--server', serverFlag, '--tag', 'memlock', '--backend', 'file', '--file', file, '--lock-dir', dir, '--interval', '200ms'];
+  const first = spawn(process.execPath, [bin('checkmemcached'), ...args], { env, stdio: 'ignore' });
+  t.teardown(() => first.kill('SIGKILL'));
+  t.ok(await until(() => { try { return readFileSync(join(dir, 'memcached-memlock.pid'), 'utf8').trim() === String(first.pid); } catch { return false; } }, 10_000), 'the first copy holds the lock file');
+  const second = run('checkmemcached', [...args, '--once']);
+  t.equal(second.code, 1);
+  t.match(second.err, new RegExp(`another checkmemcached \\(pid ${first.pid}\\) already checks tag memlock on this host`));
+  first.kill('SIGKILL');
+  await sleep(300);
+  const third = run('checkmemcached', [...args, '--once']);
+  t.equal(third.code, 0, `a dead holder's lock is taken over: ${third.err}`);
+});
+
+t.test('SIGTERM releases the cluster lock and exits 0; a standby takes over when the holder is killed', async (t) => {
+  const dir = t.testdir({ a: {}, b: {} });
+  const file = join(dir, 'kv.json');
+  const args = (lockDir: string) => ['--server', serverFlag, '--tag', 'memha', '--backend', 'file', '--file', file, '--lock-dir', lockDir, '--interval', '200ms', '--lock-ttl', '2s'];
+  const procs: ChildProcess[] = [];
+  t.teardown(() => procs.forEach((p) => p.kill('SIGKILL')));
+  const start = (lockDir: string) => {
+    const p = spawn(process.execPath, [bin('checkmemcached'), ...args(lockDir)], { env, stdio: 'ignore' });
+    procs.push(p);
+    return p;
+  };
+  const store = createFileStore({ file });
+  t.teardown(() => store.close());
+  const holderPid = async () => Number((await store.get('haproxy/.locks/memcached/memha'))?.value.split(':')[1]);
+  const held = async () => Boolean((await store.get('haproxy/.locks/memcached/memha'))?.session);
+  const a = start(join(dir, 'a'));
+  t.ok(await until(async () => (await holderPid()) === a.pid && (await held()), 10_000), 'a holds the lock');
+  const b = start(join(dir, 'b'));
+  await sleep(600);
+  t.equal(await holderPid(), a.pid, 'b stays standby while a lives');
+  a.kill('SIGKILL');
+  const killed = Date.now();
+  t.ok(await until(async () => (await holderPid()) === b.pid, 10_000), `b took over ${Date.now() - killed} ms after a was killed`);
+  t.ok(Date.now() - killed < 2 * 2000 + 1000 + 1500, 'within the session TTL (plus lock-delay and a pass)');
+  const exited = new Promise<number | null>((r) => b.once('exit', (code) => r(code)));
+  b.kill('SIGTERM');
+  t.equal(await exited, 0, 'SIGTERM exits 0');
+  t.notOk(await held(), 'and released the lock');
+});
+
+t.test('checkmysqlslave: bad db.conf exits 65 naming the file and section, bad flags 64', async (t) => {
+  const dir = t.testdir({ 'db.conf': '[slave3301]\nhost=10.0.21.5\nport=99999\nuser=monitor\n' });
+  const conf = join(dir, 'db.conf');
+  const bad = run('checkmysqlslave', ['--conf', conf, '--tag', 'slave3301', '--backend', 'file', '--file', join(dir, 'kv.json'), '--once']);
+  t.equal(bad.code, 65);
+  t.match(bad.err, /db\.conf: \[slave3301\] port "99999" is not a port/);
+  writeFileSync(conf, '[other]\nhost=h\nport=1\nuser=u\n');
+  t.match(run('checkmysqlslave', ['--conf', conf, '--tag', 'slave3301', '--backend', 'file', '--file', 'x', '--once']), { code: 65, err: /no section \[slave3301\]/ });
+  t.equal(run('checkmysqlslave', ['--conf', conf, '--tag', 'other', '--interval', 'soon', '--backend', 'file', '--file', 'x']).code, 64);
+  t.equal(run('checkmysqlslave', ['--help']).code, 0);
+});
