@@ -54,6 +54,7 @@ class FileStore implements KVStore {
   readonly #file: string;
   readonly #mutexTimeoutMs: number;
   readonly #changes: FileChanges;
+  #cache: { stamp: string; state: State } | undefined;
 
   constructor(file: string, opts: FileStoreOptions) {
     this.#file = file;
@@ -76,6 +77,25 @@ class FileStore implements KVStore {
     return parseState(text, this.#file, mtimeMs);
   }
 
+  /**
+   * For reads only (never mutated): the parsed file, re-parsed only when its inode, mtime or size
+   * changed. Every write replaces the file by rename, so the inode alone tells a new version.
+   */
+  async #readShared(): Promise<State> {
+    let stamp: string;
+    try {
+      const st = await stat(this.#file);
+      stamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+      throw new KVError('KV_UNREACHABLE', `${this.#file}: cannot read (${(err as Error).message})`, { cause: err });
+    }
+    if (this.#cache?.stamp === stamp) return this.#cache.state;
+    const state = await this.#read();
+    this.#cache = { stamp, state };
+    return state;
+  }
+
   /** Read-modify-write under the cross-process mutex; `change` returns whether to write. */
   async #update<T>(change: (state: State, now: number) => { write: boolean; result: T }): Promise<T> {
     return withFileMutex(this.#file, this.#mutexTimeoutMs, async () => {
@@ -96,13 +116,13 @@ class FileStore implements KVStore {
 
   async list(prefix: string, opts?: KVReadOptions): Promise<KVSnapshot> {
     throwIfAborted(opts?.signal);
-    const state = await this.#read();
+    const state = await this.#readShared();
     return { ...snapshotOf(state, prefix, Date.now()), knownLeader: true };
   }
 
   async get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined> {
     throwIfAborted(opts?.signal);
-    return pairOf(await this.#read(), key, Date.now());
+    return pairOf(await this.#readShared(), key, Date.now());
   }
 
   async watch(prefix: string, since: KVIndex, opts: KVWatchOptions): Promise<KVSnapshot> {
