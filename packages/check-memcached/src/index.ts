@@ -1,3 +1,4 @@
 export { memcachedKind, MEMCACHED_PROXYPORT_OFFSET } from './kind.js';
 export type { MemcachedKindOptions } from './kind.js';
-export { probeMemcached } from './probe.js';
+export { MemcachedProbe } from './probe.js';
+export type { ProbeOutcome } from './probe.js';

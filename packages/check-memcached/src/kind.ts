@@ -1,7 +1,7 @@
 // checkmemcached: one active server per tag (sticky while healthy, else the first healthy in the
 // order given), the others rendered as HAProxy backups so HAProxy fails over before we write.
 import type { CheckerKind, Entry, EntryBody, Target } from '@confd-haproxy/checker';
-import { probeMemcached } from './probe.js';
+import { MemcachedProbe } from './probe.js';
 
 export const MEMCACHED_PROXYPORT_OFFSET = 5000;
 
@@ -15,10 +15,20 @@ export interface MemcachedKindOptions {
 const same = (a: Target, b: { host: string; port: number }) => a.host === b.host && a.port === b.port;
 
 export function memcachedKind(opts: MemcachedKindOptions): CheckerKind {
+  const probes = new Map<string, MemcachedProbe>();
+  const probeOf = (t: Target) => {
+    const k = `${t.host}:${t.port}`;
+    let p = probes.get(k);
+    if (!p) probes.set(k, (p = new MemcachedProbe(t.host, t.port)));
+    return p;
+  };
   return {
     kind: 'memcached',
     targets: async () => opts.servers,
-    probe: (t, signal) => probeMemcached(t.host, t.port, signal),
+    probe: (t, signal) => probeOf(t).probe(signal),
+    close: async () => {
+      for (const p of probes.values()) p.close();
+    },
     choose(eligible, current): EntryBody | undefined {
       if (eligible.length === 0) return undefined; // nothing alive: keep what HAProxy has
       const active = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;

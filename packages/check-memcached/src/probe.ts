@@ -1,42 +1,105 @@
-// The memcached probe: set then get a unique short-TTL key over the text protocol. A server
-// that accepts and never answers fails at the caller's deadline (the signal destroys the socket).
+// The memcached probe: set then get a unique short-TTL key over the text protocol, on one kept
+// connection per server (a new connection per check costs more than the check). A server that
+// accepts and never answers fails at the caller's deadline: the signal destroys the socket, and
+// the next probe connects afresh.
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
-export function probeMemcached(host: string, port: number, signal: AbortSignal): Promise<{ ok: boolean; reason?: string }> {
-  const key = `confd-haproxy:probe:${randomBytes(6).toString('hex')}`;
-  const value = randomBytes(8).toString('hex');
-  return new Promise((done) => {
-    const s = connect({ host, port });
-    let buf = '';
-    let stage: 'set' | 'get' = 'set';
-    const finish = (ok: boolean, reason?: string) => {
-      signal.removeEventListener('abort', onAbort);
-      s.destroy();
-      done(ok ? { ok } : { ok, reason: reason ?? 'failed' });
-    };
-    const onAbort = () => finish(false, 'timed out');
-    if (signal.aborted) return finish(false, 'timed out');
-    signal.addEventListener('abort', onAbort, { once: true });
-    s.setNoDelay(true);
-    s.once('connect', () => s.write(`set ${key} 0 10 ${value.length}\r\n${value}\r\n`));
-    s.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code === 'ECONNREFUSED' ? 'connection refused' : err.message));
-    s.on('close', () => finish(false, 'connection closed'));
-    s.on('data', (d) => {
-      buf += d.toString('latin1');
-      if (stage === 'set') {
-        if (!buf.includes('\r\n')) return;
-        if (!buf.startsWith('STORED\r\n')) return finish(false, `set answered ${JSON.stringify(buf.trim().slice(0, 60))}`);
-        buf = '';
-        stage = 'get';
-        s.write(`get ${key}\r\n`);
-      } else if (buf.endsWith('END\r\n')) {
-        const want = `VALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
-        if (buf === want) {
-          s.write(`delete ${key} noreply\r\n`);
-          finish(true);
-        } else finish(false, 'get returned another value');
-      }
+export interface ProbeOutcome {
+  ok: boolean;
+  reason?: string;
+}
+
+export class MemcachedProbe {
+  readonly #host: string;
+  readonly #port: number;
+  #socket: Socket | undefined;
+  #ready: Promise<Socket> | undefined;
+  #onData: ((chunk: string) => void) | undefined;
+  #onFail: ((reason: string) => void) | undefined;
+
+  constructor(host: string, port: number) {
+    this.#host = host;
+    this.#port = port;
+  }
+
+  #drop(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    this.#ready = undefined;
+  }
+
+  #connect(): Promise<Socket> {
+    this.#ready ??= new Promise<Socket>((done, fail) => {
+      const s = connect({ host: this.#host, port: this.#port });
+      s.setNoDelay(true);
+      s.setKeepAlive(true, 10_000);
+      this.#socket = s;
+      s.once('connect', () => done(s));
+      s.on('data', (d) => this.#onData?.(d.toString('latin1')));
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+        this.#drop();
+        fail(new Error(reason));
+        this.#onFail?.(reason);
+      });
+      s.on('close', () => {
+        if (this.#socket === s) this.#drop();
+        this.#onFail?.('connection closed');
+      });
     });
-  });
+    return this.#ready;
+  }
+
+  async probe(signal: AbortSignal): Promise<ProbeOutcome> {
+    const key = `confd-haproxy:probe:${randomBytes(6).toString('hex')}`;
+    const value = randomBytes(8).toString('hex');
+    let socket: Socket;
+    try {
+      socket = await Promise.race([
+        this.#connect(),
+        new Promise<never>((_, fail) => {
+          if (signal.aborted) fail(new Error('timed out'));
+          signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
+        }),
+      ]);
+    } catch (err) {
+      this.#drop();
+      return { ok: false, reason: (err as Error).message };
+    }
+    return new Promise<ProbeOutcome>((done) => {
+      let buf = '';
+      let stage: 'set' | 'get' = 'set';
+      const finish = (r: ProbeOutcome) => {
+        signal.removeEventListener('abort', onAbort);
+        this.#onData = undefined;
+        this.#onFail = undefined;
+        if (!r.ok) this.#drop();
+        done(r);
+      };
+      const onAbort = () => finish({ ok: false, reason: 'timed out' });
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#onFail = (reason) => finish({ ok: false, reason });
+      this.#onData = (chunk) => {
+        buf += chunk;
+        if (stage === 'set') {
+          if (!buf.includes('\r\n')) return;
+          if (!buf.startsWith('STORED\r\n')) return finish({ ok: false, reason: `set answered ${JSON.stringify(buf.trim().slice(0, 60))}` });
+          buf = '';
+          stage = 'get';
+          socket.write(`get ${key}\r\n`);
+        } else if (buf.endsWith('END\r\n')) {
+          if (buf !== `VALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`) return finish({ ok: false, reason: 'get returned another value' });
+          socket.write(`delete ${key} noreply\r\n`);
+          finish({ ok: true });
+        }
+      };
+      socket.write(`set ${key} 0 10 ${value.length}\r\n${value}\r\n`);
+    });
+  }
+
+  close(): void {
+    this.#drop();
+  }
 }

@@ -227,6 +227,12 @@ export class TagChecker<T extends Target = Target> {
     this.#lock = undefined;
     await lock?.release().catch(() => {});
   }
+
+  /** Release the lock and the kind's connections. */
+  async close(): Promise<void> {
+    await this.release();
+    await this.#o.kind.close?.();
+  }
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -251,6 +257,6 @@ export async function runTagChecker<T extends Target>(checker: TagChecker<T>, op
       await sleep(Math.max(0, opts.intervalMs - (Date.now() - started)), opts.signal);
     }
   } finally {
-    await checker.release();
+    await checker.close();
   }
 }

@@ -89,7 +89,7 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore) =>
       let code: number = EXIT.OK;
       for (const c of checkers) {
         const r = await c.pass(ac.signal);
-        await c.release();
+        await c.close();
         const why = r.entry ? p.unhealthy?.(r) : `${r.tag}: ${r.reason}`;
         if (why) {
           logger.error(why);

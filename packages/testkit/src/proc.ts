@@ -131,7 +131,14 @@ export function handle(name: string, child: ChildProcess, host: string, port: nu
       try {
         process.kill(pid, signal);
       } catch {
-        // gone
+        return;
+      }
+      // Signals are delivered asynchronously: SIGSTOP returns before every thread has stopped.
+      if (signal === 'SIGSTOP') {
+        const deadline = Date.now() + 2000;
+        while (Date.now() < deadline && !/^\d+ \(.*\) T/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) {
+          // bounded busy wait: a few ms at most
+        }
       }
     },
     stop: async () => {
