@@ -48,7 +48,7 @@ for (let i = 0; i < TARGETS; i++) {
   servers.push(srv);
 }
 const ports = servers.map((s) => s.address().port);
-const child = fork(fileURLToPath(new URL('./scale-child.mjs', import.meta.url)), [join(dir, 'kv.json'), ports.join(',')], { stdio: 'inherit' });
+const child = fork(fileURLToPath(new URL('./scale-child.mjs', import.meta.url)), [join(dir, 'kv.json'), ports.join(',')], { stdio: 'inherit', execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : [] });
 await new Promise((r) => child.once('message', r));
 await sleep(5000); // warm-up: first writes, JIT
 const ticks = () => {
