@@ -1,7 +1,7 @@
 // The loop every checker shares: probe every target of a tag concurrently with hard timeouts,
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
-import type { KVLock, KVStore } from '@confd-haproxy/kv';
+import { sleep, type KVLock, type KVStore } from '@confd-haproxy/kv';
 import { entryProblem, parseEntry, sameEntry, type Entry, type EntryBody } from './entry.js';
 
 export interface Target {
@@ -234,18 +234,6 @@ export class TagChecker<T extends Target = Target> {
     await this.#o.kind.close?.();
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((done) => {
-    if (signal.aborted) return done();
-    const t = setTimeout(finish, ms);
-    function finish() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', finish);
-      done();
-    }
-    signal.addEventListener('abort', finish, { once: true });
-  });
 
 /** Run passes every intervalMs until the signal fires; then release the lock. */
 export async function runTagChecker<T extends Target>(checker: TagChecker<T>, opts: { intervalMs: number; signal: AbortSignal; onPass?: (r: PassReport<T>) => void }): Promise<void> {

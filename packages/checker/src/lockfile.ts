@@ -1,16 +1,9 @@
 // One copy per tag per host: a PID file, refused while its PID lives, taken over when it is dead.
 import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '@confd-haproxy/kv';
 import { CheckerError } from './errors.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export interface LocalLock {
   readonly path: string;
@@ -41,7 +34,7 @@ export function takeLocalLock(dir: string, kind: string, tag: string, bin: strin
       }
     }
     const pid = Number(readFileSync(path, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
       throw new CheckerError('CHECKER_LOCKED', `another ${bin} (pid ${pid}) already checks tag ${tag} on this host (lock file ${path})`);
     }
     // A stale lock from a dead process: take it over.

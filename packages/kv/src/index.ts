@@ -9,5 +9,5 @@ export { openStore } from './open.js';
 export type { StoreOptions } from './open.js';
 export { watchPrefix, samePairs } from './watch.js';
 export type { WatchPrefixOptions } from './watch.js';
-export { backoffDelay } from './backoff.js';
+export { backoffDelay, pidAlive, sleep } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';

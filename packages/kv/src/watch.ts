@@ -1,7 +1,7 @@
 // The watch loop above the seam: the same for every backend. It continues from the index the
 // store returns (a backend resets it when the store's index went backwards), wakes the caller
 // only when the data changed, and backs off with jitter while the store fails.
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, sleep } from './backoff.js';
 import { isKVError } from './errors.js';
 import type { KVPair, KVReader, KVSnapshot } from './types.js';
 
@@ -25,18 +25,6 @@ export function samePairs(a: readonly KVPair[], b: readonly KVPair[]): boolean {
   }
   return true;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((done) => {
-    if (signal.aborted) return done();
-    const t = setTimeout(finish, ms);
-    function finish() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', finish);
-      done();
-    }
-    signal.addEventListener('abort', finish, { once: true });
-  });
 
 /** Yield the prefix's first snapshot, then one snapshot per real change, until the signal fires. */
 export async function* watchPrefix(store: KVReader, prefix: string, opts: WatchPrefixOptions): AsyncGenerator<KVSnapshot> {

@@ -3,7 +3,7 @@
 // distinct reload_cmd once → roll back the resources whose reload failed.
 import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
-import { isKVError, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
+import { isKVError, sleep, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
 import { loadResources, reloadOrRollback, stageAndSwap, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
 import { createQuiescence, dedupeCommands, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, type TemplateEngine } from '@confd-haproxy/template';
@@ -176,18 +176,6 @@ export async function runOnce(opts: RendererOptions): Promise<PassResult> {
 export async function planAll(opts: RendererOptions): Promise<PassResult> {
   return new Renderer(opts).pass(undefined, { noop: true });
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((done) => {
-    if (signal.aborted) return done();
-    const t = setTimeout(finish, ms);
-    function finish() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', finish);
-      done();
-    }
-    signal.addEventListener('abort', finish, { once: true });
-  });
 
 /** -interval N: a pass every N ms, re-reading conf.d and templates each time (as confd). */
 export async function runInterval(opts: RendererOptions & { intervalMs: number }): Promise<void> {

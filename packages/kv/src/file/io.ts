@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { pidAlive, sleep } from '../backoff.js';
 import { KVError } from '../errors.js';
 
 /** Replace `file` with `text`: temp file in the same directory, fsync, rename, fsync the directory. */
@@ -31,16 +32,7 @@ export async function atomicWrite(file: string, text: string): Promise<void> {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Run `fn` while holding `<file>.lock`, created exclusively and holding our PID. A lock left by
@@ -64,7 +56,7 @@ export async function withFileMutex<T>(file: string, timeoutMs: number, fn: () =
     }
     const holder = await readFile(lock, 'utf8').catch(() => '');
     const pid = Number(holder.split(' ')[0]);
-    if (holder && Number.isInteger(pid) && pid > 0 && !alive(pid)) {
+    if (holder && Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) {
       // Only break the exact lock we judged stale.
       if ((await readFile(lock, 'utf8').catch(() => '')) === holder) await unlink(lock).catch(() => {});
       continue;
