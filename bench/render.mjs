@@ -38,20 +38,21 @@ defaults
 
 `;
 const slug = (host, port) => `${host}_${port}`.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/\./g, '_');
-const weight = (s) => (s.role === 'drain' ? 0 : s.weight || 100);
+const weight = (s) => (s.role === 'drain' ? 0 : s.weight ?? 100);
 function baseline(pairs) {
   const sorted = [...pairs].sort((a, b) => (a.key < b.key ? -1 : 1));
   let out = HEADER;
   for (const [kind, suffix, head, check] of [
     ['mysqlslave', 'mysql', '    balance roundrobin\n    option tcp-check\n    option tcpka\n', 'check fall 3 rise 2 maxconn 1000'],
-    ['memcached', 'memcached', '    balance first\n    option tcpka\n', 'check inter 1s fall 2 rise 2 maxconn 1000'],
+    ['memcached', 'memcached', '    balance roundrobin\n    option tcp-check\n    tcp-check send version\\r\\n\n    tcp-check expect string VERSION\n    option tcpka\n', 'check inter 1s fall 2 rise 2 maxconn 1000'],
   ]) {
     for (const p of sorted) {
       if (!p.key.startsWith(`/haproxy/${kind}/`)) continue;
       const e = JSON.parse(p.value);
       out += `listen ${e.name}\n    bind 0.0.0.0:${e.proxyport}\n    mode tcp\n${head}`;
       for (const s of e.servers) {
-        out += `    server ${e.name}-${suffix}-${slug(s.host, s.port)} ${s.host}:${s.port} ${check} weight ${weight(s)}${s.role === 'backup' ? ' backup' : ''}${s.role === 'maint' ? ' disabled' : ''}\n`;
+        const backup = kind === 'memcached' ? s.role && s.role !== 'active' : s.role === 'backup';
+        out += `    server ${e.name}-${suffix}-${slug(s.host, s.port)} ${s.host}:${s.port} ${check} weight ${weight(s)}${backup ? ' backup' : ''}${s.role === 'maint' ? ' disabled' : ''}\n`;
       }
       out += '\n';
     }

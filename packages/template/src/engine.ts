@@ -1,197 +1,334 @@
-// Handlebars with confd's functions, no HTML escaping, and a config-injection guard: every
-// {{expression}} (triple-stash included) passes through one function that refuses CR, LF and NUL.
-import { lookup as dnsLookup, resolveSrv } from 'node:dns/promises';
-import { existsSync } from 'node:fs';
+// Handlebars with confd's functions, no HTML escaping, and the config-injection guard (guard.ts).
+import { lookup as dnsLookup, Resolver } from 'node:dns/promises';
+import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join, relative } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 import Handlebars from 'handlebars';
-import { TemplateError } from './errors.js';
-import { makeHelpers, type KVPairView, type RenderScope } from './helpers.js';
+import { TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
+import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type GuardLocation } from './guard.js';
+import { CONFD_HELPERS, EXTRA_HELPERS, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
 
+/** One KV pair as the renderer hands it over: keys start with "/" (a missing one is added). */
 export interface TemplatePair {
   key: string;
   value: string;
 }
+export type TemplateData = readonly TemplatePair[];
 
 export interface TemplateEngineOptions {
-  /** Holds the templates and `partials/`. */
+  /** Holds the templates; every file under `<templatesDir>/partials/` is a partial named by its basename. */
   templatesDir: string;
-  /** For `getenv`. */
-  env?: Record<string, string | undefined>;
+  /** For `getenv` (the engine never reads process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** For `datetime`. */
   now?: () => Date;
+  /** Per DNS lookup (lookupIP*, lookupSRV); a lookup that times out answers an empty list. Default 5000. */
+  lookupTimeoutMs?: number;
+}
+
+export interface RenderOptions {
+  /** Aborts waiting for DNS lookups between passes. */
+  signal?: AbortSignal;
 }
 
 export interface TemplateEngine {
-  /** Render `src` (relative to templatesDir, or absolute) over KV pairs whose keys start with "/". */
-  render(src: string, data: readonly TemplatePair[]): Promise<string>;
-  /** Forget compiled templates and partials (they are re-read on the next render). */
+  /** Render `src` (relative to templatesDir, or absolute) over the KV pairs. Rejects with a TemplateError. */
+  render(src: string, data: TemplateData, opts?: RenderOptions): Promise<string>;
+  /** Forget compiled templates and partials: the next render re-reads them (hot reload). */
   reset(): void;
 }
 
-const DANGER = /[\r\n\0]/;
-const MAX_LOOKUP_PASSES = 3;
+/** Passes of a render that uses DNS lookups: each pass may ask for names the previous answers revealed. */
+const MAX_PASSES = 4;
+/** Helpers whose block form only ever returns the output of their own block bodies. */
+const BLOCK_HELPERS = new Set(['each', 'if', 'unless', 'with', 'blockHelperMissing', 'helperMissing']);
 
-// Handlebars' compiled code calls Utils.escapeExpression for every escaped mustache; we make every
-// mustache escaped (see markEscaped) and route the call to the guard of the render in progress.
-type Guard = (value: unknown) => string;
-let activeGuard: Guard | undefined;
-const utils = Handlebars.Utils as unknown as { escapeExpression: (v: unknown) => string };
-const originalEscape = utils.escapeExpression;
-utils.escapeExpression = (v: unknown) => (activeGuard ? activeGuard(v) : originalEscape(v));
+type HbLoc = { source?: string; start?: { line: number; column: number } } | undefined;
+type HbOptions = { fn?: unknown; name?: string; loc?: HbLoc };
+type Compiled = (context: unknown) => string;
 
-/** Turn every {{{raw}}} into {{escaped}} so no output can bypass the guard. */
-function markEscaped(node: unknown): void {
-  if (Array.isArray(node)) {
-    for (const n of node) markEscaped(n);
-    return;
+const locOf = (loc: HbLoc): TemplateLocation | undefined =>
+  loc?.start ? { file: loc.source || undefined, line: loc.start.line, column: loc.start.column } : undefined;
+
+function located(err: unknown, loc: HbLoc, helper: string): TemplateProblem {
+  if (err instanceof TemplateProblem) {
+    err.at ??= locOf(loc);
+    return err;
   }
-  if (!node || typeof node !== 'object') return;
-  const o = node as Record<string, unknown>;
-  if (o.type === 'MustacheStatement') o.escaped = true;
-  for (const [k, v] of Object.entries(o)) if (k !== 'loc' && typeof v === 'object') markEscaped(v);
+  const msg = err instanceof Error ? err.message : String(err);
+  return new TemplateProblem('TEMPLATE_HELPER', `${helper}: ${msg}`, { cause: err, at: locOf(loc) });
 }
 
-function classify(err: unknown, file: string): TemplateError {
-  if (err instanceof TemplateError) return new TemplateError(err.code, `${file}: ${err.message}`, { cause: err.cause ?? err });
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/^Missing helper/.test(msg)) return new TemplateError('TEMPLATE_HELPER', `${file}: ${msg} (not a known template function)`, { cause: err });
-  if (/partial .* could not be found/.test(msg)) return new TemplateError('TEMPLATE_PARTIAL', `${file}: ${msg} (partials live in templates/partials/)`, { cause: err });
-  if (/Parse error|Expecting|doesn't match/.test(msg)) return new TemplateError('TEMPLATE_SYNTAX', `${file}: ${msg.split('\n').filter(Boolean).join(' ')}`, { cause: err });
-  return new TemplateError('TEMPLATE_HELPER', `${file}: ${msg}`, { cause: err });
+/** Handlebars' own errors (parse, compile, runtime) as problems with a location when it gives one. */
+function fromHandlebars(err: unknown, file: string, phase: 'compile' | 'run'): TemplateProblem {
+  if (err instanceof TemplateProblem) return err;
+  const e = err as { message?: string; lineNumber?: number; column?: number; hash?: { loc?: { first_line?: number } } };
+  const msg = String(e?.message ?? err).split('\n').filter(Boolean).join(' ');
+  const line = e?.lineNumber ?? e?.hash?.loc?.first_line ?? Number(/on line (\d+)/.exec(msg)?.[1] ?? NaN);
+  const at: TemplateLocation = { file, line: Number.isFinite(line) ? line : undefined, column: Number.isFinite(line) ? e?.column : undefined };
+  if (/^The partial .* could not be found/.test(msg)) return new TemplateProblem('TEMPLATE_PARTIAL', `${msg} (partials live in templates/partials/)`, { cause: err, at });
+  if (phase === 'compile') return new TemplateProblem('TEMPLATE_SYNTAX', msg, { cause: err, at });
+  return new TemplateProblem('TEMPLATE_HELPER', msg, { cause: err, at });
+}
+
+async function listFiles(dir: string, depth = 0): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: string[] = [];
+  for (const d of entries) {
+    // Editor leftovers (.x.swp, x~) are not partials.
+    if (d.name.startsWith('.') || d.name.endsWith('~')) continue;
+    const p = join(dir, d.name);
+    if (d.isDirectory() && depth < 8) out.push(...(await listFiles(p, depth + 1)));
+    else if (d.isFile()) out.push(p);
+  }
+  return out.sort();
+}
+
+async function withTimeout<T>(what: Promise<T>, ms: number, signal: AbortSignal | undefined, onStop: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      what,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+        onAbort = () => reject(signal?.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    onStop();
+  }
+}
+
+async function resolveLookup(req: LookupRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  if (req.kind === 'srv') {
+    const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
+    const recs = await withTimeout(resolver.resolveSrv(req.name), timeoutMs, signal, () => resolver.cancel());
+    const srv = recs.map((r) => ({ Target: r.name, Port: r.port, Priority: r.priority, Weight: r.weight }));
+    const sortKey = (s: (typeof srv)[number]) => `${s.Target}:${s.Port}:${s.Priority}:${s.Weight}`;
+    return srv.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
+  }
+  const family = req.kind === 'ip4' ? 4 : req.kind === 'ip6' ? 6 : 0;
+  const addrs = await withTimeout(dnsLookup(req.name, { all: true, family }), timeoutMs, signal, () => {});
+  return [...new Set(addrs.map((a) => a.address))].sort();
 }
 
 export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngine {
+  const templatesDir = opts.templatesDir;
+  const env = opts.env ?? {};
+  const now = opts.now ?? (() => new Date());
+  const lookupTimeoutMs = opts.lookupTimeoutMs ?? 5000;
+
   const hb = Handlebars.create();
-  const compiled = new Map<string, HandlebarsTemplateDelegate>();
-  let partialsLoaded: Promise<void> | undefined;
-  let scope: RenderScope | undefined;
-  const current = () => {
-    if (!scope) throw new TemplateError('TEMPLATE_HELPER', 'a template function was called outside a render');
-    return scope;
-  };
-  hb.registerHelper(makeHelpers(current) as Record<string, Handlebars.HelperDelegate>);
+  (hb as unknown as { JavaScriptCompiler: unknown }).JavaScriptCompiler = GuardedCompiler;
 
-  const compile = (text: string, file: string): HandlebarsTemplateDelegate => {
+  // What the helpers of the pass in progress read; passes run synchronously, so one slot suffices.
+  let active: { scope: RenderScope; taint: Taint } | undefined;
+  const current = (): RenderScope => {
+    if (!active) throw new TemplateProblem('TEMPLATE_HELPER', 'a template function was called outside a render');
+    return active.scope;
+  };
+
+  const notABlock = (name: string, options: HbOptions) =>
+    new TemplateProblem('TEMPLATE_HELPER', `${name} is not a block helper: write {{${name} ...}}, or use it in a subexpression such as {{#with (${name} ...)}}`, {
+      at: locOf(options.loc),
+    });
+
+  const wrap = (name: string, impl: Helper) =>
+    function helper(this: unknown, ...all: unknown[]): unknown {
+      const options = (all[all.length - 1] ?? {}) as HbOptions;
+      if (typeof options.fn === 'function') throw notABlock(name, options);
+      try {
+        return impl(current(), all.slice(0, -1));
+      } catch (err) {
+        throw located(err, options.loc, name);
+      }
+    };
+  for (const [name, impl] of Object.entries({ ...CONFD_HELPERS, ...EXTRA_HELPERS })) hb.registerHelper(name, wrap(name, impl));
+
+  // Built-ins that could hand a raw value to the output in block form: keep them, refuse the block form.
+  for (const [name, builtin] of Object.entries(hb.helpers)) {
+    if (BLOCK_HELPERS.has(name) || name in CONFD_HELPERS || name in EXTRA_HELPERS) continue;
+    hb.registerHelper(name, function (this: unknown, ...all: unknown[]) {
+      const options = (all[all.length - 1] ?? {}) as HbOptions;
+      if (typeof options.fn === 'function') throw notABlock(name, options);
+      return (builtin as (...a: unknown[]) => unknown).apply(this, all);
+    });
+  }
+  hb.registerHelper('helperMissing', function (...all: unknown[]) {
+    const options = (all[all.length - 1] ?? {}) as HbOptions;
+    if (all.length === 1) return undefined; // {{name}} that is neither a helper nor a field: empty, as Handlebars
+    throw new TemplateProblem('TEMPLATE_HELPER', `unknown template function "${options.name ?? '?'}"`, { at: locOf(options.loc) });
+  });
+  hb.registerHelper(GUARD_HELPER, (value: unknown, at: GuardLocation) => guardedString(value, at, active?.taint));
+
+  // Caches, dropped by reset(); `generation` keeps a load that straddles a reset from repopulating them.
+  let generation = 0;
+  let partials: Promise<Set<string>> | undefined;
+  const compiled = new Map<string, { fn: Compiled; file: string }>();
+
+  const fileName = (path: string): string => {
+    const rel = relative(templatesDir, path);
+    return rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
+  };
+
+  const compile = (text: string, file: string): { fn: Compiled; refs: ReturnType<typeof partialReferences> } => {
     try {
-      const ast = hb.parse(text);
-      markEscaped(ast);
-      const fn = hb.compile(ast as unknown as string, { noEscape: false, strict: false, preventIndent: true });
-      return fn;
+      const ast = hb.parse(text, { srcName: file });
+      escapeAllMustaches(ast);
+      const options = { data: true, preventIndent: true };
+      // What Handlebars.compile does lazily, done now so syntax errors surface at load.
+      const h = hb as unknown as {
+        Compiler: new () => { compile(ast: unknown, o: unknown): unknown };
+        JavaScriptCompiler: new () => { compile(env: unknown, o: unknown, ctx: unknown, asObject: boolean): unknown };
+        template(spec: unknown): Compiled;
+      };
+      const environment = new h.Compiler().compile(ast, options);
+      const spec = new h.JavaScriptCompiler().compile(environment, options, undefined, true);
+      return { fn: h.template(spec), refs: partialReferences(ast) };
     } catch (err) {
-      throw classify(err, file);
+      throw fromHandlebars(err, file, 'compile');
     }
   };
 
-  const loadPartials = async () => {
-    const dir = join(opts.templatesDir, 'partials');
-    if (!existsSync(dir)) return;
-    for (const name of (await readdir(dir)).sort()) {
-      const file = join(dir, name);
-      const fn = compile(await readFile(file, 'utf8'), relative(opts.templatesDir, file));
-      hb.registerPartial(basename(name, extname(name)), fn as unknown as Handlebars.Template);
+  const checkPartials = (refs: ReturnType<typeof partialReferences>, known: Set<string>): void => {
+    for (const r of refs.used) {
+      if (!known.has(r.name) && !refs.inline.has(r.name)) {
+        throw new TemplateProblem('TEMPLATE_PARTIAL', `partial "${r.name}" not found (partials live in templates/partials/, named by file basename)`, { at: r.at });
+      }
     }
   };
 
-  const template = async (src: string): Promise<{ fn: HandlebarsTemplateDelegate; file: string }> => {
-    const path = isAbsolute(src) ? src : join(opts.templatesDir, src);
-    const file = relative(opts.templatesDir, path).startsWith('..') ? path : relative(opts.templatesDir, path);
-    let fn = compiled.get(path);
-    if (!fn) {
+  const loadPartials = async (gen: number): Promise<Set<string>> => {
+    const dir = join(templatesDir, 'partials');
+    const loaded = new Map<string, { fn: Compiled; file: string; refs: ReturnType<typeof partialReferences> }>();
+    for (const path of await listFiles(dir)) {
+      const file = fileName(path);
+      const name = basename(path, extname(path));
+      const prev = loaded.get(name);
+      if (prev) throw new TemplateProblem('TEMPLATE_PARTIAL', `partial "${name}" is defined twice (${prev.file} and ${file})`, { at: { file } });
       let text: string;
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
-        throw new TemplateError('TEMPLATE_NOT_FOUND', `${file}: cannot read the template (${(err as Error).message})`, { cause: err });
+        throw new TemplateProblem('TEMPLATE_PARTIAL', `cannot read the partial (${(err as Error).message})`, { cause: err, at: { file } });
       }
-      fn = compile(text, file);
-      compiled.set(path, fn);
+      loaded.set(name, { ...compile(text, file), file });
     }
-    return { fn, file };
+    const names = new Set(loaded.keys());
+    for (const p of loaded.values()) checkPartials(p.refs, names);
+    if (gen === generation) {
+      for (const name of Object.keys(hb.partials)) hb.unregisterPartial(name);
+      for (const [name, p] of loaded) hb.registerPartial(name, p.fn as unknown as Handlebars.Template);
+    }
+    return names;
   };
 
-  const resolveLookups = async (wanted: Set<string>, into: Map<string, unknown>) => {
-    await Promise.all(
-      [...wanted].map(async (id) => {
-        const [kind, name] = JSON.parse(id) as [string, string];
-        try {
-          if (kind === 'srv') {
-            const recs = await resolveSrv(name);
-            into.set(id, recs.map((r) => ({ Target: r.name, Port: r.port, Priority: r.priority, Weight: r.weight })).sort((a, b) => (a.Target < b.Target ? -1 : 1)));
-          } else {
-            const family = kind === 'ip4' ? 4 : kind === 'ip6' ? 6 : 0;
-            const addrs = await dnsLookup(name, { all: true, family });
-            into.set(id, [...new Set(addrs.map((a) => a.address))].sort());
-          }
-        } catch {
-          into.set(id, []);
-        }
-      }),
-    );
+  const load = async (src: string): Promise<{ fn: Compiled; file: string }> => {
+    const gen = generation;
+    if (!partials) {
+      const loading = loadPartials(gen);
+      partials = loading;
+      loading.catch(() => {
+        if (partials === loading) partials = undefined;
+      });
+    }
+    const known = await partials;
+    const path = isAbsolute(src) ? src : join(templatesDir, src);
+    const hit = compiled.get(path);
+    if (hit) return hit;
+    const file = fileName(path);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new TemplateProblem('TEMPLATE_NOT_FOUND', `cannot read the template (${(err as Error).message})`, { cause: err, at: { file } });
+    }
+    const c = compile(text, file);
+    checkPartials(c.refs, known);
+    const entry = { fn: c.fn, file };
+    if (gen === generation) compiled.set(path, entry);
+    return entry;
+  };
+
+  const view = (data: TemplateData) => {
+    const byKey = new Map<string, string>();
+    for (const p of data) byKey.set(p.key.startsWith('/') ? p.key : `/${p.key}`, p.value);
+    const pairs: KVPairView[] = [...byKey].map(([Key, Value]) => ({ Key, Value }));
+    pairs.sort((a, b) => (a.Key < b.Key ? -1 : a.Key > b.Key ? 1 : 0));
+    const taint = new Taint();
+    for (const p of pairs) taint.add(p.Value, p.Key);
+    let keyByValue: Map<string, string> | undefined;
+    const keyOfValue = (value: string) => {
+      if (!keyByValue) {
+        keyByValue = new Map();
+        for (const p of pairs) if (!keyByValue.has(p.Value)) keyByValue.set(p.Value, p.Key);
+      }
+      return keyByValue.get(value);
+    };
+    return { pairs, byKey, taint, keyOfValue };
   };
 
   return {
     reset() {
+      generation++;
+      partials = undefined;
       compiled.clear();
-      partialsLoaded = undefined;
       for (const name of Object.keys(hb.partials)) hb.unregisterPartial(name);
     },
 
-    async render(src, data) {
-      partialsLoaded ??= loadPartials().catch((err: unknown) => {
-        partialsLoaded = undefined;
-        throw err;
-      });
-      await partialsLoaded;
-      const { fn, file } = await template(src);
-      const pairs: KVPairView[] = data.map((p) => ({ Key: p.key.startsWith('/') ? p.key : `/${p.key}`, Value: p.value }));
-      pairs.sort((a, b) => (a.Key < b.Key ? -1 : a.Key > b.Key ? 1 : 0));
-      const byKey = new Map(pairs.map((p) => [p.Key, p.Value]));
-      let valueKeys: Map<string, string> | undefined;
-      const tainted: { text: string; key: string }[] = [];
-      for (const p of pairs) if (DANGER.test(p.Value)) tainted.push({ text: p.Value, key: p.Key });
-      const taint = (v: unknown, key: string, depth = 0): void => {
-        if (depth > 64) return;
-        if (typeof v === 'string') {
-          if (DANGER.test(v)) tainted.push({ text: v, key });
-        } else if (v && typeof v === 'object') for (const x of Object.values(v)) taint(x, key, depth + 1);
-      };
-      const lookups = new Map<string, unknown>();
-      const guard: Guard = (v) => {
-        if (v == null) return '';
-        const s = typeof (v as { toHTML?: unknown }).toHTML === 'function' ? String((v as { toHTML: () => unknown }).toHTML()) : String(v);
-        if (!DANGER.test(s)) return s;
-        const low = s.toLowerCase();
-        const hit = tainted.find((t) => low.includes(t.text.toLowerCase()) || t.text.toLowerCase().split(DANGER).some((seg) => seg.length > 0 && low.includes(seg)));
-        const what = hit ? `the value of ${hit.key}` : 'an interpolated value';
-        throw new TemplateError('TEMPLATE_INJECTION', `${what} holds a CR, LF or NUL character: rendering it would inject configuration lines (${JSON.stringify(s.slice(0, 80))}); nothing was written`);
-      };
-      for (let pass = 0; ; pass++) {
-        const wanted = new Set<string>();
-        scope = {
-          pairs,
-          byKey,
-          env: opts.env ?? {},
-          now: opts.now ?? (() => new Date()),
-          lookups,
-          wanted,
-          taint,
-          keyOfValue: (value) => {
-            valueKeys ??= new Map(pairs.map((p) => [p.Value, p.Key]).reverse() as [string, string][]);
-            return valueKeys.get(value);
-          },
-        };
-        let out: string;
-        activeGuard = guard;
-        try {
-          out = fn({}, { allowProtoPropertiesByDefault: false });
-        } catch (err) {
-          throw classify(err, file);
-        } finally {
-          activeGuard = undefined;
-          scope = undefined;
+    async render(src, data, renderOpts = {}) {
+      const fallbackFile = isAbsolute(src) ? fileName(src) : src;
+      try {
+        const { fn, file } = await load(src);
+        const v = view(data);
+        const lookups = new Map<string, unknown>();
+        for (let pass = 1; ; pass++) {
+          const wanted = new Set<string>();
+          const scope: RenderScope = { pairs: v.pairs, byKey: v.byKey, env, now, lookups, wanted, keyOfValue: v.keyOfValue, taint: (x, key) => v.taint.addParsed(x, key) };
+          let out: string | undefined;
+          let failure: TemplateProblem | undefined;
+          active = { scope, taint: v.taint };
+          try {
+            out = fn({});
+          } catch (err) {
+            failure = fromHandlebars(err, file, 'run');
+          } finally {
+            active = undefined;
+          }
+          // A pass that failed before its lookups were answered may succeed once they are.
+          if (wanted.size === 0 || pass >= MAX_PASSES) {
+            if (failure) throw failure;
+            if (wanted.size) {
+              throw new TemplateProblem('TEMPLATE_HELPER', `DNS lookups still unanswered after ${MAX_PASSES} passes: ${[...wanted].map((w) => (JSON.parse(w) as LookupRequest).name).join(', ')}`, { at: { file } });
+            }
+            return out!;
+          }
+          await Promise.all(
+            [...wanted].map(async (id) => {
+              const req = JSON.parse(id) as LookupRequest;
+              try {
+                lookups.set(id, await resolveLookup(req, lookupTimeoutMs, renderOpts.signal));
+              } catch (err) {
+                if (renderOpts.signal?.aborted) throw err;
+                lookups.set(id, []); // confd: a failed lookup is an empty list
+              }
+            }),
+          );
         }
-        if (wanted.size === 0 || pass + 1 >= MAX_LOOKUP_PASSES) return out;
-        await resolveLookups(wanted, lookups);
+      } catch (err) {
+        if (err instanceof TemplateProblem) throw toTemplateError(err, fallbackFile);
+        if (err instanceof TemplateError || renderOpts.signal?.aborted) throw err;
+        throw new TemplateError('TEMPLATE_HELPER', `${fallbackFile}: ${(err as Error)?.message ?? String(err)}`, { cause: err, file: fallbackFile });
       }
     },
   };

@@ -1,21 +1,79 @@
 export type TemplateErrorCode =
   /** The template does not parse. */
   | 'TEMPLATE_SYNTAX'
+  /** The template file cannot be read. */
   | 'TEMPLATE_NOT_FOUND'
+  /** A partial is missing, cannot be read, or two partials share a name. */
   | 'TEMPLATE_PARTIAL'
-  /** A helper failed, or the template called a helper that does not exist. */
+  /** A helper failed, was misused, or does not exist. */
   | 'TEMPLATE_HELPER'
+  /** `get`/`getv` (without default) asked for a key the store does not hold. */
   | 'TEMPLATE_MISSING_KEY'
   /** A KV value is not what the template needs (e.g. not JSON). */
   | 'TEMPLATE_BAD_VALUE'
-  /** A KV value with CR, LF or NUL reached the output. */
+  /** A value holding CR, LF or NUL reached the output. */
   | 'TEMPLATE_INJECTION';
 
+export interface TemplateErrorDetails {
+  cause?: unknown;
+  /** The template file, relative to templatesDir when inside it. */
+  file?: string;
+  line?: number;
+  column?: number;
+  /** The KV key the problem came from, when known. */
+  key?: string;
+}
+
+/** Message: `<file>[:<line>[:<column>]]: <what was wrong>`. */
 export class TemplateError extends Error {
   override readonly name = 'TemplateError';
   readonly code: TemplateErrorCode;
-  constructor(code: TemplateErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly key: string | undefined;
+  constructor(code: TemplateErrorCode, message: string, details: TemplateErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
+    this.file = details.file;
+    this.line = details.line;
+    this.column = details.column;
+    this.key = details.key;
   }
+}
+
+/** Where in a template something happened (Handlebars' 1-based line, 0-based column). */
+export interface TemplateLocation {
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+/** Thrown inside a render; the engine turns it into a TemplateError with the location in front. */
+export class TemplateProblem extends Error {
+  readonly code: TemplateErrorCode;
+  readonly key: string | undefined;
+  at: TemplateLocation | undefined;
+  constructor(code: TemplateErrorCode, message: string, opts: { key?: string; cause?: unknown; at?: TemplateLocation } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.key = opts.key;
+    this.at = opts.at;
+  }
+}
+
+export function formatLocation(at: TemplateLocation | undefined, fallbackFile: string): string {
+  const file = at?.file || fallbackFile;
+  if (at?.line === undefined) return file;
+  return at.column === undefined ? `${file}:${at.line}` : `${file}:${at.line}:${at.column + 1}`;
+}
+
+export function toTemplateError(p: TemplateProblem, fallbackFile: string): TemplateError {
+  return new TemplateError(p.code, `${formatLocation(p.at, fallbackFile)}: ${p.message}`, {
+    cause: p.cause ?? p,
+    file: p.at?.file || fallbackFile,
+    line: p.at?.line,
+    column: p.at?.column === undefined ? undefined : p.at.column + 1,
+    key: p.key,
+  });
 }

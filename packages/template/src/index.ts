@@ -1,5 +1,6 @@
 export { createTemplateEngine } from './engine.js';
-export type { TemplateEngine, TemplateEngineOptions, TemplatePair } from './engine.js';
+export type { RenderOptions, TemplateData, TemplateEngine, TemplateEngineOptions, TemplatePair } from './engine.js';
 export { TemplateError } from './errors.js';
-export type { TemplateErrorCode } from './errors.js';
+export type { TemplateErrorCode, TemplateErrorDetails } from './errors.js';
 export { HELPER_NAMES, globToRegExp } from './helpers.js';
+export type { KVPairView } from './helpers.js';

@@ -1,4 +1,5 @@
-// Golden files: KV input + template → the exact bytes expected. UPDATE_GOLDEN=1 rewrites them.
+// Golden files: test/fixtures/templates/<case>/{kv.json, template.hbs?, partials/?, expect/output}.
+// A case without template.hbs renders the shipped templates/haproxy.cfg.hbs. UPDATE_GOLDEN=1 rewrites.
 import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,24 +9,44 @@ import { createTemplateEngine } from '@confd-haproxy/template';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = join(root, 'test/fixtures/templates');
 
-export function caseInput(dir: string) {
+function caseInput(dir: string) {
   const kv = JSON.parse(readFileSync(join(dir, 'kv.json'), 'utf8')) as Record<string, string>;
   const data = Object.entries(kv).map(([key, value]) => ({ key: key.startsWith('/') ? key : `/${key}`, value }));
   const own = existsSync(join(dir, 'template.hbs'));
   return { data, templatesDir: own ? dir : join(root, 'templates'), src: own ? 'template.hbs' : 'haproxy.cfg.hbs' };
 }
 
-for (const name of readdirSync(fixtures).sort()) {
-  t.test(`the ${name} fixture renders its golden output`, async (t) => {
+/** The first differing line with a few lines of context, both sides. */
+function lineDiff(expected: string, actual: string): string {
+  const e = expected.split('\n');
+  const a = actual.split('\n');
+  let i = 0;
+  while (i < e.length && i < a.length && e[i] === a[i]) i++;
+  const from = Math.max(0, i - 3);
+  const show = (lines: string[], mark: string) =>
+    lines
+      .slice(from, i + 4)
+      .map((l, n) => `${from + n === i ? mark : ' '} ${String(from + n + 1).padStart(4)} | ${JSON.stringify(l)}`)
+      .join('\n');
+  return `first difference at line ${i + 1}\nexpected:\n${show(e, '-')}\nactual:\n${show(a, '+')}`;
+}
+
+const cases = readdirSync(fixtures).sort();
+t.ok(cases.length >= 11, 'every fixture case is found');
+
+for (const name of cases) {
+  t.test(`the ${name} fixture renders its golden output byte for byte`, async (t) => {
     const dir = join(fixtures, name);
     const { data, templatesDir, src } = caseInput(dir);
-    const engine = createTemplateEngine({ templatesDir, env: { HAPROXY_STATS_SOCKET: '/run/haproxy/admin.sock' } });
+    // No HAPROXY_STATS_SOCKET: the shipped cases show the default socket path.
+    const engine = createTemplateEngine({ templatesDir, env: {}, now: () => new Date('2026-11-24T10:00:00Z') });
     const out = await engine.render(src, data);
     const expectFile = join(dir, 'expect/output');
     if (process.env.UPDATE_GOLDEN === '1') {
       mkdirSync(join(dir, 'expect'), { recursive: true });
       writeFileSync(expectFile, out);
     }
-    t.equal(out, readFileSync(expectFile, 'utf8'));
+    const expected = readFileSync(expectFile, 'utf8');
+    t.ok(out === expected, out === expected ? 'output matches' : lineDiff(expected, out));
   });
 }
