@@ -1,0 +1,118 @@
+// The whole system on real processes: memcached, checkmemcached's loop, the store, the renderer in
+// watch mode, and HAProxy in master-worker mode reloaded through its master CLI. A client asks the
+// backend behind the proxyport who it is; the active memcached is killed; the next connections
+// reach the other one. Once over the file store and once over the Consul double.
+import t from 'tap';
+import type { Test } from 'tap';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
+import { memcachedKind } from '@confd-haproxy/check-memcached';
+import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
+import { runWatch, type PassResult } from '@confd-haproxy/renderer';
+import { freePort, startConsulDouble, startHAProxy, startMemcached, tempDir } from '@confd-haproxy/testkit';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Connect to the proxyport and ask memcached for its pid; undefined when nothing answers. */
+function whoAnswers(port: number): Promise<number | undefined> {
+  return new Promise((done) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const finish = (pid?: number) => {
+      s.destroy();
+      done(pid);
+    };
+    s.setTimeout(1000, () => finish());
+    s.once('connect', () => s.write('stats\r\n'));
+    s.on('data', (d) => {
+      buf += d.toString();
+      const m = /STAT pid (\d+)/.exec(buf);
+      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
+    });
+    s.once('error', () => finish());
+    s.once('close', () => finish());
+  });
+}
+
+async function scenario(t: Test, makeStore: () => Promise<{ store: () => KVStore; close(): Promise<void> }>) {
+  const [a, b] = [await startMemcached(), await startMemcached()];
+  t.teardown(() => Promise.all([a.stop(), b.stop()]));
+  const stores = await makeStore();
+  t.teardown(() => stores.close());
+  const dir = tempDir('e2e');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = join(dir, 'admin.sock');
+  mkdirSync(join(dir, 'conf.d'));
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  const dest = join(dir, 'haproxy.cfg');
+  // HAProxy starts on a config with no listen yet; the renderer fills it in and reloads.
+  writeFileSync(dest, `global\n    stats socket ${sock} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
+  const haproxy = await startHAProxy({ config: dest });
+  t.teardown(() => haproxy.stop());
+  const reload = `${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
+  writeFileSync(
+    join(dir, 'conf.d/haproxy.toml'),
+    `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\nreload_cmd = "${reload}"\n`,
+  );
+  const proxyport = await freePort();
+  const ac = new AbortController();
+  t.teardown(() => ac.abort());
+  const checkerStore = stores.store();
+  const rendererStore = stores.store();
+  t.teardown(async () => {
+    await checkerStore.close();
+    await rendererStore.close();
+  });
+  const kind = memcachedKind({ tag: 'mem', servers: [a, b].map((m) => ({ host: m.host, port: m.port })), proxyport });
+  const checker = new TagChecker({ tag: 'mem', kind, store: checkerStore, logger: quiet, checker: 'e2e:1', timeoutMs: 300, retryUp: 2, retryDown: 1, lockTtlMs: 10_000 });
+  const checking = runTagChecker(checker, { intervalMs: 250, signal: ac.signal });
+  const passes: PassResult[] = [];
+  const rendering = runWatch({
+    store: rendererStore,
+    confdir: dir,
+    logger: quiet,
+    signal: ac.signal,
+    env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: sock },
+    wait: { minMs: 50, maxMs: 500 },
+    onPass: (p) => passes.push(p),
+  });
+  t.teardown(async () => {
+    ac.abort();
+    await Promise.all([checking, rendering]);
+  });
+
+  const answers = async (pid: number, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if ((await whoAnswers(proxyport)) === pid) return true;
+      await sleep(50);
+    }
+    return false;
+  };
+  t.ok(await answers(a.pid, 20_000), 'clients reach the first memcached through HAProxy');
+  a.kill('SIGKILL');
+  const killed = Date.now();
+  t.ok(await answers(b.pid, 10_000), `after the active one is killed, clients reach the other (${Date.now() - killed} ms)`);
+  t.ok(passes.some((p) => p.reloads.some((r) => r.ok) && p.resources.some((r) => r.checked)), 'HAProxy was reloaded through its master CLI after haproxy -c passed');
+  t.notOk(passes.some((p) => p.resources.some((r) => r.rolledBack)), 'no reload was rolled back');
+}
+
+t.test('failover over the file store', (t) =>
+  scenario(t, async () => {
+    const dir = tempDir('e2e-kv');
+    const file = join(dir, 'kv.json');
+    return { store: () => createFileStore({ file, pollMs: 200 }), close: async () => rmSync(dir, { recursive: true, force: true }) };
+  }),
+);
+
+t.test('failover over the Consul double', (t) =>
+  scenario(t, async () => {
+    const double = await startConsulDouble();
+    return { store: () => createConsulStore({ address: double.address }), close: () => double.close() };
+  }),
+);
