@@ -50,7 +50,7 @@ if (missing.length > 0) {
 }
 
 console.log('# building');
-if (!sh('npx', ['tsc', '-b'])) finish(0, 1, 1);
+if (!sh('npm', ['run', '--silent', 'build'])) finish(0, 1, 1);
 console.log('# type-checking tests and benchmarks');
 if (!sh('npx', ['tsc', '-p', 'tsconfig.test.json'])) finish(0, 1, 1);
 
