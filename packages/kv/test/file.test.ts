@@ -123,3 +123,32 @@ t.test('two writer processes with CAS and a watcher lose no write', async (t) =>
   t.equal(lastSeen, String(2 * n), 'the watcher saw the final value');
   t.comment(`CAS conflicts retried: ${r1.conflicts + r2.conflicts}`);
 });
+
+t.test('the last write of a fast burst wakes a watcher without waiting for the slow poll', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'kv.json');
+  const writer = createFileStore({ file });
+  const reader = createFileStore({ file, pollMs: 60_000 });
+  t.teardown(() => Promise.all([writer.close(), reader.close()]));
+  await writer.put('haproxy/k', '0');
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 20_000);
+  let seen = '';
+  let at = 0;
+  const watching = (async () => {
+    for await (const snap of watchPrefix(reader, 'haproxy/', { signal: ac.signal, waitMs: 30_000 })) {
+      seen = snap.pairs[0]?.value ?? '';
+      if (seen === '50') {
+        at = Date.now();
+        break;
+      }
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 1; i <= 50; i++) await writer.put('haproxy/k', String(i));
+  const done = Date.now();
+  await watching;
+  clearTimeout(timer);
+  t.equal(seen, '50', 'the final value arrived');
+  t.ok(at - done < 5000, `${at - done} ms after the last write, not at the 60 s poll`);
+});

@@ -19,6 +19,7 @@ export class FileChanges {
   #watcher: FSWatcher | undefined;
   #poll: NodeJS.Timeout | undefined;
   #lastStamp = '';
+  #trailing: NodeJS.Timeout | undefined;
 
   constructor(file: string, pollMs: number) {
     this.#file = resolve(file);
@@ -31,9 +32,17 @@ export class FileChanges {
     this.#watcher = chokidarWatch(dir, {
       depth: 0,
       ignoreInitial: true,
+      // The store replaces the file by rename: report it at once, not 100 ms later as an "atomic" save.
+      atomic: false,
       ignored: (p: string) => resolve(p) !== dir && resolve(p) !== this.#file,
     });
-    const fire = () => this.#fire();
+    // chokidar drops 'change' events within 50 ms of the last one (no trailing event): a second,
+    // trailing wake-up after that window catches the writes it swallowed.
+    const fire = () => {
+      this.#fire();
+      clearTimeout(this.#trailing);
+      this.#trailing = setTimeout(() => this.#fire(), 60);
+    };
     this.#watcher.on('add', fire).on('change', fire).on('unlink', fire).on('error', fire);
     this.#poll = setInterval(() => {
       stat(this.#file).then(
@@ -88,6 +97,7 @@ export class FileChanges {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#trailing);
     if (this.#poll) clearInterval(this.#poll);
     this.#poll = undefined;
     const w = this.#watcher;

@@ -1,0 +1,80 @@
+// bench helpers for the whole system: HAProxy + the renderer + a checker, as the e2e test runs them.
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
+import { memcachedKind } from '@confd-haproxy/check-memcached';
+import { createFileStore } from '@confd-haproxy/kv';
+import { runWatch } from '@confd-haproxy/renderer';
+import { freePort, startHAProxy, tempDir } from '@confd-haproxy/testkit';
+
+export const root = fileURLToPath(new URL('../', import.meta.url));
+export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Ask memcached behind `port` for its pid; undefined when nothing answers within 1 s. */
+export function whoAnswers(port) {
+  return new Promise((done) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const finish = (pid) => {
+      s.destroy();
+      done(pid);
+    };
+    s.setTimeout(1000, () => finish());
+    s.once('connect', () => s.write('stats\r\n'));
+    s.on('data', (d) => {
+      buf += d.toString();
+      const m = /STAT pid (\d+)/.exec(buf);
+      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
+    });
+    s.once('error', () => finish());
+    s.once('close', () => finish());
+  });
+}
+
+/** HAProxy alone, with A active and B as backup checked by HAProxy (`inter 2s fall 3`). */
+export async function haproxyOnly(a, b) {
+  const port = await freePort();
+  const h = await startHAProxy({
+    config: '',
+    configText: `global\n    maxconn 512\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nlisten mem\n    bind 127.0.0.1:${port}\n    option tcp-check\n    tcp-check send version\\r\\n\n    tcp-check expect string VERSION\n    server a 127.0.0.1:${a.port} check inter 2s fall 3 rise 2\n    server b 127.0.0.1:${b.port} check inter 2s fall 3 rise 2 backup\n`,
+  });
+  return { port, stop: () => h.stop() };
+}
+
+/** The system: checker (interval) → file store → renderer (watch) → HAProxy via haproxy-reload. */
+export async function system(a, b, { intervalMs = 500 } = {}) {
+  const dir = tempDir('bench-system');
+  const sock = join('/tmp', `chb-${process.pid}-${Math.random().toString(36).slice(2, 8)}.sock`);
+  mkdirSync(join(dir, 'conf.d'));
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  const dest = join(dir, 'haproxy.cfg');
+  writeFileSync(dest, `global\n    stats socket ${sock} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
+  const haproxy = await startHAProxy({ config: dest });
+  const reload = `${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
+  writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\nreload_cmd = "${reload}"\n`);
+  const port = await freePort();
+  const ac = new AbortController();
+  const file = join(dir, 'kv.json');
+  const s1 = createFileStore({ file, pollMs: 200 });
+  const s2 = createFileStore({ file, pollMs: 200 });
+  const kind = memcachedKind({ tag: 'mem', servers: [a, b].map((m) => ({ host: m.host, port: m.port })), proxyport: port });
+  const checker = new TagChecker({ tag: 'mem', kind, store: s1, logger: quiet, checker: 'bench:1', timeoutMs: 300, retryUp: 2, retryDown: 1, lockTtlMs: 10_000, noLock: true });
+  const loops = [
+    runTagChecker(checker, { intervalMs, signal: ac.signal }),
+    runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: sock }, wait: { minMs: 20, maxMs: 200 } }),
+  ];
+  return {
+    port,
+    stop: async () => {
+      ac.abort();
+      await Promise.all(loops);
+      await s1.close();
+      await s2.close();
+      await haproxy.stop();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(sock, { force: true });
+    },
+  };
+}
