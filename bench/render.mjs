@@ -31,6 +31,8 @@ global
 defaults
     mode tcp
     retries 3
+    # A connection whose server just died is retried on another one (the backup, the next replica).
+    option redispatch
     timeout connect 5s
     timeout client 1h
     timeout server 1h
