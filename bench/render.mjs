@@ -39,7 +39,6 @@ defaults
     timeout check 2s
 
 `;
-const slug = (host, port) => `${host}_${port}`.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/\./g, '_');
 const weight = (s) => (s.role === 'drain' ? 0 : s.weight ?? 100);
 function baseline(pairs) {
   const sorted = [...pairs].sort((a, b) => (a.key < b.key ? -1 : 1));
@@ -52,9 +51,9 @@ function baseline(pairs) {
       if (!p.key.startsWith(`/haproxy/${kind}/`)) continue;
       const e = JSON.parse(p.value);
       out += `listen ${e.name}\n    bind 0.0.0.0:${e.proxyport}\n    mode tcp\n${head}`;
-      for (const s of e.servers) {
+      for (const [i, s] of e.servers.entries()) {
         const backup = kind === 'memcached' ? s.role && s.role !== 'active' : s.role === 'backup';
-        out += `    server ${e.name}-${suffix}-${slug(s.host, s.port)} ${s.host}:${s.port} ${check} weight ${weight(s)}${backup ? ' backup' : ''}${s.role === 'maint' ? ' disabled' : ''}\n`;
+        out += `    server ${e.name}-${suffix}-${i} ${s.host}:${s.port} ${check} weight ${weight(s)}${backup ? ' backup' : ''}${s.role === 'maint' ? ' disabled' : ''}\n`;
       }
       out += '\n';
     }

@@ -5,7 +5,7 @@ import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
 import { isKVError, sleep, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
 import { loadResources, reloadOrRollback, stageAndSwap, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
-import { createQuiescence, dedupeCommands, type CommandResult } from '@confd-haproxy/runner';
+import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, type TemplateEngine } from '@confd-haproxy/template';
 import { readPrefixes, storePrefixes, templatePairs } from './data.js';
 
@@ -138,9 +138,24 @@ export class Renderer {
       else if (swap.changed && noop) log.info(`${r.dest} would change`);
       else if (swap.changed) log.info(`${r.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
       else log.debug(`${r.dest} in sync`);
-      const { rollback: _rollback, ...data } = swap;
-      results.push({ ...data, reloaded: false, rolledBack: false });
-      if (swap.changed && !swap.error && !noop) swaps.push({ resource: r, swap });
+      const { rollback: _rollback, previous: _previous, ...data } = swap;
+      const result: ResourceResult = { ...data, reloaded: false, rolledBack: false };
+      results.push(result);
+      if (!swap.changed || swap.error || noop) continue;
+      // Only server addresses, weights or states changed: the runtime API instead of a reload.
+      if (r.runtimeSocket && swap.previous !== undefined && !o.syncOnly) {
+        const plan = planRuntimeUpdate(swap.previous, rendered);
+        if ('commands' in plan) {
+          const applied = await applyRuntimeUpdate(r.runtimeSocket, plan.commands);
+          if (applied.ok) {
+            result.runtime = plan.commands;
+            log.info(`${r.dest}: applied through the runtime API without a reload: ${plan.commands.join('; ') || 'nothing to set'}`);
+            continue;
+          }
+          log.warn(`${r.dest}: the runtime API refused (${applied.error}); reloading instead`);
+        } else log.debug(`${r.dest}: reload needed: ${plan.reload}`);
+      }
+      swaps.push({ resource: r, swap });
     }
     // Identical reload commands of several resources run once; a failure rolls back each of them.
     const reloads: CommandResult[] = [];

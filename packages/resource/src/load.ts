@@ -23,6 +23,8 @@ export interface ResourceConfig {
   checkCmd?: string;
   reloadCmd?: string;
   commandTimeoutMs?: number;
+  /** HAProxy admin stats socket: server address/weight/state changes go there instead of a reload. */
+  runtimeSocket?: string;
 }
 
 export interface LoadResourcesOptions {
@@ -31,7 +33,7 @@ export interface LoadResourcesOptions {
   prefix?: string;
 }
 
-const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout']);
+const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket']);
 
 function parseTimeout(v: unknown, where: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
@@ -93,6 +95,7 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   };
   const checkCmd = str('check_cmd', false);
   const reloadCmd = str('reload_cmd', false);
+  const runtimeSocket = str('runtime_socket', false);
   const prefix = joinPrefix(opts.prefix ?? '', str('prefix', false) ?? '');
   return {
     name,
@@ -107,6 +110,7 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
     gid: id('gid', process.getgid?.() ?? 0),
     ...(checkCmd ? { checkCmd } : {}),
     ...(reloadCmd ? { reloadCmd } : {}),
+    ...(runtimeSocket ? { runtimeSocket } : {}),
     ...(tt.command_timeout !== undefined ? { commandTimeoutMs: parseTimeout(tt.command_timeout, `${name}: [template].command_timeout`) } : {}),
   };
 }

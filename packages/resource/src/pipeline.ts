@@ -29,15 +29,19 @@ export interface SwapResult {
   checked: boolean;
   /** Unified diff of dest, old → new ("" when unchanged). */
   diff: string;
+  /** dest's content before this pass (undefined when it did not exist). */
+  previous?: string;
   error?: ResourceError;
   commands: CommandResult[];
   /** Put the previous dest back (remove dest if there was none). A no-op when nothing was swapped. */
   rollback(): Promise<void>;
 }
 
-export interface ResourceResult extends Omit<SwapResult, 'rollback'> {
+export interface ResourceResult extends Omit<SwapResult, 'rollback' | 'previous'> {
   reloaded: boolean;
   rolledBack: boolean;
+  /** Runtime API commands applied instead of a reload. */
+  runtime?: string[];
 }
 
 interface FileState {
@@ -141,6 +145,7 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   if (!changed) return { ...base, changed: false, diff: '' };
   const diff = createTwoFilesPatch(dest, dest, previous?.content.toString() ?? '', rendered, '', '', { context: 3 });
   if (opts.noop) return { ...base, changed: true, diff };
+  if (previous) Object.assign(base, { previous: previous.content.toString() });
 
   let stage: string;
   try {
@@ -222,7 +227,7 @@ export async function reloadOrRollback(
 /** The whole pipeline for one resource, reload included. */
 export async function processResource(resource: ResourceConfig, rendered: string, opts: ProcessOptions = {}): Promise<ResourceResult> {
   const swap = await stageAndSwap(resource, rendered, opts);
-  const { rollback: _rollback, ...result } = swap;
+  const { rollback: _rollback, previous: _previous, ...result } = swap;
   if (swap.error || !swap.changed || opts.noop || opts.syncOnly || !resource.reloadCmd) {
     return { ...result, reloaded: false, rolledBack: false };
   }

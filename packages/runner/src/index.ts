@@ -4,3 +4,5 @@ export { createQuiescence } from './quiescence.js';
 export type { Quiescence, QuiescenceOptions } from './quiescence.js';
 export { masterCommand, parseShowProc, reloadHaproxy } from './haproxy.js';
 export type { HaproxyReloadResult, ProcState } from './haproxy.js';
+export { planRuntimeUpdate, applyRuntimeUpdate, runtimeCommand } from './haproxy-runtime.js';
+export type { RuntimePlan } from './haproxy-runtime.js';

@@ -1,0 +1,91 @@
+// Updates without a reload: when only server addresses change inside existing backends, the
+// renderer applies them through HAProxy's runtime API, writes the file so a restart matches, and
+// runs no reload; a structural change still reloads.
+import t from 'tap';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createFileStore } from '@confd-haproxy/kv';
+import { runWatch, type PassResult } from '@confd-haproxy/renderer';
+import { freePort, startHAProxy, startMemcached, tempDir } from '@confd-haproxy/testkit';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function whoAnswers(port: number): Promise<number | undefined> {
+  return new Promise((done) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const finish = (pid?: number) => {
+      s.destroy();
+      done(pid);
+    };
+    s.setTimeout(1000, () => finish());
+    s.once('connect', () => s.write('stats\r\n'));
+    s.on('data', (d) => {
+      buf += d.toString();
+      const m = /STAT pid (\d+)/.exec(buf);
+      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
+    });
+    s.once('error', () => finish());
+    s.once('close', () => finish());
+  });
+}
+
+t.test('moving the active server is applied through the runtime API without a reload', async (t) => {
+  const mems = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
+  t.teardown(() => Promise.all(mems.map((m) => m.stop())));
+  const [a, b, c] = mems as [(typeof mems)[0], (typeof mems)[0], (typeof mems)[0]];
+  const dir = tempDir('e2e-runtime');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = `/tmp/chr-${process.pid}.sock`;
+  t.teardown(() => rmSync(sock, { force: true }));
+  mkdirSync(join(dir, 'conf.d'));
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  const dest = join(dir, 'haproxy.cfg');
+  writeFileSync(dest, `global\n    stats socket ${sock} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
+  const haproxy = await startHAProxy({ config: dest });
+  t.teardown(() => haproxy.stop());
+  const reloads = join(dir, 'reloads');
+  const reload = `echo r >> ${reloads}; ${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
+  writeFileSync(
+    join(dir, 'conf.d/haproxy.toml'),
+    `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\nreload_cmd = "${reload}"\nruntime_socket = "${sock}"\n`,
+  );
+  const port = await freePort();
+  const entry = (...ms: (typeof mems)[number][]) =>
+    JSON.stringify({ name: 'mem', host: '127.0.0.1', port: ms[0]!.port, proxyport: port, servers: ms.map((m, i) => ({ host: '127.0.0.1', port: m.port, weight: 100, role: i === 0 ? 'active' : 'backup' })), version: 1 });
+  const store = createFileStore({ file: join(dir, 'kv.json'), pollMs: 200 });
+  t.teardown(() => store.close());
+  await store.put('haproxy/memcached/mem', entry(a, b));
+  const ac = new AbortController();
+  const passes: PassResult[] = [];
+  const rendering = runWatch({ store, confdir: dir, logger: quiet, signal: ac.signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: sock }, wait: { minMs: 20, maxMs: 300 }, onPass: (p) => passes.push(p) });
+  t.teardown(async () => {
+    ac.abort();
+    await rendering;
+  });
+  const reaches = async (pid: number) => {
+    for (let i = 0; i < 200; i++) {
+      if ((await whoAnswers(port)) === pid) return true;
+      await sleep(50);
+    }
+    return false;
+  };
+  const count = () => readFileSync(reloads, 'utf8').split('\n').filter(Boolean).length;
+  t.ok(await reaches(a.pid), 'the first render reloads HAProxy and clients reach a');
+  t.equal(count(), 1);
+
+  await store.put('haproxy/memcached/mem', entry(b, a));
+  t.ok(await reaches(b.pid), 'after the active server moved, clients reach b');
+  t.equal(count(), 1, 'without a reload');
+  const applied = passes.find((p) => p.resources[0]?.runtime?.length);
+  t.match(applied?.resources[0]?.runtime, [`set server mem/mem-memcached-0 addr 127.0.0.1 port ${b.port}`, `set server mem/mem-memcached-1 addr 127.0.0.1 port ${a.port}`]);
+  t.match(readFileSync(dest, 'utf8'), new RegExp(`server mem-memcached-0 127\\.0\\.0\\.1:${b.port} `), 'and the file on disk says so too, for the next restart');
+
+  await store.put('haproxy/memcached/mem', entry(c, a, b));
+  t.ok(await reaches(c.pid), 'a new server is a structural change');
+  t.equal(count(), 2, 'and reloads');
+});
