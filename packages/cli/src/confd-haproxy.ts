@@ -33,6 +33,7 @@ interface Flags {
   wait?: string;
   commandTimeout?: string;
   debug?: boolean;
+  allowStale?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -66,6 +67,7 @@ export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan') => Promis
     .option('--wait <min[:max]>', 'after a change wait for min of quiet, but never longer than max, then render once', '200ms:2s')
     .option('--noop', 'render and print a diff against each dest; change nothing (exit 2 when changes are pending)')
     .option('--sync-only', 'write dest files but skip check_cmd and reload_cmd')
+    .option('--allow-stale', 'render data the store answered without a known leader (refused by default)')
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
     .exitOverride()
@@ -172,6 +174,7 @@ async function main(argv: string[]): Promise<number> {
       noop: Boolean(flags.noop),
       syncOnly: Boolean(flags.syncOnly),
       keepStageFile: Boolean(flags.keepStageFile),
+      allowStale: Boolean(flags.allowStale),
     };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
     if (mode === 'plan' || flags.noop) {

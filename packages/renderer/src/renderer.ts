@@ -2,12 +2,14 @@
 // One pass = load resources → read their keys → render → stage/check/swap each → run each
 // distinct reload_cmd once → roll back the resources whose reload failed.
 import { watch as chokidarWatch } from 'chokidar';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isKVError, sleep, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
 import { loadResources, reloadOrRollback, stageAndSwap, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
 import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, type TemplateEngine } from '@confd-haproxy/template';
 import { readPrefixes, storePrefixes, templatePairs } from './data.js';
+import { guardRender } from './guards.js';
 
 export interface RendererLogger {
   debug(msg: string): void;
@@ -31,6 +33,8 @@ export interface RendererOptions {
   wait?: { minMs: number; maxMs: number };
   noop?: boolean;
   syncOnly?: boolean;
+  /** Render data a store without a known leader answered with (default: refuse it). */
+  allowStale?: boolean;
   keepStageFile?: boolean;
   /** Called after every pass (tests, status, metrics). */
   onPass?: (pass: PassResult) => void;
@@ -124,13 +128,28 @@ export class Renderer {
     for (const r of resources) {
       const prefixes = storePrefixes(r.prefix, r.keys);
       let rendered: string;
+      let knownLeader: boolean;
       try {
         const snaps = snapshots && prefixes.every((p) => snapshots.has(p)) ? prefixes.map((p) => snapshots.get(p)!) : [...(await readPrefixes(o.store, prefixes, o.signal)).snapshots.values()];
+        knownLeader = snaps.every((s) => s.knownLeader);
         rendered = await this.#engine.render(r.src, templatePairs(r.prefix, snaps));
       } catch (err) {
         const e = err as Error;
         log.error(`${r.name}: ${e.message}; ${r.dest} left as it was`);
         results.push(failedResult(r, e));
+        continue;
+      }
+      const refused = guardRender({
+        name: r.name,
+        previous: await readFile(r.dest, 'utf8').catch(() => undefined),
+        rendered,
+        knownLeader,
+        allowStale: o.allowStale ?? false,
+        limits: { ...(r.minServers !== undefined ? { minServers: r.minServers } : {}), ...(r.maxRemoved !== undefined ? { maxRemoved: r.maxRemoved } : {}) },
+      });
+      if (refused) {
+        log.error(refused.message);
+        results.push(failedResult(r, refused));
         continue;
       }
       const swap = await stageAndSwap(r, rendered, procOpts);

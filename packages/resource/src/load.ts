@@ -25,6 +25,10 @@ export interface ResourceConfig {
   commandTimeoutMs?: number;
   /** HAProxy admin stats socket: server address/weight/state changes go there instead of a reload. */
   runtimeSocket?: string;
+  /** Data guards: refuse a render below this many servers... */
+  minServers?: number;
+  /** ...or one that removes more than this share (0..1) of them at once. */
+  maxRemoved?: number;
 }
 
 export interface LoadResourcesOptions {
@@ -33,7 +37,7 @@ export interface LoadResourcesOptions {
   prefix?: string;
 }
 
-const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket']);
+const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket', 'min_servers', 'max_removed']);
 
 function parseTimeout(v: unknown, where: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
@@ -96,6 +100,10 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const checkCmd = str('check_cmd', false);
   const reloadCmd = str('reload_cmd', false);
   const runtimeSocket = str('runtime_socket', false);
+  const minServers = tt.min_servers;
+  if (minServers !== undefined && !(typeof minServers === 'number' && Number.isInteger(minServers) && minServers >= 0)) throw bad('[template].min_servers must be a whole number ≥ 0');
+  const maxRemoved = tt.max_removed;
+  if (maxRemoved !== undefined && !(typeof maxRemoved === 'number' && maxRemoved >= 0 && maxRemoved <= 1)) throw bad('[template].max_removed must be a share between 0 and 1 (e.g. 0.5)');
   const prefix = joinPrefix(opts.prefix ?? '', str('prefix', false) ?? '');
   return {
     name,
@@ -111,6 +119,8 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
     ...(checkCmd ? { checkCmd } : {}),
     ...(reloadCmd ? { reloadCmd } : {}),
     ...(runtimeSocket ? { runtimeSocket } : {}),
+    ...(minServers !== undefined ? { minServers: minServers as number } : {}),
+    ...(maxRemoved !== undefined ? { maxRemoved: maxRemoved as number } : {}),
     ...(tt.command_timeout !== undefined ? { commandTimeoutMs: parseTimeout(tt.command_timeout, `${name}: [template].command_timeout`) } : {}),
   };
 }

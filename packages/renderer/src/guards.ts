@@ -1,0 +1,36 @@
+// Data guards: a render that would take servers away from HAProxy all at once, below a minimum,
+// or from data a leaderless store answered with, is refused; the last good file stays.
+export interface GuardLimits {
+  /** Refuse a render with fewer server lines than this. */
+  minServers?: number;
+  /** Refuse a render that removes more than this share (0..1) of the current server lines. */
+  maxRemoved?: number;
+}
+
+export class GuardError extends Error {
+  override readonly name = 'GuardError';
+  readonly code = 'GUARD_REFUSED';
+}
+
+const countServers = (cfg: string) => (cfg.match(/^\s+server\s+\S+/gm) ?? []).length;
+
+/** Why this render must not replace `previous`, or undefined when it may. */
+export function guardRender(opts: { name: string; previous: string | undefined; rendered: string; knownLeader: boolean; allowStale: boolean; limits: GuardLimits }): GuardError | undefined {
+  const { name, previous, rendered, limits } = opts;
+  if (!opts.knownLeader && !opts.allowStale) {
+    return new GuardError(`${name}: the store answered without a known leader (the data may be stale); keeping the last good file (--allow-stale to render anyway)`);
+  }
+  const now = countServers(rendered);
+  const before = previous === undefined ? 0 : countServers(previous);
+  if (now === 0 && before > 0) return new GuardError(`${name}: the render has no servers at all (had ${before}); keeping the last good file`);
+  if (limits.minServers !== undefined && now < limits.minServers && before >= now) {
+    return new GuardError(`${name}: the render has ${now} servers, below min_servers ${limits.minServers}; keeping the last good file`);
+  }
+  if (limits.maxRemoved !== undefined && before > 0) {
+    const removed = (before - now) / before;
+    if (removed > limits.maxRemoved) {
+      return new GuardError(`${name}: the render removes ${before - now} of ${before} servers at once (${Math.round(removed * 100)} % > max_removed ${Math.round(limits.maxRemoved * 100)} %); keeping the last good file`);
+    }
+  }
+  return undefined;
+}
