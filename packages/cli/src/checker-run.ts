@@ -5,7 +5,10 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTagChecker, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
 import { openStore, type KVStore } from '@confd-haproxy/kv';
+import type { Server } from 'node:http';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
+import { checkerMetrics } from './metrics.js';
+import { newRegistry, startObserver } from './observe.js';
 
 export interface CheckerFlags {
   consul?: string;
@@ -23,6 +26,7 @@ export interface CheckerFlags {
   lockTtl: string;
   debug?: boolean;
   verbose?: boolean;
+  listen?: string;
 }
 
 const defaultLockDir = () => (process.getuid?.() === 0 ? '/run/confd-haproxy' : join(tmpdir(), 'confd-haproxy'));
@@ -42,6 +46,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--log-format <format>', 'text (the original style) or json', 'text')
     .option('--lock-dir <dir>', `directory of the per-tag lock files (default ${defaultLockDir()})`)
     .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag (Consul: at least 10s)', '15s')
+    .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9102)')
     .option('--debug', 'log every probe');
 }
 
@@ -74,6 +79,7 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore) =>
     }),
   );
   const locks: LocalLock[] = [];
+  let observer: Server | undefined;
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGTERM', stop);
@@ -99,10 +105,18 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore) =>
       return code;
     }
     logger.debug(`${p.bin}: checking ${p.tags.map((x) => x.tag).join(', ')} every ${intervalMs} ms on ${store.describe}`);
-    await Promise.all(checkers.map((c) => runTagChecker(c, { intervalMs, signal: ac.signal })));
+    let onPass: ((r: PassReport) => void) | undefined;
+    if (flags.listen) {
+      const registry = newRegistry();
+      const m = checkerMetrics(registry, { tags: p.tags.map((x) => x.tag), staleAfterMs: 3 * intervalMs + 3 * timeoutMs + 5000 });
+      onPass = m.onPass;
+      observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
+    }
+    await Promise.all(checkers.map((c) => runTagChecker(c, { intervalMs, signal: ac.signal, ...(onPass ? { onPass } : {}) })));
     return EXIT.OK;
   } finally {
     for (const l of locks) l.release();
+    observer?.close();
     await store.close().catch(() => {});
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);

@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { openStore, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type RendererOptions } from '@confd-haproxy/renderer';
+import type { Server } from 'node:http';
 import { normalizeSingleDash } from './argv.js';
+import { rendererMetrics } from './metrics.js';
+import { newRegistry, startObserver } from './observe.js';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
 
 interface Flags {
@@ -34,6 +37,7 @@ interface Flags {
   commandTimeout?: string;
   debug?: boolean;
   allowStale?: boolean;
+  listen?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -55,7 +59,8 @@ function storeFlags(cmd: Command): Command {
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', '30s')
-    .option('--keep-stage-file', 'keep stage files for inspection');
+    .option('--keep-stage-file', 'keep stage files for inspection')
+    .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)');
 }
 
 export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan') => Promise<number>): Command {
@@ -138,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
   let program!: Command;
   const longNames = new Set<string>();
   let store: KVStore | undefined;
+  let observer: Server | undefined;
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGTERM', stop);
@@ -177,6 +183,14 @@ async function main(argv: string[]): Promise<number> {
       allowStale: Boolean(flags.allowStale),
     };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
+    if (flags.listen) {
+      const registry = newRegistry();
+      const m = rendererMetrics(registry, { staleAfterMs: flags.watch ? 3 * 60_000 : 3 * intervalMs + 60_000 });
+      opts.onPass = m.onPass;
+      opts.onWatch = m.onWatch;
+      observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
+      logger.info(`serving /healthz, /readyz and /metrics on ${flags.listen}`);
+    }
     if (mode === 'plan' || flags.noop) {
       const plan = await planAll(opts);
       for (const r of plan.resources) if (r.diff) process.stdout.write(r.diff);
@@ -212,6 +226,7 @@ async function main(argv: string[]): Promise<number> {
     return exitCodeOf(err);
   } finally {
     await store?.close().catch(() => {});
+    observer?.close();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }

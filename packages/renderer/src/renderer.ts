@@ -38,6 +38,8 @@ export interface RendererOptions {
   keepStageFile?: boolean;
   /** Called after every pass (tests, status, metrics). */
   onPass?: (pass: PassResult) => void;
+  /** Called after every answer or failure of a store watch (liveness, metrics). */
+  onWatch?: (event: { prefix: string; ok: boolean; error?: string }) => void;
 }
 
 export interface PassResult {
@@ -254,7 +256,9 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
           onError: (err, attempt, delay) => {
             const what = isKVError(err) ? err.message : String(err);
             log.warn(`watch ${p || '/'}: ${what}; retry ${attempt} in ${delay} ms`);
+            opts.onWatch?.({ prefix: p, ok: false, error: what });
           },
+          onPoll: () => opts.onWatch?.({ prefix: p, ok: true }),
         })) {
           latest.set(p, snap);
           if (prefixes.every((x) => latest.has(x))) q.poke();
