@@ -9,6 +9,7 @@ import { planAll, runInterval, runOnce, runWatch, type RendererOptions } from '@
 import type { Server } from 'node:http';
 import { normalizeSingleDash } from './argv.js';
 import { rendererMetrics } from './metrics.js';
+import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from './status.js';
 import { newRegistry, startObserver } from './observe.js';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
 
@@ -38,6 +39,8 @@ interface Flags {
   debug?: boolean;
   allowStale?: boolean;
   listen?: string;
+  stateDir?: string;
+  json?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -60,10 +63,11 @@ function storeFlags(cmd: Command): Command {
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', '30s')
     .option('--keep-stage-file', 'keep stage files for inspection')
-    .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)');
+    .option('--state-dir <dir>', `where the status of the last passes is kept (default ${defaultStateDir()})`)
+    .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
 }
 
-export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan') => Promise<number>): Command {
+export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan' | 'status') => Promise<number>): Command {
   const program = storeFlags(new Command('confd-haproxy'))
     .description('Render conf.d resources and Handlebars templates from a KV store into haproxy.cfg; check, swap, reload.')
     .option('--onetime', 'render once and exit (0 on success, non-zero on any error)')
@@ -79,6 +83,13 @@ export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan') => Promis
     .showHelpAfterError()
     .action(async function (this: Command) {
       process.exitCode = await run(this.opts<Flags>(), 'run');
+    });
+  storeFlags(program.command('status'))
+    .description('for each resource: its last render, check and reload, and whether dest differs from what the store holds now. Exit 0: in sync, 2: differs, 1: error')
+    .option('--json', 'print JSON for scripts')
+    .exitOverride()
+    .action(async function (this: Command) {
+      process.exitCode = await run(this.opts<Flags>(), 'status');
     });
   storeFlags(program.command('plan'))
     .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
@@ -149,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 
-  const run = async (raw: Flags, mode: 'run' | 'plan'): Promise<number> => {
+  const run = async (raw: Flags, mode: 'run' | 'plan' | 'status'): Promise<number> => {
     const flags = applyConfigFile(raw, program);
     const logger = createLogger({ format: parseLogFormat(flags.logFormat ?? 'text'), level: flags.debug ? 'debug' : flags.logLevel ?? 'info', stream: process.stderr });
     const modes = [flags.onetime, flags.watch].filter(Boolean).length;
@@ -190,6 +201,30 @@ async function main(argv: string[]): Promise<number> {
       opts.onWatch = m.onWatch;
       observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
       logger.info(`serving /healthz, /readyz and /metrics on ${flags.listen}`);
+    }
+    const statusFile = statusPath(flags.stateDir ?? defaultStateDir(), opts.confdir);
+    if (mode === 'status') {
+      const plan = await planAll(opts);
+      const recorded = readStatus(statusFile);
+      const rows = plan.resources.map((r) => ({
+        ...(recorded[r.resource] ?? { resource: r.resource, dest: r.dest }),
+        inSync: r.error ? undefined : !r.changed,
+        ...(r.error ? { error: r.error.message.split('\n')[0] } : {}),
+      }));
+      for (const e of plan.errors.filter((e) => !plan.resources.some((r) => r.error === e))) rows.push({ resource: '-', dest: '-', inSync: undefined, error: e.message });
+      process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
+      return rows.some((r) => r.error) ? EXIT.FAILED : rows.some((r) => r.inSync === false) ? EXIT.PENDING : EXIT.OK;
+    }
+    if (mode === 'run' && !flags.noop) {
+      const previous = opts.onPass;
+      opts.onPass = (p) => {
+        previous?.(p);
+        try {
+          recordPass(statusFile, p);
+        } catch (err) {
+          logger.warn(`cannot write the status file ${statusFile}: ${(err as Error).message}`);
+        }
+      };
     }
     if (mode === 'plan' || flags.noop) {
       const plan = await planAll(opts);

@@ -78,3 +78,17 @@ t.test('a confd-style config file supplies what the flags leave out', async (t) 
   t.equal(r.code, 0, r.err);
   t.match(readFileSync(join(dir, 'out/haproxy.cfg'), 'utf8'), /listen s1/);
 });
+
+t.test('status shows the last render, check and reload, and whether dest differs from the store', async (t) => {
+  const dir = shipped(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
+  const state = ['--state-dir', join(dir, 'state')];
+  t.equal(run(['--onetime', ...common(dir), ...state]).code, 0);
+  const inSync = run(['status', ...common(dir), ...state]);
+  t.equal(inSync.code, 0);
+  t.match(inSync.out, /conf\.d\/haproxy\.toml .* changed \d{4}-.* ok \d{4}-.* ok \d{4}-.* in sync/);
+  writeFileSync(join(dir, 'kv.json'), JSON.stringify({ 'haproxy/mysqlslave/s1': entry('s1', 3302) }));
+  const differs = run(['status', ...common(dir), ...state, '--json']);
+  t.equal(differs.code, 2, 'exit 2 when dest differs from the store');
+  const rows = JSON.parse(differs.out) as { resource: string; inSync: boolean; check?: { ok: boolean }; reload?: { ok: boolean } }[];
+  t.match(rows, [{ resource: 'conf.d/haproxy.toml', inSync: false, check: { ok: true }, reload: { ok: true } }]);
+});
