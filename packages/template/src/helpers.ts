@@ -179,6 +179,38 @@ function parseJson(scope: RenderScope, helper: 'json' | 'jsonArray', text: unkno
   return parsed;
 }
 
+// An entry's fields end up as words of HAProxy config lines: a space, '#' or a bad port in them
+// would change the line's meaning, so the shipped templates read entries through `entry`.
+const ENTRY_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const ENTRY_HOST = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
+const ROLES = new Set(['active', 'backup', 'drain', 'maint']);
+
+function parseEntry(scope: RenderScope, text: unknown): unknown {
+  const e = parseJson(scope, 'json', text) as Record<string, unknown>;
+  const key = scope.keyOfValue(str(text));
+  const bad = (what: string): never => {
+    throw new TemplateProblem('TEMPLATE_BAD_VALUE', `${key === undefined ? '' : `${key}: `}entry: ${what}`, { key });
+  };
+  const port = (v: unknown, field: string) => {
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535)) bad(`${field} ${JSON.stringify(v)} is not a port number (1..65535)`);
+  };
+  if (typeof e.name !== 'string' || !ENTRY_NAME.test(e.name)) bad(`name ${JSON.stringify(e.name)} is not [A-Za-z0-9_.-]{1,128}`);
+  if (typeof e.host !== 'string' || !ENTRY_HOST.test(e.host)) bad(`host ${JSON.stringify(e.host)} is not a host name or address`);
+  port(e.port, 'port');
+  port(e.proxyport, 'proxyport');
+  if (e.servers !== undefined) {
+    if (!Array.isArray(e.servers)) bad('servers is not an array');
+    for (const [i, sv] of (e.servers as Record<string, unknown>[]).entries()) {
+      if (!sv || typeof sv !== 'object') bad(`servers[${i}] is not an object`);
+      if (typeof sv.host !== 'string' || !ENTRY_HOST.test(sv.host)) bad(`servers[${i}].host ${JSON.stringify(sv.host)} is not a host name or address`);
+      port(sv.port, `servers[${i}].port`);
+      if (sv.weight !== undefined && !(typeof sv.weight === 'number' && Number.isInteger(sv.weight) && sv.weight >= 0 && sv.weight <= 256)) bad(`servers[${i}].weight ${JSON.stringify(sv.weight)} is not 0..256`);
+      if (sv.role !== undefined && !ROLES.has(sv.role as string)) bad(`servers[${i}].role ${JSON.stringify(sv.role)} is not active, backup, drain or maint`);
+    }
+  }
+  return e;
+}
+
 function lookup(scope: RenderScope, req: LookupRequest): unknown {
   const id = JSON.stringify(req);
   if (scope.lookups.has(id)) return scope.lookups.get(id);
@@ -269,6 +301,7 @@ export const CONFD_HELPERS: Readonly<Record<string, Helper>> = {
   },
   json: (s, a) => (arity('json', a, 1), parseJson(s, 'json', a[0])),
   jsonArray: (s, a) => (arity('jsonArray', a, 1), parseJson(s, 'jsonArray', a[0])),
+  entry: (s, a) => (arity('entry', a, 1), parseEntry(s, a[0])),
   map: (_s, a) => {
     if (a.length % 2) fail('map', 'needs key/value pairs (an even number of arguments)');
     const out: Record<string, unknown> = {};
