@@ -62,13 +62,21 @@ export interface CheckerPlan {
   unhealthy?: (r: PassReport) => string | undefined;
 }
 
+/** Every common flag parsed once, before any file is read: a bad flag is always exit 64. */
+export function parseCheckerFlags(flags: CheckerFlags) {
+  return {
+    intervalMs: parseDuration(flags.interval, '--interval'),
+    timeoutMs: parseDuration(flags.timeout, '--timeout'),
+    retryUp: count(flags.retryUp, '--retry-up'),
+    retryDown: count(flags.retryDown, '--retry-down'),
+    lockTtlMs: parseDuration(flags.lockTtl, '--lock-ttl'),
+    format: parseLogFormat(flags.logFormat),
+  };
+}
+
 export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
-  const logger = createLogger({ format: parseLogFormat(flags.logFormat), level: flags.debug || flags.verbose ? 'debug' : 'info' });
-  const intervalMs = parseDuration(flags.interval, '--interval');
-  const timeoutMs = parseDuration(flags.timeout, '--timeout');
-  const retryUp = count(flags.retryUp, '--retry-up');
-  const retryDown = count(flags.retryDown, '--retry-down');
-  const lockTtlMs = parseDuration(flags.lockTtl, '--lock-ttl');
+  const { intervalMs, timeoutMs, retryUp, retryDown, lockTtlMs, format } = parseCheckerFlags(flags);
+  const logger = createLogger({ format, level: flags.debug || flags.verbose ? 'debug' : 'info' });
   const store = openStore(
     storeOptionsFromFlags({
       ...(flags.backend ? { backend: flags.backend } : {}),

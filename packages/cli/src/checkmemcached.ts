@@ -2,7 +2,7 @@
 // checkmemcached: keep haproxy/memcached/<tag> pointed at a live memcached.
 import { Command } from 'commander';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
-import { checkerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { checkerFlags, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
 import { EXIT, UsageError } from './common.js';
 
 interface Flags extends CheckerFlags {
@@ -32,6 +32,7 @@ const program = checkerFlags(
     process.exitCode = EXIT.MEMCACHED_USAGE;
     return;
   }
+  parseCheckerFlags(f);
   const servers = f.server.map(parseServer);
   const tag = f.tag ?? `mem${servers[0]!.port}`;
   const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);

@@ -2,7 +2,7 @@
 // checkmysqlslave: keep haproxy/mysqlslave/<tag> pointed at healthy replicas of each db.conf section.
 import { Command } from 'commander';
 import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
-import { checkerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { checkerFlags, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
 import { UsageError, createLogger, parseDuration, parseLogFormat } from './common.js';
 
 interface Flags extends CheckerFlags {
@@ -24,8 +24,8 @@ const program = checkerFlags(
 ).action(async function (this: Command) {
   const f = this.opts<Flags>();
   if (f.tag.length === 0 && !f.allTags) throw new UsageError('--tag <tag> (repeatable) or --all-tags is required');
+  const { timeoutMs } = parseCheckerFlags(f);
   const maxLag = parseDuration(f.maxLag, '--max-lag', 's') / 1000;
-  const timeoutMs = parseDuration(f.timeout, '--timeout');
   const doc = readDbConf(f.conf);
   const tags = f.allTags ? allTags(doc) : f.tag;
   const configs = tags.map((tag) => tagConfig(f.conf, doc, tag));

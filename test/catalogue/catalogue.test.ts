@@ -1,0 +1,442 @@
+// The catalogue: one row per bad input or fault, its expected outcome, and after each row the
+// checks that matter to users — the last good haproxy.cfg is still in place, the process did not
+// crash, and no entry was lost. It ends with one summary line.
+import t from 'tap';
+import type { Test } from 'tap';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tagConfig } from '@confd-haproxy/check-mysql';
+import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
+import { runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const GOOD: Record<string, string> = {
+  'haproxy/mysqlslave/slave3301': JSON.stringify({ name: 'slave3301', host: '127.0.0.1', port: 3301, proxyport: 13351 }),
+  'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '127.0.0.1', port: 11211, proxyport: 16211, servers: [{ host: '127.0.0.1', port: 11211, weight: 100, role: 'active' }] }),
+};
+
+interface Env {
+  dir: string;
+  dest: string;
+  store: KVStore;
+  double?: ConsulDouble;
+  opts: RendererOptions;
+  good: string;
+  conf(extra: string): void;
+}
+
+/** A confdir with the shipped templates, real `haproxy -c`, and a first good render. */
+async function env(t: Test, backend: 'file' | 'consul' = 'file', toml = ''): Promise<Env> {
+  const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-test-catalogue-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'conf.d'));
+  mkdirSync(join(dir, 'out'));
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  const dest = join(dir, 'out/haproxy.cfg');
+  const conf = (extra: string) =>
+    writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/mysqlslave", "/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\n${extra}`);
+  conf(toml);
+  let store: KVStore;
+  let double: ConsulDouble | undefined;
+  if (backend === 'consul') {
+    double = await startConsulDouble();
+    t.teardown(() => double!.close());
+    store = createConsulStore({ address: double.address, timeoutMs: 1000 });
+  } else store = createFileStore({ file: join(dir, 'kv.json'), pollMs: 200 });
+  t.teardown(() => store.close());
+  for (const [k, v] of Object.entries(GOOD)) await store.put(k, v);
+  const opts: RendererOptions = { store, confdir: dir, logger: quiet, signal: new AbortController().signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(dir, 'a.sock') }, commandTimeoutMs: 2000 };
+  const first = await runOnce(opts);
+  if (!first.ok) throw new Error(`the first render failed: ${first.errors.map((e) => e.message).join('; ')}`);
+  return { dir, dest, store, double, opts, good: readFileSync(dest, 'utf8'), conf };
+}
+
+const tally = { bad: 0, faults: 0, crashes: 0, applied: 0, lost: 0 };
+
+/** After every row: the good file is in place (or a valid new one), and the good entries are all there. */
+async function aftermath(t: Test, e: Env, opts: { destMayChange?: boolean } = {}) {
+  const now = readFileSync(e.dest, 'utf8');
+  if (!opts.destMayChange && now !== e.good) {
+    tally.applied++;
+    t.fail('the last good haproxy.cfg was replaced');
+  }
+  const check = spawnSync('/usr/sbin/haproxy', ['-c', '-f', e.dest], { encoding: 'utf8' });
+  if (check.status !== 0) {
+    tally.applied++;
+    t.fail(`dest is not a valid config: ${check.stderr}`);
+  }
+  e.double?.faults.fail(0, 0);
+  e.double?.faults.delay(0);
+  e.double?.faults.knownLeader(true);
+  await e.double?.faults.refuseConnections(false);
+  for (const [k, v] of Object.entries(GOOD)) {
+    const got = await e.store.get(k).catch(() => undefined);
+    if (got?.value !== v) {
+      tally.lost++;
+      t.fail(`entry ${k} was lost`);
+    }
+  }
+}
+
+/** One onetime pass that must fail with an error matching `expect`, without throwing. */
+async function failingPass(t: Test, e: Env, expect: RegExp, opts: Partial<RendererOptions> = {}): Promise<PassResult | undefined> {
+  let pass: PassResult;
+  try {
+    pass = await runOnce({ ...e.opts, ...opts });
+  } catch (err) {
+    tally.crashes++;
+    t.fail(`the renderer threw: ${(err as Error).message}`);
+    return undefined;
+  }
+  t.equal(pass.ok, false, 'the pass fails');
+  t.match(pass.errors.map((x) => x.message).join('\n'), expect, 'with an error naming the problem');
+  return pass;
+}
+
+// --- bad KV values ------------------------------------------------------------------------------
+const badValues: [string, string, RegExp][] = [
+  ['not JSON', '{"name": "bad",', /\/haproxy\/mysqlslave\/bad: json: value is not JSON/],
+  ['a port as a string', JSON.stringify({ name: 'bad', host: 'h', port: '3306', proxyport: 13356 }), /\/haproxy\/mysqlslave\/bad: entry: port "3306" is not a port number/],
+  ['a negative port', JSON.stringify({ name: 'bad', host: 'h', port: -1, proxyport: 13356 }), /entry: port -1 is not a port number/],
+  ['a port above 65535', JSON.stringify({ name: 'bad', host: 'h', port: 3306, proxyport: 70000 }), /entry: proxyport 70000 is not a port number/],
+  ['a missing name', JSON.stringify({ host: 'h', port: 3306, proxyport: 13356 }), /entry: name undefined is not/],
+  ['a name with a space', JSON.stringify({ name: 'a b', host: 'h', port: 3306, proxyport: 13356 }), /entry: name "a b" is not/],
+  ['a name with #', JSON.stringify({ name: 'a#b', host: 'h', port: 3306, proxyport: 13356 }), /entry: name "a#b" is not/],
+  ['a name with a newline', JSON.stringify({ name: 'a\nlisten evil', host: 'h', port: 3306, proxyport: 13356 }), /\/haproxy\/mysqlslave\/bad: entry: name "a\\nlisten evil" is not/],
+  ['a name with }}', JSON.stringify({ name: 'a}}b', host: 'h', port: 3306, proxyport: 13356 }), /entry: name "a}}b" is not/],
+  ['a host with a newline', JSON.stringify({ name: 'bad', host: '10.0.0.1\n    server evil 6.6.6.6:1', port: 3306, proxyport: 13356 }), /entry: host .* is not a host name/],
+  ['a server role that does not exist', JSON.stringify({ name: 'bad', host: 'h', port: 3306, proxyport: 13356, servers: [{ host: 'h', port: 3306, role: 'primary' }] }), /servers\[0\]\.role "primary"/],
+];
+for (const [what, value, expect] of badValues) {
+  t.test(`bad value: ${what} fails the render naming the key; the old file stays`, async (t) => {
+    tally.bad++;
+    const e = await env(t);
+    await e.store.put('haproxy/mysqlslave/bad', value);
+    const pass = await failingPass(t, e, expect);
+    t.equal(pass?.exitCode, 65, 'bad input: exit 65');
+    await aftermath(t, e);
+  });
+}
+
+t.test('bad value: non-UTF-8 bytes in the file store fail naming the key', async (t) => {
+  tally.bad++;
+  const e = await env(t);
+  const file = join(e.dir, 'kv.json');
+  const doc = readFileSync(file);
+  const text = doc.toString('latin1').replace('"haproxy/mysqlslave/slave3301"', `"haproxy/mysqlslave/bad": "{\\"name\\":\\"b\xff\xfe\\",\\"host\\":\\"h\\",\\"port\\":1,\\"proxyport\\":2}", "haproxy/mysqlslave/slave3301"`);
+  writeFileSync(file, Buffer.from(text, 'latin1'));
+  await failingPass(t, e, /\/haproxy\/mysqlslave\/bad: entry: name/);
+  await aftermath(t, e);
+});
+
+t.test('bad value: a 1 MB value is read, its unknown field never reaches the config', async (t) => {
+  tally.bad++;
+  const e = await env(t);
+  await e.store.put('haproxy/mysqlslave/big', JSON.stringify({ name: 'big', host: '127.0.0.1', port: 3310, proxyport: 13360, junk: 'x'.repeat(1024 * 1024) }));
+  const pass = await runOnce(e.opts);
+  t.equal(pass.ok, true);
+  t.ok(readFileSync(e.dest, 'utf8').length < 10_000, 'the config stays small');
+  await aftermath(t, e, { destMayChange: true });
+});
+
+t.test('bad value: 10,000 keys render in bounded time into a valid config', async (t) => {
+  tally.bad++;
+  const e = await env(t);
+  const file = join(e.dir, 'kv.json');
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  for (let i = 0; i < 10_000; i++) doc[`haproxy/memcached/m${i}`] = JSON.stringify({ name: `m${i}`, host: '127.0.0.1', port: 11211, proxyport: 20000 + i });
+  writeFileSync(file, JSON.stringify(doc));
+  const started = Date.now();
+  const pass = await runOnce({ ...e.opts, commandTimeoutMs: 60_000 });
+  t.equal(pass.ok, true, pass.errors.map((x) => x.message).join('; '));
+  t.ok(Date.now() - started < 60_000, `rendered and checked in ${Date.now() - started} ms`);
+  await aftermath(t, e, { destMayChange: true });
+});
+
+// --- bad templates and resources ------------------------------------------------------------------
+const badTemplates: [string, string, RegExp][] = [
+  ['a syntax error', '{{#each (gets "/haproxy/mysqlslave/*")}}\nlisten {{name}\n{{/each}}', /t\.hbs.*Parse error|t\.hbs:\d+.*(syntax|Parse)/i],
+  ['an unknown helper', '{{nosuch "x"}}', /t\.hbs.*nosuch/],
+  ['a missing partial', '{{> nowhere}}', /t\.hbs.*nowhere/],
+];
+for (const [what, text, expect] of badTemplates) {
+  t.test(`bad template: ${what} is an error naming the file; the old file stays`, async (t) => {
+    tally.bad++;
+    const e = await env(t);
+    rmSync(join(e.dir, 'templates'));
+    mkdirSync(join(e.dir, 'templates'));
+    writeFileSync(join(e.dir, 'templates/t.hbs'), text);
+    writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), readFileSync(join(e.dir, 'conf.d/haproxy.toml'), 'utf8').replace('haproxy.cfg.hbs', 't.hbs'));
+    const pass = await failingPass(t, e, expect);
+    t.equal(pass?.exitCode, 65);
+    await aftermath(t, e);
+  });
+}
+
+const badToml: [string, (e: Env) => void, RegExp][] = [
+  ['a TOML syntax error', (e) => writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), '[template\nsrc = "x"\n'), /conf\.d\/haproxy\.toml: TOML syntax error at line 1/],
+  ['an unknown field', (e) => e.conf('reload_command = "x"\n'), /\[template\]\.reload_command is not a known field/],
+  ['a missing src', (e) => writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), `[template]\ndest = "${e.dest}"\nkeys = ["/a"]\n`), /\[template\]\.src is required/],
+  ['a missing dest', (e) => writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), '[template]\nsrc = "haproxy.cfg.hbs"\nkeys = ["/a"]\n'), /\[template\]\.dest is required/],
+  ['a bad mode', (e) => e.conf('mode = "0999"\n'), /\[template\]\.mode "0999" is not an octal file mode/],
+  ['a dest directory that is missing', (e) => writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${e.dir}/nowhere/haproxy.cfg"\nkeys = ["/a"]\n`), /directory .*nowhere does not exist/],
+];
+for (const [what, apply, expect] of badToml) {
+  t.test(`bad resource: ${what} is an error naming the file and field`, async (t) => {
+    tally.bad++;
+    const e = await env(t);
+    apply(e);
+    const pass = await failingPass(t, e, expect);
+    t.equal(pass?.exitCode, 65);
+    await aftermath(t, e);
+  });
+}
+
+t.test('bad db.conf: a missing section, field or a bad port is an error naming file, section and field', async (t) => {
+  tally.bad += 3;
+  t.throws(() => tagConfig('db.conf', {}, 's1'), { code: 'CHECKER_CONFIG', message: /db\.conf: no section \[s1\]/ });
+  t.throws(() => tagConfig('db.conf', { s1: { port: '1', user: 'u' } }, 's1'), { message: /db\.conf: \[s1\] host is required/ });
+  t.throws(() => tagConfig('db.conf', { s1: { host: 'h', port: 'x', user: 'u' } }, 's1'), { message: /db\.conf: \[s1\] port "x" is not a port/ });
+});
+
+const run = (bin: string, args: string[]) =>
+  new Promise<{ code: number; err: string }>((done) =>
+    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args], { encoding: 'utf8', timeout: 30_000 }, (error, _out, err) =>
+      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, err }),
+    ),
+  );
+const badFlags: [string, string[], RegExp][] = [
+  ['confd-haproxy', ['--interval', 'soon', '--backend', 'file', '--file', 'x'], /--interval: "soon" is not a duration/],
+  ['confd-haproxy', ['--wait', '5s:1s', '--backend', 'file', '--file', 'x'], /--wait: max \(1s\) is below min \(5s\)/],
+  ['confd-haproxy', ['--backend', 'zookeeper'], /--backend: "zookeeper" is not consul or file/],
+  ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--timeout', '1 sec'], /--timeout: "1 sec" is not a duration/],
+  ['checkmemcached', ['--server', 'nohostport', '--backend', 'file', '--file', 'x'], /--server: "nohostport" is not host:port/],
+  ['checkmysqlslave', ['--conf', 'x', '--tag', 't', '--retry-up', '0', '--backend', 'file', '--file', 'x'], /--retry-up: "0" is not a whole number/],
+];
+for (const [bin, args, expect] of badFlags) {
+  t.test(`bad flag: ${bin} ${args.join(' ')} exits 64 with a message naming the flag`, async (t) => {
+    tally.bad++;
+    const r = await run(bin, args);
+    t.equal(r.code, 64);
+    t.match(r.err, expect);
+  });
+}
+
+// --- faults -------------------------------------------------------------------------------------
+const consulFaults: [string, (d: ConsulDouble) => void | Promise<void>, RegExp][] = [
+  ['Consul down at start', (d) => d.faults.refuseConnections(true), /ECONNREFUSED|unreachable|connect/i],
+  ['Consul answering 500', (d) => d.faults.fail(500), /server error 500/],
+  ['Consul slower than the client timeout', (d) => d.faults.delay(3000), /timed out|timeout/i],
+  ['Consul without a known leader', (d) => d.faults.knownLeader(false), /without a known leader/],
+];
+for (const [what, inject, expect] of consulFaults) {
+  t.test(`fault: ${what} fails the pass clearly and leaves the file`, async (t) => {
+    tally.faults++;
+    const e = await env(t, 'consul');
+    await inject(e.double!);
+    await failingPass(t, e, expect);
+    await aftermath(t, e);
+  });
+}
+
+t.test('fault: 403 after the token is revoked names the permission problem', async (t) => {
+  tally.faults++;
+  const double = await startConsulDouble({ acl: { tokens: { tok: [{ prefix: '', policy: 'write' }] } } });
+  t.teardown(() => double.close());
+  const e = await env(t, 'consul');
+  const store = createConsulStore({ address: double.address, token: 'tok' });
+  t.teardown(() => store.close());
+  for (const [k, v] of Object.entries(GOOD)) await store.put(k, v);
+  double.revokeToken('tok');
+  await failingPass(t, e, /permission denied \(the ACL token is unknown or was revoked/, { store });
+  await aftermath(t, e);
+});
+
+t.test('fault: Consul down mid-watch, an index going backwards, then recovery: the watcher keeps going', async (t) => {
+  tally.faults += 2;
+  const e = await env(t, 'consul');
+  const ac = new AbortController();
+  const passes: PassResult[] = [];
+  let crashed = false;
+  const watching = runWatch({ ...e.opts, signal: ac.signal, wait: { minMs: 20, maxMs: 200 }, onPass: (p) => passes.push(p) }).catch(() => {
+    crashed = true;
+  });
+  t.teardown(async () => {
+    ac.abort();
+    await watching;
+  });
+  await sleep(500);
+  await e.double!.faults.refuseConnections(true);
+  await sleep(1500);
+  await e.double!.faults.refuseConnections(false);
+  e.double!.faults.resetIndex();
+  await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
+  let seen = false;
+  for (let i = 0; i < 200 && !seen; i++) {
+    seen = readFileSync(e.dest, 'utf8').includes('listen slave3302');
+    if (!seen) await sleep(50);
+  }
+  t.ok(seen, 'the change after the outage was rendered');
+  if (crashed) tally.crashes++;
+  t.notOk(crashed, 'the watcher never stopped');
+  await aftermath(t, e, { destMayChange: true });
+});
+
+t.test('fault: a failing check_cmd leaves dest untouched', async (t) => {
+  tally.faults++;
+  const e = await env(t);
+  await e.store.put('haproxy/mysqlslave/bad', JSON.stringify({ name: 'bad', host: 'no-such-host.invalid', port: 3306, proxyport: 13360 }));
+  await failingPass(t, e, /check_cmd exited with/);
+  await aftermath(t, e);
+});
+
+for (const [what, reload, expect] of [
+  ['a failing reload_cmd is rolled back', 'exit 3', /reload_cmd "exit 3" exited with 3; restored the previous/],
+  ['a hanging reload_cmd is killed at its timeout and rolled back', 'sleep 60', /timed out after \d+ ms \(process group killed\); restored the previous/],
+] as const) {
+  t.test(`fault: ${what}`, async (t) => {
+    tally.faults++;
+    const e = await env(t);
+    e.conf(`reload_cmd = "${reload}"\ncommand_timeout = "500ms"\n`);
+    await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
+    const pass = await failingPass(t, e, expect);
+    t.equal(pass?.resources[0]?.rolledBack, true);
+    await aftermath(t, e);
+  });
+}
+
+t.test('fault: a full disk while writing the stage file leaves dest intact', async (t) => {
+  tally.faults++;
+  const e = await env(t);
+  const mnt = join(e.dir, 'small');
+  mkdirSync(mnt);
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+  if (mounted.status !== 0) {
+    t.comment('mount -t tmpfs is not permitted here: the full-disk row is checked with a file in place of the directory instead');
+    writeFileSync(join(mnt, 'haproxy.cfg'), e.good);
+  }
+  t.teardown(() => spawnSync('umount', [mnt]));
+  const dest = join(mnt, 'haproxy.cfg');
+  writeFileSync(dest, e.good);
+  writeFileSync(join(mnt, 'filler'), Buffer.alloc(64 * 1024 - 2 * e.good.length - 8192 > 0 ? 64 * 1024 - 2 * e.good.length - 8192 : 1));
+  e.conf('');
+  writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), readFileSync(join(e.dir, 'conf.d/haproxy.toml'), 'utf8').replace(e.dest, dest));
+  for (let i = 0; i < 200; i++) await e.store.put(`haproxy/memcached/fill${i}`, JSON.stringify({ name: `fill${i}`, host: '127.0.0.1', port: 11211, proxyport: 30000 + i }));
+  await failingPass(t, e, /cannot (stage|replace)|ENOSPC|no space/i);
+  t.equal(readFileSync(dest, 'utf8'), e.good, 'dest is intact');
+  for (let i = 0; i < 200; i++) await e.store.delete(`haproxy/memcached/fill${i}`);
+  await aftermath(t, e);
+});
+
+t.test('fault: the renderer SIGKILLed mid-write leaves the old or the new file, never a mix', async (t) => {
+  tally.faults++;
+  const e = await env(t);
+  // Many entries make the render and its write long enough to be interrupted.
+  const file = join(e.dir, 'kv.json');
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  for (let i = 0; i < 5000; i++) doc[`haproxy/memcached/k${i}`] = JSON.stringify({ name: `k${i}`, host: '127.0.0.1', port: 11211, proxyport: 20000 + i });
+  writeFileSync(file, JSON.stringify(doc));
+  const outcomes = new Set<string>();
+  for (let round = 0; round < 5; round++) {
+    writeFileSync(e.dest, e.good);
+    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--onetime', '--backend', 'file', '--file', file, '--confdir', e.dir, '--command-timeout', '60s'], { env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(e.dir, 'a.sock') } });
+    await sleep(150 + round * 120);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const now = readFileSync(e.dest, 'utf8');
+    const valid = spawnSync('/usr/sbin/haproxy', ['-c', '-f', e.dest]).status === 0;
+    t.ok(now === e.good || (valid && now.includes('listen k4999')), `round ${round}: dest is the old or the complete new file`);
+    outcomes.add(now === e.good ? 'old' : 'new');
+  }
+  t.comment(`outcomes seen: ${[...outcomes].join(', ')}`);
+  writeFileSync(e.dest, e.good);
+  for (const k of Object.keys(doc)) if (!(k in GOOD) && k !== '@meta') delete doc[k];
+  writeFileSync(file, JSON.stringify(doc));
+  await aftermath(t, e);
+});
+
+t.test('fault: a read-only dest directory is a write error and dest stays', async (t) => {
+  tally.faults++;
+  const e = await env(t);
+  const mnt = join(e.dir, 'ro');
+  mkdirSync(mnt);
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status !== 0) {
+    t.comment('mount is not permitted here: root ignores directory modes, so this row cannot be set up');
+    return;
+  }
+  t.teardown(() => spawnSync('umount', [mnt]));
+  writeFileSync(join(mnt, 'haproxy.cfg'), e.good);
+  spawnSync('mount', ['-o', 'remount,ro', mnt]);
+  writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), readFileSync(join(e.dir, 'conf.d/haproxy.toml'), 'utf8').replace(e.dest, join(mnt, 'haproxy.cfg')));
+  await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
+  await failingPass(t, e, /cannot stage .*(EROFS|read-only)/i);
+  t.equal(readFileSync(join(mnt, 'haproxy.cfg'), 'utf8'), e.good);
+  await e.store.delete('haproxy/mysqlslave/slave3302');
+  await aftermath(t, e);
+});
+
+t.test('fault: a checker SIGKILLed mid-write and two checkers racing lose no entry and write no garbage', async (t) => {
+  tally.faults += 2;
+  const e = await env(t);
+  const file = join(e.dir, 'kv.json');
+  const { startMemcached } = await import('@confd-haproxy/testkit');
+  const mems = [await startMemcached(), await startMemcached()];
+  t.teardown(() => Promise.all(mems.map((m) => m.stop())));
+  const args = (lockDir: string) => [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', mems.map((m) => `127.0.0.1:${m.port}`).join(','), '--tag', 'race', '--backend', 'file', '--file', file, '--interval', '100ms', '--lock-ttl', '1s', '--lock-dir', lockDir];
+  mkdirSync(join(e.dir, 'l1'));
+  mkdirSync(join(e.dir, 'l2'));
+  for (let round = 0; round < 4; round++) {
+    const a = execFile(process.execPath, args(join(e.dir, 'l1')));
+    const b = execFile(process.execPath, args(join(e.dir, 'l2')));
+    await sleep(300 + round * 150);
+    mems[round % 2]!.kill(round % 2 ? 'SIGCONT' : 'SIGSTOP');
+    await sleep(200);
+    a.kill('SIGKILL');
+    b.kill('SIGKILL');
+    await Promise.all([new Promise((r) => a.once('exit', r)), new Promise((r) => b.once('exit', r))]);
+    const value = (await e.store.get('haproxy/memcached/race'))?.value;
+    t.ok(value !== undefined, `round ${round}: the entry exists`);
+    const parsed = JSON.parse(value ?? '{}') as { name?: string; servers?: unknown[] };
+    t.match(parsed, { name: 'race', servers: [{}, {}] }, `round ${round}: it is a whole entry`);
+  }
+  mems[0]!.kill('SIGCONT');
+  await aftermath(t, e);
+});
+
+t.test('fault: a hung memcached and a hung MariaDB fail their probes within the timeout', async (t) => {
+  tally.faults += 2;
+  const { startMemcached, startMariaDB } = await import('@confd-haproxy/testkit');
+  const { MemcachedProbe } = await import('@confd-haproxy/check-memcached');
+  const { mysqlKind } = await import('@confd-haproxy/check-mysql');
+  const mem = await startMemcached();
+  t.teardown(() => mem.stop());
+  mem.kill('SIGSTOP');
+  const probe = new MemcachedProbe('127.0.0.1', mem.port);
+  let started = Date.now();
+  const r1 = await probe.probe(AbortSignal.timeout(300));
+  probe.close();
+  t.match(r1, { ok: false, reason: /timed out/ });
+  t.ok(Date.now() - started < 1500, `memcached probe gave up after ${Date.now() - started} ms`);
+  const db = await startMariaDB();
+  t.teardown(() => db.stop());
+  db.kill('SIGSTOP');
+  const kind = mysqlKind({ config: tagConfig('db.conf', { s: { host: '127.0.0.1', port: String(db.port), user: 'x', password: 'y' } }, 's'), maxLag: 30, timeoutMs: 300, masterFallback: true });
+  started = Date.now();
+  const r2 = await kind.probe({ host: '127.0.0.1', port: db.port }, AbortSignal.timeout(300));
+  await kind.close();
+  t.match(r2, { ok: false });
+  t.ok(Date.now() - started < 1500, `MariaDB probe gave up after ${Date.now() - started} ms`);
+});
+
+t.test('catalogue summary', async (t) => {
+  const line = `catalogue: ${tally.bad} bad inputs, ${tally.faults} faults, ${tally.crashes} crashes, ${tally.applied} bad configs applied, ${tally.lost} entries lost`;
+  t.comment(line);
+  console.log(`# ${line}`);
+  t.equal(tally.crashes + tally.applied + tally.lost, 0, line);
+});
