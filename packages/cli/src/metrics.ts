@@ -8,6 +8,7 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
   const passes = new Counter({ name: 'confd_haproxy_passes_total', help: 'Render passes by result', labelNames: ['result'], registers: [registry] });
   const renders = new Counter({ name: 'confd_haproxy_renders_total', help: 'Resource renders by outcome (changed, unchanged, failed, refused)', labelNames: ['resource', 'outcome'], registers: [registry] });
   const checks = new Counter({ name: 'confd_haproxy_checks_total', help: 'check_cmd runs by result', labelNames: ['resource', 'result'], registers: [registry] });
+  const checkSeconds = new Histogram({ name: 'confd_haproxy_check_duration_seconds', help: 'check_cmd duration', labelNames: ['resource'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] });
   const reloads = new Counter({ name: 'confd_haproxy_reloads_total', help: 'reload_cmd runs by result', labelNames: ['result'], registers: [registry] });
   const reloadSeconds = new Histogram({ name: 'confd_haproxy_reload_duration_seconds', help: 'reload_cmd duration', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] });
   const runtime = new Counter({ name: 'confd_haproxy_runtime_updates_total', help: 'Changes applied through the HAProxy runtime API instead of a reload', labelNames: ['resource'], registers: [registry] });
@@ -29,6 +30,8 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
         const refused = (r.error as { code?: string } | undefined)?.code === 'GUARD_REFUSED';
         if (refused) guards.inc({ resource: r.resource });
         renders.inc({ resource: r.resource, outcome: refused ? 'refused' : r.error ? 'failed' : r.changed ? 'changed' : 'unchanged' });
+        const check = r.commands[0];
+        if (check && (r.checked || (r.error as { code?: string } | undefined)?.code === 'RESOURCE_CHECK_FAILED')) checkSeconds.observe({ resource: r.resource }, check.durationMs / 1000);
         if (r.checked) checks.inc({ resource: r.resource, result: 'ok' });
         else if ((r.error as { code?: string } | undefined)?.code === 'RESOURCE_CHECK_FAILED') checks.inc({ resource: r.resource, result: 'failed' });
         if (r.runtime?.length) runtime.inc({ resource: r.resource });
