@@ -103,7 +103,7 @@ t.test('in watch mode editing a template re-renders without a restart', async (t
   const dir = t.testdir({ ...confdirFiles(), 'kv.json': JSON.stringify({ 'haproxy/mysqlslave/s1': entry('s1', 3301) }) });
   await watching(t, dir);
   t.ok(await until(() => read(dest(dir)).startsWith('listen s1')));
-  writeFileSync(join(dir, 'templates/haproxy.cfg.hbs'), '# edited\n{{#each (getvs "/haproxy/mysqlslave/*")}}{{#with (json this)}}listen {{name}}\n{{/with}}{{/each}}');
+  writeFileSync(join(dir, 'templates/haproxy.cfg.hbs'), '# edited\n{{#each (getvs "/haproxy/mysqlslave/*")}}{{#with (json this)}}listen {{name}}\n    server {{name}} {{host}}:{{port}}\n{{/with}}{{/each}}');
   t.ok(await until(() => read(dest(dir)).startsWith('# edited'), 10_000), 'the new template was used');
 });
 
