@@ -394,7 +394,9 @@ t.test('fault: a checker SIGKILLed mid-write and two checkers racing lose no ent
   for (let round = 0; round < 4; round++) {
     const a = execFile(process.execPath, args(join(e.dir, 'l1')));
     const b = execFile(process.execPath, args(join(e.dir, 'l2')));
-    await sleep(300 + round * 150);
+    // Let them start and write (bounded), then disturb them and kill both at a varying moment.
+    for (let i = 0; i < 100 && !(await e.store.get('haproxy/memcached/race')); i++) await sleep(100);
+    await sleep(100 + round * 150);
     mems[round % 2]!.kill(round % 2 ? 'SIGCONT' : 'SIGSTOP');
     await sleep(200);
     a.kill('SIGKILL');

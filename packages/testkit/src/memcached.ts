@@ -1,10 +1,37 @@
-import { freePort, handle, startProcess, tempDir, waitForPort, type ServiceHandle } from './proc.js';
+// memcached for tests: foreground child on a free loopback port, stopped by PID.
+import { join } from 'node:path';
+import { freePort, waitForPort } from './ports.js';
+import { handle, removeDir, startProcess, tempDir, type ServiceHandle } from './proc.js';
 
-/** A memcached on a free loopback port. */
-export async function startMemcached(opts: { port?: number } = {}): Promise<ServiceHandle> {
+export interface MemcachedOptions {
+  port?: number;
+  /** Cache size in MB (-m). */
+  memoryMb?: number;
+  /** Extra memcached flags, appended. */
+  args?: string[];
+  timeoutMs?: number;
+}
+
+/** `memcached -l 127.0.0.1 -p <port> -U 0 -m 16 -c 256 -u root` in the foreground. */
+export async function startMemcached(opts: MemcachedOptions = {}): Promise<ServiceHandle> {
   const port = opts.port ?? (await freePort());
   const dir = tempDir('memcached');
-  const child = startProcess('/usr/bin/memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '16', '-c', '256', '-u', 'root'], { pkg: 'memcached' });
-  await waitForPort(child.pid!, '127.0.0.1', port, { what: `memcached on ${port}`, timeoutMs: 10_000 });
-  return handle(`memcached:${port}`, child, '127.0.0.1', port, dir);
+  const log = join(dir, 'memcached.log');
+  // -c stays low: the default (1024) is fine, but tests run many services under one ulimit.
+  const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', String(opts.memoryMb ?? 16), '-c', '256', '-u', 'root', ...(opts.args ?? [])];
+  let child;
+  try {
+    child = startProcess('/usr/bin/memcached', args, { pkg: 'memcached', output: log, dir });
+  } catch (err) {
+    removeDir(dir);
+    throw err;
+  }
+  const h = handle(`memcached:${port}`, child, '127.0.0.1', port, dir, { graceMs: 2000 });
+  try {
+    await waitForPort(child.pid!, '127.0.0.1', port, { what: 'memcached', timeoutMs: opts.timeoutMs ?? 10_000, log });
+  } catch (err) {
+    await h.stop();
+    throw err;
+  }
+  return h;
 }

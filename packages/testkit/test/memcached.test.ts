@@ -1,0 +1,47 @@
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { alive, startMemcached, LauncherError } from '@confd-haproxy/testkit';
+import { memcachedVersion } from './helpers.js';
+
+t.test('memcached answers version over TCP on its loopback port', async (t) => {
+  const m = await startMemcached();
+  t.teardown(() => m.stop());
+  t.equal(m.host, '127.0.0.1');
+  t.match(await memcachedVersion(m.port), /^VERSION 1\.\d+/);
+});
+
+t.test('a SIGSTOPped memcached answers nothing until SIGCONT', async (t) => {
+  const m = await startMemcached();
+  t.teardown(() => m.stop());
+  m.kill('SIGSTOP');
+  t.equal(await memcachedVersion(m.port, 300), undefined, 'no answer while stopped');
+  m.kill('SIGCONT');
+  t.match(await memcachedVersion(m.port), /^VERSION/, 'answers again after SIGCONT');
+});
+
+t.test('stop() leaves no process and no temp dir, even after a SIGKILL', async (t) => {
+  const a = await startMemcached();
+  const b = await startMemcached();
+  t.not(a.port, b.port, 'two instances get two ports');
+  await a.stop();
+  b.kill('SIGKILL');
+  await b.stop();
+  await b.stop(); // a second stop() is harmless
+  for (const m of [a, b]) {
+    t.notOk(alive(m.pid), `pid ${m.pid} is gone`);
+    t.notOk(existsSync(m.dir), `${m.dir} is removed`);
+  }
+  t.equal(await memcachedVersion(a.port, 300), undefined, 'nothing answers on the old port');
+});
+
+t.test('a start that crashes fails at once with memcached\'s own complaint', async (t) => {
+  const err = await startMemcached({ args: ['--no-such-flag'] }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof LauncherError, 'a LauncherError');
+  t.match(err, { code: 'EXITED', message: /exited during start[\s\S]*no-such-flag/ }, 'names the crash, not a timeout, with the log tail');
+  const dir = /(\/\S+)\/memcached\.log/.exec((err as Error).message)?.[1];
+  t.ok(dir, 'the message names the log');
+  t.notOk(dir && existsSync(dir), `${dir} is removed`);
+});
