@@ -1,7 +1,7 @@
 // conf.d/*.toml → validated resources, as confd reads them, with errors naming file and field.
-import { existsSync, statSync } from 'node:fs';
+import { realpathSync, statSync, type Stats } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ResourceError } from './errors.js';
 
@@ -48,6 +48,23 @@ function parseTimeout(v: unknown, where: string): number {
   return Math.round(n);
 }
 
+const statOf = (path: string): Stats | undefined => {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+};
+
+/** dest with its directory's symlinks resolved, so two spellings of one file are caught. */
+const realDest = (dest: string): string => {
+  try {
+    return join(realpathSync(dirname(dest)), basename(dest));
+  } catch {
+    return dest;
+  }
+};
+
 const joinPrefix = (a: string, b: string) => {
   const parts = [a, b].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean);
   return parts.length ? `/${parts.join('/')}` : '';
@@ -58,7 +75,11 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const confdir = resolve(opts.confdir);
   const name = relative(confdir, file) || file;
   const bad = (msg: string) => new ResourceError('RESOURCE_INVALID', `${name}: ${msg}`);
-  for (const k of Object.keys(doc)) if (k !== 'template') throw bad(`unknown table [${k}] (only [template] is read)`);
+  for (const [k, v] of Object.entries(doc)) {
+    if (k === 'template') continue;
+    const isTable = typeof v === 'object' && v !== null && !Array.isArray(v);
+    throw bad(`${isTable ? `unknown table [${k}]` : `unknown top-level key ${k}`} (only [template] is read)`);
+  }
   const t = doc.template;
   if (t === undefined) throw bad('[template] table is missing');
   if (typeof t !== 'object' || t === null || Array.isArray(t)) throw bad('[template] must be a table');
@@ -78,11 +99,12 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const srcName = str('src', true)!;
   const templatesDir = join(confdir, 'templates');
   const src = resolve(templatesDir, srcName);
-  if (!existsSync(src)) throw bad(`[template].src "${srcName}" does not exist (looked for ${src})`);
+  if (!statOf(src)?.isFile()) throw bad(`[template].src "${srcName}" does not exist (looked for ${src})`);
   const destRaw = str('dest', true)!;
   const dest = isAbsolute(destRaw) ? destRaw : resolve(confdir, destRaw);
   const destDir = dirname(dest);
-  if (!existsSync(destDir) || !statSync(destDir).isDirectory()) throw bad(`[template].dest "${destRaw}": directory ${destDir} does not exist`);
+  if (!statOf(destDir)?.isDirectory()) throw bad(`[template].dest "${destRaw}": directory ${destDir} does not exist`);
+  if (statOf(dest)?.isDirectory()) throw bad(`[template].dest "${destRaw}" is a directory, not a file`);
   const keys = tt.keys;
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string' && k !== '')) {
     throw bad('[template].keys must be a non-empty array of strings (e.g. ["/haproxy/mysqlslave"])');
@@ -160,7 +182,8 @@ export async function loadResources(opts: LoadResourcesOptions): Promise<Resourc
   }
   const byDest = new Map<string, ResourceConfig>();
   for (const r of resources) {
-    const other = byDest.get(r.dest);
+    const key = realDest(r.dest);
+    const other = byDest.get(key);
     if (other) {
       problems.push(
         new ResourceError(
@@ -168,7 +191,7 @@ export async function loadResources(opts: LoadResourcesOptions): Promise<Resourc
           `${other.name} and ${r.name} both write ${r.dest}: each render would overwrite the other's output; render one file from one resource (use partials for each service)`,
         ),
       );
-    } else byDest.set(r.dest, r);
+    } else byDest.set(key, r);
   }
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) {

@@ -13,6 +13,8 @@ export interface ProcessOptions {
   noop?: boolean;
   /** Write dest but skip check_cmd and reload_cmd. */
   syncOnly?: boolean;
+  /** processResource runs reload_cmd (default true); false when the caller runs deduped reloads itself. */
+  runReload?: boolean;
   keepStageFile?: boolean;
   /** Unless the resource sets command_timeout. Default 30 s. */
   commandTimeoutMs?: number;
@@ -66,13 +68,19 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** check_cmd's `{{.src}}` (confd spelling, spaces allowed) → the quoted stage path; nothing else is substituted. */
+export function substituteSrc(command: string, stage: string): string {
+  return command.replace(/\{\{\s*\.src\s*\}\}/g, () => shellQuote(stage));
+}
+
 /** Write a file next to dest with the final mode and owner from its first byte; returns its path. */
 async function writeStage(dest: string, content: Buffer, mode: number, uid: number, gid: number): Promise<string> {
   const stage = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}`);
+  // 'wx' never follows or reuses an existing path; the mode is never wider than the final one.
   const fh = await open(stage, 'wx', mode & 0o777);
   try {
-    await fh.chmod(mode); // the umask may have narrowed it; the final mode must hold from the start
     if (uid !== process.getuid?.() || gid !== process.getgid?.()) await fh.chown(uid, gid);
+    await fh.chmod(mode); // after chown, which clears set-id bits; and the umask may have narrowed it
     await fh.writeFile(content);
     await fh.sync();
   } catch (err) {
@@ -94,7 +102,7 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** rename(stage, dest); when dest is a mount point (EBUSY) or on another device, copy instead. */
-async function swapIn(stage: string, dest: string): Promise<void> {
+async function swapIn(stage: string, dest: string, owner: { mode: number; uid: number; gid: number }): Promise<void> {
   try {
     await rename(stage, dest);
   } catch (err) {
@@ -103,6 +111,9 @@ async function swapIn(stage: string, dest: string): Promise<void> {
     await copyFile(stage, dest);
     const fh = await open(dest, 'r+');
     try {
+      // copyFile keeps the existing inode's mode and owner; the configured ones must win.
+      if (owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) await fh.chown(owner.uid, owner.gid);
+      await fh.chmod(owner.mode);
       await fh.sync();
     } finally {
       await fh.close();
@@ -119,7 +130,12 @@ async function restore(dest: string, previous: FileState | undefined): Promise<v
     return;
   }
   const stage = await writeStage(dest, previous.content, previous.mode, previous.uid, previous.gid);
-  await swapIn(stage, dest);
+  try {
+    await swapIn(stage, dest, previous);
+  } catch (err) {
+    await unlink(stage).catch(() => {});
+    throw err;
+  }
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -157,7 +173,7 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   const commands: CommandResult[] = [];
   let checked = false;
   if (resource.checkCmd && !opts.syncOnly) {
-    const r = await runCommand(resource.checkCmd.replaceAll('{{.src}}', shellQuote(stage)), {
+    const r = await runCommand(substituteSrc(resource.checkCmd, stage), {
       timeoutMs: resource.commandTimeoutMs ?? opts.commandTimeoutMs ?? 30_000,
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -177,7 +193,7 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
     checked = true;
   }
   try {
-    await swapIn(stage, dest);
+    await swapIn(stage, dest, resource);
   } catch (err) {
     await dropStage();
     return {
@@ -228,7 +244,7 @@ export async function reloadOrRollback(
 export async function processResource(resource: ResourceConfig, rendered: string, opts: ProcessOptions = {}): Promise<ResourceResult> {
   const swap = await stageAndSwap(resource, rendered, opts);
   const { rollback: _rollback, previous: _previous, ...result } = swap;
-  if (swap.error || !swap.changed || opts.noop || opts.syncOnly || !resource.reloadCmd) {
+  if (swap.error || !swap.changed || opts.noop || opts.syncOnly || opts.runReload === false || !resource.reloadCmd) {
     return { ...result, reloaded: false, rolledBack: false };
   }
   const r = await reloadOrRollback(resource.reloadCmd, [swap], { ...opts, ...(resource.commandTimeoutMs ? { timeoutMs: resource.commandTimeoutMs } : {}) });

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadResources } from '@confd-haproxy/resource';
 
@@ -26,6 +27,22 @@ t.test('a valid resource loads with confd defaults', async (t) => {
   });
 });
 
+t.test('a minimal resource gets confd defaults, and files load in name order', async (t) => {
+  const dir = confdir(t, { 'b.toml': ok('out/b.cfg'), 'a.toml': ok('out/a.cfg'), 'notes.txt': 'not a resource' });
+  const rs = await loadResources({ confdir: dir });
+  t.same(rs.map((r) => r.name), ['conf.d/a.toml', 'conf.d/b.toml']);
+  t.match(rs[0], { prefix: '', mode: 0o644, uid: process.getuid!(), gid: process.getgid!() });
+  t.notOk('checkCmd' in rs[0]! || 'reloadCmd' in rs[0]! || 'commandTimeoutMs' in rs[0]!, 'no commands, no timeout unless set');
+});
+
+t.test('an absolute dest is kept, uid/gid and an integer command_timeout are read', async (t) => {
+  const dir = confdir(t, {});
+  const dest = join(dir, 'out', 'abs.cfg');
+  writeFileSync(join(dir, 'conf.d/x.toml'), toml(`src = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/a"]\nuid = 65534\ngid = 65534\ncommand_timeout = 2\nmode = "640"`));
+  const [r] = await loadResources({ confdir: dir, prefix: 'eu/' });
+  t.match(r, { dest, uid: 65534, gid: 65534, commandTimeoutMs: 2000, mode: 0o640, prefix: '/eu' });
+});
+
 const cases: [string, string, RegExp][] = [
   ['a missing src', toml('dest = "out/x"\nkeys = ["/a"]'), /conf\.d\/bad\.toml: \[template\]\.src is required/],
   ['a missing dest', toml('src = "haproxy.cfg.hbs"\nkeys = ["/a"]'), /conf\.d\/bad\.toml: \[template\]\.dest is required/],
@@ -35,6 +52,12 @@ const cases: [string, string, RegExp][] = [
   ['no keys', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"'), /\[template\]\.keys must be a non-empty array/],
   ['a dest directory that does not exist', toml('src = "haproxy.cfg.hbs"\ndest = "/nonexistent-dir/haproxy.cfg"\nkeys = ["/a"]'), /directory \/nonexistent-dir does not exist/],
   ['a TOML syntax error', '[template]\nsrc = "haproxy.cfg.hbs\ndest = "x"\n', /conf\.d\/bad\.toml: TOML syntax error at line 2 column \d+/],
+  ['an unknown table', `${ok('out/x')}[tempalte]\nsrc = "y"\n`, /conf\.d\/bad\.toml: unknown table \[tempalte\]/],
+  ['a missing [template] table', 'src = "haproxy.cfg.hbs"\n', /conf\.d\/bad\.toml: unknown top-level key src/],
+  ['a mode that is not a string', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\nmode = 644'), /\[template\]\.mode "644" is not an octal file mode/],
+  ['a negative uid', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\nuid = -1'), /conf\.d\/bad\.toml: \[template\]\.uid must be a non-negative integer/],
+  ['a dest that is a directory', toml('src = "haproxy.cfg.hbs"\ndest = "out"\nkeys = ["/a"]'), /conf\.d\/bad\.toml: \[template\]\.dest "out" is a directory/],
+  ['a check_cmd that is not a string', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\ncheck_cmd = ["haproxy", "-c"]'), /conf\.d\/bad\.toml: \[template\]\.check_cmd must be a string/],
   ['a bad command_timeout', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\ncommand_timeout = "soon"'), /command_timeout "soon" is not a duration/],
 ];
 for (const [what, text, message] of cases) {
@@ -52,8 +75,15 @@ t.test('two resources writing the same dest are refused, naming both files', asy
   });
 });
 
+t.test('one dest reached through a symlinked directory is still one dest', async (t) => {
+  const dir = confdir(t, { 'a.toml': ok('out/haproxy.cfg'), 'b.toml': ok('link/haproxy.cfg') });
+  symlinkSync(join(dir, 'out'), join(dir, 'link'));
+  await t.rejects(loadResources({ confdir: dir }), { code: 'RESOURCE_DUPLICATE_DEST', message: /conf\.d\/a\.toml and conf\.d\/b\.toml both write/ });
+});
+
 t.test('every broken file is reported, not just the first', async (t) => {
   const dir = confdir(t, { 'a.toml': toml('dest = "out/a"\nkeys = ["/a"]'), 'b.toml': toml('src = "haproxy.cfg.hbs"\nkeys = ["/a"]') });
   const err = await loadResources({ confdir: dir }).catch((e: Error) => e);
-  t.match(err, { message: /conf\.d\/a\.toml: \[template\]\.src is required\nconf\.d\/b\.toml: \[template\]\.dest is required/ });
+  t.match(err, { code: 'RESOURCE_INVALID', message: /conf\.d\/a\.toml: \[template\]\.src is required\nconf\.d\/b\.toml: \[template\]\.dest is required/ });
+  t.equal((err as Error & { cause: AggregateError }).cause.errors.length, 2, 'each problem is also kept as its own error');
 });

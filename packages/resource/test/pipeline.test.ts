@@ -1,7 +1,7 @@
 import t from 'tap';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { processResource, type ResourceConfig } from '@confd-haproxy/resource';
+import { processResource, reloadOrRollback, stageAndSwap, type ResourceConfig } from '@confd-haproxy/resource';
 
 function resource(dir: string, extra: Partial<ResourceConfig> = {}): ResourceConfig {
   return {
@@ -19,6 +19,16 @@ function resource(dir: string, extra: Partial<ResourceConfig> = {}): ResourceCon
   };
 }
 const files = (dir: string) => readdirSync(join(dir, 'etc')).sort();
+const read = (dir: string, name = 'haproxy.cfg') => readFileSync(join(dir, 'etc', name), 'utf8');
+// A killed process whose parent is gone stays a zombie here (PID 1 does not reap): it counts as gone.
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
 
 t.test('a new file is staged, checked, swapped in with its mode and reloaded', async (t) => {
   const dir = t.testdir({ etc: {} });
@@ -58,6 +68,49 @@ t.test('check_cmd gets the stage file, never world-readable when the mode is 060
   t.equal(content, 'new', 'and holds the new content');
 });
 
+t.test('check_cmd reads the staged new content, not the old dest', async (t) => {
+  const root = t.testdir({ passes: { etc: { 'haproxy.cfg': 'bad\n' } }, fails: { etc: { 'haproxy.cfg': 'listen ok\n' } } });
+  const [passes, fails] = [join(root, 'passes'), join(root, 'fails')];
+  const r1 = await processResource(resource(passes, { checkCmd: 'grep -q ok {{.src}}' }), 'listen ok\n');
+  t.match(r1, { changed: true, checked: true, error: undefined });
+  t.equal(read(passes), 'listen ok\n');
+  const r2 = await processResource(resource(fails, { checkCmd: 'grep -q ok {{.src}}' }), 'bad\n');
+  t.match(r2, { checked: false, error: { code: 'RESOURCE_CHECK_FAILED' } });
+  t.equal(read(fails), 'listen ok\n');
+});
+
+t.test('only {{.src}} is substituted, shell-quoted, however odd the dest name', async (t) => {
+  const dir = t.testdir({ etc: {} });
+  const seen = join(dir, 'seen');
+  const dest = join(dir, "etc/it's $(touch pwned) `touch pwned2`.cfg");
+  const r = await processResource(resource(dir, { dest, checkCmd: `cat {{ .src }} > ${seen}; echo '{{.dest}}' >> ${seen}` }), 'listen $(touch pwned3)\n');
+  t.equal(r.error, undefined);
+  t.equal(readFileSync(seen, 'utf8'), 'listen $(touch pwned3)\n{{.dest}}\n', 'the stage path reached cat; {{.dest}} stays as written');
+  t.equal(readFileSync(dest, 'utf8'), 'listen $(touch pwned3)\n');
+  for (const f of ['pwned', 'pwned2', 'pwned3']) t.notOk(existsSync(join(dir, f)) || existsSync(f), `nothing ran ${f}`);
+});
+
+t.test('the configured mode holds against the umask, for stage and dest', async (t) => {
+  const dir = t.testdir({ etc: {} });
+  const seen = join(dir, 'seen');
+  // umask 022 would turn a plain create of 0664 into 0644.
+  await processResource(resource(dir, { mode: 0o664, checkCmd: `umask 077; stat -c %a {{.src}} > ${seen}` }), 'x\n');
+  t.equal(readFileSync(seen, 'utf8').trim(), '664');
+  t.equal(statSync(join(dir, 'etc/haproxy.cfg')).mode & 0o777, 0o664);
+});
+
+const asRoot = { skip: process.getuid?.() !== 0 && 'chown needs root' };
+
+t.test('uid and gid own the stage file and dest, and an owner change alone is a change', asRoot, async (t) => {
+  const dir = t.testdir({ etc: { 'haproxy.cfg': 'same\n' } });
+  const seen = join(dir, 'seen');
+  const r = await processResource(resource(dir, { uid: 65534, gid: 65534, mode: 0o600, checkCmd: `stat -c %u:%g:%a {{.src}} > ${seen}` }), 'same\n');
+  t.match(r, { changed: true, checked: true });
+  t.equal(readFileSync(seen, 'utf8').trim(), '65534:65534:600');
+  const st = statSync(join(dir, 'etc/haproxy.cfg'));
+  t.same([st.uid, st.gid, st.mode & 0o777], [65534, 65534, 0o600]);
+});
+
 t.test('a failed check leaves dest untouched and removes the stage file', async (t) => {
   const dir = t.testdir({ etc: { 'haproxy.cfg': 'old\n' } });
   const r = await processResource(resource(dir, { checkCmd: 'echo "[ALERT] parsing error" >&2; exit 1', reloadCmd: 'exit 0' }), 'broken\n');
@@ -89,11 +142,52 @@ t.test('a failed reload of a first render removes the dest it created', async (t
 
 t.test('a hanging reload times out, is killed and rolled back', async (t) => {
   const dir = t.testdir({ etc: { 'haproxy.cfg': 'old\n' } });
+  const pidFile = join(dir, 'pid');
   const started = Date.now();
-  const r = await processResource(resource(dir, { reloadCmd: 'sleep 30', commandTimeoutMs: 300 }), 'new\n');
-  t.ok(Date.now() - started < 5000);
-  t.match(r, { rolledBack: true, error: { code: 'RESOURCE_RELOAD_FAILED', message: /timed out/ } });
-  t.equal(readFileSync(join(dir, 'etc/haproxy.cfg'), 'utf8'), 'old\n');
+  const r = await processResource(resource(dir, { reloadCmd: `sleep 30 & echo $! > ${pidFile}; wait`, commandTimeoutMs: 300 }), 'new\n');
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  t.teardown(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  t.ok(Date.now() - started < 5000, `returned after ${Date.now() - started} ms`);
+  t.match(r, { reloaded: false, rolledBack: true, error: { code: 'RESOURCE_RELOAD_FAILED', message: /timed out.*restored the previous/ } });
+  t.equal(r.commands.at(-1)?.timedOut, true);
+  t.equal(read(dir), 'old\n');
+  t.same(files(dir), ['haproxy.cfg']);
+  t.notOk(alive(pid), 'the reload command\'s child is killed');
+});
+
+t.test('a rollback restores the previous mode and owner too', asRoot, async (t) => {
+  const dir = t.testdir({ etc: { 'haproxy.cfg': 'old\n' } });
+  chmodSync(join(dir, 'etc/haproxy.cfg'), 0o640);
+  chownSync(join(dir, 'etc/haproxy.cfg'), 65534, 65534);
+  const r = await processResource(resource(dir, { mode: 0o644, reloadCmd: 'exit 1' }), 'new\n');
+  t.equal(r.rolledBack, true);
+  const st = statSync(join(dir, 'etc/haproxy.cfg'));
+  t.same([read(dir), st.mode & 0o777, st.uid, st.gid], ['old\n', 0o640, 65534, 65534]);
+});
+
+t.test('with runReload false the file is checked and swapped, and the reload is left to the caller', async (t) => {
+  const dir = t.testdir({ etc: { 'haproxy.cfg': 'old\n' } });
+  const r = await processResource(resource(dir, { checkCmd: 'true', reloadCmd: `touch ${join(dir, 'reloaded')}` }), 'new\n', { runReload: false });
+  t.match(r, { changed: true, checked: true, reloaded: false, rolledBack: false, error: undefined });
+  t.equal(read(dir), 'new\n');
+  t.notOk(existsSync(join(dir, 'reloaded')));
+});
+
+t.test('a shared reload runs once and its failure rolls back exactly the resources that depend on it', async (t) => {
+  const dir = t.testdir({ etc: { 'a.cfg': 'a-old\n', 'b.cfg': 'b-old\n', 'c.cfg': 'c-old\n' } });
+  const count = join(dir, 'count');
+  const reload = `echo x >> ${count}; exit 1`;
+  const [a, b, c] = await Promise.all(
+    ['a', 'b', 'c'].map((n) => stageAndSwap(resource(dir, { name: `conf.d/${n}.toml`, dest: join(dir, `etc/${n}.cfg`), reloadCmd: n === 'c' ? 'true' : reload }), `${n}-new\n`)),
+  );
+  t.same([read(dir, 'a.cfg'), read(dir, 'b.cfg'), read(dir, 'c.cfg')], ['a-new\n', 'b-new\n', 'c-new\n'], 'all three swapped before any reload');
+  const r = await reloadOrRollback(reload, [a!, b!], {});
+  t.match(r, { rolledBack: true, result: { ok: false, exitCode: 1 }, error: { code: 'RESOURCE_RELOAD_FAILED', message: /a\.cfg.*b\.cfg/ } });
+  t.equal(readFileSync(count, 'utf8'), 'x\n', 'the shared reload ran once');
+  t.same([read(dir, 'a.cfg'), read(dir, 'b.cfg'), read(dir, 'c.cfg')], ['a-old\n', 'b-old\n', 'c-new\n'], 'c, reloaded by another command, keeps its new content');
+  t.equal(c!.changed, true);
 });
 
 t.test('noop returns the diff and writes nothing', async (t) => {

@@ -1,7 +1,11 @@
 // Shell commands for check_cmd and reload_cmd: own process group, a timeout that kills the whole
-// group (grandchildren included), output captured, and the outcome returned as data.
+// group (grandchildren included), a bounded tail of the output, and the outcome returned as data.
 import { execa } from 'execa';
 
+/**
+ * The part of a pino logger the runner uses. It is only ever called with one string, so pino,
+ * console and string-collecting test loggers all fit.
+ */
 export interface RunnerLogger {
   debug(msg: string): void;
   info(msg: string): void;
@@ -13,11 +17,11 @@ export interface RunCommandOptions {
   /** Default 30 000 ms. */
   timeoutMs?: number;
   cwd?: string;
-  /** The exact environment of the command (the caller decides what it holds). */
+  /** The exact environment of the command (the caller decides what it holds); default: inherited. */
   env?: Record<string, string | undefined>;
   signal?: AbortSignal;
   logger?: RunnerLogger;
-  /** After SIGTERM to the group, SIGKILL this much later (ms). Default 2000. */
+  /** After SIGTERM to the group, SIGKILL this much later (ms). Default 1000. */
   killGraceMs?: number;
 }
 
@@ -28,14 +32,31 @@ export interface CommandResult {
   signal: string | undefined;
   timedOut: boolean;
   aborted: boolean;
-  /** Last 64 KiB of output. */
+  /** The last 64 KiB of output. */
   stdout: string;
   stderr: string;
   durationMs: number;
 }
 
-const MAX_OUTPUT = 64 * 1024;
-const tail = (s: string) => (s.length > MAX_OUTPUT ? s.slice(-MAX_OUTPUT) : s);
+export const MAX_OUTPUT_BYTES = 64 * 1024;
+
+/** Keeps only the last MAX_OUTPUT_BYTES of a stream, so a chatty command cannot grow memory. */
+class Tail {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  push(chunk: Buffer | string): void {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.#chunks.push(b);
+    this.#size += b.length;
+    while (this.#chunks.length > 1 && this.#size - this.#chunks[0]!.length >= MAX_OUTPUT_BYTES) {
+      this.#size -= this.#chunks.shift()!.length;
+    }
+  }
+  toString(): string {
+    const all = Buffer.concat(this.#chunks);
+    return all.subarray(Math.max(0, all.length - MAX_OUTPUT_BYTES)).toString('utf8');
+  }
+}
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (!pid) return;
@@ -48,24 +69,29 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 
 export async function runCommand(command: string, opts: RunCommandOptions = {}): Promise<CommandResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const grace = opts.killGraceMs ?? 2000;
+  const grace = opts.killGraceMs ?? 1000;
   const started = Date.now();
+  const log = opts.logger;
+  log?.debug(`running "${command}" (timeout ${timeoutMs} ms)`);
+  // detached: the shell leads its own process group, so the whole tree can be signalled at once.
   const child = execa(command, {
     shell: '/bin/sh',
     detached: true,
-    cleanup: true,
     reject: false,
-    all: false,
+    buffer: false,
     stdin: 'ignore',
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.env ? { env: opts.env, extendEnv: false } : {}),
-    maxBuffer: 16 * 1024 * 1024,
-    stripFinalNewline: false,
   });
+  const stdout = new Tail();
+  const stderr = new Tail();
+  child.stdout?.on('data', (c: Buffer | string) => stdout.push(c));
+  child.stderr?.on('data', (c: Buffer | string) => stderr.push(c));
   let timedOut = false;
   let aborted = false;
   let hardKill: NodeJS.Timeout | undefined;
   const stop = (why: 'timeout' | 'abort') => {
+    if (timedOut || aborted) return;
     if (why === 'timeout') timedOut = true;
     else aborted = true;
     killGroup(child.pid, 'SIGTERM');
@@ -78,10 +104,8 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
   const r = await child;
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
-  // The shell may be gone while its children live on: make sure the whole group is.
-  if (timedOut || aborted) {
-    killGroup(child.pid, 'SIGKILL');
-  }
+  // The shell may be gone while children that ignored SIGTERM live on: make sure the group is.
+  if (timedOut || aborted) killGroup(child.pid, 'SIGKILL');
   if (hardKill) clearTimeout(hardKill);
   const result: CommandResult = {
     command,
@@ -90,19 +114,20 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
     signal: r.signal ?? undefined,
     timedOut,
     aborted,
-    stdout: tail(String(r.stdout ?? '')),
-    stderr: tail(String(r.stderr ?? '')),
+    stdout: stdout.toString(),
+    stderr: stderr.toString(),
     durationMs: Date.now() - started,
   };
-  const log = opts.logger;
   if (log) {
     const out = [result.stdout.trim(), result.stderr.trim()].filter(Boolean).join('\n');
     if (result.ok) log.debug(`"${command}" ok in ${result.durationMs} ms${out ? `: ${out}` : ''}`);
+    else if (result.timedOut) log.error(`"${command}" ${describeFailure(result)}${out ? `: ${out}` : ''}`);
     else log.warn(`"${command}" ${describeFailure(result)}${out ? `: ${out}` : ''}`);
   }
   return result;
 }
 
+/** "exited with 3", "timed out after 30001 ms (process group killed)", ... for messages. */
 export function describeFailure(r: CommandResult): string {
   if (r.timedOut) return `timed out after ${r.durationMs} ms (process group killed)`;
   if (r.aborted) return 'was aborted (process group killed)';
@@ -110,7 +135,7 @@ export function describeFailure(r: CommandResult): string {
   return `exited with ${r.exitCode}`;
 }
 
-/** Identical commands of several resources in one pass run once; order kept. */
+/** Identical commands of several resources in one pass run once; order kept, blanks dropped. */
 export function dedupeCommands(commands: readonly (string | undefined)[]): string[] {
   return [...new Set(commands.filter((c): c is string => Boolean(c && c.trim())))];
 }

@@ -4,13 +4,17 @@
 export interface QuiescenceOptions {
   minMs: number;
   maxMs: number;
+  /** Aborting it is stop(). */
   signal?: AbortSignal;
 }
 
 export interface Quiescence {
   poke(): void;
-  /** Resolves when no run is pending or running. */
+  /** Fire a pending burst now instead of waiting; resolves when nothing is pending or running. */
+  flush(): Promise<void>;
+  /** Resolves when nothing is pending or running, without hurrying a pending burst. */
   idle(): Promise<void>;
+  /** No more runs; a run in progress finishes (await idle() for it). */
   stop(): void;
 }
 
@@ -30,7 +34,7 @@ export function createQuiescence(opts: QuiescenceOptions, fire: () => Promise<vo
     if (cap) clearTimeout(cap);
     quiet = cap = undefined;
   };
-  const run = () => {
+  const run = (): void => {
     clear();
     if (stopped) return settle();
     if (running) {
@@ -45,9 +49,10 @@ export function createQuiescence(opts: QuiescenceOptions, fire: () => Promise<vo
       }
     })().finally(() => {
       running = undefined;
+      // The queued burst already waited its quiet (or hit max) while fire ran: go at once.
       if (again && !stopped) {
         again = false;
-        poke();
+        run();
       }
       settle();
     });
@@ -58,15 +63,22 @@ export function createQuiescence(opts: QuiescenceOptions, fire: () => Promise<vo
     quiet = setTimeout(run, opts.minMs);
     cap ??= setTimeout(run, opts.maxMs);
   };
-  opts.signal?.addEventListener('abort', () => stop(), { once: true });
+  const idle = () => new Promise<void>((done) => (quiet || running ? idleWaiters.push(done) : done()));
   function stop() {
     stopped = true;
+    again = false;
     clear();
     settle();
   }
+  if (opts.signal?.aborted) stop();
+  else opts.signal?.addEventListener('abort', stop, { once: true });
   return {
     poke,
-    idle: () => new Promise<void>((done) => (quiet || running ? idleWaiters.push(done) : done())),
+    flush: () => {
+      if (quiet) run();
+      return idle();
+    },
+    idle,
     stop,
   };
 }
