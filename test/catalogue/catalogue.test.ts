@@ -214,7 +214,7 @@ const run = (bin: string, args: string[]) =>
 const badFlags: [string, string[], RegExp][] = [
   ['confd-haproxy', ['--interval', 'soon', '--backend', 'file', '--file', 'x'], /--interval: "soon" is not a duration/],
   ['confd-haproxy', ['--wait', '5s:1s', '--backend', 'file', '--file', 'x'], /--wait: max \(1s\) is below min \(5s\)/],
-  ['confd-haproxy', ['--backend', 'zookeeper'], /--backend: "zookeeper" is not consul or file/],
+  ['confd-haproxy', ['--backend', 'zookeeper'], /--backend: "zookeeper" is not consul, etcd or file/],
   ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--timeout', '1 sec'], /--timeout: "1 sec" is not a duration/],
   ['checkmemcached', ['--server', 'nohostport', '--backend', 'file', '--file', 'x'], /--server: "nohostport" is not host:port/],
   ['checkmysqlslave', ['--conf', 'x', '--tag', 't', '--retry-up', '0', '--backend', 'file', '--file', 'x'], /--retry-up: "0" is not a whole number/],

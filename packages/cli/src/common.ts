@@ -122,7 +122,11 @@ export function storeOptionsFromFlags(f: StoreFlags, env: NodeJS.ProcessEnv = pr
     if (!f.file) throw new UsageError('--backend file needs --file <kv.json>');
     return { backend: 'file', file: f.file };
   }
-  if (backend !== 'consul') throw new UsageError(`--backend: "${backend}" is not consul or file`);
+  if (backend === 'etcd') {
+    const nodes = Array.isArray(f.node) ? f.node : f.node ? [f.node] : [];
+    return { backend: 'etcd', nodes: nodes.length ? nodes : ['http://127.0.0.1:2379'] };
+  }
+  if (backend !== 'consul') throw new UsageError(`--backend: "${backend}" is not consul, etcd or file`);
   const nodes = Array.isArray(f.node) ? f.node : f.node ? [f.node] : [];
   const scheme = f.scheme === undefined ? undefined : f.scheme === 'http' || f.scheme === 'https' ? f.scheme : undefined;
   if (f.scheme !== undefined && scheme === undefined) throw new UsageError(`--scheme: "${f.scheme}" is not http or https`);

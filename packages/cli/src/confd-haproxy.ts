@@ -47,7 +47,7 @@ const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(
 
 function storeFlags(cmd: Command): Command {
   return cmd
-    .option('--backend <name>', 'store backend: consul or file', undefined)
+    .option('--backend <name>', 'store backend: consul, etcd or file', undefined)
     .option('--node <address>', 'store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or 127.0.0.1:8500)', collect, [])
     .option('--file <path>', 'the file store (with --backend file)')
     .option('--prefix <prefix>', 'key prefix prepended to every resource\'s keys', '')

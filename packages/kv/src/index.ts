@@ -4,6 +4,8 @@ export type { KVErrorCode } from './errors.js';
 export { createConsulStore } from './consul/index.js';
 export type { ConsulStoreOptions } from './consul/index.js';
 export { createFileStore } from './file/index.js';
+export { createEtcdStore } from './etcd/index.js';
+export type { EtcdStoreOptions } from './etcd/index.js';
 export type { FileStoreOptions } from './file/index.js';
 export { openStore } from './open.js';
 export type { StoreOptions } from './open.js';

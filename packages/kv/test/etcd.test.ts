@@ -1,0 +1,25 @@
+import t from 'tap';
+import { createEtcdStore } from '@confd-haproxy/kv';
+import { startEtcd } from '@confd-haproxy/testkit';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const etcd = await startEtcd();
+t.teardown(() => etcd.stop());
+
+t.test('an unreachable etcd is KV_UNREACHABLE', async (t) => {
+  const store = createEtcdStore({ nodes: ['http://127.0.0.1:1'], timeoutMs: 1000 });
+  t.teardown(() => store.close());
+  await t.rejects(store.list('haproxy/'), { code: 'KV_UNREACHABLE' });
+});
+
+t.test('confd-haproxy reads etcd with -backend etcd -node, as confd', async (t) => {
+  const store = createEtcdStore({ nodes: [etcd.endpoint] });
+  t.teardown(() => store.close());
+  await store.put('haproxy/memcached/m1', JSON.stringify({ name: 'etcdmem', host: '127.0.0.1', port: 11211, proxyport: 16299 }));
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', join(root, 'examples/quickstart')], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.status, 2, 'a change is pending');
+  t.match(r.stdout, /\+listen etcdmem\n\+    bind 0\.0\.0\.0:16299/);
+});
