@@ -36,15 +36,21 @@ export class MemcachedProbe {
       s.setKeepAlive(true, 10_000);
       this.#socket = s;
       s.once('connect', () => done(s));
-      s.on('data', (d) => this.#onData?.(d.toString('latin1')));
+      // Events of a socket we already dropped must not touch the probe that runs on its successor.
+      s.on('data', (d) => {
+        if (this.#socket === s) this.#onData?.(d.toString('latin1'));
+      });
       s.on('error', (err: NodeJS.ErrnoException) => {
         const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
-        this.#drop();
         fail(new Error(reason));
+        if (this.#socket !== s) return;
+        this.#drop();
         this.#onFail?.(reason);
       });
       s.on('close', () => {
-        if (this.#socket === s) this.#drop();
+        fail(new Error('connection closed'));
+        if (this.#socket !== s) return;
+        this.#drop();
         this.#onFail?.('connection closed');
       });
     });

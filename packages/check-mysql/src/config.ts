@@ -1,6 +1,5 @@
 // db.conf, the original's INI: one section per tag; host/port are the MASTER.
 import { readFileSync } from 'node:fs';
-import { parse } from 'ini';
 import { CheckerError } from '@confd-haproxy/checker';
 
 export const MYSQL_PROXYPORT_OFFSET = 10050;
@@ -11,6 +10,7 @@ export interface MysqlTagConfig {
   port: number;
   user: string;
   password: string;
+  /** Read for compatibility; the checks connect without a default database. */
   database?: string;
   charset?: string;
   /** Static replica list (replicas = host:port,host:port). */
@@ -18,15 +18,43 @@ export interface MysqlTagConfig {
   proxyport: number;
   /** Seconds; overrides --max-lag for this tag. */
   maxLag?: number;
+  /** Settings the checker ignores (other tools may share db.conf), for the bin to log. */
+  warnings: string[];
 }
 
 const KNOWN = new Set(['database', 'host', 'port', 'user', 'password', 'default-character-set', 'replicas', 'proxyport', 'max_lag']);
+
+const TAG = /^[A-Za-z0-9_.-]{1,128}$/;
+const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
 
 const port = (v: unknown, where: string): number => {
   const s = String(v ?? '').trim();
   if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 65535) throw new CheckerError('CHECKER_CONFIG', `${where} "${s}" is not a port (1..65535)`);
   return Number(s);
 };
+
+/**
+ * Parse db.conf as the original's Config::IniFiles did: `[section]`, `key = value`, whole-line
+ * `#`/`;` comments, values verbatim (a `;` or `#` inside a password is part of it).
+ */
+export function parseDbConf(text: string, file: string): Record<string, Record<string, unknown>> {
+  const doc: Record<string, Record<string, unknown>> = Object.create(null) as Record<string, Record<string, unknown>>;
+  let section: Record<string, unknown> | undefined;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
+    const head = /^\[\s*([^\]]*?)\s*\]$/.exec(line);
+    if (head) {
+      section = doc[head[1]!] ??= Object.create(null) as Record<string, unknown>;
+      return;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new CheckerError('CHECKER_CONFIG', `${file}:${i + 1}: expected [section] or key = value, found "${line.slice(0, 60)}"`);
+    if (!section) throw new CheckerError('CHECKER_CONFIG', `${file}:${i + 1}: "${line.slice(0, eq).trim()}" is outside any [section]`);
+    section[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  });
+  return doc;
+}
 
 export function readDbConf(file: string): Record<string, Record<string, unknown>> {
   let text: string;
@@ -35,7 +63,7 @@ export function readDbConf(file: string): Record<string, Record<string, unknown>
   } catch (err) {
     throw new CheckerError('CHECKER_CONFIG', `${file}: cannot read (${(err as Error).message})`, { cause: err });
   }
-  return parse(text) as Record<string, Record<string, unknown>>;
+  return parseDbConf(text, file);
 }
 
 export function tagConfig(file: string, doc: Record<string, Record<string, unknown>>, tag: string): MysqlTagConfig {
@@ -45,8 +73,13 @@ export function tagConfig(file: string, doc: Record<string, Record<string, unkno
     throw new CheckerError('CHECKER_CONFIG', `${file}: no section [${tag}] (sections: ${known.join(', ') || 'none'})`);
   }
   const where = (k: string) => `${file}: [${tag}] ${k}`;
-  for (const k of Object.keys(s)) if (!KNOWN.has(k)) throw new CheckerError('CHECKER_CONFIG', `${where(k)} is not a known setting (${[...KNOWN].join(', ')})`);
+  if (!TAG.test(tag)) throw new CheckerError('CHECKER_CONFIG', `${file}: [${tag}] is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/mysqlslave/<tag>)`);
+  // Other tools may keep their own settings in db.conf: ignored, but named so a typo shows.
+  const warnings = Object.keys(s)
+    .filter((k) => !KNOWN.has(k))
+    .map((k) => `${where(k)} is not a checkmysqlslave setting and is ignored (known: ${[...KNOWN].join(', ')})`);
   for (const k of ['host', 'port', 'user']) if (s[k] === undefined || s[k] === '') throw new CheckerError('CHECKER_CONFIG', `${where(k)} is required`);
+  if (!HOST.test(String(s.host))) throw new CheckerError('CHECKER_CONFIG', `${where('host')} "${String(s.host)}" is not a host name or address`);
   const p = port(s.port, where('port'));
   const replicas = String(s.replicas ?? '')
     .split(',')
@@ -55,9 +88,11 @@ export function tagConfig(file: string, doc: Record<string, Record<string, unkno
     .map((hp) => {
       const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(hp);
       if (!m) throw new CheckerError('CHECKER_CONFIG', `${where('replicas')}: "${hp}" is not host:port`);
-      return { host: m[1]!.replace(/^\[|\]$/g, ''), port: port(m[2], where('replicas')) };
+      const host = m[1]!.replace(/^\[|\]$/g, '');
+      if (!HOST.test(host)) throw new CheckerError('CHECKER_CONFIG', `${where('replicas')}: "${hp}" is not host:port`);
+      return { host, port: port(m[2], where('replicas')) };
     });
-  const maxLag = s.max_lag === undefined ? undefined : Number(s.max_lag);
+  const maxLag = s.max_lag === undefined || s.max_lag === '' ? undefined : Number(s.max_lag);
   if (maxLag !== undefined && !(Number.isFinite(maxLag) && maxLag >= 0)) throw new CheckerError('CHECKER_CONFIG', `${where('max_lag')} "${String(s.max_lag)}" is not a number of seconds`);
   return {
     tag,
@@ -68,8 +103,9 @@ export function tagConfig(file: string, doc: Record<string, Record<string, unkno
     ...(s.database ? { database: String(s.database) } : {}),
     ...(s['default-character-set'] ? { charset: String(s['default-character-set']) } : {}),
     replicas,
-    proxyport: s.proxyport === undefined ? p + MYSQL_PROXYPORT_OFFSET : port(s.proxyport, where('proxyport')),
+    proxyport: s.proxyport === undefined || s.proxyport === '' ? p + MYSQL_PROXYPORT_OFFSET : port(s.proxyport, where('proxyport')),
     ...(maxLag !== undefined ? { maxLag } : {}),
+    warnings,
   };
 }
 

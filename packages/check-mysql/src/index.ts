@@ -1,4 +1,4 @@
-export { mysqlKind } from './kind.js';
-export type { MysqlKindOptions } from './kind.js';
-export { readDbConf, tagConfig, allTags, MYSQL_PROXYPORT_OFFSET } from './config.js';
+export { mysqlKind, privilegeHint } from './kind.js';
+export type { MysqlKind, MysqlKindOptions } from './kind.js';
+export { readDbConf, parseDbConf, tagConfig, allTags, MYSQL_PROXYPORT_OFFSET } from './config.js';
 export type { MysqlTagConfig } from './config.js';

@@ -1,116 +1,120 @@
 // checkmysqlslave: a replica serves when it answers in time, both replication threads run, its
 // lag is within max-lag and it replicates from the configured master. Every candidate is checked
 // before it is chosen; with none healthy the entry points at the master (switchable off).
-import mysql, { type Connection } from 'mysql2/promise';
+import { createConnection, type Connection } from 'mysql2';
 import type { CheckerKind, CheckerLogger, Entry, EntryBody, Target } from '@confd-haproxy/checker';
 import type { MysqlTagConfig } from './config.js';
 
 export interface MysqlKindOptions {
   config: MysqlTagConfig;
-  /** Seconds. */
+  /** Largest Seconds_Behind_Master still served (seconds); db.conf's max_lag wins. */
   maxLag: number;
+  /** Connect and query deadline (ms); a connection that hit it is destroyed and made anew. */
   timeoutMs: number;
+  /** With no healthy replica, point the entry at the master (the original's behaviour). */
   masterFallback: boolean;
   logger?: CheckerLogger;
 }
 
-interface Conn {
-  conn: Connection;
-}
+export type MysqlKind = CheckerKind & { close(): Promise<void> };
 
 const key = (t: Target) => `${t.host}:${t.port}`;
 const same = (a: Target, b: Target) => a.host === b.host && a.port === b.port;
 
-function privilegeHint(err: unknown): string {
+/** The original's Perl said nothing useful here; say which privilege is missing. */
+export function privilegeHint(err: unknown): string {
   const e = err as { code?: string; errno?: number; message?: string };
-  if (e.errno === 1227 || e.code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR' || e.errno === 1045 && /SLAVE|REPLICA/.test(e.message ?? '')) {
-    return `${e.message} — on MariaDB 10.5+ the checker's user needs the SLAVE MONITOR privilege (REPLICATION CLIENT is not enough) and REPLICATION MASTER ADMIN for SHOW SLAVE HOSTS`;
+  if (e.errno === 1227 || e.code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') {
+    return `${e.message ?? 'access denied'} — the checker's user needs the SLAVE MONITOR privilege on MariaDB 10.11 (10.5 and later) for SHOW SLAVE STATUS: REPLICATION CLIENT is not enough; SHOW SLAVE HOSTS on the master needs REPLICATION MASTER ADMIN (GRANT SLAVE MONITOR, REPLICATION MASTER ADMIN ON *.* TO ...)`;
   }
   return e.message ?? String(err);
 }
 
-export function mysqlKind(opts: MysqlKindOptions): CheckerKind & { close(): Promise<void> } {
+export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
   const c = opts.config;
   const master: Target = { host: c.host, port: c.port };
-  const pool = new Map<string, Promise<Conn>>();
+  // One kept connection per server: a new connection per check costs more than the check.
+  const conns = new Map<string, Connection>();
   let known: Target[] = [...c.replicas];
+  let closed = false;
 
-  const connect = (t: Target, signal: AbortSignal): Promise<Conn> => {
-    let p = pool.get(key(t));
-    if (!p) {
-      p = mysql
-        .createConnection({
-          host: t.host,
-          port: t.port,
-          user: c.user,
-          password: c.password,
-          connectTimeout: opts.timeoutMs,
-          ...(c.database ? { database: c.database } : {}),
-          ...(c.charset ? { charset: c.charset } : {}),
-        })
-        .then((conn) => {
-          conn.on('error', () => drop(t));
-          return { conn };
-        });
-      p.catch(() => drop(t));
-      pool.set(key(t), p);
+  const connOf = (t: Target): Connection => {
+    let conn = conns.get(key(t));
+    if (!conn) {
+      const fresh = createConnection({
+        host: t.host,
+        port: t.port,
+        user: c.user,
+        password: c.password,
+        connectTimeout: opts.timeoutMs,
+        // No default database: the checks need none, and a monitoring user with only SLAVE MONITOR
+        // would be refused one (the original connected to db.conf's `database`).
+        ...(c.charset ? { charset: c.charset } : {}),
+      });
+      // A connection that broke is forgotten; the next probe makes a new one.
+      fresh.on('error', () => drop(t, fresh));
+      conns.set(key(t), fresh);
+      conn = fresh;
     }
-    const pending = p;
-    return new Promise<Conn>((done, fail) => {
+    return conn;
+  };
+  /** Destroy the socket at once (a hung server never answers a polite quit). */
+  const drop = (t: Target, conn: Connection) => {
+    if (conns.get(key(t)) === conn) conns.delete(key(t));
+    try {
+      conn.destroy();
+    } catch {
+      // already closed
+    }
+  };
+  const query = <R>(t: Target, sql: string, signal: AbortSignal): Promise<R[]> =>
+    new Promise<R[]>((done, fail) => {
+      if (closed) return fail(new Error('checker closed'));
+      const conn = connOf(t);
       const onAbort = () => {
-        drop(t);
-        fail(new Error('timed out'));
+        drop(t, conn);
+        fail(new Error(`timed out after ${opts.timeoutMs} ms`));
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      pending.then(
-        (x) => {
+      try {
+        conn.query({ sql, timeout: opts.timeoutMs }, (err, rows) => {
           signal.removeEventListener('abort', onAbort);
-          done(x);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          fail(err);
-        },
-      );
+          if (err) {
+            drop(t, conn);
+            fail(err);
+          } else done(rows as R[]);
+        });
+      } catch (err) {
+        signal.removeEventListener('abort', onAbort);
+        drop(t, conn);
+        fail(err as Error);
+      }
     });
-  };
-  /** Forget a connection after any failure or timeout: the next probe makes a new one. */
-  const drop = (t: Target) => {
-    const p = pool.get(key(t));
-    pool.delete(key(t));
-    p?.then(({ conn }) => conn.destroy(), () => {});
-  };
-  const query = async <R>(t: Target, sql: string, signal: AbortSignal): Promise<R[]> => {
-    const { conn } = await connect(t, signal);
-    try {
-      const [rows] = await Promise.race([
-        conn.query({ sql, timeout: opts.timeoutMs }),
-        new Promise<never>((_, fail) => {
-          if (signal.aborted) fail(new Error('timed out'));
-          signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
-        }),
-      ]);
-      return rows as R[];
-    } catch (err) {
-      drop(t);
-      throw err;
-    }
-  };
 
   /** Candidates: the static list when given, else SHOW SLAVE HOSTS, else the original's Binlog Dump hosts. */
   const discover = async (signal: AbortSignal): Promise<Target[]> => {
     if (c.replicas.length > 0) return c.replicas;
     const found: Target[] = [];
+    const problems: string[] = [];
     try {
+      // Host/Port are each replica's report_host/report_port.
       const hosts = await query<{ Host: string; Port: number }>(master, 'SHOW SLAVE HOSTS', signal);
-      for (const h of hosts) if (h.Host && h.Port) found.push({ host: h.Host, port: Number(h.Port) });
-      if (hosts.length === 0) {
+      for (const h of hosts) if (h.Host && Number(h.Port) > 0) found.push({ host: h.Host, port: Number(h.Port) });
+    } catch (err) {
+      problems.push(`SHOW SLAVE HOSTS: ${privilegeHint(err)}`);
+    }
+    if (found.length === 0 && !signal.aborted) {
+      try {
+        // Last resort, as the original: the dump thread's client host with the master's own port.
         const procs = await query<{ Command: string; Host: string }>(master, 'SHOW PROCESSLIST', signal);
         for (const p of procs) if (p.Command === 'Binlog Dump' || p.Command === 'Binlog Dump GTID') found.push({ host: p.Host.replace(/:\d+$/, ''), port: c.port });
+      } catch (err) {
+        problems.push(`SHOW PROCESSLIST: ${privilegeHint(err)}`);
       }
-    } catch (err) {
-      opts.logger?.warn(`${c.tag}: cannot discover replicas on the master ${key(master)} (${privilegeHint(err)}); using the last known list`);
+    }
+    if (problems.length > 0 && found.length === 0) {
+      opts.logger?.warn(`${c.tag}: cannot discover replicas on the master ${key(master)} (${problems.join('; ')}); using the last known list (${known.map(key).join(', ') || 'empty'})`);
       return known;
     }
     const unique = found.filter((t, i) => found.findIndex((x) => same(x, t)) === i && !same(t, master));
@@ -132,13 +136,13 @@ export function mysqlKind(opts: MysqlKindOptions): CheckerKind & { close(): Prom
       if (!s) return { ok: false, reason: 'not a replica (SHOW SLAVE STATUS is empty)' };
       if (s.Slave_IO_Running !== 'Yes') return { ok: false, reason: `IO thread not running (${String(s.Slave_IO_Running)})` };
       if (s.Slave_SQL_Running !== 'Yes') return { ok: false, reason: `SQL thread not running (${String(s.Slave_SQL_Running)})` };
+      if (String(s.Master_Host).toLowerCase() !== c.host.toLowerCase() || Number(s.Master_Port) !== c.port) {
+        return { ok: false, reason: `replicates from ${String(s.Master_Host)}:${String(s.Master_Port)}, not ${key(master)}` };
+      }
       const lag = s.Seconds_Behind_Master;
       const maxLag = c.maxLag ?? opts.maxLag;
       if (lag === null || lag === undefined) return { ok: false, reason: 'lag unknown (Seconds_Behind_Master is NULL)' };
       if (Number(lag) > maxLag) return { ok: false, reason: `lag ${String(lag)} s above ${maxLag} s` };
-      if (String(s.Master_Host).toLowerCase() !== c.host.toLowerCase() || Number(s.Master_Port) !== c.port) {
-        return { ok: false, reason: `replicates from ${String(s.Master_Host)}:${String(s.Master_Port)}, not ${key(master)}` };
-      }
       return { ok: true };
     },
     choose(eligible, current): EntryBody | undefined {
@@ -147,19 +151,25 @@ export function mysqlKind(opts: MysqlKindOptions): CheckerKind & { close(): Prom
         if (!opts.masterFallback) return undefined;
         chosen = master;
       } else {
+        // Sticky: keep the current replica while it is eligible, so a healthy set never flaps.
         chosen = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;
       }
       const servers = (eligible.length ? [chosen, ...eligible.filter((t) => !same(t, chosen))] : [master]).map((t) => ({ host: t.host, port: t.port, weight: 100, role: 'active' as const }));
       return { name: c.tag, host: chosen.host, port: chosen.port, proxyport: c.proxyport, servers };
     },
-    okLine: (e: Entry, storeName: string) => `${e.name} in ${storeName} is ok`,
+    okLine: (e: Entry, storeName: string) => (same(e, master) ? `${e.name} in ${storeName} stays on the master ${key(master)}: no healthy replica` : `${e.name} in ${storeName} is ok`),
     changedLine: (e: Entry, prev: Entry | undefined) =>
       same(e, master) ? `${e.name}: no healthy replica, set the master ${key(master)}` : `${e.name}: set ${key(e)}${prev ? ` (was ${key(prev)})` : ''} with ${e.servers.length} healthy replica(s)`,
     async close() {
-      for (const t of [...pool.keys()]) {
-        const [host, port] = [t.slice(0, t.lastIndexOf(':')), Number(t.slice(t.lastIndexOf(':') + 1))];
-        drop({ host, port });
+      closed = true;
+      for (const conn of conns.values()) {
+        try {
+          conn.destroy();
+        } catch {
+          // already closed
+        }
       }
+      conns.clear();
     },
   };
 }

@@ -27,7 +27,9 @@ export interface CheckerLogger {
 export interface CheckerKind<T extends Target = Target> {
   /** The key segment: haproxy/<kind>/<tag>. */
   readonly kind: string;
+  /** The candidates of this pass; the signal fires after the probe timeout. */
   targets(signal: AbortSignal): Promise<T[]>;
+  /** One check; the signal fires at the deadline and the probe must then let go of its socket. */
   probe(target: T, signal: AbortSignal): Promise<Omit<ProbeResult, 'ms'>>;
   /** The entry for this pass from the eligible targets (in target order) and the stored entry. */
   choose(eligible: T[], current: Entry | undefined, all: T[]): EntryBody | undefined;
@@ -45,11 +47,19 @@ export interface TagCheckerOptions<T extends Target> {
   logger: CheckerLogger;
   /** "host:pid": stored in entries and as the lock's holder. */
   checker: string;
+  /** Deadline of one probe, connect and query together (ms). */
   timeoutMs: number;
+  /** Successes in a row before a failed target is eligible again. */
   retryUp: number;
+  /** Failures in a row before an eligible target is dropped. */
   retryDown: number;
-  /** Session TTL of the cluster lock (ms). */
+  /** Session TTL of the cluster lock (ms); renewed every TTL/3. */
   lockTtlMs: number;
+  /**
+   * After a holder's session expires, nobody may take the lock for this long (ms). Default 0:
+   * a holder stops writing as soon as a renew fails, well before its session can expire.
+   */
+  lockDelayMs?: number;
   /** Skip the cluster lock (one pass for cron, or tests of the choice alone). */
   noLock?: boolean;
   now?: () => Date;
@@ -58,8 +68,15 @@ export interface TagCheckerOptions<T extends Target> {
 export interface PassReport<T extends Target = Target> {
   tag: string;
   key: string;
+  /** Every probe of this pass, in target order. */
   results: { target: T; result: ProbeResult }[];
+  /** Targets whose probe succeeded in this pass. */
+  healthy: T[];
+  /** Targets that may serve after retry-up / retry-down. */
   eligible: T[];
+  /** The server the stored entry points at after this pass. */
+  chosen: Target | undefined;
+  /** The stored entry after this pass. */
   entry: Entry | undefined;
   wrote: boolean;
   holder: boolean;
@@ -99,13 +116,40 @@ async function withTimeout(ms: number, parent: AbortSignal, fn: (signal: AbortSi
   }
 }
 
+/** The kind's targets within a deadline: its signal fires at ms, the pass gives up at 2·ms. */
+async function targetsWithin<T>(ms: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T[]>): Promise<T[]> {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  parent.addEventListener('abort', onAbort, { once: true });
+  const soft = setTimeout(() => ac.abort(), ms);
+  let hard: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fn(ac.signal),
+      new Promise<never>((_, fail) => {
+        hard = setTimeout(() => fail(new Error(`no answer within ${2 * ms} ms`)), 2 * ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(soft);
+    clearTimeout(hard);
+    parent.removeEventListener('abort', onAbort);
+    ac.abort();
+  }
+}
+
 export class TagChecker<T extends Target = Target> {
   readonly key: string;
   readonly lockKey: string;
   readonly #o: TagCheckerOptions<T>;
   readonly #counters = new Map<string, Counter>();
   #lock: KVLock | undefined;
+  /** When the lock was last taken or renewed (ms); writes stop once a renew fails. */
   #lastRenew = 0;
+  #renewFailed = false;
+  /** Lock operations run one at a time (the loop's renew timer and the pass share them). */
+  #lockOp: Promise<boolean> = Promise.resolve(false);
+  #closed = false;
 
   constructor(opts: TagCheckerOptions<T>) {
     this.#o = opts;
@@ -113,42 +157,77 @@ export class TagChecker<T extends Target = Target> {
     this.lockKey = `haproxy/.locks/${opts.kind.kind}/${opts.tag}`;
   }
 
-  get holder(): boolean {
-    return this.#lock !== undefined;
+  get tag(): string {
+    return this.#o.tag;
   }
 
-  /** Take or keep the tag's lock; a holder whose renew fails stops writing at once. */
+  /** True while this checker may write: it holds the lock and its last renew succeeded. */
+  get holder(): boolean {
+    return this.#o.noLock === true || this.#mayWrite();
+  }
+
+  get lockTtlMs(): number {
+    return this.#o.lockTtlMs;
+  }
+
+  #mayWrite(): boolean {
+    return this.#lock !== undefined && !this.#renewFailed && Date.now() - this.#lastRenew < this.#o.lockTtlMs;
+  }
+
+  /** Take the lock, or renew it when TTL/4 has passed since the last renew; true while held. */
+  keepLock(): Promise<boolean> {
+    if (this.#o.noLock) return Promise.resolve(true);
+    this.#lockOp = this.#lockOp.then(
+      () => this.#ensureLock(),
+      () => this.#ensureLock(),
+    );
+    return this.#lockOp;
+  }
+
   async #ensureLock(): Promise<boolean> {
     const o = this.#o;
-    if (o.noLock) return true;
-    const now = Date.now();
+    if (this.#closed) return false;
     if (this.#lock) {
-      if (now - this.#lastRenew < o.lockTtlMs / 3) return true;
-      let kept = false;
+      // TTL/4 rather than TTL/3, so the loop's TTL/3 timer renews on every tick despite timer jitter.
+      if (!this.#renewFailed && Date.now() - this.#lastRenew < o.lockTtlMs / 4) return true;
+      const started = Date.now();
+      let kept: boolean | undefined;
       try {
         kept = await this.#lock.renew();
       } catch (err) {
-        o.logger.warn(`${o.tag}: cannot renew the lock (${(err as Error).message}); not writing until it is held again`);
+        // The store did not answer: the session may still be ours, but nothing is written until a renew succeeds.
+        if (!this.#renewFailed) o.logger.warn(`${o.tag}: cannot renew the lock ${this.lockKey} (${(err as Error).message}); not writing until it is renewed`);
+        this.#renewFailed = true;
+        return false;
       }
       if (kept) {
-        this.#lastRenew = now;
+        if (this.#renewFailed) o.logger.info(`${o.tag}: renewed the lock ${this.lockKey} again`);
+        this.#renewFailed = false;
+        this.#lastRenew = started;
         return true;
       }
       o.logger.warn(`${o.tag}: lost the lock ${this.lockKey}; another checker writes this tag now`);
       this.#lock = undefined;
+      this.#renewFailed = false;
     }
+    const started = Date.now();
     try {
-      // A short lock-delay: a holder stops writing as soon as a renew fails (every TTL/3).
-      this.#lock = await o.store.acquireLock(this.lockKey, { holder: o.checker, ttlMs: o.lockTtlMs, lockDelayMs: 1000 });
+      this.#lock = await o.store.acquireLock(this.lockKey, { holder: o.checker, ttlMs: o.lockTtlMs, lockDelayMs: o.lockDelayMs ?? 0 });
     } catch (err) {
-      o.logger.warn(`${o.tag}: cannot take the lock (${(err as Error).message})`);
+      o.logger.warn(`${o.tag}: cannot take the lock ${this.lockKey} (${(err as Error).message})`);
       this.#lock = undefined;
     }
-    if (this.#lock) {
-      this.#lastRenew = Date.now();
-      o.logger.info(`${o.tag}: holding the lock ${this.lockKey}`);
+    if (!this.#lock) return false;
+    if (this.#closed) {
+      // close() ran while the lock was being taken: give it back at once.
+      await this.#lock.release().catch(() => {});
+      this.#lock = undefined;
+      return false;
     }
-    return this.#lock !== undefined;
+    this.#lastRenew = started;
+    this.#renewFailed = false;
+    o.logger.info(`${o.tag}: holding the lock ${this.lockKey}`);
+    return true;
   }
 
   #count(t: T, ok: boolean): Counter {
@@ -172,71 +251,93 @@ export class TagChecker<T extends Target = Target> {
   async pass(signal: AbortSignal): Promise<PassReport<T>> {
     const o = this.#o;
     const base = { tag: o.tag, key: this.key };
+    const report = (r: Omit<PassReport<T>, 'tag' | 'key' | 'healthy' | 'chosen'>): PassReport<T> => ({
+      ...base,
+      ...r,
+      healthy: r.results.filter((x) => x.result.ok).map((x) => x.target),
+      chosen: r.entry ? { host: r.entry.host, port: r.entry.port } : undefined,
+    });
     let targets: T[];
     try {
-      targets = await o.kind.targets(signal);
+      targets = await targetsWithin(o.timeoutMs, signal, (s) => o.kind.targets(s));
     } catch (err) {
-      return { ...base, results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` };
+      return report({ results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` });
     }
     const results = await Promise.all(targets.map(async (target) => ({ target, result: await withTimeout(o.timeoutMs, signal, (s) => o.kind.probe(target, s)) })));
     for (const { target, result } of results) {
       const c = this.#count(target, result.ok);
-      if (!result.ok) o.logger.debug(`${o.tag}: ${id(target)} failed (${result.reason}); ${c.downs} in a row`);
+      if (result.ok) o.logger.debug(`${o.tag}: ${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
+      else o.logger.debug(`${o.tag}: ${id(target)} failed (${result.reason}); ${c.downs} in a row`);
     }
     const eligible = targets.filter((t) => this.#counters.get(id(t))?.eligible);
-    const holder = await this.#ensureLock();
+    const holder = await this.keepLock();
     for (let attempt = 0; attempt < 3; attempt++) {
       let stored;
       try {
         stored = await o.store.get(this.key, { signal });
       } catch (err) {
-        return { ...base, results, eligible, entry: undefined, wrote: false, holder, reason: `cannot read ${this.key}: ${(err as Error).message}` };
+        return report({ results, eligible, entry: undefined, wrote: false, holder, reason: `cannot read ${this.key}: ${(err as Error).message}` });
       }
       const current = parseEntry(stored?.value);
       const chosen = o.kind.choose(eligible, current, targets);
-      if (!chosen) return { ...base, results, eligible, entry: current, wrote: false, holder, reason: 'nothing to choose; entry kept' };
+      if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: 'nothing to choose; entry kept' });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
       if (current && sameEntry(current, entry)) {
         o.logger.info(o.kind.okLine?.(current, o.store.describe.split(' ')[0] ?? 'store') ?? `${o.tag} in store is ok`);
-        return { ...base, results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' };
+        return report({ results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' });
       }
       const problem = entryProblem(entry);
       if (problem) {
         o.logger.error(`${o.tag}: refusing to write a bad entry to ${this.key}: ${problem}`);
-        return { ...base, results, eligible, entry: current, wrote: false, holder, reason: `bad entry: ${problem}` };
+        return report({ results, eligible, entry: current, wrote: false, holder, reason: `bad entry: ${problem}` });
       }
-      if (!holder) return { ...base, results, eligible, entry: current, wrote: false, holder, reason: 'standby: another checker holds the lock' };
+      // Checked again right before the write: a renew that failed meanwhile stops the write.
+      if (!this.holder) return report({ results, eligible, entry: current, wrote: false, holder: false, reason: 'standby: another checker holds the lock' });
       let ok: boolean;
       try {
         ok = await o.store.put(this.key, JSON.stringify(entry), { cas: stored?.modifyIndex ?? 0, signal });
       } catch (err) {
-        return { ...base, results, eligible, entry: current, wrote: false, holder, reason: `cannot write ${this.key}: ${(err as Error).message}` };
+        return report({ results, eligible, entry: current, wrote: false, holder, reason: `cannot write ${this.key}: ${(err as Error).message}` });
       }
       if (ok) {
         o.logger.info(o.kind.changedLine?.(entry, current) ?? `${o.tag}: set ${entry.host}:${entry.port}`);
-        return { ...base, results, eligible, entry, wrote: true, holder, reason: 'changed' };
+        return report({ results, eligible, entry, wrote: true, holder, reason: 'changed' });
       }
-      // Lost the CAS race: read again and decide again.
+      o.logger.debug(`${o.tag}: ${this.key} changed under us (CAS); reading it again`);
     }
-    return { ...base, results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' };
+    return report({ results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' });
   }
 
   /** Give the lock up (SIGTERM): a standby may take over at once. */
   async release(): Promise<void> {
+    await this.#lockOp.catch(() => false);
     const lock = this.#lock;
     this.#lock = undefined;
     await lock?.release().catch(() => {});
   }
 
-  /** Release the lock and the kind's connections. */
+  /** Release the lock and the kind's connections; the checker takes no lock afterwards. */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.release();
     await this.#o.kind.close?.();
   }
 }
 
-/** Run passes every intervalMs until the signal fires; then release the lock. */
-export async function runTagChecker<T extends Target>(checker: TagChecker<T>, opts: { intervalMs: number; signal: AbortSignal; onPass?: (r: PassReport<T>) => void }): Promise<void> {
+export interface RunTagCheckerOptions<T extends Target = Target> {
+  intervalMs: number;
+  signal: AbortSignal;
+  onPass?: (r: PassReport<T>) => void;
+}
+
+/**
+ * Run passes every intervalMs until the signal fires, renewing the lock every TTL/3 in between
+ * (so an interval longer than the TTL keeps it); then release the lock and close the kind.
+ */
+export async function runTagChecker<T extends Target>(checker: TagChecker<T>, opts: RunTagCheckerOptions<T>): Promise<void> {
+  const renew = setInterval(() => {
+    if (checker.holder) void checker.keepLock();
+  }, Math.max(50, Math.floor(checker.lockTtlMs / 3)));
   try {
     while (!opts.signal.aborted) {
       const started = Date.now();
@@ -245,6 +346,7 @@ export async function runTagChecker<T extends Target>(checker: TagChecker<T>, op
       await sleep(Math.max(0, opts.intervalMs - (Date.now() - started)), opts.signal);
     }
   } finally {
+    clearInterval(renew);
     await checker.close();
   }
 }

@@ -23,6 +23,7 @@ export interface Entry {
 
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const HOST = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
+const ROLES = new Set<string>(['active', 'backup', 'drain', 'maint']);
 const isPort = (p: unknown) => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
 
 /** Why an entry must not be written, or undefined when it is good. A checker never writes garbage. */
@@ -31,8 +32,11 @@ export function entryProblem(e: Entry): string | undefined {
   if (!HOST.test(e.host)) return `host "${e.host}" is not a host name or address`;
   if (!isPort(e.port)) return `port ${String(e.port)} is not 1..65535`;
   if (!isPort(e.proxyport)) return `proxyport ${String(e.proxyport)} is not 1..65535`;
+  if (!Array.isArray(e.servers) || e.servers.length === 0) return 'servers is empty';
   for (const s of e.servers) {
     if (!HOST.test(s.host) || !isPort(s.port)) return `server ${s.host}:${s.port} is not host:port`;
+    if (!ROLES.has(s.role)) return `server ${s.host}:${s.port} has role "${s.role}" (active, backup, drain, maint)`;
+    if (!Number.isInteger(s.weight) || s.weight < 0 || s.weight > 256) return `server ${s.host}:${s.port} has weight ${String(s.weight)} (0..256, HAProxy's range)`;
   }
   return undefined;
 }
@@ -40,8 +44,22 @@ export function entryProblem(e: Entry): string | undefined {
 /** The part of an entry that matters: two entries that differ only in checker/updated are equal. */
 export function sameEntry(a: Partial<Entry> | undefined, b: Partial<Entry> | undefined): boolean {
   if (!a || !b) return a === b;
-  const strip = ({ checker: _c, updated: _u, ...rest }: Partial<Entry>) => JSON.stringify(rest);
+  const strip = ({ checker: _c, updated: _u, ...rest }: Partial<Entry>) => canonical(rest);
   return strip(a) === strip(b);
+}
+
+/** JSON with sorted keys: an entry written by another tool in another key order is the same entry. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 /** Parse a stored entry; undefined when it is absent or not an entry (then it gets replaced). */

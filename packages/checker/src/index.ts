@@ -1,5 +1,5 @@
 export { TagChecker, runTagChecker } from './core.js';
-export type { CheckerKind, CheckerLogger, PassReport, ProbeResult, Target, TagCheckerOptions } from './core.js';
+export type { CheckerKind, CheckerLogger, PassReport, ProbeResult, RunTagCheckerOptions, Target, TagCheckerOptions } from './core.js';
 export { entryProblem, parseEntry, sameEntry } from './entry.js';
 export type { Entry, EntryBody, EntryServer, ServerRole } from './entry.js';
 export { takeLocalLock } from './lockfile.js';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { runTagChecker, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
 import { openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
+import type { Logger } from 'pino';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
@@ -74,7 +75,7 @@ export function parseCheckerFlags(flags: CheckerFlags) {
   };
 }
 
-export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
+export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
   const { intervalMs, timeoutMs, retryUp, retryDown, lockTtlMs, format } = parseCheckerFlags(flags);
   const logger = createLogger({ format, level: flags.debug || flags.verbose ? 'debug' : 'info' });
   const store = openStore(
@@ -93,7 +94,7 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore) =>
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
-    const p = await plan(store);
+    const p = await plan(store, logger);
     for (const { tag, kind } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), kind.kind, tag, p.bin));
     const id = `${hostname()}:${process.pid}`;
     const checkers = p.tags.map(

@@ -33,14 +33,18 @@ const program = checkerFlags(
     return;
   }
   parseCheckerFlags(f);
-  const servers = f.server.map(parseServer);
+  const servers = f.server.map(parseServer).filter((t, i, all) => all.findIndex((x) => x.host === t.host && x.port === t.port) === i);
   const tag = f.tag ?? `mem${servers[0]!.port}`;
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/memcached/<tag>)`);
   const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
   if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
   process.exitCode = await runCheckers(f, () => ({
     bin: 'checkmemcached',
     tags: [{ tag, kind: memcachedKind({ tag, servers, ...(proxyport ? { proxyport } : {}) }) }],
-    unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${r.reason})`),
+    unhealthy: (r) =>
+      r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port)
+        ? undefined
+        : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`).join('; ') || r.reason})`,
   }));
 });
 

@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
 import { checkerFlags, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
-import { UsageError, createLogger, parseDuration, parseLogFormat } from './common.js';
+import { CheckerError, type PassReport } from '@confd-haproxy/checker';
+import { UsageError, parseDuration } from './common.js';
 
 interface Flags extends CheckerFlags {
   conf: string;
@@ -26,16 +27,26 @@ const program = checkerFlags(
   if (f.tag.length === 0 && !f.allTags) throw new UsageError('--tag <tag> (repeatable) or --all-tags is required');
   const { timeoutMs } = parseCheckerFlags(f);
   const maxLag = parseDuration(f.maxLag, '--max-lag', 's') / 1000;
+  // db.conf is read and checked before anything else: a bad file exits 65 without touching the store.
   const doc = readDbConf(f.conf);
-  const tags = f.allTags ? allTags(doc) : f.tag;
+  const tags = [...new Set(f.allTags ? allTags(doc) : f.tag)];
+  if (tags.length === 0) throw new CheckerError('CHECKER_CONFIG', `${f.conf}: no sections, so no tags to check`);
   const configs = tags.map((tag) => tagConfig(f.conf, doc, tag));
-  const logger = createLogger({ format: parseLogFormat(f.logFormat), level: f.debug ? 'debug' : 'info' });
-  process.exitCode = await runCheckers({ ...f, consul: f.consul ?? (f.backend === 'file' || f.file ? undefined : 'localhost:8500') } as CheckerFlags, () => ({
-    bin: 'checkmysqlslave',
-    tags: configs.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
-    unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${r.reason})`),
-  }));
+  process.exitCode = await runCheckers(f, (_store, logger) => {
+    for (const w of configs.flatMap((c) => c.warnings)) logger.warn(w);
+    return {
+      bin: 'checkmysqlslave',
+      tags: configs.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
+      unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
+    };
+  });
 });
+
+/** "127.0.0.1:3307 SQL thread not running; 127.0.0.1:3308 timed out" for --once. */
+function describeFailures(r: PassReport): string {
+  const failed = r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`);
+  return failed.length ? failed.join('; ') : r.results.length ? r.reason : 'no replica found on the master';
+}
 
 runProgram('checkmysqlslave', program, process.argv.slice(2)).then((code) => {
   process.exitCode = code;

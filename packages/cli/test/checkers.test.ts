@@ -1,10 +1,10 @@
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
-import { startMemcached } from '@confd-haproxy/testkit';
+import { startConsulDouble, startMemcached } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
@@ -13,6 +13,13 @@ const run = (name: string, args: string[]) => {
   const r = spawnSync(process.execPath, [bin(name), ...args], { encoding: 'utf8', env, timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
+// Asynchronous, for runs against the Consul double that answers from this very process.
+const runAsync = (name: string, args: string[]) =>
+  new Promise<{ code: number; out: string; err: string }>((done) => {
+    execFile(process.execPath, [bin(name), ...args], { encoding: 'utf8', env, timeout: 30_000 }, (err, out, errOut) => {
+      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
+    });
+  });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(fn: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -100,5 +107,45 @@ t.test('checkmysqlslave: bad db.conf exits 65 naming the file and section, bad f
   writeFileSync(conf, '[other]\nhost=h\nport=1\nuser=u\n');
   t.match(run('checkmysqlslave', ['--conf', conf, '--tag', 'slave3301', '--backend', 'file', '--file', 'x', '--once']), { code: 65, err: /no section \[slave3301\]/ });
   t.equal(run('checkmysqlslave', ['--conf', conf, '--tag', 'other', '--interval', 'soon', '--backend', 'file', '--file', 'x']).code, 64);
-  t.equal(run('checkmysqlslave', ['--help']).code, 0);
+  writeFileSync(conf, '[slave3301]\nhost=10.0.21.5\nport=3301\n');
+  t.match(run('checkmysqlslave', ['--conf', conf, '--tag', 'slave3301', '--backend', 'file', '--file', 'x', '--once']), { code: 65, err: /db\.conf: \[slave3301\] user is required/ });
+  t.match(run('checkmysqlslave', ['--conf', join(dir, 'missing.conf'), '--tag', 'slave3301', '--backend', 'file', '--file', 'x', '--once']), { code: 65, err: /missing\.conf: cannot read/ });
+  t.match(run('checkmysqlslave', ['--conf', conf, '--backend', 'file', '--file', 'x', '--once']), { code: 64, err: /--tag <tag> \(repeatable\) or --all-tags is required/ });
+  t.match(run('checkmysqlslave', ['--help']), { code: 0, out: /--conf <file>[\s\S]*--tag <tag>[\s\S]*--consul <host:port>[\s\S]*--token <token>[\s\S]*--debug/ });
+});
+
+t.test("checkmemcached with the original's command line writes the original entry shape to Consul", async (t) => {
+  const double = await startConsulDouble();
+  t.teardown(() => double.close());
+  const dir = t.testdir({});
+  // As in the original README: --server a,b --tag --consul --token; --verbose as the original allowed.
+  const args = ['--server', serverFlag, '--tag', 'mem11211', '--consul', double.address, '--token', 'e95597e0-4045-11e7-a9ef-b6ba84687927', '--verbose', '--lock-dir', dir, '--once'];
+  const first = await runAsync('checkmemcached', args);
+  t.equal(first.code, 0, first.err);
+  t.match(first.out, new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\] set new alive 127\\.0\\.0\\.1:${mems[0]!.port} with tag mem11211 ok$`, 'm'));
+  const res = await fetch(`${double.url}/v1/kv/haproxy/memcached/mem11211?raw`, { headers: { 'X-Consul-Token': 'e95597e0-4045-11e7-a9ef-b6ba84687927' } });
+  const entry = (await res.json()) as Record<string, unknown>;
+  t.match(entry, { name: 'mem11211', host: '127.0.0.1', port: mems[0]!.port, proxyport: mems[0]!.port + 5000, version: 1 }, 'name/host/port/proxyport as the original wrote them');
+  t.same((entry.servers as { role: string }[]).map((s) => s.role), ['active', 'backup'], 'the other server is an HAProxy backup');
+  const again = await runAsync('checkmemcached', args);
+  t.match(again, { code: 0, out: new RegExp(`\\] current 127\\.0\\.0\\.1:${mems[0]!.port} is ok$`, 'm') });
+  t.notOk(double.requests.some((r) => r.url.includes('e95597e0')), 'the token went in a header, never in a URL');
+});
+
+t.test('--log-format json writes one JSON object per line with the same message', async (t) => {
+  const dir = t.testdir({});
+  const r = run('checkmemcached', ['--server', serverFlag, '--tag', 'memjson', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--once', '--log-format', 'json']);
+  t.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number; time: number; pid: number });
+  t.ok(lines.some((l) => l.msg === `set new alive 127.0.0.1:${mems[0]!.port} with tag memjson ok` && l.level === 30 && l.pid > 0));
+});
+
+t.test('checkmemcached flag errors: a bad server is 64, a bad tag is 64, --help is 0', async (t) => {
+  const dir = t.testdir({});
+  const base = ['--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--once'];
+  t.match(run('checkmemcached', ['--server', 'nohostport', ...base]), { code: 64, err: /--server: "nohostport" is not host:port/ });
+  t.match(run('checkmemcached', ['--server', serverFlag, '--tag', 'mem 1', ...base]), { code: 64, err: /--tag: "mem 1" is not a usable tag/ });
+  t.match(run('checkmemcached', ['--server', serverFlag, '--retry-up', '0', ...base]), { code: 64, err: /--retry-up/ });
+  t.match(run('checkmemcached', ['--server', serverFlag, '--bogus', ...base]), { code: 64 });
+  t.match(run('checkmemcached', ['--help']), { code: 0, out: /--server <host:port\[,host:port\]>/ });
 });

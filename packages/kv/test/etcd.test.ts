@@ -2,6 +2,7 @@ import t from 'tap';
 import { createEtcdStore } from '@confd-haproxy/kv';
 import { startEtcd } from '@confd-haproxy/testkit';
 import { spawnSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +20,9 @@ t.test('confd-haproxy reads etcd with -backend etcd -node, as confd', async (t) 
   t.teardown(() => store.close());
   await store.put('haproxy/memcached/m1', JSON.stringify({ name: 'etcdmem', host: '127.0.0.1', port: 11211, proxyport: 16299 }));
   const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', join(root, 'examples/quickstart')], { encoding: 'utf8', timeout: 30_000 });
+  const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2, 'a change is pending');
   t.match(r.stdout, /\+listen etcdmem\n\+    bind 0\.0\.0\.0:16299/);
 });
