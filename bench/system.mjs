@@ -1,6 +1,5 @@
 // bench helpers for the whole system: HAProxy + the renderer + a checker, as the e2e test runs them.
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
@@ -12,26 +11,7 @@ import { freePort, startHAProxy, tempDir } from '@confd-haproxy/testkit';
 export const root = fileURLToPath(new URL('../', import.meta.url));
 export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Ask memcached behind `port` for its pid; undefined when nothing answers within 1 s. */
-export function whoAnswers(port) {
-  return new Promise((done) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let buf = '';
-    const finish = (pid) => {
-      s.destroy();
-      done(pid);
-    };
-    s.setTimeout(1000, () => finish());
-    s.once('connect', () => s.write('stats\r\n'));
-    s.on('data', (d) => {
-      buf += d.toString();
-      const m = /STAT pid (\d+)/.exec(buf);
-      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
-    });
-    s.once('error', () => finish());
-    s.once('close', () => finish());
-  });
-}
+export { memcachedPidBehind as whoAnswers } from '@confd-haproxy/testkit';
 
 /** HAProxy alone, with A active and B as backup checked by HAProxy (`inter 2s fall 3`). */
 export async function haproxyOnly(a, b) {

@@ -5,39 +5,18 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runWatch, type PassResult } from '@confd-haproxy/renderer';
-import { freePort, startConsulDouble, startHAProxy, startMemcached, tempDir } from '@confd-haproxy/testkit';
+import { freePort, startConsulDouble, startHAProxy, memcachedPidBehind, startMemcached, tempDir } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Connect to the proxyport and ask memcached for its pid; undefined when nothing answers. */
-function whoAnswers(port: number): Promise<number | undefined> {
-  return new Promise((done) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let buf = '';
-    const finish = (pid?: number) => {
-      s.destroy();
-      done(pid);
-    };
-    s.setTimeout(1000, () => finish());
-    s.once('connect', () => s.write('stats\r\n'));
-    s.on('data', (d) => {
-      buf += d.toString();
-      const m = /STAT pid (\d+)/.exec(buf);
-      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
-    });
-    s.once('error', () => finish());
-    s.once('close', () => finish());
-  });
-}
 
 async function scenario(t: Test, makeStore: () => Promise<{ store: () => KVStore; close(): Promise<void> }>) {
   const [a, b] = [await startMemcached(), await startMemcached()];
@@ -89,7 +68,7 @@ async function scenario(t: Test, makeStore: () => Promise<{ store: () => KVStore
   const answers = async (pid: number, ms: number) => {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      if ((await whoAnswers(proxyport)) === pid) return true;
+      if ((await memcachedPidBehind(proxyport)) === pid) return true;
       await sleep(50);
     }
     return false;

@@ -3,36 +3,16 @@
 // runs no reload; a structural change still reloads.
 import t from 'tap';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runWatch, type PassResult } from '@confd-haproxy/renderer';
-import { freePort, startHAProxy, startMemcached, tempDir } from '@confd-haproxy/testkit';
+import { freePort, startHAProxy, memcachedPidBehind, startMemcached, tempDir } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function whoAnswers(port: number): Promise<number | undefined> {
-  return new Promise((done) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let buf = '';
-    const finish = (pid?: number) => {
-      s.destroy();
-      done(pid);
-    };
-    s.setTimeout(1000, () => finish());
-    s.once('connect', () => s.write('stats\r\n'));
-    s.on('data', (d) => {
-      buf += d.toString();
-      const m = /STAT pid (\d+)/.exec(buf);
-      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
-    });
-    s.once('error', () => finish());
-    s.once('close', () => finish());
-  });
-}
 
 t.test('moving the active server is applied through the runtime API without a reload', async (t) => {
   const mems = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
@@ -69,7 +49,7 @@ t.test('moving the active server is applied through the runtime API without a re
   });
   const reaches = async (pid: number) => {
     for (let i = 0; i < 200; i++) {
-      if ((await whoAnswers(port)) === pid) return true;
+      if ((await memcachedPidBehind(port)) === pid) return true;
       await sleep(50);
     }
     return false;

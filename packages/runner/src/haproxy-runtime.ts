@@ -1,8 +1,8 @@
 // Updates without a reload: when two configurations differ only in the address, port, weight or
 // maintenance state of servers that exist in both, the change is applied through HAProxy's runtime
 // API (`set server ...` on the admin stats socket) instead of a reload. Anything else reloads.
-import { connect } from 'node:net';
 import { isIP } from 'node:net';
+import { masterCommand } from './haproxy.js';
 
 interface ServerLine {
   proxy: string;
@@ -80,25 +80,8 @@ export function planRuntimeUpdate(before: string, after: string): RuntimePlan {
 }
 
 /** Send one command to the admin stats socket and return HAProxy's answer. */
-export function runtimeCommand(socket: string, command: string, timeoutMs = 5000): Promise<string> {
-  return new Promise((done, fail) => {
-    const s = connect({ path: socket });
-    let out = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      fail(new Error(`${socket}: no answer to "${command}" within ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.once('connect', () => s.end(`${command}\n`));
-    s.on('data', (d) => (out += d.toString()));
-    s.once('error', (err) => {
-      clearTimeout(timer);
-      fail(new Error(`${socket}: ${err.message}`));
-    });
-    s.once('close', () => {
-      clearTimeout(timer);
-      done(out.trim());
-    });
-  });
+export async function runtimeCommand(socket: string, command: string, timeoutMs = 5000): Promise<string> {
+  return (await masterCommand(socket, command, timeoutMs)).trim();
 }
 
 // What HAProxy 2.6 answers to a `set server` it performed: nothing, or a note about the change.

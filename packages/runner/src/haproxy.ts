@@ -3,6 +3,7 @@
 // `show proc` afterwards: new worker PIDs mean success; a grown `failed` count means failure.
 import { connect } from 'node:net';
 
+/** One command over an HAProxy CLI socket (master CLI or admin stats socket); the whole answer. */
 export async function masterCommand(socket: string, command: string, timeoutMs = 5000): Promise<string> {
   return new Promise((done, fail) => {
     const s = connect({ path: socket });

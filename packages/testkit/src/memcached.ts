@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 // memcached for tests: foreground child on a free loopback port, stopped by PID.
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
@@ -34,4 +35,28 @@ export async function startMemcached(opts: MemcachedOptions = {}): Promise<Servi
     throw err;
   }
   return h;
+}
+
+/**
+ * Connect to `port` (a memcached, or a proxy in front of one) and ask who answers: the pid from
+ * `stats`, or undefined when nothing answers within timeoutMs.
+ */
+export function memcachedPidBehind(port: number, timeoutMs = 1000): Promise<number | undefined> {
+  return new Promise((done) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const finish = (pid?: number) => {
+      s.destroy();
+      done(pid);
+    };
+    s.setTimeout(timeoutMs, () => finish());
+    s.once('connect', () => s.write('stats\r\n'));
+    s.on('data', (d) => {
+      buf += d.toString();
+      const m = /STAT pid (\d+)/.exec(buf);
+      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
+    });
+    s.once('error', () => finish());
+    s.once('close', () => finish());
+  });
 }
