@@ -3,15 +3,16 @@ import { createConsulStore } from '@confd-haproxy/kv';
 import { consulTarget, realAgent, uniquePrefix } from './helpers/consul.js';
 import { runContract } from './contract.js';
 
+// One double for the file (tap runs files in parallel, each on its own free port); every case
+// gets its own random prefix, so a real agent can be reused between runs.
 const target = await consulTarget();
 t.teardown(() => target.close());
-const env = realAgent ? { CONSUL_HTTP_TOKEN: process.env.CONSUL_HTTP_TOKEN } : {};
 
 runContract(t, {
   name: realAgent ? `consul agent ${realAgent}` : 'consul (double)',
   async open() {
-    const a = createConsulStore({ address: target.address, env });
-    const b = createConsulStore({ address: target.address, env });
+    const a = createConsulStore({ address: target.address, env: target.env });
+    const b = createConsulStore({ address: target.address, env: target.env });
     const prefix = uniquePrefix();
     return {
       a,
@@ -19,7 +20,8 @@ runContract(t, {
       prefix,
       lockTtlMs: 10_000,
       close: async () => {
-        await a.delete(prefix.replace(/\/$/, ''), {}).catch(() => {});
+        // Leave nothing behind on a real agent: the prefix's keys, then the clients.
+        await target.api(`/kv/${prefix}?recurse`, { method: 'DELETE' }).catch(() => undefined);
         await a.close();
         await b.close();
       },

@@ -164,6 +164,19 @@ export function runContract(t: Test, fixture: ContractFixture): void {
     tt.ok(Date.now() - started < 5000, 'returned soon after abort');
   });
 
+  t.test(`${fixture.name}: an already aborted signal rejects reads and writes with KV_ABORTED, and writes nothing`, async (tt) => {
+    const { a, prefix } = await space(tt);
+    const ac = new AbortController();
+    ac.abort();
+    const signal = ac.signal;
+    await tt.rejects(a.put(`${prefix}k`, 'v', { signal }), { code: 'KV_ABORTED' });
+    await tt.rejects(a.delete(`${prefix}k`, { signal }), { code: 'KV_ABORTED' });
+    await tt.rejects(a.get(`${prefix}k`, { signal }), { code: 'KV_ABORTED' });
+    await tt.rejects(a.list(prefix, { signal }), { code: 'KV_ABORTED' });
+    await tt.rejects(a.watch(prefix, 0, { signal }), { code: 'KV_ABORTED' });
+    tt.equal(await a.get(`${prefix}k`), undefined, 'the aborted put wrote nothing');
+  });
+
   t.test(`${fixture.name}: only one of two clients holds a lock`, async (tt) => {
     const { a, b, prefix, lockTtlMs } = await space(tt);
     const key = `${prefix}.locks/mysqlslave/s1`;

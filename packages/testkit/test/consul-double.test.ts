@@ -1,63 +1,324 @@
-import t from 'tap';
-import { startConsulDouble } from '@confd-haproxy/testkit';
+// The Consul double against raw HTTP: it must answer the way Consul's API documentation says.
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startConsulDouble, type ConsulDouble, type ConsulDoubleOptions } from '@confd-haproxy/testkit';
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// One double for the plain cases (tap runs files in parallel, each double on a free port).
 const double = await startConsulDouble();
 t.teardown(() => double.close());
-const api = (path: string, init?: RequestInit) => fetch(`${double.url}/v1${path}`, init);
+
+const client = (d: ConsulDouble) => (path: string, init?: RequestInit) => fetch(`${d.url}/v1${path}`, init);
+const api = client(double);
+const put = async (path: string, body = '', headers?: Record<string, string>) => (await api(path, { method: 'PUT', body, ...(headers ? { headers } : {}) })).json();
+const index = (res: Response) => Number(res.headers.get('x-consul-index'));
+type Entry = { Key: string; Value: string | null; Flags: number; LockIndex: number; ModifyIndex: number; CreateIndex: number; Session?: string };
+const entries = async (path: string) => (await (await api(path)).json()) as Entry[];
+const session = async (d: ConsulDouble, body: Record<string, unknown>) =>
+  ((await (await client(d)('/session/create', { method: 'PUT', body: JSON.stringify(body) })).json()) as { ID: string }).ID;
+
+async function ownDouble(t: Test, opts: ConsulDoubleOptions = {}) {
+  const d = await startConsulDouble(opts);
+  t.teardown(() => d.close());
+  return d;
+}
 
 t.test('a missing key is a 404 with an empty body and the index headers', async (t) => {
   const res = await api('/kv/nothing/here');
   t.equal(res.status, 404);
   t.equal(await res.text(), '');
-  t.ok(Number(res.headers.get('x-consul-index')) >= 1, 'X-Consul-Index is at least 1');
+  t.ok(index(res) >= 1, 'X-Consul-Index is at least 1');
   t.equal(res.headers.get('x-consul-knownleader'), 'true');
   t.equal(res.headers.get('x-consul-lastcontact'), '0');
+  for (const [what, r] of [
+    ['a PUT', await api('/kv/hdr', { method: 'PUT', body: 'v' })],
+    ['a 400', await api('/kv/hdr?cas=0&release=x', { method: 'PUT', body: 'v' })],
+    ['a session call', await api('/session/list')],
+  ] as const) {
+    t.ok(index(r) >= 1, `${what} carries X-Consul-Index`);
+    t.ok(r.headers.has('x-consul-knownleader') && r.headers.has('x-consul-lastcontact'), `${what} carries KnownLeader and LastContact`);
+  }
 });
 
 t.test('raw, keys and separator read like Consul', async (t) => {
-  for (const k of ['svc/a/x', 'svc/a/y', 'svc/b', 'svc%2Fenc/z']) {
-    await api(`/kv/${k}`, { method: 'PUT', body: `value of ${k}` });
-  }
-  t.equal(await (await api('/kv/svc/b?raw')).text(), 'value of svc/b');
-  t.same(await (await api('/kv/svc/?keys')).json(), ['svc/a/x', 'svc/a/y', 'svc/b', 'svc/enc/z']);
-  t.same(await (await api('/kv/svc/?keys&separator=/')).json(), ['svc/a/', 'svc/b', 'svc/enc/']);
-  const [entry] = (await (await api('/kv/svc/b')).json()) as { Value: string; Flags: number }[];
-  t.equal(Buffer.from(entry!.Value, 'base64').toString(), 'value of svc/b', 'Value is base64');
+  for (const k of ['svc/a/x', 'svc/a/y', 'svc/b', 'svc%2Fenc/z']) await api(`/kv/${k}`, { method: 'PUT', body: `value of ${k}` });
+  const raw = await api('/kv/svc/b?raw');
+  t.equal(await raw.text(), 'value of svc/b', '?raw is the value bytes');
+  t.match(raw.headers.get('content-type'), /^text\/plain/);
+  t.same(await (await api('/kv/svc/?keys')).json(), ['svc/a/x', 'svc/a/y', 'svc/b', 'svc/enc/z'], 'keys are percent-decoded');
+  t.same(await (await api('/kv/svc/?keys&separator=/')).json(), ['svc/a/', 'svc/b', 'svc/enc/'], '?separator stops at the separator');
+  t.same(await (await api('/kv/svc/?keys&seperator=/')).json(), ['svc/a/', 'svc/b', 'svc/enc/'], 'and so does its historic misspelling');
+  t.equal((await api('/kv/nope/?keys')).status, 404, 'an empty key listing is a 404');
+  const [entry] = await entries('/kv/svc/b');
+  t.equal(Buffer.from(entry!.Value!, 'base64').toString(), 'value of svc/b', 'Value is base64');
+  t.notOk('Session' in entry!, 'no Session field on an unlocked key');
   await api('/kv/empty', { method: 'PUT', body: '' });
-  const [empty] = (await (await api('/kv/empty')).json()) as { Value: unknown }[];
-  t.equal(empty!.Value, null, 'an empty value is null');
+  t.equal((await entries('/kv/empty'))[0]!.Value, null, 'an empty value is null');
+  t.same((await entries('/kv/svc/?recurse')).map((e) => e.Key), ['svc/a/x', 'svc/a/y', 'svc/b', 'svc/enc/z'], '?recurse lists the prefix, sorted');
+  t.equal((await api('/kv/?raw')).status, 400, 'a GET without a key and without ?recurse is a 400');
 });
 
-t.test('conflicting flags are a 400 and a body over 512 KB a 413', async (t) => {
-  t.equal((await api('/kv/x?cas=0&acquire=abc', { method: 'PUT', body: 'v' })).status, 400);
-  t.equal((await api('/kv/x', { method: 'PUT', body: 'v'.repeat(513 * 1024) })).status, 413);
+t.test('cas, flags and delete answer true or false as Consul does', async (t) => {
+  t.equal(await put('/kv/c/k?cas=0', 'one'), true, 'cas=0 creates');
+  t.equal(await put('/kv/c/k?cas=0', 'two'), false, 'cas=0 refuses an existing key');
+  const [e1] = await entries('/kv/c/k');
+  t.equal(await put(`/kv/c/k?cas=${e1!.ModifyIndex + 1000}`, 'x'), false, 'a wrong index is refused');
+  t.equal(await put(`/kv/c/k?cas=${e1!.ModifyIndex}&flags=7`, 'three'), true, 'the current index wins');
+  const [e2] = await entries('/kv/c/k');
+  t.equal(e2!.Flags, 7);
+  t.equal(e2!.CreateIndex, e1!.CreateIndex, 'CreateIndex stays');
+  t.ok(e2!.ModifyIndex > e1!.ModifyIndex, 'ModifyIndex grows');
+  t.equal(await put('/kv/c/k', 'four'), true);
+  t.equal((await entries('/kv/c/k'))[0]!.Flags, 0, 'a write without ?flags sets them to 0');
+  t.equal(await put('/kv/c/absent?cas=5', 'x'), false, 'cas=n on an absent key is refused');
+  t.equal(await (await api(`/kv/c/k?cas=${e1!.ModifyIndex}`, { method: 'DELETE' })).json(), false, 'a delete with a stale cas is refused');
+  t.equal(await (await api('/kv/c/never?cas=3', { method: 'DELETE' })).json(), true, 'a delete-cas of an absent key succeeds');
+  const before = index(await api('/kv/c/?recurse'));
+  t.equal(await (await api('/kv/c/k', { method: 'DELETE' })).json(), true);
+  const after = await api('/kv/c/?recurse');
+  t.equal(after.status, 404);
+  t.ok(index(after) > before, `the delete raised the prefix index (tombstone): ${index(after)} > ${before}`);
+  await put('/kv/t/a', '1');
+  await put('/kv/t/b/c', '2');
+  t.equal(await (await api('/kv/t/?recurse', { method: 'DELETE' })).json(), true);
+  t.equal((await api('/kv/t/?recurse')).status, 404, '?recurse deletes the tree');
 });
 
-t.test('a session TTL outside 10s..24h is refused', async (t) => {
-  const bad = await api('/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '5s' }) });
-  t.equal(bad.status, 400);
-  t.match(await bad.text(), /Invalid Session TTL/);
-  const ok = await api('/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '10s', LockDelay: '1s' }) });
-  const { ID } = (await ok.json()) as { ID: string };
-  t.ok(ID);
-  t.equal((await api(`/session/renew/${ID}`, { method: 'PUT' })).status, 200);
+t.test('conflicting flags are a 400, a body over 512 KB a 413, a missing key a 400', async (t) => {
+  const conflict = await api('/kv/x?cas=0&acquire=abc', { method: 'PUT', body: 'v' });
+  t.equal(conflict.status, 400);
+  t.match(await conflict.text(), /^Conflicting flags: /);
+  t.equal((await api('/kv/x?acquire=a&release=b', { method: 'PUT', body: 'v' })).status, 400);
+  t.equal((await api('/kv/x?recurse&cas=1', { method: 'DELETE' })).status, 400);
+  const big = await api('/kv/x', { method: 'PUT', body: 'v'.repeat(513 * 1024) });
+  t.equal(big.status, 413);
+  t.match(await big.text(), /too large, max size: 524288 bytes/);
+  t.equal((await api('/kv/x')).status, 404, 'nothing was written');
+  t.equal((await api('/kv/x', { method: 'PUT', body: 'v'.repeat(512 * 1024) })).status, 200, 'exactly 512 KB is fine');
+  t.equal((await api('/kv/', { method: 'PUT', body: 'v' })).status, 400);
+  t.equal((await api('/kv/x?index=abc')).status, 400, 'a bad index is a 400');
+  t.equal((await api('/kv/x?index=1&wait=soon')).status, 400, 'a bad wait is a 400');
+});
+
+t.test('a blocking query is held until the index passes, and answers unchanged when the wait runs out', async (t) => {
+  const d = await ownDouble(t);
+  const api = client(d);
+  await api('/kv/b/k', { method: 'PUT', body: 'v1' });
+  const first = await api('/kv/b/?recurse');
+  const idx = index(first);
+  let started = Date.now();
+  const held = api(`/kv/b/?recurse&index=${idx}&wait=10s`);
+  await sleep(200);
+  t.equal(d.blockedQueries, 1);
+  await api('/kv/other/k', { method: 'PUT', body: 'x' });
+  await sleep(100);
+  t.equal(d.blockedQueries, 1, 'a write elsewhere does not answer it');
+  await api('/kv/b/k', { method: 'PUT', body: 'v2' });
+  const woke = await held;
+  t.ok(Date.now() - started < 5000, 'woken by the write');
+  t.ok(index(woke) > idx);
+  t.equal(Buffer.from(((await woke.json()) as Entry[])[0]!.Value!, 'base64').toString(), 'v2');
+
+  const now = index(woke);
+  started = Date.now();
+  const timedOut = await api(`/kv/b/?recurse&index=${now}&wait=800ms`);
+  const took = Date.now() - started;
+  t.ok(took >= 790 && took < 800 + 800 / 16 + 400, `held for the wait plus at most wait/16 of jitter (${took} ms)`);
+  t.equal(timedOut.status, 200);
+  t.equal(index(timedOut), now, 'same index when nothing changed');
+
+  const delHeld = api(`/kv/b/?recurse&index=${now}&wait=10s`);
+  await sleep(100);
+  await api('/kv/b/k', { method: 'DELETE' });
+  const afterDelete = await delHeld;
+  t.equal(afterDelete.status, 404, 'a delete wakes it too');
+  t.ok(index(afterDelete) > now, 'the index of a recursive read counts deletes');
+
+  const single = index(await api('/kv/b/none'));
+  t.ok(single >= 1);
+  t.equal(index(await api(`/kv/b/?recurse&index=0&wait=10s`)), index(afterDelete), 'index=0 answers at once');
+});
+
+t.test('an index reset answers held queries at once with a lower index; an early wake-up changes nothing', async (t) => {
+  const d = await ownDouble(t);
+  const api = client(d);
+  for (let i = 0; i < 10; i++) await api(`/kv/r/k${i % 2}`, { method: 'PUT', body: `v${i}` });
+  const idx = index(await api('/kv/r/?recurse'));
+  const early = api(`/kv/r/?recurse&index=${idx}&wait=30s`);
+  await sleep(100);
+  d.faults.wakeBlockedQueries();
+  t.equal(index(await early), idx, 'an early answer with the same index');
+  const held = api(`/kv/r/?recurse&index=${idx}&wait=30s`);
+  await sleep(100);
+  d.faults.resetIndex();
+  const res = await held;
+  t.ok(index(res) < idx, `the index went backwards: ${index(res)} < ${idx}`);
+  t.same(((await res.json()) as Entry[]).map((e) => e.Key), ['r/k0', 'r/k1'], 'the data is intact');
+});
+
+t.test('a session TTL outside 10s..24h is refused; renew, info and destroy work', async (t) => {
+  for (const ttl of ['5s', '86401s', 'soon']) {
+    const bad = await api('/session/create', { method: 'PUT', body: JSON.stringify({ TTL: ttl }) });
+    t.equal(bad.status, 400, `TTL ${ttl} is refused`);
+    t.match(await bad.text(), /Invalid Session TTL/);
+  }
+  t.equal((await api('/session/create', { method: 'PUT', body: JSON.stringify({ Behavior: 'explode' }) })).status, 400, 'an unknown Behavior is refused');
+  for (const ttl of ['10s', '24h', undefined]) t.ok(await session(double, ttl ? { TTL: ttl } : {}), `TTL ${ttl ?? 'none'} is accepted`);
+  const id = await session(double, { Name: 'n1', TTL: '10s', LockDelay: '1s', Behavior: 'delete' });
+  const [info] = (await (await api(`/session/info/${id}`)).json()) as Record<string, unknown>[];
+  t.match(info, { ID: id, Name: 'n1', TTL: '10s', LockDelay: 1_000_000_000, Behavior: 'delete' });
+  t.equal((await api(`/session/renew/${id}`, { method: 'PUT' })).status, 200);
   t.equal((await api('/session/renew/not-a-session', { method: 'PUT' })).status, 404);
+  t.equal(await (await api(`/session/destroy/${id}`, { method: 'PUT' })).json(), true);
+  t.same(await (await api(`/session/info/${id}`)).json(), []);
+  t.equal((await api(`/session/renew/${id}`, { method: 'PUT' })).status, 404, 'a destroyed session cannot be renewed');
+});
+
+t.test('acquire and release follow the session; LockIndex counts acquisitions', async (t) => {
+  const s1 = await session(double, { LockDelay: '0s' });
+  const s2 = await session(double, { LockDelay: '0s' });
+  t.equal((await api('/kv/l/k?acquire=no-such-session', { method: 'PUT', body: 'x' })).status, 500, 'an unknown session is an error');
+  t.equal(await put(`/kv/l/k?acquire=${s1}`, 'one'), true);
+  let [e] = await entries('/kv/l/k');
+  t.match(e, { Session: s1, LockIndex: 1 });
+  t.equal(await put(`/kv/l/k?acquire=${s1}`, 'one again'), true, 'the holder may acquire again');
+  [e] = await entries('/kv/l/k');
+  t.match(e, { Session: s1, LockIndex: 1 }, 'without counting a new acquisition');
+  t.equal(await put(`/kv/l/k?acquire=${s2}`, 'two'), false, 'another session is refused');
+  t.equal(await put(`/kv/l/k?release=${s2}`, 'two'), false, 'and cannot release it');
+  t.equal(await put('/kv/l/k', 'plain'), true, 'a plain write keeps the lock');
+  t.equal((await entries('/kv/l/k'))[0]!.Session, s1);
+  t.equal(await put(`/kv/l/k?release=${s1}`, 'free'), true);
+  t.equal(await put(`/kv/l/k?acquire=${s2}`, 'two'), true, 'taken at once after a release');
+  t.equal((await entries('/kv/l/k'))[0]!.LockIndex, 2);
 });
 
 t.test('an invalidated session releases its lock and starts lock-delay; a release does not', async (t) => {
-  const create = async (delay: string) =>
-    ((await (await api('/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '10s', LockDelay: delay }) })).json()) as { ID: string }).ID;
-  const s1 = await create('2s');
-  const s2 = await create('0s');
-  t.equal(await (await api(`/kv/lock/a?acquire=${s1}`, { method: 'PUT', body: 'one' })).json(), true);
-  t.equal(await (await api(`/kv/lock/a?acquire=${s2}`, { method: 'PUT', body: 'two' })).json(), false, 'held');
+  const s1 = await session(double, { TTL: '10s', LockDelay: '2s' });
+  const s2 = await session(double, { TTL: '10s', LockDelay: '0s' });
+  t.equal(await put(`/kv/lock/a?acquire=${s1}`, 'one'), true);
+  t.equal(await put(`/kv/lock/a?acquire=${s2}`, 'two'), false, 'held');
   double.expireSession(s1);
-  const [entry] = (await (await api('/kv/lock/a')).json()) as { Session?: string }[];
+  const [entry] = await entries('/kv/lock/a');
   t.equal(entry!.Session, undefined, 'released on invalidation');
-  t.equal(await (await api(`/kv/lock/a?acquire=${s2}`, { method: 'PUT', body: 'two' })).json(), false, 'lock-delay holds it free');
-  await new Promise((r) => setTimeout(r, 2100));
-  t.equal(await (await api(`/kv/lock/a?acquire=${s2}`, { method: 'PUT', body: 'two' })).json(), true, 'taken after lock-delay');
-  t.equal(await (await api(`/kv/lock/a?release=${s2}`, { method: 'PUT', body: 'two' })).json(), true);
-  const s3 = await create('15s');
-  t.equal(await (await api(`/kv/lock/a?acquire=${s3}`, { method: 'PUT', body: 'three' })).json(), true, 'an explicit release starts no lock-delay');
+  t.equal(await put(`/kv/lock/a?acquire=${s2}`, 'two'), false, 'lock-delay holds it free');
+  await sleep(2100);
+  t.equal(await put(`/kv/lock/a?acquire=${s2}`, 'two'), true, 'taken after lock-delay');
+  t.equal(await put(`/kv/lock/a?release=${s2}`, 'two'), true);
+  const s3 = await session(double, { LockDelay: '15s' });
+  t.equal(await put(`/kv/lock/a?acquire=${s3}`, 'three'), true, 'an explicit release starts no lock-delay');
+  await api(`/session/destroy/${s3}`, { method: 'PUT' });
+  const s4 = await session(double, {});
+  t.equal(await put(`/kv/lock/a?acquire=${s4}`, 'four'), false, 'destroying a holding session starts lock-delay');
+  const s5 = await session(double, { Behavior: 'delete', LockDelay: '0s' });
+  await put(`/kv/lock/del?acquire=${s5}`, 'x');
+  double.expireAllSessions();
+  t.equal((await api('/kv/lock/del')).status, 404, 'Behavior delete deletes the key');
+});
+
+t.test('a session without renew is invalidated between TTL and 2×TTL', async (t) => {
+  const d = await ownDouble(t);
+  const id = await session(d, { TTL: '10s', LockDelay: '0s' });
+  const started = Date.now();
+  await client(d)(`/kv/ttl?acquire=${id}`, { method: 'PUT', body: 'x' });
+  let gone: number | undefined;
+  while (gone === undefined && Date.now() - started < 21_000) {
+    await sleep(250);
+    const [e] = (await (await client(d)('/kv/ttl')).json()) as Entry[];
+    if (!e?.Session) gone = Date.now() - started;
+  }
+  t.ok(gone !== undefined && gone >= 10_000 && gone <= 20_500, `invalidated after ${gone} ms`);
+});
+
+t.test('ACL: tokens from the header, a Bearer header or ?token=, longest prefix wins', async (t) => {
+  const d = await ownDouble(t, {
+    acl: {
+      enabled: true,
+      masterToken: 'root',
+      anonymous: [{ prefix: 'public/', policy: 'read' }],
+      tokens: {
+        app: { rules: [{ prefix: 'app/', policy: 'write' }, { prefix: 'app/ro/', policy: 'read' }, { prefix: 'app/secret/', policy: 'deny' }] },
+      },
+    },
+  });
+  const api = client(d);
+  const as = (token: string) => ({ 'X-Consul-Token': token });
+  t.equal((await api('/kv/app/x', { method: 'PUT', body: '1', headers: as('app') })).status, 200, 'write under app/');
+  t.equal((await api('/kv/app/y', { method: 'PUT', body: '1', headers: { Authorization: 'Bearer app' } })).status, 200, 'Authorization: Bearer');
+  t.equal((await api('/kv/app/z?token=app', { method: 'PUT', body: '1' })).status, 200, '?token=');
+  const ro = await api('/kv/app/ro/k', { method: 'PUT', body: '1', headers: as('app') });
+  t.equal(ro.status, 403, 'read-only below app/ro/');
+  t.equal(await ro.text(), 'Permission denied');
+  await api('/kv/app/ro/k', { method: 'PUT', body: '1', headers: as('root') });
+  await api('/kv/app/secret/k', { method: 'PUT', body: '1', headers: as('root') });
+  t.equal((await api('/kv/app/ro/k', { headers: as('app') })).status, 200, 'but readable');
+  t.equal((await api('/kv/app/secret/k', { headers: as('app') })).status, 403, 'deny wins below app/secret/');
+  t.same(((await (await api('/kv/app/?recurse', { headers: as('app') })).json()) as Entry[]).map((e) => e.Key), ['app/ro/k', 'app/x', 'app/y', 'app/z'], 'a list leaves out what the token may not read');
+  t.equal((await api('/kv/app/?recurse', { method: 'DELETE', headers: as('app') })).status, 403, 'a recursive delete needs write on everything under the prefix');
+  t.equal((await api('/kv/app/x', { headers: {} })).status, 403, 'no token: the anonymous rules');
+  t.equal((await api('/kv/public/x')).status, 404, 'which may read public/');
+  const unknown = await api('/kv/app/x', { headers: as('nobody') });
+  t.equal(unknown.status, 403);
+  t.equal(await unknown.text(), 'ACL not found', 'an unknown token');
+  d.revokeToken('app');
+  t.equal(await (await api('/kv/app/x', { headers: as('app') })).text(), 'ACL not found', 'a revoked token');
+  t.equal((await api('/session/create', { method: 'PUT', body: '{}', headers: as('app') })).status, 403, 'on every endpoint');
+  const open = await ownDouble(t, { acl: { enabled: false, tokens: {} } });
+  t.equal((await client(open)('/kv/x', { method: 'PUT', body: '1', headers: as('anything') })).status, 200, 'enabled: false lets everything through');
+});
+
+t.test('faults: refused connections, slow and failing answers, no leader; every request is logged', async (t) => {
+  const d = await ownDouble(t);
+  const api = client(d);
+  await api('/kv/f', { method: 'PUT', body: 'v', headers: { 'X-Consul-Token': 'tok' } });
+  t.match(d.requests.at(-1), { method: 'PUT', url: '/v1/kv/f', headers: { 'x-consul-token': 'tok' } }, 'the log keeps method, raw URL and headers');
+  await d.faults.refuseConnections(true);
+  await t.rejects(api('/kv/f'), 'refused while down');
+  await d.faults.refuseConnections(false);
+  t.equal((await api('/kv/f')).status, 200, 'back on the same port');
+  d.faults.fail(500, 2);
+  t.equal((await api('/kv/f')).status, 500);
+  t.equal((await api('/kv/f')).status, 500);
+  t.equal((await api('/kv/f')).status, 200, 'after count answers it recovers');
+  d.faults.fail(429);
+  t.equal((await api('/kv/f')).status, 429);
+  t.equal((await api('/kv/f')).status, 429, 'without a count it keeps failing');
+  d.faults.fail(0);
+  d.faults.delay(300);
+  const started = Date.now();
+  t.equal((await api('/kv/f')).status, 200);
+  t.ok(Date.now() - started >= 290, 'answered late');
+  d.faults.delay(0);
+  d.faults.knownLeader(false);
+  t.equal((await api('/kv/f')).headers.get('x-consul-knownleader'), 'false');
+  t.equal(await (await api('/status/leader')).json(), '');
+});
+
+t.test('the consul-double bin serves until SIGTERM and prints its address', async (t) => {
+  const bin = fileURLToPath(new URL('../dist/consul-double/bin.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  });
+  const address = await new Promise<string>((done, fail) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`no address printed within 10 s: ${out}`)), 10_000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        done(m[1]!);
+      }
+    });
+  });
+  t.equal(await (await fetch(`http://${address}/v1/kv/bin`, { method: 'PUT', body: 'up' })).json(), true);
+  t.equal(await (await fetch(`http://${address}/v1/kv/bin?raw`)).text(), 'up');
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exits 0 on SIGTERM');
+  const bad = spawn(process.execPath, [bin, '--port', 'x'], { stdio: 'ignore' });
+  t.equal(await new Promise((r) => bad.once('exit', r)), 64, 'a bad flag exits 64');
 });

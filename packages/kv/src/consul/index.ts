@@ -1,8 +1,7 @@
-// The production store: Consul KV through the npm `consul` client. The token travels only in
-// the X-Consul-Token header (the client's `defaults.token`); it never reaches a URL, `describe`
-// or an error message.
+// The production store: Consul KV through the npm `consul` client. The token is the client's
+// `defaults.token`, which it sends only as the X-Consul-Token header; it never reaches a URL,
+// `describe` or an error message.
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
 import { KVError, throwIfAborted } from '../errors.js';
@@ -18,107 +17,32 @@ import type {
   KVStore,
   KVWatchOptions,
 } from '../types.js';
+import { resolveConsulConfig, type ConsulConfig, type ConsulStoreOptions } from './config.js';
+import { httpStatusOf, toKVError, type ConsulOp } from './errors.js';
 
-export interface ConsulStoreOptions {
-  /** host:port or scheme://host:port; default from env CONSUL_HTTP_ADDR, then 127.0.0.1:8500. */
-  address?: string;
-  /** http or https when the address has no scheme. */
-  scheme?: 'http' | 'https';
-  token?: string;
-  tokenFile?: string;
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  /** Per-request timeout for non-blocking calls (ms). Default 10 s. */
-  timeoutMs?: number;
-  /** The environment to read CONSUL_HTTP_* from (libraries never read process.env themselves). */
-  env?: Record<string, string | undefined>;
+export { parseConsulAddress, resolveConsulConfig } from './config.js';
+export type { ConsulAddress, ConsulConfig, ConsulStoreOptions, ConsulTls } from './config.js';
+
+/** Consul refuses session TTLs below 10 s. */
+const SESSION_MIN_TTL_MS = 10_000;
+const DEFAULT_TTL_MS = 15_000;
+const DEFAULT_LOCK_DELAY_MS = 15_000;
+const DEFAULT_WAIT_MS = 60_000;
+
+export function createConsulStore(opts: ConsulStoreOptions = {}): KVStore {
+  return new ConsulStore(resolveConsulConfig(opts));
 }
 
-export interface ConsulAddress {
-  secure: boolean;
-  host: string;
-  port: number;
-}
-
-/** "127.0.0.1:8500", "http://h:8500", "https://h", "[::1]:8500" → parts. */
-export function parseConsulAddress(text: string, scheme?: 'http' | 'https'): ConsulAddress {
-  const withScheme = /^[a-z]+:\/\//i.test(text) ? text : `${scheme ?? 'http'}://${text}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new KVError('KV_CONFIG', `consul address "${text}" is not host:port or scheme://host:port`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new KVError('KV_CONFIG', `consul address "${text}": scheme must be http or https`);
-  }
-  const secure = url.protocol === 'https:';
-  return { secure, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : secure ? 8501 : 8500 };
-}
-
-function readOptFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new KVError('KV_CONFIG', `cannot read ${what} ${path} (${(err as Error).message})`, { cause: err });
-  }
-}
-
-type ConsulClient = InstanceType<typeof Consul>;
+// --- the slice of the client this backend uses (its typings lack ctx, timeout, index, wait) ---
 interface Resp {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
-  body: unknown;
 }
-
-const SESSION_MIN_TTL_MS = 10_000;
-
-export function createConsulStore(opts: ConsulStoreOptions = {}): KVStore {
-  const env = opts.env ?? {};
-  const address = parseConsulAddress(opts.address ?? env.CONSUL_HTTP_ADDR ?? '127.0.0.1:8500', opts.scheme);
-  const tokenFile = opts.tokenFile ?? env.CONSUL_HTTP_TOKEN_FILE;
-  const token = opts.token ?? (tokenFile ? readOptFile(tokenFile, 'token file').split('\n')[0]!.trim() : env.CONSUL_HTTP_TOKEN) ?? undefined;
-  const ca = opts.caFile ?? env.CONSUL_CACERT;
-  const cert = opts.certFile ?? env.CONSUL_CLIENT_CERT;
-  const key = opts.keyFile ?? env.CONSUL_CLIENT_KEY;
-  const agent =
-    address.secure && (ca || cert || key)
-      ? new HttpsAgent({
-          keepAlive: true,
-          ...(ca ? { ca: readOptFile(ca, 'CA file') } : {}),
-          ...(cert ? { cert: readOptFile(cert, 'client certificate') } : {}),
-          ...(key ? { key: readOptFile(key, 'client key') } : {}),
-        })
-      : undefined;
-  const client = new Consul({
-    host: address.host.includes(':') ? `[${address.host}]` : address.host,
-    port: address.port,
-    secure: address.secure,
-    ...(agent ? { agent } : {}),
-    ...(token ? { defaults: { token } } : {}),
-  } as ConstructorParameters<typeof Consul>[0]);
-  return new ConsulStore(client, `consul ${address.secure ? 'https://' : ''}${address.host}:${address.port}`, opts.timeoutMs ?? 10_000);
+/** Per call: `ctx` cancels the request and asks for the response too; `timeout` in ms. */
+interface Call {
+  ctx: EventEmitter & { includeResponse: true };
+  timeout: number;
 }
-
-/** A papi context: cancels the request when the signal fires, and asks for the raw response. */
-function context(signal: AbortSignal | undefined): { ctx: EventEmitter & { includeResponse: true }; done: () => void } {
-  const ctx = Object.assign(new EventEmitter(), { includeResponse: true as const });
-  const cancel = () => ctx.emit('cancel');
-  signal?.addEventListener('abort', cancel, { once: true });
-  return { ctx, done: () => signal?.removeEventListener('abort', cancel) };
-}
-
-function header(res: Resp | undefined, name: string): string | undefined {
-  const v = res?.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function indexOf(res: Resp | undefined): KVIndex {
-  const n = Number(header(res, 'x-consul-index'));
-  return Number.isFinite(n) && n >= 1 ? n : 1;
-}
-
 interface ConsulEntry {
   Key: string;
   Value: string | null;
@@ -126,6 +50,31 @@ interface ConsulEntry {
   CreateIndex: number;
   ModifyIndex: number;
   Session?: string;
+}
+type Answer<T> = Promise<[Resp, T | undefined]>;
+interface Client {
+  kv: {
+    get(o: Call & { key: string; recurse?: boolean; index?: string; wait?: string }): Answer<ConsulEntry | ConsulEntry[]>;
+    set(o: Call & { key: string; value: string; cas?: string; flags?: string; acquire?: string; release?: string }): Answer<boolean>;
+    del(o: Call & { key: string; cas?: string }): Answer<boolean>;
+  };
+  session: {
+    create(o: Call & { name: string; ttl: string; lockdelay: string; behavior: 'release' | 'delete' }): Answer<{ ID: string }>;
+    renew(o: Call & { id: string }): Answer<unknown>;
+    destroy(o: Call & { id: string }): Answer<unknown>;
+  };
+  destroy(): void;
+}
+
+function header(res: Resp | undefined, name: string): string | undefined {
+  const v = res?.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** X-Consul-Index, never below 1 (an index of 0 would make the next read non-blocking by accident). */
+function indexOf(res: Resp | undefined): KVIndex {
+  const n = Number(header(res, 'x-consul-index'));
+  return Number.isSafeInteger(n) && n >= 1 ? n : 1;
 }
 
 function toPair(e: ConsulEntry): KVPair {
@@ -141,55 +90,63 @@ function toPair(e: ConsulEntry): KVPair {
 
 class ConsulStore implements KVStore {
   readonly describe: string;
-  readonly #client: ConsulClient;
-  readonly #timeoutMs: number;
+  readonly #config: ConsulConfig;
+  readonly #client: Client;
+  /** Fires on close(): every request in flight is cancelled. */
+  readonly #closing = new AbortController();
 
-  constructor(client: ConsulClient, describe: string, timeoutMs: number) {
-    this.#client = client;
-    this.describe = describe;
-    this.#timeoutMs = timeoutMs;
+  constructor(config: ConsulConfig) {
+    this.#config = config;
+    this.describe = config.describe;
+    const { address, token, tls } = config;
+    const agent =
+      tls &&
+      new HttpsAgent({
+        keepAlive: true,
+        rejectUnauthorized: tls.rejectUnauthorized,
+        ...(tls.ca ? { ca: tls.ca } : {}),
+        ...(tls.cert ? { cert: tls.cert } : {}),
+        ...(tls.key ? { key: tls.key } : {}),
+        ...(tls.servername ? { servername: tls.servername } : {}),
+      });
+    this.#client = new Consul({
+      host: address.host.includes(':') ? `[${address.host}]` : address.host,
+      port: address.port,
+      secure: address.secure,
+      ...(agent ? { agent } : {}),
+      // The client puts defaults.token into the X-Consul-Token header of every request (lib/utils.js).
+      ...(token ? { defaults: { token } } : {}),
+    } as ConstructorParameters<typeof Consul>[0]) as unknown as Client;
   }
 
-  /** Run one client call with cancellation, and turn its failures into KVErrors about `what`. */
-  async #call<T>(what: string, signal: AbortSignal | undefined, fn: (ctx: EventEmitter) => Promise<T>): Promise<T> {
+  /** Run one client call, cancelled by `signal` or close(); its failures become KVErrors about `op`. */
+  async #call<T>(op: ConsulOp, signal: AbortSignal | undefined, timeoutMs: number, fn: (call: Call) => Promise<T>): Promise<T> {
     throwIfAborted(signal);
-    const { ctx, done } = context(signal);
+    if (this.#closing.signal.aborted) throw new KVError('KV_ABORTED', `${this.describe}: ${op.what}: the store is closed`);
+    const ctx = Object.assign(new EventEmitter(), { includeResponse: true as const });
+    const cancel = () => ctx.emit('cancel');
+    signal?.addEventListener('abort', cancel, { once: true });
+    this.#closing.signal.addEventListener('abort', cancel, { once: true });
     try {
-      return await fn(ctx);
+      return await fn({ ctx, timeout: timeoutMs });
     } catch (err) {
-      if (signal?.aborted) throw new KVError('KV_ABORTED', 'aborted', { cause: signal.reason });
-      throw this.#error(what, err);
+      if (signal?.aborted) throw new KVError('KV_ABORTED', `${this.describe}: ${op.what}: aborted`, { cause: signal.reason });
+      if (this.#closing.signal.aborted) throw new KVError('KV_ABORTED', `${this.describe}: ${op.what}: the store was closed`);
+      throw toKVError(err, op, { describe: this.describe, ...(this.#config.token ? { token: this.#config.token } : {}), timeoutMs });
     } finally {
-      done();
+      signal?.removeEventListener('abort', cancel);
+      this.#closing.signal.removeEventListener('abort', cancel);
     }
-  }
-
-  #error(what: string, err: unknown): KVError {
-    const e = err as { statusCode?: number; message?: string; code?: string; isPapi?: boolean; response?: Resp };
-    const status = e.statusCode ?? e.response?.statusCode;
-    const body = typeof e.response?.body === 'string' ? e.response.body.trim() : '';
-    const detail = body || (e.message ?? String(err));
-    if (status === 403) {
-      const why = /ACL not found/i.test(detail) ? 'the ACL token is unknown or was revoked' : 'the ACL token lacks permission';
-      return new KVError('KV_FORBIDDEN', `${this.describe}: ${what}: permission denied (${why}; Consul said "${detail}")`, { cause: err });
-    }
-    if (status === 400 || status === 413) return new KVError('KV_BAD_REQUEST', `${this.describe}: ${what}: ${detail}`, { cause: err });
-    if (status !== undefined && status >= 500) return new KVError('KV_SERVER', `${this.describe}: ${what}: server error ${status} (${detail})`, { cause: err });
-    if (status === 429) return new KVError('KV_SERVER', `${this.describe}: ${what}: rate limited (429)`, { cause: err });
-    if (status !== undefined) return new KVError('KV_SERVER', `${this.describe}: ${what}: HTTP ${status} (${detail})`, { cause: err });
-    return new KVError('KV_UNREACHABLE', `${this.describe}: ${what}: ${e.message ?? String(err)}`, { cause: err });
   }
 
   async #list(prefix: string, signal: AbortSignal | undefined, block?: { index: KVIndex; waitMs: number }): Promise<KVSnapshot> {
-    const [res, body] = await this.#call(`list "${prefix}"`, signal, (ctx) =>
-      this.#client.kv.get({
-        key: prefix,
-        recurse: true,
-        ctx,
-        ...(block ? { index: String(block.index), wait: `${Math.ceil(block.waitMs / 1000)}s`, timeout: block.waitMs + block.waitMs / 16 + 5000 } : { timeout: this.#timeoutMs }),
-      } as never) as unknown as Promise<[Resp, ConsulEntry[] | undefined]>,
+    // A blocking query may be held for wait + wait/16 (Consul's jitter); give it a margin on top.
+    const timeoutMs = block ? block.waitMs + Math.ceil(block.waitMs / 16) + 5000 : this.#config.timeoutMs;
+    const op = { what: `list "${prefix}"`, access: 'read the keys under', target: prefix };
+    const [res, body] = await this.#call(op, signal, timeoutMs, (call) =>
+      this.#client.kv.get({ ...call, key: prefix, recurse: true, ...(block ? { index: String(block.index), wait: `${block.waitMs}ms` } : {}) }),
     );
-    const pairs = (Array.isArray(body) ? body : []).map(toPair).filter((p) => p.key.startsWith(prefix));
+    const pairs = (Array.isArray(body) ? body : []).filter((e) => e.Key.startsWith(prefix)).map(toPair);
     pairs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return { index: indexOf(res), pairs, knownLeader: header(res, 'x-consul-knownleader') !== 'false' };
   }
@@ -199,77 +156,69 @@ class ConsulStore implements KVStore {
   }
 
   async watch(prefix: string, since: KVIndex, opts: KVWatchOptions): Promise<KVSnapshot> {
-    // Never send an index of 0 or below: that is a plain read.
-    if (!(since > 0)) return this.#list(prefix, opts.signal);
-    const snap = await this.#list(prefix, opts.signal, { index: since, waitMs: opts.waitMs ?? 60_000 });
-    // The index went backwards (snapshot restore, new leader): start again from a fresh read.
-    if (snap.index < since) return this.#list(prefix, opts.signal);
-    return snap;
+    const index = Math.floor(since);
+    // Never send an index of 0 or below: "since nothing" is a plain read.
+    if (!(index > 0)) return this.#list(prefix, opts.signal);
+    const waitMs = Math.max(1, Math.round(opts.waitMs ?? DEFAULT_WAIT_MS));
+    // An answer with an index below `since` (snapshot restore, new leader, tombstones reaped) is
+    // a fresh read all the same: the caller continues from its lower index, which resets the watch.
+    return this.#list(prefix, opts.signal, { index, waitMs });
   }
 
   async get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined> {
-    const [, body] = await this.#call(`get "${key}"`, opts?.signal, (ctx) =>
-      this.#client.kv.get({ key, ctx, timeout: this.#timeoutMs } as never) as unknown as Promise<[Resp, ConsulEntry | undefined]>,
-    );
-    return body && typeof body === 'object' ? toPair(body) : undefined;
+    const op = { what: `get "${key}"`, access: 'read', target: key };
+    const [, body] = await this.#call(op, opts?.signal, this.#config.timeoutMs, (call) => this.#client.kv.get({ ...call, key }));
+    return body && !Array.isArray(body) ? toPair(body) : undefined;
   }
 
   async put(key: string, value: string, opts: KVPutOptions = {}): Promise<boolean> {
-    const [, body] = await this.#call(`put "${key}"`, opts.signal, (ctx) =>
+    const op = { what: `put "${key}"`, access: 'write', target: key };
+    const [, ok] = await this.#call(op, opts.signal, this.#config.timeoutMs, (call) =>
       this.#client.kv.set({
+        ...call,
         key,
         value,
-        ctx,
-        timeout: this.#timeoutMs,
         ...(opts.cas !== undefined ? { cas: String(opts.cas) } : {}),
         ...(opts.flags !== undefined ? { flags: String(opts.flags) } : {}),
-      } as never) as unknown as Promise<[Resp, boolean]>,
+      }),
     );
-    return body === true;
+    return ok === true;
   }
 
   async delete(key: string, opts: KVDeleteOptions = {}): Promise<boolean> {
-    const [, body] = await this.#call(`delete "${key}"`, opts.signal, (ctx) =>
-      this.#client.kv.del({ key, ctx, timeout: this.#timeoutMs, ...(opts.cas !== undefined ? { cas: String(opts.cas) } : {}) } as never) as unknown as Promise<
-        [Resp, boolean]
-      >,
+    const op = { what: `delete "${key}"`, access: 'write', target: key };
+    const [, ok] = await this.#call(op, opts.signal, this.#config.timeoutMs, (call) =>
+      this.#client.kv.del({ ...call, key, ...(opts.cas !== undefined ? { cas: String(opts.cas) } : {}) }),
     );
-    return body === true;
+    return ok === true;
   }
 
   async acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined> {
-    const ttlMs = Math.max(SESSION_MIN_TTL_MS, opts.ttlMs ?? 15_000);
-    const lockDelayMs = opts.lockDelayMs ?? 15_000;
-    const [, created] = await this.#call(`create a session for "${key}"`, opts.signal, (ctx) =>
-      this.#client.session.create({
-        name: `confd-haproxy lock ${key}`,
-        ttl: `${Math.ceil(ttlMs / 1000)}s`,
-        lockdelay: `${Math.round(lockDelayMs)}ms`,
-        behavior: 'release',
-        ctx,
-        timeout: this.#timeoutMs,
-      } as never) as unknown as Promise<[Resp, { ID: string }]>,
+    const timeoutMs = this.#config.timeoutMs;
+    const ttlS = Math.ceil(Math.max(SESSION_MIN_TTL_MS, opts.ttlMs ?? DEFAULT_TTL_MS) / 1000);
+    const lockDelayMs = Math.max(0, Math.round(opts.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS));
+    const sessionOp = { what: `create a lock session for "${key}"`, access: 'create sessions for', target: key };
+    const [, created] = await this.#call(sessionOp, opts.signal, timeoutMs, (call) =>
+      this.#client.session.create({ ...call, name: `confd-haproxy lock ${key}`, ttl: `${ttlS}s`, lockdelay: `${lockDelayMs}ms`, behavior: 'release' }),
     );
-    const session = created.ID;
+    const session = created?.ID;
+    if (!session) throw new KVError('KV_SERVER', `${this.describe}: create a lock session for "${key}": the answer had no session ID`);
     const destroy = () =>
-      this.#call(`destroy session for "${key}"`, undefined, (ctx) =>
-        this.#client.session.destroy({ id: session, ctx, timeout: this.#timeoutMs } as never) as unknown as Promise<unknown>,
-      ).then(
-        () => undefined,
-        () => undefined,
+      this.#call({ what: `destroy the lock session for "${key}"`, access: 'write sessions for', target: key }, undefined, timeoutMs, (call) =>
+        this.#client.session.destroy({ ...call, id: session }),
       );
     let got: boolean;
     try {
-      const [, body] = await this.#call(`acquire "${key}"`, opts.signal, (ctx) =>
-        this.#client.kv.set({ key, value: opts.holder, acquire: session, ctx, timeout: this.#timeoutMs } as never) as unknown as Promise<[Resp, boolean]>,
+      const [, ok] = await this.#call({ what: `acquire the lock "${key}"`, access: 'write', target: key }, opts.signal, timeoutMs, (call) =>
+        this.#client.kv.set({ ...call, key, value: opts.holder, acquire: session }),
       );
-      got = body === true;
+      got = ok === true;
     } catch (err) {
-      await destroy();
+      await destroy().catch(() => undefined);
       throw err;
     }
     if (!got) {
-      await destroy();
+      await destroy().catch(() => undefined);
       return undefined;
     }
     return {
@@ -278,27 +227,43 @@ class ConsulStore implements KVStore {
       holder: opts.holder,
       renew: async () => {
         try {
-          await this.#call(`renew the lock on "${key}"`, undefined, (ctx) =>
-            this.#client.session.renew({ id: session, ctx, timeout: this.#timeoutMs } as never) as unknown as Promise<unknown>,
+          await this.#call({ what: `renew the lock session for "${key}"`, access: 'write sessions for', target: key }, undefined, timeoutMs, (call) =>
+            this.#client.session.renew({ ...call, id: session }),
           );
         } catch (err) {
-          // 404: the session expired or was destroyed. The lock is gone.
-          if ((err as KVError).cause && ((err as KVError).cause as { statusCode?: number }).statusCode === 404) return false;
+          // 404: the session expired or was destroyed, and its lock went with it.
+          if (httpStatusOf(err) === 404) return false;
           throw err;
         }
-        const now = await this.get(key);
-        return now?.session === session;
+        const held = (await this.get(key))?.session === session;
+        // The key was taken or deleted while the session lived on: drop the session, it guards nothing.
+        if (!held) await destroy().catch(() => undefined);
+        return held;
       },
       release: async () => {
-        await this.#call(`release "${key}"`, undefined, (ctx) =>
-          this.#client.kv.set({ key, value: opts.holder, release: session, ctx, timeout: this.#timeoutMs } as never) as unknown as Promise<unknown>,
-        ).catch(() => undefined);
-        await destroy();
+        let released = false;
+        let failure: unknown;
+        try {
+          await this.#call({ what: `release the lock "${key}"`, access: 'write', target: key }, undefined, timeoutMs, (call) =>
+            this.#client.kv.set({ ...call, key, value: opts.holder, release: session }),
+          );
+          released = true;
+        } catch (err) {
+          failure = err;
+        }
+        try {
+          // Also frees the key (after lock-delay) when the release itself failed.
+          await destroy();
+        } catch (err) {
+          // Released but not destroyed: the session holds nothing and expires after its TTL.
+          if (!released) throw failure ?? err;
+        }
       },
     };
   }
 
   async close(): Promise<void> {
+    this.#closing.abort();
     this.#client.destroy();
   }
 }

@@ -1,27 +1,66 @@
-// A Consul HTTP API test double: the KV, session and ACL behaviour of /work/shared/docs/consul-api.md
-// (kept in the repository's README), with fault injection that tests control. Not shipped.
+// A Consul HTTP API test double: the KV, blocking-query, session and ACL behaviour of Consul's
+// API documentation (see README.md here), with faults that tests control. Not shipped.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { AclTable, requestToken, type Authorizer, type ConsulDoubleAclOptions } from './acl.js';
+import { parseGoDuration, parseLockDelay } from './duration.js';
 
-export type AclPolicy = 'read' | 'write' | 'deny';
+export type { AclPolicy, AclRule, ConsulDoubleAclOptions } from './acl.js';
+export { parseGoDuration } from './duration.js';
 
 export interface ConsulDoubleOptions {
+  /** 0 (default): a free port. */
   port?: number;
+  /** Default 127.0.0.1. */
   host?: string;
-  acl?: {
-    /** Rules for requests without a token. Default: deny everything. */
-    anonymous?: { prefix: string; policy: AclPolicy }[];
-    tokens: Record<string, { prefix: string; policy: AclPolicy }[]>;
-  };
-  /** Extra delay after a session's TTL before it is invalidated (ms); Consul allows up to TTL. */
+  /** ACLs on; without it every request may do everything (like an agent without ACLs). */
+  acl?: ConsulDoubleAclOptions;
+  /** How long after its TTL a session without renew is invalidated (ms). Default: random, up to min(TTL, 1 s). */
   sessionGraceMs?: number;
+  /** Keep every request in `requests` (default true; the long-running bin turns it off). */
+  recordRequests?: boolean;
 }
 
 export interface RecordedRequest {
   method: string;
+  /** The raw request URL (path and query), as received. */
   url: string;
   headers: Record<string, string | string[] | undefined>;
+}
+
+export interface ConsulDoubleFaults {
+  /** Refuse connections (close the listener and every open socket) until turned off. */
+  refuseConnections(on: boolean): Promise<void>;
+  /** Answer every request this much later (0: at once). */
+  delay(ms: number): void;
+  /** Answer the next `count` requests with this status (default: every request until `fail(0)`). */
+  fail(status: number, count?: number): void;
+  /** A snapshot restore: every index drops to a low number, held blocking queries answer at once. */
+  resetIndex(): void;
+  /** X-Consul-KnownLeader on every answer. */
+  knownLeader(on: boolean): void;
+  /** Answer every held blocking query now, with unchanged data and index (Consul may do this). */
+  wakeBlockedQueries(): void;
+}
+
+export interface ConsulDouble {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** 127.0.0.1:PORT */
+  readonly address: string;
+  readonly port: number;
+  /** Every request received, in order. */
+  readonly requests: RecordedRequest[];
+  readonly faults: ConsulDoubleFaults;
+  /** How many blocking queries are held right now (a cancelled client request drops out at once). */
+  readonly blockedQueries: number;
+  /** From now on the token is unknown (403 "ACL not found"). */
+  revokeToken(token: string): void;
+  /** Invalidate a session now, as if its TTL ran out: its locks are released and lock-delay starts. */
+  expireSession(id: string): void;
+  expireAllSessions(): void;
+  close(): Promise<void>;
 }
 
 interface Entry {
@@ -43,102 +82,67 @@ interface Session {
   timer?: NodeJS.Timeout;
 }
 
-export interface ConsulDouble {
-  /** http://127.0.0.1:PORT */
-  readonly url: string;
-  /** 127.0.0.1:PORT */
-  readonly address: string;
-  readonly port: number;
-  /** Every request received, in order. */
-  readonly requests: RecordedRequest[];
-  readonly faults: {
-    /** Refuse connections (close the listener and every open socket) until turned off. */
-    refuseConnections(on: boolean): Promise<void>;
-    /** Answer every request this much later. */
-    delay(ms: number): void;
-    /** Answer the next `count` requests (default: until cleared with count 0) with this status. */
-    fail(status: number, count?: number): void;
-    /** A snapshot restore: every index drops, blocked queries return at once. */
-    resetIndex(): void;
-    knownLeader(on: boolean): void;
-  };
-  revokeToken(token: string): void;
-  expireSession(id: string): void;
-  expireAllSessions(): void;
-  close(): Promise<void>;
+interface Waiter {
+  /** Finish when the watched index moved past the one asked for. */
+  check(): void;
+  /** Finish now, whatever the index. */
+  wake(): void;
 }
 
 const MAX_VALUE = 512 * 1024;
 const DEFAULT_WAIT_MS = 5 * 60_000;
 const MAX_WAIT_MS = 10 * 60_000;
+const MIN_TTL_MS = 10_000;
+const MAX_TTL_MS = 86_400_000;
 
-/** Go-style durations as Consul takes them: "10s", "1m30s", "500ms", "15" (seconds). */
-export function parseGoDuration(text: string): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text))) {
-    total += Number(m[1]) * units[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  return pos === text.length && pos > 0 ? total : undefined;
-}
+const byKey = <T>([a]: [string, T], [b]: [string, T]) => (a < b ? -1 : a > b ? 1 : 0);
 
 export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise<ConsulDouble> {
   const host = opts.host ?? '127.0.0.1';
+  const acl = new AclTable(opts.acl);
+  const record = opts.recordRequests !== false;
   const kv = new Map<string, Entry>();
   const tombstones = new Map<string, number>();
   const sessions = new Map<string, Session>();
   const lockDelays = new Map<string, number>();
-  const revoked = new Set<string>();
   const requests: RecordedRequest[] = [];
-  const waiters = new Set<() => void>();
+  const waiters = new Set<Waiter>();
   const sockets = new Set<Socket>();
-  let index = 1;
+  /** The Raft index: every write takes the next one. */
+  let raftIndex = 1;
+  /** The KV table's index: the last write that changed a key or a tombstone. */
+  let kvIndex = 1;
   let knownLeader = true;
   let delayMs = 0;
   let failStatus = 0;
   let failCount = 0;
   let refusing = false;
+  let closed = false;
 
+  const bump = () => ++raftIndex;
   const notify = () => {
-    for (const w of [...waiters]) w();
+    for (const w of [...waiters]) w.check();
   };
-  const bump = () => ++index;
+  const wakeAll = () => {
+    for (const w of [...waiters]) w.wake();
+  };
 
-  // --- ACL --------------------------------------------------------------------------------
-  const tokenOf = (req: IncomingMessage, url: URL): string | undefined => {
-    const h = req.headers['x-consul-token'];
-    if (typeof h === 'string' && h) return h;
-    const auth = req.headers.authorization;
-    if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7);
-    return url.searchParams.get('token') ?? undefined;
+  /** Consul's index of a read: the key's ModifyIndex, or for a list the highest under the prefix (tombstones included), else the table's. */
+  const readIndex = (key: string, list: boolean): number => {
+    if (!list) return kv.get(key)?.modifyIndex ?? kvIndex;
+    if (key === '') return kvIndex;
+    let idx = 0;
+    for (const [k, e] of kv) if (k.startsWith(key)) idx = Math.max(idx, e.modifyIndex);
+    for (const [k, i] of tombstones) if (k.startsWith(key)) idx = Math.max(idx, i);
+    return idx || kvIndex;
   };
-  type Rules = { prefix: string; policy: AclPolicy }[];
-  const rulesFor = (token: string | undefined): Rules | 'unknown' => {
-    if (!opts.acl) return [{ prefix: '', policy: 'write' }];
-    if (token === undefined) return opts.acl.anonymous ?? [];
-    if (revoked.has(token)) return 'unknown';
-    return opts.acl.tokens[token] ?? 'unknown';
-  };
-  const policyFor = (rules: Rules, key: string): AclPolicy => {
-    let best: { prefix: string; policy: AclPolicy } | undefined;
-    for (const r of rules) if (key.startsWith(r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
-    return best?.policy ?? 'deny';
-  };
-  const canRead = (rules: Rules, key: string) => policyFor(rules, key) !== 'deny';
-  const canWrite = (rules: Rules, key: string) => policyFor(rules, key) === 'write';
-  const anyReadUnder = (rules: Rules, prefix: string) =>
-    canRead(rules, prefix) || rules.some((r) => r.prefix.startsWith(prefix) && r.policy !== 'deny');
 
   // --- responses --------------------------------------------------------------------------
-  const send = (res: ServerResponse, status: number, body: unknown, idx: number, raw = false) => {
-    const text = raw ? (body as Buffer | string) : status === 404 ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+  const send = (res: ServerResponse, status: number, body: unknown, idx = raftIndex, contentType?: string) => {
+    if (res.headersSent || res.destroyed) return;
+    const text = status === 404 ? '' : Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, {
-      'Content-Type': raw ? 'application/octet-stream' : typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+      'Content-Type': contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json'),
       'X-Consul-Index': String(Math.max(1, idx)),
       'X-Consul-KnownLeader': String(knownLeader),
       'X-Consul-LastContact': '0',
@@ -154,57 +158,6 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     ModifyIndex: e.modifyIndex,
     ...(e.session ? { Session: e.session } : {}),
   });
-
-  /** Consul's index for a read: highest ModifyIndex under it, tombstones included, else the table's. */
-  const readIndex = (key: string, recurse: boolean): number => {
-    if (!recurse) return kv.get(key)?.modifyIndex ?? tombstones.get(key) ?? index;
-    let idx = 0;
-    for (const [k, e] of kv) if (k.startsWith(key)) idx = Math.max(idx, e.modifyIndex);
-    for (const [k, i] of tombstones) if (k.startsWith(key)) idx = Math.max(idx, i);
-    return idx || index;
-  };
-
-  // --- sessions ---------------------------------------------------------------------------
-  const invalidate = (id: string) => {
-    const s = sessions.get(id);
-    if (!s) return;
-    if (s.timer) clearTimeout(s.timer);
-    sessions.delete(id);
-    const now = Date.now();
-    for (const [k, e] of [...kv]) {
-      if (e.session !== id) continue;
-      const idx = bump();
-      if (s.behavior === 'delete') {
-        kv.delete(k);
-        tombstones.set(k, idx);
-      } else {
-        delete e.session;
-        e.modifyIndex = idx;
-      }
-      if (s.lockDelayMs > 0) lockDelays.set(k, now + s.lockDelayMs);
-    }
-    notify();
-  };
-  const arm = (s: Session) => {
-    if (s.timer) clearTimeout(s.timer);
-    const grace = opts.sessionGraceMs ?? Math.floor(Math.random() * 500);
-    s.timer = setTimeout(() => invalidate(s.id), s.ttlMs + grace);
-    s.timer.unref();
-  };
-  const sessionJson = (s: Session) => ({
-    ID: s.id,
-    Name: s.name,
-    Node: 'consul-double',
-    LockDelay: s.lockDelayMs * 1e6,
-    Behavior: s.behavior,
-    TTL: `${s.ttlMs / 1000}s`,
-    NodeChecks: ['serfHealth'],
-    ServiceChecks: null,
-    CreateIndex: s.createIndex,
-    ModifyIndex: s.createIndex,
-  });
-
-  // --- KV handlers ------------------------------------------------------------------------
   const readBody = (req: IncomingMessage): Promise<Buffer> =>
     new Promise((done, fail) => {
       const chunks: Buffer[] = [];
@@ -212,209 +165,274 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       req.on('end', () => done(Buffer.concat(chunks)));
       req.on('error', fail);
     });
+  /** Consul's answer to non-composable query flags, e.g. cas with acquire. */
+  const conflicting = (q: URLSearchParams, names: string[]): string | undefined =>
+    names.filter((n) => q.has(n)).length > 1 ? `Conflicting flags: ${q.toString()}\n` : undefined;
+  const uintParam = (q: URLSearchParams, name: string): number | undefined | 'bad' => {
+    if (!q.has(name)) return undefined;
+    const v = q.get(name) ?? '';
+    return /^\d+$/.test(v) ? Number(v) : 'bad';
+  };
 
-  const kvGet = async (req: IncomingMessage, res: ServerResponse, url: URL, key: string, rules: Rules) => {
-    const q = url.searchParams;
-    const recurse = q.has('recurse');
-    const keysOnly = q.has('keys');
-    const prefixRead = recurse || keysOnly;
-    if (prefixRead ? !anyReadUnder(rules, key) : !canRead(rules, key)) return send(res, 403, 'Permission denied', index);
-    const want = Number(q.get('index') ?? '0');
-    if (want > 0) {
-      const waitText = q.get('wait');
-      let waitMs = waitText ? parseGoDuration(waitText) ?? DEFAULT_WAIT_MS : DEFAULT_WAIT_MS;
-      waitMs = Math.min(waitMs, MAX_WAIT_MS);
-      waitMs += Math.random() * (waitMs / 16);
-      if (readIndex(key, prefixRead) <= want) {
-        await new Promise<void>((done) => {
-          const finish = () => {
-            waiters.delete(check);
-            clearTimeout(timer);
-            req.off('close', finish);
-            done();
-          };
-          const check = () => {
-            if (readIndex(key, prefixRead) > want || readIndex(key, prefixRead) < want) finish();
-          };
-          const timer = setTimeout(finish, waitMs);
-          waiters.add(check);
-          req.on('close', finish);
-        });
+  // --- sessions ---------------------------------------------------------------------------
+  /** Invalidate a session: its locks are released (or keys deleted) and lock-delay starts on them. */
+  const invalidate = (id: string) => {
+    const s = sessions.get(id);
+    if (!s) return;
+    if (s.timer) clearTimeout(s.timer);
+    sessions.delete(id);
+    const held = [...kv].filter(([, e]) => e.session === id);
+    if (!held.length) return;
+    const idx = bump();
+    const until = Date.now() + s.lockDelayMs;
+    for (const [k, e] of held) {
+      if (s.behavior === 'delete') {
+        kv.delete(k);
+        tombstones.set(k, idx);
+      } else {
+        delete e.session;
+        e.modifyIndex = idx;
       }
+      if (s.lockDelayMs > 0) lockDelays.set(k, until);
+    }
+    kvIndex = idx;
+    notify();
+  };
+  const arm = (s: Session) => {
+    if (s.timer) clearTimeout(s.timer);
+    // Consul invalidates somewhere between TTL and 2×TTL; tests must not rely on exactly TTL.
+    const grace = opts.sessionGraceMs ?? Math.floor(Math.random() * Math.min(s.ttlMs, 1000));
+    s.timer = setTimeout(() => invalidate(s.id), s.ttlMs + grace);
+    s.timer.unref();
+  };
+  const sessionJson = (s: Session) => ({
+    ID: s.id,
+    Name: s.name,
+    Node: 'consul-double',
+    LockDelay: Math.round(s.lockDelayMs * 1e6),
+    Behavior: s.behavior,
+    TTL: s.ttlMs ? `${s.ttlMs / 1000}s` : '',
+    NodeChecks: ['serfHealth'],
+    ServiceChecks: null,
+    CreateIndex: s.createIndex,
+    ModifyIndex: s.createIndex,
+  });
+
+  // --- KV ---------------------------------------------------------------------------------
+  /** Hold a blocking query until the index it reads passes `want`, the wait runs out, or it is woken. */
+  const block = (res: ServerResponse, key: string, list: boolean, want: number, waitMs: number) =>
+    new Promise<void>((done) => {
+      const w: Waiter = {
+        check: () => {
+          if (readIndex(key, list) > want) finish();
+        },
+        wake: () => finish(),
+      };
+      const timer = setTimeout(finish, waitMs);
+      function finish() {
+        waiters.delete(w);
+        clearTimeout(timer);
+        res.off('close', finish);
+        done();
+      }
+      waiters.add(w);
+      res.on('close', finish);
+    });
+
+  const kvGet = async (res: ServerResponse, q: URLSearchParams, key: string, auth: Authorizer) => {
+    const keysOnly = q.has('keys');
+    const list = keysOnly || q.has('recurse');
+    if (!list && key === '') return send(res, 400, 'Missing key name');
+    const want = uintParam(q, 'index');
+    if (want === 'bad') return send(res, 400, 'Invalid index');
+    let waitMs = DEFAULT_WAIT_MS;
+    if (q.has('wait')) {
+      const w = parseGoDuration(q.get('wait') ?? '');
+      if (w === undefined) return send(res, 400, 'Invalid wait time');
+      waitMs = w;
+    }
+    if (list ? auth.refusesList(key) : !auth.canRead(key)) return send(res, 403, 'Permission denied');
+    if (want !== undefined && want > 0 && readIndex(key, list) <= want) {
+      const capped = Math.min(waitMs > 0 ? waitMs : DEFAULT_WAIT_MS, MAX_WAIT_MS);
+      await block(res, key, list, want, capped + Math.random() * (capped / 16));
       if (res.destroyed || res.writableEnded) return;
     }
-    const idx = readIndex(key, prefixRead);
+    const idx = readIndex(key, list);
     if (keysOnly) {
-      const sep = q.get('separator') ?? '';
-      const out = new Set<string>();
-      for (const k of [...kv.keys()].sort()) {
-        if (!k.startsWith(key) || !canRead(rules, k)) continue;
+      const sep = q.has('separator') ? (q.get('separator') ?? '') : (q.get('seperator') ?? '');
+      const out: string[] = [];
+      for (const [k] of [...kv].sort(byKey)) {
+        if (!k.startsWith(key) || !auth.canRead(k)) continue;
         const cut = sep ? k.indexOf(sep, key.length) : -1;
-        out.add(cut >= 0 ? k.slice(0, cut + sep.length) : k);
+        const name = cut >= 0 ? k.slice(0, cut + sep.length) : k;
+        if (out[out.length - 1] !== name) out.push(name);
       }
-      return out.size ? send(res, 200, [...out], idx) : send(res, 404, '', idx);
+      // Consul answers an empty root listing with [] and any other empty listing with a 404.
+      return out.length || key === '' ? send(res, 200, out, idx) : send(res, 404, '', idx);
     }
-    if (recurse) {
-      const list = [...kv.entries()].filter(([k]) => k.startsWith(key) && canRead(rules, k)).sort(([a], [b]) => (a < b ? -1 : 1));
-      return list.length ? send(res, 200, list.map(([k, e]) => entryJson(k, e)), idx) : send(res, 404, '', idx);
+    if (list) {
+      const found = [...kv].filter(([k]) => k.startsWith(key) && auth.canRead(k)).sort(byKey);
+      return found.length ? send(res, 200, found.map(([k, e]) => entryJson(k, e)), idx) : send(res, 404, '', idx);
     }
     const e = kv.get(key);
     if (!e) return send(res, 404, '', idx);
-    if (q.has('raw')) return send(res, 200, e.value, idx, true);
+    if (q.has('raw')) return send(res, 200, e.value, idx, 'text/plain');
     return send(res, 200, [entryJson(key, e)], idx);
   };
 
-  const kvPut = async (req: IncomingMessage, res: ServerResponse, url: URL, key: string, rules: Rules) => {
-    if (!canWrite(rules, key)) return send(res, 403, 'Permission denied', index);
-    const q = url.searchParams;
+  const kvPut = async (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, key: string, auth: Authorizer) => {
+    if (key === '') return send(res, 400, 'Missing key name');
+    const conflict = conflicting(q, ['cas', 'acquire', 'release']);
+    if (conflict) return send(res, 400, conflict);
+    const flags = uintParam(q, 'flags');
+    const cas = uintParam(q, 'cas');
+    if (flags === 'bad') return send(res, 400, `Invalid flags "${q.get('flags')}"`);
+    if (cas === 'bad') return send(res, 400, `Invalid cas index "${q.get('cas')}"`);
+    const declared = Number(req.headers['content-length'] ?? '0');
     const body = await readBody(req);
-    if (body.length > MAX_VALUE) return send(res, 413, `Request body(${body.length} bytes) too large, max size: ${MAX_VALUE} bytes.`, index);
-    const modes = ['cas', 'acquire', 'release'].filter((m) => q.has(m));
-    if (modes.length > 1) return send(res, 400, `Conflicting flags: ${modes.map((m) => `${m}=${q.get(m)}`).join('&')}`, index);
-    const flags = q.get('flags') ?? undefined;
-    if (flags !== undefined && !/^\d+$/.test(flags)) return send(res, 400, `Invalid flags: "${flags}"`, index);
+    const size = Math.max(declared, body.length);
+    if (size > MAX_VALUE) return send(res, 413, `Request body(${size} bytes) too large, max size: ${MAX_VALUE} bytes.`);
+    if (!auth.canWrite(key)) return send(res, 403, 'Permission denied');
     const cur = kv.get(key);
-    const write = (session?: string) => {
+    const write = (session: string | undefined, lockIndex: number) => {
       const idx = bump();
-      const e: Entry = {
+      kv.set(key, {
         value: body,
-        flags: flags ?? cur?.flags ?? '0',
+        // Consul sets Flags on every write: 0 unless ?flags is given.
+        flags: String(flags ?? 0),
         createIndex: cur?.createIndex ?? idx,
         modifyIndex: idx,
-        lockIndex: cur?.lockIndex ?? 0,
+        lockIndex,
         ...(session ? { session } : {}),
-      };
-      kv.set(key, e);
+      });
       tombstones.delete(key);
+      kvIndex = idx;
       notify();
-      return e;
     };
-    if (q.has('cas')) {
-      const cas = Number(q.get('cas'));
-      if (!Number.isInteger(cas) || cas < 0) return send(res, 400, 'Invalid cas index', index);
-      if (cas === 0 ? cur !== undefined : cur?.modifyIndex !== cas) return send(res, 200, false, index);
-      write(cur?.session);
-      return send(res, 200, true, index);
+    const lockIndex = cur?.lockIndex ?? 0;
+    if (cas !== undefined) {
+      if (cas === 0 ? cur !== undefined : cur?.modifyIndex !== cas) return send(res, 200, false);
+      write(cur?.session, lockIndex);
+      return send(res, 200, true);
     }
     if (q.has('acquire')) {
       const id = q.get('acquire') ?? '';
-      if (!sessions.has(id)) return send(res, 500, `invalid session "${id}"`, index);
-      if (cur?.session && cur.session !== id) return send(res, 200, false, index);
-      if ((lockDelays.get(key) ?? 0) > Date.now() && cur?.session !== id) return send(res, 200, false, index);
-      const e = write(id);
-      if (cur?.session !== id) e.lockIndex += 1;
-      return send(res, 200, true, index);
+      if (!sessions.has(id)) return send(res, 500, `Invalid session "${id}"`);
+      if ((lockDelays.get(key) ?? 0) > Date.now()) return send(res, 200, false);
+      if (cur?.session && cur.session !== id) return send(res, 200, false);
+      write(id, cur?.session === id ? lockIndex : lockIndex + 1);
+      return send(res, 200, true);
     }
     if (q.has('release')) {
       const id = q.get('release') ?? '';
-      if (!cur || cur.session !== id) return send(res, 200, false, index);
-      write(undefined);
-      return send(res, 200, true, index);
+      if (!cur || cur.session !== id) return send(res, 200, false);
+      write(undefined, lockIndex);
+      return send(res, 200, true);
     }
-    write(cur?.session);
-    return send(res, 200, true, index);
+    write(cur?.session, lockIndex);
+    return send(res, 200, true);
   };
 
-  const kvDelete = (_req: IncomingMessage, res: ServerResponse, url: URL, key: string, rules: Rules) => {
-    if (!canWrite(rules, key)) return send(res, 403, 'Permission denied', index);
-    const q = url.searchParams;
-    if (q.has('recurse')) {
-      const idx = bump();
-      for (const k of [...kv.keys()]) if (k.startsWith(key)) {
-        kv.delete(k);
-        tombstones.set(k, idx);
-      }
-      notify();
-      return send(res, 200, true, index);
-    }
+  const kvDelete = (res: ServerResponse, q: URLSearchParams, key: string, auth: Authorizer) => {
+    const conflict = conflicting(q, ['recurse', 'cas']);
+    if (conflict) return send(res, 400, conflict);
+    const recurse = q.has('recurse');
+    if (!recurse && key === '') return send(res, 400, 'Missing key name');
+    const cas = uintParam(q, 'cas');
+    if (cas === 'bad') return send(res, 400, `Invalid cas index "${q.get('cas')}"`);
+    if (recurse ? !auth.canWritePrefix(key) : !auth.canWrite(key)) return send(res, 403, 'Permission denied');
+    const idx = bump();
+    const gone = recurse ? [...kv.keys()].filter((k) => k.startsWith(key)) : kv.has(key) ? [key] : [];
     const cur = kv.get(key);
-    if (q.has('cas')) {
-      const cas = Number(q.get('cas'));
-      if (cas === 0 ? cur !== undefined : cur?.modifyIndex !== cas) return send(res, 200, false, index);
+    // Consul: a delete-cas of an absent key succeeds; of a present key only at its ModifyIndex.
+    if (cas !== undefined && cur && cur.modifyIndex !== cas) return send(res, 200, false);
+    for (const k of gone) {
+      kv.delete(k);
+      tombstones.set(k, idx);
     }
-    if (cur) {
-      kv.delete(key);
-      tombstones.set(key, bump());
+    if (gone.length) {
+      kvIndex = idx;
       notify();
     }
-    return send(res, 200, true, index);
+    return send(res, 200, true);
   };
 
-  // --- session handlers -------------------------------------------------------------------
+  // --- session endpoints ------------------------------------------------------------------
   const sessionHandler = async (req: IncomingMessage, res: ServerResponse, op: string, id: string) => {
-    if (op === 'create' && req.method === 'PUT') {
+    const method = op === 'info' || op === 'list' ? 'GET' : 'PUT';
+    if (req.method !== method) return send(res, 405, `method ${req.method} not allowed`);
+    if (op === 'create') {
       const text = (await readBody(req)).toString() || '{}';
       let body: Record<string, unknown>;
       try {
         body = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        return send(res, 400, 'Request decode failed', index);
+        if (!body || typeof body !== 'object') throw new Error('not an object');
+      } catch (err) {
+        return send(res, 400, `Request decode failed: ${(err as Error).message}`);
       }
       const ttlText = typeof body.TTL === 'string' ? body.TTL : '';
       const ttlMs = ttlText ? parseGoDuration(ttlText) : 0;
-      if (ttlText && (ttlMs === undefined || ttlMs < 10_000 || ttlMs > 86_400_000)) {
-        return send(res, 400, `Invalid Session TTL '${ttlText}', must be between [10s=24h0m0s]`, index);
+      if (ttlMs === undefined || (ttlText && (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS))) {
+        return send(res, 400, `Invalid Session TTL '${ttlText}', must be between [10s=24h0m0s]`);
       }
-      const ld = body.LockDelay;
-      const lockDelayMs = typeof ld === 'string' ? parseGoDuration(ld) ?? 15_000 : typeof ld === 'number' ? ld / 1e6 : 15_000;
-      const behavior = body.Behavior === 'delete' ? 'delete' : 'release';
-      const s: Session = { id: randomUUID(), name: String(body.Name ?? ''), ttlMs: ttlMs ?? 0, lockDelayMs, behavior, createIndex: bump() };
+      const lockDelayMs = parseLockDelay(body.LockDelay);
+      if (lockDelayMs === undefined) return send(res, 400, `Request decode failed: bad LockDelay ${JSON.stringify(body.LockDelay)}`);
+      const behavior = body.Behavior ?? 'release';
+      if (behavior !== 'release' && behavior !== 'delete') return send(res, 400, `Invalid Behavior setting '${String(behavior)}'`);
+      const s: Session = { id: randomUUID(), name: String(body.Name ?? ''), ttlMs, lockDelayMs, behavior, createIndex: bump() };
       sessions.set(s.id, s);
       if (s.ttlMs > 0) arm(s);
-      return send(res, 200, { ID: s.id }, index);
+      return send(res, 200, { ID: s.id });
     }
-    if (op === 'renew' && req.method === 'PUT') {
-      const s = sessions.get(id);
-      if (!s) return send(res, 404, `Session id '${id}' not found`, index);
+    if (op === 'list') return send(res, 200, [...sessions.values()].map(sessionJson));
+    if (!id) return send(res, 400, 'Missing session');
+    const s = sessions.get(id);
+    if (op === 'renew') {
+      if (!s) return send(res, 404, `Session id '${id}' not found`);
       if (s.ttlMs > 0) arm(s);
-      return send(res, 200, [sessionJson(s)], index);
+      return send(res, 200, [sessionJson(s)]);
     }
-    if (op === 'destroy' && req.method === 'PUT') {
+    if (op === 'destroy') {
       invalidate(id);
-      return send(res, 200, true, index);
+      return send(res, 200, true);
     }
-    if (op === 'info' && req.method === 'GET') {
-      const s = sessions.get(id);
-      return send(res, 200, s ? [sessionJson(s)] : [], index);
-    }
-    return send(res, 405, 'method not allowed', index);
+    return send(res, 200, s ? [sessionJson(s)] : []);
   };
 
   // --- server -----------------------------------------------------------------------------
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
+    if (record) requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     if (res.destroyed) return;
     if (failCount !== 0 && failStatus) {
       if (failCount > 0) failCount--;
-      return send(res, failStatus, failStatus === 429 ? 'rate limit exceeded' : 'rpc error: injected fault', index);
+      return send(res, failStatus, failStatus === 429 ? 'rate limit exceeded' : `rpc error: injected fault ${failStatus}`);
     }
     const url = new URL(req.url ?? '/', 'http://double');
-    const rules = rulesFor(tokenOf(req, url));
-    if (rules === 'unknown') return send(res, 403, 'ACL not found', index);
+    const auth = acl.resolve(requestToken(req, url));
+    if (auth === 'unknown') return send(res, 403, 'ACL not found');
     const path = url.pathname;
-    if (path.startsWith('/v1/kv/')) {
+    if (path.startsWith('/v1/kv/') || path === '/v1/kv') {
       let key: string;
       try {
         key = decodeURIComponent(path.slice('/v1/kv/'.length));
       } catch {
-        return send(res, 400, 'bad key encoding', index);
+        return send(res, 400, 'Invalid key encoding');
       }
-      if (req.method === 'GET') return kvGet(req, res, url, key, rules);
-      if (req.method === 'PUT') return kvPut(req, res, url, key, rules);
-      if (req.method === 'DELETE') return kvDelete(req, res, url, key, rules);
-      return send(res, 405, 'method not allowed', index);
+      const q = url.searchParams;
+      if (req.method === 'GET') return kvGet(res, q, key, auth);
+      if (req.method === 'PUT') return kvPut(req, res, q, key, auth);
+      if (req.method === 'DELETE') return kvDelete(res, q, key, auth);
+      return send(res, 405, `method ${req.method} not allowed`);
     }
-    const sm = /^\/v1\/session\/(create|renew|destroy|info)(?:\/(.+))?$/.exec(path);
+    const sm = /^\/v1\/session\/(create|renew|destroy|info|list)(?:\/([^/]*))?$/.exec(path);
     if (sm) return sessionHandler(req, res, sm[1]!, decodeURIComponent(sm[2] ?? ''));
-    if (path === '/v1/status/leader') return send(res, 200, knownLeader ? '"127.0.0.1:8300"' : '""', index);
-    return send(res, 404, '', index);
+    if (path === '/v1/status/leader') return send(res, 200, JSON.stringify(knownLeader ? '127.0.0.1:8300' : ''), raftIndex, 'application/json');
+    return send(res, 404, '');
   };
 
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, String(err), index);
-    });
+    handle(req, res).catch((err: unknown) => send(res, 500, String(err)));
   });
   server.on('connection', (s) => {
     if (refusing) return s.destroy();
@@ -442,35 +460,42 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     address: `${host}:${port}`,
     port,
     requests,
+    get blockedQueries() {
+      return waiters.size;
+    },
     faults: {
       async refuseConnections(on) {
         refusing = on;
         if (on) await closeServer();
-        else if (!server.listening) await listen(port);
+        else if (!server.listening && !closed) await listen(port);
       },
       delay(ms) {
         delayMs = ms;
       },
       fail(status, count = -1) {
         failStatus = status;
-        failCount = count;
+        failCount = status ? count : 0;
       },
       resetIndex() {
-        index = kv.size + 1;
-        let i = 1;
-        for (const e of kv.values()) {
+        let i = 0;
+        for (const [, e] of [...kv].sort(byKey)) {
+          e.modifyIndex = ++i;
           e.createIndex = Math.min(e.createIndex, i);
-          e.modifyIndex = i++;
         }
         tombstones.clear();
-        notify();
+        raftIndex = kvIndex = Math.max(1, i);
+        // Like a restored state store: every held query is abandoned and answers now.
+        wakeAll();
       },
       knownLeader(on) {
         knownLeader = on;
       },
+      wakeBlockedQueries() {
+        wakeAll();
+      },
     },
     revokeToken(token) {
-      revoked.add(token);
+      acl.revoke(token);
     },
     expireSession(id) {
       invalidate(id);
@@ -479,8 +504,9 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       for (const id of [...sessions.keys()]) invalidate(id);
     },
     async close() {
+      closed = true;
       for (const s of sessions.values()) if (s.timer) clearTimeout(s.timer);
-      notify();
+      wakeAll();
       await closeServer();
     },
   };
