@@ -1,14 +1,11 @@
 // bench helpers for the whole system: HAProxy + the renderer + a checker, as the e2e test runs them.
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runWatch } from '@confd-haproxy/renderer';
-import { freePort, startHAProxy, tempDir } from '@confd-haproxy/testkit';
+import { freePort, startHAProxy, startRenderedHAProxy } from '@confd-haproxy/testkit';
 
-export const root = fileURLToPath(new URL('../', import.meta.url));
 export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 export { memcachedPidBehind as whoAnswers } from '@confd-haproxy/testkit';
@@ -25,15 +22,8 @@ export async function haproxyOnly(a, b) {
 
 /** The system: checker (interval) → file store → renderer (watch) → HAProxy via haproxy-reload. */
 export async function system(a, b, { intervalMs = 500 } = {}) {
-  const dir = tempDir('bench-system');
-  const sock = join('/tmp', `chb-${process.pid}-${Math.random().toString(36).slice(2, 8)}.sock`);
-  mkdirSync(join(dir, 'conf.d'));
-  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const dest = join(dir, 'haproxy.cfg');
-  writeFileSync(dest, `global\n    stats socket ${sock} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
-  const haproxy = await startHAProxy({ config: dest });
-  const reload = `${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
-  writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\nreload_cmd = "${reload}"\n`);
+  const stack = await startRenderedHAProxy({ keys: ['/haproxy/memcached'] });
+  const dir = stack.dir;
   const port = await freePort();
   const ac = new AbortController();
   const file = join(dir, 'kv.json');
@@ -43,7 +33,7 @@ export async function system(a, b, { intervalMs = 500 } = {}) {
   const checker = new TagChecker({ tag: 'mem', kind, store: s1, logger: quiet, checker: 'bench:1', timeoutMs: 300, retryUp: 2, retryDown: 1, lockTtlMs: 10_000, noLock: true });
   const loops = [
     runTagChecker(checker, { intervalMs, signal: ac.signal }),
-    runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: sock }, wait: { minMs: 20, maxMs: 200 } }),
+    runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: stack.env, wait: { minMs: 20, maxMs: 200 } }),
   ];
   return {
     port,
@@ -52,9 +42,7 @@ export async function system(a, b, { intervalMs = 500 } = {}) {
       await Promise.all(loops);
       await s1.close();
       await s2.close();
-      await haproxy.stop();
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(sock, { force: true });
+      await stack.stop();
     },
   };
 }

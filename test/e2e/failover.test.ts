@@ -4,16 +4,14 @@
 // reach the other one. Once over the file store and once over the Consul double.
 import t from 'tap';
 import type { Test } from 'tap';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runWatch, type PassResult } from '@confd-haproxy/renderer';
-import { freePort, startConsulDouble, startHAProxy, memcachedPidBehind, startMemcached, tempDir } from '@confd-haproxy/testkit';
+import { freePort, memcachedPidBehind, startConsulDouble, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,21 +21,8 @@ async function scenario(t: Test, makeStore: () => Promise<{ store: () => KVStore
   t.teardown(() => Promise.all([a.stop(), b.stop()]));
   const stores = await makeStore();
   t.teardown(() => stores.close());
-  const dir = tempDir('e2e');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const sock = join(dir, 'admin.sock');
-  mkdirSync(join(dir, 'conf.d'));
-  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const dest = join(dir, 'haproxy.cfg');
-  // HAProxy starts on a config with no listen yet; the renderer fills it in and reloads.
-  writeFileSync(dest, `global\n    stats socket ${sock} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
-  const haproxy = await startHAProxy({ config: dest });
-  t.teardown(() => haproxy.stop());
-  const reload = `${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
-  writeFileSync(
-    join(dir, 'conf.d/haproxy.toml'),
-    `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\nreload_cmd = "${reload}"\n`,
-  );
+  const stack = await startRenderedHAProxy({ keys: ['/haproxy/memcached'] });
+  t.teardown(() => stack.stop());
   const proxyport = await freePort();
   const ac = new AbortController();
   t.teardown(() => ac.abort());
@@ -53,10 +38,10 @@ async function scenario(t: Test, makeStore: () => Promise<{ store: () => KVStore
   const passes: PassResult[] = [];
   const rendering = runWatch({
     store: rendererStore,
-    confdir: dir,
+    confdir: stack.dir,
     logger: quiet,
     signal: ac.signal,
-    env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: sock },
+    env: stack.env,
     wait: { minMs: 50, maxMs: 500 },
     onPass: (p) => passes.push(p),
   });

@@ -2,17 +2,14 @@
 // store, the renderer in watch mode and HAProxy. A client asks the server behind the proxyport
 // `SELECT @@port`; the replica it reaches is killed; the next connections reach the other one.
 import t from 'tap';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { mysqlKind, tagConfig } from '@confd-haproxy/check-mysql';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runWatch } from '@confd-haproxy/renderer';
-import { freePort, startHAProxy, startReplicationSet, tempDir, MONITOR } from '@confd-haproxy/testkit';
+import { freePort, startRenderedHAProxy, startReplicationSet, MONITOR } from '@confd-haproxy/testkit';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,17 +30,9 @@ async function portBehind(proxyport: number): Promise<number | undefined> {
 t.test('clients of the proxyport follow the healthy replica when the one they use is killed', async (t) => {
   const set = await startReplicationSet({ replicas: 2 });
   t.teardown(() => set.stop());
-  const dir = tempDir('e2e-mysql');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const sock = `/tmp/chm-${process.pid}.sock`;
-  mkdirSync(join(dir, 'conf.d'));
-  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const dest = join(dir, 'haproxy.cfg');
-  writeFileSync(dest, `global\n    stats socket ${sock} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
-  const haproxy = await startHAProxy({ config: dest });
-  t.teardown(() => haproxy.stop());
-  const reload = `${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
-  writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/mysqlslave"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\nreload_cmd = "${reload}"\nruntime_socket = "${sock}"\n`);
+  const stack = await startRenderedHAProxy({ keys: ['/haproxy/mysqlslave'], runtimeApi: true });
+  t.teardown(() => stack.stop());
+  const dir = stack.dir;
   const proxyport = await freePort();
   const config = tagConfig('db.conf', { slave: { host: '127.0.0.1', port: String(set.primary.port), user: MONITOR.user, password: MONITOR.password, proxyport: String(proxyport) } }, 'slave');
   const file = join(dir, 'kv.json');
@@ -54,14 +43,13 @@ t.test('clients of the proxyport follow the healthy replica when the one they us
   const ac = new AbortController();
   const loops = [
     runTagChecker(checker, { intervalMs: 250, signal: ac.signal }),
-    runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: sock }, wait: { minMs: 20, maxMs: 300 } }),
+    runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: stack.env, wait: { minMs: 20, maxMs: 300 } }),
   ];
   t.teardown(async () => {
     ac.abort();
     await Promise.all(loops);
     await s1.close();
     await s2.close();
-    rmSync(sock, { force: true });
   });
   const replicaPorts = set.replicas.map((r) => r.port);
   let first: number | undefined;

@@ -2,14 +2,12 @@
 // renderer applies them through HAProxy's runtime API, writes the file so a restart matches, and
 // runs no reload; a structural change still reloads.
 import t from 'tap';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runWatch, type PassResult } from '@confd-haproxy/renderer';
-import { freePort, startHAProxy, memcachedPidBehind, startMemcached, tempDir } from '@confd-haproxy/testkit';
+import { freePort, memcachedPidBehind, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,22 +16,12 @@ t.test('moving the active server is applied through the runtime API without a re
   const mems = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
   t.teardown(() => Promise.all(mems.map((m) => m.stop())));
   const [a, b, c] = mems as [(typeof mems)[0], (typeof mems)[0], (typeof mems)[0]];
-  const dir = tempDir('e2e-runtime');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const sock = `/tmp/chr-${process.pid}.sock`;
-  t.teardown(() => rmSync(sock, { force: true }));
-  mkdirSync(join(dir, 'conf.d'));
-  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const dest = join(dir, 'haproxy.cfg');
-  writeFileSync(dest, `global\n    stats socket ${sock} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
-  const haproxy = await startHAProxy({ config: dest });
-  t.teardown(() => haproxy.stop());
-  const reloads = join(dir, 'reloads');
-  const reload = `echo r >> ${reloads}; ${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
-  writeFileSync(
-    join(dir, 'conf.d/haproxy.toml'),
-    `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\nreload_cmd = "${reload}"\nruntime_socket = "${sock}"\n`,
-  );
+  const work = tempDir('e2e-runtime');
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const reloads = join(work, 'reloads');
+  const stack = await startRenderedHAProxy({ keys: ['/haproxy/memcached'], runtimeApi: true, beforeReload: `echo r >> ${reloads}` });
+  t.teardown(() => stack.stop());
+  const { dir, dest } = stack;
   const port = await freePort();
   const entry = (...ms: (typeof mems)[number][]) =>
     JSON.stringify({ name: 'mem', host: '127.0.0.1', port: ms[0]!.port, proxyport: port, servers: ms.map((m, i) => ({ host: '127.0.0.1', port: m.port, weight: 100, role: i === 0 ? 'active' : 'backup' })), version: 1 });
@@ -42,7 +30,7 @@ t.test('moving the active server is applied through the runtime API without a re
   await store.put('haproxy/memcached/mem', entry(a, b));
   const ac = new AbortController();
   const passes: PassResult[] = [];
-  const rendering = runWatch({ store, confdir: dir, logger: quiet, signal: ac.signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: sock }, wait: { minMs: 20, maxMs: 300 }, onPass: (p) => passes.push(p) });
+  const rendering = runWatch({ store, confdir: dir, logger: quiet, signal: ac.signal, env: stack.env, wait: { minMs: 20, maxMs: 300 }, onPass: (p) => passes.push(p) });
   t.teardown(async () => {
     ac.abort();
     await rendering;

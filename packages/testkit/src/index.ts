@@ -6,3 +6,4 @@ export * from './memcached.js';
 export * from './mariadb.js';
 export * from './haproxy.js';
 export * from './etcd.js';
+export * from './stack.js';
