@@ -13,6 +13,7 @@ import { newRegistry, startObserver } from './observe.js';
 
 export interface CheckerFlags {
   consul?: string;
+  node?: string;
   backend?: string;
   file?: string;
   token?: string;
@@ -35,7 +36,8 @@ const defaultLockDir = () => (process.getuid?.() === 0 ? '/run/confd-haproxy' : 
 export function checkerFlags(cmd: Command): Command {
   return cmd
     .option('--consul <host:port>', 'Consul agent (default CONSUL_HTTP_ADDR)')
-    .option('--backend <name>', 'store backend: consul or file')
+    .option('--backend <name>', 'store backend: consul, etcd or file')
+    .option('--node <address>', 'store address: a Consul agent (as --consul) or an etcd endpoint (http://127.0.0.1:2379)')
     .option('--file <path>', 'the file store (with --backend file)')
     .option('--token <token>', 'Consul ACL token; sent only as a header, but visible in ps: prefer CONSUL_HTTP_TOKEN or --token-file')
     .option('--token-file <path>', 'read the Consul ACL token from a file')
@@ -49,6 +51,22 @@ export function checkerFlags(cmd: Command): Command {
     .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag (Consul: at least 10s)', '15s')
     .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9102)')
     .option('--debug', 'log every probe');
+}
+
+/** "host:port" or "[v6]:port" from a flag value. */
+export function parseHostPort(s: string, flag: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s.trim());
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${flag}: "${s}" is not host:port`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** Collects a repeatable, comma-separated host:port flag. */
+export const collectList = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
+
+/** host:port values without duplicates, in the order given. */
+export function hostPorts(values: string[], flag: string): { host: string; port: number }[] {
+  const all = values.map((v) => parseHostPort(v, flag));
+  return all.filter((t, i) => all.findIndex((x) => x.host === t.host && x.port === t.port) === i);
 }
 
 const count = (v: string, flag: string) => {
@@ -81,7 +99,7 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, lo
   const store = openStore(
     storeOptionsFromFlags({
       ...(flags.backend ? { backend: flags.backend } : {}),
-      ...(flags.consul ? { node: flags.consul } : {}),
+      ...(flags.node ?? flags.consul ? { node: (flags.node ?? flags.consul)! } : {}),
       ...(flags.file ? { file: flags.file } : {}),
       ...(flags.token ? { token: flags.token } : {}),
       ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),

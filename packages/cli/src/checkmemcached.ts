@@ -2,7 +2,7 @@
 // checkmemcached: keep haproxy/memcached/<tag> pointed at a live memcached.
 import { Command } from 'commander';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
-import { checkerFlags, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { checkerFlags, collectList, hostPorts, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
 import { EXIT, UsageError } from './common.js';
 
 interface Flags extends CheckerFlags {
@@ -11,29 +11,23 @@ interface Flags extends CheckerFlags {
   proxyport?: string;
 }
 
-function parseServer(s: string) {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--server: "${s}" is not host:port`);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-}
-
 const program = checkerFlags(
   new Command('checkmemcached')
     .description('Probe memcached servers (set then get) and keep haproxy/memcached/<tag> on a live one; the others become HAProxy backups.')
-    .option('--server <host:port[,host:port]>', 'memcached servers, in order of preference (repeatable)', (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)], [])
+    .option('--server <host:port[,host:port]>', 'memcached servers, in order of preference (repeatable)', collectList, [])
     .option('--tag <tag>', 'the entry name (default mem<port of the first server>)')
     .option('--proxyport <port>', 'HAProxy listen port (default: the first server\'s port + 5000)')
     .option('--verbose', 'log every probe'),
 ).action(async function (this: Command) {
   const f = this.opts<Flags>();
   const consulNeeded = (f.backend ?? (f.file ? 'file' : 'consul')) === 'consul';
-  if (f.server.length === 0 || (consulNeeded && !f.consul && !process.env.CONSUL_HTTP_ADDR)) {
+  if (f.server.length === 0 || (consulNeeded && !f.consul && !f.node && !process.env.CONSUL_HTTP_ADDR)) {
     process.stderr.write('checkmemcached: --server and --consul (or --backend file --file kv.json) are required\n');
     process.exitCode = EXIT.MEMCACHED_USAGE;
     return;
   }
   parseCheckerFlags(f);
-  const servers = f.server.map(parseServer).filter((t, i, all) => all.findIndex((x) => x.host === t.host && x.port === t.port) === i);
+  const servers = hostPorts(f.server, '--server');
   const tag = f.tag ?? `mem${servers[0]!.port}`;
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/memcached/<tag>)`);
   const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);

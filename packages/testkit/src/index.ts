@@ -7,3 +7,5 @@ export * from './mariadb.js';
 export * from './haproxy.js';
 export * from './etcd.js';
 export * from './stack.js';
+export * from './redis.js';
+export * from './galera.js';

@@ -1,0 +1,2 @@
+export * from './kind.js';
+export * from './resp.js';

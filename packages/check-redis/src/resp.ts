@@ -1,0 +1,161 @@
+// A minimal RESP2 client for probes: one kept connection per server, one command in flight, and a
+// caller's deadline that destroys the socket (a hung server fails the probe, the next probe
+// connects afresh). AUTH is sent once per connection when a password is set.
+import { connect, type Socket } from 'node:net';
+
+export type Reply = string | number | null | RedisReplyError | Reply[];
+
+/** A Redis error reply (-ERR …, -NOAUTH …): the server answered, but said no. */
+export class RedisReplyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RedisReplyError';
+  }
+}
+
+/** Parse one reply from buf at offset; undefined when it is not complete yet. */
+export function parseReply(buf: Buffer, at = 0): { value: Reply; end: number } | undefined {
+  const eol = buf.indexOf('\r\n', at);
+  if (eol < 0) return undefined;
+  const type = String.fromCharCode(buf[at]!);
+  const line = buf.toString('utf8', at + 1, eol);
+  const next = eol + 2;
+  switch (type) {
+    case '+':
+      return { value: line, end: next };
+    case '-':
+      return { value: new RedisReplyError(line), end: next };
+    case ':':
+      return { value: Number(line), end: next };
+    case '$': {
+      const n = Number(line);
+      if (n < 0) return { value: null, end: next };
+      if (buf.length < next + n + 2) return undefined;
+      return { value: buf.toString('utf8', next, next + n), end: next + n + 2 };
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return { value: null, end: next };
+      const items: Reply[] = [];
+      let pos = next;
+      for (let i = 0; i < n; i++) {
+        const r = parseReply(buf, pos);
+        if (!r) return undefined;
+        items.push(r.value);
+        pos = r.end;
+      }
+      return { value: items, end: pos };
+    }
+    default:
+      throw new Error(`not a Redis reply (starts with ${JSON.stringify(type)})`);
+  }
+}
+
+export function encodeCommand(args: readonly string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+}
+
+export interface RedisConnectionOptions {
+  host: string;
+  port: number;
+  password?: string;
+  /** ACL user (Redis 6+); AUTH <user> <password>. */
+  user?: string;
+}
+
+/** One kept connection; command() runs one command at a time and rejects at the signal. */
+export class RedisConnection {
+  readonly #o: RedisConnectionOptions;
+  #socket: Socket | undefined;
+  #ready: Promise<Socket> | undefined;
+  #buf = Buffer.alloc(0);
+  #waiting: { done: (r: Reply) => void; fail: (e: Error) => void } | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(o: RedisConnectionOptions) {
+    this.#o = o;
+  }
+
+  get address(): string {
+    return `${this.#o.host}:${this.#o.port}`;
+  }
+
+  close(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    this.#ready = undefined;
+    this.#buf = Buffer.alloc(0);
+  }
+
+  #fail(reason: string): void {
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    this.close();
+    w?.fail(new Error(reason));
+  }
+
+  #send(s: Socket, args: readonly string[]): Promise<Reply> {
+    return new Promise<Reply>((done, fail) => {
+      this.#waiting = { done, fail };
+      s.write(encodeCommand(args));
+    });
+  }
+
+  #connect(): Promise<Socket> {
+    this.#ready ??= new Promise<Socket>((done, fail) => {
+      const s = connect({ host: this.#o.host, port: this.#o.port });
+      s.setNoDelay(true);
+      s.setKeepAlive(true, 10_000);
+      this.#socket = s;
+      s.once('connect', () => {
+        if (!this.#o.password) return done(s);
+        const auth = this.#o.user ? ['AUTH', this.#o.user, this.#o.password] : ['AUTH', this.#o.password];
+        this.#send(s, auth).then((r) => (r instanceof RedisReplyError ? fail(new Error(`AUTH refused: ${r.message}`)) : done(s)), fail);
+      });
+      s.on('data', (d) => {
+        if (this.#socket !== s) return;
+        this.#buf = this.#buf.length ? Buffer.concat([this.#buf, d]) : d;
+        let r;
+        try {
+          r = parseReply(this.#buf);
+        } catch (err) {
+          return this.#fail((err as Error).message);
+        }
+        if (!r) return;
+        this.#buf = this.#buf.subarray(r.end);
+        const w = this.#waiting;
+        this.#waiting = undefined;
+        w?.done(r.value);
+      });
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+        fail(new Error(reason));
+        if (this.#socket === s) this.#fail(reason);
+      });
+      s.on('close', () => {
+        fail(new Error('connection closed'));
+        if (this.#socket === s) this.#fail('connection closed');
+      });
+    });
+    this.#ready.catch(() => this.close());
+    return this.#ready;
+  }
+
+  /** Send one command; an error reply resolves as a RedisReplyError value, not a rejection. */
+  command(args: readonly string[], signal: AbortSignal): Promise<Reply> {
+    const run = async (): Promise<Reply> => {
+      if (signal.aborted) throw new Error('aborted');
+      const onAbort = () => this.#fail('no answer before the deadline');
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const s = await this.#connect();
+        return await this.#send(s, args);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    };
+    const p = this.#queue.then(run, run);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+}

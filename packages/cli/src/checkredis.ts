@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// checkredis: keep haproxy/redis/<tag> on the current Redis master (ROLE, or Sentinel checked by ROLE).
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type RedisKind } from '@confd-haproxy/check-redis';
+import { checkerFlags, collectList, hostPorts, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { UsageError } from './common.js';
+
+interface Flags extends CheckerFlags {
+  server: string[];
+  sentinel: string[];
+  masterName?: string;
+  tag?: string;
+  proxyport?: string;
+  replicasAsBackup?: boolean;
+  user?: string;
+  passwordFile?: string;
+}
+
+const TAG = /^[A-Za-z0-9_.-]{1,128}$/;
+
+const program = checkerFlags(
+  new Command('checkredis')
+    .description('Ask Redis servers ROLE (or Redis Sentinel, cross-checked with ROLE) and keep haproxy/redis/<tag> on the current master; two masters at once keep the entry where it is.')
+    .option('--server <host:port[,host:port]>', 'Redis servers, master and replicas (repeatable)', collectList, [])
+    .option('--sentinel <host:port[,host:port]>', 'Redis Sentinels to ask for the master (repeatable)', collectList, [])
+    .option('--master-name <name>', 'the name the sentinels monitor (default: the tag)')
+    .option('--tag <tag>', 'the entry name (default: redis<port of the first server>, or the master name)')
+    .option('--proxyport <port>', `HAProxy listen port (default: the first server's port + ${REDIS_PROXYPORT_OFFSET})`)
+    .option('--replicas-as-backup', 'render the other servers as HAProxy backups (off: only the master serves)')
+    .option('--user <name>', 'Redis ACL user for AUTH')
+    .option('--password-file <path>', 'the Redis password, first line of this file (default: REDISCLI_AUTH)'),
+).action(async function (this: Command) {
+  const f = this.opts<Flags>();
+  const servers = hostPorts(f.server, '--server');
+  const sentinels = hostPorts(f.sentinel, '--sentinel');
+  if (servers.length === 0 && sentinels.length === 0) throw new UsageError('--server or --sentinel (host:port, repeatable) is required');
+  const tag = f.tag ?? f.masterName ?? (servers[0] ? `redis${servers[0].port}` : undefined);
+  if (!tag) throw new UsageError('--tag or --master-name is required with --sentinel alone');
+  if (!TAG.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/redis/<tag>)`);
+  let proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
+  if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
+  if (proxyport === undefined && servers.length === 0) throw new UsageError('--proxyport is required with --sentinel alone (the listen must not move with the master)');
+  proxyport ??= servers[0]!.port + REDIS_PROXYPORT_OFFSET;
+  const problem = proxyportProblem(proxyport, servers, sentinels);
+  if (problem) throw new UsageError(`--proxyport: ${problem}; choose another with --proxyport`);
+  let password = process.env.REDISCLI_AUTH;
+  if (f.passwordFile) {
+    try {
+      password = readFileSync(f.passwordFile, 'utf8').split('\n')[0]!.trim();
+    } catch (err) {
+      throw new UsageError(`--password-file: cannot read ${f.passwordFile} (${(err as Error).message})`);
+    }
+  }
+  let kind: RedisKind | undefined;
+  process.exitCode = await runCheckers(f, (_store, logger) => {
+    kind = redisKind({
+      tag,
+      servers,
+      sentinels,
+      proxyport,
+      logger,
+      ...(f.masterName ? { masterName: f.masterName } : {}),
+      ...(f.replicasAsBackup ? { replicasAsBackup: true } : {}),
+      ...(password ? { password } : {}),
+      ...(f.user ? { user: f.user } : {}),
+    });
+    return {
+      bin: 'checkredis',
+      tags: [{ tag, kind }],
+      unhealthy: (r) => {
+        const c = kind?.lastChoice;
+        if (c?.master && r.entry?.host === c.master.host && r.entry.port === c.master.port) return undefined;
+        return `${tag}: the entry points at ${r.entry?.host}:${r.entry?.port}; ${c?.problem ?? r.reason}`;
+      },
+    };
+  });
+});
+
+runProgram('checkredis', program, process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

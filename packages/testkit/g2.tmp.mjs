@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { startGaleraCluster } from '@confd-haproxy/testkit';
+const c = await startGaleraCluster();
+const grep = (n, re) => readFileSync(n.errorLog, 'utf8').split('\n').filter(l => re.test(l)).slice(-4).join('\n');
+let t = Date.now();
+c.nodes[0].kill('SIGKILL');
+await c.waitSynced([c.nodes[1], c.nodes[2]], 10000); console.log('evict node0', Date.now() - t);
+t = Date.now(); const n0 = await c.restart(c.nodes[0]); console.log('rejoin node0 after kill', Date.now() - t);
+console.log(grep(n0, /IST|SST|State transfer required/));
+await c.nodes[2].query('INSERT INTO checktest.t VALUES (7)');
+t = Date.now(); await c.nodes[2].stop(); console.log('graceful stop', Date.now() - t);
+await c.waitSynced([c.nodes[0], c.nodes[1]], 10000);
+await c.nodes[0].query('INSERT INTO checktest.t VALUES (8)');
+t = Date.now(); const n2 = await c.restart(c.nodes[2]); console.log('rejoin node2 after stop', Date.now() - t);
+console.log(grep(n2, /IST|SST|State transfer required/));
+console.log(await n2.query('SELECT * FROM checktest.t'));
+await c.stop();
