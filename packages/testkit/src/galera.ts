@@ -273,19 +273,17 @@ export async function startGaleraCluster(opts: GaleraOptions = {}): Promise<Gale
     if (stopping) throw new LauncherError('SETUP', `cluster ${name} is stopped`);
     const until = Date.now() + waitMs;
     await old.stop();
-    const node = await launch(spec, [], waitMs);
+    const node = await launch(spec, [], Math.max(1000, until - Date.now()));
     nodes[spec.index] = node;
-    const running = nodes.filter((x) => alive(x.pid));
-    // Wait on this node only: a killed peer may still be counted until it is evicted.
-    const rest = Math.max(1000, until - Date.now());
-    const deadline2 = Date.now() + rest;
+    // Wait on this node only: a killed peer still counts until the others evict it.
+    let s: Record<string, string> | undefined;
     for (let round = 0; ; round++) {
       if (!alive(node.pid)) throw new LauncherError('EXITED', `galera node${node.index} (pid ${node.pid}) exited while rejoining${logTail(node.errorLog)}`);
-      const s = await wsrepStatus(node).catch(() => undefined);
-      const size = nodes.filter((x) => alive(x.pid)).length;
-      if (s?.wsrep_local_state === '4' && s.wsrep_cluster_status === 'Primary' && Number(s.wsrep_cluster_size) === size) return node;
-      if (Date.now() >= deadline2 || round >= rest / 50) {
-        throw new LauncherError('TIMEOUT', `galera node${node.index} did not rejoin within ${waitMs} ms (running nodes ${running.length}): ${describe(s)}${logTail(node.errorLog)}`);
+      s = await wsrepStatus(node).catch(() => undefined);
+      const running = nodes.filter((x) => alive(x.pid)).length;
+      if (s?.wsrep_local_state === '4' && s.wsrep_cluster_status === 'Primary' && Number(s.wsrep_cluster_size) === running) return node;
+      if (Date.now() >= until || round >= waitMs / 50) {
+        throw new LauncherError('TIMEOUT', `galera node${node.index} did not rejoin within ${waitMs} ms (${running} nodes running): ${describe(s)}${logTail(node.errorLog)}`);
       }
       await sleep(100);
     }
