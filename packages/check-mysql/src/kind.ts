@@ -1,9 +1,9 @@
 // checkmysqlslave: a replica serves when it answers in time, both replication threads run, its
 // lag is within max-lag and it replicates from the configured master. Every candidate is checked
 // before it is chosen; with none healthy the entry points at the master (switchable off).
-import { createConnection, type Connection } from 'mysql2';
 import type { CheckerKind, CheckerLogger, Entry, EntryBody, Target } from '@confd-haproxy/checker';
 import type { MysqlTagConfig } from './config.js';
+import { MysqlConnections } from './connections.js';
 
 export interface MysqlKindOptions {
   config: MysqlTagConfig;
@@ -33,64 +33,9 @@ export function privilegeHint(err: unknown): string {
 export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
   const c = opts.config;
   const master: Target = { host: c.host, port: c.port };
-  // One kept connection per server: a new connection per check costs more than the check.
-  const conns = new Map<string, Connection>();
+  const conns = new MysqlConnections({ user: c.user, password: c.password, timeoutMs: opts.timeoutMs, ...(c.charset ? { charset: c.charset } : {}) });
   let known: Target[] = [...c.replicas];
-  let closed = false;
-
-  const connOf = (t: Target): Connection => {
-    let conn = conns.get(key(t));
-    if (!conn) {
-      const fresh = createConnection({
-        host: t.host,
-        port: t.port,
-        user: c.user,
-        password: c.password,
-        connectTimeout: opts.timeoutMs,
-        // No default database: the checks need none, and a monitoring user with only SLAVE MONITOR
-        // would be refused one (the original connected to db.conf's `database`).
-        ...(c.charset ? { charset: c.charset } : {}),
-      });
-      // A connection that broke is forgotten; the next probe makes a new one.
-      fresh.on('error', () => drop(t, fresh));
-      conns.set(key(t), fresh);
-      conn = fresh;
-    }
-    return conn;
-  };
-  /** Destroy the socket at once (a hung server never answers a polite quit). */
-  const drop = (t: Target, conn: Connection) => {
-    if (conns.get(key(t)) === conn) conns.delete(key(t));
-    try {
-      conn.destroy();
-    } catch {
-      // already closed
-    }
-  };
-  const query = <R>(t: Target, sql: string, signal: AbortSignal): Promise<R[]> =>
-    new Promise<R[]>((done, fail) => {
-      if (closed) return fail(new Error('checker closed'));
-      const conn = connOf(t);
-      const onAbort = () => {
-        drop(t, conn);
-        fail(new Error(`timed out after ${opts.timeoutMs} ms`));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        conn.query({ sql, timeout: opts.timeoutMs }, (err, rows) => {
-          signal.removeEventListener('abort', onAbort);
-          if (err) {
-            drop(t, conn);
-            fail(err);
-          } else done(rows as R[]);
-        });
-      } catch (err) {
-        signal.removeEventListener('abort', onAbort);
-        drop(t, conn);
-        fail(err as Error);
-      }
-    });
+  const query = <R>(t: Target, sql: string, signal: AbortSignal) => conns.query<R>(t, sql, signal);
 
   /** Candidates: the static list when given, else SHOW SLAVE HOSTS, else the original's Binlog Dump hosts. */
   const discover = async (signal: AbortSignal): Promise<Target[]> => {
@@ -161,15 +106,7 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
     changedLine: (e: Entry, prev: Entry | undefined) =>
       same(e, master) ? `${e.name}: no healthy replica, set the master ${key(master)}` : `${e.name}: set ${key(e)}${prev ? ` (was ${key(prev)})` : ''} with ${e.servers.length} healthy replica(s)`,
     async close() {
-      closed = true;
-      for (const conn of conns.values()) {
-        try {
-          conn.destroy();
-        } catch {
-          // already closed
-        }
-      }
-      conns.clear();
+      conns.close();
     },
   };
 }

@@ -1,0 +1,92 @@
+// One kept MySQL/MariaDB connection per server (a new connection per check costs more than the
+// check), with a caller's deadline: a connection that hit it, or broke, is destroyed at once and
+// the next query makes a new one (a hung server never answers a polite quit).
+import { createConnection, type Connection } from 'mysql2';
+import type { Target } from '@confd-haproxy/checker';
+
+export interface MysqlConnectionsOptions {
+  user: string;
+  password: string;
+  /** Connect and query deadline (ms). */
+  timeoutMs: number;
+  charset?: string;
+}
+
+const key = (t: Target) => `${t.host}:${t.port}`;
+
+export class MysqlConnections {
+  readonly #o: MysqlConnectionsOptions;
+  readonly #conns = new Map<string, Connection>();
+  #closed = false;
+
+  constructor(o: MysqlConnectionsOptions) {
+    this.#o = o;
+  }
+
+  #connOf(t: Target): Connection {
+    let conn = this.#conns.get(key(t));
+    if (!conn) {
+      const fresh = createConnection({
+        host: t.host,
+        port: t.port,
+        user: this.#o.user,
+        password: this.#o.password,
+        connectTimeout: this.#o.timeoutMs,
+        // No default database: the checks need none, and a monitoring user may be refused one.
+        ...(this.#o.charset ? { charset: this.#o.charset } : {}),
+      });
+      fresh.on('error', () => this.#drop(t, fresh));
+      this.#conns.set(key(t), fresh);
+      conn = fresh;
+    }
+    return conn;
+  }
+
+  #drop(t: Target, conn: Connection): void {
+    if (this.#conns.get(key(t)) === conn) this.#conns.delete(key(t));
+    try {
+      conn.destroy();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** One query on t's kept connection; rejects at the signal or the timeout and drops the connection. */
+  query<R>(t: Target, sql: string, signal: AbortSignal): Promise<R[]> {
+    return new Promise<R[]>((done, fail) => {
+      if (this.#closed) return fail(new Error('checker closed'));
+      const conn = this.#connOf(t);
+      const onAbort = () => {
+        this.#drop(t, conn);
+        fail(new Error(`timed out after ${this.#o.timeoutMs} ms`));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        conn.query({ sql, timeout: this.#o.timeoutMs }, (err, rows) => {
+          signal.removeEventListener('abort', onAbort);
+          if (err) {
+            this.#drop(t, conn);
+            fail(err);
+          } else done(rows as R[]);
+        });
+      } catch (err) {
+        signal.removeEventListener('abort', onAbort);
+        this.#drop(t, conn);
+        fail(err as Error);
+      }
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const conn of this.#conns.values()) {
+      try {
+        conn.destroy();
+      } catch {
+        // already closed
+      }
+    }
+    this.#conns.clear();
+  }
+}
