@@ -33,7 +33,9 @@ export function entryProblem(e: Entry): string | undefined {
   if (!isPort(e.port)) return `port ${String(e.port)} is not 1..65535`;
   if (!isPort(e.proxyport)) return `proxyport ${String(e.proxyport)} is not 1..65535`;
   if (!Array.isArray(e.servers) || e.servers.length === 0) return 'servers is empty';
-  for (const s of e.servers) {
+  if (e.readerport !== undefined && !isPort(e.readerport)) return `readerport ${String(e.readerport)} is not 1..65535`;
+  if (e.readers !== undefined && !Array.isArray(e.readers)) return 'readers is not a list';
+  for (const s of [...e.servers, ...((e.readers as EntryServer[] | undefined) ?? [])]) {
     if (!HOST.test(s.host) || !isPort(s.port)) return `server ${s.host}:${s.port} is not host:port`;
     if (!ROLES.has(s.role)) return `server ${s.host}:${s.port} has role "${s.role}" (active, backup, drain, maint)`;
     if (!Number.isInteger(s.weight) || s.weight < 0 || s.weight > 256) return `server ${s.host}:${s.port} has weight ${String(s.weight)} (0..256, HAProxy's range)`;

@@ -76,7 +76,8 @@ const count = (v: string, flag: string) => {
 
 export interface CheckerPlan {
   bin: string;
-  tags: { tag: string; kind: CheckerKind }[];
+  /** One checker per tag; a tag's own retryUp/retryDown/timeoutMs (from its config file) win over the flags. */
+  tags: { tag: string; kind: CheckerKind<any>; retryUp?: number; retryDown?: number; timeoutMs?: number; lockTtlMs?: number }[];
   /** For --once: the reason a tag is unhealthy, or undefined when healthy. */
   unhealthy?: (r: PassReport) => string | undefined;
 }
@@ -93,10 +94,9 @@ export function parseCheckerFlags(flags: CheckerFlags) {
   };
 }
 
-export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
-  const { intervalMs, timeoutMs, retryUp, retryDown, lockTtlMs, format } = parseCheckerFlags(flags);
-  const logger = createLogger({ format, level: flags.debug || flags.verbose ? 'debug' : 'info' });
-  const store = openStore(
+/** The store the checker flags name (Consul by default, etcd, or the file store). */
+export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
+  return openStore(
     storeOptionsFromFlags({
       ...(flags.backend ? { backend: flags.backend } : {}),
       ...(flags.node ?? flags.consul ? { node: (flags.node ?? flags.consul)! } : {}),
@@ -105,6 +105,12 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, lo
       ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
     }),
   );
+}
+
+export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
+  const { intervalMs, timeoutMs, retryUp, retryDown, lockTtlMs, format } = parseCheckerFlags(flags);
+  const logger = createLogger({ format, level: flags.debug || flags.verbose ? 'debug' : 'info' });
+  const store = storeFromCheckerFlags(flags);
   const locks: LocalLock[] = [];
   let observer: Server | undefined;
   const ac = new AbortController();
@@ -116,7 +122,18 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, lo
     for (const { tag, kind } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), kind.kind, tag, p.bin));
     const id = `${hostname()}:${process.pid}`;
     const checkers = p.tags.map(
-      ({ tag, kind }) => new TagChecker({ tag, kind, store, logger, checker: id, timeoutMs, retryUp, retryDown, lockTtlMs }),
+      (t) =>
+        new TagChecker({
+          tag: t.tag,
+          kind: t.kind,
+          store,
+          logger,
+          checker: id,
+          timeoutMs: t.timeoutMs ?? timeoutMs,
+          retryUp: t.retryUp ?? retryUp,
+          retryDown: t.retryDown ?? retryDown,
+          lockTtlMs: t.lockTtlMs ?? lockTtlMs,
+        }),
     );
     if (flags.once) {
       let code: number = EXIT.OK;

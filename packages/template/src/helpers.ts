@@ -198,14 +198,17 @@ function parseEntry(scope: RenderScope, text: unknown): unknown {
   if (typeof e.host !== 'string' || !ENTRY_HOST.test(e.host)) bad(`host ${JSON.stringify(e.host)} is not a host name or address`);
   port(e.port, 'port');
   port(e.proxyport, 'proxyport');
-  if (e.servers !== undefined) {
-    if (!Array.isArray(e.servers)) bad('servers is not an array');
-    for (const [i, sv] of (e.servers as Record<string, unknown>[]).entries()) {
-      if (!sv || typeof sv !== 'object') bad(`servers[${i}] is not an object`);
-      if (typeof sv.host !== 'string' || !ENTRY_HOST.test(sv.host)) bad(`servers[${i}].host ${JSON.stringify(sv.host)} is not a host name or address`);
-      port(sv.port, `servers[${i}].port`);
-      if (sv.weight !== undefined && !(typeof sv.weight === 'number' && Number.isInteger(sv.weight) && sv.weight >= 0 && sv.weight <= 256)) bad(`servers[${i}].weight ${JSON.stringify(sv.weight)} is not 0..256`);
-      if (sv.role !== undefined && !ROLES.has(sv.role as string)) bad(`servers[${i}].role ${JSON.stringify(sv.role)} is not active, backup, drain or maint`);
+  if (e.readerport !== undefined) port(e.readerport, 'readerport');
+  for (const list of ['servers', 'readers'] as const) {
+    const servers = e[list];
+    if (servers === undefined) continue;
+    if (!Array.isArray(servers)) bad(`${list} is not an array`);
+    for (const [i, sv] of (servers as Record<string, unknown>[]).entries()) {
+      if (!sv || typeof sv !== 'object') bad(`${list}[${i}] is not an object`);
+      if (typeof sv.host !== 'string' || !ENTRY_HOST.test(sv.host)) bad(`${list}[${i}].host ${JSON.stringify(sv.host)} is not a host name or address`);
+      port(sv.port, `${list}[${i}].port`);
+      if (sv.weight !== undefined && !(typeof sv.weight === 'number' && Number.isInteger(sv.weight) && sv.weight >= 0 && sv.weight <= 256)) bad(`${list}[${i}].weight ${JSON.stringify(sv.weight)} is not 0..256`);
+      if (sv.role !== undefined && !ROLES.has(sv.role as string)) bad(`${list}[${i}].role ${JSON.stringify(sv.role)} is not active, backup, drain or maint`);
     }
   }
   return e;

@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './rules.js';
+export * from './kind.js';

@@ -1,0 +1,149 @@
+// checkgalera: one entry per Galera cluster, haproxy/galera/<cluster>, with the writer(s) for the
+// writer listen and every node with its role for the reader listen (pxcScheduler's rules, see
+// rules.ts). Each node answers one query per pass on a kept connection.
+import type { CheckerKind, CheckerLogger, Entry, EntryBody, Target } from '@confd-haproxy/checker';
+import { MysqlConnections, privilegeHint } from '@confd-haproxy/check-mysql';
+import type { GaleraClusterConfig, GaleraNodeConfig } from './config.js';
+import { assignRoles, healthOf, nodeKey, type NodeStatus, type NodeView, type Roles } from './rules.js';
+
+export interface GaleraKindOptions {
+  cluster: GaleraClusterConfig;
+  /** host:port of the nodes an operator put in maintenance; read once per pass. */
+  maintenance?: (signal: AbortSignal) => Promise<Set<string>>;
+  logger?: CheckerLogger;
+}
+
+export interface GaleraKind extends CheckerKind<GaleraNodeConfig> {
+  /** The last pass's roles (for --once and tests). */
+  readonly lastRoles: Roles | undefined;
+}
+
+// One round trip: the wsrep status, read_only, reject_queries and the segment.
+const STATUS_SQL = `SELECT
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE') AS state,
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT') AS comment,
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_STATUS') AS cluster_status,
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY') AS ready,
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CONNECTED') AS connected,
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_SIZE') AS cluster_size,
+  @@global.read_only AS read_only, @@global.wsrep_reject_queries AS reject_queries, @@global.wsrep_provider_options AS provider_options`;
+
+interface StatusRow {
+  state: string | null;
+  comment: string | null;
+  cluster_status: string | null;
+  ready: string | null;
+  connected: string | null;
+  cluster_size: string | null;
+  read_only: number | string;
+  reject_queries: string;
+  provider_options: string | null;
+}
+
+export function parseStatus(row: StatusRow): NodeStatus {
+  const seg = /(?:^|;)\s*gmcast\.segment\s*=\s*(\d+)/.exec(row.provider_options ?? '');
+  return {
+    state: Number(row.state ?? 0),
+    comment: row.comment ?? '',
+    clusterStatus: row.cluster_status ?? 'Disconnected',
+    ready: row.ready === 'ON',
+    connected: row.connected === 'ON',
+    rejectQueries: String(row.reject_queries ?? 'NONE'),
+    readOnly: Number(row.read_only) === 1 || row.read_only === 'ON',
+    segment: seg ? Number(seg[1]) : 0,
+    clusterSize: Number(row.cluster_size ?? 0),
+  };
+}
+
+const list = (vs: NodeView[]) => vs.map(nodeKey);
+
+export function galeraKind(opts: GaleraKindOptions): GaleraKind {
+  const cfg = opts.cluster;
+  const conns = new MysqlConnections({ user: cfg.user, password: cfg.password, timeoutMs: cfg.checkTimeOut });
+  let statuses = new Map<string, { status?: NodeStatus; health: NodeView['health']; reason?: string }>();
+  let maint = new Set<string>();
+  let lastRoles: Roles | undefined;
+  let lastProblem = '';
+
+  return {
+    kind: 'galera',
+    get lastRoles() {
+      return lastRoles;
+    },
+    async targets(signal) {
+      statuses = new Map();
+      if (opts.maintenance) {
+        try {
+          maint = await opts.maintenance(signal);
+        } catch (err) {
+          // Never take a node out of maintenance because the store did not answer.
+          opts.logger?.warn(`${cfg.name}: cannot read the maintenance keys (${(err as Error).message}); keeping ${[...maint].join(', ') || 'none'}`);
+        }
+      }
+      return cfg.nodes;
+    },
+    async probe(t, signal) {
+      let rows: StatusRow[];
+      try {
+        rows = await conns.query<StatusRow>(t, STATUS_SQL, signal);
+      } catch (err) {
+        const reason = privilegeHint(err);
+        statuses.set(nodeKey(t), { health: 'down', reason });
+        return { ok: false, reason };
+      }
+      const status = parseStatus(rows[0]!);
+      const h = healthOf(status);
+      statuses.set(nodeKey(t), { status, ...h });
+      return h.health === 'ok' ? { ok: true } : { ok: false, reason: h.reason ?? h.health };
+    },
+    choose(eligible, current): EntryBody | undefined {
+      const views: NodeView[] = cfg.nodes.map((n) => {
+        const s = statuses.get(nodeKey(n)) ?? { health: 'down' as const, reason: 'not checked' };
+        return {
+          ...n,
+          health: s.health,
+          ...(s.reason ? { reason: s.reason } : {}),
+          eligible: eligible.includes(n),
+          maint: maint.has(nodeKey(n)),
+          readOnly: s.status?.readOnly ?? false,
+          segment: n.segment ?? s.status?.segment ?? 0,
+        };
+      });
+      const currentWriters: Target[] = current ? (Array.isArray(current.servers) && current.servers.length ? current.servers : [current]) : [];
+      const roles = assignRoles(cfg, views, currentWriters);
+      lastRoles = roles;
+      if (roles.problem) {
+        if (roles.problem !== lastProblem) opts.logger?.error(`${cfg.name}: ${roles.problem}; the entry is kept`);
+        lastProblem = roles.problem;
+        return undefined;
+      }
+      lastProblem = '';
+      if (roles.lastInSegment) opts.logger?.warn(`${cfg.name}: ${nodeKey(roles.lastInSegment)} is ${roles.lastInSegment.reason} but the last node of main segment ${cfg.mainSegment}: it keeps serving`);
+      const w = roles.writers[0]!;
+      return {
+        name: cfg.name,
+        host: w.host,
+        port: w.port,
+        proxyport: cfg.writerPort,
+        servers: roles.writers.map((v) => ({ host: v.host, port: v.port, weight: 100, role: 'active' as const })),
+        readerport: cfg.readerPort,
+        readers: roles.readers,
+        drained: list(roles.drained),
+        maintenance: list(roles.maintenance),
+        down: list(roles.down),
+      };
+    },
+    okLine: (e: Entry, storeName: string) => `${e.name} in ${storeName} is ok (writer ${e.host}:${e.port})`,
+    changedLine: (e: Entry, prev: Entry | undefined) => {
+      const readers = (e.readers as { role: string }[] | undefined)?.filter((r) => r.role === 'active').length ?? 0;
+      const moved = prev && (prev.host !== e.host || prev.port !== e.port) ? ` (was ${prev.host}:${prev.port})` : '';
+      return `${e.name}: writer ${e.host}:${e.port}${moved}, ${readers} reader(s)${(e.drained as string[]).length ? `, drained ${(e.drained as string[]).join(' ')}` : ''}${(e.maintenance as string[]).length ? `, maintenance ${(e.maintenance as string[]).join(' ')}` : ''}`;
+    },
+    async close() {
+      conns.close();
+    },
+  };
+}
+
+/** Where an operator's maintenance keys live: haproxy/.maint/galera/<cluster>/<host:port>. */
+export const maintenancePrefix = (cluster: string) => `haproxy/.maint/galera/${cluster}/`;
