@@ -7,7 +7,7 @@ WORKDIR /opt/confd-haproxy
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages ./packages
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund \
- && for b in confd-haproxy checkmysqlslave checkmemcached haproxy-reload; do \
+ && for b in confd-haproxy checkmysqlslave checkmemcached checkgalera checkredis haproxy-reload; do \
       ln -s /opt/confd-haproxy/packages/cli/dist/$b.js /usr/local/bin/$b; chmod +x packages/cli/dist/$b.js; done
 COPY templates /etc/confd-haproxy/templates
 COPY deploy/compose/confd/conf.d /etc/confd-haproxy/conf.d

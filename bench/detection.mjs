@@ -1,24 +1,29 @@
 #!/usr/bin/env node
 // bench/detection: from SIGKILL / SIGSTOP of the active backend to the new entry in the store,
 // p50/p99 over RUNS runs per case, checkers at --interval 500ms (timeout 300 ms, retry-down 1).
+// Cases: memcached, mysql, redis (master SIGKILLed, a replica promoted at once), galera (writer
+// SIGKILLed in a three-node cluster); BENCH_CASES=redis,galera runs some of them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { mysqlKind, tagConfig } from '@confd-haproxy/check-mysql';
+import { redisKind } from '@confd-haproxy/check-redis';
+import { galeraKind, parseGaleraConfig } from '@confd-haproxy/check-galera';
 import { createFileStore } from '@confd-haproxy/kv';
-import { startMemcached, startReplicationSet, MONITOR } from '@confd-haproxy/testkit';
+import { startGaleraCluster, startMemcached, startRedisSet, startReplicationSet, MONITOR } from '@confd-haproxy/testkit';
 import { pct, sleep, table, until } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const CASES = new Set((process.env.BENCH_CASES ?? 'memcached,mysql,redis,galera').split(','));
 const INTERVAL = 500;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-'));
 
-async function measure(kind, key, store, signalActive) {
+async function measure(kind, key, store, signalActive, checkerOpts = {}) {
   const ac = new AbortController();
-  const checker = new TagChecker({ tag: 't', kind, store, logger: quiet, checker: 'bench:1', timeoutMs: 300, retryUp: 1, retryDown: 1, lockTtlMs: 15_000 });
+  const checker = new TagChecker({ tag: 't', kind, store, logger: quiet, checker: 'bench:1', timeoutMs: 300, retryUp: 1, retryDown: 1, lockTtlMs: 15_000, ...checkerOpts });
   const loop = runTagChecker(checker, { intervalMs: INTERVAL, signal: ac.signal });
   const active = async () => JSON.parse((await store.get(key))?.value ?? '{}');
   await until(async () => (await active()).port !== undefined, 10_000);
@@ -31,6 +36,7 @@ async function measure(kind, key, store, signalActive) {
   ac.abort();
   await loop;
   await undo?.();
+  await kind.close?.();
   return moved ? ms : NaN;
 }
 
@@ -45,7 +51,7 @@ async function series(name, run) {
 
 let worst = 0;
 // memcached: two fresh servers per run, the active one is signalled.
-for (const sig of ['SIGKILL', 'SIGSTOP']) {
+for (const sig of CASES.has('memcached') ? ['SIGKILL', 'SIGSTOP'] : []) {
   worst = Math.max(worst, await series(`memcached ${sig}`, async (i) => {
     const mems = [await startMemcached(), await startMemcached()];
     const store = createFileStore({ file: join(dir, `mem-${sig}-${i}.json`) });
@@ -57,27 +63,66 @@ for (const sig of ['SIGKILL', 'SIGSTOP']) {
   }));
 }
 // MariaDB: one primary and two replicas; SIGSTOP the active replica, SIGCONT after each run.
-const set = await startReplicationSet({ replicas: 2 });
-try {
-  const config = tagConfig('db.conf', { t: { host: '127.0.0.1', port: String(set.primary.port), user: MONITOR.user, password: MONITOR.password } }, 't');
-  worst = Math.max(worst, await series('mysql replica SIGSTOP', async (i) => {
-    const store = createFileStore({ file: join(dir, `my-${i}.json`) });
-    const kind = mysqlKind({ config, maxLag: 30, timeoutMs: 300, masterFallback: true });
-    const ms = await measure(kind, 'haproxy/mysqlslave/t', store, (port) => {
-      const r = set.replicas.find((x) => x.port === port);
-      r.kill('SIGSTOP');
-      return async () => {
-        r.kill('SIGCONT');
-        await sleep(300);
-      };
+if (CASES.has('mysql')) {
+  const set = await startReplicationSet({ replicas: 2 });
+  try {
+    const config = tagConfig('db.conf', { t: { host: '127.0.0.1', port: String(set.primary.port), user: MONITOR.user, password: MONITOR.password } }, 't');
+    worst = Math.max(worst, await series('mysql replica SIGSTOP', async (i) => {
+      const store = createFileStore({ file: join(dir, `my-${i}.json`) });
+      const kind = mysqlKind({ config, maxLag: 30, timeoutMs: 300, masterFallback: true });
+      const ms = await measure(kind, 'haproxy/mysqlslave/t', store, (port) => {
+        const r = set.replicas.find((x) => x.port === port);
+        r.kill('SIGSTOP');
+        return async () => {
+          r.kill('SIGCONT');
+          await sleep(300);
+        };
+      });
+      await store.close();
+      return ms;
+    }));
+  } finally {
+    await set.stop();
+  }
+}
+// Redis: a fresh primary + replica per run; the primary is SIGKILLed and the replica promoted at once.
+if (CASES.has('redis')) {
+  worst = Math.max(worst, await series('redis master SIGKILL + promotion', async (i) => {
+    const set = await startRedisSet({ replicas: 1 });
+    const store = createFileStore({ file: join(dir, `redis-${i}.json`) });
+    const kind = redisKind({ tag: 't', servers: [set.primary, set.replicas[0]].map((h) => ({ host: h.host, port: h.port })) });
+    const ms = await measure(kind, 'haproxy/redis/t', store, () => {
+      set.primary.kill('SIGKILL');
+      void set.replicas[0].cli('REPLICAOF', 'NO', 'ONE');
     });
-    await kind.close();
     await store.close();
+    await set.stop();
     return ms;
   }));
-} finally {
-  await set.stop();
-  rmSync(dir, { recursive: true, force: true });
 }
+// Galera: one three-node cluster; each run SIGKILLs the current writer, then restarts it and waits for sync.
+if (CASES.has('galera')) {
+  const cluster = await startGaleraCluster({ nodes: 3 });
+  try {
+    const text = ['[cluster.t]', `user = "${MONITOR.user}"`, `password = "${MONITOR.password}"`, 'checkTimeOut = 300', ...cluster.nodes.map((n, i) => `[[cluster.t.node]]\nhost = "127.0.0.1"\nport = ${n.port}\nwriterWeight = ${1000 - i}`)].join('\n');
+    const cfg = parseGaleraConfig('bench.toml', text).clusters[0];
+    worst = Math.max(worst, await series('galera writer SIGKILL', async (i) => {
+      const store = createFileStore({ file: join(dir, `galera-${i}.json`) });
+      const kind = galeraKind({ cluster: cfg });
+      let killed;
+      const ms = await measure(kind, 'haproxy/galera/t', store, (port) => {
+        killed = cluster.nodes.find((n) => n.port === port);
+        killed.kill('SIGKILL');
+      });
+      await store.close();
+      await cluster.restart(killed);
+      await cluster.waitSynced(undefined, 60_000);
+      return ms;
+    }));
+  } finally {
+    await cluster.stop();
+  }
+}
+rmSync(dir, { recursive: true, force: true });
 table(['case', 'runs', 'p50', 'p99', 'max'], rows);
 console.log(`detection: worst p99 ${worst} ms at a ${INTERVAL} ms interval (goal ≤ 1000 ms); the original: SIGKILL p50 555 ms, SIGSTOP p50 2549 ms`);

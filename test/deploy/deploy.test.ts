@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const OUR_BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'haproxy-reload'];
+const OUR_BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
 const helpOf = new Map<string, string>();
 function help(bin: string): string {
   if (!helpOf.has(bin)) helpOf.set(bin, execFileSync(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), '--help'], { encoding: 'utf8' }));

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startGaleraCluster, MONITOR } from '@confd-haproxy/testkit';
+import { startGaleraCluster } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = (args: string[]) => {
@@ -26,9 +26,11 @@ t.test('--once writes the cluster\'s entry; --maint and --unmaint move a node in
   const cluster = await startGaleraCluster({ nodes: 1 });
   t.teardown(() => cluster.stop());
   const port = cluster.nodes[0]!.port;
+  // The README's promise: the monitoring user needs no grants at all.
+  await cluster.nodes[0]!.query("CREATE USER 'probe'@'127.0.0.1' IDENTIFIED BY 'probepw'");
   const dir = t.testdir({});
   const config = join(dir, 'galera.toml');
-  writeFileSync(config, `[global]\ndaemonInterval = 500\n[cluster.main]\nuser = "${MONITOR.user}"\npassword = "${MONITOR.password}"\nwriterPort = 23306\n[[cluster.main.node]]\nhost = "127.0.0.1"\nport = ${port}\n`);
+  writeFileSync(config, `[global]\ndaemonInterval = 500\n[cluster.main]\nuser = "probe"\npassword = "probepw"\nwriterPort = 23306\n[[cluster.main.node]]\nhost = "127.0.0.1"\nport = ${port}\n`);
   const file = join(dir, 'kv.json');
   const common = ['--config', config, '--backend', 'file', '--file', file, '--lock-dir', dir];
   const ok = run([...common, '--once']);
