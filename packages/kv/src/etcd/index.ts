@@ -3,6 +3,7 @@
 // on leases. etcd has no lock-delay, so a second key on a longer lease (TTL + delay) plays it.
 import { Etcd3, type Lease } from 'etcd3';
 import { KVError, throwIfAborted } from '../errors.js';
+import { sleep } from '../backoff.js';
 import type {
   KVDeleteOptions,
   KVIndex,
@@ -77,12 +78,10 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       throwIfAborted(o.signal);
       const waitMs = o.waitMs ?? 60_000;
       // Replays every change under the prefix after `since`: none missed, none waited for twice.
-      let watcher;
-      try {
-        watcher = await client.watch().prefix(prefix).startRevision(String(since + 1)).create();
-      } catch (err) {
-        throw toError(`watch "${prefix}"`, err);
-      }
+      // Built before it connects, so a start revision etcd cancels at once (compacted) is seen too.
+      const watcher = client.watch().prefix(prefix).startRevision(String(since + 1)).watcher();
+      // A watcher etcd cancelled (compacted revision) is gone: cancelling it again would wait forever.
+      let gone = false;
       try {
         await new Promise<void>((done) => {
           const finish = () => {
@@ -94,10 +93,17 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
           o.signal.addEventListener('abort', finish, { once: true });
           watcher.on('data', finish);
           // A compacted start revision: the caller simply gets a fresh read.
-          watcher.on('error', finish);
+          watcher.on('error', () => {
+            gone = true;
+            finish();
+          });
+          watcher.on('end', () => {
+            gone = true;
+            finish();
+          });
         });
       } finally {
-        await watcher.cancel().catch(() => {});
+        if (!gone) await Promise.race([watcher.cancel().catch(() => {}), sleep(2000)]);
       }
       throwIfAborted(o.signal);
       return list(prefix, o.signal);
