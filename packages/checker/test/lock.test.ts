@@ -105,6 +105,7 @@ t.test('a renew that fails (store unreachable) stops writes until a renew succee
         session: lock.session,
         holder: lock.holder,
         renew: () => (renewFails ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8500')) : lock.renew()),
+        update: (v) => lock.update(v),
         release: () => lock.release(),
       };
       return wrapped;

@@ -56,6 +56,12 @@ export interface KVLockOptions {
   ttlMs?: number;
   /** After a holder dies, nobody else may take the lock for this long (ms). */
   lockDelayMs?: number;
+  /**
+   * What happens to the key when the session ends (expiry or release): `release` (default) keeps
+   * it, unlocked, as a lock; `delete` removes it, for keys that live only as long as their writer
+   * (an instance's status).
+   */
+  behavior?: 'release' | 'delete';
   signal?: AbortSignal;
 }
 
@@ -66,6 +72,8 @@ export interface KVLock {
   readonly holder: string;
   /** Extend the lock; false when it was lost (expired, or taken after expiry). */
   renew(): Promise<boolean>;
+  /** Write a new value to the held key; false when the lock was lost (nothing is written then). */
+  update(value: string): Promise<boolean>;
   /** Give the lock up; other clients may take it at once (no lock-delay). */
   release(): Promise<void>;
 }

@@ -235,4 +235,35 @@ export function runContract(t: Test, fixture: ContractFixture): void {
     tt.ok(took !== undefined, 'eventually taken');
     tt.ok((took ?? 0) >= lockTtlMs + delay - 1000, `not before TTL + lock-delay (${took} ms)`);
   });
+
+  t.test(`${fixture.name}: update writes the held key's value, and only while it is held`, async (tt) => {
+    const { a, b, prefix, lockTtlMs } = await space(tt);
+    const key = `${prefix}.status/i1`;
+    const la = await a.acquireLock(key, { holder: '{"v":1}', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'delete' });
+    tt.ok(la);
+    tt.equal(await la!.update('{"v":2}'), true);
+    tt.equal((await b.get(key))?.value, '{"v":2}', 'others read the new value');
+    tt.equal((await b.get(key))?.session, la!.session, 'still held by the same session');
+    await la!.release();
+    tt.equal(await la!.update('{"v":3}'), false, 'a released lock writes nothing');
+  });
+
+  t.test(`${fixture.name}: a key with behavior delete goes with its session, released or expired`, async (tt) => {
+    const { a, b, prefix, lockTtlMs } = await space(tt);
+    const released = await a.acquireLock(`${prefix}.status/gone`, { holder: 'x', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'delete' });
+    tt.ok(released);
+    await released!.release();
+    tt.equal(await b.get(`${prefix}.status/gone`), undefined, 'released: the key is deleted');
+    const dying = await a.acquireLock(`${prefix}.status/dies`, { holder: 'z', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'delete' });
+    tt.ok(dying);
+    const started = Date.now();
+    const deadline = started + lockTtlMs * 2 + 5000;
+    let present = true;
+    while (present && Date.now() < deadline) {
+      await sleep(Math.min(500, lockTtlMs / 4));
+      present = (await b.list(`${prefix}.status/`)).pairs.some((p) => p.key === `${prefix}.status/dies`);
+    }
+    tt.notOk(present, `never renewed: gone after ${Date.now() - started} ms`);
+    tt.ok(Date.now() - started >= lockTtlMs * 0.9, 'not before the TTL ran out');
+  });
 }

@@ -199,7 +199,7 @@ class ConsulStore implements KVStore {
     const lockDelayMs = Math.max(0, Math.round(opts.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS));
     const sessionOp = { what: `create a lock session for "${key}"`, access: 'create sessions for', target: key };
     const [, created] = await this.#call(sessionOp, opts.signal, timeoutMs, (call) =>
-      this.#client.session.create({ ...call, name: `confd-haproxy lock ${key}`, ttl: `${ttlS}s`, lockdelay: `${lockDelayMs}ms`, behavior: 'release' }),
+      this.#client.session.create({ ...call, name: `confd-haproxy lock ${key}`, ttl: `${ttlS}s`, lockdelay: `${lockDelayMs}ms`, behavior: opts.behavior ?? 'release' }),
     );
     const session = created?.ID;
     if (!session) throw new KVError('KV_SERVER', `${this.describe}: create a lock session for "${key}": the answer had no session ID`);
@@ -240,13 +240,29 @@ class ConsulStore implements KVStore {
         if (!held) await destroy().catch(() => undefined);
         return held;
       },
+      update: async (value: string) => {
+        // Acquiring again with the session that holds the key writes its value (and fails if it does not).
+        try {
+          const [, ok] = await this.#call({ what: `update the lock "${key}"`, access: 'write', target: key }, undefined, timeoutMs, (call) =>
+            this.#client.kv.set({ ...call, key, value, acquire: session }),
+          );
+          return ok === true;
+        } catch (err) {
+          // Consul answers 500 "Invalid session" once the session expired or was destroyed.
+          if (httpStatusOf(err) === 500 && /invalid session/i.test((err as Error).message)) return false;
+          throw err;
+        }
+      },
       release: async () => {
         let released = false;
         let failure: unknown;
         try {
-          await this.#call({ what: `release the lock "${key}"`, access: 'write', target: key }, undefined, timeoutMs, (call) =>
-            this.#client.kv.set({ ...call, key, value: opts.holder, release: session }),
-          );
+          // With behavior delete, destroying the session below deletes the key: do not unlock it first.
+          if (opts.behavior !== 'delete') {
+            await this.#call({ what: `release the lock "${key}"`, access: 'write', target: key }, undefined, timeoutMs, (call) =>
+              this.#client.kv.set({ ...call, key, value: opts.holder, release: session }),
+            );
+          }
           released = true;
         } catch (err) {
           failure = err;

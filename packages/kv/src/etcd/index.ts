@@ -179,6 +179,14 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
           const now = await store.get(key).catch(() => undefined);
           return now?.session === session;
         },
+        update: async (value: string) => {
+          try {
+            const res = await client.if(key, 'Lease', '==', session).then(client.put(key).value(value).lease(session)).options(deadline()).commit();
+            return res.succeeded;
+          } catch (err) {
+            throw toError(`update "${key}"`, err);
+          }
+        },
         release: async () => {
           // An explicit release leaves no lock-delay, as in Consul.
           await client.delete().key(delayKey).exec().catch(() => {});

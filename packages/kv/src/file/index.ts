@@ -179,7 +179,7 @@ class FileStore implements KVStore {
       const heldBy = km?.s && state.meta.sessions[km.s] ? km.s : undefined;
       const delayed = (state.meta.lockDelays[key] ?? 0) > now;
       if (heldBy || delayed) return { write: false, result: false };
-      state.meta.sessions[session] = { holder: opts.holder, key, expires: now + ttlMs, ttlMs, lockDelayMs };
+      state.meta.sessions[session] = { holder: opts.holder, key, expires: now + ttlMs, ttlMs, lockDelayMs, ...(opts.behavior === 'delete' ? { del: true as const } : {}) };
       setValue(state, key, opts.holder, undefined);
       state.meta.keys[key]!.s = session;
       return { write: true, result: true };
@@ -196,14 +196,23 @@ class FileStore implements KVStore {
           s.expires = now + s.ttlMs;
           return { write: true, result: true };
         }),
+      update: (value: string) =>
+        this.#update((state) => {
+          if (!state.meta.sessions[session] || state.meta.keys[key]?.s !== session) return { write: false, result: false };
+          setValue(state, key, value, undefined);
+          return { write: true, result: true };
+        }),
       release: () =>
         this.#update((state) => {
           const had = state.meta.sessions[session] !== undefined;
           delete state.meta.sessions[session];
           const km = state.meta.keys[key];
           if (km?.s === session) {
-            delete km.s;
-            km.m = nextIndex(state);
+            if (opts.behavior === 'delete') deleteValue(state, key);
+            else {
+              delete km.s;
+              km.m = nextIndex(state);
+            }
           }
           return { write: had, result: undefined };
         }),

@@ -26,6 +26,8 @@ export interface SessionMeta {
   expires: number;
   ttlMs: number;
   lockDelayMs: number;
+  /** The key goes with the session (KVLockOptions.behavior). */
+  del?: true;
 }
 
 export interface Meta {
@@ -154,7 +156,8 @@ export function expireSessions(state: State, now: number): boolean {
     delete state.meta.sessions[id];
     const km = state.meta.keys[s.key];
     if (km?.s === id) {
-      delete km.s;
+      if (s.del) deleteValue(state, s.key);
+      else delete km.s;
       if (s.lockDelayMs > 0) state.meta.lockDelays[s.key] = now + s.lockDelayMs;
     }
     changed = true;
@@ -207,6 +210,8 @@ export function pairOf(state: State, key: string, now: number): KVPair | undefin
   if (value === undefined) return undefined;
   const km = state.meta.keys[key];
   const session = liveSession(state, km?.s, now);
+  // A key that goes with its session is gone once the session expired (the next write removes it).
+  if (km?.s && !session && state.meta.sessions[km.s]?.del) return undefined;
   return {
     key,
     value,
@@ -221,9 +226,9 @@ export function snapshotOf(state: State, prefix: string, now: number): { index: 
   const pairs: KVPair[] = [];
   let index = Math.max(1, state.meta.floor);
   for (const key of [...state.values.keys()].filter((k) => k.startsWith(prefix)).sort()) {
-    const p = pairOf(state, key, now)!;
-    pairs.push(p);
-    index = Math.max(index, p.modifyIndex);
+    const p = pairOf(state, key, now);
+    index = Math.max(index, p?.modifyIndex ?? state.meta.keys[key]?.m ?? 1);
+    if (p) pairs.push(p);
   }
   for (const [key, idx] of Object.entries(state.meta.tombstones)) {
     if (key.startsWith(prefix)) index = Math.max(index, idx);
