@@ -22,6 +22,8 @@ export interface RendererOptions {
   store: KVStore;
   /** Holds conf.d/ and templates/. */
   confdir: string;
+  /** Where relative dests resolve (default: the confdir). */
+  destDir?: string;
   /** The global -prefix. */
   prefix?: string;
   logger: RendererLogger;
@@ -91,7 +93,7 @@ export class Renderer {
   }
 
   async resources(): Promise<ResourceConfig[]> {
-    this.#resources ??= await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '' });
+    this.#resources ??= await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
     return this.#resources;
   }
 

@@ -35,6 +35,11 @@ export interface LoadResourcesOptions {
   confdir: string;
   /** The global -prefix, prepended to every resource's own prefix. */
   prefix?: string;
+  /**
+   * Relative dests resolve against this directory (default: the confdir). A renderer that takes its
+   * conf.d from the store keeps writing next to its own --confdir.
+   */
+  destDir?: string;
 }
 
 const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket', 'min_servers', 'max_removed']);
@@ -101,7 +106,7 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const src = resolve(templatesDir, srcName);
   if (!statOf(src)?.isFile()) throw bad(`[template].src "${srcName}" does not exist (looked for ${src})`);
   const destRaw = str('dest', true)!;
-  const dest = isAbsolute(destRaw) ? destRaw : resolve(confdir, destRaw);
+  const dest = isAbsolute(destRaw) ? destRaw : resolve(opts.destDir ?? confdir, destRaw);
   const destDir = dirname(dest);
   if (!statOf(destDir)?.isDirectory()) throw bad(`[template].dest "${destRaw}": directory ${destDir} does not exist`);
   if (statOf(dest)?.isDirectory()) throw bad(`[template].dest "${destRaw}" is a directory, not a file`);

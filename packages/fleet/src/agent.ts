@@ -1,0 +1,165 @@
+// A renderer that takes its configuration from the store (--config-from-store). It renders with
+// the bundle it runs, watches haproxy/.config/bundle, and adopts a newer version only after it
+// read the same version diffsBeforeSync times in a row, and only if a pass with it loads, renders
+// and passes every check_cmd; otherwise it keeps the running version and says why in its status.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isKVError, sleep, type KVStore } from '@confd-haproxy/kv';
+import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
+import { instanceId } from './identity.js';
+import { StatusPublisher, thisHost, type InstanceStatus } from './status.js';
+
+export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir'> {
+  store: KVStore;
+  /** Holds the instance id, the adopted bundles and fleet.json. */
+  stateDir: string;
+  /** The instance's own conf.d/templates until a bundle is adopted; relative dests resolve here. */
+  confdir: string;
+  /** Reads of the same new version before it is adopted (ProxySQL's diffs_before_sync). */
+  diffsBeforeSync?: number;
+  /** Time between those reads (ms). */
+  checkIntervalMs?: number;
+  /** TTL of the status session (ms; Consul's minimum is 10 s). */
+  statusTtlMs?: number;
+  /** Every adoption or refusal (tests, logs). */
+  onBundle?: (e: { version: number; adopted: boolean; reason?: string; rendered: boolean }) => void;
+}
+
+const sha = (path: string) => {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return '';
+  }
+};
+
+export async function runFleet(opts: FleetOptions): Promise<void> {
+  const log = opts.logger;
+  const id = instanceId(opts.stateDir);
+  const diffs = Math.max(1, opts.diffsBeforeSync ?? 3);
+  const checkMs = opts.checkIntervalMs ?? 200;
+  let applied: Applied | undefined = readApplied(opts.stateDir);
+  const status: InstanceStatus = {
+    id,
+    host: thisHost(),
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    version: applied?.version ?? 0,
+    checksum: applied?.checksum ?? '',
+    ...(applied ? { appliedAt: applied.appliedAt } : {}),
+    dests: {},
+  };
+  const publisher = new StatusPublisher(opts.store, id, { ttlMs: opts.statusTtlMs ?? 15_000, logger: log });
+  const publish = () => void publisher.publish({ ...status });
+  const recordPass = (p: PassResult) => {
+    let changed = false;
+    for (const r of p.resources) {
+      const sum = sha(r.dest);
+      if (sum && status.dests[r.resource] !== sum) {
+        status.dests[r.resource] = sum;
+        changed = true;
+      }
+    }
+    if (changed) status.changedAt = new Date().toISOString();
+    status.last = { at: new Date().toISOString(), ok: p.ok, reloaded: p.reloads.some((x) => x.ok), ...(p.ok ? {} : { error: p.errors[0]?.message.split('\n')[0] ?? 'failed' }) };
+    publish();
+  };
+  const confdirOf = () => applied?.dir ?? opts.confdir;
+  const rendererOpts = (signal: AbortSignal): RendererOptions => ({
+    ...opts,
+    confdir: confdirOf(),
+    destDir: opts.confdir,
+    signal,
+    onPass: (p) => {
+      recordPass(p);
+      opts.onPass?.(p);
+    },
+  });
+
+  // The data watcher runs with the current bundle; switching bundles restarts it.
+  let watchAc = new AbortController();
+  let watching: Promise<void> = Promise.resolve();
+  const startWatch = () => {
+    watchAc = new AbortController();
+    watching = runWatch(rendererOpts(AbortSignal.any([opts.signal, watchAc.signal]))).catch((err: unknown) => log.error(`renderer: ${(err as Error).message}`));
+  };
+  const stopWatch = async () => {
+    watchAc.abort();
+    await watching;
+  };
+
+  const adopt = async (b: Bundle): Promise<void> => {
+    const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
+    const local = readApplied(opts.stateDir);
+    if (b.pushedBy === id && local?.checksum === b.checksum) {
+      // Pushed from here, and the push applied it here already: no second render, no second reload.
+      applied = local;
+      log.info(`bundle version ${b.version} was pushed from this instance and is applied already`);
+      await stopWatch();
+    } else {
+      await stopWatch(); // one pass at a time on the dests
+      const pass = await new Renderer({ ...rendererOpts(opts.signal), confdir: dir }).pass();
+      if (!pass.ok) {
+        const reason = pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed';
+        status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
+        log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${status.version}`);
+        opts.onBundle?.({ version: b.version, adopted: false, reason, rendered: true });
+        publish();
+        if (!opts.signal.aborted) startWatch();
+        return;
+      }
+      applied = { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() };
+      writeApplied(opts.stateDir, applied);
+      log.info(`bundle version ${b.version} adopted (${b.checksum.slice(0, 12)}, pushed by ${b.host})`);
+    }
+    delete status.refused;
+    Object.assign(status, { version: applied.version, checksum: applied.checksum, appliedAt: applied.appliedAt });
+    opts.onBundle?.({ version: b.version, adopted: true, rendered: b.pushedBy !== id });
+    publish();
+    if (!opts.signal.aborted) startWatch();
+  };
+
+  publish();
+  startWatch();
+  let since = 0;
+  let candidate: { version: number; checksum: string; reads: number } | undefined;
+  let failures = 0;
+  try {
+    while (!opts.signal.aborted) {
+      let bundle: Bundle | undefined;
+      try {
+        if (candidate) await sleep(checkMs, opts.signal);
+        const snap = candidate ? await opts.store.list(CONFIG_PREFIX, { signal: opts.signal }) : await opts.store.watch(CONFIG_PREFIX, since, { signal: opts.signal, waitMs: 30_000 });
+        since = snap.index;
+        failures = 0;
+        const pair = snap.pairs.find((p) => p.key === BUNDLE_KEY);
+        bundle = pair ? parseBundle(pair.value) : undefined;
+      } catch (err) {
+        if (opts.signal.aborted) break;
+        candidate = undefined;
+        if (isKVError(err) || (err as { code?: string }).code !== 'FLEET_BAD_BUNDLE') {
+          failures++;
+          log.warn(`reading ${BUNDLE_KEY}: ${(err as Error).message}`);
+          await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), opts.signal);
+        } else {
+          log.error(`${(err as Error).message}; keeping version ${status.version}`);
+        }
+        continue;
+      }
+      const newer = bundle && bundle.checksum !== applied?.checksum && bundle.version >= (applied?.version ?? 0) && bundle.checksum !== status.refused?.checksum;
+      if (!bundle || !newer) {
+        candidate = undefined;
+        continue;
+      }
+      if (candidate?.version === bundle.version && candidate.checksum === bundle.checksum) candidate.reads++;
+      else candidate = { version: bundle.version, checksum: bundle.checksum, reads: 1 };
+      if (candidate.reads < diffs) continue;
+      candidate = undefined;
+      await adopt(bundle);
+    }
+  } finally {
+    await stopWatch();
+    await publisher.close();
+  }
+}

@@ -1,0 +1,16 @@
+export type FleetErrorCode =
+  /** The bundle in the store is not a bundle (bad JSON, missing fields, a path outside conf.d/templates). */
+  | 'FLEET_BAD_BUNDLE'
+  /** A bundle that does not load, render or pass its checks: not pushed, not adopted. */
+  | 'FLEET_BUNDLE_REFUSED'
+  /** The state dir cannot hold the identity or the applied bundle. */
+  | 'FLEET_STATE';
+
+export class FleetError extends Error {
+  override readonly name = 'FleetError';
+  readonly code: FleetErrorCode;
+  constructor(code: FleetErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './identity.js';
+export * from './bundle.js';
+export * from './status.js';
+export * from './agent.js';
+export * from './push.js';

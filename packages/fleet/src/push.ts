@@ -1,0 +1,73 @@
+// `confd-haproxy push`: the confdir's conf.d and templates become the next bundle version. A bundle
+// that does not load or render is refused. When the state dir belongs to an instance that takes its
+// configuration from the store, the push applies the bundle there first (a real pass: check_cmd,
+// swap, reload) and publishes only if that worked; that instance then adopts its own push without
+// a second pass, so the push reloads the pushing host once.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KVStore } from '@confd-haproxy/kv';
+import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
+import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle } from './bundle.js';
+import { FleetError } from './errors.js';
+import { instanceId } from './identity.js';
+import { thisHost } from './status.js';
+
+export interface PushOptions {
+  store: KVStore;
+  /** Holds the conf.d/ and templates/ to push. */
+  confdir: string;
+  /** The pusher's identity (and, when an instance runs there, where the bundle is applied first). */
+  stateDir: string;
+  logger: RendererLogger;
+  signal: AbortSignal;
+  env?: Record<string, string | undefined>;
+  prefix?: string;
+  commandTimeoutMs?: number;
+}
+
+export interface PushResult {
+  bundle: Bundle;
+  /** False: the store already holds these exact files. */
+  changed: boolean;
+  /** Applied on this host's instance before it was published. */
+  appliedHere: boolean;
+}
+
+export async function pushConfig(opts: PushOptions): Promise<PushResult> {
+  const files = readBundleFiles(opts.confdir);
+  const id = instanceId(opts.stateDir);
+  const instanceHere = readApplied(opts.stateDir) !== undefined;
+  const rendererOpts = {
+    store: opts.store,
+    logger: opts.logger,
+    signal: opts.signal,
+    env: opts.env ?? {},
+    prefix: opts.prefix ?? '',
+    commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
+  };
+  let appliedHere = false;
+  const refuse = (errors: Error[], what: string): never => {
+    throw new FleetError('FLEET_BUNDLE_REFUSED', `${opts.confdir}: not pushed, it ${what}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`, { cause: errors[0] });
+  };
+  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: thisHost() }, async (b) => {
+    if (instanceHere) {
+      // Relative dests resolve against the instance's --confdir, which is where we push from.
+      const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
+      const pass = await new Renderer({ ...rendererOpts, confdir: dir, destDir: opts.confdir }).pass();
+      if (!pass.ok) refuse(pass.errors, 'failed on this instance (nothing was published)');
+      writeApplied(opts.stateDir, { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() });
+      appliedHere = true;
+      return;
+    }
+    const tmp = mkdtempSync(join(tmpdir(), 'confd-haproxy-push-'));
+    try {
+      materializeBundle(b.files, join(tmp, 'bundle'));
+      const plan = await new Renderer({ ...rendererOpts, confdir: join(tmp, 'bundle'), destDir: opts.confdir }).pass(undefined, { noop: true });
+      if (!plan.ok) refuse(plan.errors, 'does not load or render');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+  return { bundle, changed, appliedHere };
+}

@@ -1,0 +1,193 @@
+// Convergence you can see: each instance publishes haproxy/.status/<instance-id>, bound to a
+// session (Consul) or lease (etcd) with a TTL, so a dead instance's status disappears with it.
+// readFleet() compares every status with the bundle in the store.
+import { hostname } from 'node:os';
+import type { KVLock, KVStore } from '@confd-haproxy/kv';
+import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
+
+export const STATUS_PREFIX = 'haproxy/.status/';
+
+export interface InstanceStatus {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  /** The bundle it runs (0: its own --confdir, no bundle adopted yet). */
+  version: number;
+  checksum: string;
+  appliedAt?: string;
+  /** sha256 of each dest as rendered, by resource (conf.d/haproxy.toml). */
+  dests: Record<string, string>;
+  /** When a dest last changed. */
+  changedAt?: string;
+  /** The last pass: its time, result, and whether it reloaded. */
+  last?: { at: string; ok: boolean; reloaded: boolean; error?: string };
+  /** A newer bundle it refused, and why (it keeps running `version`). */
+  refused?: { version: number; checksum: string; at: string; reason: string };
+}
+
+export interface PublisherLogger {
+  warn(msg: string): void;
+  debug(msg: string): void;
+}
+
+/** Keeps one status key alive: written on change, its session renewed every TTL/3, gone on close. */
+export class StatusPublisher {
+  readonly key: string;
+  readonly #store: KVStore;
+  readonly #ttlMs: number;
+  readonly #logger: PublisherLogger;
+  #lock: KVLock | undefined;
+  #value = '';
+  #written = '';
+  #timer: NodeJS.Timeout | undefined;
+  #op: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(store: KVStore, id: string, opts: { ttlMs: number; logger: PublisherLogger }) {
+    this.#store = store;
+    this.key = `${STATUS_PREFIX}${id}`;
+    this.#ttlMs = opts.ttlMs;
+    this.#logger = opts.logger;
+    this.#timer = setInterval(() => this.#serial(() => this.#renew()), Math.max(200, Math.floor(opts.ttlMs / 3)));
+    this.#timer.unref();
+  }
+
+  /** Publish this status (a no-op when it is what was written last). */
+  publish(status: InstanceStatus): Promise<void> {
+    this.#value = JSON.stringify(status);
+    return this.#serial(() => this.#write());
+  }
+
+  #serial(fn: () => Promise<void>): Promise<void> {
+    this.#op = this.#op.then(fn, fn).catch((err: unknown) => this.#logger.warn(`status ${this.key}: ${(err as Error).message}`));
+    return this.#op;
+  }
+
+  async #acquire(): Promise<void> {
+    const opts = { holder: this.#value, ttlMs: this.#ttlMs, lockDelayMs: 0, behavior: 'delete' as const };
+    this.#lock = await this.#store.acquireLock(this.key, opts);
+    if (!this.#lock) {
+      // Our own key, held by the session of a previous life of this instance: take it back.
+      await this.#store.delete(this.key);
+      this.#lock = await this.#store.acquireLock(this.key, opts);
+    }
+    if (this.#lock) this.#written = this.#value;
+  }
+
+  async #write(): Promise<void> {
+    if (this.#closed || !this.#value || this.#value === this.#written) return;
+    if (!this.#lock) return this.#acquire();
+    if (await this.#lock.update(this.#value)) this.#written = this.#value;
+    else {
+      this.#lock = undefined;
+      await this.#acquire();
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#lock && !(await this.#lock.renew())) {
+      this.#logger.debug(`status ${this.key}: session lost; publishing again`);
+      this.#lock = undefined;
+      this.#written = '';
+    }
+    await this.#write();
+  }
+
+  /** Stop renewing and delete the status (a clean stop leaves the fleet at once). */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#op;
+    this.#closed = true;
+    await this.#lock?.release().catch(() => {});
+    this.#lock = undefined;
+  }
+}
+
+export type FleetState = 'converged' | 'behind' | 'diverged' | 'failed';
+
+export interface FleetRow {
+  id: string;
+  host: string;
+  version: number;
+  checksum: string;
+  state: FleetState;
+  /** Since when it is in this state (ISO time). */
+  since?: string;
+  detail: string;
+  status: InstanceStatus;
+}
+
+export interface FleetView {
+  bundle?: BundleInfo;
+  /** A bundle key that is not a bundle: its problem. */
+  bundleProblem?: string;
+  rows: FleetRow[];
+  /** Every instance runs the latest bundle, rendered alike, with its last pass ok (and there is at least one). */
+  converged: boolean;
+}
+
+/** Read every status and the bundle; say who is converged, behind, diverged or failed, and since when. */
+export async function readFleet(store: KVStore, signal?: AbortSignal): Promise<FleetView> {
+  const opts = signal ? { signal } : {};
+  const [statuses, bundlePair] = await Promise.all([store.list(STATUS_PREFIX, opts), store.get(BUNDLE_KEY, opts)]);
+  let bundle: BundleInfo | undefined;
+  let bundleProblem: string | undefined;
+  if (bundlePair) {
+    try {
+      const { files: _files, ...info } = parseBundle(bundlePair.value);
+      bundle = info;
+    } catch (err) {
+      bundleProblem = (err as Error).message;
+    }
+  }
+  const all: InstanceStatus[] = [];
+  for (const p of statuses.pairs) {
+    try {
+      const s = JSON.parse(p.value) as InstanceStatus;
+      if (s && typeof s.id === 'string' && Number.isInteger(s.version)) all.push({ ...s, dests: s.dests ?? {} });
+    } catch {
+      // not a status: ignored (someone else's key under the prefix)
+    }
+  }
+  // The usual rendering of each resource among the instances on the latest bundle.
+  const latest = all.filter((s) => !bundle || s.checksum === bundle.checksum);
+  const usual = new Map<string, string>();
+  for (const name of new Set(latest.flatMap((s) => Object.keys(s.dests)))) {
+    const counts = new Map<string, number>();
+    for (const s of latest) if (s.dests[name]) counts.set(s.dests[name]!, (counts.get(s.dests[name]!) ?? 0) + 1);
+    usual.set(name, [...counts].sort((a, b) => b[1] - a[1])[0]![0]);
+  }
+  const rows = all
+    .sort((a, b) => a.host.localeCompare(b.host) || a.id.localeCompare(b.id))
+    .map((s): FleetRow => {
+      const base = { id: s.id, host: s.host, version: s.version, checksum: s.checksum, status: s };
+      if (s.refused && bundle && s.refused.checksum === bundle.checksum) {
+        return { ...base, state: 'failed', since: s.refused.at, detail: `refused version ${s.refused.version}: ${s.refused.reason}; runs version ${s.version}` };
+      }
+      if (s.last && !s.last.ok) return { ...base, state: 'failed', since: s.last.at, detail: `last pass failed: ${s.last.error ?? 'unknown error'}` };
+      if (bundle && s.checksum !== bundle.checksum) return { ...base, state: 'behind', since: bundle.pushedAt, detail: `runs version ${s.version}, latest is ${bundle.version}` };
+      const odd = Object.entries(s.dests).filter(([name, sum]) => usual.get(name) !== sum).map(([name]) => name);
+      if (odd.length) return { ...base, state: 'diverged', ...(s.changedAt ? { since: s.changedAt } : {}), detail: `${odd.join(', ')} rendered differently from the others on version ${s.version}` };
+      return { ...base, state: 'converged', ...(s.appliedAt ?? s.startedAt ? { since: s.appliedAt ?? s.startedAt } : {}), detail: '' };
+    });
+  return { ...(bundle ? { bundle } : {}), ...(bundleProblem ? { bundleProblem } : {}), rows, converged: rows.length > 0 && rows.every((r) => r.state === 'converged') };
+}
+
+/** The table `status --fleet` prints. */
+export function fleetTable(view: FleetView): string {
+  const head = view.bundle
+    ? `bundle version ${view.bundle.version} (${view.bundle.checksum.slice(0, 12)}) pushed by ${view.bundle.host} (${view.bundle.pushedBy.slice(0, 8)}) at ${view.bundle.pushedAt}`
+    : view.bundleProblem
+      ? `bundle: ${view.bundleProblem}`
+      : 'no bundle pushed: instances run their own --confdir';
+  const rows = view.rows.map((r) => [r.id.slice(0, 8), r.host, String(r.version), r.checksum.slice(0, 12) || '-', r.state, r.since ?? '-', r.detail]);
+  const all = [['INSTANCE', 'HOST', 'VERSION', 'CHECKSUM', 'STATE', 'SINCE', 'DETAIL'], ...rows];
+  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  const lines = all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  const summary = view.rows.length === 0 ? 'no instance publishes a status' : view.converged ? `${view.rows.length} instance(s), converged` : `${view.rows.filter((r) => r.state === 'converged').length} of ${view.rows.length} instance(s) converged`;
+  return `${head}\n${lines.join('\n')}\n${summary}\n`;
+}
+
+export const thisHost = () => hostname();
