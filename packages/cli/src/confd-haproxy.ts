@@ -4,7 +4,8 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { openStore, type KVStore } from '@confd-haproxy/kv';
+import { fleetTable, pushConfig, readFleet, runFleet } from '@confd-haproxy/fleet';
+import { openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type RendererOptions } from '@confd-haproxy/renderer';
 import type { Server } from 'node:http';
 import { normalizeSingleDash } from './argv.js';
@@ -41,6 +42,11 @@ interface Flags {
   listen?: string;
   stateDir?: string;
   json?: boolean;
+  configFromStore?: boolean;
+  diffsBeforeSync?: string;
+  statusTtl?: string;
+  fleet?: boolean;
+  waitConverged?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -67,7 +73,9 @@ function storeFlags(cmd: Command): Command {
     .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
 }
 
-export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan' | 'status') => Promise<number>): Command {
+type Mode = 'run' | 'plan' | 'status' | 'push';
+
+export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>): Command {
   const program = storeFlags(new Command('confd-haproxy'))
     .description('Render conf.d resources and Handlebars templates from a KV store into haproxy.cfg; check, swap, reload.')
     .option('--onetime', 'render once and exit (0 on success, non-zero on any error)')
@@ -77,6 +85,9 @@ export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan' | 'status'
     .option('--noop', 'render and print a diff against each dest; change nothing (exit 2 when changes are pending)')
     .option('--sync-only', 'write dest files but skip check_cmd and reload_cmd')
     .option('--allow-stale', 'render data the store answered without a known leader (refused by default)')
+    .option('--config-from-store', 'take conf.d and templates from the bundle in the store (haproxy/.config/bundle), --confdir until one is adopted; implies --watch')
+    .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
+    .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
     .exitOverride()
@@ -87,9 +98,17 @@ export function buildProgram(run: (flags: Flags, mode: 'run' | 'plan' | 'status'
   storeFlags(program.command('status'))
     .description('for each resource: its last render, check and reload, and whether dest differs from what the store holds now. Exit 0: in sync, 2: differs, 1: error')
     .option('--json', 'print JSON for scripts')
+    .option('--fleet', 'every instance that publishes haproxy/.status/: its bundle version, checksums, and who is behind, diverged or failed since when. Exit 0: converged, 2: not')
+    .option('--wait-converged <duration>', 'with --fleet: wait up to this long for the fleet to converge; exit 1 when it did not')
     .exitOverride()
     .action(async function (this: Command) {
       process.exitCode = await run(this.opts<Flags>(), 'status');
+    });
+  storeFlags(program.command('push'))
+    .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
+    .exitOverride()
+    .action(async function (this: Command) {
+      process.exitCode = await run(this.opts<Flags>(), 'push');
     });
   storeFlags(program.command('plan'))
     .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
@@ -160,11 +179,12 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 
-  const run = async (raw: Flags, mode: 'run' | 'plan' | 'status'): Promise<number> => {
+  const run = async (raw: Flags, mode: Mode): Promise<number> => {
     const flags = applyConfigFile(raw, program);
     const logger = createLogger({ format: parseLogFormat(flags.logFormat ?? 'text'), level: flags.debug ? 'debug' : flags.logLevel ?? 'info', stream: process.stderr });
     const modes = [flags.onetime, flags.watch].filter(Boolean).length;
     if (modes > 1) throw new UsageError('--onetime and --watch exclude each other');
+    if (flags.configFromStore && (flags.onetime || flags.noop) && mode === 'run') throw new UsageError('--config-from-store runs as a watcher: it excludes --onetime and --noop (use plan/status)');
     const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
     if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
     const storeOpts = storeOptionsFromFlags({
@@ -202,7 +222,15 @@ async function main(argv: string[]): Promise<number> {
       observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
       logger.info(`serving /healthz, /readyz and /metrics on ${flags.listen}`);
     }
-    const statusFile = statusPath(flags.stateDir ?? defaultStateDir(), opts.confdir);
+    const stateDir = flags.stateDir ?? defaultStateDir();
+    if (mode === 'status' && (flags.fleet || flags.waitConverged)) return fleetStatus(store, flags, ac.signal);
+    if (mode === 'push') {
+      const r = await pushConfig({ store, confdir: opts.confdir, stateDir, logger, signal: ac.signal, env: process.env, prefix: opts.prefix ?? '', commandTimeoutMs: opts.commandTimeoutMs ?? 30_000 });
+      const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
+      process.stdout.write(`${what} (${r.bundle.checksum.slice(0, 12)})${r.appliedHere ? ', applied on this instance first' : ''}\n`);
+      return EXIT.OK;
+    }
+    const statusFile = statusPath(stateDir, opts.confdir);
     if (mode === 'status') {
       const plan = await planAll(opts);
       const recorded = readStatus(statusFile);
@@ -235,7 +263,11 @@ async function main(argv: string[]): Promise<number> {
       const pass = await runOnce(opts);
       return pass.ok ? EXIT.OK : pass.exitCode;
     }
-    if (flags.watch) await runWatch(opts);
+    if (flags.configFromStore) {
+      const diffs = Number(flags.diffsBeforeSync ?? '3');
+      if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
+      await runFleet({ ...opts, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's') });
+    } else if (flags.watch) await runWatch(opts);
     else await runInterval({ ...opts, intervalMs });
     return EXIT.OK;
   };
@@ -267,10 +299,28 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** status --fleet: the table (or JSON); with --wait-converged, poll until converged or the time is up. */
+async function fleetStatus(store: KVStore, flags: Flags, signal: AbortSignal): Promise<number> {
+  const waitMs = flags.waitConverged ? parseDuration(flags.waitConverged, '--wait-converged', 's') : 0;
+  const deadline = Date.now() + waitMs;
+  let view = await readFleet(store, signal);
+  while (!view.converged && Date.now() < deadline && !signal.aborted) {
+    await sleep(Math.min(500, Math.max(0, deadline - Date.now())), signal).catch(() => {});
+    view = await readFleet(store, signal);
+  }
+  process.stdout.write(flags.json ? `${JSON.stringify(view, null, 2)}\n` : fleetTable(view));
+  if (view.converged) return EXIT.OK;
+  if (waitMs > 0) {
+    process.stderr.write(`confd-haproxy: the fleet did not converge within ${flags.waitConverged}\n`);
+    return EXIT.FAILED;
+  }
+  return EXIT.PENDING;
+}
+
 /** Bad input (config, template, KV data) is 65; everything else that failed is 1. */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/.test(code)) return EXIT.DATA;
+  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG|FLEET_BUNDLE_REFUSED|FLEET_BAD_BUNDLE)/.test(code)) return EXIT.DATA;
   return EXIT.FAILED;
 }
 

@@ -1,0 +1,76 @@
+// The fleet from the command line: push, a renderer with --config-from-store as its own process,
+// status --fleet with --json and --wait-converged, and a SIGKILLed instance leaving the fleet with
+// its session. Over a real etcd (short TTLs); fleet.test.ts in packages/fleet covers Consul too.
+import t from 'tap';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEtcd } from '@confd-haproxy/testkit';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+const env = { PATH: process.env.PATH ?? '' };
+const run = (args: string[]) =>
+  new Promise<{ code: number; out: string; err: string }>((done) => {
+    execFile(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 60_000 }, (err, out, errOut) => {
+      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
+    });
+  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const etcd = await startEtcd();
+t.teardown(() => etcd.stop());
+const store = ['--backend', 'etcd', '--node', etcd.endpoint];
+
+function confdir(dir: string, marker: string, template = `# ${marker}\n{{#each (gets "/haproxy/memcached/*")}}{{Key}}\n{{/each}}`) {
+  mkdirSync(join(dir, 'conf.d'), { recursive: true });
+  mkdirSync(join(dir, 'templates'), { recursive: true });
+  writeFileSync(join(dir, 'conf.d/app.toml'), '[template]\nsrc = "app.hbs"\ndest = "app.cfg"\nkeys = ["/haproxy/memcached"]\n');
+  writeFileSync(join(dir, 'templates/app.hbs'), template);
+  return dir;
+}
+
+interface FleetJson {
+  converged: boolean;
+  bundle?: { version: number };
+  rows: { id: string; version: number; state: string }[];
+}
+const fleet = async () => JSON.parse((await run(['status', '--fleet', '--json', ...store])).out) as FleetJson;
+
+t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instance leaving the fleet', async (t) => {
+  const dir = t.testdir({});
+  const src = confdir(join(dir, 'src'), 'v1');
+  const pushed = await run(['push', '--confdir', src, '--state-dir', join(dir, 'pusher'), ...store]);
+  t.equal(pushed.code, 0, pushed.err);
+  t.match(pushed.out, /^pushed version 1 \([0-9a-f]{12}\)/);
+  t.match(await run(['push', '--confdir', src, '--state-dir', join(dir, 'pusher'), ...store]), { code: 0, out: /unchanged: the store holds these files as version 1/ });
+  const bad = confdir(join(dir, 'bad'), 'v-bad', '{{#if}}');
+  const refused = await run(['push', '--confdir', bad, '--state-dir', join(dir, 'pusher'), ...store]);
+  t.equal(refused.code, 65, 'a bundle that does not render is bad input');
+  t.match(refused.err, /not pushed, it does not load or render/);
+
+  const inst = confdir(join(dir, 'inst'), 'bootstrap');
+  const child = spawn(process.execPath, [bin, '--config-from-store', '--confdir', inst, '--state-dir', join(dir, 'inst-state'), '--status-ttl', '2s', '--diffs-before-sync', '2', ...store], { env, stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
+  t.equal(waited.code, 0, waited.out + waited.err);
+  t.match(waited.out, /bundle version 1 .*\n.*\n.* 1 +[0-9a-f]{12} +converged/);
+  t.match(waited.out, /1 instance\(s\), converged/);
+  t.equal(readFileSync(join(inst, 'app.cfg'), 'utf8').split('\n')[0], '# v1', 'the instance renders the pushed bundle next to its --confdir');
+  const id = readFileSync(join(dir, 'inst-state/instance-id'), 'utf8').trim();
+  t.match(await fleet(), { converged: true, bundle: { version: 1 }, rows: [{ id, version: 1, state: 'converged' }] }, 'status --fleet --json');
+
+  child.kill('SIGKILL');
+  const killed = Date.now();
+  let rows = (await fleet()).rows.length;
+  for (let i = 0; i < 100 && rows > 0; i++) {
+    await sleep(200);
+    rows = (await fleet()).rows.length;
+  }
+  t.equal(rows, 0, `the dead instance's status went with its lease (${Date.now() - killed} ms)`);
+  const none = await run(['status', '--fleet', '--wait-converged', '1s', ...store]);
+  t.equal(none.code, 1, 'no instance is not a converged fleet');
+  t.match(none.err, /did not converge within 1s/);
+  t.match(none.out, /no instance publishes a status/);
+});
