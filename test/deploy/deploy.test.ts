@@ -1,11 +1,12 @@
 // What users deploy with: docker-compose.yml (no Docker engine runs here, so the file is checked,
 // not run), the Dockerfile, and the systemd units (systemd-analyze verify where it exists).
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+import { freePort } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const OUR_BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
@@ -84,5 +85,119 @@ t.test('systemd units verify and use real flags', async (t) => {
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', arg], { encoding: 'utf8' });
     const problems = (r.stderr + r.stdout).split('\n').filter((l) => l.trim() && !/is not a symbolic link|Failed to (connect|open)|bus|timers\.target|multi-user\.target|network-online\.target|haproxy\.service/.test(l));
     t.same(problems, [], `systemd-analyze verify ${u}`);
+  }
+});
+
+interface K8sContainer {
+  name: string;
+  image: string;
+  command?: string[];
+  ports?: { name?: string; containerPort: number }[];
+  livenessProbe?: { httpGet?: { path: string; port: string | number } };
+  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface K8sDoc {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+  spec?: {
+    clusterIP?: string;
+    serviceName?: string;
+    selector?: { matchLabels?: Record<string, string> } & Record<string, unknown>;
+    template?: { metadata: { labels: Record<string, string> }; spec: { containers: K8sContainer[]; initContainers?: K8sContainer[]; volumes?: { name: string; configMap?: { name: string; items?: { key: string; path: string }[] } }[] } };
+    volumeClaimTemplates?: { metadata: { name: string } }[];
+  };
+}
+
+const k8sDir = join(root, 'deploy/k8s');
+const k8s: K8sDoc[] = readdirSync(k8sDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) => parseAllDocuments(readFileSync(join(k8sDir, f), 'utf8')).map((d) => d.toJS() as K8sDoc));
+const byKind = (kind: string) => k8s.filter((d) => d.kind === kind);
+
+t.test('deploy/k8s: every manifest has its kind, name and the fields its kind needs', async (t) => {
+  t.ok(k8s.length >= 8, `${k8s.length} documents`);
+  for (const d of k8s) {
+    t.ok(d.apiVersion && d.kind && d.metadata?.name, `${d.kind}/${d.metadata?.name}: apiVersion, kind, metadata.name`);
+    if (d.kind === 'Deployment' || d.kind === 'StatefulSet') {
+      const labels = d.spec!.template!.metadata.labels;
+      for (const [k, v] of Object.entries(d.spec!.selector!.matchLabels!)) t.equal(labels[k], v, `${d.metadata.name}: the selector matches the pod labels`);
+      for (const c of d.spec!.template!.spec.containers) t.ok(c.name && c.image, `${d.metadata.name}/${c.name}: name and image`);
+    }
+  }
+  const sts = byKind('StatefulSet').find((d) => d.metadata.name === 'haproxy');
+  t.ok(sts, 'HAProxy runs as a StatefulSet (each pod keeps its instance identity)');
+  const headless = byKind('Service').find((s) => s.metadata.name === sts?.spec?.serviceName);
+  t.equal(headless?.spec?.clusterIP, 'None', 'its serviceName is a headless service');
+  t.ok(sts?.spec?.volumeClaimTemplates?.some((v) => v.metadata.name === 'state'), 'the state dir is a persistent volume');
+  const containers = sts!.spec!.template!.spec.containers;
+  t.same(containers.map((c) => c.name).sort(), ['haproxy', 'renderer'], 'HAProxy with the renderer as a sidecar');
+  const shared = (path: string) => containers.every((c) => c.volumeMounts?.some((m) => m.mountPath === path));
+  t.ok(shared('/usr/local/etc/haproxy') && shared('/var/run/haproxy'), 'haproxy.cfg and the master CLI socket are on shared volumes');
+  t.match(containers.find((c) => c.name === 'haproxy')!.command!.join(' '), /-W -db -S \/var\/run\/haproxy\/master\.sock/);
+  t.ok(containers.find((c) => c.name === 'renderer')!.command!.includes('--config-from-store'), 'the renderer follows the bundle in the store');
+  t.same(byKind('Deployment').map((d) => d.metadata.name).sort(), ['checkgalera', 'checkmemcached', 'checkmysqlslave', 'checkredis']);
+  for (const d of byKind('Deployment')) t.ok((d.spec as { replicas?: number }).replicas! >= 2, `${d.metadata.name}: two replicas, the store lock picks the writer`);
+});
+
+t.test('deploy/k8s: commands use flags our bins have, and probes hit the --listen port', async (t) => {
+  for (const d of [...byKind('Deployment'), ...byKind('StatefulSet')]) {
+    for (const c of d.spec!.template!.spec.containers) {
+      if (!c.command || !OUR_BINS.includes(c.command[0]!)) continue;
+      t.same(unknownFlags(c.command), [], `${d.metadata.name}/${c.name}: real flags`);
+      const listen = c.command[c.command.indexOf('--listen') + 1];
+      t.ok(listen, `${d.metadata.name}/${c.name}: serves probes with --listen`);
+      for (const probe of [c.livenessProbe, c.readinessProbe]) {
+        const get = probe?.httpGet;
+        t.ok(get, `${d.metadata.name}/${c.name}: liveness and readiness probes`);
+        if (!get) continue;
+        const port = typeof get.port === 'number' ? get.port : c.ports?.find((p) => p.name === get.port)?.containerPort;
+        t.equal(String(port), listen!.split(':').pop(), `${d.metadata.name}/${c.name}: ${get.path} on the --listen port`);
+      }
+      t.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+      t.equal(c.readinessProbe?.httpGet?.path, '/readyz');
+    }
+  }
+});
+
+t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date, and mounted whole', async (t) => {
+  const gen = (await import(join(root, 'scripts/k8s-bootstrap.mjs'))) as { bootstrapConfigMap(): string; bootstrapFiles(): { key: string; path: string }[] };
+  t.equal(readFileSync(join(k8sDir, 'bootstrap-configmap.yaml'), 'utf8'), gen.bootstrapConfigMap(), 'up to date (node scripts/k8s-bootstrap.mjs rewrites it)');
+  const cm = byKind('ConfigMap').find((d) => d.metadata.name === 'confd-haproxy-bootstrap')!;
+  const volume = byKind('StatefulSet')[0]!.spec!.template!.spec.volumes!.find((v) => v.configMap?.name === cm.metadata.name)!;
+  t.same(
+    volume.configMap!.items!.map((i) => `${i.key} ${i.path}`).sort(),
+    gen.bootstrapFiles().map((f) => `${f.key} ${f.path}`).sort(),
+    'every file of the bundle is mounted at its path',
+  );
+  const dir = t.testdir({});
+  for (const i of volume.configMap!.items!) {
+    mkdirSync(dirname(join(dir, i.path)), { recursive: true });
+    writeFileSync(join(dir, i.path), cm.data![i.key]!.replace('/usr/local/etc/haproxy/haproxy.cfg', join(dir, 'haproxy.cfg')));
+  }
+  const kv = join(dir, 'kv.json');
+  writeFileSync(kv, JSON.stringify({ 'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '10.0.0.7', port: 11211, proxyport: 16211 }) }));
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '--backend', 'file', '--file', kv, '--confdir', dir], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.status, 2, `the bootstrap bundle loads and renders: ${r.stderr}`);
+  t.match(r.stdout, /\+listen mem11211/);
+});
+
+t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t) => {
+  const paths = new Set(k8s.flatMap((d) => d.spec?.template?.spec.containers ?? []).flatMap((c) => [c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path]).filter(Boolean) as string[]);
+  t.same([...paths].sort(), ['/healthz', '/readyz']);
+  const dir = t.testdir({ 'conf.d': { 'x.toml': '[template]\nsrc = "x.hbs"\ndest = "x.out"\nkeys = ["/haproxy/memcached"]\n' }, templates: { 'x.hbs': 'x\n' }, 'kv.json': '{}' });
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  for (const path of paths) {
+    let status = 0;
+    for (let i = 0; i < 100 && status === 0; i++) {
+      status = await fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
+      if (status === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    t.not(status, 404, `${path} is served (${status})`);
+    t.not(status, 0, `${path} answered`);
   }
 });
