@@ -3,17 +3,10 @@
 // Clients ask `SELECT @@port` through the writer listen; the writer is SIGKILLed; the next
 // connections reach the next writer by weight, and the reader listen keeps answering.
 import t from 'tap';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { galeraKind, parseGaleraConfig } from '@confd-haproxy/check-galera';
-import { createFileStore } from '@confd-haproxy/kv';
-import { runWatch } from '@confd-haproxy/renderer';
-import { freePort, startGaleraCluster, startRenderedHAProxy, tempDir, MONITOR } from '@confd-haproxy/testkit';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { freePort, startGaleraCluster, MONITOR } from '@confd-haproxy/testkit';
+import { eventuallyAnswers, startSystem } from './system.js';
 
 /** The port of the MariaDB that answers through HAProxy's port, or the error. */
 async function portBehind(port: number): Promise<number | string> {
@@ -44,34 +37,8 @@ t.test('clients of the writer listen follow the writer; the reader listen keeps 
     ...cluster.nodes.map((n, i) => `[[cluster.main.node]]\nhost = "127.0.0.1"\nport = ${n.port}\nwriterWeight = ${1000 - i}`),
   ].join('\n');
   const cfg = parseGaleraConfig('galera.toml', text).clusters[0]!;
-  const dir = tempDir('e2e-galera');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const stack = await startRenderedHAProxy({ keys: ['/haproxy/galera'] });
-  t.teardown(() => stack.stop());
-  const file = join(dir, 'kv.json');
-  const checkerStore = createFileStore({ file, pollMs: 200 });
-  const rendererStore = createFileStore({ file, pollMs: 200 });
-  const ac = new AbortController();
-  const checker = new TagChecker({ tag: 'main', kind: galeraKind({ cluster: cfg }), store: checkerStore, logger: quiet, checker: 'e2e:1', timeoutMs: 500, retryUp: 1, retryDown: 1, lockTtlMs: 10_000 });
-  const checking = runTagChecker(checker, { intervalMs: 250, signal: ac.signal });
-  const rendering = runWatch({ store: rendererStore, confdir: stack.dir, logger: quiet, signal: ac.signal, env: stack.env, wait: { minMs: 50, maxMs: 500 } });
-  t.teardown(async () => {
-    ac.abort();
-    await Promise.all([checking, rendering]);
-    await checkerStore.close();
-    await rendererStore.close();
-  });
-  const reaches = async (port: number, want: number, ms: number) => {
-    const deadline = Date.now() + ms;
-    let last: number | string = '';
-    while (Date.now() < deadline) {
-      last = await portBehind(port);
-      if (last === want) return true;
-      await sleep(100);
-    }
-    t.comment(`last answer through ${port}: ${last}`);
-    return false;
-  };
+  await startSystem(t, { keys: ['/haproxy/galera'], tag: 'main', kind: galeraKind({ cluster: cfg }), timeoutMs: 500 });
+  const reaches = (port: number, want: number, ms: number) => eventuallyAnswers(t, () => portBehind(port), want, ms);
   const [n0, n1] = [cluster.nodes[0]!, cluster.nodes[1]!];
   t.ok(await reaches(writerPort, n0.port, 30_000), 'the writer listen reaches the heaviest node');
   const readers = new Set<number | string>();
