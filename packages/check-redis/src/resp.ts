@@ -110,7 +110,8 @@ export class RedisConnection {
       s.once('connect', () => {
         if (!this.#o.password) return done(s);
         const auth = this.#o.user ? ['AUTH', this.#o.user, this.#o.password] : ['AUTH', this.#o.password];
-        this.#send(s, auth).then((r) => (r instanceof RedisReplyError ? fail(new Error(`AUTH refused: ${r.message}`)) : done(s)), fail);
+        // Only the error's first word (WRONGPASS, NOAUTH, ERR): an unknown-command error echoes its arguments, the password.
+        this.#send(s, auth).then((r) => (r instanceof RedisReplyError ? fail(new Error(`AUTH refused: ${r.message.split(' ')[0]}`)) : done(s)), fail);
       });
       s.on('data', (d) => {
         if (this.#socket !== s) return;

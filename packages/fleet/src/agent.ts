@@ -89,6 +89,18 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
     await watching;
   };
 
+  // A refused bundle is tried again after a back-off (the reason may pass: a store outage, a slow check).
+  let refusals = 0;
+  let retryAt = 0;
+  const refuse = (b: Bundle, reason: string) => {
+    refusals = status.refused?.checksum === b.checksum ? refusals + 1 : 1;
+    retryAt = Date.now() + Math.min(30 * 60_000, 60_000 * 2 ** (refusals - 1));
+    status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
+    log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${status.version}`);
+    opts.onBundle?.({ version: b.version, adopted: false, reason, rendered: true });
+    publish();
+  };
+
   const adopt = async (b: Bundle): Promise<void> => {
     const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
     const local = readApplied(opts.stateDir);
@@ -99,18 +111,18 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
       await stopWatch();
     } else {
       await stopWatch(); // one pass at a time on the dests
-      const pass = await new Renderer({ ...rendererOpts(opts.signal), confdir: dir }).pass();
+      const renderer = new Renderer({ ...rendererOpts(opts.signal), confdir: dir });
+      // Every resource must load and render before any dest is touched; then the real pass checks and swaps.
+      const plan = await renderer.pass(undefined, { noop: true });
+      const pass = plan.ok ? await renderer.pass() : plan;
       if (!pass.ok) {
-        const reason = pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed';
-        status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
-        log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${status.version}`);
-        opts.onBundle?.({ version: b.version, adopted: false, reason, rendered: true });
-        publish();
+        if (!opts.signal.aborted) refuse(b, pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed');
         if (!opts.signal.aborted) startWatch();
         return;
       }
-      applied = { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() };
-      writeApplied(opts.stateDir, applied);
+      const next = { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() };
+      writeApplied(opts.stateDir, next);
+      applied = next;
       log.info(`bundle version ${b.version} adopted (${b.checksum.slice(0, 12)}, pushed by ${b.host})`);
     }
     delete status.refused;
@@ -147,8 +159,9 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
         }
         continue;
       }
-      const newer = bundle && bundle.checksum !== applied?.checksum && bundle.version >= (applied?.version ?? 0) && bundle.checksum !== status.refused?.checksum;
-      if (!bundle || !newer) {
+      // Any other bundle than the one running is the store's wish (even a lower version, after a store reset).
+      const wanted = bundle && bundle.checksum !== applied?.checksum && (bundle.checksum !== status.refused?.checksum || Date.now() >= retryAt);
+      if (!bundle || !wanted) {
         candidate = undefined;
         continue;
       }
@@ -156,7 +169,16 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
       else candidate = { version: bundle.version, checksum: bundle.checksum, reads: 1 };
       if (candidate.reads < diffs) continue;
       candidate = undefined;
-      await adopt(bundle);
+      if (bundle.version < (applied?.version ?? 0)) log.warn(`bundle version ${bundle.version} is below the running ${applied?.version}: the store was reset or rewritten; adopting it`);
+      try {
+        await adopt(bundle);
+      } catch (err) {
+        // A disk error (materialize, fleet.json): report, keep the running version, try again later.
+        if (opts.signal.aborted) break;
+        refuse(bundle, (err as Error).message);
+        await stopWatch();
+        if (!opts.signal.aborted) startWatch();
+      }
     }
   } finally {
     await stopWatch();

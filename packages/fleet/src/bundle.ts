@@ -171,6 +171,12 @@ export async function publishBundle(
     if (cur?.checksum === checksum) return { bundle: cur, changed: false };
     const prevVersion = cur?.version ?? (pair ? storedVersion(pair.value) : 0);
     const bundle: Bundle = { version: prevVersion + 1, checksum, pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files };
+    // What every instance will check when it reads it (file names, checksum): refused here first.
+    try {
+      parseBundle(JSON.stringify(bundle), 'the bundle to push');
+    } catch (err) {
+      throw new FleetError('FLEET_BUNDLE_REFUSED', (err as Error).message, { cause: err });
+    }
     await prepare?.(bundle);
     if (await store.put(BUNDLE_KEY, JSON.stringify(bundle), { cas: pair?.modifyIndex ?? 0 })) return { bundle, changed: true };
   }

@@ -46,7 +46,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     prefix: opts.prefix ?? '',
     commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
   };
-  let appliedHere = false;
+  let applied: { dir: string; checksum: string } | undefined;
   const refuse = (errors: Error[], what: string): never => {
     throw new FleetError('FLEET_BUNDLE_REFUSED', `${opts.confdir}: not pushed, it ${what}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`, { cause: errors[0] });
   };
@@ -56,8 +56,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
       const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
       const pass = await new Renderer({ ...rendererOpts, confdir: dir, destDir: opts.confdir }).pass();
       if (!pass.ok) refuse(pass.errors, 'failed on this instance (nothing was published)');
-      writeApplied(opts.stateDir, { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() });
-      appliedHere = true;
+      applied = { dir, checksum: b.checksum };
       return;
     }
     const tmp = mkdtempSync(join(tmpdir(), 'confd-haproxy-push-'));
@@ -69,5 +68,8 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
       rmSync(tmp, { recursive: true, force: true });
     }
   });
+  // Recorded only once published: the instance then adopts its own push without a second pass.
+  const appliedHere = changed && applied?.checksum === bundle.checksum;
+  if (appliedHere) writeApplied(opts.stateDir, { version: bundle.version, checksum: bundle.checksum, dir: applied!.dir, appliedAt: new Date().toISOString() });
   return { bundle, changed, appliedHere };
 }

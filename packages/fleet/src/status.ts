@@ -64,24 +64,27 @@ export class StatusPublisher {
     return this.#op;
   }
 
-  async #acquire(): Promise<void> {
-    const opts = { holder: this.#value, ttlMs: this.#ttlMs, lockDelayMs: 0, behavior: 'delete' as const };
+  // Each write captures the value first: a publish() during the await queues its own write.
+  async #acquire(value: string): Promise<void> {
+    const opts = { holder: value, ttlMs: this.#ttlMs, lockDelayMs: 0, behavior: 'delete' as const };
     this.#lock = await this.#store.acquireLock(this.key, opts);
     if (!this.#lock) {
       // Our own key, held by the session of a previous life of this instance: take it back.
       await this.#store.delete(this.key);
       this.#lock = await this.#store.acquireLock(this.key, opts);
     }
-    if (this.#lock) this.#written = this.#value;
+    if (this.#lock) this.#written = value;
   }
 
   async #write(): Promise<void> {
-    if (this.#closed || !this.#value || this.#value === this.#written) return;
-    if (!this.#lock) return this.#acquire();
-    if (await this.#lock.update(this.#value)) this.#written = this.#value;
+    const value = this.#value;
+    if (this.#closed || !value || value === this.#written) return;
+    if (!this.#lock) return this.#acquire(value);
+    if (await this.#lock.update(value)) this.#written = value;
     else {
       this.#lock = undefined;
-      await this.#acquire();
+      this.#written = '';
+      await this.#acquire(value);
     }
   }
 
@@ -172,7 +175,8 @@ export async function readFleet(store: KVStore, signal?: AbortSignal): Promise<F
       if (odd.length) return { ...base, state: 'diverged', ...(s.changedAt ? { since: s.changedAt } : {}), detail: `${odd.join(', ')} rendered differently from the others on version ${s.version}` };
       return { ...base, state: 'converged', ...(s.appliedAt ?? s.startedAt ? { since: s.appliedAt ?? s.startedAt } : {}), detail: '' };
     });
-  return { ...(bundle ? { bundle } : {}), ...(bundleProblem ? { bundleProblem } : {}), rows, converged: rows.length > 0 && rows.every((r) => r.state === 'converged') };
+  const converged = !bundleProblem && rows.length > 0 && rows.every((r) => r.state === 'converged');
+  return { ...(bundle ? { bundle } : {}), ...(bundleProblem ? { bundleProblem } : {}), rows, converged };
 }
 
 /** The table `status --fleet` prints. */
