@@ -22,6 +22,8 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   checkIntervalMs?: number;
   /** TTL of the status session (ms; Consul's minimum is 10 s). */
   statusTtlMs?: number;
+  /** First wait before a refused bundle is tried again (ms, doubling up to 30 min; default 1 min). */
+  retryRefusedMs?: number;
   /** Every adoption or refusal (tests, logs). */
   onBundle?: (e: { version: number; adopted: boolean; reason?: string; rendered: boolean }) => void;
 }
@@ -94,7 +96,7 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
   let retryAt = 0;
   const refuse = (b: Bundle, reason: string) => {
     refusals = status.refused?.checksum === b.checksum ? refusals + 1 : 1;
-    retryAt = Date.now() + Math.min(30 * 60_000, 60_000 * 2 ** (refusals - 1));
+    retryAt = Date.now() + Math.min(30 * 60_000, (opts.retryRefusedMs ?? 60_000) * 2 ** (refusals - 1));
     status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
     log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${status.version}`);
     opts.onBundle?.({ version: b.version, adopted: false, reason, rendered: true });
@@ -142,7 +144,9 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
       let bundle: Bundle | undefined;
       try {
         if (candidate) await sleep(checkMs, opts.signal);
-        const snap = candidate ? await opts.store.list(CONFIG_PREFIX, { signal: opts.signal }) : await opts.store.watch(CONFIG_PREFIX, since, { signal: opts.signal, waitMs: 30_000 });
+        // A refused bundle's retry time ends the wait early, so the retry happens without a store change.
+        const waitMs = status.refused ? Math.min(30_000, Math.max(100, retryAt - Date.now())) : 30_000;
+        const snap = candidate ? await opts.store.list(CONFIG_PREFIX, { signal: opts.signal }) : await opts.store.watch(CONFIG_PREFIX, since, { signal: opts.signal, waitMs });
         since = snap.index;
         failures = 0;
         const pair = snap.pairs.find((p) => p.key === BUNDLE_KEY);

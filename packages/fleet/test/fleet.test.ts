@@ -81,6 +81,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
           diffsBeforeSync: extra.diffsBeforeSync ?? 2,
           checkIntervalMs: 100,
           statusTtlMs,
+          retryRefusedMs: 1000,
           onBundle: (e) => inst.bundles.push(e),
         }).finally(() => s.close());
         inst.stop = async () => {
@@ -157,6 +158,9 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
     t.match(fleetTable(v), /failed +\S+ +refused version 2/);
     t.match(fleetTable(v), /2 of 3 instance\(s\) converged/);
     rmSync(c.refuseFile);
+    const later = await fleetWhen((x) => x.converged && x.rows.every((r) => r.version === 2));
+    t.ok(later.converged, `once its check passes, the refused bundle is tried again after the back-off: ${fleetTable(later)}`);
+    t.equal(c.rendered(), '# v2');
   });
 
   await t.test('a restarted instance catches up, and status shows it behind until then', async (t) => {
