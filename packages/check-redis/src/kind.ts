@@ -41,6 +41,8 @@ export interface RedisKindOptions {
   masterName?: string;
   password?: string;
   user?: string;
+  /** The sentinels' own password (their requirepass), when they have one. */
+  sentinelPassword?: string;
   logger?: RedisLogger;
 }
 
@@ -110,7 +112,7 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
   const sentinelConns = new Map<string, RedisConnection>();
   const sentinelConn = (t: Target) => {
     let c = sentinelConns.get(key(t));
-    if (!c) sentinelConns.set(key(t), (c = new RedisConnection(t)));
+    if (!c) sentinelConns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.sentinelPassword ? { password: opts.sentinelPassword } : {}) })));
     return c;
   };
   const name = opts.masterName ?? opts.tag;

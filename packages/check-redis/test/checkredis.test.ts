@@ -203,3 +203,15 @@ t.test('the entry follows a master at a second Sentinel when the first is down',
   const { c } = checker(t, { servers: [], proxyport: 16002, sentinels: [{ host: '127.0.0.1', port: 1 }, at(sentinel)] });
   t.ok(await passesUntil(c, set.primary.port, 5));
 });
+
+t.test('sentinels with their own password are asked with it', async (t) => {
+  const set = await startRedisSet({ replicas: 0 });
+  t.teardown(() => set.stop());
+  const sentinel = await startSentinel({ masterName: 'cache', masterPort: set.primary.port, sentinelPassword: 'sentinel-pw' });
+  t.teardown(() => sentinel.stop());
+  const without = checker(t, { servers: [], proxyport: 16003, sentinels: [at(sentinel)] });
+  t.equal((await without.c.pass(signal)).entry, undefined, 'without it the sentinel answers NOAUTH and nothing is written');
+  t.ok(without.lines.some((l) => /no sentinel named a master .*NOAUTH/.test(l)), 'and the reason says so');
+  const withPw = checker(t, { servers: [], proxyport: 16003, sentinels: [at(sentinel)], sentinelPassword: 'sentinel-pw' });
+  t.equal((await withPw.c.pass(signal)).entry?.port, set.primary.port);
+});

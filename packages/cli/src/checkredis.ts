@@ -15,6 +15,7 @@ interface Flags extends CheckerFlags {
   replicasAsBackup?: boolean;
   user?: string;
   passwordFile?: string;
+  sentinelPasswordFile?: string;
 }
 
 const TAG = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -29,7 +30,8 @@ const program = checkerFlags(
     .option('--proxyport <port>', `HAProxy listen port (default: the first server's port + ${REDIS_PROXYPORT_OFFSET})`)
     .option('--replicas-as-backup', 'render the other servers as HAProxy backups (off: only the master serves)')
     .option('--user <name>', 'Redis ACL user for AUTH')
-    .option('--password-file <path>', 'the Redis password, first line of this file (default: REDISCLI_AUTH)'),
+    .option('--password-file <path>', 'the Redis password, first line of this file (default: REDISCLI_AUTH)')
+    .option('--sentinel-password-file <path>', 'the sentinels\' own password (their requirepass), first line of this file'),
 ).action(async function (this: Command) {
   const f = this.opts<Flags>();
   const servers = hostPorts(f.server, '--server');
@@ -44,14 +46,15 @@ const program = checkerFlags(
   proxyport ??= servers[0]!.port + REDIS_PROXYPORT_OFFSET;
   const problem = proxyportProblem(proxyport, servers, sentinels);
   if (problem) throw new UsageError(`--proxyport: ${problem}; choose another with --proxyport`);
-  let password = process.env.REDISCLI_AUTH;
-  if (f.passwordFile) {
+  const firstLine = (path: string, flag: string) => {
     try {
-      password = readFileSync(f.passwordFile, 'utf8').split('\n')[0]!.trim();
+      return readFileSync(path, 'utf8').split('\n')[0]!.trim();
     } catch (err) {
-      throw new UsageError(`--password-file: cannot read ${f.passwordFile} (${(err as Error).message})`);
+      throw new UsageError(`${flag}: cannot read ${path} (${(err as Error).message})`);
     }
-  }
+  };
+  const password = f.passwordFile ? firstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH;
+  const sentinelPassword = f.sentinelPasswordFile ? firstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined;
   let kind: RedisKind | undefined;
   process.exitCode = await runCheckers(f, (_store, logger) => {
     kind = redisKind({
@@ -63,6 +66,7 @@ const program = checkerFlags(
       ...(f.masterName ? { masterName: f.masterName } : {}),
       ...(f.replicasAsBackup ? { replicasAsBackup: true } : {}),
       ...(password ? { password } : {}),
+      ...(sentinelPassword ? { sentinelPassword } : {}),
       ...(f.user ? { user: f.user } : {}),
     });
     return {

@@ -111,6 +111,8 @@ export interface SentinelOptions {
   /** failover-timeout (default 5000). */
   failoverTimeoutMs?: number;
   password?: string;
+  /** The sentinel's own requirepass. */
+  sentinelPassword?: string;
   timeoutMs?: number;
 }
 
@@ -133,8 +135,9 @@ export async function startSentinel(opts: SentinelOptions): Promise<RedisHandle>
       `sentinel failover-timeout ${m} ${opts.failoverTimeoutMs ?? 5000}`,
       `sentinel parallel-syncs ${m} 1`,
       ...(opts.password ? [`sentinel auth-pass ${m} ${opts.password}`] : []),
+      ...(opts.sentinelPassword ? [`requirepass ${opts.sentinelPassword}`] : []),
       '',
     ].join('\n'),
   );
-  return started('sentinel', SENTINEL, [conf], port, dir, log, opts.timeoutMs ?? 10_000);
+  return started('sentinel', SENTINEL, [conf], port, dir, log, opts.timeoutMs ?? 10_000, opts.sentinelPassword);
 }
