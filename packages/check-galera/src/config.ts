@@ -3,7 +3,7 @@
 // hostgroups (the writer candidates and their order) become each node's writerWeight.
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
-import { CheckerError, type Target } from '@confd-haproxy/checker';
+import { CheckerError, TAG_PATTERN, type Target } from '@confd-haproxy/checker';
 
 export interface GaleraNodeConfig extends Target {
   /** Writer candidate order (pxcScheduler's weight in HG 8000+hgW): highest first; 0 = never the writer. */
@@ -58,7 +58,6 @@ const isTable = (v: unknown): v is Table => !!v && typeof v === 'object' && !Arr
 const GLOBAL_KEYS = new Set(['daemonInterval', 'lockFileTimeout', 'lockClusterTimeout', 'debug', 'logLevel', 'logTarget', 'logFile', 'daemonize', 'performance', 'OS']);
 const CLUSTER_KEYS = new Set(['user', 'password', 'passwordFile', 'writerPort', 'readerPort', 'activeFailover', 'failBack', 'checkTimeOut', 'mainSegment', 'singlePrimary', 'maxNumWriters', 'writerIsAlsoReader', 'retryUp', 'retryDown', 'node']);
 const NODE_KEYS = new Set(['host', 'port', 'writerWeight', 'readerWeight', 'segment']);
-const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
 
 /** Parse and check the whole file; every problem names the file and the key. */
@@ -97,7 +96,7 @@ export function parseGaleraConfig(file: string, text: string): GaleraConfig {
   if (names.length === 0) bad('cluster', 'no [cluster.<name>] section');
   const clusters = names.map((name, index): GaleraClusterConfig => {
     const path = `cluster.${name}`;
-    if (!NAME.test(name)) bad(path, 'the name must be letters, digits, _ . - (it becomes the key haproxy/galera/<name>)');
+    if (!TAG_PATTERN.test(name)) bad(path, 'the name must be letters, digits, _ . - (it becomes the key haproxy/galera/<name>)');
     const c = clustersDoc[name];
     if (!isTable(c)) return bad(path, 'is not a section');
     unknown(c, CLUSTER_KEYS, path);

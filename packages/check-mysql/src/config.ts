@@ -1,6 +1,6 @@
 // db.conf, the original's INI: one section per tag; host/port are the MASTER.
 import { readFileSync } from 'node:fs';
-import { CheckerError } from '@confd-haproxy/checker';
+import { CheckerError, TAG_PATTERN } from '@confd-haproxy/checker';
 
 export const MYSQL_PROXYPORT_OFFSET = 10050;
 
@@ -24,7 +24,6 @@ export interface MysqlTagConfig {
 
 const KNOWN = new Set(['database', 'host', 'port', 'user', 'password', 'default-character-set', 'replicas', 'proxyport', 'max_lag']);
 
-const TAG = /^[A-Za-z0-9_.-]{1,128}$/;
 const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
 
 const port = (v: unknown, where: string): number => {
@@ -73,7 +72,7 @@ export function tagConfig(file: string, doc: Record<string, Record<string, unkno
     throw new CheckerError('CHECKER_CONFIG', `${file}: no section [${tag}] (sections: ${known.join(', ') || 'none'})`);
   }
   const where = (k: string) => `${file}: [${tag}] ${k}`;
-  if (!TAG.test(tag)) throw new CheckerError('CHECKER_CONFIG', `${file}: [${tag}] is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/mysqlslave/<tag>)`);
+  if (!TAG_PATTERN.test(tag)) throw new CheckerError('CHECKER_CONFIG', `${file}: [${tag}] is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/mysqlslave/<tag>)`);
   // Other tools may keep their own settings in db.conf: ignored, but named so a typo shows.
   const warnings = Object.keys(s)
     .filter((k) => !KNOWN.has(k))

@@ -21,14 +21,15 @@ export interface Entry {
   [extra: string]: unknown;
 }
 
-const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+/** A tag or cluster name: it becomes the last segment of haproxy/<kind>/<name> and a word of haproxy.cfg. */
+export const TAG_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 const HOST = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
 const ROLES = new Set<string>(['active', 'backup', 'drain', 'maint']);
 const isPort = (p: unknown) => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
 
 /** Why an entry must not be written, or undefined when it is good. A checker never writes garbage. */
 export function entryProblem(e: Entry): string | undefined {
-  if (!NAME.test(e.name)) return `name "${e.name}" is not [A-Za-z0-9_.-]{1,128}`;
+  if (!TAG_PATTERN.test(e.name)) return `name "${e.name}" is not [A-Za-z0-9_.-]{1,128}`;
   if (!HOST.test(e.host)) return `host "${e.host}" is not a host name or address`;
   if (!isPort(e.port)) return `port ${String(e.port)} is not 1..65535`;
   if (!isPort(e.proxyport)) return `proxyport ${String(e.proxyport)} is not 1..65535`;

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTagChecker, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
+import { runTagChecker, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
 import { openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -58,6 +58,12 @@ export function parseHostPort(s: string, flag: string): { host: string; port: nu
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s.trim());
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${flag}: "${s}" is not host:port`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** --tag checked as the key segment it becomes (haproxy/<kind>/<tag>). */
+export function parseTag(tag: string, kind: string): string {
+  if (!TAG_PATTERN.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/${kind}/<tag>)`);
+  return tag;
 }
 
 /** Collects a repeatable, comma-separated host:port flag. */

@@ -2,7 +2,7 @@
 // checkmemcached: keep haproxy/memcached/<tag> pointed at a live memcached.
 import { Command } from 'commander';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
-import { checkerFlags, collectList, hostPorts, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { checkerFlags, collectList, hostPorts, parseCheckerFlags, parseTag, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
 import { EXIT, UsageError } from './common.js';
 
 interface Flags extends CheckerFlags {
@@ -28,8 +28,7 @@ const program = checkerFlags(
   }
   parseCheckerFlags(f);
   const servers = hostPorts(f.server, '--server');
-  const tag = f.tag ?? `mem${servers[0]!.port}`;
-  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/memcached/<tag>)`);
+  const tag = parseTag(f.tag ?? `mem${servers[0]!.port}`, 'memcached');
   const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
   if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
   process.exitCode = await runCheckers(f, () => ({

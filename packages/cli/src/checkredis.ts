@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // checkredis: keep haproxy/redis/<tag> on the current Redis master (ROLE, or Sentinel checked by ROLE).
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type RedisKind } from '@confd-haproxy/check-redis';
-import { checkerFlags, collectList, hostPorts, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
-import { UsageError } from './common.js';
+import { checkerFlags, collectList, hostPorts, parseTag, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
+import { UsageError, readFirstLine } from './common.js';
 
 interface Flags extends CheckerFlags {
   server: string[];
@@ -17,8 +16,6 @@ interface Flags extends CheckerFlags {
   passwordFile?: string;
   sentinelPasswordFile?: string;
 }
-
-const TAG = /^[A-Za-z0-9_.-]{1,128}$/;
 
 const program = checkerFlags(
   new Command('checkredis')
@@ -37,24 +34,17 @@ const program = checkerFlags(
   const servers = hostPorts(f.server, '--server');
   const sentinels = hostPorts(f.sentinel, '--sentinel');
   if (servers.length === 0 && sentinels.length === 0) throw new UsageError('--server or --sentinel (host:port, repeatable) is required');
-  const tag = f.tag ?? f.masterName ?? (servers[0] ? `redis${servers[0].port}` : undefined);
-  if (!tag) throw new UsageError('--tag or --master-name is required with --sentinel alone');
-  if (!TAG.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/redis/<tag>)`);
+  const named = f.tag ?? f.masterName ?? (servers[0] ? `redis${servers[0].port}` : undefined);
+  if (!named) throw new UsageError('--tag or --master-name is required with --sentinel alone');
+  const tag = parseTag(named, 'redis');
   let proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
   if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
   if (proxyport === undefined && servers.length === 0) throw new UsageError('--proxyport is required with --sentinel alone (the listen must not move with the master)');
   proxyport ??= servers[0]!.port + REDIS_PROXYPORT_OFFSET;
   const problem = proxyportProblem(proxyport, servers, sentinels);
   if (problem) throw new UsageError(`--proxyport: ${problem}; choose another with --proxyport`);
-  const firstLine = (path: string, flag: string) => {
-    try {
-      return readFileSync(path, 'utf8').split('\n')[0]!.trim();
-    } catch (err) {
-      throw new UsageError(`${flag}: cannot read ${path} (${(err as Error).message})`);
-    }
-  };
-  const password = f.passwordFile ? firstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH;
-  const sentinelPassword = f.sentinelPasswordFile ? firstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined;
+  const password = f.passwordFile ? readFirstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH;
+  const sentinelPassword = f.sentinelPasswordFile ? readFirstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined;
   let kind: RedisKind | undefined;
   process.exitCode = await runCheckers(f, (_store, logger) => {
     kind = redisKind({

@@ -93,8 +93,8 @@ export function parseLogFormat(text: string): LogFormat {
   throw new UsageError(`--log-format: "${text}" is not text or json`);
 }
 
-/** A Consul token from --token-file: the file's first line, trimmed. */
-export function readTokenFile(path: string, flag = '--token-file'): string {
+/** A secret from a file flag (--token-file, --password-file): the file's first line, trimmed. */
+export function readFirstLine(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8').split('\n')[0]!.trim();
   } catch (err) {

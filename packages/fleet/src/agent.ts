@@ -4,11 +4,12 @@
 // and passes every check_cmd; otherwise it keeps the running version and says why in its status.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isKVError, sleep, type KVStore } from '@confd-haproxy/kv';
+import { hostname } from 'node:os';
+import { backoffDelay, sleep, type KVStore } from '@confd-haproxy/kv';
 import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
-import { StatusPublisher, thisHost, type InstanceStatus } from './status.js';
+import { StatusPublisher, type InstanceStatus } from './status.js';
 
 export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir'> {
   store: KVStore;
@@ -44,7 +45,7 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
   let applied: Applied | undefined = readApplied(opts.stateDir);
   const status: InstanceStatus = {
     id,
-    host: thisHost(),
+    host: hostname(),
     pid: process.pid,
     startedAt: new Date().toISOString(),
     version: applied?.version ?? 0,
@@ -106,13 +107,12 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
   const adopt = async (b: Bundle): Promise<void> => {
     const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
     const local = readApplied(opts.stateDir);
+    await stopWatch(); // one pass at a time on the dests
     if (b.pushedBy === id && local?.checksum === b.checksum) {
       // Pushed from here, and the push applied it here already: no second render, no second reload.
       applied = local;
       log.info(`bundle version ${b.version} was pushed from this instance and is applied already`);
-      await stopWatch();
     } else {
-      await stopWatch(); // one pass at a time on the dests
       const renderer = new Renderer({ ...rendererOpts(opts.signal), confdir: dir });
       // Every resource must load and render before any dest is touched; then the real pass checks and swaps.
       const plan = await renderer.pass(undefined, { noop: true });
@@ -154,12 +154,12 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
       } catch (err) {
         if (opts.signal.aborted) break;
         candidate = undefined;
-        if (isKVError(err) || (err as { code?: string }).code !== 'FLEET_BAD_BUNDLE') {
-          failures++;
-          log.warn(`reading ${BUNDLE_KEY}: ${(err as Error).message}`);
-          await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), opts.signal);
-        } else {
+        if ((err as { code?: string }).code === 'FLEET_BAD_BUNDLE') {
           log.error(`${(err as Error).message}; keeping version ${status.version}`);
+        } else {
+          // The store did not answer: the same full-jitter back-off as the data watches.
+          log.warn(`reading ${BUNDLE_KEY}: ${(err as Error).message}`);
+          await sleep(backoffDelay(failures++, { baseMs: 250, maxMs: 30_000 }), opts.signal);
         }
         continue;
       }

@@ -142,12 +142,6 @@ function storedVersion(value: string): number {
   }
 }
 
-/** The bundle in the store, or undefined when none was pushed. */
-export async function currentBundle(store: KVStore, signal?: AbortSignal): Promise<{ bundle: Bundle; modifyIndex: number } | undefined> {
-  const pair = await store.get(BUNDLE_KEY, signal ? { signal } : {});
-  return pair ? { bundle: parseBundle(pair.value), modifyIndex: pair.modifyIndex } : undefined;
-}
-
 /**
  * Publish files as the next version with CAS (a concurrent push makes this one re-read and retry).
  * The same files as the current bundle publish nothing. `prepare` runs before each write with the

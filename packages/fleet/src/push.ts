@@ -4,14 +4,13 @@
 // swap, reload) and publishes only if that worked; that instance then adopts its own push without
 // a second pass, so the push reloads the pushing host once.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KVStore } from '@confd-haproxy/kv';
 import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
 import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle } from './bundle.js';
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
-import { thisHost } from './status.js';
 
 export interface PushOptions {
   store: KVStore;
@@ -50,7 +49,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
   const refuse = (errors: Error[], what: string): never => {
     throw new FleetError('FLEET_BUNDLE_REFUSED', `${opts.confdir}: not pushed, it ${what}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`, { cause: errors[0] });
   };
-  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: thisHost() }, async (b) => {
+  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, async (b) => {
     if (instanceHere) {
       // Relative dests resolve against the instance's --confdir, which is where we push from.
       const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));

@@ -1,7 +1,6 @@
 // Convergence you can see: each instance publishes haproxy/.status/<instance-id>, bound to a
 // session (Consul) or lease (etcd) with a TTL, so a dead instance's status disappears with it.
 // readFleet() compares every status with the bundle in the store.
-import { hostname } from 'node:os';
 import type { KVLock, KVStore } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
 
@@ -193,5 +192,3 @@ export function fleetTable(view: FleetView): string {
   const summary = view.rows.length === 0 ? 'no instance publishes a status' : view.converged ? `${view.rows.length} instance(s), converged` : `${view.rows.filter((r) => r.state === 'converged').length} of ${view.rows.length} instance(s) converged`;
   return `${head}\n${lines.join('\n')}\n${summary}\n`;
 }
-
-export const thisHost = () => hostname();
