@@ -2,7 +2,7 @@
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
 import { sleep, type KVLock, type KVStore } from '@confd-haproxy/kv';
-import { entryProblem, parseEntry, sameEntry, type Entry, type EntryBody } from './entry.js';
+import { entryProblem, parseEntry, prefixedKey, sameEntry, type Entry, type EntryBody } from './entry.js';
 
 export interface Target {
   host: string;
@@ -60,6 +60,8 @@ export interface TagCheckerOptions<T extends Target> {
    * a holder stops writing as soon as a renew fails, well before its session can expire.
    */
   lockDelayMs?: number;
+  /** Key prefix (the renderer's --prefix): the entry is <prefix>/haproxy/<kind>/<tag>. */
+  prefix?: string;
   /** Skip the cluster lock (one pass for cron, or tests of the choice alone). */
   noLock?: boolean;
   now?: () => Date;
@@ -153,8 +155,8 @@ export class TagChecker<T extends Target = Target> {
 
   constructor(opts: TagCheckerOptions<T>) {
     this.#o = opts;
-    this.key = `haproxy/${opts.kind.kind}/${opts.tag}`;
-    this.lockKey = `haproxy/.locks/${opts.kind.kind}/${opts.tag}`;
+    this.key = prefixedKey(opts.prefix, `haproxy/${opts.kind.kind}/${opts.tag}`);
+    this.lockKey = prefixedKey(opts.prefix, `haproxy/.locks/${opts.kind.kind}/${opts.tag}`);
   }
 
   get tag(): string {

@@ -23,6 +23,23 @@ export interface Entry {
 
 /** A tag or cluster name: it becomes the last segment of haproxy/<kind>/<name> and a word of haproxy.cfg. */
 export const TAG_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/**
+ * A store key under a prefix (the renderer's --prefix, confd's prefix): "/prod/" and "haproxy/x"
+ * give "prod/haproxy/x"; no prefix gives the key itself.
+ */
+export function prefixedKey(prefix: string | undefined, key: string): string {
+  const p = (prefix ?? '').replace(/^\/+|\/+$/g, '');
+  return p ? `${p}/${key}` : key;
+}
+
+/** Why a key prefix is unusable, or undefined: segments of letters, digits, _ . - (not . or ..). */
+export function prefixProblem(prefix: string): string | undefined {
+  const p = prefix.replace(/^\/+|\/+$/g, '');
+  if (p === '') return undefined;
+  const bad = p.split('/').find((seg) => !TAG_PATTERN.test(seg) || seg === '.' || seg === '..');
+  return bad === undefined ? undefined : `"${prefix}" is not a key prefix (segments of letters, digits, _ . -; "${bad}" is not one)`;
+}
 const HOST = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
 const ROLES = new Set<string>(['active', 'backup', 'drain', 'maint']);
 const isPort = (p: unknown) => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;

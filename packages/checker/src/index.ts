@@ -1,6 +1,6 @@
 export { TagChecker, runTagChecker } from './core.js';
 export type { CheckerKind, CheckerLogger, PassReport, ProbeResult, RunTagCheckerOptions, Target, TagCheckerOptions } from './core.js';
-export { entryProblem, parseEntry, sameEntry, TAG_PATTERN } from './entry.js';
+export { entryProblem, parseEntry, prefixedKey, prefixProblem, sameEntry, TAG_PATTERN } from './entry.js';
 export type { Entry, EntryBody, EntryServer, ServerRole } from './entry.js';
 export { takeLocalLock } from './lockfile.js';
 export type { LocalLock } from './lockfile.js';

@@ -3,11 +3,11 @@
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTagChecker, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
+import { prefixProblem, runTagChecker, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
 import { openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
+import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, readFirstLine, storeOptionsFromFlags } from './common.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
 
@@ -18,6 +18,13 @@ export interface CheckerFlags {
   file?: string;
   token?: string;
   tokenFile?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientCaKeys?: string;
+  etcdUsername?: string;
+  etcdPasswordFile?: string;
+  etcdLayout?: string;
+  prefix?: string;
   interval: string;
   timeout: string;
   retryUp: string;
@@ -41,6 +48,13 @@ export function checkerFlags(cmd: Command): Command {
     .option('--file <path>', 'the file store (with --backend file)')
     .option('--token <token>', 'Consul ACL token; sent only as a header, but visible in ps: prefer CONSUL_HTTP_TOKEN or --token-file')
     .option('--token-file <path>', 'read the Consul ACL token from a file')
+    .option('--client-cert <path>', 'TLS client certificate for the store (Consul or etcd)')
+    .option('--client-key <path>', 'TLS client key for the store')
+    .option('--client-ca-keys <path>', 'TLS CA certificate the store\'s certificate is verified with')
+    .option('--etcd-username <name>', 'etcd user (with --etcd-password-file)')
+    .option('--etcd-password-file <path>', 'the etcd user\'s password, first line of this file')
+    .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", the default) or bare ("haproxy/...")')
+    .option('--prefix <prefix>', 'write under <prefix>/haproxy/... (the renderer\'s --prefix), for several environments in one store')
     .option('--interval <duration>', 'time between passes', '1s')
     .option('--timeout <duration>', 'per-probe deadline (connect and query)', '1s')
     .option('--retry-up <n>', 'successes before a recovered server is eligible again', '2')
@@ -88,6 +102,13 @@ export interface CheckerPlan {
   unhealthy?: (r: PassReport) => string | undefined;
 }
 
+/** --prefix checked as the key segments it becomes; "" when not given. */
+export function parsePrefix(prefix: string | undefined): string {
+  const problem = prefixProblem(prefix ?? '');
+  if (problem) throw new UsageError(`--prefix: ${problem}`);
+  return (prefix ?? '').replace(/^\/+|\/+$/g, '');
+}
+
 /** Every common flag parsed once, before any file is read: a bad flag is always exit 64. */
 export function parseCheckerFlags(flags: CheckerFlags) {
   return {
@@ -97,6 +118,7 @@ export function parseCheckerFlags(flags: CheckerFlags) {
     retryDown: count(flags.retryDown, '--retry-down'),
     lockTtlMs: parseDuration(flags.lockTtl, '--lock-ttl'),
     format: parseLogFormat(flags.logFormat),
+    prefix: parsePrefix(flags.prefix),
   };
 }
 
@@ -109,12 +131,18 @@ export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
       ...(flags.file ? { file: flags.file } : {}),
       ...(flags.token ? { token: flags.token } : {}),
       ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
+      ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
+      ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
+      ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
+      ...(flags.etcdUsername ? { username: flags.etcdUsername } : {}),
+      ...(flags.etcdPasswordFile ? { password: readFirstLine(flags.etcdPasswordFile, '--etcd-password-file') } : {}),
+      ...(flags.etcdLayout ? { etcdLayout: flags.etcdLayout } : {}),
     }),
   );
 }
 
 export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
-  const { intervalMs, timeoutMs, retryUp, retryDown, lockTtlMs, format } = parseCheckerFlags(flags);
+  const { intervalMs, timeoutMs, retryUp, retryDown, lockTtlMs, format, prefix } = parseCheckerFlags(flags);
   const logger = createLogger({ format, level: flags.debug || flags.verbose ? 'debug' : 'info' });
   const store = storeFromCheckerFlags(flags);
   const locks: LocalLock[] = [];
@@ -139,6 +167,7 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, lo
           retryUp: t.retryUp ?? retryUp,
           retryDown: t.retryDown ?? retryDown,
           lockTtlMs: t.lockTtlMs ?? lockTtlMs,
+          ...(prefix ? { prefix } : {}),
         }),
     );
     if (flags.once) {

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { galeraKind, maintenancePrefix, readGaleraConfig, type GaleraKind } from '@confd-haproxy/check-galera';
 import { CheckerError } from '@confd-haproxy/checker';
-import { checkerFlags, parseHostPort, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from './checker-run.js';
+import { checkerFlags, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from './checker-run.js';
 import { EXIT, UsageError } from './common.js';
 
 interface Flags extends CheckerFlags {
@@ -38,7 +38,7 @@ const program = checkerFlags(
   process.exitCode = await runCheckers(f, (store, logger) => ({
     bin: 'checkgalera',
     tags: clusters.map((cluster) => {
-      const prefix = maintenancePrefix(cluster.name);
+      const prefix = maintenancePrefix(cluster.name, parsePrefix(f.prefix));
       const kind = galeraKind({
         cluster,
         logger,
@@ -69,7 +69,7 @@ async function setMaintenance(f: Flags, clusters: { name: string; nodes: { host:
   }
   const store = storeFromCheckerFlags(f);
   try {
-    const key = `${maintenancePrefix(cluster.name)}${node.host}:${node.port}`;
+    const key = `${maintenancePrefix(cluster.name, parsePrefix(f.prefix))}${node.host}:${node.port}`;
     if (f.maint !== undefined) await store.put(key, JSON.stringify({ reason: f.reason, since: new Date().toISOString() }));
     else await store.delete(key);
     process.stdout.write(`${cluster.name}: ${node.host}:${node.port} ${f.maint !== undefined ? 'is in maintenance' : 'is out of maintenance'} (${key})\n`);

@@ -113,23 +113,83 @@ export interface StoreFlags {
   clientCert?: string;
   clientKey?: string;
   clientCaKeys?: string;
+  /** etcd authentication (confd's -basic-auth -username -password). */
+  basicAuth?: boolean;
+  username?: string;
+  password?: string;
+  /** etcd key layout: confd (keys under "/", the default) or bare. */
+  etcdLayout?: string;
+}
+
+/** The flags each backend honours; any other store flag given with it is a usage error. */
+const HONOURED: Record<'consul' | 'etcd' | 'file', ReadonlySet<keyof StoreFlags>> = {
+  consul: new Set(['node', 'token', 'tokenFile', 'scheme', 'clientCert', 'clientKey', 'clientCaKeys']),
+  etcd: new Set(['node', 'scheme', 'clientCert', 'clientKey', 'clientCaKeys', 'basicAuth', 'username', 'password', 'etcdLayout']),
+  file: new Set(['file']),
+};
+
+const FLAG_NAMES: Record<keyof StoreFlags, string> = {
+  backend: '--backend',
+  node: '--node',
+  file: '--file',
+  token: '--auth-token/--token',
+  tokenFile: '--token-file',
+  scheme: '--scheme',
+  clientCert: '--client-cert',
+  clientKey: '--client-key',
+  clientCaKeys: '--client-ca-keys',
+  basicAuth: '--basic-auth',
+  username: '--username',
+  password: '--password',
+  etcdLayout: '--etcd-layout',
+};
+
+const given = (v: unknown) => v !== undefined && v !== false && v !== '' && !(Array.isArray(v) && v.length === 0);
+
+/** A store flag the chosen backend would ignore is refused, never silently dropped. */
+function refuseUnhonoured(backend: 'consul' | 'etcd' | 'file', f: StoreFlags): void {
+  const ignored = (Object.keys(FLAG_NAMES) as (keyof StoreFlags)[]).filter((k) => k !== 'backend' && given(f[k]) && !HONOURED[backend].has(k));
+  if (ignored.length) throw new UsageError(`${ignored.map((k) => FLAG_NAMES[k]).join(', ')}: not used by --backend ${backend}; remove ${ignored.length > 1 ? 'them' : 'it'} or choose the backend that uses ${ignored.length > 1 ? 'them' : 'it'}`);
+}
+
+const nodeList = (node: StoreFlags['node']) => (Array.isArray(node) ? node : node ? [node] : []);
+
+function schemeOf(f: StoreFlags): 'http' | 'https' | undefined {
+  if (f.scheme === undefined) return undefined;
+  if (f.scheme === 'http' || f.scheme === 'https') return f.scheme;
+  throw new UsageError(`--scheme: "${f.scheme}" is not http or https`);
+}
+
+function etcdOptions(f: StoreFlags): StoreOptions {
+  if (f.basicAuth && !f.username) throw new UsageError('--basic-auth needs --username and --password');
+  if (Boolean(f.username) !== Boolean(f.password)) throw new UsageError('--username and --password go together');
+  if (Boolean(f.clientCert) !== Boolean(f.clientKey)) throw new UsageError('--client-cert and --client-key go together');
+  if (f.etcdLayout !== undefined && f.etcdLayout !== 'confd' && f.etcdLayout !== 'bare') throw new UsageError(`--etcd-layout: "${f.etcdLayout}" is not confd or bare`);
+  const scheme = schemeOf(f);
+  const nodes = nodeList(f.node).map((n) => (scheme && !/^[a-z]+:\/\//.test(n) ? `${scheme}://${n}` : n));
+  return {
+    backend: 'etcd',
+    ...(nodes.length ? { nodes } : {}),
+    ...(f.clientCaKeys ? { caFile: f.clientCaKeys } : {}),
+    ...(f.clientCert ? { certFile: f.clientCert } : {}),
+    ...(f.clientKey ? { keyFile: f.clientKey } : {}),
+    ...(f.username ? { username: f.username, password: f.password! } : {}),
+    ...(f.etcdLayout ? { layout: f.etcdLayout as 'confd' | 'bare' } : {}),
+  };
 }
 
 /** Store flags → StoreOptions; the environment is read here, at the edge, never in libraries. */
 export function storeOptionsFromFlags(f: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreOptions {
   const backend = f.backend ?? (f.file ? 'file' : 'consul');
+  if (backend !== 'consul' && backend !== 'etcd' && backend !== 'file') throw new UsageError(`--backend: "${backend}" is not consul, etcd or file`);
+  refuseUnhonoured(backend, f);
   if (backend === 'file') {
     if (!f.file) throw new UsageError('--backend file needs --file <kv.json>');
     return { backend: 'file', file: f.file };
   }
-  if (backend === 'etcd') {
-    const nodes = Array.isArray(f.node) ? f.node : f.node ? [f.node] : [];
-    return { backend: 'etcd', nodes: nodes.length ? nodes : ['http://127.0.0.1:2379'] };
-  }
-  if (backend !== 'consul') throw new UsageError(`--backend: "${backend}" is not consul, etcd or file`);
-  const nodes = Array.isArray(f.node) ? f.node : f.node ? [f.node] : [];
-  const scheme = f.scheme === undefined ? undefined : f.scheme === 'http' || f.scheme === 'https' ? f.scheme : undefined;
-  if (f.scheme !== undefined && scheme === undefined) throw new UsageError(`--scheme: "${f.scheme}" is not http or https`);
+  if (backend === 'etcd') return etcdOptions(f);
+  const nodes = nodeList(f.node);
+  const scheme = schemeOf(f);
   return {
     backend: 'consul',
     env,

@@ -34,6 +34,10 @@ interface Flags {
   clientCert?: string;
   clientKey?: string;
   clientCaKeys?: string;
+  basicAuth?: boolean;
+  username?: string;
+  password?: string;
+  etcdLayout?: string;
   file?: string;
   wait?: string;
   commandTimeout?: string;
@@ -65,6 +69,10 @@ function storeFlags(cmd: Command): Command {
     .option('--client-cert <path>', 'TLS client certificate')
     .option('--client-key <path>', 'TLS client key')
     .option('--client-ca-keys <path>', 'TLS CA certificate')
+    .option('--basic-auth', 'etcd: authenticate with --username and --password (as confd)')
+    .option('--username <name>', 'etcd user')
+    .option('--password <password>', 'etcd password (argv is visible in ps: prefer password in --config-file)')
+    .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", as confd reads them) or bare ("haproxy/...", releases before)')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', '30s')
@@ -134,6 +142,9 @@ const CONFIG_KEYS: Record<string, keyof Flags> = {
   client_cert: 'clientCert',
   client_key: 'clientKey',
   client_cakeys: 'clientCaKeys',
+  basic_auth: 'basicAuth',
+  username: 'username',
+  password: 'password',
   file: 'file',
 };
 
@@ -197,6 +208,10 @@ async function main(argv: string[]): Promise<number> {
       ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
       ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
       ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
+      ...(flags.basicAuth ? { basicAuth: true } : {}),
+      ...(flags.username ? { username: flags.username } : {}),
+      ...(flags.password ? { password: flags.password } : {}),
+      ...(flags.etcdLayout ? { etcdLayout: flags.etcdLayout } : {}),
     });
     store = openStore(storeOpts);
     const opts: RendererOptions = {

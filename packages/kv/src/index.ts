@@ -5,7 +5,7 @@ export { createConsulStore } from './consul/index.js';
 export type { ConsulStoreOptions } from './consul/index.js';
 export { createFileStore } from './file/index.js';
 export { createEtcdStore } from './etcd/index.js';
-export type { EtcdStoreOptions } from './etcd/index.js';
+export type { EtcdKeyLayout, EtcdStoreOptions } from './etcd/index.js';
 export type { FileStoreOptions } from './file/index.js';
 export { openStore } from './open.js';
 export type { StoreOptions } from './open.js';

@@ -1,5 +1,8 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { createEtcdStore } from '@confd-haproxy/kv';
+import { startMemcached } from '@confd-haproxy/testkit';
+import { Etcd3 } from 'etcd3';
 import { startEtcd } from '@confd-haproxy/testkit';
 import { spawnSync } from 'node:child_process';
 import { symlinkSync } from 'node:fs';
@@ -25,6 +28,79 @@ t.test('confd-haproxy reads etcd with -backend etcd -node, as confd', async (t) 
   const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2, 'a change is pending');
   t.match(r.stdout, /\+listen etcdmem\n\+    bind 0\.0\.0\.0:16299/);
+});
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** `confd-haproxy plan` on a conf.d reading /haproxy/memcached, with extra flags. */
+function plan(t: Test, ...flags: string[]) {
+  const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  return spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir, ...flags], { encoding: 'utf8', timeout: 30_000 });
+}
+
+const entry = (name: string, proxyport: number) => JSON.stringify({ name, host: '127.0.0.1', port: 11211, proxyport });
+
+t.test('keys an etcd user wrote with a leading slash render, as confd reads them', async (t) => {
+  const raw = new Etcd3({ hosts: etcd.endpoint });
+  t.teardown(() => raw.close());
+  await raw.put('/haproxy/memcached/slashmem').value(entry('slashmem', 16301));
+  await raw.put('haproxy/memcached/bare').value(entry('baremem', 16302));
+  t.teardown(() => raw.delete().prefix('/haproxy/memcached/').exec().then(() => raw.delete().key('haproxy/memcached/bare').exec()));
+  const r = plan(t);
+  t.equal(r.status, 2, r.stderr);
+  t.match(r.stdout, /\+listen slashmem\n\+    bind 0\.0\.0\.0:16301/);
+  t.notMatch(r.stdout, /baremem/, 'a key without the slash is not a confd key');
+});
+
+t.test('--etcd-layout bare reads keys without the slash, as releases before the confd layout wrote them', async (t) => {
+  const raw = new Etcd3({ hosts: etcd.endpoint });
+  t.teardown(() => raw.close());
+  await raw.put('/haproxy/memcached/slashmem').value(entry('slashmem', 16303));
+  await raw.put('haproxy/memcached/bare').value(entry('baremem', 16304));
+  t.teardown(() => raw.delete().prefix('/haproxy/memcached/').exec().then(() => raw.delete().key('haproxy/memcached/bare').exec()));
+  const r = plan(t, '--etcd-layout', 'bare');
+  t.equal(r.status, 2, r.stderr);
+  t.match(r.stdout, /\+listen baremem/);
+  t.notMatch(r.stdout, /slashmem/);
+});
+
+t.test('the store writes entries and locks under "/", where confd reads them', async (t) => {
+  const store = createEtcdStore({ nodes: [etcd.endpoint] });
+  const raw = new Etcd3({ hosts: etcd.endpoint });
+  t.teardown(async () => {
+    await store.close();
+    raw.close();
+  });
+  await store.put('haproxy/layout/k', 'v');
+  t.equal(await raw.get('/haproxy/layout/k').string(), 'v');
+  t.equal(await raw.get('haproxy/layout/k').string(), null, 'nothing is written without the slash');
+  const lock = await store.acquireLock('haproxy/.locks/layout/k', { holder: 'me', ttlMs: 5000, lockDelayMs: 0 });
+  t.ok(lock);
+  t.equal(lock!.key, 'haproxy/.locks/layout/k', 'the seam still speaks of keys without the slash');
+  t.equal(await raw.get('/haproxy/.locks/layout/k').string(), 'me');
+  await lock!.release();
+  const snap = await store.list('haproxy/layout/');
+  t.same(snap.pairs.map((p) => p.key), ['haproxy/layout/k']);
+});
+
+t.test('a checker with --prefix writes <prefix>/haproxy/<kind>/<tag> under "/" in etcd', async (t) => {
+  const mc = await startMemcached();
+  t.teardown(() => mc.stop());
+  const raw = new Etcd3({ hosts: etcd.endpoint });
+  t.teardown(() => raw.close());
+  const lockDir = t.testdir();
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', `127.0.0.1:${mc.port}`, '--tag', 'envmem', '--backend', 'etcd', '--node', etcd.endpoint, '--prefix', '/staging', '--once', '--lock-dir', lockDir],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  t.equal(r.status, 0, r.stderr + r.stdout);
+  const stored = JSON.parse((await raw.get('/staging/haproxy/memcached/envmem').string()) ?? 'null') as { port?: number } | null;
+  t.equal(stored?.port, mc.port);
+  t.equal(await raw.get('/haproxy/memcached/envmem').string(), null, 'nothing outside the prefix');
+  const rendered = plan(t, '--prefix', '/staging');
+  t.match(rendered.stdout, /\+listen envmem/, 'the renderer with the same --prefix sees it');
 });
 
 t.test('a watch from a compacted revision answers at once with a fresh read', async (t) => {

@@ -1,4 +1,8 @@
 // A single-member etcd for tests: data dir, client and peer ports on loopback, ready on /health.
+// Optionally served over TLS (client certificates required or not) and with authentication on.
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { handle, removeDir, startProcess, tempDir, waitWhileAlive, type ServiceHandle } from './proc.js';
@@ -9,6 +13,17 @@ export interface EtcdOptions {
   /** Extra etcd flags, appended (e.g. `--auto-compaction-retention=1`). */
   args?: string[];
   timeoutMs?: number;
+  /** Serve clients over TLS with this server certificate; with `ca`, client certificates are required. */
+  tls?: { cert: string; key: string; ca?: string };
+  /** Turn authentication on, with user root and this password (etcd's root role). */
+  rootPassword?: string;
+}
+
+/** How the launcher talks to its etcd: TLS files, and a client certificate when one is required. */
+interface Client {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 export interface EtcdHandle extends ServiceHandle {
@@ -18,10 +33,46 @@ export interface EtcdHandle extends ServiceHandle {
   readonly log: string;
 }
 
-async function healthy(endpoint: string): Promise<true | undefined> {
-  const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-  const body = (await res.json()) as { health?: string };
-  return res.ok && body.health === 'true' ? true : undefined;
+/** One JSON call to etcd's HTTP gateway (node:https: fetch takes no CA or client certificate). */
+function call(endpoint: string, path: string, body: unknown, client: Client): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((done, fail) => {
+    const url = new URL(path, endpoint);
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      { method: body === undefined ? 'GET' : 'POST', timeout: 2000, ...client },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          try {
+            done({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> });
+          } catch (err) {
+            fail(err as Error);
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${path}: no answer within 2 s`)));
+    req.on('error', fail);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+async function healthy(endpoint: string, client: Client): Promise<true | undefined> {
+  const res = await call(endpoint, '/health', undefined, client);
+  return res.status === 200 && res.json.health === 'true' ? true : undefined;
+}
+
+/** etcdctl's `user add root`, `user grant-role root root`, `auth enable`, through the gateway. */
+async function enableAuth(endpoint: string, password: string, client: Client): Promise<void> {
+  for (const [path, body] of [
+    ['/v3/auth/user/add', { name: 'root', password }],
+    ['/v3/auth/user/grant', { user: 'root', role: 'root' }],
+    ['/v3/auth/enable', {}],
+  ] as const) {
+    const res = await call(endpoint, path, body, client);
+    if (res.status !== 200) throw new Error(`etcd ${path}: ${res.status} ${JSON.stringify(res.json)}`);
+  }
 }
 
 /** `etcd` with its own data dir; resolves once /health reports a leader. */
@@ -29,7 +80,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
   const [port, peerPort] = [await freePort(), await freePort()];
   const dir = tempDir('etcd');
   const log = join(dir, 'etcd.log');
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
     '--name', 'default',
@@ -46,8 +97,14 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
     '--election-timeout', '250',
     '--logger', 'zap',
     '--log-outputs', 'stderr',
+    ...(opts.tls ? ['--cert-file', opts.tls.cert, '--key-file', opts.tls.key] : []),
+    ...(opts.tls?.ca ? ['--trusted-ca-file', opts.tls.ca, '--client-cert-auth'] : []),
     ...(opts.args ?? []),
   ];
+  // The server certificate is also the launcher's client certificate (it is made for both uses).
+  const client: Client = opts.tls
+    ? { ca: readFileSync(opts.tls.ca ?? opts.tls.cert), ...(opts.tls.ca ? { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) } : {}) }
+    : {};
   let child;
   try {
     child = startProcess(ETCD, args, { pkg: 'etcd-server', output: log, dir });
@@ -57,7 +114,8 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
   }
   const base = handle(`etcd:${port}`, child, '127.0.0.1', port, dir, { graceMs: 3000 });
   try {
-    await waitWhileAlive(child.pid!, `etcd on ${endpoint}`, () => healthy(endpoint), { timeoutMs: opts.timeoutMs ?? 15_000, log });
+    await waitWhileAlive(child.pid!, `etcd on ${endpoint}`, () => healthy(endpoint, client), { timeoutMs: opts.timeoutMs ?? 15_000, log });
+    if (opts.rootPassword) await enableAuth(endpoint, opts.rootPassword, client);
   } catch (err) {
     await base.stop();
     throw err;

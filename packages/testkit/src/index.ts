@@ -9,3 +9,4 @@ export * from './etcd.js';
 export * from './stack.js';
 export * from './redis.js';
 export * from './galera.js';
+export * from './tls.js';

@@ -26,15 +26,17 @@ export interface RedisOptions {
   /** Extra `--name value` flags. */
   args?: string[];
   timeoutMs?: number;
+  /** Serve TLS only, on the port, with this certificate; clients must show a certificate signed by `ca` when `requireClientCert`. */
+  tls?: { cert: string; key: string; ca: string; requireClientCert?: boolean };
 }
 
-async function cliOn(port: number, args: readonly string[], password?: string): Promise<string> {
+async function cliOn(port: number, args: readonly string[], password?: string, tlsArgs: readonly string[] = []): Promise<string> {
   const env = password ? { ...process.env, REDISCLI_AUTH: password } : process.env;
-  const r = await runBounded(CLI, ['-h', '127.0.0.1', '-p', String(port), ...args], { pkg: 'redis-tools', timeoutMs: 5000, env });
+  const r = await runBounded(CLI, ['-h', '127.0.0.1', '-p', String(port), ...tlsArgs, ...args], { pkg: 'redis-tools', timeoutMs: 5000, env });
   return r.stdout.trim();
 }
 
-function started(name: string, bin: string, args: string[], port: number, dir: string, log: string, timeoutMs: number, password?: string): Promise<RedisHandle> {
+function started(name: string, bin: string, args: string[], port: number, dir: string, log: string, timeoutMs: number, password?: string, tlsArgs: readonly string[] = []): Promise<RedisHandle> {
   const child = (() => {
     try {
       return startProcess(bin, args, { pkg: bin === SENTINEL ? 'redis-sentinel' : 'redis-server', output: log, dir });
@@ -45,7 +47,7 @@ function started(name: string, bin: string, args: string[], port: number, dir: s
   })();
   const h = handle(`${name}:${port}`, child, '127.0.0.1', port, dir, { graceMs: 3000 });
   return waitForPort(child.pid!, '127.0.0.1', port, { what: name, timeoutMs, log }).then(
-    () => ({ ...h, cli: (...a: string[]) => cliOn(port, a, password) }),
+    () => ({ ...h, cli: (...a: string[]) => cliOn(port, a, password, tlsArgs) }),
     async (err: unknown) => {
       await h.stop();
       throw err;
@@ -58,14 +60,20 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
   const port = opts.port ?? (await freePort());
   const dir = tempDir('redis');
   const log = join(dir, 'redis.log');
+  const t = opts.tls;
+  const listen = t
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', t.cert, '--tls-key-file', t.key, '--tls-ca-cert-file', t.ca, '--tls-auth-clients', t.requireClientCert ? 'yes' : 'no', '--tls-replication', 'yes']
+    : ['--port', String(port)];
+  // redis-cli shows the server's own certificate as its client certificate (it is made for both uses).
+  const cliTls = t ? ['--tls', '--cacert', t.ca, '--cert', t.cert, '--key', t.key] : [];
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+    ...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
     '--daemonize', 'no', '--protected-mode', 'no', '--repl-ping-replica-period', '1',
     ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
     ...(opts.replicaOf ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : []),
     ...(opts.args ?? []),
   ];
-  return started('redis', SERVER, args, port, dir, log, opts.timeoutMs ?? 10_000, opts.password);
+  return started('redis', SERVER, args, port, dir, log, opts.timeoutMs ?? 10_000, opts.password, cliTls);
 }
 
 export interface RedisSet {

@@ -1,7 +1,9 @@
 // etcd v3 behind the same seam, on the `etcd3` client: prefix reads, watches from a revision
 // (a compacted revision means a fresh read), CAS through transactions on mod_revision, and locks
 // on leases. etcd has no lock-delay, so a second key on a longer lease (TTL + delay) plays it.
-import { Etcd3, type Lease } from 'etcd3';
+// Keys live in etcd as confd reads them: the seam's "haproxy/x" is etcd's "/haproxy/x".
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions, type Lease } from 'etcd3';
 import { KVError, throwIfAborted } from '../errors.js';
 import { sleep } from '../backoff.js';
 import type {
@@ -18,10 +20,59 @@ import type {
 } from '../types.js';
 
 export interface EtcdStoreOptions {
-  /** http://host:port, several allowed (the -node flags). Default http://127.0.0.1:2379. */
+  /** http(s)://host:port or host:port (https with TLS files), several allowed (the -node flags). Default 127.0.0.1:2379. */
   nodes?: string[];
   /** Per-request deadline (ms). Default 10 s. */
   timeoutMs?: number;
+  /**
+   * Where the seam's keys live in etcd. `confd` (default): under "/", as confd reads resource key
+   * "/haproxy/x" (etcd key "/haproxy/x"). `bare`: without it ("haproxy/x"), as releases before
+   * the confd layout wrote them.
+   */
+  layout?: EtcdKeyLayout;
+  /** TLS: the CA that signs the server's certificate (verified), and a client certificate and key. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** etcd's own user/password authentication (confd's -username/-password). */
+  username?: string;
+  password?: string;
+}
+
+export type EtcdKeyLayout = 'confd' | 'bare';
+
+/** The etcd key of a seam key, and back: the only two places that know the layout. */
+function keyMapping(layout: EtcdKeyLayout): { toEtcd: (k: string) => string; fromEtcd: (k: string) => string } {
+  if (layout === 'bare') return { toEtcd: (k) => k, fromEtcd: (k) => k };
+  return { toEtcd: (k) => `/${k}`, fromEtcd: (k) => (k.startsWith('/') ? k.slice(1) : k) };
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new KVError('KV_CONFIG', `etcd: cannot read the ${what} ${path} (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/** The etcd3 client's TLS and auth options from the store options; a half-given pair is an error. */
+function securityOptions(opts: EtcdStoreOptions): Pick<IOptions, 'credentials' | 'auth'> {
+  if (Boolean(opts.certFile) !== Boolean(opts.keyFile)) throw new KVError('KV_CONFIG', 'etcd: a client certificate needs its key and a key its certificate (--client-cert with --client-key)');
+  if (Boolean(opts.username) !== Boolean(opts.password)) throw new KVError('KV_CONFIG', 'etcd: --username and --password go together');
+  const tls = opts.caFile || opts.certFile;
+  return {
+    ...(tls
+      ? {
+          credentials: {
+            // Without a CA, the system's roots verify the server, as Go's crypto/tls does in confd.
+            rootCertificate: opts.caFile ? readPem(opts.caFile, 'CA certificate') : (null as unknown as Buffer),
+            ...(opts.keyFile ? { privateKey: readPem(opts.keyFile, 'client key') } : {}),
+            ...(opts.certFile ? { certChain: readPem(opts.certFile, 'client certificate') } : {}),
+          },
+        }
+      : {}),
+    ...(opts.username ? { auth: { username: opts.username, password: opts.password! } } : {}),
+  };
 }
 
 const DELAY_SUFFIX = '\u0000lock-delay';
@@ -29,17 +80,23 @@ const DELAY_SUFFIX = '\u0000lock-delay';
 function toError(what: string, err: unknown): KVError {
   const e = err as { message?: string; code?: number; details?: string };
   const msg = e.message ?? String(err);
-  if (/permission denied|PermissionDenied/i.test(msg)) return new KVError('KV_FORBIDDEN', `etcd: ${what}: permission denied (${msg})`, { cause: err });
+  if (/permission denied|PermissionDenied|authentication failed|invalid auth token|user name is empty/i.test(msg)) return new KVError('KV_FORBIDDEN', `etcd: ${what}: permission denied (${msg})`, { cause: err });
   if (/Unavailable|ECONNREFUSED|connect|deadline|timed out|No connection/i.test(msg)) return new KVError('KV_UNREACHABLE', `etcd: ${what}: ${msg}`, { cause: err });
   if (/too large|request is too large/i.test(msg)) return new KVError('KV_BAD_REQUEST', `etcd: ${what}: ${msg}`, { cause: err });
   return new KVError('KV_SERVER', `etcd: ${what}: ${msg}`, { cause: err });
 }
 
 export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
-  const nodes = opts.nodes?.length ? opts.nodes : ['http://127.0.0.1:2379'];
-  const hosts = nodes.map((n) => (/^[a-z]+:\/\//.test(n) ? n : `http://${n}`));
+  const security = securityOptions(opts);
+  const nodes = opts.nodes?.length ? opts.nodes : ['127.0.0.1:2379'];
+  const scheme = security.credentials ? 'https' : 'http';
+  const hosts = nodes.map((n) => (/^[a-z]+:\/\//.test(n) ? n : `${scheme}://${n}`));
+  if (security.credentials && hosts.some((h) => h.startsWith('http://'))) {
+    throw new KVError('KV_CONFIG', `etcd: TLS files are given but a --node is http:// (${hosts.join(', ')}): use https://`);
+  }
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const client = new Etcd3({ hosts, dialTimeout: timeoutMs });
+  const { toEtcd, fromEtcd } = keyMapping(opts.layout ?? 'confd');
+  const client = new Etcd3({ hosts, dialTimeout: timeoutMs, ...security });
   const deadline = () => ({ deadline: Date.now() + timeoutMs });
 
   const call = async <T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> => {
@@ -53,7 +110,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
   };
 
   const toPair = (kv: { key: Buffer; value: Buffer; mod_revision: string; create_revision: string; lease: string }): KVPair => ({
-    key: kv.key.toString(),
+    key: fromEtcd(kv.key.toString()),
     value: kv.value.toString(),
     modifyIndex: Number(kv.mod_revision),
     createIndex: Number(kv.create_revision),
@@ -63,14 +120,14 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
 
   const list = (prefix: string, signal?: AbortSignal): Promise<KVSnapshot> =>
     call(`list "${prefix}"`, signal, async () => {
-      const res = await client.getAll().prefix(prefix).options(deadline()).exec();
+      const res = await client.getAll().prefix(toEtcd(prefix)).options(deadline()).exec();
       const pairs = res.kvs.map(toPair).filter((p) => !p.key.endsWith(DELAY_SUFFIX));
       pairs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       return { index: Math.max(1, Number(res.header.revision)), pairs, knownLeader: true };
     });
 
   const store: KVStore = {
-    describe: `etcd ${hosts.join(',')}`,
+    describe: `etcd ${hosts.join(',')}${opts.layout === 'bare' ? ' (bare keys)' : ''}`,
     list: (prefix, o?: KVReadOptions) => list(prefix, o?.signal),
 
     async watch(prefix: string, since: KVIndex, o: KVWatchOptions): Promise<KVSnapshot> {
@@ -79,7 +136,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       const waitMs = o.waitMs ?? 60_000;
       // Replays every change under the prefix after `since`: none missed, none waited for twice.
       // Built before it connects, so a start revision etcd cancels at once (compacted) is seen too.
-      const watcher = client.watch().prefix(prefix).startRevision(String(since + 1)).watcher();
+      const watcher = client.watch().prefix(toEtcd(prefix)).startRevision(String(since + 1)).watcher();
       // A watcher etcd cancelled (compacted revision) is gone: cancelling it again would wait forever.
       let gone = false;
       try {
@@ -111,13 +168,14 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
 
     get: (key: string, o?: KVReadOptions) =>
       call(`get "${key}"`, o?.signal, async () => {
-        const res = await client.get(key).options(deadline()).exec();
+        const res = await client.get(toEtcd(key)).options(deadline()).exec();
         const kv = res.kvs[0];
         return kv ? toPair(kv) : undefined;
       }),
 
-    put: (key: string, value: string, o: KVPutOptions = {}) =>
-      call(`put "${key}"`, o.signal, async () => {
+    put: (seamKey: string, value: string, o: KVPutOptions = {}) =>
+      call(`put "${seamKey}"`, o.signal, async () => {
+        const key = toEtcd(seamKey);
         if (o.cas === undefined) {
           await client.put(key).value(value).options(deadline()).exec();
           return true;
@@ -127,8 +185,9 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
         return res.succeeded;
       }),
 
-    delete: (key: string, o: KVDeleteOptions = {}) =>
-      call(`delete "${key}"`, o.signal, async () => {
+    delete: (seamKey: string, o: KVDeleteOptions = {}) =>
+      call(`delete "${seamKey}"`, o.signal, async () => {
+        const key = toEtcd(seamKey);
         if (o.cas === undefined || o.cas === 0) {
           await client.delete().key(key).options(deadline()).exec();
           return true;
@@ -137,7 +196,8 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
         return res.succeeded;
       }),
 
-    async acquireLock(key: string, o: KVLockOptions): Promise<KVLock | undefined> {
+    async acquireLock(seamKey: string, o: KVLockOptions): Promise<KVLock | undefined> {
+      const key = toEtcd(seamKey);
       const ttl = Math.max(1, Math.ceil((o.ttlMs ?? 15_000) / 1000));
       const delay = Math.ceil((o.lockDelayMs ?? 15_000) / 1000);
       const delayKey = key + DELAY_SUFFIX;
@@ -159,7 +219,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
         got = res.succeeded;
       } catch (err) {
         await revokeAll();
-        throw toError(`acquire "${key}"`, err);
+        throw toError(`acquire "${seamKey}"`, err);
       }
       if (!got) {
         await revokeAll();
@@ -167,7 +227,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       }
       const session = await lease.grant();
       return {
-        key,
+        key: seamKey,
         session,
         holder: o.holder,
         renew: async () => {
@@ -176,7 +236,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
           } catch {
             return false;
           }
-          const now = await store.get(key).catch(() => undefined);
+          const now = await store.get(seamKey).catch(() => undefined);
           return now?.session === session;
         },
         update: async (value: string) => {
@@ -184,7 +244,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
             const res = await client.if(key, 'Lease', '==', session).then(client.put(key).value(value).lease(session)).options(deadline()).commit();
             return res.succeeded;
           } catch (err) {
-            throw toError(`update "${key}"`, err);
+            throw toError(`update "${seamKey}"`, err);
           }
         },
         release: async () => {
