@@ -1,6 +1,7 @@
 // db.conf, the original's INI: one section per tag; host/port are the MASTER.
 import { readFileSync } from 'node:fs';
 import { CheckerError, TAG_PATTERN } from '@confd-haproxy/checker';
+import type { MysqlTls } from './connections.js';
 
 export const MYSQL_PROXYPORT_OFFSET = 10050;
 
@@ -18,11 +19,49 @@ export interface MysqlTagConfig {
   proxyport: number;
   /** Seconds; overrides --max-lag for this tag. */
   maxLag?: number;
+  /** TLS to the master and replicas (ssl, ssl-ca, ssl-cert, ssl-key, ssl-verify-server-cert). */
+  tls?: MysqlTls;
   /** Settings the checker ignores (other tools may share db.conf), for the bin to log. */
   warnings: string[];
 }
 
-const KNOWN = new Set(['database', 'host', 'port', 'user', 'password', 'default-character-set', 'replicas', 'proxyport', 'max_lag']);
+const KNOWN = new Set(['database', 'host', 'port', 'user', 'password', 'default-character-set', 'replicas', 'proxyport', 'max_lag', 'ssl', 'ssl-ca', 'ssl-cert', 'ssl-key', 'ssl-verify-server-cert']);
+
+/** A PEM file named by a setting, read now: a bad path is a config error naming the setting. */
+export function readPemSetting(path: string, where: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CheckerError('CHECKER_CONFIG', `${where}: cannot read ${path} (${(err as Error).message})`, { cause: err });
+  }
+}
+
+const onOff = (v: unknown, where: string): boolean => {
+  const s = String(v).trim().toLowerCase();
+  if (['1', 'on', 'true', 'yes', ''].includes(s)) return true;
+  if (['0', 'off', 'false', 'no'].includes(s)) return false;
+  throw new CheckerError('CHECKER_CONFIG', `${where} "${String(v)}" is not 1/0 (on/off)`);
+};
+
+/** TLS from the MySQL client's option names; on with ssl = 1 or any ssl-* file, verified unless ssl-verify-server-cert = 0. */
+function tlsSettings(s: Record<string, unknown>, where: (k: string) => string): MysqlTls | undefined {
+  const files = (['ssl-ca', 'ssl-cert', 'ssl-key'] as const).filter((k) => s[k] !== undefined && s[k] !== '');
+  const verify = s['ssl-verify-server-cert'] === undefined ? true : onOff(s['ssl-verify-server-cert'], where('ssl-verify-server-cert'));
+  const enabled = s.ssl === undefined ? files.length > 0 : onOff(s.ssl, where('ssl'));
+  if (!enabled) {
+    if (files.length) throw new CheckerError('CHECKER_CONFIG', `${where('ssl')} = 0 but ${files.join(', ')} ${files.length > 1 ? 'are' : 'is'} set: remove them or set ssl = 1`);
+    return undefined;
+  }
+  if (Boolean(s['ssl-cert']) !== Boolean(s['ssl-key'])) throw new CheckerError('CHECKER_CONFIG', `${where(s['ssl-cert'] ? 'ssl-key' : 'ssl-cert')} is required with ${s['ssl-cert'] ? 'ssl-cert' : 'ssl-key'} (a client certificate needs its key)`);
+  const pem = (k: 'ssl-ca' | 'ssl-cert' | 'ssl-key') => (s[k] ? readPemSetting(String(s[k]), where(k)) : undefined);
+  const [ca, cert, key] = [pem('ssl-ca'), pem('ssl-cert'), pem('ssl-key')];
+  return {
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    verify,
+  };
+}
 
 const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
 
@@ -91,6 +130,7 @@ export function tagConfig(file: string, doc: Record<string, Record<string, unkno
       if (!HOST.test(host)) throw new CheckerError('CHECKER_CONFIG', `${where('replicas')}: "${hp}" is not host:port`);
       return { host, port: port(m[2], where('replicas')) };
     });
+  const tls = tlsSettings(s, where);
   const maxLag = s.max_lag === undefined || s.max_lag === '' ? undefined : Number(s.max_lag);
   if (maxLag !== undefined && !(Number.isFinite(maxLag) && maxLag >= 0)) throw new CheckerError('CHECKER_CONFIG', `${where('max_lag')} "${String(s.max_lag)}" is not a number of seconds`);
   return {
@@ -104,6 +144,7 @@ export function tagConfig(file: string, doc: Record<string, Record<string, unkno
     replicas,
     proxyport: s.proxyport === undefined || s.proxyport === '' ? p + MYSQL_PROXYPORT_OFFSET : port(s.proxyport, where('proxyport')),
     ...(maxLag !== undefined ? { maxLag } : {}),
+    ...(tls ? { tls } : {}),
     warnings,
   };
 }

@@ -4,13 +4,32 @@
 import { createConnection, type Connection } from 'mysql2';
 import type { Target } from '@confd-haproxy/checker';
 
+/** TLS to the server: PEM contents (not paths); verify checks the chain and the host name. */
+export interface MysqlTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  verify: boolean;
+}
+
 export interface MysqlConnectionsOptions {
   user: string;
   password: string;
   /** Connect and query deadline (ms). */
   timeoutMs: number;
   charset?: string;
+  /** TLS when set; plaintext otherwise. */
+  tls?: MysqlTls;
 }
+
+/** mysql2's ssl options: the chain and the server's name (or IP) verified unless verify is off. */
+const sslOptions = (tls: MysqlTls) => ({
+  ...(tls.ca ? { ca: tls.ca } : {}),
+  ...(tls.cert ? { cert: tls.cert } : {}),
+  ...(tls.key ? { key: tls.key } : {}),
+  rejectUnauthorized: tls.verify,
+  verifyIdentity: tls.verify,
+});
 
 const key = (t: Target) => `${t.host}:${t.port}`;
 
@@ -34,6 +53,7 @@ export class MysqlConnections {
         connectTimeout: this.#o.timeoutMs,
         // No default database: the checks need none, and a monitoring user may be refused one.
         ...(this.#o.charset ? { charset: this.#o.charset } : {}),
+        ...(this.#o.tls ? { ssl: sslOptions(this.#o.tls) } : {}),
       });
       fresh.on('error', () => this.#drop(t, fresh));
       this.#conns.set(key(t), fresh);

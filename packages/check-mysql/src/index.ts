@@ -1,5 +1,5 @@
 export { mysqlKind, privilegeHint } from './kind.js';
 export type { MysqlKind, MysqlKindOptions } from './kind.js';
-export { readDbConf, parseDbConf, tagConfig, allTags, MYSQL_PROXYPORT_OFFSET } from './config.js';
+export { readDbConf, parseDbConf, readPemSetting, tagConfig, allTags, MYSQL_PROXYPORT_OFFSET } from './config.js';
 export type { MysqlTagConfig } from './config.js';
 export * from './connections.js';

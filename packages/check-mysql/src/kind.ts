@@ -33,7 +33,7 @@ export function privilegeHint(err: unknown): string {
 export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
   const c = opts.config;
   const master: Target = { host: c.host, port: c.port };
-  const conns = new MysqlConnections({ user: c.user, password: c.password, timeoutMs: opts.timeoutMs, ...(c.charset ? { charset: c.charset } : {}) });
+  const conns = new MysqlConnections({ user: c.user, password: c.password, timeoutMs: opts.timeoutMs, ...(c.charset ? { charset: c.charset } : {}), ...(c.tls ? { tls: c.tls } : {}) });
   let known: Target[] = [...c.replicas];
   const query = <R>(t: Target, sql: string, signal: AbortSignal) => conns.query<R>(t, sql, signal);
 

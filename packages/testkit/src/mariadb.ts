@@ -150,6 +150,8 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBHa
 
 export interface ReplicationSetOptions {
   replicas?: number;
+  /** Extra `[mysqld]` lines for every instance (e.g. ssl_cert=...). */
+  extra?: string[];
   /** Bound on replication coming up after the instances started, default 60 s. */
   timeoutMs?: number;
 }
@@ -174,7 +176,7 @@ interface SlaveStatus {
  */
 export async function startReplicationSet(opts: ReplicationSetOptions = {}): Promise<ReplicationSet> {
   const n = opts.replicas ?? 2;
-  const started = await Promise.allSettled(Array.from({ length: n + 1 }, () => startMariaDB()));
+  const started = await Promise.allSettled(Array.from({ length: n + 1 }, () => startMariaDB(opts.extra ? { extra: opts.extra } : {})));
   const all = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stop = async () => {
     await Promise.all(all.map((h) => h.stop()));
