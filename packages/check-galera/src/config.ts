@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { CheckerError, TAG_PATTERN, type Target } from '@confd-haproxy/checker';
+import { readPemSetting, type MysqlTls } from '@confd-haproxy/check-mysql';
 
 export interface GaleraNodeConfig extends Target {
   /** Writer candidate order (pxcScheduler's weight in HG 8000+hgW): highest first; 0 = never the writer. */
@@ -35,6 +36,8 @@ export interface GaleraClusterConfig {
   retryUp: number;
   /** Extra failed checks before a serving node is taken out (0 = at once). */
   retryDown: number;
+  /** TLS to every node (sslCa, sslCert, sslKey, sslVerify); plaintext when absent. */
+  tls?: MysqlTls;
   nodes: GaleraNodeConfig[];
 }
 
@@ -56,9 +59,28 @@ type Table = Record<string, unknown>;
 const isTable = (v: unknown): v is Table => !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
 
 const GLOBAL_KEYS = new Set(['daemonInterval', 'lockFileTimeout', 'lockClusterTimeout', 'debug', 'logLevel', 'logTarget', 'logFile', 'daemonize', 'performance', 'OS']);
-const CLUSTER_KEYS = new Set(['user', 'password', 'passwordFile', 'writerPort', 'readerPort', 'activeFailover', 'failBack', 'checkTimeOut', 'mainSegment', 'singlePrimary', 'maxNumWriters', 'writerIsAlsoReader', 'retryUp', 'retryDown', 'node']);
+const CLUSTER_KEYS = new Set(['user', 'password', 'passwordFile', 'writerPort', 'readerPort', 'activeFailover', 'failBack', 'checkTimeOut', 'mainSegment', 'singlePrimary', 'maxNumWriters', 'writerIsAlsoReader', 'retryUp', 'retryDown', 'sslCa', 'sslCert', 'sslKey', 'sslVerify', 'node']);
 const NODE_KEYS = new Set(['host', 'port', 'writerWeight', 'readerWeight', 'segment']);
 const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
+
+/** A cluster's TLS: on with any of sslCa/sslCert/sslKey, the server verified unless sslVerify = false. */
+function tlsSettings(c: Table, path: string, bad: (key: string, what: string) => never, bool: (t: Table, k: string, path: string, def: boolean) => boolean): MysqlTls | undefined {
+  const pem = (k: 'sslCa' | 'sslCert' | 'sslKey'): string | undefined => {
+    const v = c[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !v) return bad(`${path}.${k}`, `${JSON.stringify(v)} is not a path`);
+    try {
+      return readPemSetting(v, `${path}.${k}`);
+    } catch (err) {
+      return bad(`${path}.${k}`, `cannot read ${v} (${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message})`);
+    }
+  };
+  const verify = bool(c, 'sslVerify', path, true);
+  const [ca, cert, key] = [pem('sslCa'), pem('sslCert'), pem('sslKey')];
+  if (Boolean(cert) !== Boolean(key)) bad(`${path}.${cert ? 'sslKey' : 'sslCert'}`, `is required with ${cert ? 'sslCert' : 'sslKey'} (a client certificate needs its key)`);
+  if (!ca && !cert) return c.sslVerify === undefined ? undefined : bad(`${path}.sslVerify`, 'is set but TLS is off: add sslCa (and sslCert/sslKey)');
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), verify };
+}
 
 /** Parse and check the whole file; every problem names the file and the key. */
 export function parseGaleraConfig(file: string, text: string): GaleraConfig {
@@ -112,6 +134,7 @@ export function parseGaleraConfig(file: string, text: string): GaleraConfig {
       }
     }
     if (typeof password !== 'string') bad(`${path}.password`, 'is not a string');
+    const tls = tlsSettings(c, path, bad, bool);
     const nodesDoc = c.node;
     if (!Array.isArray(nodesDoc) || nodesDoc.length === 0) bad(`${path}.node`, 'no nodes: add [[cluster.<name>.node]] sections with host and port');
     const nodes = (nodesDoc as unknown[]).map((n, i): GaleraNodeConfig => {
@@ -152,6 +175,7 @@ export function parseGaleraConfig(file: string, text: string): GaleraConfig {
       writerIsAlsoReader: bool(c, 'writerIsAlsoReader', path, true),
       retryUp: int(c, 'retryUp', path, 0, 0, 100),
       retryDown: int(c, 'retryDown', path, 0, 0, 100),
+      ...(tls ? { tls } : {}),
       nodes,
     };
   });

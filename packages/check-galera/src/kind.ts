@@ -59,7 +59,7 @@ const list = (vs: NodeView[]) => vs.map(nodeKey);
 
 export function galeraKind(opts: GaleraKindOptions): GaleraKind {
   const cfg = opts.cluster;
-  const conns = new MysqlConnections({ user: cfg.user, password: cfg.password, timeoutMs: cfg.checkTimeOut });
+  const conns = new MysqlConnections({ user: cfg.user, password: cfg.password, timeoutMs: cfg.checkTimeOut, ...(cfg.tls ? { tls: cfg.tls } : {}) });
   let statuses = new Map<string, { status?: NodeStatus; health: NodeView['health']; reason?: string }>();
   let maint = new Set<string>();
   let lastRoles: Roles | undefined;

@@ -33,6 +33,8 @@ export interface GaleraOptions {
   nodes?: number;
   /** Bound on the whole start (bootstrap, every join, sync), default 90 s. */
   timeoutMs?: number;
+  /** Extra `[mysqld]` lines for every node (e.g. ssl_cert=...). */
+  extra?: string[];
 }
 
 export interface GaleraNode extends MariaDBHandle {
@@ -101,7 +103,7 @@ function writeSstScript(binDir: string): void {
   symlinkSync(STOCK_SST_COMMON, join(binDir, 'wsrep_sst_common'));
 }
 
-function galeraDefaults(spec: NodeSpec, clusterName: string, clusterAddress: string, istPort: number, sstPort: number): string {
+function galeraDefaults(spec: NodeSpec, clusterName: string, clusterAddress: string, istPort: number, sstPort: number, extra: readonly string[]): string {
   const { dir, port } = spec;
   const provider = [`gmcast.listen_addr=tcp://127.0.0.1:${spec.gcommPort}`, `ist.recv_addr=127.0.0.1:${istPort}`, 'gcache.size=32M', ...EVS].join(';');
   return [
@@ -132,6 +134,7 @@ function galeraDefaults(spec: NodeSpec, clusterName: string, clusterAddress: str
     `wsrep_provider_options="${provider}"`,
     `wsrep_sst_method=${SST_METHOD}`,
     `wsrep_sst_receive_address=127.0.0.1:${sstPort}`,
+    ...extra,
     '[client]',
     `socket=${spec.socket}`,
     '',
@@ -306,7 +309,7 @@ export async function startGaleraCluster(opts: GaleraOptions = {}): Promise<Gale
       });
     }
     const clusterAddress = `gcomm://${specs.map((s) => `127.0.0.1:${s.gcommPort}`).join(',')}`;
-    for (const spec of specs) writeFileSync(spec.defaults, galeraDefaults(spec, name, clusterAddress, await freePort(), await freePort()));
+    for (const spec of specs) writeFileSync(spec.defaults, galeraDefaults(spec, name, clusterAddress, await freePort(), await freePort(), opts.extra ?? []));
 
     // Node 0: a system datadir, a new cluster, the users and checktest.
     const first = specs[0]!;
