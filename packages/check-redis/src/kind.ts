@@ -3,7 +3,7 @@
 // split-brain: the stored entry stays where it is (it never flips back and forth) and it is
 // reported on every pass until an operator resolves it.
 import type { CheckerKind, Entry, EntryBody, Target } from '@confd-haproxy/checker';
-import { RedisConnection, RedisReplyError, type Reply } from './resp.js';
+import { RedisConnection, RedisReplyError, type RedisTls, type Reply } from './resp.js';
 
 /**
  * Default proxyport = the first server's port + 5000 (6379 → 11379): clear of Sentinel's 26379 and
@@ -41,6 +41,8 @@ export interface RedisKindOptions {
   masterName?: string;
   password?: string;
   user?: string;
+  /** TLS to servers and sentinels alike (redis-cli's --tls applies to both). */
+  tls?: RedisTls;
   /** The sentinels' own password (their requirepass), when they have one. */
   sentinelPassword?: string;
   logger?: RedisLogger;
@@ -106,13 +108,13 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
   const conns = new Map<string, RedisConnection>();
   const conn = (t: Target) => {
     let c = conns.get(key(t));
-    if (!c) conns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.password ? { password: opts.password } : {}), ...(opts.user ? { user: opts.user } : {}) })));
+    if (!c) conns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.password ? { password: opts.password } : {}), ...(opts.user ? { user: opts.user } : {}), ...(opts.tls ? { tls: opts.tls } : {}) })));
     return c;
   };
   const sentinelConns = new Map<string, RedisConnection>();
   const sentinelConn = (t: Target) => {
     let c = sentinelConns.get(key(t));
-    if (!c) sentinelConns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.sentinelPassword ? { password: opts.sentinelPassword } : {}) })));
+    if (!c) sentinelConns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.sentinelPassword ? { password: opts.sentinelPassword } : {}), ...(opts.tls ? { tls: opts.tls } : {}) })));
     return c;
   };
   const name = opts.masterName ?? opts.tag;

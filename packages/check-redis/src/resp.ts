@@ -1,7 +1,8 @@
 // A minimal RESP2 client for probes: one kept connection per server, one command in flight, and a
 // caller's deadline that destroys the socket (a hung server fails the probe, the next probe
 // connects afresh). AUTH is sent once per connection when a password is set.
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 
 export type Reply = string | number | null | RedisReplyError | Reply[];
 
@@ -55,9 +56,19 @@ export function encodeCommand(args: readonly string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
 
+/** TLS to the server: PEM contents; verify checks the chain and the host name (or IP). */
+export interface RedisTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  verify: boolean;
+}
+
 export interface RedisConnectionOptions {
   host: string;
   port: number;
+  /** TLS when set (redis-server's tls-port); plaintext otherwise. */
+  tls?: RedisTls;
   password?: string;
   /** ACL user (Redis 6+); AUTH <user> <password>. */
   user?: string;
@@ -101,13 +112,29 @@ export class RedisConnection {
     });
   }
 
+  /** A plain or TLS socket; an IP is verified against the certificate's IP SANs, a name also sent as SNI. */
+  #open(): Socket {
+    const { host, port, tls } = this.#o;
+    if (!tls) return connect({ host, port });
+    return tlsConnect({
+      host,
+      port,
+      ...(isIP(host) ? {} : { servername: host }),
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      ...(tls.cert ? { cert: tls.cert } : {}),
+      ...(tls.key ? { key: tls.key } : {}),
+      rejectUnauthorized: tls.verify,
+      checkServerIdentity: tls.verify ? checkServerIdentity : () => undefined,
+    });
+  }
+
   #connect(): Promise<Socket> {
     this.#ready ??= new Promise<Socket>((done, fail) => {
-      const s = connect({ host: this.#o.host, port: this.#o.port });
+      const s = this.#open();
       s.setNoDelay(true);
       s.setKeepAlive(true, 10_000);
       this.#socket = s;
-      s.once('connect', () => {
+      s.once(this.#o.tls ? 'secureConnect' : 'connect', () => {
         if (!this.#o.password) return done(s);
         const auth = this.#o.user ? ['AUTH', this.#o.user, this.#o.password] : ['AUTH', this.#o.password];
         // Only the error's first word (WRONGPASS, NOAUTH, ERR): an unknown-command error echoes its arguments, the password.

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // checkredis: keep haproxy/redis/<tag> on the current Redis master (ROLE, or Sentinel checked by ROLE).
 import { Command } from 'commander';
-import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type RedisKind } from '@confd-haproxy/check-redis';
+import { readFileSync } from 'node:fs';
+import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type RedisKind, type RedisTls } from '@confd-haproxy/check-redis';
 import { checkerFlags, collectList, hostPorts, parseTag, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
 import { UsageError, readFirstLine } from './common.js';
 
@@ -15,6 +16,11 @@ interface Flags extends CheckerFlags {
   user?: string;
   passwordFile?: string;
   sentinelPasswordFile?: string;
+  tls?: boolean;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
 }
 
 const program = checkerFlags(
@@ -28,7 +34,12 @@ const program = checkerFlags(
     .option('--replicas-as-backup', 'render the other servers as HAProxy backups (off: only the master serves)')
     .option('--user <name>', 'Redis ACL user for AUTH')
     .option('--password-file <path>', 'the Redis password, first line of this file (default: REDISCLI_AUTH)')
-    .option('--sentinel-password-file <path>', 'the sentinels\' own password (their requirepass), first line of this file'),
+    .option('--sentinel-password-file <path>', 'the sentinels\' own password (their requirepass), first line of this file')
+    .option('--tls', 'speak TLS to the servers and sentinels (their tls-port), verifying their certificate')
+    .option('--cacert <file>', 'CA certificate the servers\' certificates are verified with (implies --tls; default: the system\'s CAs)')
+    .option('--cert <file>', 'client certificate, for tls-auth-clients (implies --tls; with --key)')
+    .option('--key <file>', 'the client certificate\'s key')
+    .option('--insecure', 'with --tls: do not verify the servers\' certificates (testing only)'),
 ).action(async function (this: Command) {
   const f = this.opts<Flags>();
   const servers = hostPorts(f.server, '--server');
@@ -45,6 +56,7 @@ const program = checkerFlags(
   if (problem) throw new UsageError(`--proxyport: ${problem}; choose another with --proxyport`);
   const password = f.passwordFile ? readFirstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH;
   const sentinelPassword = f.sentinelPasswordFile ? readFirstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined;
+  const tls = redisTls(f);
   let kind: RedisKind | undefined;
   process.exitCode = await runCheckers(f, (_store, logger) => {
     kind = redisKind({
@@ -58,6 +70,7 @@ const program = checkerFlags(
       ...(password ? { password } : {}),
       ...(sentinelPassword ? { sentinelPassword } : {}),
       ...(f.user ? { user: f.user } : {}),
+      ...(tls ? { tls } : {}),
     });
     return {
       bin: 'checkredis',
@@ -70,6 +83,30 @@ const program = checkerFlags(
     };
   });
 });
+
+/** redis-cli's TLS flags: any certificate file implies --tls; --insecure alone is refused, not ignored. */
+function redisTls(f: Flags): RedisTls | undefined {
+  const on = Boolean(f.tls || f.cacert || f.cert || f.key);
+  if (!on) {
+    if (f.insecure) throw new UsageError('--insecure: only with --tls');
+    return undefined;
+  }
+  if (Boolean(f.cert) !== Boolean(f.key)) throw new UsageError('--cert and --key go together');
+  return {
+    ...(f.cacert ? { ca: readPem(f.cacert, '--cacert') } : {}),
+    ...(f.cert ? { cert: readPem(f.cert, '--cert') } : {}),
+    ...(f.key ? { key: readPem(f.key, '--key') } : {}),
+    verify: !f.insecure,
+  };
+}
+
+function readPem(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read ${path} (${(err as Error).message})`);
+  }
+}
 
 runProgram('checkredis', program, process.argv.slice(2)).then((code) => {
   process.exitCode = code;
