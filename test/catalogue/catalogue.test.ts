@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tagConfig } from '@confd-haproxy/check-mysql';
+import { parseGaleraConfig } from '@confd-haproxy/check-galera';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
@@ -218,6 +219,18 @@ const badFlags: [string, string[], RegExp][] = [
   ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--timeout', '1 sec'], /--timeout: "1 sec" is not a duration/],
   ['checkmemcached', ['--server', 'nohostport', '--backend', 'file', '--file', 'x'], /--server: "nohostport" is not host:port/],
   ['checkmysqlslave', ['--conf', 'x', '--tag', 't', '--retry-up', '0', '--backend', 'file', '--file', 'x'], /--retry-up: "0" is not a whole number/],
+  ['confd-haproxy', ['--backend', 'file', '--file', 'x', '--client-cert', 'c.pem', '--client-key', 'k.pem'], /--client-cert, --client-key: not used by --backend file/],
+  ['confd-haproxy', ['--backend', 'consul', '--username', 'u', '--password', 'p'], /--username\/--etcd-username, --password\/--etcd-password-file: not used by --backend consul/],
+  ['confd-haproxy', ['--backend', 'etcd', '--auth-token', 'tok'], /--auth-token\/--token: not used by --backend etcd/],
+  ['confd-haproxy', ['--backend', 'etcd', '--client-cert', 'c.pem'], /--client-cert and --client-key go together/],
+  ['confd-haproxy', ['--backend', 'etcd', '--basic-auth'], /--basic-auth needs --username and --password/],
+  ['confd-haproxy', ['--backend', 'etcd', '--etcd-layout', 'flat'], /--etcd-layout: "flat" is not confd or bare/],
+  ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--client-ca-keys', 'ca.pem'], /--client-ca-keys: not used by --backend file/],
+  ['checkmemcached', ['--server', 'x:1', '--backend', 'consul', '--consul', '127.0.0.1:1', '--etcd-username', 'u'], /--username\/--etcd-username: not used by --backend consul/],
+  ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--prefix', 'a b'], /--prefix: "a b" is not a key prefix/],
+  ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--insecure'], /--insecure: only with --tls/],
+  ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--cert', 'c.pem'], /--cert and --key go together/],
+  ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--cacert', '/nonexistent/ca.pem'], /--cacert: cannot read \/nonexistent\/ca\.pem/],
 ];
 for (const [bin, args, expect] of badFlags) {
   t.test(`bad flag: ${bin} ${args.join(' ')} exits 64 with a message naming the flag`, async (t) => {
@@ -227,6 +240,33 @@ for (const [bin, args, expect] of badFlags) {
     t.match(r.err, expect);
   });
 }
+
+// A store the renderer cannot open as asked: it exits before touching dest.
+const badStores: [string, (e: Env) => string[], number, RegExp][] = [
+  ['an etcd CA file that does not exist', () => ['--backend', 'etcd', '--node', 'https://127.0.0.1:1', '--client-ca-keys', '/nonexistent/ca.pem'], 65, /etcd: cannot read the CA certificate \/nonexistent\/ca\.pem/],
+  ['etcd TLS files with an http:// node', (e) => ['--backend', 'etcd', '--node', 'http://127.0.0.1:1', '--client-ca-keys', e.dest], 65, /TLS files are given but a --node is http:\/\//],
+  ['a TLS flag on the file store', (e) => ['--backend', 'file', '--file', join(e.dir, 'kv.json'), '--client-ca-keys', e.dest], 64, /--client-ca-keys: not used by --backend file/],
+];
+for (const [what, args, code, expect] of badStores) {
+  t.test(`bad store flags: ${what} exits ${code} naming the flag or file; the old file stays`, async (t) => {
+    tally.bad++;
+    const e = await env(t);
+    const r = await run('confd-haproxy', ['--onetime', '--confdir', e.dir, ...args(e)]);
+    t.equal(r.code, code, r.err);
+    t.match(r.err, expect);
+    await aftermath(t, e);
+  });
+}
+
+t.test('bad TLS settings in db.conf and the galera TOML name the file, section and setting', async (t) => {
+  tally.bad += 4;
+  const base = { host: 'h', port: '3306', user: 'u' };
+  t.throws(() => tagConfig('db.conf', { s1: { ...base, 'ssl-ca': '/nonexistent/ca.pem' } }, 's1'), { code: 'CHECKER_CONFIG', message: /db\.conf: \[s1\] ssl-ca: cannot read \/nonexistent\/ca\.pem/ });
+  t.throws(() => tagConfig('db.conf', { s1: { ...base, 'ssl-key': '/nonexistent/k.pem' } }, 's1'), { message: /db\.conf: \[s1\] ssl-cert is required with ssl-key/ });
+  const galera = (tls: string) => `[cluster.c1]\nuser = "u"\n${tls}\n[[cluster.c1.node]]\nhost = "127.0.0.1"\nport = 3306\n`;
+  t.throws(() => parseGaleraConfig('galera.toml', galera('sslCa = "/nonexistent/ca.pem"')), { code: 'CHECKER_CONFIG', message: /galera\.toml: cluster\.c1\.sslCa: cannot read \/nonexistent\/ca\.pem/ });
+  t.throws(() => parseGaleraConfig('galera.toml', galera('sslCa = 42')), { message: /galera\.toml: cluster\.c1\.sslCa: 42 is not a path/ });
+});
 
 // --- faults -------------------------------------------------------------------------------------
 const consulFaults: [string, (d: ConsulDouble) => void | Promise<void>, RegExp][] = [

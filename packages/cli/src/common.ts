@@ -139,8 +139,8 @@ const FLAG_NAMES: Record<keyof StoreFlags, string> = {
   clientKey: '--client-key',
   clientCaKeys: '--client-ca-keys',
   basicAuth: '--basic-auth',
-  username: '--username',
-  password: '--password',
+  username: '--username/--etcd-username',
+  password: '--password/--etcd-password-file',
   etcdLayout: '--etcd-layout',
 };
 
