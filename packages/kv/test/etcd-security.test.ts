@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { createEtcdStore, type EtcdStoreOptions } from '@confd-haproxy/kv';
 import { makeTestCerts, removeDir, startEtcd, startMemcached, tempDir } from '@confd-haproxy/testkit';
 import { spawnSync } from 'node:child_process';
-import { symlinkSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,6 +77,18 @@ t.test('confd-haproxy renders from an etcd with authentication with -basic-auth 
   const anon = plan(t, authEtcd.endpoint);
   t.equal(anon.status, 1);
   t.match(anon.stderr, /permission denied|authentication|user name/i);
+});
+
+t.test('the etcd user and password can come from -config-file, keeping them out of ps', async (t) => {
+  const store = createEtcdStore({ nodes: [authEtcd.endpoint], username: 'root', password: 'rootpw' });
+  t.teardown(() => store.close());
+  await store.put('haproxy/memcached/filemem', entry('filemem', 16313));
+  // Beside the certificates: plan() takes the test's own testdir for its confdir.
+  const conf = join(certDir, 'confd.toml');
+  writeFileSync(conf, 'basic_auth = true\nusername = "root"\npassword = "rootpw"\n');
+  const r = plan(t, authEtcd.endpoint, '-config-file', conf);
+  t.equal(r.status, 2, r.stderr);
+  t.match(r.stdout, /\+listen filemem/);
 });
 
 t.test('a checker writes its entry to a TLS etcd with --client-ca-keys --client-cert --client-key', async (t) => {
