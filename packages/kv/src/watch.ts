@@ -1,6 +1,8 @@
 // The watch loop above the seam: the same for every backend. It continues from the index the
-// store returns (a backend resets it when the store's index went backwards), wakes the caller
-// only when the data changed, and backs off with jitter while the store fails.
+// store returns, wakes the caller only when the data changed, and backs off with jitter while the
+// store fails. After a failure it reads once without an index: a store that restarted (or was
+// restored) starts its index low again, and a blocking read with the old, higher index would be
+// held for its whole wait. An index below the last one seen is a reset (Consul's rule).
 import { backoffDelay, sleep } from './backoff.js';
 import { isKVError } from './errors.js';
 import type { KVPair, KVReader, KVSnapshot } from './types.js';
@@ -14,6 +16,8 @@ export interface WatchPrefixOptions {
   onError?: (err: unknown, attempt: number, delayMs: number) => void;
   /** Told after every answer, changed or not (for liveness: the loop is not stuck). */
   onPoll?: (snapshot: KVSnapshot) => void;
+  /** Told when the store's index went backwards (a restart, restore or new cluster): its data may be partial. */
+  onReset?: (reset: { from: number; to: number }) => void;
 }
 
 export function samePairs(a: readonly KVPair[], b: readonly KVPair[]): boolean {
@@ -33,8 +37,10 @@ export async function* watchPrefix(store: KVReader, prefix: string, opts: WatchP
   let failures = 0;
   while (!opts.signal.aborted) {
     let snap: KVSnapshot;
+    // Index 0 is a plain read: the first one, and the first one after any failure.
+    const since = failures > 0 ? 0 : (last?.index ?? 0);
     try {
-      snap = await store.watch(prefix, last?.index ?? 0, { signal: opts.signal, ...(opts.waitMs ? { waitMs: opts.waitMs } : {}) });
+      snap = await store.watch(prefix, since, { signal: opts.signal, ...(opts.waitMs ? { waitMs: opts.waitMs } : {}) });
     } catch (err) {
       if (opts.signal.aborted || isKVError(err, 'KV_ABORTED')) return;
       const delay = backoffDelay(failures, backoff);
@@ -45,6 +51,7 @@ export async function* watchPrefix(store: KVReader, prefix: string, opts: WatchP
     }
     failures = 0;
     opts.onPoll?.(snap);
+    if (last && snap.index < last.index) opts.onReset?.({ from: last.index, to: snap.index });
     const changed = !last || !samePairs(last.pairs, snap.pairs) || last.knownLeader !== snap.knownLeader;
     last = snap;
     if (changed) yield snap;

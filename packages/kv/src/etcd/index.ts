@@ -158,6 +158,8 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
             gone = true;
             finish();
           });
+          // The member went away (restart, restore): read afresh, the revision may have gone backwards.
+          watcher.on('disconnected', finish);
         });
       } finally {
         if (!gone) await Promise.race([watcher.cancel().catch(() => {}), sleep(2000)]);
