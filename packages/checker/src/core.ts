@@ -208,7 +208,7 @@ export class TagChecker<T extends Target = Target> {
         this.#lastRenew = started;
         return true;
       }
-      o.logger.warn(`${o.tag}: lost the lock ${this.lockKey}; another checker writes this tag now`);
+      o.logger.warn(`${o.tag}: lost the lock ${this.lockKey}: ${await this.#whyLost()}`);
       this.#lock = undefined;
       this.#renewFailed = false;
     }
@@ -230,6 +230,14 @@ export class TagChecker<T extends Target = Target> {
     this.#renewFailed = false;
     o.logger.info(`${o.tag}: holding the lock ${this.lockKey}`);
     return true;
+  }
+
+  /** What really happened to a lock whose renew failed: another holder, or a store that forgot the session. */
+  async #whyLost(): Promise<string> {
+    const o = this.#o;
+    const now = await o.store.get(this.lockKey).catch(() => undefined);
+    if (now?.session && now.session !== this.#lock?.session) return `another checker (${now.value || 'unknown'}) holds it now and writes this tag`;
+    return 'the store no longer knows its session (it expired, or the store restarted or was restored); taking it again';
   }
 
   #count(t: T, ok: boolean): Counter {

@@ -56,7 +56,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", the default) or bare ("haproxy/...")')
     .option('--prefix <prefix>', 'write under <prefix>/haproxy/... (the renderer\'s --prefix), for several environments in one store')
     .option('--interval <duration>', 'time between passes', '1s')
-    .option('--timeout <duration>', 'per-probe deadline (connect and query)', '1s')
+    .option('--timeout <duration>', 'per-probe deadline (connect and query); keep it well under --interval: a hung server stays active for up to interval + timeout', '500ms')
     .option('--retry-up <n>', 'successes before a recovered server is eligible again', '2')
     .option('--retry-down <n>', 'failures before moving away from a server', '1')
     .option('--once', 'one pass (for cron): exit 0 when healthy, 1 with the reason otherwise')

@@ -51,6 +51,7 @@ interface Flags {
   statusTtl?: string;
   fleet?: boolean;
   waitConverged?: string;
+  resetHold?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -93,6 +94,7 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .option('--noop', 'render and print a diff against each dest; change nothing (exit 2 when changes are pending)')
     .option('--sync-only', 'write dest files but skip check_cmd and reload_cmd')
     .option('--allow-stale', 'render data the store answered without a known leader (refused by default)')
+    .option('--reset-hold <duration>', 'with --watch: after the store reset (index went backwards, most keys gone at once), render only once its data was stable this long; 0 renders at once', '1s')
     .option('--config-from-store', 'take conf.d and templates from the bundle in the store (haproxy/.config/bundle), --confdir until one is adopted; implies --watch')
     .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
@@ -227,6 +229,8 @@ async function main(argv: string[]): Promise<number> {
       syncOnly: Boolean(flags.syncOnly),
       keepStageFile: Boolean(flags.keepStageFile),
       allowStale: Boolean(flags.allowStale),
+      stateDir: flags.stateDir ?? defaultStateDir(),
+      resetHoldMs: parseDuration(flags.resetHold ?? '1s', '--reset-hold', 's'),
     };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
     if (flags.listen) {
@@ -237,7 +241,7 @@ async function main(argv: string[]): Promise<number> {
       observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
       logger.info(`serving /healthz, /readyz and /metrics on ${flags.listen}`);
     }
-    const stateDir = flags.stateDir ?? defaultStateDir();
+    const stateDir = opts.stateDir!;
     if (mode === 'status' && (flags.fleet || flags.waitConverged)) return fleetStatus(store, flags, ac.signal);
     if (mode === 'push') {
       const r = await pushConfig({ store, confdir: opts.confdir, stateDir, logger, signal: ac.signal, env: process.env, prefix: opts.prefix ?? '', commandTimeoutMs: opts.commandTimeoutMs ?? 30_000 });
@@ -249,14 +253,19 @@ async function main(argv: string[]): Promise<number> {
     if (mode === 'status') {
       const plan = await planAll(opts);
       const recorded = readStatus(statusFile);
-      const rows = plan.resources.map((r) => ({
-        ...(recorded[r.resource] ?? { resource: r.resource, dest: r.dest }),
-        inSync: r.error ? undefined : !r.changed,
-        ...(r.error ? { error: r.error.message.split('\n')[0] } : {}),
-      }));
-      for (const e of plan.errors.filter((e) => !plan.resources.some((r) => r.error === e))) rows.push({ resource: '-', dest: '-', inSync: undefined, error: e.message });
+      const rows = plan.resources.map((r) => {
+        const bad = plan.badEntries.filter((b) => b.resource === r.resource).map((b) => `${b.message} (${b.fallback})`);
+        return {
+          ...(recorded[r.resource] ?? { resource: r.resource, dest: r.dest }),
+          inSync: r.error ? undefined : !r.changed,
+          ...(r.error ? { error: r.error.message.split('\n')[0] } : {}),
+          badEntries: bad,
+        };
+      });
+      const isBadEntry = (e: Error) => plan.badEntries.some((b) => (e as { key?: string }).key === b.key && e.message === `${b.resource}: ${b.message}`);
+      for (const e of plan.errors.filter((e) => !plan.resources.some((r) => r.error === e) && !isBadEntry(e))) rows.push({ resource: '-', dest: '-', inSync: undefined, error: e.message, badEntries: [] });
       process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
-      return rows.some((r) => r.error) ? EXIT.FAILED : rows.some((r) => r.inSync === false) ? EXIT.PENDING : EXIT.OK;
+      return rows.some((r) => r.error || r.badEntries.length) ? EXIT.FAILED : rows.some((r) => r.inSync === false) ? EXIT.PENDING : EXIT.OK;
     }
     if (mode === 'run' && !flags.noop) {
       const previous = opts.onPass;

@@ -15,6 +15,20 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
   const guards = new Counter({ name: 'confd_haproxy_guard_refusals_total', help: 'Renders refused by a data guard', labelNames: ['resource'], registers: [registry] });
   const lastSuccess = new Gauge({ name: 'confd_haproxy_last_success_timestamp_seconds', help: 'When a pass last succeeded', registers: [registry] });
   const watchErrors = new Counter({ name: 'confd_haproxy_watch_errors_total', help: 'Failed store watches', labelNames: ['prefix'], registers: [registry] });
+  const badEntries = new Counter({ name: 'confd_haproxy_bad_entries_total', help: 'Entries refused by `entry` (rendered from their last good value or left out), once per pass', labelNames: ['resource', 'key', 'fallback'], registers: [registry] });
+  const badNow = new Gauge({ name: 'confd_haproxy_bad_entries', help: 'Entries the last pass refused', registers: [registry] });
+  /** Per watched prefix: when the store last answered it (the oldest of them is the data's age). */
+  const freshAt = new Map<string, number>();
+  const freshAge = () => (freshAt.size ? (Date.now() - Math.min(...freshAt.values())) / 1000 : undefined);
+  new Gauge({
+    name: 'confd_haproxy_seconds_since_fresh_read',
+    help: 'Seconds since the store last answered the least recently answered watched prefix',
+    registers: [registry],
+    collect() {
+      const age = freshAge();
+      if (age !== undefined) this.set(age);
+    },
+  });
   let lastAlive = Date.now();
   let lastWatchError: string | undefined;
   let readyAt: number | undefined;
@@ -22,7 +36,10 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
     onPass(p: PassResult) {
       lastAlive = Date.now();
       passes.inc({ result: p.ok ? 'ok' : 'failed' });
-      if (p.ok) {
+      badNow.set(p.badEntries.length);
+      for (const b of p.badEntries) badEntries.inc({ resource: b.resource, key: b.key, fallback: b.fallback });
+      // A bad entry costs only itself: the pass still rendered every other one from fresh data.
+      if (p.errors.length === p.badEntries.length) {
         lastSuccess.set(Date.now() / 1000);
         readyAt ??= Date.now();
       }
@@ -44,7 +61,8 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
     onWatch(e: { prefix: string; ok: boolean; error?: string }) {
       lastAlive = Date.now();
       lastWatchError = e.ok ? undefined : e.error;
-      if (!e.ok) watchErrors.inc({ prefix: e.prefix });
+      if (e.ok) freshAt.set(e.prefix, Date.now());
+      else watchErrors.inc({ prefix: e.prefix });
     },
     health(): Verdict {
       const idle = Date.now() - lastAlive;
@@ -52,7 +70,12 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
       return { ok: true, why: lastWatchError ? `watching, retrying after: ${lastWatchError}` : 'watching' };
     },
     ready(): Verdict {
-      return readyAt ? { ok: true, why: `rendered from a fresh read at ${new Date(readyAt).toISOString()}` } : { ok: false, why: 'no successful render yet' };
+      if (!readyAt) return { ok: false, why: 'no successful render yet' };
+      const age = freshAge();
+      const since = age === undefined ? '' : `; last fresh read ${age.toFixed(1)} s ago`;
+      if (lastWatchError) return { ok: false, why: `the store does not answer (${lastWatchError})${since}` };
+      if (age !== undefined && age * 1000 > opts.staleAfterMs) return { ok: false, why: `no fresh read from the store${since}` };
+      return { ok: true, why: `rendered from a fresh read at ${new Date(readyAt).toISOString()}${since}` };
     },
   };
 }

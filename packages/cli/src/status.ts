@@ -18,6 +18,8 @@ export interface ResourceStatus {
   check?: Stamp;
   reload?: Stamp;
   runtime?: Stamp;
+  /** Entries the last render refused ("<key>: entry: … (last-good|left-out)"); the rest rendered. */
+  badEntries?: string[];
 }
 
 export const defaultStateDir = () => (process.getuid?.() === 0 ? '/var/lib/confd-haproxy' : join(tmpdir(), 'confd-haproxy'));
@@ -48,6 +50,7 @@ export function recordPass(path: string, pass: PassResult, now = new Date()): vo
     if (r.checked || code === 'RESOURCE_CHECK_FAILED') s.check = { at, ok: r.checked, ...(r.checked ? {} : { detail: r.error?.message.split('\n')[0] }) };
     if (r.reloaded || code === 'RESOURCE_RELOAD_FAILED') s.reload = { at, ok: r.reloaded, ...(r.reloaded ? {} : { detail: r.error?.message.split('\n')[0] }) };
     if (r.runtime?.length) s.runtime = { at, ok: true, detail: r.runtime.join('; ') };
+    s.badEntries = pass.badEntries.filter((b) => b.resource === r.resource).map((b) => `${b.message} (${b.fallback})`);
     status[r.resource] = s;
   }
   mkdirSync(dirname(path), { recursive: true });
@@ -64,5 +67,6 @@ export function statusTable(rows: (ResourceStatus & { inSync: boolean | undefine
   const body = rows.map((r) => [r.resource, r.dest, stamp(r.render), stamp(r.check), stamp(r.reload), r.error ? `error: ${r.error}` : r.inSync ? 'in sync' : 'DIFFERS']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...body.map(line)].join('\n') + '\n';
+  const bad = rows.flatMap((r) => (r.badEntries ?? []).map((b) => `  ${r.resource}: ${b}`));
+  return [line(head), ...body.map(line), ...(bad.length ? ['bad entries (the rest of each file renders from the store):', ...bad] : [])].join('\n') + '\n';
 }

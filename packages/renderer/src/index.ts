@@ -4,3 +4,5 @@ export { storePrefix, storePrefixes, templatePairs, readPrefixes } from './data.
 export type { TemplatePair } from './data.js';
 export { guardRender, GuardError } from './guards.js';
 export type { GuardLimits } from './guards.js';
+export { EntryMemory, entriesPath } from './entries.js';
+export type { BadEntry } from './entries.js';

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { isKVError, sleep, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
 import { loadResources, reloadOrRollback, stageAndSwap, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
 import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate, type CommandResult } from '@confd-haproxy/runner';
-import { createTemplateEngine, type TemplateEngine } from '@confd-haproxy/template';
+import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
 import { readPrefixes, storePrefixes, templatePairs } from './data.js';
+import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
 import { guardRender } from './guards.js';
+import { mostKeysGone, ResetHold } from './reset-hold.js';
 
 export interface RendererLogger {
   debug(msg: string): void;
@@ -33,6 +35,12 @@ export interface RendererOptions {
   commandTimeoutMs?: number;
   /** Quiescence in watch mode. */
   wait?: { minMs: number; maxMs: number };
+  /** Where each key's last good `entry` value is kept across restarts (default: only in memory). */
+  stateDir?: string;
+  /** Watch mode: after the store reset, render only once its data was stable this long (ms; 0: at once). Default 1000. */
+  resetHoldMs?: number;
+  /** Watch mode: the back-off between failed store reads (default 200 ms doubling up to 1 s). */
+  watchBackoff?: { baseMs: number; maxMs: number };
   noop?: boolean;
   syncOnly?: boolean;
   /** Render data a store without a known leader answered with (default: refuse it). */
@@ -53,13 +61,16 @@ export interface PassResult {
   resources: ResourceResult[];
   reloads: CommandResult[];
   errors: Error[];
+  /** Entries `entry` refused this pass (each also in `errors`); the rest of their file rendered. */
+  badEntries: BadEntry[];
 }
 
 const DATA_CODES = /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/;
 const isDataError = (e: unknown) => typeof (e as { code?: unknown }).code === 'string' && DATA_CODES.test((e as { code: string }).code);
 
-function summarize(resources: ResourceResult[], reloads: CommandResult[], errors: Error[]): PassResult {
-  const all = [...errors, ...resources.flatMap((r) => (r.error ? [r.error] : []))];
+function summarize(resources: ResourceResult[], reloads: CommandResult[], errors: Error[], badEntries: BadEntry[] = []): PassResult {
+  const bad = badEntries.map((b) => new TemplateError('TEMPLATE_BAD_VALUE', `${b.resource}: ${b.message}`, { key: b.key }));
+  const all = [...errors, ...resources.flatMap((r) => (r.error ? [r.error] : [])), ...bad];
   const ok = all.length === 0;
   return {
     ok,
@@ -68,6 +79,7 @@ function summarize(resources: ResourceResult[], reloads: CommandResult[], errors
     resources,
     reloads,
     errors: all,
+    badEntries,
   };
 }
 
@@ -79,11 +91,37 @@ function failedResult(r: ResourceConfig, error: Error): ResourceResult {
 export class Renderer {
   readonly #opts: RendererOptions;
   readonly #engine: TemplateEngine;
+  readonly #entries: EntryMemory;
+  /** The message last logged per bad entry: a bad value is logged once, not every pass. */
+  readonly #loggedBad = new Map<string, string>();
   #resources: ResourceConfig[] | undefined;
 
   constructor(opts: RendererOptions) {
     this.#opts = opts;
     this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {} });
+    this.#entries = new EntryMemory(opts.stateDir ? entriesPath(opts.stateDir, opts.confdir) : undefined);
+  }
+
+  /** Log each bad entry once per change of its problem; forget the ones that are good again. */
+  #reportBadEntries(resource: string, bad: readonly BadEntry[]): void {
+    const now = new Set(bad.map((b) => `${resource}\0${b.key}`));
+    for (const id of this.#loggedBad.keys()) if (id.startsWith(`${resource}\0`) && !now.has(id)) this.#loggedBad.delete(id);
+    for (const b of bad) {
+      const id = `${resource}\0${b.key}`;
+      if (this.#loggedBad.get(id) === b.message) continue;
+      this.#loggedBad.set(id, b.message);
+      const instead = b.fallback === 'last-good' ? 'rendering its last good value' : 'leaving it out (no good value seen yet)';
+      this.#opts.logger.error(`${resource}: ${b.message}; ${instead}, every other entry renders as the store holds it`);
+    }
+  }
+
+  /** Remember a render's good entry values; a failed write costs only the memory, never the pass. */
+  #commitEntries(commit: () => void): void {
+    try {
+      commit();
+    } catch (err) {
+      this.#opts.logger.warn(`cannot keep the last good entries under ${this.#opts.stateDir}: ${(err as Error).message}`);
+    }
   }
 
   /** Drop cached resources and compiled templates: conf.d or templates changed. */
@@ -119,6 +157,7 @@ export class Renderer {
       return summarize([], [], [err as Error]);
     }
     const results: ResourceResult[] = [];
+    const badEntries: BadEntry[] = [];
     const swaps: { resource: ResourceConfig; swap: SwapResult }[] = [];
     const procOpts = {
       noop,
@@ -136,7 +175,11 @@ export class Renderer {
       try {
         const snaps = snapshots && prefixes.every((p) => snapshots.has(p)) ? prefixes.map((p) => snapshots.get(p)!) : [...(await readPrefixes(o.store, prefixes, o.signal)).snapshots.values()];
         knownLeader = snaps.every((s) => s.knownLeader);
-        rendered = await this.#engine.render(r.src, templatePairs(r.prefix, snaps));
+        const entries = this.#entries.begin(r.name);
+        rendered = await this.#engine.render(r.src, templatePairs(r.prefix, snaps), { entries: entries.recovery });
+        this.#reportBadEntries(r.name, entries.bad);
+        badEntries.push(...entries.bad);
+        if (!noop) this.#commitEntries(entries.commit);
       } catch (err) {
         const e = err as Error;
         log.error(`${r.name}: ${e.message}; ${r.dest} left as it was`);
@@ -194,12 +237,12 @@ export class Renderer {
           const res = results.find((x) => x.dest === s.swap.dest)!;
           res.commands.push(r.result);
           res.reloaded = r.result.ok;
-          res.rolledBack = !r.result.ok && r.rolledBack;
+          res.rolledBack = !r.result.ok && r.restored.includes(s.swap.dest);
           if (r.error) res.error = r.error;
         }
       }
     }
-    const pass = summarize(results, reloads, []);
+    const pass = summarize(results, reloads, [], badEntries);
     o.onPass?.(pass);
     return pass;
   }
@@ -235,15 +278,27 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   const wait = opts.wait ?? { minMs: 200, maxMs: 2000 };
   const latest = new Map<string, KVSnapshot>();
   let loops = new AbortController();
+  let prefixes: string[] = [];
   const q = createQuiescence({ ...wait, signal: opts.signal }, async () => {
+    if (hold.held) return;
     await renderer.pass(latest);
   });
+  const hold = new ResetHold(opts.resetHoldMs ?? 1000, log, () => q.poke());
+  // A short back-off ceiling: a restarted store is read again within about a second.
+  const backoff = opts.watchBackoff ?? { baseMs: 200, maxMs: 1000 };
+  const onSnapshot = (p: string, snap: KVSnapshot) => {
+    const before = latest.get(p);
+    if (before && mostKeysGone(before.pairs.length, snap.pairs.length)) {
+      hold.reset(`watch ${p || '/'}: ${before.pairs.length - snap.pairs.length} of ${before.pairs.length} keys gone at once`);
+    } else hold.changed();
+    latest.set(p, snap);
+    if (!hold.held && prefixes.every((x) => latest.has(x))) q.poke();
+  };
 
   const startLoops = async () => {
     loops.abort();
     loops = new AbortController();
     latest.clear();
-    let prefixes: string[];
     try {
       prefixes = await renderer.prefixes();
     } catch (err) {
@@ -255,16 +310,15 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
       void (async () => {
         for await (const snap of watchPrefix(opts.store, p, {
           signal,
+          backoff,
+          onReset: ({ from, to }) => hold.reset(`watch ${p || '/'}: the store's index went back from ${from} to ${to} (restarted or restored)`),
           onError: (err, attempt, delay) => {
             const what = isKVError(err) ? err.message : String(err);
             log.warn(`watch ${p || '/'}: ${what}; retry ${attempt} in ${delay} ms`);
             opts.onWatch?.({ prefix: p, ok: false, error: what });
           },
           onPoll: () => opts.onWatch?.({ prefix: p, ok: true }),
-        })) {
-          latest.set(p, snap);
-          if (prefixes.every((x) => latest.has(x))) q.poke();
-        }
+        })) onSnapshot(p, snap);
       })();
     }
   };
@@ -282,6 +336,7 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
     opts.signal.addEventListener('abort', () => done(), { once: true });
   });
   loops.abort();
+  hold.stop();
   q.stop();
   await files.close();
   await q.idle();

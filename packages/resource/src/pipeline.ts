@@ -35,8 +35,12 @@ export interface SwapResult {
   previous?: string;
   error?: ResourceError;
   commands: CommandResult[];
-  /** Put the previous dest back (remove dest if there was none). A no-op when nothing was swapped. */
-  rollback(): Promise<void>;
+  /**
+   * Put the previous dest back (remove dest if there was none), only while dest still holds what
+   * this pass wrote: false when another writer replaced or edited it since (it is left as it is).
+   * A no-op (true) when nothing was swapped.
+   */
+  rollback(): Promise<boolean>;
 }
 
 export interface ResourceResult extends Omit<SwapResult, 'rollback' | 'previous'> {
@@ -123,6 +127,30 @@ async function swapIn(stage: string, dest: string, owner: { mode: number; uid: n
   await syncDir(dirname(dest));
 }
 
+/** What this pass wrote to dest: its bytes and the inode they landed in. */
+interface Written {
+  content: Buffer;
+  ino: number;
+}
+
+/** Whether dest is still exactly what we wrote: same inode and same bytes (a rename or an edit by anyone else changes one). */
+async function stillOurs(dest: string, written: Written): Promise<boolean> {
+  try {
+    const [st, content] = await Promise.all([stat(dest), readFile(dest)]);
+    return st.ino === written.ino && content.equals(written.content);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Restore `previous` unless someone else wrote dest after us; false when dest was left to them. */
+async function restoreIfOurs(dest: string, previous: FileState | undefined, written: Written): Promise<boolean> {
+  if (!(await stillOurs(dest, written))) return false;
+  await restore(dest, previous);
+  return true;
+}
+
 async function restore(dest: string, previous: FileState | undefined): Promise<void> {
   if (!previous) {
     await unlink(dest).catch(() => {});
@@ -149,7 +177,7 @@ function commandOutput(r: CommandResult): string {
 export async function stageAndSwap(resource: ResourceConfig, rendered: string, opts: ProcessOptions = {}): Promise<SwapResult> {
   const { dest } = resource;
   const next = Buffer.from(rendered);
-  const base = { resource: resource.name, dest, commands: [] as CommandResult[], checked: false, rollback: async () => {} };
+  const base = { resource: resource.name, dest, commands: [] as CommandResult[], checked: false, rollback: async () => true };
   let previous: FileState | undefined;
   try {
     previous = await readState(dest);
@@ -205,7 +233,14 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
       error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot replace ${dest} (${errorMessage(err)}); it is left as it was`, { cause: err }),
     };
   }
-  return { ...base, changed: true, checked, diff, commands, rollback: () => restore(dest, previous) };
+  let written: Written;
+  try {
+    written = { content: next, ino: (await stat(dest)).ino };
+  } catch {
+    // dest vanished right after the swap: someone else owns it now, a rollback must not touch it.
+    written = { content: next, ino: -1 };
+  }
+  return { ...base, changed: true, checked, diff, commands, rollback: () => restoreIfOurs(dest, previous, written) };
 }
 
 /** Run a reload command; on failure roll back every swap that depended on it. */
@@ -213,30 +248,35 @@ export async function reloadOrRollback(
   command: string,
   swaps: readonly SwapResult[],
   opts: ProcessOptions & { timeoutMs?: number },
-): Promise<{ result: CommandResult; error?: ResourceError; rolledBack: boolean }> {
+): Promise<{ result: CommandResult; error?: ResourceError; rolledBack: boolean; restored: string[] }> {
   const result = await runCommand(command, {
     timeoutMs: opts.timeoutMs ?? opts.commandTimeoutMs ?? 30_000,
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
-  if (result.ok) return { result, rolledBack: false };
-  const names = swaps.map((s) => s.dest).join(', ');
-  let rolledBack = true;
+  if (result.ok) return { result, rolledBack: false, restored: [] };
+  const restored: string[] = [];
+  const notOurs: string[] = [];
   const failures: string[] = [];
   for (const s of swaps) {
     try {
-      await s.rollback();
+      if (await s.rollback()) restored.push(s.dest);
+      else notOurs.push(s.dest);
     } catch (err) {
-      rolledBack = false;
       failures.push(`${s.dest}: ${errorMessage(err)}`);
     }
   }
-  const restored = rolledBack ? `restored the previous ${names}` : `could not restore ${failures.join('; ')}`;
+  const told = [
+    restored.length ? `restored the previous ${restored.join(', ')}` : '',
+    notOurs.length ? `left ${notOurs.join(', ')} as it is: another writer changed it after this pass wrote it` : '',
+    failures.length ? `could not restore ${failures.join('; ')}` : '',
+  ].filter(Boolean);
   return {
     result,
-    rolledBack,
-    error: new ResourceError('RESOURCE_RELOAD_FAILED', `reload_cmd "${command}" ${describeFailure(result)}; ${restored}${commandOutput(result)}`),
+    rolledBack: restored.length === swaps.length,
+    restored,
+    error: new ResourceError('RESOURCE_RELOAD_FAILED', `reload_cmd "${command}" ${describeFailure(result)}; ${told.join('; ')}${commandOutput(result)}`),
   };
 }
 

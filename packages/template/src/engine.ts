@@ -6,7 +6,7 @@ import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 import Handlebars from 'handlebars';
 import { TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
 import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type GuardLocation } from './guard.js';
-import { CONFD_HELPERS, EXTRA_HELPERS, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
+import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
 
 /** One KV pair as the renderer hands it over: keys start with "/" (a missing one is added). */
 export interface TemplatePair {
@@ -29,6 +29,8 @@ export interface TemplateEngineOptions {
 export interface RenderOptions {
   /** Aborts waiting for DNS lookups between passes. */
   signal?: AbortSignal;
+  /** With it, a bad value read through `entry` costs only that entry (its last good value, or nothing). */
+  entries?: EntryRecovery;
 }
 
 export interface TemplateEngine {
@@ -294,7 +296,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
         const lookups = new Map<string, unknown>();
         for (let pass = 1; ; pass++) {
           const wanted = new Set<string>();
-          const scope: RenderScope = { pairs: v.pairs, byKey: v.byKey, env, now, lookups, wanted, keyOfValue: v.keyOfValue, taint: (x, key) => v.taint.addParsed(x, key) };
+          const scope: RenderScope = { pairs: v.pairs, byKey: v.byKey, env, now, lookups, wanted, keyOfValue: v.keyOfValue, taint: (x, key) => v.taint.addParsed(x, key), ...(renderOpts.entries ? { entries: renderOpts.entries } : {}) };
           let out: string | undefined;
           let failure: TemplateProblem | undefined;
           active = { scope, taint: v.taint };

@@ -22,6 +22,18 @@ export interface RenderScope {
   keyOfValue(value: string): string | undefined;
   /** Remember every string inside what was parsed out of `key`'s value, for the injection guard. */
   taint(parsed: unknown, key: string): void;
+  /** Lets `entry` fall back to a key's last good value instead of failing the whole render. */
+  entries?: EntryRecovery;
+}
+
+/** How `entry` limits a bad value's harm to its own key: the caller remembers each key's last good value. */
+export interface EntryRecovery {
+  /** The last value of `key` that `entry` accepted, if any. */
+  lastGood(key: string): string | undefined;
+  /** `entry` accepted `value` for `key`. */
+  accepted(key: string, value: string): void;
+  /** `entry` refused `key`'s value; the render goes on with its last good value, or without the entry. */
+  refused(key: string, message: string, fallback: 'last-good' | 'left-out'): void;
 }
 
 export type Helper = (scope: RenderScope, args: unknown[]) => unknown;
@@ -214,6 +226,34 @@ function parseEntry(scope: RenderScope, text: unknown): unknown {
   return e;
 }
 
+/** `entry` with recovery: a bad value yields the key's last good entry, or nothing ({{#with}} skips it). */
+function entryOrLastGood(scope: RenderScope, text: unknown): unknown {
+  const recovery = scope.entries;
+  if (!recovery) return parseEntry(scope, text);
+  try {
+    const parsed = parseEntry(scope, text);
+    const key = scope.keyOfValue(str(text));
+    if (key !== undefined) recovery.accepted(key, str(text));
+    return parsed;
+  } catch (err) {
+    if (!(err instanceof TemplateProblem) || err.code !== 'TEMPLATE_BAD_VALUE' || err.key === undefined) throw err;
+    const key = err.key;
+    const good = recovery.lastGood(key);
+    const fallback = good === undefined ? undefined : parseLastGood(scope, key, good);
+    recovery.refused(key, err.message, fallback === undefined ? 'left-out' : 'last-good');
+    return fallback;
+  }
+}
+
+/** A remembered value, checked again (and tainted as `key`'s) as if the store held it. */
+function parseLastGood(scope: RenderScope, key: string, good: string): unknown {
+  try {
+    return parseEntry({ ...scope, keyOfValue: (v) => (v === good ? key : scope.keyOfValue(v)) }, good);
+  } catch {
+    return undefined;
+  }
+}
+
 function lookup(scope: RenderScope, req: LookupRequest): unknown {
   const id = JSON.stringify(req);
   if (scope.lookups.has(id)) return scope.lookups.get(id);
@@ -304,7 +344,7 @@ export const CONFD_HELPERS: Readonly<Record<string, Helper>> = {
   },
   json: (s, a) => (arity('json', a, 1), parseJson(s, 'json', a[0])),
   jsonArray: (s, a) => (arity('jsonArray', a, 1), parseJson(s, 'jsonArray', a[0])),
-  entry: (s, a) => (arity('entry', a, 1), parseEntry(s, a[0])),
+  entry: (s, a) => (arity('entry', a, 1), entryOrLastGood(s, a[0])),
   map: (_s, a) => {
     if (a.length % 2) fail('map', 'needs key/value pairs (an even number of arguments)');
     const out: Record<string, unknown> = {};

@@ -3,4 +3,4 @@ export type { RenderOptions, TemplateData, TemplateEngine, TemplateEngineOptions
 export { TemplateError } from './errors.js';
 export type { TemplateErrorCode, TemplateErrorDetails } from './errors.js';
 export { HELPER_NAMES, globToRegExp } from './helpers.js';
-export type { KVPairView } from './helpers.js';
+export type { EntryRecovery, KVPairView } from './helpers.js';

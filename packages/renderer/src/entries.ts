@@ -1,0 +1,90 @@
+// The last good value of every key read through `entry`, per resource, kept under --state-dir so
+// a restart still has them: one bad entry then costs that entry alone, never the whole file.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { EntryRecovery } from '@confd-haproxy/template';
+
+export interface BadEntry {
+  resource: string;
+  key: string;
+  /** "<key>: entry: <what is wrong>". */
+  message: string;
+  /** What was rendered instead: the key's last good value, or nothing. */
+  fallback: 'last-good' | 'left-out';
+}
+
+type Remembered = Record<string, Record<string, string>>;
+
+/** One file per confdir, like the status file, so several renderers on a host do not mix. */
+export function entriesPath(stateDir: string, confdir: string): string {
+  return join(stateDir, `entries-${createHash('sha1').update(resolve(confdir)).digest('hex').slice(0, 10)}.json`);
+}
+
+function load(file: string | undefined): Remembered {
+  if (!file) return {};
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Remembered) : {};
+  } catch {
+    return {};
+  }
+}
+
+const sameValues = (a: Record<string, string> | undefined, b: Record<string, string>) =>
+  JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b).sort());
+
+/** One resource's render: what `entry` accepted and refused, and what to remember afterwards. */
+export interface EntryRender {
+  recovery: EntryRecovery;
+  bad: BadEntry[];
+  /** Remember this render's good values (a refused key keeps its old one); keys not read are dropped. */
+  commit(): void;
+}
+
+export class EntryMemory {
+  readonly #file: string | undefined;
+  readonly #values: Remembered;
+
+  /** Without a file the values live as long as the process. */
+  constructor(file: string | undefined) {
+    this.#file = file;
+    this.#values = load(file);
+  }
+
+  begin(resource: string): EntryRender {
+    const known = this.#values[resource] ?? {};
+    const next: Record<string, string> = {};
+    const bad = new Map<string, BadEntry>();
+    const recovery: EntryRecovery = {
+      lastGood: (key) => known[key],
+      accepted: (key, value) => {
+        next[key] = value;
+        bad.delete(key);
+      },
+      refused: (key, message, fallback) => {
+        bad.set(key, { resource, key, message, fallback });
+        if (fallback === 'last-good' && known[key] !== undefined) next[key] = known[key];
+      },
+    };
+    return {
+      recovery,
+      get bad() {
+        return [...bad.values()];
+      },
+      commit: () => {
+        if (sameValues(this.#values[resource], next)) return;
+        this.#values[resource] = next;
+        this.#save();
+      },
+    };
+  }
+
+  #save(): void {
+    if (!this.#file) return;
+    mkdirSync(dirname(this.#file), { recursive: true });
+    const tmp = `${this.#file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.#values, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.#file);
+  }
+}
