@@ -94,7 +94,7 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .option('--noop', 'render and print a diff against each dest; change nothing (exit 2 when changes are pending)')
     .option('--sync-only', 'write dest files but skip check_cmd and reload_cmd')
     .option('--allow-stale', 'render data the store answered without a known leader (refused by default)')
-    .option('--reset-hold <duration>', 'with --watch: after the store reset (index went backwards, most keys gone at once), render only once its data was stable this long; 0 renders at once', '1s')
+    .option('--reset-hold <duration>', 'with --watch: after the store reset (index went backwards, most keys gone at once), render only once its data was stable this long; 0 renders at once', '500ms')
     .option('--config-from-store', 'take conf.d and templates from the bundle in the store (haproxy/.config/bundle), --confdir until one is adopted; implies --watch')
     .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
@@ -230,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
       keepStageFile: Boolean(flags.keepStageFile),
       allowStale: Boolean(flags.allowStale),
       stateDir: flags.stateDir ?? defaultStateDir(),
-      resetHoldMs: parseDuration(flags.resetHold ?? '1s', '--reset-hold', 's'),
+      resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
     };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
     if (flags.listen) {

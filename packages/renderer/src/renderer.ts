@@ -37,7 +37,7 @@ export interface RendererOptions {
   wait?: { minMs: number; maxMs: number };
   /** Where each key's last good `entry` value is kept across restarts (default: only in memory). */
   stateDir?: string;
-  /** Watch mode: after the store reset, render only once its data was stable this long (ms; 0: at once). Default 1000. */
+  /** Watch mode: after the store reset, render only once its data was stable this long (ms; 0: at once). Default 500. */
   resetHoldMs?: number;
   /** Watch mode: the back-off between failed store reads (default 200 ms doubling up to 1 s). */
   watchBackoff?: { baseMs: number; maxMs: number };
@@ -283,7 +283,7 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
     if (hold.held) return;
     await renderer.pass(latest);
   });
-  const hold = new ResetHold(opts.resetHoldMs ?? 1000, log, () => q.poke());
+  const hold = new ResetHold(opts.resetHoldMs ?? 500, log, () => q.poke());
   // A short back-off ceiling: a restarted store is read again within about a second.
   const backoff = opts.watchBackoff ?? { baseMs: 200, maxMs: 1000 };
   const onSnapshot = (p: string, snap: KVSnapshot) => {

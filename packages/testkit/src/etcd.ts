@@ -17,6 +17,9 @@ export interface EtcdOptions {
   tls?: { cert: string; key: string; ca?: string };
   /** Turn authentication on, with user root and this password (etcd's root role). */
   rootPassword?: string;
+  /** Client and peer ports (default: free ones); a restart on the same address passes the old ones. */
+  port?: number;
+  peerPort?: number;
 }
 
 /** How the launcher talks to its etcd: TLS files, and a client certificate when one is required. */
@@ -77,7 +80,7 @@ async function enableAuth(endpoint: string, password: string, client: Client): P
 
 /** `etcd` with its own data dir; resolves once /health reports a leader. */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
-  const [port, peerPort] = [await freePort(), await freePort()];
+  const [port, peerPort] = [opts.port ?? (await freePort()), opts.peerPort ?? (await freePort())];
   const dir = tempDir('etcd');
   const log = join(dir, 'etcd.log');
   const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
