@@ -21,7 +21,7 @@ export async function haproxyOnly(a, b) {
 }
 
 /** The system: checker (interval) → file store → renderer (watch) → HAProxy via haproxy-reload. */
-export async function system(a, b, { intervalMs = 500 } = {}) {
+export async function system(a, b, { intervalMs = 500, timeoutMs = 300, wait = { minMs: 20, maxMs: 200 } } = {}) {
   const stack = await startRenderedHAProxy({ keys: ['/haproxy/memcached'] });
   const dir = stack.dir;
   const port = await freePort();
@@ -30,10 +30,10 @@ export async function system(a, b, { intervalMs = 500 } = {}) {
   const s1 = createFileStore({ file, pollMs: 200 });
   const s2 = createFileStore({ file, pollMs: 200 });
   const kind = memcachedKind({ tag: 'mem', servers: [a, b].map((m) => ({ host: m.host, port: m.port })), proxyport: port });
-  const checker = new TagChecker({ tag: 'mem', kind, store: s1, logger: quiet, checker: 'bench:1', timeoutMs: 300, retryUp: 2, retryDown: 1, lockTtlMs: 10_000, noLock: true });
+  const checker = new TagChecker({ tag: 'mem', kind, store: s1, logger: quiet, checker: 'bench:1', timeoutMs, retryUp: 2, retryDown: 1, lockTtlMs: 10_000, noLock: true });
   const loops = [
     runTagChecker(checker, { intervalMs, signal: ac.signal }),
-    runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: stack.env, wait: { minMs: 20, maxMs: 200 } }),
+    runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: stack.env, wait }),
   ];
   return {
     port,
