@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileStore, type KVLock, type KVStore } from '@confd-haproxy/kv';
 import { TagChecker, runTagChecker, type CheckerKind } from '@confd-haproxy/checker';
@@ -81,7 +82,23 @@ t.test('a holder that lost its lock stops writing at once and says so', async (t
   t.equal(r.holder, false);
   t.equal(r.wrote, false, 'the old holder did not write');
   t.match(r.reason, /standby/);
-  t.ok(lines.some((l) => l.includes('lost the lock haproxy/.locks/ping/p1')), 'and logged the loss');
+  t.ok(lines.some((l) => l.includes('lost the lock haproxy/.locks/ping/p1: another checker (host-b:2) holds it now')), 'and logged the loss, naming the new holder');
+});
+
+t.test('a holder whose store restarted empty says the store forgot its session, and takes the lock again', async (t) => {
+  const [a, b] = await services(t);
+  const file = join(t.testdir({}), 'kv.json');
+  const lines: string[] = [];
+  const c = checker(t, 'host-a:1', pingKind({ targets: [a, b] }), fileStore(t, file), { lockTtlMs: 600, lines });
+  t.equal((await c.pass(signal)).holder, true);
+  // The store comes back without its data: no session, no lock key, no entry.
+  rmSync(file);
+  await sleep(200);
+  const r = await c.pass(signal);
+  t.equal(r.holder, true, 'the lock is taken again at once');
+  const lost = lines.find((l) => l.includes('lost the lock'));
+  t.match(lost, /the store no longer knows its session \(it expired, or the store restarted or was restored\)/);
+  t.notMatch(lost, /another checker/, 'no other checker is blamed');
 });
 
 t.test('a renew that fails (store unreachable) stops writes until a renew succeeds', async (t) => {
