@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, readFirstLine, storeOptionsFromFlags } from './common.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
+import { normalizeVersionFlag, VERSION } from './version.js';
 
 export interface CheckerFlags {
   consul?: string;
@@ -42,6 +43,7 @@ const defaultLockDir = () => (process.getuid?.() === 0 ? '/run/confd-haproxy' : 
 
 export function checkerFlags(cmd: Command): Command {
   return cmd
+    .version(VERSION, '--version', 'print the version and exit')
     .option('--consul <host:port>', 'Consul agent (default CONSUL_HTTP_ADDR)')
     .option('--backend <name>', 'store backend: consul, etcd or file')
     .option('--node <address>', 'store address: a Consul agent (as --consul) or an etcd endpoint (http://127.0.0.1:2379)')
@@ -215,7 +217,7 @@ export function checkerExit(bin: string, err: unknown): number {
 export async function runProgram(bin: string, program: Command, argv: string[]): Promise<number> {
   program.exitOverride();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(normalizeVersionFlag(argv), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     const code = (err as { code?: string }).code;

@@ -9,6 +9,7 @@ import { openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type RendererOptions } from '@confd-haproxy/renderer';
 import type { Server } from 'node:http';
 import { normalizeSingleDash } from './argv.js';
+import { VERSION } from './version.js';
 import { rendererMetrics } from './metrics.js';
 import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from './status.js';
 import { newRegistry, startObserver } from './observe.js';
@@ -86,6 +87,7 @@ type Mode = 'run' | 'plan' | 'status' | 'push';
 
 export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>): Command {
   const program = storeFlags(new Command('confd-haproxy'))
+    .version(VERSION, '--version', 'print the version and exit')
     .description('Render conf.d resources and Handlebars templates from a KV store into haproxy.cfg; check, swap, reload.')
     .option('--onetime', 'render once and exit (0 on success, non-zero on any error)')
     .option('--watch', 'watch the store (blocking queries) and conf.d/templates, render on change')

@@ -6,8 +6,10 @@ import { Command } from 'commander';
 import { reloadHaproxy } from '@confd-haproxy/runner';
 import { runProgram } from './checker-run.js';
 import { EXIT, parseDuration } from './common.js';
+import { VERSION } from './version.js';
 
 const program = new Command('haproxy-reload')
+  .version(VERSION, '--version', 'print the version and exit')
   .description('Seamless HAProxy reload through the master CLI; waits for the result.')
   .requiredOption('--master-socket <path>', 'the master CLI socket (haproxy -W -S <path>)')
   .option('--timeout <duration>', 'how long to wait for the new workers', '10s')

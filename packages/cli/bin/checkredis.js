@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The checkredis command: a committed entry point, so npm links it before dist/ is built.
+import '../dist/checkredis.js';

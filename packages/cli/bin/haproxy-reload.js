@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The haproxy-reload command: a committed entry point, so npm links it before dist/ is built.
+import '../dist/haproxy-reload.js';
