@@ -1,0 +1,151 @@
+// What a user installs: every published package packed with `npm pack`, then
+// `npm install -g confd-haproxy` into an empty prefix, as it would come from the registry after a
+// publish. The @confd-haproxy scope is served from the packed tarballs by a minimal registry on
+// loopback (the npm registry protocol: a packument per name, then the tarball); everything else
+// comes from the npm registry (or npm's cache). Nothing resolves into this clone.
+import t from 'tap';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { declaredDependencies, importedPackages, publishedPackages, type Workspace } from './workspaces.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
+const HAPROXY = '/usr/sbin/haproxy';
+
+interface Packed {
+  ws: Workspace;
+  tarball: string;
+  files: string[];
+}
+
+function pack(ws: Workspace, dest: string): Packed {
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dest, '-w', ws.dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  const [info] = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  return { ws, tarball: join(dest, info!.filename), files: info!.files.map((f) => f.path) };
+}
+
+/** The npm registry protocol for the tarballs of one scope: GET /<name> → packument, GET /-/<file> → tarball. */
+async function scopeRegistry(packed: Packed[]): Promise<{ url: string; server: Server; served: Set<string> }> {
+  const served = new Set<string>();
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+    const byFile = packed.find((p) => path === `/-/${p.tarball.split('/').pop()}`);
+    if (byFile) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(byFile.tarball));
+      return;
+    }
+    const byName = packed.find((p) => path === `/${p.ws.manifest.name}`);
+    if (!byName) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not found"}');
+      return;
+    }
+    served.add(byName.ws.manifest.name);
+    const bytes = readFileSync(byName.tarball);
+    const { name, version } = byName.ws.manifest;
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const dist = {
+      tarball: `${base}/-/${byName.tarball.split('/').pop()}`,
+      shasum: createHash('sha1').update(bytes).digest('hex'),
+      integrity: `sha512-${createHash('sha512').update(bytes).digest('base64')}`,
+    };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, 'dist-tags': { latest: version }, versions: { [version]: { ...byName.ws.manifest, _id: `${name}@${version}`, dist } } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server, served };
+}
+
+const workspaces = publishedPackages(root);
+
+t.test('every package declares exactly the packages its code imports', async (t) => {
+  for (const ws of workspaces) {
+    const imported = importedPackages(ws);
+    const declared = declaredDependencies(ws);
+    t.same([...imported].filter((n) => !declared.has(n)), [], `${ws.manifest.name}: imports it does not declare`);
+    t.same([...declared].filter((n) => !imported.has(n)), [], `${ws.manifest.name}: declares what it never imports`);
+  }
+});
+
+t.test('installed from packed tarballs into an empty prefix, every command runs', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-install-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const sub of ['tarballs', 'prefix', 'etc', 'out']) mkdirSync(join(dir, sub));
+  const packed = workspaces.map((ws) => pack(ws, join(dir, 'tarballs')));
+
+  for (const p of packed) {
+    t.ok(p.files.includes('dist/index.js') && p.files.includes('dist/index.d.ts'), `${p.ws.manifest.name}: compiled code and types are packed`);
+    t.ok(p.files.includes('README.md') && p.files.includes('LICENSE'), `${p.ws.manifest.name}: README and LICENSE are packed`);
+    t.notOk(p.files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.endsWith('.tsbuildinfo')), `${p.ws.manifest.name}: no sources, tests or build state`);
+  }
+  const cli = packed.find((p) => p.ws.manifest.name === 'confd-haproxy');
+  t.ok(cli, 'the user-facing package is confd-haproxy');
+  if (!cli) return;
+  t.ok(['share/conf.d/haproxy.toml', 'share/templates/haproxy.cfg.hbs', 'share/systemd/confd-haproxy.service'].every((f) => cli.files.includes(f)), 'it ships the resource, the templates and the units');
+
+  const registry = await scopeRegistry(packed.filter((p) => p !== cli));
+  t.teardown(() => registry.server.close());
+  const prefix = join(dir, 'prefix');
+  // Not spawnSync: the registry answers from this process's event loop.
+  const install = await promisify(execFile)('npm', ['install', '-g', '--prefix', prefix, cli.tarball, `--@confd-haproxy:registry=${registry.url}`, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, encoding: 'utf8', timeout: 300_000 }).then(
+    () => ({ ok: true, stderr: '' }),
+    (err: { stderr?: string; message: string }) => ({ ok: false, stderr: err.stderr ?? err.message }),
+  );
+  t.ok(install.ok, `npm install -g succeeds\n${install.stderr}`);
+  if (!install.ok) return;
+  t.same([...registry.served].sort(), packed.filter((p) => p !== cli).map((p) => p.ws.manifest.name).sort(), 'every scoped package was resolved through the registry of the tarballs (npm takes the bytes from its cache by integrity)');
+
+  const installed = join(prefix, 'lib/node_modules/confd-haproxy');
+  t.notOk(linksInto(installed, [join(root, 'packages'), join(root, 'node_modules')]), 'nothing in the install points back into the clone');
+
+  for (const bin of BINS) {
+    const path = join(prefix, 'bin', bin);
+    t.ok(existsSync(path), `${bin} is in <prefix>/bin`);
+    for (const flag of ['--version', '-version']) {
+      const r = spawnSync(path, [flag], { encoding: 'utf8', timeout: 30_000 });
+      t.equal(`${r.status} ${r.stdout.trim()}`, `0 ${cli.ws.manifest.version}`, `${bin} ${flag} prints the package version`);
+    }
+    const help = spawnSync(path, ['--help'], { encoding: 'utf8', timeout: 30_000 });
+    t.match(`${help.status} ${help.stdout}`, new RegExp(`^0 Usage: ${bin}`), `${bin} --help`);
+  }
+
+  // The documented setup: copy share/conf.d and share/templates, point dest somewhere writable.
+  const etc = join(dir, 'etc');
+  cpSync(join(installed, 'share/conf.d'), join(etc, 'conf.d'), { recursive: true });
+  cpSync(join(installed, 'share/templates'), join(etc, 'templates'), { recursive: true });
+  const toml = join(etc, 'conf.d/haproxy.toml');
+  const dest = join(dir, 'out/haproxy.cfg');
+  writeFileSync(toml, forTemp(readFileSync(toml, 'utf8'), dest));
+  cpSync(join(root, 'examples/quickstart/kv.json'), join(dir, 'kv.json'));
+  const run = spawnSync(join(prefix, 'bin/confd-haproxy'), ['-onetime', '-backend', 'file', '-file', join(dir, 'kv.json'), '-confdir', etc, '-state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '' } });
+  t.equal(run.status, 0, `a -onetime render of the shipped templates succeeds\n${run.stderr}`);
+  t.match(readFileSync(dest, 'utf8'), /listen \S+/, 'haproxy.cfg has the listens of the quick-start data');
+  if (existsSync(HAPROXY)) {
+    const check = spawnSync(HAPROXY, ['-c', '-f', dest], { encoding: 'utf8', timeout: 30_000 });
+    t.equal(check.status, 0, `haproxy -c accepts it\n${check.stdout}${check.stderr}`);
+  }
+});
+
+/** The shipped resource with dest in a temp dir and no reload: the check_cmd (haproxy -c) stays. */
+function forTemp(toml: string, dest: string): string {
+  return toml
+    .replace(/^dest = .*$/m, `dest = ${JSON.stringify(dest)}`)
+    .replace(/^(reload_cmd|runtime_socket) = .*$/gm, '')
+    .replace(/^check_cmd = "\/usr\/sbin\/haproxy/m, existsSync(HAPROXY) ? 'check_cmd = "/usr/sbin/haproxy' : '#');
+}
+
+/** Does any symlink under dir resolve into the clone? */
+function linksInto(dir: string, clone: string[]): boolean {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) {
+      if (clone.some((c) => realpathSync(path).startsWith(c))) return true;
+    } else if (st.isDirectory() && linksInto(path, clone)) return true;
+  }
+  return false;
+}
