@@ -24,10 +24,11 @@ interface Packed {
   files: string[];
 }
 
-function pack(ws: Workspace, dest: string): Packed {
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dest, '-w', ws.dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-  const [info] = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
-  return { ws, tarball: join(dest, info!.filename), files: info!.files.map((f) => f.path) };
+/** scripts/pack.mjs: what a publish would upload, one tarball per published package. */
+function packAll(dest: string): Packed[] {
+  const out = execFileSync(process.execPath, [join(root, 'scripts/pack.mjs'), dest], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  const infos = JSON.parse(out) as { name: string; filename: string; files: { path: string }[] }[];
+  return infos.map((info) => ({ ws: workspaces.find((w) => w.manifest.name === info.name)!, tarball: join(dest, info.filename), files: info.files.map((f) => f.path) }));
 }
 
 /** The npm registry protocol for the tarballs of one scope: GET /<name> → packument, GET /-/<file> → tarball. */
@@ -75,7 +76,8 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-install-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const sub of ['tarballs', 'prefix', 'etc', 'out']) mkdirSync(join(dir, sub));
-  const packed = workspaces.map((ws) => pack(ws, join(dir, 'tarballs')));
+  const packed = packAll(join(dir, 'tarballs'));
+  t.equal(packed.length, workspaces.length, 'every published package is packed');
 
   for (const p of packed) {
     t.ok(p.files.includes('dist/index.js') && p.files.includes('dist/index.d.ts'), `${p.ws.manifest.name}: compiled code and types are packed`);

@@ -65,7 +65,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--log-format <format>', 'text (the original style) or json', 'text')
     .option('--lock-dir <dir>', `directory of the per-tag lock files (default ${defaultLockDir()})`)
     .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag (Consul: at least 10s); a standby takes over about this long after the holder died', '10s')
-    .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9102)')
+    .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9102)')
     .option('--debug', 'log every probe');
 }
 

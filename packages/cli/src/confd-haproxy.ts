@@ -80,7 +80,7 @@ function storeFlags(cmd: Command): Command {
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', '30s')
     .option('--keep-stage-file', 'keep stage files for inspection')
     .option('--state-dir <dir>', `where the status of the last passes is kept (default ${defaultStateDir()})`)
-    .option('--listen <host:port>', 'serve /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
+    .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
 }
 
 type Mode = 'run' | 'plan' | 'status' | 'push';
@@ -241,7 +241,7 @@ async function main(argv: string[]): Promise<number> {
       opts.onPass = m.onPass;
       opts.onWatch = m.onWatch;
       observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
-      logger.info(`serving /healthz, /readyz and /metrics on ${flags.listen}`);
+      logger.info(`serving /livez, /healthz, /readyz and /metrics on ${flags.listen}`);
     }
     const stateDir = opts.stateDir!;
     if (mode === 'status' && (flags.fleet || flags.waitConverged)) return fleetStatus(store, flags, ac.signal);

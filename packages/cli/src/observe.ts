@@ -1,5 +1,6 @@
-// --listen 127.0.0.1:PORT: /healthz (alive, loop not stuck), /readyz (did real work from fresh
-// data), /metrics (Prometheus text, prom-client). One small server for every bin.
+// --listen 127.0.0.1:PORT: /livez (the process answers: for restarts, never fails on a store
+// outage), /healthz (alive and hearing from the store), /readyz (did real work from fresh data),
+// /metrics (Prometheus text, prom-client). One small server for every bin.
 import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { UsageError } from './common.js';
@@ -36,6 +37,7 @@ export async function startObserver(opts: ObserverOptions): Promise<Server> {
       res.writeHead(v.ok ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(`${v.ok ? 'ok' : 'not ok'}: ${v.why}\n`);
     };
+    if (path === '/livez') return verdict({ ok: true, why: `up ${Math.round(process.uptime())} s` });
     if (path === '/healthz') return verdict(opts.health());
     if (path === '/readyz') return verdict(opts.ready());
     if (path === '/metrics') {
@@ -52,7 +54,7 @@ export async function startObserver(opts: ObserverOptions): Promise<Server> {
       return;
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end('not found: /healthz, /readyz, /metrics\n');
+    res.end('not found: /livez, /healthz, /readyz, /metrics\n');
   });
   await new Promise<void>((done, fail) => {
     server.once('error', (err) => fail(new UsageError(`--listen ${opts.listen}: ${err.message}`)));

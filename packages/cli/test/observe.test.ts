@@ -31,7 +31,7 @@ t.test('the renderer serves /healthz, /readyz and /metrics with --listen', async
   writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n`);
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
   const port = await freePort();
-  const p = spawn(process.execPath, [bin('confd-haproxy'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`], { stdio: 'ignore', env: { PATH: process.env.PATH } });
+  const p = spawn(process.execPath, [bin('confd-haproxy'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore', env: { PATH: process.env.PATH } });
   t.teardown(() => p.kill('SIGKILL'));
   const ready = await until(`http://127.0.0.1:${port}/readyz`, 200);
   t.match(ready, { status: 200, text: /^ok: rendered from a fresh read/ });
@@ -43,6 +43,18 @@ t.test('the renderer serves /healthz, /readyz and /metrics with --listen', async
   const exited = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
   p.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM stops the watcher cleanly');
+});
+
+t.test('/livez answers while the store is unreachable: an outage is for readiness, not for restarts', async (t) => {
+  const dir = t.testdir({ 'conf.d': {}, out: {} });
+  writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n`);
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  const [port, deadStore] = [await freePort(), await freePort()];
+  const p = spawn(process.execPath, [bin('confd-haproxy'), '--watch', '--backend', 'consul', '--node', `127.0.0.1:${deadStore}`, '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore', env: { PATH: process.env.PATH } });
+  t.teardown(() => p.kill('SIGKILL'));
+  t.match(await until(`http://127.0.0.1:${port}/livez`, 200), { status: 200, text: /^ok: up \d+ s/ });
+  t.match(await get(`http://127.0.0.1:${port}/readyz`), { status: 503, text: /^not ok: no successful render yet/ });
+  t.match(await get(`http://127.0.0.1:${port}/livez`), { status: 200 }, 'still alive');
 });
 
 t.test('a checker serves the active server per tag and probe results', async (t) => {
@@ -59,4 +71,5 @@ t.test('a checker serves the active server per tag and probe results', async (t)
   t.match(metrics, new RegExp(`confd_haproxy_checker_probes_total\\{tag="obs",server="127\\.0\\.0\\.1:${mem.port}",result="ok"\\} \\d`));
   t.match(metrics, /confd_haproxy_checker_lock_held\{tag="obs"\} 1/);
   t.match(await get(`http://127.0.0.1:${port}/healthz`), { status: 200 });
+  t.match(await get(`http://127.0.0.1:${port}/livez`), { status: 200 });
 });
