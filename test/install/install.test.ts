@@ -3,11 +3,11 @@
 // publish. The @confd-haproxy scope is served from the packed tarballs by a minimal registry on
 // loopback (the npm registry protocol: a packument per name, then the tarball); everything else
 // comes from the npm registry (or npm's cache). Nothing resolves into this clone.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -75,7 +75,7 @@ t.test('every package declares exactly the packages its code imports', async (t)
 t.test('installed from packed tarballs into an empty prefix, every command runs', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-install-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  for (const sub of ['tarballs', 'prefix', 'etc', 'out']) mkdirSync(join(dir, sub));
+  for (const sub of ['tarballs', 'root/usr/local', 'etc', 'out']) mkdirSync(join(dir, sub), { recursive: true });
   const packed = packAll(join(dir, 'tarballs'));
   t.equal(packed.length, workspaces.length, 'every published package is packed');
 
@@ -91,7 +91,9 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
 
   const registry = await scopeRegistry(packed.filter((p) => p !== cli));
   t.teardown(() => registry.server.close());
-  const prefix = join(dir, 'prefix');
+  // The documented install, `npm install -g confd-haproxy`, into <root>/usr/local.
+  const sysroot = join(dir, 'root');
+  const prefix = join(sysroot, 'usr/local');
   // Not spawnSync: the registry answers from this process's event loop.
   const install = await promisify(execFile)('npm', ['install', '-g', '--prefix', prefix, cli.tarball, `--@confd-haproxy:registry=${registry.url}`, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, encoding: 'utf8', timeout: 300_000 }).then(
     () => ({ ok: true, stderr: '' }),
@@ -115,6 +117,8 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
     t.match(`${help.status} ${help.stdout}`, new RegExp(`^0 Usage: ${bin}`), `${bin} --help`);
   }
 
+  await verifyUnits(t, installed, sysroot);
+
   // The documented setup: copy share/conf.d and share/templates, point dest somewhere writable.
   const etc = join(dir, 'etc');
   cpSync(join(installed, 'share/conf.d'), join(etc, 'conf.d'), { recursive: true });
@@ -131,6 +135,27 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
     t.equal(check.status, 0, `haproxy -c accepts it\n${check.stdout}${check.stderr}`);
   }
 });
+
+/** The documented unit install (share/systemd → /etc/systemd/system), verified inside <root>. */
+async function verifyUnits(t: Test, installed: string, sysroot: string): Promise<void> {
+  if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
+    t.comment('systemd-analyze is not installed: the units were not verified');
+    return;
+  }
+  const units = readdirSync(join(installed, 'share/systemd')).filter((f) => /\.(service|timer)$/.test(f));
+  cpSync(join(installed, 'share/systemd'), join(sysroot, 'etc/systemd/system'), { recursive: true });
+  // The targets and services the units order themselves after, as this machine has them.
+  cpSync('/usr/lib/systemd/system', join(sysroot, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
+  // ExecReload's /bin/kill, as a merged-/usr system has it.
+  cpSync('/usr/bin/kill', join(sysroot, 'usr/bin/kill'));
+  symlinkSync('usr/bin', join(sysroot, 'bin'));
+  for (const unit of units) {
+    const name = unit.replace(/@\./, '@test.');
+    const r = spawnSync('systemd-analyze', ['verify', '--man=no', `--root=${sysroot}`, name], { encoding: 'utf8', timeout: 60_000 });
+    t.same(`${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim()), [], `systemd-analyze verify ${name}: no complaint`);
+    t.equal(r.status, 0, `systemd-analyze verify ${name} passes`);
+  }
+}
 
 /** The shipped resource with dest in a temp dir and no reload: the check_cmd (haproxy -c) stays. */
 function forTemp(toml: string, dest: string): string {
