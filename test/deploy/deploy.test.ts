@@ -37,8 +37,9 @@ t.test('docker-compose.yml: every service runs a real image or this Dockerfile w
   t.ok(names.includes('consul') && doc.services.consul!.image!.startsWith('hashicorp/consul:'), 'the real hashicorp/consul image');
   t.ok(['mariadb-primary', 'mariadb-replica1', 'mariadb-replica2', 'memcached1', 'memcached2', 'haproxy', 'renderer', 'checkmysqlslave', 'checkmemcached'].every((n) => names.includes(n)), 'every part of the system is there');
   for (const [name, s] of Object.entries(doc.services)) {
-    t.ok(Boolean(s.image) !== Boolean(s.build), `${name}: an image or a build, not both`);
+    t.ok(s.image, `${name}: an image (a service built from the Dockerfile names the image it builds)`);
     if (s.image) t.match(s.image, /^[a-z0-9/._-]+:[0-9][\w.-]*$/, `${name}: a pinned image tag`);
+
     if (s.build) t.ok(existsSync(join(root, s.build, 'Dockerfile')), `${name}: builds ${s.build}/Dockerfile`);
     for (const d of s.depends_on ?? []) t.ok(names.includes(d), `${name} depends on ${d}, a service of the file`);
     for (const p of s.ports ?? []) t.match(p, /^\d+:\d+$/, `${name}: port ${p} is host:container`);
@@ -84,6 +85,9 @@ t.test('systemd units start the installed bins with real flags, hardened (verifi
 interface K8sContainer {
   name: string;
   image: string;
+  env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  resources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
+  securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean };
   command?: string[];
   ports?: { name?: string; containerPort: number }[];
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
@@ -99,7 +103,15 @@ interface K8sDoc {
     clusterIP?: string;
     serviceName?: string;
     selector?: { matchLabels?: Record<string, string> } & Record<string, unknown>;
-    template?: { metadata: { labels: Record<string, string> }; spec: { containers: K8sContainer[]; initContainers?: K8sContainer[]; volumes?: { name: string; configMap?: { name: string; items?: { key: string; path: string }[] } }[] } };
+    template?: {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; fsGroup?: number };
+        containers: K8sContainer[];
+        initContainers?: K8sContainer[];
+        volumes?: { name: string; configMap?: { name: string; items?: { key: string; path: string }[] }; secret?: { secretName: string } }[];
+      };
+    };
     volumeClaimTemplates?: { metadata: { name: string } }[];
   };
 }
@@ -149,8 +161,48 @@ t.test('deploy/k8s: commands use flags our bins have, and probes hit the --liste
         const port = typeof get.port === 'number' ? get.port : c.ports?.find((p) => p.name === get.port)?.containerPort;
         t.equal(String(port), listen!.split(':').pop(), `${d.metadata.name}/${c.name}: ${get.path} on the --listen port`);
       }
-      t.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+      t.equal(c.livenessProbe?.httpGet?.path, '/livez', `${d.metadata.name}/${c.name}: liveness restarts only a stuck process`);
       t.equal(c.readinessProbe?.httpGet?.path, '/readyz');
+    }
+  }
+});
+
+const IMAGE = 'ghcr.io/confd-haproxy/confd-haproxy';
+const version = (JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')) as { version: string }).version;
+const pods = k8s.flatMap((d) => (d.spec?.template ? [{ name: d.metadata.name, spec: d.spec.template.spec }] : []));
+
+t.test('one image name and tag: the Dockerfile documents it, compose and deploy/k8s use it', async (t) => {
+  const tag = `${IMAGE}:${version}`;
+  t.match(readFileSync(join(root, 'Dockerfile'), 'utf8'), new RegExp(`docker build -t ${tag.replaceAll('.', '\\.')} \\.`), 'the Dockerfile says how to build it');
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+  for (const [name, s] of Object.entries(compose.services).filter(([, s]) => s.build)) t.equal(s.image, tag, `compose ${name} builds and names it`);
+  for (const { name, spec } of pods) {
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers].filter((c) => c.image.startsWith(IMAGE) || c.image.startsWith('confd-haproxy'))) t.equal(c.image, tag, `${name}/${c.name}`);
+  }
+});
+
+t.test('deploy/k8s: no container runs as root, each has requests and limits', async (t) => {
+  for (const { name, spec } of pods) {
+    t.ok(spec.securityContext?.runAsNonRoot === true && (spec.securityContext.runAsUser ?? 0) > 0, `${name}: the pod runs as a non-root user`);
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+      t.not(c.securityContext?.runAsUser, 0, `${name}/${c.name}: not UID 0`);
+      t.equal(c.securityContext?.allowPrivilegeEscalation, false, `${name}/${c.name}: no privilege escalation`);
+      t.ok(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.cpu && c.resources.limits.memory, `${name}/${c.name}: cpu and memory requests and limits`);
+    }
+  }
+});
+
+t.test('deploy/k8s: every Secret it mounts or reads has a kubectl create secret example in the README', async (t) => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const secrets = new Set(pods.flatMap(({ spec }) => [...(spec.volumes ?? []).flatMap((v) => (v.secret ? [v.secret.secretName] : [])), ...spec.containers.flatMap((c) => (c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.name] : [])))]));
+  t.ok(secrets.size >= 4, [...secrets].join(', '));
+  for (const name of secrets) t.match(readme, new RegExp(`kubectl create secret generic ${name}\\b`), `${name} is documented`);
+  for (const { spec } of pods) {
+    for (const c of spec.containers) {
+      for (const e of c.env ?? []) {
+        const ref = e.valueFrom?.secretKeyRef;
+        if (ref) t.match(readme, new RegExp(`kubectl create secret generic ${ref.name}\\b[^\\n]*--from-[a-z]+=${ref.key}\\b`), `${ref.name} has the key ${ref.key}`);
+      }
     }
   }
 });
@@ -179,7 +231,7 @@ t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date
 
 t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t) => {
   const paths = new Set(k8s.flatMap((d) => d.spec?.template?.spec.containers ?? []).flatMap((c) => [c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path]).filter(Boolean) as string[]);
-  t.same([...paths].sort(), ['/healthz', '/readyz']);
+  t.same([...paths].sort(), ['/livez', '/readyz']);
   const dir = t.testdir({ 'conf.d': { 'x.toml': '[template]\nsrc = "x.hbs"\ndest = "x.out"\nkeys = ["/haproxy/memcached"]\n' }, templates: { 'x.hbs': 'x\n' }, 'kv.json': '{}' });
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore' });
