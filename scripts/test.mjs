@@ -2,7 +2,7 @@
 // `npm test`: install the real services the tests start (Debian, as root), build, type-check the
 // tests, run every test file with node-tap, and end with one line: "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,7 +21,14 @@ const SERVICES = [
   ['redis-sentinel', '/usr/bin/redis-sentinel', 'redis-sentinel'],
   ['socat', '/usr/bin/socat', 'socat'],
   ['rsync', '/usr/bin/rsync', 'rsync'],
+  ['openssl', '/usr/bin/openssl', 'openssl'],
+  ['promtool', '/usr/bin/promtool', 'prometheus'],
+  ['systemd-analyze', '/usr/bin/systemd-analyze', 'systemd'],
 ];
+
+// Tests write only into temporary directories: after the run, nothing here may be newer than
+// the run's start (the services above are installed before it starts).
+const UNTOUCHED = ['/etc', '/var/lib/confd-haproxy', '/run/confd-haproxy', '/usr/local/bin', '/usr/local/lib/node_modules'];
 
 function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
@@ -54,7 +61,33 @@ if (!sh('npm', ['run', '--silent', 'build'])) finish(0, 1, 1);
 console.log('# type-checking tests and benchmarks');
 if (!sh('npx', ['tsc', '-p', 'tsconfig.test.json'])) finish(0, 1, 1);
 
+/** Files under dirs modified after since (ms), depth-first, bounded. */
+function touchedSince(dirs, since, limit = 20) {
+  const found = [];
+  const walk = (path, depth) => {
+    if (found.length >= limit || depth > 12) return;
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return;
+    }
+    if (st.mtimeMs > since || st.ctimeMs > since) found.push(path);
+    if (!st.isDirectory()) return;
+    let names = [];
+    try {
+      names = readdirSync(path);
+    } catch {
+      return;
+    }
+    for (const n of names) walk(join(path, n), depth + 1);
+  };
+  for (const d of dirs) walk(d, 0);
+  return found;
+}
+
 mkdirSync('.tap', { recursive: true });
+const startedAt = Date.now();
 const report = createWriteStream('.tap/report.tap');
 const files = process.argv.slice(2);
 const tap = spawn('npx', ['tap', '--reporter=tap', ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -71,6 +104,8 @@ tap.on('close', (code, signal) => {
   const total = Number(m?.[1] ?? 0);
   const passed = Number(m?.[2] ?? 0);
   const failed = Number(m?.[3] ?? 0) || (code === 0 ? 0 : Math.max(1, total - passed));
-  const ok = code === 0 && signal === null && total > 0 && failed === 0;
-  finish(passed, failed, ok ? 0 : 1);
+  const touched = touchedSince(UNTOUCHED, startedAt);
+  if (touched.length) console.log(`not ok - tests wrote outside temporary directories:\n${touched.map((p) => `#   ${p}`).join('\n')}`);
+  const ok = code === 0 && signal === null && total > 0 && failed === 0 && touched.length === 0;
+  finish(passed, failed + (touched.length ? 1 : 0), ok ? 0 : 1);
 });

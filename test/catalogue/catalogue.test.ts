@@ -385,7 +385,7 @@ t.test('fault: the renderer SIGKILLed mid-write leaves the old or the new file, 
   const outcomes = new Set<string>();
   for (let round = 0; round < 5; round++) {
     writeFileSync(e.dest, e.good);
-    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--onetime', '--backend', 'file', '--file', file, '--confdir', e.dir, '--command-timeout', '60s'], { env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(e.dir, 'a.sock') } });
+    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--onetime', '--backend', 'file', '--file', file, '--confdir', e.dir, '--command-timeout', '60s', '--state-dir', join(e.dir, 'state')], { env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(e.dir, 'a.sock') } });
     await sleep(150 + round * 120);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));

@@ -235,11 +235,13 @@ async function main(argv: string[]): Promise<number> {
       resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
     };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
+    let onBundle: ((e: { version: number; adopted: boolean; reason?: string }) => void) | undefined;
     if (flags.listen) {
       const registry = newRegistry();
       const m = rendererMetrics(registry, { staleAfterMs: flags.watch ? 3 * 60_000 : 3 * intervalMs + 60_000 });
       opts.onPass = m.onPass;
       opts.onWatch = m.onWatch;
+      onBundle = m.onBundle;
       observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
       logger.info(`serving /livez, /healthz, /readyz and /metrics on ${flags.listen}`);
     }
@@ -292,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
     if (flags.configFromStore) {
       const diffs = Number(flags.diffsBeforeSync ?? '3');
       if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
-      await runFleet({ ...opts, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's') });
+      await runFleet({ ...opts, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
     } else if (flags.watch) await runWatch(opts);
     else await runInterval({ ...opts, intervalMs });
     return EXIT.OK;

@@ -29,6 +29,8 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
       if (age !== undefined) this.set(age);
     },
   });
+  const bundleVersion = new Gauge({ name: 'confd_haproxy_fleet_bundle_version', help: 'The bundle version this instance runs (--config-from-store)', registers: [registry] });
+  const bundlesRefused = new Counter({ name: 'confd_haproxy_fleet_bundles_refused_total', help: 'Pushed bundles this instance refused, by the first word of the reason', labelNames: ['reason'], registers: [registry] });
   let lastAlive = Date.now();
   let lastWatchError: string | undefined;
   let readyAt: number | undefined;
@@ -57,6 +59,10 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
         reloads.inc({ result: c.ok ? 'ok' : 'failed' });
         reloadSeconds.observe(c.durationMs / 1000);
       }
+    },
+    onBundle(e: { version: number; adopted: boolean; reason?: string }) {
+      if (e.adopted) bundleVersion.set(e.version);
+      else bundlesRefused.inc({ reason: reasonClass(e.reason) });
     },
     onWatch(e: { prefix: string; ok: boolean; error?: string }) {
       lastAlive = Date.now();
@@ -114,4 +120,9 @@ export function checkerMetrics(registry: Registry, opts: { tags: string[]; stale
       return missing.length ? { ok: false, why: `no pass yet for ${missing.join(', ')}` } : { ok: true, why: 'every tag checked' };
     },
   };
+}
+
+/** A bounded label: the reason's first word ("untrusted", "check_cmd", …), not its free text. */
+function reasonClass(reason: string | undefined): string {
+  return /^[a-z_-]{1,24}/i.exec(reason ?? '')?.[0]?.toLowerCase() ?? 'other';
 }

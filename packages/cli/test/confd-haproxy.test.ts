@@ -23,7 +23,7 @@ function shipped(t: Test, kv: Record<string, string>, reload = 'true') {
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
   return dir;
 }
-const common = (dir: string) => ['--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir];
+const common = (dir: string) => ['--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--state-dir', join(dir, 'state')];
 
 t.test('onetime with the shipped resource renders, passes real haproxy -c on the stage file, exits 0', async (t) => {
   const dir = shipped(t, { 'haproxy/mysqlslave/slave3301': entry('slave3301', 3301), 'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '127.0.0.1', port: 11211, proxyport: 16211 }) });
@@ -75,7 +75,7 @@ t.test('bad flags exit 64', async (t) => {
 t.test('a confd-style config file supplies what the flags leave out', async (t) => {
   const dir = shipped(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
   writeFileSync(join(dir, 'confd.toml'), `backend = "file"\nfile = "${join(dir, 'kv.json')}"\nconfdir = "${dir}"\nonetime = true\n`);
-  const r = run(['-config-file', join(dir, 'confd.toml')]);
+  const r = run(['-config-file', join(dir, 'confd.toml'), '-state-dir', join(dir, 'state')]);
   t.equal(r.code, 0, r.err);
   t.match(readFileSync(join(dir, 'out/haproxy.cfg'), 'utf8'), /listen s1/);
 });

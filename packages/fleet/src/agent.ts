@@ -43,6 +43,8 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
   const diffs = Math.max(1, opts.diffsBeforeSync ?? 3);
   const checkMs = opts.checkIntervalMs ?? 200;
   let applied: Applied | undefined = readApplied(opts.stateDir);
+  // What a restart continues with counts as adopted (metrics show the running version at once).
+  if (applied) opts.onBundle?.({ version: applied.version, adopted: true, rendered: false });
   const status: InstanceStatus = {
     id,
     host: hostname(),
