@@ -72,6 +72,11 @@ t.test('every metric the dashboard and the alert rules use is exported by a bin'
   for (const a of alerts) for (const n of familiesIn(a.expr, exported)) t.ok(exported.has(n), `${a.alert}: ${n} is exported`);
 });
 
+t.test('the dashboard is up to date with its generator', async (t) => {
+  const gen = (await import(join(root, 'scripts/grafana-dashboard.mjs'))) as { dashboardJson(): string };
+  t.equal(readFileSync(DASHBOARD, 'utf8'), gen.dashboardJson(), 'node scripts/grafana-dashboard.mjs rewrites it');
+});
+
 t.test('promtool accepts the alert rules', async (t) => {
   const r = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8', timeout: 60_000 });
   if (r.error) {
