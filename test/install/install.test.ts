@@ -72,6 +72,13 @@ t.test('every package declares exactly the packages its code imports', async (t)
   }
 });
 
+t.test('in the clone, npm ci links every bin: npx runs them', async (t) => {
+  for (const bin of BINS) {
+    const r = spawnSync('npx', ['--no-install', bin, '--version'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    t.equal(`${r.status} ${r.stdout.trim()}`, `0 ${JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')).version}`, `npx ${bin} --version`);
+  }
+});
+
 t.test('installed from packed tarballs into an empty prefix, every command runs', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-install-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
