@@ -206,9 +206,12 @@ t.test('bad db.conf: a missing section, field or a bad port is an error naming f
   t.throws(() => tagConfig('db.conf', { s1: { host: 'h', port: 'x', user: 'u' } }, 's1'), { message: /db\.conf: \[s1\] port "x" is not a port/ });
 });
 
+// The renderer keeps status and last good entries in --state-dir: a temporary one, never /var/lib.
+const stateDir = mkdtempSync(join(tmpdir(), 'confd-haproxy-catalogue-state-'));
+t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
 const run = (bin: string, args: string[]) =>
   new Promise<{ code: number; err: string }>((done) =>
-    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args], { encoding: 'utf8', timeout: 30_000 }, (error, _out, err) =>
+    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args, ...(bin === 'confd-haproxy' ? ['--state-dir', stateDir] : [])], { encoding: 'utf8', timeout: 30_000 }, (error, _out, err) =>
       done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, err }),
     ),
   );

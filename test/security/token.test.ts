@@ -2,17 +2,20 @@
 // request URL, no log line (text or JSON, debug included, errors included) and no child's argv.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startConsulDouble, startMemcached } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'b7e3c1d2-5f60-4a1b-9c8d-e0f1a2b3c4d5';
+const stateDir = mkdtempSync(join(tmpdir(), 'confd-haproxy-token-state-'));
+t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
 // Asynchronous on purpose: the Consul double answers from this very process.
 const run = (bin: string, args: string[]) =>
   new Promise<{ code: number | null; all: string }>((done) => {
-    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args, ...(bin === 'confd-haproxy' ? ['--state-dir', stateDir] : [])], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 }, (err, stdout, stderr) => {
       done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, all: `${stdout}\n${stderr}` });
     });
   });

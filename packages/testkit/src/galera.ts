@@ -249,6 +249,18 @@ export async function startGaleraCluster(opts: GaleraOptions = {}): Promise<Gale
     return node;
   };
 
+  // Bounded wait for wsrep_ready=ON, asked over the socket as root (the admin user does not exist yet).
+  const waitReadyOverSocket = async (node: GaleraNode, waitMs: number): Promise<void> => {
+    const until = Date.now() + waitMs;
+    for (let round = 0; ; round++) {
+      if (!alive(node.pid)) throw new LauncherError('EXITED', `galera node${node.index} (pid ${node.pid}) is not running${logTail(node.errorLog)}`);
+      const out = await node.socketSql("SHOW GLOBAL STATUS LIKE 'wsrep_ready'").catch(() => '');
+      if (/wsrep_ready\s+ON/.test(out)) return;
+      if (Date.now() >= until || round >= waitMs / 50) throw new LauncherError('TIMEOUT', `galera node${node.index}: wsrep not ready within ${waitMs} ms${logTail(node.errorLog)}`);
+      await sleep(100);
+    }
+  };
+
   // Bounded wait for the listed nodes to be Synced in one Primary component of their number.
   const waitSynced = async (list: readonly GaleraNode[] = nodes, waitMs = 30_000): Promise<void> => {
     const until = Date.now() + waitMs;
@@ -325,6 +337,8 @@ export async function startGaleraCluster(opts: GaleraOptions = {}): Promise<Gale
       throw setupError('mariadb-install-db failed', err);
     }
     nodes.push(await launch(first, ['--wsrep-new-cluster'], left()));
+    // The port opens before wsrep is ready; SQL before that fails with "WSREP has not yet prepared node".
+    await waitReadyOverSocket(nodes[0]!, left());
     await nodes[0]!.socketSql(SETUP_SQL);
     await waitSynced(nodes.slice(0, 1), left());
 
