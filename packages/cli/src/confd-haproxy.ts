@@ -4,7 +4,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { fleetTable, pushConfig, readFleet, runFleet } from '@confd-haproxy/fleet';
+import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
 import { openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type RendererOptions } from '@confd-haproxy/renderer';
 import type { Server } from 'node:http';
@@ -53,9 +53,16 @@ interface Flags {
   fleet?: boolean;
   waitConverged?: string;
   resetHold?: string;
+  trustKey: string[];
+  allowCommand: string[];
+  allowDest: string[];
+  signKey?: string;
+  allowSecrets?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
+/** Repeatable, taken whole: a command or a path may hold a comma. */
+const repeat = (v: string, prev: string[]) => [...prev, v];
 
 function storeFlags(cmd: Command): Command {
   return cmd
@@ -85,6 +92,12 @@ function storeFlags(cmd: Command): Command {
 
 type Mode = 'run' | 'plan' | 'status' | 'push';
 
+/** What a bundle needs to be adopted here: a trusted signature and the local policy. */
+interface FleetTrust {
+  trustKeys: TrustedKey[];
+  policy: LocalPolicy;
+}
+
 export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>): Command {
   const program = storeFlags(new Command('confd-haproxy'))
     .version(VERSION, '--version', 'print the version and exit')
@@ -100,6 +113,9 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .option('--config-from-store', 'take conf.d and templates from the bundle in the store (haproxy/.config/bundle), --confdir until one is adopted; implies --watch')
     .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
+    .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key (repeatable, for key rotation)', repeat, [])
+    .option('--allow-command <pattern>', 'with --config-from-store: a bundle\'s check_cmd and reload_cmd must equal one of these or match it as a glob (* and ? never match a shell operator); repeatable', repeat, [])
+    .option('--allow-dest <dir>', 'with --config-from-store: a bundle\'s dests must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
     .exitOverride()
@@ -118,9 +134,21 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     });
   storeFlags(program.command('push'))
     .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
+    .option('--sign-key <file>', 'sign the bundle with this Ed25519 private key (confd-haproxy keygen); instances with --trust-key adopt only signed bundles')
+    .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
     .exitOverride()
     .action(async function (this: Command) {
       process.exitCode = await run(this.opts<Flags>(), 'push');
+    });
+  program
+    .command('keygen')
+    .description('write an Ed25519 key pair for signing bundles: DIR/push.key (mode 0600, for push --sign-key) and DIR/push.pub (for --trust-key). Exit 0: written, 65: a key exists already')
+    .requiredOption('--out <dir>', 'directory for push.key and push.pub')
+    .exitOverride()
+    .action(function (this: Command) {
+      const k = generatePushKey(this.opts<{ out: string }>().out);
+      process.stdout.write(`wrote ${k.keyFile} (keep it secret) and ${k.pubFile} (key ${k.keyId.slice(0, 12)})\n`);
+      process.exitCode = EXIT.OK;
     });
   storeFlags(program.command('plan'))
     .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
@@ -200,6 +228,8 @@ async function main(argv: string[]): Promise<number> {
     const modes = [flags.onetime, flags.watch].filter(Boolean).length;
     if (modes > 1) throw new UsageError('--onetime and --watch exclude each other');
     if (flags.configFromStore && (flags.onetime || flags.noop) && mode === 'run') throw new UsageError('--config-from-store runs as a watcher: it excludes --onetime and --noop (use plan/status)');
+    const trust = mode === 'run' ? fleetTrust(flags) : undefined;
+    const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
     const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
     if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
     const storeOpts = storeOptionsFromFlags({
@@ -235,7 +265,7 @@ async function main(argv: string[]): Promise<number> {
       resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
     };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
-    let onBundle: ((e: { version: number; adopted: boolean; reason?: string }) => void) | undefined;
+    let onBundle: ((e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void) | undefined;
     if (flags.listen) {
       const registry = newRegistry();
       const m = rendererMetrics(registry, { staleAfterMs: flags.watch ? 3 * 60_000 : 3 * intervalMs + 60_000 });
@@ -248,8 +278,20 @@ async function main(argv: string[]): Promise<number> {
     const stateDir = opts.stateDir!;
     if (mode === 'status' && (flags.fleet || flags.waitConverged)) return fleetStatus(store, flags, ac.signal);
     if (mode === 'push') {
-      const r = await pushConfig({ store, confdir: opts.confdir, stateDir, logger, signal: ac.signal, env: process.env, prefix: opts.prefix ?? '', commandTimeoutMs: opts.commandTimeoutMs ?? 30_000 });
-      const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
+      const r = await pushConfig({
+        store,
+        confdir: opts.confdir,
+        stateDir,
+        logger,
+        signal: ac.signal,
+        env: process.env,
+        prefix: opts.prefix ?? '',
+        commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
+        allowSecrets: Boolean(flags.allowSecrets),
+        ...(signKey ? { signKey } : {}),
+      });
+      const signed = r.bundle.signature ? `, signed by key ${r.bundle.signature.keyId.slice(0, 12)}` : ', unsigned';
+      const what = r.changed ? `pushed version ${r.bundle.version}${signed}` : `unchanged: the store holds these files as version ${r.bundle.version}${signed}`;
       process.stdout.write(`${what} (${r.bundle.checksum.slice(0, 12)})${r.appliedHere ? ', applied on this instance first' : ''}\n`);
       return EXIT.OK;
     }
@@ -294,7 +336,7 @@ async function main(argv: string[]): Promise<number> {
     if (flags.configFromStore) {
       const diffs = Number(flags.diffsBeforeSync ?? '3');
       if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
-      await runFleet({ ...opts, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
+      await runFleet({ ...opts, ...trust, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
     } else if (flags.watch) await runWatch(opts);
     else await runInterval({ ...opts, intervalMs });
     return EXIT.OK;
@@ -327,6 +369,17 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** --trust-key, --allow-command, --allow-dest: read and checked at start, only with --config-from-store. */
+function fleetTrust(flags: Flags): FleetTrust {
+  const given = (['trustKey', 'allowCommand', 'allowDest'] as const).filter((k) => flags[k].length);
+  if (given.length && !flags.configFromStore) throw new UsageError(`--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to bundles: it needs --config-from-store`);
+  const empty = flags.allowCommand.find((p) => !p.trim());
+  if (empty !== undefined) throw new UsageError('--allow-command: an empty pattern');
+  const relativeDir = flags.allowDest.find((d) => !d.startsWith('/'));
+  if (relativeDir !== undefined) throw new UsageError(`--allow-dest: "${relativeDir}" is not an absolute directory`);
+  return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, allowDests: flags.allowDest } };
+}
+
 /** status --fleet: the table (or JSON); with --wait-converged, poll until converged or the time is up. */
 async function fleetStatus(store: KVStore, flags: Flags, signal: AbortSignal): Promise<number> {
   const waitMs = flags.waitConverged ? parseDuration(flags.waitConverged, '--wait-converged', 's') : 0;
@@ -348,7 +401,7 @@ async function fleetStatus(store: KVStore, flags: Flags, signal: AbortSignal): P
 /** Bad input (config, template, KV data) is 65; everything else that failed is 1. */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG|FLEET_BUNDLE_REFUSED|FLEET_BAD_BUNDLE)/.test(code)) return EXIT.DATA;
+  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG|FLEET_BUNDLE_REFUSED|FLEET_BAD_BUNDLE|FLEET_KEY)/.test(code)) return EXIT.DATA;
   return EXIT.FAILED;
 }
 

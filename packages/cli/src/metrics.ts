@@ -60,9 +60,10 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
         reloadSeconds.observe(c.durationMs / 1000);
       }
     },
-    onBundle(e: { version: number; adopted: boolean; reason?: string }) {
+    onBundle(e: { version: number; adopted: boolean; reason?: string; refusal?: string }) {
       if (e.adopted) bundleVersion.set(e.version);
-      else bundlesRefused.inc({ reason: reasonClass(e.reason) });
+      // untrusted and not_allowed as such; a failed pass by the first word of its reason.
+      else bundlesRefused.inc({ reason: e.refusal && e.refusal !== 'failed' ? e.refusal.replace(' ', '_') : reasonClass(e.reason) });
     },
     onWatch(e: { prefix: string; ok: boolean; error?: string }) {
       lastAlive = Date.now();

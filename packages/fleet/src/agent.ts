@@ -7,9 +7,15 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { backoffDelay, sleep, type KVStore } from '@confd-haproxy/kv';
 import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { loadResources, ResourceError } from '@confd-haproxy/resource';
 import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
+import { policyProblems, type LocalPolicy } from './policy.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
+import { untrustedReason, type TrustedKey } from './trust.js';
+
+/** Why a bundle was refused: not signed by a trusted key, against local policy, or its pass failed. */
+export type RefusalKind = 'untrusted' | 'not allowed' | 'failed';
 
 export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir'> {
   store: KVStore;
@@ -25,8 +31,12 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   statusTtlMs?: number;
   /** First wait before a refused bundle is tried again (ms, doubling up to 30 min; default 1 min). */
   retryRefusedMs?: number;
-  /** Every adoption or refusal (tests, logs). */
-  onBundle?: (e: { version: number; adopted: boolean; reason?: string; rendered: boolean }) => void;
+  /** Public keys (--trust-key): when given, only a bundle signed by one of them is adopted. */
+  trustKeys?: readonly TrustedKey[];
+  /** Commands and dest directories a bundle may use (--allow-command, --allow-dest). */
+  policy?: LocalPolicy;
+  /** Every adoption or refusal (tests, logs, metrics). */
+  onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: RefusalKind; rendered: boolean }) => void;
 }
 
 const sha = (path: string) => {
@@ -45,6 +55,9 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
   let applied: Applied | undefined = readApplied(opts.stateDir);
   // What a restart continues with counts as adopted (metrics show the running version at once).
   if (applied) opts.onBundle?.({ version: applied.version, adopted: true, rendered: false });
+  const trust = opts.trustKeys ?? [];
+  const policy: LocalPolicy = opts.policy ?? { allowCommands: [], allowDests: [] };
+  if (!trust.length) log.warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
   const status: InstanceStatus = {
     id,
     host: hostname(),
@@ -97,17 +110,36 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
   // A refused bundle is tried again after a back-off (the reason may pass: a store outage, a slow check).
   let refusals = 0;
   let retryAt = 0;
-  const refuse = (b: Bundle, reason: string) => {
-    refusals = status.refused?.checksum === b.checksum ? refusals + 1 : 1;
+  const sameBundle = (b: Bundle, r: { version: number; checksum: string } | undefined) => r?.version === b.version && r.checksum === b.checksum;
+  const refuse = (b: Bundle, reason: string, refusal: RefusalKind = 'failed') => {
+    refusals = sameBundle(b, status.refused) ? refusals + 1 : 1;
     retryAt = Date.now() + Math.min(30 * 60_000, (opts.retryRefusedMs ?? 60_000) * 2 ** (refusals - 1));
     status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
     log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${status.version}`);
-    opts.onBundle?.({ version: b.version, adopted: false, reason, rendered: true });
+    opts.onBundle?.({ version: b.version, adopted: false, reason, refusal, rendered: refusal === 'failed' });
     publish();
   };
 
+  /** The local policy's objections to a materialized bundle (none when it does not load: the pass says why). */
+  const policyRefusal = async (dir: string): Promise<string | undefined> => {
+    if (!policy.allowCommands.length && !policy.allowDests.length) return undefined;
+    try {
+      const resources = await loadResources({ confdir: dir, prefix: opts.prefix ?? '', destDir: opts.confdir });
+      const problems = policyProblems(resources, policy);
+      return problems.length ? problems.join('; ') : undefined;
+    } catch (err) {
+      if (err instanceof ResourceError) return undefined;
+      throw err;
+    }
+  };
+
   const adopt = async (b: Bundle): Promise<void> => {
+    // Trust and policy first: a refused bundle runs nothing, and the running watch goes on.
+    const untrusted = trust.length ? untrustedReason(b, trust) : undefined;
+    if (untrusted) return refuse(b, `untrusted (${untrusted})`, 'untrusted');
     const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
+    const notAllowed = await policyRefusal(dir);
+    if (notAllowed) return refuse(b, `not allowed (${notAllowed})`, 'not allowed');
     const local = readApplied(opts.stateDir);
     await stopWatch(); // one pass at a time on the dests
     if (b.pushedBy === id && local?.checksum === b.checksum) {
@@ -166,7 +198,7 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
         continue;
       }
       // Any other bundle than the one running is the store's wish (even a lower version, after a store reset).
-      const wanted = bundle && bundle.checksum !== applied?.checksum && (bundle.checksum !== status.refused?.checksum || Date.now() >= retryAt);
+      const wanted = bundle && bundle.checksum !== applied?.checksum && (!sameBundle(bundle, status.refused) || Date.now() >= retryAt);
       if (!bundle || !wanted) {
         candidate = undefined;
         continue;
@@ -181,7 +213,7 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
       } catch (err) {
         // A disk error (materialize, fleet.json): report, keep the running version, try again later.
         if (opts.signal.aborted) break;
-        refuse(bundle, (err as Error).message);
+        refuse(bundle, (err as Error).message, 'failed');
         await stopWatch();
         if (!opts.signal.aborted) startWatch();
       }

@@ -4,8 +4,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import type { KeyObject } from 'node:crypto';
 import type { KVStore } from '@confd-haproxy/kv';
 import { FleetError } from './errors.js';
+import { keyIdOfPrivate, signBundle, type BundleSignature } from './trust.js';
 
 export const CONFIG_PREFIX = 'haproxy/.config/';
 export const BUNDLE_KEY = `${CONFIG_PREFIX}bundle`;
@@ -22,6 +24,8 @@ export interface Bundle {
   host: string;
   pushedAt: string;
   files: BundleFiles;
+  /** The pusher's Ed25519 signature over every other field (push --sign-key). */
+  signature?: BundleSignature;
 }
 
 export type BundleInfo = Omit<Bundle, 'files'>;
@@ -74,6 +78,10 @@ export function parseBundle(value: string, key = BUNDLE_KEY): Bundle {
   for (const [path, content] of Object.entries(b.files!)) {
     if (!PATH.test(path) || path.split('/').includes('..')) bad(`file "${path}" is not under conf.d/ or templates/`);
     if (typeof content !== 'string') bad(`file "${path}" is not text`);
+  }
+  if (b.signature !== undefined) {
+    const sig = b.signature as Partial<BundleSignature> | null;
+    if (!sig || sig.alg !== 'ed25519' || typeof sig.keyId !== 'string' || !/^[0-9a-f]{64}$/.test(sig.keyId) || typeof sig.sig !== 'string') bad('signature must be { alg: "ed25519", keyId, sig }');
   }
   const sum = bundleChecksum(b.files!);
   if (b.checksum !== sum) bad(`checksum ${String(b.checksum).slice(0, 12)}… does not match the files (${sum.slice(0, 12)}…): a damaged or hand-edited bundle`);
@@ -152,8 +160,10 @@ export async function publishBundle(
   files: BundleFiles,
   who: { id: string; host: string },
   prepare?: (b: Bundle) => Promise<void>,
+  signKey?: KeyObject,
 ): Promise<{ bundle: Bundle; changed: boolean }> {
   const checksum = bundleChecksum(files);
+  const keyId = signKey ? keyIdOfPrivate(signKey) : undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     const pair = await store.get(BUNDLE_KEY);
     let cur: Bundle | undefined;
@@ -162,9 +172,11 @@ export async function publishBundle(
     } catch {
       cur = undefined; // a damaged bundle is replaced; its version number is kept going
     }
-    if (cur?.checksum === checksum) return { bundle: cur, changed: false };
+    // The same files are published again only to sign them (or sign them with another key).
+    if (cur?.checksum === checksum && (!keyId || cur.signature?.keyId === keyId)) return { bundle: cur, changed: false };
     const prevVersion = cur?.version ?? (pair ? storedVersion(pair.value) : 0);
-    const bundle: Bundle = { version: prevVersion + 1, checksum, pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files };
+    const unsigned: Bundle = { version: prevVersion + 1, checksum, pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files };
+    const bundle: Bundle = signKey ? signBundle(unsigned, signKey) : unsigned;
     // What every instance will check when it reads it (file names, checksum): refused here first.
     try {
       parseBundle(JSON.stringify(bundle), 'the bundle to push');

@@ -4,7 +4,9 @@ export type FleetErrorCode =
   /** A bundle that does not load, render or pass its checks: not pushed, not adopted. */
   | 'FLEET_BUNDLE_REFUSED'
   /** The state dir cannot hold the identity or the applied bundle. */
-  | 'FLEET_STATE';
+  | 'FLEET_STATE'
+  /** A signing or trusted key that cannot be read or is not an Ed25519 key. */
+  | 'FLEET_KEY';
 
 export class FleetError extends Error {
   override readonly name = 'FleetError';

@@ -4,3 +4,6 @@ export * from './bundle.js';
 export * from './status.js';
 export * from './agent.js';
 export * from './push.js';
+export * from './trust.js';
+export * from './policy.js';
+export * from './secrets.js';

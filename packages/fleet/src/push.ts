@@ -3,6 +3,7 @@
 // configuration from the store, the push applies the bundle there first (a real pass: check_cmd,
 // swap, reload) and publishes only if that worked; that instance then adopts its own push without
 // a second pass, so the push reloads the pushing host once.
+import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
 import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle } from './bundle.js';
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
+import { findSecrets } from './secrets.js';
 
 export interface PushOptions {
   store: KVStore;
@@ -23,6 +25,10 @@ export interface PushOptions {
   env?: Record<string, string | undefined>;
   prefix?: string;
   commandTimeoutMs?: number;
+  /** Sign the bundle with this Ed25519 key (push --sign-key). */
+  signKey?: KeyObject;
+  /** Push files that look like they hold credentials (push --allow-secrets). */
+  allowSecrets?: boolean;
 }
 
 export interface PushResult {
@@ -35,6 +41,7 @@ export interface PushResult {
 
 export async function pushConfig(opts: PushOptions): Promise<PushResult> {
   const files = readBundleFiles(opts.confdir);
+  if (!opts.allowSecrets) refuseSecrets(opts.confdir, files);
   const id = instanceId(opts.stateDir);
   const instanceHere = readApplied(opts.stateDir) !== undefined;
   const rendererOpts = {
@@ -49,7 +56,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
   const refuse = (errors: Error[], what: string): never => {
     throw new FleetError('FLEET_BUNDLE_REFUSED', `${opts.confdir}: not pushed, it ${what}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`, { cause: errors[0] });
   };
-  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, async (b) => {
+  const prepare = async (b: Bundle) => {
     if (instanceHere) {
       // Relative dests resolve against the instance's --confdir, which is where we push from.
       const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
@@ -66,9 +73,18 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-  });
+  };
+  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, prepare, opts.signKey);
   // Recorded only once published: the instance then adopts its own push without a second pass.
   const appliedHere = changed && applied?.checksum === bundle.checksum;
   if (appliedHere) writeApplied(opts.stateDir, { version: bundle.version, checksum: bundle.checksum, dir: applied!.dir, appliedAt: new Date().toISOString() });
   return { bundle, changed, appliedHere };
+}
+
+/** A bundle is readable by every store reader: credentials go to files on the hosts or the environment. */
+function refuseSecrets(confdir: string, files: Record<string, string>): void {
+  const found = findSecrets(files);
+  if (!found.length) return;
+  const lines = found.map((f) => `  ${f.file}:${f.line}: ${f.what}`).join('\n');
+  throw new FleetError('FLEET_BUNDLE_REFUSED', `${confdir}: not pushed, it looks like it holds credentials (every store reader would see them; keep them in files on the hosts or in the environment, or push with --allow-secrets):\n${lines}`);
 }

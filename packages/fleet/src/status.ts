@@ -166,7 +166,7 @@ export async function readFleet(store: KVStore, signal?: AbortSignal): Promise<F
     .map((s): FleetRow => {
       const base = { id: s.id, host: s.host, version: s.version, checksum: s.checksum, status: s };
       if (s.refused && bundle && s.refused.checksum === bundle.checksum) {
-        return { ...base, state: 'failed', since: s.refused.at, detail: `refused version ${s.refused.version}: ${s.refused.reason}; runs version ${s.version}` };
+        return { ...base, state: 'failed', since: s.refused.at, detail: `refused: ${s.refused.reason}; version ${s.refused.version} not adopted, runs version ${s.version}` };
       }
       if (s.last && !s.last.ok) return { ...base, state: 'failed', since: s.last.at, detail: `last pass failed: ${s.last.error ?? 'unknown error'}` };
       if (bundle && s.checksum !== bundle.checksum) return { ...base, state: 'behind', since: bundle.pushedAt, detail: `runs version ${s.version}, latest is ${bundle.version}` };
@@ -181,7 +181,7 @@ export async function readFleet(store: KVStore, signal?: AbortSignal): Promise<F
 /** The table `status --fleet` prints. */
 export function fleetTable(view: FleetView): string {
   const head = view.bundle
-    ? `bundle version ${view.bundle.version} (${view.bundle.checksum.slice(0, 12)}) pushed by ${view.bundle.host} (${view.bundle.pushedBy.slice(0, 8)}) at ${view.bundle.pushedAt}`
+    ? `bundle version ${view.bundle.version} (${view.bundle.checksum.slice(0, 12)}) pushed by ${view.bundle.host} (${view.bundle.pushedBy.slice(0, 8)}) at ${view.bundle.pushedAt}, ${view.bundle.signature ? `signed by key ${view.bundle.signature.keyId.slice(0, 12)}` : 'unsigned'}`
     : view.bundleProblem
       ? `bundle: ${view.bundleProblem}`
       : 'no bundle pushed: instances run their own --confdir';
