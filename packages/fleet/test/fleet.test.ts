@@ -150,12 +150,12 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
     await push('v2');
     const v = await fleetWhen((x) => x.rows.filter((r) => r.version === 2).length === 2 && x.rows.some((r) => r.state === 'failed'));
     const rowC = v.rows.find((r) => r.version === 1);
-    t.match(rowC, { version: 1, state: 'failed', detail: /refused version 2: .*check_cmd/ }, fleetTable(v));
+    t.match(rowC, { version: 1, state: 'failed', detail: /^refused: .*check_cmd.*; version 2 not adopted, runs version 1$/ }, fleetTable(v));
     t.equal(c.rendered(), '# v1', 'c keeps rendering version 1');
     t.equal(a.rendered(), '# v2');
     t.equal(b.rendered(), '# v2');
     t.notOk(v.converged);
-    t.match(fleetTable(v), /failed +\S+ +refused version 2/);
+    t.match(fleetTable(v), /failed +\S+ +refused: .*version 2 not adopted/);
     t.match(fleetTable(v), /2 of 3 instance\(s\) converged/);
     rmSync(c.refuseFile);
     const later = await fleetWhen((x) => x.converged && x.rows.every((r) => r.version === 2));
