@@ -4,12 +4,13 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tagConfig } from '@confd-haproxy/check-mysql';
 import { parseGaleraConfig } from '@confd-haproxy/check-galera';
+import { bundleChecksum, generatePushKey, readBundleFiles, readSignKey, readTrustKey, runFleet, signBundle, BUNDLE_KEY, type Bundle, type LocalPolicy, type RefusalKind } from '@confd-haproxy/fleet';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
@@ -234,6 +235,8 @@ const badFlags: [string, string[], RegExp][] = [
   ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--insecure'], /--insecure: only with --tls/],
   ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--cert', 'c.pem'], /--cert and --key go together/],
   ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--cacert', '/nonexistent/ca.pem'], /--cacert: cannot read \/nonexistent\/ca\.pem/],
+  ['confd-haproxy', ['--trust-key', 'push.pub', '--backend', 'file', '--file', 'x'], /--trust-key applies to bundles: it needs --config-from-store/],
+  ['confd-haproxy', ['--config-from-store', '--allow-dest', 'etc/haproxy', '--backend', 'file', '--file', 'x'], /--allow-dest: "etc\/haproxy" is not an absolute directory/],
 ];
 for (const [bin, args, expect] of badFlags) {
   t.test(`bad flag: ${bin} ${args.join(' ')} exits 64 with a message naming the flag`, async (t) => {
@@ -269,6 +272,108 @@ t.test('bad TLS settings in db.conf and the galera TOML name the file, section a
   const galera = (tls: string) => `[cluster.c1]\nuser = "u"\n${tls}\n[[cluster.c1.node]]\nhost = "127.0.0.1"\nport = 3306\n`;
   t.throws(() => parseGaleraConfig('galera.toml', galera('sslCa = "/nonexistent/ca.pem"')), { code: 'CHECKER_CONFIG', message: /galera\.toml: cluster\.c1\.sslCa: cannot read \/nonexistent\/ca\.pem/ });
   t.throws(() => parseGaleraConfig('galera.toml', galera('sslCa = 42')), { message: /galera\.toml: cluster\.c1\.sslCa: 42 is not a path/ });
+});
+
+// --- fleet bundles ------------------------------------------------------------------------------
+/** A --config-from-store instance on the row's confdir that trusts one key and allows one check_cmd; the bundle's outcome. */
+async function refusedBundle(t: Test, e: Env, make: (ctx: { files: Record<string, string>; sign: (b: Bundle) => Bundle; marker: string }) => Bundle, policy?: Partial<LocalPolicy>) {
+  const keys = generatePushKey(join(e.dir, 'keys'));
+  const marker = join(e.dir, 'marker');
+  const files = readBundleFiles(e.dir);
+  const bundle = make({ files, sign: (b) => signBundle(b, readSignKey(keys.keyFile)), marker });
+  const ac = new AbortController();
+  const outcome: { adopted: boolean; refusal?: RefusalKind; reason?: string }[] = [];
+  let crashed = false;
+  const running = runFleet({
+    ...e.opts,
+    stateDir: join(e.dir, 'state'),
+    signal: ac.signal,
+    diffsBeforeSync: 1,
+    checkIntervalMs: 50,
+    trustKeys: [readTrustKey(keys.pubFile)],
+    policy: { allowCommands: ['/usr/sbin/haproxy -c -f *'], allowDests: [join(e.dir, 'out')], ...policy },
+    onBundle: (b) => outcome.push(b),
+  }).catch(() => {
+    crashed = true;
+  });
+  t.teardown(async () => {
+    ac.abort();
+    await running;
+  });
+  await e.store.put(BUNDLE_KEY, JSON.stringify(bundle));
+  for (let i = 0; i < 200 && !outcome.length; i++) await sleep(50);
+  if (crashed) tally.crashes++;
+  t.notOk(crashed, 'the instance keeps running');
+  t.notOk(existsSync(marker), 'no command of the bundle ran');
+  return outcome[0];
+}
+const bundleOf = (files: Record<string, string>, version = 7): Bundle => ({ version, checksum: bundleChecksum(files), pushedBy: 'intruder', host: 'elsewhere', pushedAt: new Date().toISOString(), files });
+const withToml = (files: Record<string, string>, extra: string) => ({ ...files, 'conf.d/haproxy.toml': `${files['conf.d/haproxy.toml']}${extra}` });
+const badBundles: [string, Parameters<typeof refusedBundle>[2], RegExp, Partial<LocalPolicy>?][] = [
+  ['an unsigned bundle whose reload_cmd would run touch', ({ files, marker }) => bundleOf(withToml(files, `reload_cmd = "touch ${marker}"\n`)), /^untrusted \(the bundle is not signed\)$/],
+  [
+    'a bundle signed by a key the instance does not trust',
+    ({ files, marker }) => signBundle(bundleOf(withToml(files, `reload_cmd = "touch ${marker}"\n`)), readSignKey(generatePushKey(join(marker, '..', 'stranger')).keyFile)),
+    /^untrusted \(signed by key \w+…, which is not a --trust-key\)$/,
+  ],
+  [
+    'a signed bundle with its files swapped afterwards',
+    ({ files, marker, sign }) => {
+      const evil = withToml(files, `reload_cmd = "touch ${marker}"\n`);
+      return { ...sign(bundleOf(files)), files: evil, checksum: bundleChecksum(evil) };
+    },
+    /^untrusted \(the signature by key \w+… .* does not match the bundle\)$/,
+  ],
+  ['a signed bundle whose reload_cmd matches no --allow-command', ({ files, marker, sign }) => sign(bundleOf(withToml(files, `reload_cmd = "touch ${marker}"\n`))), /^not allowed \(conf\.d\/haproxy\.toml: reload_cmd "touch .*marker" matches no --allow-command\)$/],
+  [
+    'a signed bundle whose check_cmd chains a second command onto an allowed glob',
+    ({ files, marker, sign }) => sign(bundleOf({ ...files, 'conf.d/haproxy.toml': files['conf.d/haproxy.toml']!.replace('-f {{.src}}', `-f {{.src}} && touch ${marker}`) })),
+    /^not allowed \(conf\.d\/haproxy\.toml: check_cmd ".* && touch .*" matches no --allow-command\)$/,
+  ],
+  [
+    'a signed bundle whose dest leads out of --allow-dest through a symlink',
+    ({ files, sign, marker }) => {
+      const dir = join(marker, '..');
+      mkdirSync(join(dir, 'elsewhere'));
+      symlinkSync(join(dir, 'elsewhere'), join(dir, 'out/link'));
+      return sign(bundleOf({ ...files, 'conf.d/haproxy.toml': files['conf.d/haproxy.toml']!.replace(/dest = "[^"]*"/, `dest = "${join(dir, 'out/link/haproxy.cfg')}"`) }));
+    },
+    /^not allowed \(conf\.d\/haproxy\.toml: dest .*out\/link\/haproxy\.cfg \(.*elsewhere\/haproxy\.cfg\) is outside every --allow-dest\)$/,
+  ],
+];
+for (const [what, make, expect, policy] of badBundles) {
+  t.test(`bad bundle: ${what} is refused before anything runs; the old file stays`, async (t) => {
+    tally.bad++;
+    const e = await env(t);
+    const outcome = await refusedBundle(t, e, make, policy);
+    t.match(outcome, { adopted: false, reason: expect }, 'refused, with the reason');
+    t.notOk(existsSync(join(e.dir, 'elsewhere/haproxy.cfg')), 'nothing was written outside --allow-dest');
+    await aftermath(t, e);
+  });
+}
+
+t.test('bad bundle: push of a confdir holding a password exits 65 naming the file and line, and publishes nothing', async (t) => {
+  tally.bad++;
+  const e = await env(t);
+  rmSync(join(e.dir, 'templates'));
+  mkdirSync(join(e.dir, 'templates'));
+  writeFileSync(join(e.dir, 'templates/haproxy.cfg.hbs'), `${readFileSync(join(root, 'templates/haproxy.cfg.hbs'), 'utf8')}\nuserlist ops\n    user admin insecure-password hunter22\n`);
+  for (const p of ['partials']) symlinkSync(join(root, 'templates', p), join(e.dir, 'templates', p));
+  const r = await run('confd-haproxy', ['push', '--backend', 'file', '--file', join(e.dir, 'kv.json'), '--confdir', e.dir, '--state-dir', join(e.dir, 'state')]);
+  t.equal(r.code, 65);
+  t.match(r.err, /looks like it holds credentials .*\n {2}templates\/haproxy\.cfg\.hbs:\d+: an HAProxy userlist password/);
+  t.notMatch(r.err, /hunter22/, 'the value is not repeated');
+  t.equal(await e.store.get(BUNDLE_KEY), undefined);
+  await aftermath(t, e);
+});
+
+t.test('bad flag: a private key as --trust-key exits 65 naming the flag and the file', async (t) => {
+  tally.bad++;
+  const dir = t.testdir({});
+  const k = generatePushKey(join(dir, 'k'));
+  const r = await run('confd-haproxy', ['--config-from-store', '--trust-key', k.keyFile, '--backend', 'file', '--file', join(dir, 'kv.json')]);
+  t.equal(r.code, 65);
+  t.match(r.err, /--trust-key .*push\.key: a private key; give the public one/);
 });
 
 // --- faults -------------------------------------------------------------------------------------
