@@ -200,6 +200,24 @@ for (const [what, apply, expect] of badToml) {
   });
 }
 
+t.test('bad resource: a reload_cmd outside --allow-command or a dest outside --allow-dest fails the pass before anything runs', async (t) => {
+  tally.bad += 2;
+  const e = await env(t);
+  const marker = join(e.dir, 'marker');
+  e.conf(`reload_cmd = "touch ${marker}"\n`);
+  await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
+  const policy = { allowCommands: ['/usr/sbin/haproxy -c -f *', 'systemctl reload haproxy'], allowDests: [join(e.dir, 'out')] };
+  const pass = await failingPass(t, e, /^conf\.d\/haproxy\.toml: reload_cmd "touch .*marker" matches no --allow-command$/, { policy });
+  t.equal(pass?.exitCode, 65);
+  t.notOk(existsSync(marker), 'reload_cmd did not run');
+  e.conf('');
+  await failingPass(t, e, /^conf\.d\/haproxy\.toml: dest .*out\/haproxy\.cfg is outside every --allow-dest$/, { policy: { ...policy, allowDests: [join(e.dir, 'conf.d')] } });
+  t.ok((await runOnce({ ...e.opts, policy })).ok, 'within the policy the pass runs');
+  await e.store.delete('haproxy/mysqlslave/slave3302');
+  await runOnce(e.opts);
+  await aftermath(t, e);
+});
+
 t.test('bad db.conf: a missing section, field or a bad port is an error naming file, section and field', async (t) => {
   tally.bad += 3;
   t.throws(() => tagConfig('db.conf', {}, 's1'), { code: 'CHECKER_CONFIG', message: /db\.conf: no section \[s1\]/ });

@@ -92,8 +92,8 @@ function storeFlags(cmd: Command): Command {
 
 type Mode = 'run' | 'plan' | 'status' | 'push';
 
-/** What a bundle needs to be adopted here: a trusted signature and the local policy. */
-interface FleetTrust {
+/** What this renderer runs: bundles signed by a trusted key, commands and dests within the local policy. */
+interface LocalTrust {
   trustKeys: TrustedKey[];
   policy: LocalPolicy;
 }
@@ -114,8 +114,8 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
     .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key (repeatable, for key rotation)', repeat, [])
-    .option('--allow-command <pattern>', 'with --config-from-store: a bundle\'s check_cmd and reload_cmd must equal one of these or match it as a glob (* and ? never match a shell operator); repeatable', repeat, [])
-    .option('--allow-dest <dir>', 'with --config-from-store: a bundle\'s dests must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
+    .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must equal one of these or match it as a glob (* and ? never match a shell operator); repeatable', repeat, [])
+    .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
     .exitOverride()
@@ -228,7 +228,7 @@ async function main(argv: string[]): Promise<number> {
     const modes = [flags.onetime, flags.watch].filter(Boolean).length;
     if (modes > 1) throw new UsageError('--onetime and --watch exclude each other');
     if (flags.configFromStore && (flags.onetime || flags.noop) && mode === 'run') throw new UsageError('--config-from-store runs as a watcher: it excludes --onetime and --noop (use plan/status)');
-    const trust = mode === 'run' ? fleetTrust(flags) : undefined;
+    const trust = mode === 'run' ? localTrust(flags) : undefined;
     const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
     const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
     if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
@@ -263,6 +263,7 @@ async function main(argv: string[]): Promise<number> {
       allowStale: Boolean(flags.allowStale),
       stateDir: flags.stateDir ?? defaultStateDir(),
       resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
+      ...(trust ? { policy: trust.policy } : {}),
     };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
     let onBundle: ((e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void) | undefined;
@@ -336,7 +337,7 @@ async function main(argv: string[]): Promise<number> {
     if (flags.configFromStore) {
       const diffs = Number(flags.diffsBeforeSync ?? '3');
       if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
-      await runFleet({ ...opts, ...trust, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
+      await runFleet({ ...opts, trustKeys: trust?.trustKeys ?? [], stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
     } else if (flags.watch) await runWatch(opts);
     else await runInterval({ ...opts, intervalMs });
     return EXIT.OK;
@@ -369,10 +370,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** --trust-key, --allow-command, --allow-dest: read and checked at start, only with --config-from-store. */
-function fleetTrust(flags: Flags): FleetTrust {
-  const given = (['trustKey', 'allowCommand', 'allowDest'] as const).filter((k) => flags[k].length);
-  if (given.length && !flags.configFromStore) throw new UsageError(`--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to bundles: it needs --config-from-store`);
+/** --trust-key (only with --config-from-store), --allow-command, --allow-dest: read and checked at start. */
+function localTrust(flags: Flags): LocalTrust {
+  if (flags.trustKey.length && !flags.configFromStore) throw new UsageError('--trust-key applies to bundles: it needs --config-from-store');
   const empty = flags.allowCommand.find((p) => !p.trim());
   if (empty !== undefined) throw new UsageError('--allow-command: an empty pattern');
   const relativeDir = flags.allowDest.find((d) => !d.startsWith('/'));
@@ -401,7 +401,7 @@ async function fleetStatus(store: KVStore, flags: Flags, signal: AbortSignal): P
 /** Bad input (config, template, KV data) is 65; everything else that failed is 1. */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG|FLEET_BUNDLE_REFUSED|FLEET_BAD_BUNDLE|FLEET_KEY)/.test(code)) return EXIT.DATA;
+  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG|FLEET_BUNDLE_REFUSED|FLEET_BAD_BUNDLE|FLEET_KEY|RESOURCE_NOT_ALLOWED)/.test(code)) return EXIT.DATA;
   return EXIT.FAILED;
 }
 

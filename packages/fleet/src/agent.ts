@@ -7,10 +7,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { backoffDelay, sleep, type KVStore } from '@confd-haproxy/kv';
 import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
-import { loadResources, ResourceError } from '@confd-haproxy/resource';
+import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
 import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
-import { policyProblems, type LocalPolicy } from './policy.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
 
@@ -33,8 +32,6 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   retryRefusedMs?: number;
   /** Public keys (--trust-key): when given, only a bundle signed by one of them is adopted. */
   trustKeys?: readonly TrustedKey[];
-  /** Commands and dest directories a bundle may use (--allow-command, --allow-dest). */
-  policy?: LocalPolicy;
   /** Every adoption or refusal (tests, logs, metrics). */
   onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: RefusalKind; rendered: boolean }) => void;
 }

@@ -5,5 +5,5 @@ export * from './status.js';
 export * from './agent.js';
 export * from './push.js';
 export * from './trust.js';
-export * from './policy.js';
+export { commandAllowed, policyProblems, type LocalPolicy } from '@confd-haproxy/resource';
 export * from './secrets.js';

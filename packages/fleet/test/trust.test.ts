@@ -6,13 +6,11 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync,
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
-import { loadResources } from '@confd-haproxy/resource';
+import { commandAllowed, loadResources, policyProblems } from '@confd-haproxy/resource';
 import {
-  commandAllowed,
   findSecrets,
   generatePushKey,
   parseBundle,
-  policyProblems,
   publishBundle,
   pushConfig,
   readBundleFiles,

@@ -5,7 +5,7 @@ import { watch as chokidarWatch } from 'chokidar';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isKVError, sleep, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
-import { loadResources, reloadOrRollback, stageAndSwap, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
+import { loadResources, policyProblems, reloadOrRollback, ResourceError, stageAndSwap, type LocalPolicy, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
 import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
 import { readPrefixes, storePrefixes, templatePairs } from './data.js';
@@ -46,6 +46,8 @@ export interface RendererOptions {
   /** Render data a store without a known leader answered with (default: refuse it). */
   allowStale?: boolean;
   keepStageFile?: boolean;
+  /** Commands and dest directories resources may use (--allow-command, --allow-dest); empty lists allow any. */
+  policy?: LocalPolicy;
   /** Called after every pass (tests, status, metrics). */
   onPass?: (pass: PassResult) => void;
   /** Called after every answer or failure of a store watch (liveness, metrics). */
@@ -65,7 +67,7 @@ export interface PassResult {
   badEntries: BadEntry[];
 }
 
-const DATA_CODES = /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/;
+const DATA_CODES = /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|RESOURCE_NOT_ALLOWED|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/;
 const isDataError = (e: unknown) => typeof (e as { code?: unknown }).code === 'string' && DATA_CODES.test((e as { code: string }).code);
 
 function summarize(resources: ResourceResult[], reloads: CommandResult[], errors: Error[], badEntries: BadEntry[] = []): PassResult {
@@ -131,8 +133,12 @@ export class Renderer {
   }
 
   async resources(): Promise<ResourceConfig[]> {
-    this.#resources ??= await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
-    return this.#resources;
+    if (this.#resources) return this.#resources;
+    const loaded = await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
+    const problems = this.#opts.policy ? policyProblems(loaded, this.#opts.policy) : [];
+    if (problems.length) throw new ResourceError('RESOURCE_NOT_ALLOWED', problems.join('\n'));
+    this.#resources = loaded;
+    return loaded;
   }
 
   /** Every store prefix any resource reads. */

@@ -1,6 +1,8 @@
 export type ResourceErrorCode =
   | 'RESOURCE_INVALID'
   | 'RESOURCE_DUPLICATE_DEST'
+  /** A command or dest outside the renderer's --allow-command / --allow-dest. */
+  | 'RESOURCE_NOT_ALLOWED'
   | 'RESOURCE_WRITE_FAILED'
   | 'RESOURCE_CHECK_FAILED'
   | 'RESOURCE_RELOAD_FAILED';

@@ -4,3 +4,5 @@ export { processResource, stageAndSwap, reloadOrRollback, shellQuote, substitute
 export type { ProcessOptions, ResourceResult, SwapResult } from './pipeline.js';
 export { ResourceError } from './errors.js';
 export type { ResourceErrorCode } from './errors.js';
+export { commandAllowed, policyProblems, realPath } from './policy.js';
+export type { LocalPolicy } from './policy.js';

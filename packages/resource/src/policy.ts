@@ -1,8 +1,8 @@
-// Local policy of an instance: which commands a pushed bundle may run (--allow-command) and where
-// its resources may write (--allow-dest). Checked on the bundle's resources before anything runs.
+// Local policy of a renderer: which commands its resources may run (--allow-command) and where they
+// may write (--allow-dest). Checked when resources load, before anything runs; a pushed bundle too.
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
-import type { ResourceConfig } from '@confd-haproxy/resource';
+import type { ResourceConfig } from './load.js';
 
 export interface LocalPolicy {
   /** Literal commands or globs; empty: any command. */
