@@ -5,7 +5,9 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
 import { parse, parseAllDocuments } from 'yaml';
+import { commandAllowed } from '@confd-haproxy/resource';
 import { freePort } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,6 +23,12 @@ function unknownFlags(argv: string[]): string[] {
   if (!OUR_BINS.includes(bin)) return [];
   return argv.filter((a) => /^--?[a-z]/.test(a)).map((a) => `--${a.replace(/^--?/, '').split('=')[0]}`).filter((f) => !new RegExp(`${f}\\b`).test(help(bin)));
 }
+
+/** ExecStart's words, "double-quoted" ones whole (systemd's quoting). */
+const execArgv = (line: string) => (line.match(/"[^"]*"|\S+/g) ?? []).map((w) => w.replace(/^"(.*)"$/, '$1'));
+
+/** The values of every `--flag value` in argv. */
+const flagValues = (argv: string[], flag: string) => argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
 
 interface Service {
   image?: string;
@@ -62,7 +70,7 @@ t.test('systemd units start the installed bins with real flags, hardened (verifi
   for (const u of units.filter((f) => f.endsWith('.service'))) {
     const text = readFileSync(join(dir, u), 'utf8');
     for (const exec of settings(text, 'ExecStart')) {
-      const [bin, ...args] = exec.split(/\s+/);
+      const [bin, ...args] = execArgv(exec);
       t.match(bin, /^\/usr\/local\/bin\/[\w-]+$/, `${u}: starts a bin where npm install -g puts it`);
       t.same(unknownFlags([bin!, ...args]), [], `${u}: real flags`);
     }
@@ -244,5 +252,23 @@ t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t)
     }
     t.not(status, 404, `${path} is served (${status})`);
     t.not(status, 0, `${path} answered`);
+  }
+});
+
+t.test('the shipped renderers allow exactly the commands and the directory of the resource they ship with', async (t) => {
+  const unit = readFileSync(join(root, 'deploy/systemd/confd-haproxy.service'), 'utf8');
+  const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!;
+  const sidecar = byKind('StatefulSet')[0]!.spec!.template!.spec.containers.find((c) => c.name === 'renderer')!.command!;
+  for (const [what, argv, toml] of [
+    ['systemd', execArgv(exec), 'conf.d/haproxy.toml'],
+    ['k8s', sidecar, 'deploy/k8s/conf.d/haproxy.toml'],
+  ] as const) {
+    const r = (parseToml(readFileSync(join(root, toml), 'utf8')) as { template: Record<string, string> }).template;
+    const allow = flagValues(argv, '--allow-command');
+    t.ok(allow.length > 0, `${what}: passes --allow-command`);
+    for (const cmd of [r.check_cmd!, r.reload_cmd!]) t.ok(commandAllowed(cmd, allow), `${what}: ${toml}'s ${JSON.stringify(cmd)} is allowed`);
+    t.notOk(commandAllowed(`${r.reload_cmd}; touch /tmp/x`, allow), `${what}: nothing chained onto it is`);
+    const dirs = flagValues(argv, '--allow-dest');
+    t.ok(dirs.some((d) => dirname(r.dest!) === d), `${what}: --allow-dest ${dirs.join(', ')} holds ${r.dest}`);
   }
 });
