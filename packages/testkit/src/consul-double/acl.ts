@@ -1,4 +1,5 @@
-// Consul's KV ACL model, reduced to key_prefix rules: the longest matching prefix decides.
+// Consul's KV ACL model, reduced to key and key_prefix rules: an exact key rule decides for its key,
+// otherwise the longest matching prefix does.
 import type { IncomingMessage } from 'node:http';
 
 export type AclPolicy = 'read' | 'write' | 'deny';
@@ -7,6 +8,8 @@ export interface AclRule {
   /** A key prefix ("" matches every key), like `key_prefix "haproxy/"` in a Consul policy. */
   prefix: string;
   policy: AclPolicy;
+  /** `key "x"` instead of `key_prefix "x"`: the rule applies to that key only. */
+  exact?: boolean;
 }
 
 export interface ConsulDoubleAclOptions {
@@ -79,8 +82,10 @@ export class AclTable {
     }
     const fallback: AclPolicy = opts.defaultPolicy === 'allow' ? 'write' : 'deny';
     const policyFor = (key: string): AclPolicy => {
+      const exact = rules.find((r) => r.exact && r.prefix === key);
+      if (exact) return exact.policy;
       let best: AclRule | undefined;
-      for (const r of rules) if (key.startsWith(r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
+      for (const r of rules) if (!r.exact && key.startsWith(r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
       return best?.policy ?? fallback;
     };
     return {
