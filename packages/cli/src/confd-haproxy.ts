@@ -292,8 +292,8 @@ async function main(argv: string[]): Promise<number> {
         ...(signKey ? { signKey } : {}),
       });
       const signed = r.bundle.signature ? `, signed by key ${r.bundle.signature.keyId.slice(0, 12)}` : ', unsigned';
-      const what = r.changed ? `pushed version ${r.bundle.version}${signed}` : `unchanged: the store holds these files as version ${r.bundle.version}${signed}`;
-      process.stdout.write(`${what} (${r.bundle.checksum.slice(0, 12)})${r.appliedHere ? ', applied on this instance first' : ''}\n`);
+      const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
+      process.stdout.write(`${what} (${r.bundle.checksum.slice(0, 12)})${signed}${r.appliedHere ? ', applied on this instance first' : ''}\n`);
       return EXIT.OK;
     }
     const statusFile = statusPath(stateDir, opts.confdir);

@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEtcd } from '@confd-haproxy/testkit';
+import { freePort, startEtcd } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
@@ -43,7 +43,7 @@ t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instan
   const src = confdir(join(dir, 'src'), 'v1');
   const pushed = await run(['push', '--confdir', src, '--state-dir', join(dir, 'pusher'), ...store]);
   t.equal(pushed.code, 0, pushed.err);
-  t.match(pushed.out, /^pushed version 1 \([0-9a-f]{12}\)/);
+  t.match(pushed.out, /^pushed version 1 \([0-9a-f]{12}\), unsigned/);
   t.match(await run(['push', '--confdir', src, '--state-dir', join(dir, 'pusher'), ...store]), { code: 0, out: /unchanged: the store holds these files as version 1/ });
   const bad = confdir(join(dir, 'bad'), 'v-bad', '{{#if}}');
   const refused = await run(['push', '--confdir', bad, '--state-dir', join(dir, 'pusher'), ...store]);
@@ -73,4 +73,40 @@ t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instan
   t.equal(none.code, 1, 'no instance is not a converged fleet');
   t.match(none.err, /did not converge within 1s/);
   t.match(none.out, /no instance publishes a status/);
+});
+
+t.test('keygen, a signed push, and an instance with --trust-key that refuses an unsigned push and counts it', async (t) => {
+  const dir = t.testdir({});
+  const keys = await run(['keygen', '--out', join(dir, 'keys')]);
+  t.equal(keys.code, 0, keys.err);
+  t.match(keys.out, /wrote .*push\.key \(keep it secret\) and .*push\.pub \(key [0-9a-f]{12}\)/);
+  const inst = confdir(join(dir, 'inst'), 'bootstrap');
+  const port = await freePort();
+  const flags = ['--config-from-store', '--confdir', inst, '--state-dir', join(dir, 'inst-state'), '--status-ttl', '2s', '--diffs-before-sync', '1', '--listen', `127.0.0.1:${port}`];
+  const child = spawn(process.execPath, [bin, ...flags, '--trust-key', join(dir, 'keys/push.pub'), '--allow-dest', inst, ...store], { env, stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  const metric = async (outcome: string) => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+    return Number(new RegExp(`confd_haproxy_bundles_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  };
+  const until = async (cond: () => Promise<boolean>) => {
+    for (let i = 0; i < 200 && !(await cond()); i++) await sleep(100);
+    return cond();
+  };
+
+  const unsigned = await run(['push', '--confdir', confdir(join(dir, 'src'), 'v-unsigned'), '--state-dir', join(dir, 'pusher'), ...store]);
+  t.equal(unsigned.code, 0, 'a store writer can publish an unsigned bundle');
+  t.ok(await until(async () => (await metric('untrusted')) >= 1), 'the instance counts it as untrusted');
+  const table = (await run(['status', '--fleet', ...store])).out;
+  t.match(table, /unsigned\n/, 'status shows the bundle unsigned');
+  t.match(table, /failed +\S+ +refused: untrusted \(the bundle is not signed\); version \d+ not adopted, runs version/);
+  t.equal(readFileSync(join(inst, 'app.cfg'), 'utf8').split('\n')[0], '# bootstrap', 'the instance keeps what it ran');
+
+  const signed = await run(['push', '--sign-key', join(dir, 'keys/push.key'), '--confdir', confdir(join(dir, 'src'), 'v-signed'), '--state-dir', join(dir, 'pusher'), ...store]);
+  t.equal(signed.code, 0, signed.err);
+  t.match(signed.out, /^pushed version \d+ \([0-9a-f]{12}\), signed by key [0-9a-f]{12}/);
+  const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
+  t.equal(waited.code, 0, waited.out + waited.err);
+  t.equal(readFileSync(join(inst, 'app.cfg'), 'utf8').split('\n')[0], '# v-signed');
+  t.ok(await until(async () => (await metric('adopted')) >= 1), 'and counts the adoption');
 });
