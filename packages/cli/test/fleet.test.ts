@@ -85,9 +85,9 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
   const flags = ['--config-from-store', '--confdir', inst, '--state-dir', join(dir, 'inst-state'), '--status-ttl', '2s', '--diffs-before-sync', '1', '--listen', `127.0.0.1:${port}`];
   const child = spawn(process.execPath, [bin, ...flags, '--trust-key', join(dir, 'keys/push.pub'), '--allow-dest', inst, ...store], { env, stdio: 'ignore' });
   t.teardown(() => child.kill('SIGKILL'));
-  const metric = async (outcome: string) => {
+  const metric = async (series: string) => {
     const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
-    return Number(new RegExp(`confd_haproxy_bundles_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
   };
   const until = async (cond: () => Promise<boolean>) => {
     for (let i = 0; i < 200 && !(await cond()); i++) await sleep(100);
@@ -96,7 +96,7 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
 
   const unsigned = await run(['push', '--confdir', confdir(join(dir, 'src'), 'v-unsigned'), '--state-dir', join(dir, 'pusher'), ...store]);
   t.equal(unsigned.code, 0, 'a store writer can publish an unsigned bundle');
-  t.ok(await until(async () => (await metric('untrusted')) >= 1), 'the instance counts it as untrusted');
+  t.ok(await until(async () => (await metric('confd_haproxy_fleet_bundles_refused_total{reason="untrusted"}')) >= 1), 'the instance counts it as untrusted');
   const table = (await run(['status', '--fleet', ...store])).out;
   t.match(table, /unsigned\n/, 'status shows the bundle unsigned');
   t.match(table, /failed +\S+ +refused: untrusted \(the bundle is not signed\); version \d+ not adopted, runs version/);
@@ -108,5 +108,6 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
   const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
   t.equal(waited.code, 0, waited.out + waited.err);
   t.equal(readFileSync(join(inst, 'app.cfg'), 'utf8').split('\n')[0], '# v-signed');
-  t.ok(await until(async () => (await metric('adopted')) >= 1), 'and counts the adoption');
+  const version = Number(/^pushed version (\d+)/.exec(signed.out)?.[1]);
+  t.ok(await until(async () => (await metric('confd_haproxy_fleet_bundle_version')) === version), `and reports version ${version} as the one it runs`);
 });
