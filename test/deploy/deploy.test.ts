@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { parse, parseAllDocuments } from 'yaml';
 import { commandAllowed } from '@confd-haproxy/resource';
-import { freePort } from '@confd-haproxy/testkit';
+import { freePort, killAndWait } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const OUR_BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
@@ -243,7 +243,7 @@ t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t)
   const dir = t.testdir({ 'conf.d': { 'x.toml': '[template]\nsrc = "x.hbs"\ndest = "x.out"\nkeys = ["/haproxy/memcached"]\n' }, templates: { 'x.hbs': 'x\n' }, 'kv.json': '{}' });
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore' });
-  t.teardown(() => child.kill('SIGKILL'));
+  t.teardown(() => killAndWait(child));
   for (const path of paths) {
     let status = 0;
     for (let i = 0; i < 100 && status === 0; i++) {

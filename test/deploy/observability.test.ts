@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { freePort, startMemcached } from '@confd-haproxy/testkit';
+import { freePort, killAndWait, startMemcached } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const RULES = join(root, 'deploy/prometheus/confd-haproxy.rules.yml');
@@ -46,10 +46,7 @@ t.test('every metric the dashboard and the alert rules use is exported by a bin'
   const env = { PATH: process.env.PATH ?? '' };
   const renderer = spawn(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${rport}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore', env });
   const checker = spawn(process.execPath, [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', `127.0.0.1:${mem.port}`, '--tag', 'obs', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--interval', '200ms', '--listen', `127.0.0.1:${cport}`], { stdio: 'ignore', env });
-  t.teardown(() => {
-    renderer.kill('SIGKILL');
-    checker.kill('SIGKILL');
-  });
+  t.teardown(() => Promise.all([killAndWait(renderer), killAndWait(checker)]));
   const exported = new Map([...(await scrape(rport)), ...(await scrape(cport))]);
   t.ok(exported.size > 10, `${exported.size} metric families exported`);
 

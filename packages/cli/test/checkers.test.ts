@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
-import { startConsulDouble, startMemcached } from '@confd-haproxy/testkit';
+import { startConsulDouble, startMemcached, killAndWait } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
@@ -57,7 +57,7 @@ t.test('a second copy for the same tag on one host refuses; a stale lock file is
   const file = join(dir, 'kv.json');
   const args = ['--server', serverFlag, '--tag', 'memlock', '--backend', 'file', '--file', file, '--lock-dir', dir, '--interval', '200ms'];
   const first = spawn(process.execPath, [bin('checkmemcached'), ...args], { env, stdio: 'ignore' });
-  t.teardown(() => first.kill('SIGKILL'));
+  t.teardown(() => killAndWait(first));
   t.ok(await until(() => { try { return readFileSync(join(dir, 'memcached-memlock.pid'), 'utf8').trim() === String(first.pid); } catch { return false; } }, 10_000), 'the first copy holds the lock file');
   const second = run('checkmemcached', [...args, '--once']);
   t.equal(second.code, 1);

@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startEtcd } from '@confd-haproxy/testkit';
+import { freePort, startEtcd, killAndWait } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
@@ -52,7 +52,7 @@ t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instan
 
   const inst = confdir(join(dir, 'inst'), 'bootstrap');
   const child = spawn(process.execPath, [bin, '--config-from-store', '--confdir', inst, '--state-dir', join(dir, 'inst-state'), '--status-ttl', '2s', '--diffs-before-sync', '2', ...store], { env, stdio: 'ignore' });
-  t.teardown(() => child.kill('SIGKILL'));
+  t.teardown(() => killAndWait(child));
   const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
   t.equal(waited.code, 0, waited.out + waited.err);
   t.match(waited.out, /bundle version 1 .*\n.*\n.* 1 +[0-9a-f]{12} +converged/);
@@ -84,7 +84,7 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
   const port = await freePort();
   const flags = ['--config-from-store', '--confdir', inst, '--state-dir', join(dir, 'inst-state'), '--status-ttl', '2s', '--diffs-before-sync', '1', '--listen', `127.0.0.1:${port}`];
   const child = spawn(process.execPath, [bin, ...flags, '--trust-key', join(dir, 'keys/push.pub'), '--allow-dest', inst, ...store], { env, stdio: 'ignore' });
-  t.teardown(() => child.kill('SIGKILL'));
+  t.teardown(() => killAndWait(child));
   const metric = async (series: string) => {
     const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
     return Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? 0);

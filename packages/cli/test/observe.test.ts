@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startMemcached } from '@confd-haproxy/testkit';
+import { freePort, startMemcached, killAndWait } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
@@ -32,7 +32,7 @@ t.test('the renderer serves /healthz, /readyz and /metrics with --listen', async
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
   const port = await freePort();
   const p = spawn(process.execPath, [bin('confd-haproxy'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore', env: { PATH: process.env.PATH } });
-  t.teardown(() => p.kill('SIGKILL'));
+  t.teardown(() => killAndWait(p));
   const ready = await until(`http://127.0.0.1:${port}/readyz`, 200);
   t.match(ready, { status: 200, text: /^ok: rendered from a fresh read/ });
   t.match(await get(`http://127.0.0.1:${port}/healthz`), { status: 200, text: /^ok: watching/ });
@@ -51,7 +51,7 @@ t.test('/livez answers while the store is unreachable: an outage is for readines
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
   const [port, deadStore] = [await freePort(), await freePort()];
   const p = spawn(process.execPath, [bin('confd-haproxy'), '--watch', '--backend', 'consul', '--node', `127.0.0.1:${deadStore}`, '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore', env: { PATH: process.env.PATH } });
-  t.teardown(() => p.kill('SIGKILL'));
+  t.teardown(() => killAndWait(p));
   t.match(await until(`http://127.0.0.1:${port}/livez`, 200), { status: 200, text: /^ok: up \d+ s/ });
   t.match(await get(`http://127.0.0.1:${port}/readyz`), { status: 503, text: /^not ok: no successful render yet/ });
   t.match(await get(`http://127.0.0.1:${port}/livez`), { status: 200 }, 'still alive');
@@ -63,7 +63,7 @@ t.test('a checker serves the active server per tag and probe results', async (t)
   const dir = t.testdir({});
   const port = await freePort();
   const p = spawn(process.execPath, [bin('checkmemcached'), '--server', `127.0.0.1:${mem.port}`, '--tag', 'obs', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--interval', '200ms', '--listen', `127.0.0.1:${port}`], { stdio: 'ignore', env: { PATH: process.env.PATH } });
-  t.teardown(() => p.kill('SIGKILL'));
+  t.teardown(() => killAndWait(p));
   t.match(await until(`http://127.0.0.1:${port}/readyz`, 200), { status: 200 });
   await sleep(500);
   const metrics = (await get(`http://127.0.0.1:${port}/metrics`)).text;

@@ -217,6 +217,17 @@ export async function stopProcess(pid: number, graceMs = 5000): Promise<void> {
   if (!(await waitGone(pid, 5000))) throw new LauncherError('TIMEOUT', `pid ${pid} survived SIGKILL for 5 s`);
 }
 
+/**
+ * SIGKILL a child this test spawned and wait until it is gone, so a teardown never removes a
+ * directory the child still writes into (tap then fails with ENOTEMPTY).
+ */
+export async function killAndWait(child: ChildProcess, waitMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGKILL');
+  await Promise.race([gone, new Promise<void>((done) => setTimeout(done, waitMs).unref())]);
+}
+
 const stoppers = new Set<() => Promise<void>>();
 
 /** Stop every service whose handle has not been stopped yet, and every recorded process. */
