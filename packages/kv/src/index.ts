@@ -13,3 +13,5 @@ export { watchPrefix, samePairs } from './watch.js';
 export type { WatchPrefixOptions } from './watch.js';
 export { backoffDelay, pidAlive, sleep } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
+export { outageLog, withFields } from './outage.js';
+export type { FieldLogger, OutageLog } from './outage.js';

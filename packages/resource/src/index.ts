@@ -1,6 +1,6 @@
-export { loadResources, validateResource } from './load.js';
+export { loadResources, validateResource, STDOUT_DEST } from './load.js';
 export type { ResourceConfig, LoadResourcesOptions } from './load.js';
-export { processResource, stageAndSwap, reloadOrRollback, shellQuote, substituteSrc } from './pipeline.js';
+export { processResource, stageAndSwap, reloadOrRollback, shellQuote, substituteSrc, removeStageFilesSync, readDest } from './pipeline.js';
 export type { ProcessOptions, ResourceResult, SwapResult } from './pipeline.js';
 export { ResourceError } from './errors.js';
 export type { ResourceErrorCode } from './errors.js';

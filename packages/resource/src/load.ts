@@ -75,6 +75,37 @@ const joinPrefix = (a: string, b: string) => {
   return parts.length ? `/${parts.join('/')}` : '';
 };
 
+/** dest = "-": the rendered text goes to stdout (a dry render); nothing is staged, checked or reloaded. */
+export const STDOUT_DEST = '-';
+
+interface FileType {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}
+
+/** What a path that is not a regular file is, in words ("a FIFO"); undefined for a regular file. */
+export function specialFileKind(st: FileType): string | undefined {
+  if (st.isFile()) return undefined;
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** dest's directory exists and dest, when it exists, is a regular file (a FIFO or a device would hang a read). */
+function checkDest(destRaw: string, dest: string, bad: (msg: string) => ResourceError): void {
+  const destDir = dirname(dest);
+  if (!statOf(destDir)?.isDirectory()) throw bad(`[template].dest "${destRaw}": directory ${destDir} does not exist`);
+  const st = statOf(dest);
+  const kind = st && specialFileKind(st);
+  if (kind) throw bad(`[template].dest "${destRaw}" is ${kind}, not a regular file (dest = "-" writes to stdout)`);
+}
+
 /** Validate one parsed resource file. Throws ResourceError naming the file and field. */
 export function validateResource(doc: Record<string, unknown>, file: string, opts: LoadResourcesOptions): ResourceConfig {
   const confdir = resolve(opts.confdir);
@@ -106,10 +137,8 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const src = resolve(templatesDir, srcName);
   if (!statOf(src)?.isFile()) throw bad(`[template].src "${srcName}" does not exist (looked for ${src})`);
   const destRaw = str('dest', true)!;
-  const dest = isAbsolute(destRaw) ? destRaw : resolve(opts.destDir ?? confdir, destRaw);
-  const destDir = dirname(dest);
-  if (!statOf(destDir)?.isDirectory()) throw bad(`[template].dest "${destRaw}": directory ${destDir} does not exist`);
-  if (statOf(dest)?.isDirectory()) throw bad(`[template].dest "${destRaw}" is a directory, not a file`);
+  const dest = destRaw === STDOUT_DEST ? STDOUT_DEST : isAbsolute(destRaw) ? destRaw : resolve(opts.destDir ?? confdir, destRaw);
+  if (dest !== STDOUT_DEST) checkDest(destRaw, dest, bad);
   const keys = tt.keys;
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string' && k !== '')) {
     throw bad('[template].keys must be a non-empty array of strings (e.g. ["/haproxy/mysqlslave"])');

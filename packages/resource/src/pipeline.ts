@@ -1,12 +1,13 @@
 // One resource's pipeline: stage in dest's directory with the final mode → compare → check the
 // stage file → atomic swap → reload → roll back when the reload fails. The result is data.
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { describeFailure, runCommand, type CommandResult, type RunnerLogger } from '@confd-haproxy/runner';
 import { ResourceError } from './errors.js';
-import type { ResourceConfig } from './load.js';
+import { specialFileKind, type ResourceConfig } from './load.js';
 
 export interface ProcessOptions {
   /** Compute the diff only; write nothing, run nothing. */
@@ -57,9 +58,49 @@ interface FileState {
   gid: number;
 }
 
-async function readState(path: string): Promise<FileState | undefined> {
+/** Stage files that exist now (not yet swapped in or removed), for a hard exit. */
+const liveStages = new Set<string>();
+
+/** Remove every stage file still beside its dest: the process is about to exit at once. */
+export function removeStageFilesSync(): void {
+  for (const stage of liveStages) {
+    try {
+      unlinkSync(stage);
+    } catch {
+      // Already gone.
+    }
+  }
+  liveStages.clear();
+}
+
+async function removeStage(stage: string): Promise<void> {
+  liveStages.delete(stage);
+  await unlink(stage).catch(() => {});
+}
+
+/** A dest that exists but is not a regular file (a FIFO, a device, a socket): never read or replaced. */
+function notRegularFile(resource: string, dest: string, st: Parameters<typeof specialFileKind>[0]): ResourceError | undefined {
+  const what = specialFileKind(st);
+  return what ? new ResourceError('RESOURCE_INVALID', `${resource}: dest ${dest} is ${what}, not a regular file; it is left alone (dest = "-" writes to stdout)`) : undefined;
+}
+
+/** dest's content for the render guards; undefined when it does not exist; a ResourceError when it is not a regular file. */
+export async function readDest(resource: string, dest: string): Promise<string | undefined> {
   try {
-    const [content, st] = await Promise.all([readFile(path), stat(path)]);
+    return (await readState(dest, resource))?.content.toString();
+  } catch (err) {
+    if (err instanceof ResourceError) throw err;
+    return undefined;
+  }
+}
+
+async function readState(path: string, resource = path): Promise<FileState | undefined> {
+  try {
+    // stat first: reading a FIFO or a device would block or never end.
+    const st = await stat(path);
+    const refused = notRegularFile(resource, path, st);
+    if (refused) throw refused;
+    const content = await readFile(path);
     return { content, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -82,6 +123,7 @@ async function writeStage(dest: string, content: Buffer, mode: number, uid: numb
   const stage = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}`);
   // 'wx' never follows or reuses an existing path; the mode is never wider than the final one.
   const fh = await open(stage, 'wx', mode & 0o777);
+  liveStages.add(stage);
   try {
     if (uid !== process.getuid?.() || gid !== process.getgid?.()) await fh.chown(uid, gid);
     await fh.chmod(mode); // after chown, which clears set-id bits; and the umask may have narrowed it
@@ -89,7 +131,7 @@ async function writeStage(dest: string, content: Buffer, mode: number, uid: numb
     await fh.sync();
   } catch (err) {
     await fh.close();
-    await unlink(stage).catch(() => {});
+    await removeStage(stage);
     throw err;
   }
   await fh.close();
@@ -109,6 +151,7 @@ async function syncDir(dir: string): Promise<void> {
 async function swapIn(stage: string, dest: string, owner: { mode: number; uid: number; gid: number }): Promise<void> {
   try {
     await rename(stage, dest);
+    liveStages.delete(stage);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EBUSY' && code !== 'EXDEV') throw err;
@@ -122,7 +165,7 @@ async function swapIn(stage: string, dest: string, owner: { mode: number; uid: n
     } finally {
       await fh.close();
     }
-    await unlink(stage).catch(() => {});
+    await removeStage(stage);
   }
   await syncDir(dirname(dest));
 }
@@ -161,7 +204,7 @@ async function restore(dest: string, previous: FileState | undefined): Promise<v
   try {
     await swapIn(stage, dest, previous);
   } catch (err) {
-    await unlink(stage).catch(() => {});
+    await removeStage(stage);
     throw err;
   }
 }
@@ -180,8 +223,9 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   const base = { resource: resource.name, dest, commands: [] as CommandResult[], checked: false, rollback: async () => true };
   let previous: FileState | undefined;
   try {
-    previous = await readState(dest);
+    previous = await readState(dest, resource.name);
   } catch (err) {
+    if (err instanceof ResourceError) return { ...base, changed: false, diff: '', error: err };
     return { ...base, changed: false, diff: '', error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot read ${dest} (${errorMessage(err)})`, { cause: err }) };
   }
   const changed =
@@ -197,7 +241,11 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   } catch (err) {
     return { ...base, changed: true, diff, error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot stage ${dest} (${errorMessage(err)})`, { cause: err }) };
   }
-  const dropStage = () => (opts.keepStageFile ? Promise.resolve() : unlink(stage).catch(() => {}));
+  const dropStage = () => {
+    if (!opts.keepStageFile) return removeStage(stage);
+    liveStages.delete(stage);
+    return Promise.resolve();
+  };
   const commands: CommandResult[] = [];
   let checked = false;
   if (resource.checkCmd && !opts.syncOnly) {

@@ -67,6 +67,14 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+/** Process groups of the commands running now, for a hard exit (a second SIGTERM). */
+const runningGroups = new Set<number>();
+
+/** SIGKILL every running command's process group: the process is about to exit at once. */
+export function killRunningCommands(): void {
+  for (const pid of runningGroups) killGroup(pid, 'SIGKILL');
+}
+
 export async function runCommand(command: string, opts: RunCommandOptions = {}): Promise<CommandResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const grace = opts.killGraceMs ?? 1000;
@@ -83,6 +91,7 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.env ? { env: opts.env, extendEnv: false } : {}),
   });
+  if (child.pid) runningGroups.add(child.pid);
   const stdout = new Tail();
   const stderr = new Tail();
   child.stdout?.on('data', (c: Buffer | string) => stdout.push(c));
@@ -102,6 +111,7 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
   const r = await child;
+  if (child.pid) runningGroups.delete(child.pid);
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
   // The shell may be gone while children that ignored SIGTERM live on: make sure the group is.

@@ -1,4 +1,4 @@
-export { runCommand, dedupeCommands, describeFailure, MAX_OUTPUT_BYTES } from './command.js';
+export { runCommand, dedupeCommands, describeFailure, killRunningCommands, MAX_OUTPUT_BYTES } from './command.js';
 export type { RunCommandOptions, CommandResult, RunnerLogger } from './command.js';
 export { createQuiescence } from './quiescence.js';
 export type { Quiescence, QuiescenceOptions } from './quiescence.js';
