@@ -1,7 +1,7 @@
 // The loop every checker shares: probe every target of a tag concurrently with hard timeouts,
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
-import { sleep, type KVLock, type KVStore } from '@confd-haproxy/kv';
+import { outageLog, sleep, withFields, type KVLock, type KVStore, type OutageLog } from '@confd-haproxy/kv';
 import { entryProblem, parseEntry, prefixedKey, sameEntry, type Entry, type EntryBody } from './entry.js';
 
 export interface Target {
@@ -21,6 +21,8 @@ export interface CheckerLogger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
+  /** A logger that adds these fields to every line (pino's child); JSON logs carry them as fields. */
+  child?(fields: Record<string, unknown>): CheckerLogger;
 }
 
 /** What a kind of checker says: how to find targets, how to probe one, how to choose. */
@@ -152,11 +154,18 @@ export class TagChecker<T extends Target = Target> {
   /** Lock operations run one at a time (the loop's renew timer and the pass share them). */
   #lockOp: Promise<boolean> = Promise.resolve(false);
   #closed = false;
+  /** The outcome of the last pass: the "ok" line is info only when the state was not already ok. */
+  #lastReason: string | undefined;
+  /** The store failing (lock, read, write): told once, counted while it lasts, told when it ends. */
+  readonly #outage: OutageLog;
+  readonly #log: CheckerLogger;
 
   constructor(opts: TagCheckerOptions<T>) {
     this.#o = opts;
     this.key = prefixedKey(opts.prefix, `haproxy/${opts.kind.kind}/${opts.tag}`);
     this.lockKey = prefixedKey(opts.prefix, `haproxy/.locks/${opts.kind.kind}/${opts.tag}`);
+    this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
+    this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
   }
 
   get tag(): string {
@@ -216,9 +225,11 @@ export class TagChecker<T extends Target = Target> {
     try {
       this.#lock = await o.store.acquireLock(this.lockKey, { holder: o.checker, ttlMs: o.lockTtlMs, lockDelayMs: o.lockDelayMs ?? 0 });
     } catch (err) {
-      o.logger.warn(`${o.tag}: cannot take the lock ${this.lockKey} (${(err as Error).message})`);
+      this.#outage.failed(err, `cannot take the lock ${this.lockKey} (${(err as Error).message})`);
       this.#lock = undefined;
+      return false;
     }
+    this.#outage.ok();
     if (!this.#lock) return false;
     if (this.#closed) {
       // close() ran while the lock was being taken: give it back at once.
@@ -276,8 +287,9 @@ export class TagChecker<T extends Target = Target> {
     const results = await Promise.all(targets.map(async (target) => ({ target, result: await withTimeout(o.timeoutMs, signal, (s) => o.kind.probe(target, s)) })));
     for (const { target, result } of results) {
       const c = this.#count(target, result.ok);
-      if (result.ok) o.logger.debug(`${o.tag}: ${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
-      else o.logger.debug(`${o.tag}: ${id(target)} failed (${result.reason}); ${c.downs} in a row`);
+      const log = withFields(this.#log, { server: id(target), durationMs: result.ms });
+      if (result.ok) log.debug(`${o.tag}: ${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
+      else log.debug(`${o.tag}: ${id(target)} failed (${result.reason}); ${c.downs} in a row`);
     }
     const eligible = targets.filter((t) => this.#counters.get(id(t))?.eligible);
     const holder = await this.keepLock();
@@ -286,15 +298,20 @@ export class TagChecker<T extends Target = Target> {
       try {
         stored = await o.store.get(this.key, { signal });
       } catch (err) {
+        if (!signal.aborted) this.#outage.failed(err, `cannot read ${this.key} (${(err as Error).message})`);
         return report({ results, eligible, entry: undefined, wrote: false, holder, reason: `cannot read ${this.key}: ${(err as Error).message}` });
       }
+      this.#outage.ok();
       const current = parseEntry(stored?.value);
       const chosen = o.kind.choose(eligible, current, targets);
       if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: 'nothing to choose; entry kept' });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
       if (current && sameEntry(current, entry)) {
-        o.logger.info(o.kind.okLine?.(current, o.store.describe.split(' ')[0] ?? 'store') ?? `${o.tag} in store is ok`);
-        return report({ results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' });
+        // Told at info when the state becomes ok (first pass, after a change or a failure); each steady pass is debug.
+        const steady = this.#lastReason === 'unchanged';
+        const line = o.kind.okLine?.(current, o.store.describe.split(' ')[0] ?? 'store') ?? `${o.tag} in store is ok`;
+        withFields(this.#log, { server: id(current), outcome: 'unchanged' })[steady ? 'debug' : 'info'](line);
+        return this.#remember(report({ results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' }));
       }
       const problem = entryProblem(entry);
       if (problem) {
@@ -307,15 +324,36 @@ export class TagChecker<T extends Target = Target> {
       try {
         ok = await o.store.put(this.key, JSON.stringify(entry), { cas: stored?.modifyIndex ?? 0, signal });
       } catch (err) {
+        if (!signal.aborted) this.#outage.failed(err, `cannot write ${this.key} (${(err as Error).message})`);
         return report({ results, eligible, entry: current, wrote: false, holder, reason: `cannot write ${this.key}: ${(err as Error).message}` });
       }
       if (ok) {
-        o.logger.info(o.kind.changedLine?.(entry, current) ?? `${o.tag}: set ${entry.host}:${entry.port}`);
-        return report({ results, eligible, entry, wrote: true, holder, reason: 'changed' });
+        const changed = withFields(this.#log, { server: id(entry), outcome: 'changed' });
+        changed.info(this.#why(current, entry, results));
+        changed.info(o.kind.changedLine?.(entry, current) ?? `${o.tag}: set ${entry.host}:${entry.port}`);
+        return this.#remember(report({ results, eligible, entry, wrote: true, holder, reason: 'changed' }));
       }
       o.logger.debug(`${o.tag}: ${this.key} changed under us (CAS); reading it again`);
     }
     return report({ results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' });
+  }
+
+  #remember(r: PassReport<T>): PassReport<T> {
+    this.#lastReason = r.reason;
+    return r;
+  }
+
+  /** Why the entry moves, in one line: "mem1: 127.0.0.1:11211 failed (connection refused, 2 of 2) → active 127.0.0.2:11211". */
+  #why(current: Entry | undefined, next: Entry, results: { target: T; result: ProbeResult }[]): string {
+    const o = this.#o;
+    const to = `active ${id(next)}`;
+    if (!current) return `${o.tag}: no entry yet → ${to}`;
+    if (current.host === next.host && current.port === next.port) return `${o.tag}: ${id(current)} stays active; its entry changed (servers, weights or roles)`;
+    const was = results.find((x) => x.target.host === current.host && x.target.port === current.port);
+    const c = this.#counters.get(id(current));
+    if (!was) return `${o.tag}: ${id(current)} is no longer a candidate → ${to}`;
+    if (!was.result.ok) return `${o.tag}: ${id(current)} failed (${was.result.reason ?? 'failed'}, ${c?.downs ?? 1} of ${o.retryDown}) → ${to}`;
+    return `${o.tag}: ${id(current)} is healthy but ${id(next)} is preferred → ${to}`;
   }
 
   /** Give the lock up (SIGTERM): a standby may take over at once. */

@@ -2,10 +2,9 @@
 // One pass = load resources → read their keys → render → stage/check/swap each → run each
 // distinct reload_cmd once → roll back the resources whose reload failed.
 import { watch as chokidarWatch } from 'chokidar';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isKVError, sleep, watchPrefix, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
-import { loadResources, policyProblems, reloadOrRollback, ResourceError, stageAndSwap, type LocalPolicy, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
+import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
+import { loadResources, policyProblems, readDest, reloadOrRollback, ResourceError, stageAndSwap, STDOUT_DEST, type LocalPolicy, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
 import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
 import { readPrefixes, storePrefixes, templatePairs } from './data.js';
@@ -18,6 +17,8 @@ export interface RendererLogger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
+  /** A logger that adds these fields to every line (pino's child); JSON logs carry them as fields. */
+  child?(fields: Record<string, unknown>): RendererLogger;
 }
 
 export interface RendererOptions {
@@ -52,6 +53,8 @@ export interface RendererOptions {
   onPass?: (pass: PassResult) => void;
   /** Called after every answer or failure of a store watch (liveness, metrics). */
   onWatch?: (event: { prefix: string; ok: boolean; error?: string }) => void;
+  /** Where dest = "-" writes (default: process.stdout). */
+  stdout?: NodeJS.WritableStream;
 }
 
 export interface PassResult {
@@ -175,6 +178,9 @@ export class Renderer {
       signal: o.signal,
     };
     for (const r of resources) {
+      // A stop (SIGTERM) lets the work already swapped finish, but starts nothing new.
+      if (o.signal.aborted) break;
+      const rlog = withFields(log, { resource: r.name, dest: r.dest });
       const prefixes = storePrefixes(r.prefix, r.keys);
       let rendered: string;
       let knownLeader: boolean;
@@ -188,28 +194,42 @@ export class Renderer {
         if (!noop) this.#commitEntries(entries.commit);
       } catch (err) {
         const e = err as Error;
-        log.error(`${r.name}: ${e.message}; ${r.dest} left as it was`);
+        withFields(rlog, { outcome: 'failed', err: e }).error(`${r.name}: ${e.message}; ${r.dest} left as it was`);
         results.push(failedResult(r, e));
+        continue;
+      }
+      if (r.dest === STDOUT_DEST) {
+        (o.stdout ?? process.stdout).write(rendered);
+        withFields(rlog, { outcome: 'printed' }).debug(`${r.name}: rendered to stdout`);
+        results.push({ resource: r.name, dest: r.dest, changed: false, checked: false, reloaded: false, rolledBack: false, diff: '', commands: [] });
+        continue;
+      }
+      let previous: string | undefined;
+      try {
+        previous = await readDest(r.name, r.dest);
+      } catch (err) {
+        withFields(rlog, { outcome: 'refused', err }).error((err as Error).message);
+        results.push(failedResult(r, err as Error));
         continue;
       }
       const refused = guardRender({
         name: r.name,
-        previous: await readFile(r.dest, 'utf8').catch(() => undefined),
+        previous,
         rendered,
         knownLeader,
         allowStale: o.allowStale ?? false,
         limits: { ...(r.minServers !== undefined ? { minServers: r.minServers } : {}), ...(r.maxRemoved !== undefined ? { maxRemoved: r.maxRemoved } : {}) },
       });
       if (refused) {
-        log.error(refused.message);
+        withFields(rlog, { outcome: 'refused', err: refused }).error(refused.message);
         results.push(failedResult(r, refused));
         continue;
       }
       const swap = await stageAndSwap(r, rendered, procOpts);
-      if (swap.error) log.error(swap.error.message);
-      else if (swap.changed && noop) log.info(`${r.dest} would change`);
-      else if (swap.changed) log.info(`${r.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
-      else log.debug(`${r.dest} in sync`);
+      if (swap.error) withFields(rlog, { outcome: 'failed', err: swap.error }).error(swap.error.message);
+      else if (swap.changed && noop) withFields(rlog, { outcome: 'would change' }).info(`${r.dest} would change`);
+      else if (swap.changed) withFields(rlog, { outcome: 'updated' }).info(`${r.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
+      else withFields(rlog, { outcome: 'in sync' }).debug(`${r.dest} in sync`);
       const { rollback: _rollback, previous: _previous, ...data } = swap;
       const result: ResourceResult = { ...data, reloaded: false, rolledBack: false };
       results.push(result);
@@ -231,14 +251,17 @@ export class Renderer {
     }
     // Identical reload commands of several resources run once; a failure rolls back each of them.
     const reloads: CommandResult[] = [];
+    // A stop does not abort a reload: a swapped dest is reloaded (bounded by its timeout), never half-applied.
+    const { signal: _stop, ...reloadOpts } = procOpts;
     if (!noop && !o.syncOnly) {
       for (const cmd of dedupeCommands(swaps.map((s) => s.resource.reloadCmd))) {
         const group = swaps.filter((s) => s.resource.reloadCmd === cmd);
         const timeout = Math.max(...group.map((s) => s.resource.commandTimeoutMs ?? o.commandTimeoutMs ?? 30_000));
-        const r = await reloadOrRollback(cmd, group.map((s) => s.swap), { ...procOpts, timeoutMs: timeout });
+        const r = await reloadOrRollback(cmd, group.map((s) => s.swap), { ...reloadOpts, timeoutMs: timeout });
         reloads.push(r.result);
-        if (r.error) log.error(r.error.message);
-        else log.info(`reloaded: ${cmd}`);
+        const fields = { dest: group.map((s) => s.swap.dest).join(','), durationMs: r.result.durationMs };
+        if (r.error) withFields(log, { ...fields, outcome: 'reload failed', err: r.error }).error(r.error.message);
+        else withFields(log, { ...fields, outcome: 'reloaded' }).info(`reloaded: ${cmd}`);
         for (const s of group) {
           const res = results.find((x) => x.dest === s.swap.dest)!;
           res.commands.push(r.result);
@@ -248,7 +271,9 @@ export class Renderer {
         }
       }
     }
-    const pass = summarize(results, reloads, [], badEntries);
+    const skipped = resources.length - results.length;
+    const interrupted = skipped > 0 ? [new Error(`stopped before rendering ${skipped} of ${resources.length} resource(s); their dests are left as they were`)] : [];
+    const pass = summarize(results, reloads, interrupted, badEntries);
     o.onPass?.(pass);
     return pass;
   }
@@ -313,6 +338,8 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
     }
     const signal = AbortSignal.any([opts.signal, loops.signal]);
     for (const p of prefixes) {
+      // An outage is told once when it starts, as a count while it lasts, and once when it ends.
+      const outage = outageLog(withFields(log, { prefix: p || '/' }), `watch ${p || '/'}`);
       void (async () => {
         for await (const snap of watchPrefix(opts.store, p, {
           signal,
@@ -320,11 +347,17 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
           onReset: ({ from, to }) => hold.reset(`watch ${p || '/'}: the store's index went back from ${from} to ${to} (restarted or restored)`),
           onError: (err, attempt, delay) => {
             const what = isKVError(err) ? err.message : String(err);
-            log.warn(`watch ${p || '/'}: ${what}; retry ${attempt} in ${delay} ms`);
+            outage.failed(err, `${what}; retry ${attempt} in ${delay} ms`);
             opts.onWatch?.({ prefix: p, ok: false, error: what });
           },
-          onPoll: () => opts.onWatch?.({ prefix: p, ok: true }),
-        })) onSnapshot(p, snap);
+          onPoll: () => {
+            outage.ok();
+            opts.onWatch?.({ prefix: p, ok: true });
+          },
+        })) {
+          outage.ok();
+          onSnapshot(p, snap);
+        }
       })();
     }
   };
