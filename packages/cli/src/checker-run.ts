@@ -2,12 +2,14 @@
 // local lock per tag, graceful shutdown, and --once for cron.
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { prefixProblem, runTagChecker, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
 import { openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, readFirstLine, storeOptionsFromFlags } from './common.js';
+import { flagNames, normalizeSingleDash } from './argv.js';
+import { EXIT, NoInputError, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags } from './common.js';
+import { trapSignals } from './signals.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
 import { normalizeVersionFlag, VERSION } from './version.js';
@@ -32,11 +34,14 @@ export interface CheckerFlags {
   retryDown: string;
   once?: boolean;
   logFormat: string;
+  logLevel: string;
   lockDir?: string;
   lockTtl: string;
   debug?: boolean;
   verbose?: boolean;
   listen?: string;
+  /** The bin's name for messages (set by runCheckers' caller or taken from argv). */
+  bin?: string;
 }
 
 const defaultLockDir = () => (process.getuid?.() === 0 ? '/run/confd-haproxy' : join(tmpdir(), 'confd-haproxy'));
@@ -63,6 +68,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--retry-down <n>', 'failures before moving away from a server', '1')
     .option('--once', 'one pass (for cron): exit 0 when healthy, 1 with the reason otherwise')
     .option('--log-format <format>', 'text (the original style) or json', 'text')
+    .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
     .option('--lock-dir <dir>', `directory of the per-tag lock files (default ${defaultLockDir()})`)
     .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag (Consul: at least 10s); a standby takes over about this long after the holder died', '10s')
     .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9102)')
@@ -121,6 +127,7 @@ export function parseCheckerFlags(flags: CheckerFlags) {
     lockTtlMs: parseDuration(flags.lockTtl, '--lock-ttl'),
     format: parseLogFormat(flags.logFormat),
     prefix: parsePrefix(flags.prefix),
+    level: flags.debug || flags.verbose ? 'debug' : parseLogLevel(flags.logLevel ?? 'info'),
   };
 }
 
@@ -130,7 +137,8 @@ export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
     storeOptionsFromFlags({
       ...(flags.backend ? { backend: flags.backend } : {}),
       ...(flags.node ?? flags.consul ? { node: (flags.node ?? flags.consul)! } : {}),
-      ...(flags.file ? { file: flags.file } : {}),
+      // A checker writes the store: it starts the file when there is none yet (only the file backend takes it).
+      ...(flags.file ? { file: flags.file, ...((flags.backend ?? 'file') === 'file' ? { createFile: true } : {}) } : {}),
       ...(flags.token ? { token: flags.token } : {}),
       ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
       ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
@@ -143,64 +151,91 @@ export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
   );
 }
 
+/** One checker per tag of the plan, with the flags' defaults where a tag sets nothing. */
+function tagCheckers(p: CheckerPlan, store: KVStore, logger: Logger, f: ReturnType<typeof parseCheckerFlags>): TagChecker[] {
+  const id = `${hostname()}:${process.pid}`;
+  return p.tags.map(
+    (t) =>
+      new TagChecker({
+        tag: t.tag,
+        kind: t.kind,
+        store,
+        logger,
+        checker: id,
+        timeoutMs: t.timeoutMs ?? f.timeoutMs,
+        retryUp: t.retryUp ?? f.retryUp,
+        retryDown: t.retryDown ?? f.retryDown,
+        lockTtlMs: t.lockTtlMs ?? f.lockTtlMs,
+        ...(f.prefix ? { prefix: f.prefix } : {}),
+      }),
+  );
+}
+
+/** --once: one pass per tag; exit 1 with the reason when one is unhealthy. */
+async function runOnce(p: CheckerPlan, checkers: TagChecker[], logger: Logger, signal: AbortSignal): Promise<number> {
+  let code: number = EXIT.OK;
+  for (const c of checkers) {
+    const r = await c.pass(signal);
+    await c.close();
+    const why = r.entry ? p.unhealthy?.(r) : `${r.tag}: ${r.reason}`;
+    if (why) {
+      logger.error(why);
+      code = EXIT.FAILED;
+    }
+  }
+  return code;
+}
+
 export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
-  const { intervalMs, timeoutMs, retryUp, retryDown, lockTtlMs, format, prefix } = parseCheckerFlags(flags);
-  const logger = createLogger({ format, level: flags.debug || flags.verbose ? 'debug' : 'info' });
+  const parsed = parseCheckerFlags(flags);
+  const logger = createLogger({ format: parsed.format, level: parsed.level });
   const store = storeFromCheckerFlags(flags);
-  const locks: LocalLock[] = [];
+  let locks: LocalLock[] = [];
   let observer: Server | undefined;
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  try {
-    const p = await plan(store, logger);
-    for (const { tag, kind } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), kind.kind, tag, p.bin));
-    const id = `${hostname()}:${process.pid}`;
-    const checkers = p.tags.map(
-      (t) =>
-        new TagChecker({
-          tag: t.tag,
-          kind: t.kind,
-          store,
-          logger,
-          checker: id,
-          timeoutMs: t.timeoutMs ?? timeoutMs,
-          retryUp: t.retryUp ?? retryUp,
-          retryDown: t.retryDown ?? retryDown,
-          lockTtlMs: t.lockTtlMs ?? lockTtlMs,
-          ...(prefix ? { prefix } : {}),
-        }),
-    );
-    if (flags.once) {
-      let code: number = EXIT.OK;
-      for (const c of checkers) {
-        const r = await c.pass(ac.signal);
-        await c.close();
-        const why = r.entry ? p.unhealthy?.(r) : `${r.tag}: ${r.reason}`;
-        if (why) {
-          logger.error(why);
-          code = EXIT.FAILED;
-        }
-      }
-      return code;
-    }
-    logger.debug(`${p.bin}: checking ${p.tags.map((x) => x.tag).join(', ')} every ${intervalMs} ms on ${store.describe}`);
-    let onPass: ((r: PassReport) => void) | undefined;
-    if (flags.listen) {
-      const registry = newRegistry();
-      const m = checkerMetrics(registry, { tags: p.tags.map((x) => x.tag), staleAfterMs: 3 * intervalMs + 3 * timeoutMs + 5000 });
-      onPass = m.onPass;
-      observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
-    }
-    await Promise.all(checkers.map((c) => runTagChecker(c, { intervalMs, signal: ac.signal, ...(onPass ? { onPass } : {}) })));
-    return EXIT.OK;
-  } finally {
+  const signals = trapSignals(flags.bin ?? basename(process.argv[1] ?? 'checker', '.js'));
+  signals.setLogger(logger);
+  const releaseLocks = () => {
     for (const l of locks) l.release();
+    locks = [];
+  };
+  try {
+    let p = await plan(store, logger);
+    let onPass: ((r: PassReport) => void) | undefined;
+    // Each SIGHUP ends a cycle: the config files are read again and the checkers start anew.
+    for (let cycle = 0; ; cycle++) {
+      for (const { tag, kind } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), kind.kind, tag, p.bin));
+      const checkers = tagCheckers(p, store, logger, parsed);
+      if (flags.once) return await runOnce(p, checkers, logger, signals.stop);
+      logger.debug(`${p.bin}: checking ${p.tags.map((x) => x.tag).join(', ')} every ${parsed.intervalMs} ms on ${store.describe}`);
+      if (flags.listen && cycle === 0) {
+        const registry = newRegistry();
+        const m = checkerMetrics(registry, { tags: p.tags.map((x) => x.tag), staleAfterMs: 3 * parsed.intervalMs + 3 * parsed.timeoutMs + 5000 });
+        onPass = m.onPass;
+        observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
+      }
+      const signal = signals.cycle();
+      await Promise.all(checkers.map((c) => runTagChecker(c, { intervalMs: parsed.intervalMs, signal, ...(onPass ? { onPass } : {}) })));
+      releaseLocks();
+      if (signals.stop.aborted) return EXIT.OK;
+      p = await replan(plan, store, logger, p);
+    }
+  } finally {
+    releaseLocks();
     observer?.close();
     await store.close().catch(() => {});
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    signals.dispose();
+  }
+}
+
+/** After SIGHUP: the plan from the config files as they are now, or the previous one when they are broken. */
+async function replan(plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>, store: KVStore, logger: Logger, previous: CheckerPlan): Promise<CheckerPlan> {
+  try {
+    const p = await plan(store, logger);
+    logger.info(`${p.bin}: re-read the configuration; checking ${p.tags.map((x) => x.tag).join(', ')}`);
+    return p;
+  } catch (err) {
+    logger.error(`${previous.bin}: SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
+    return previous;
   }
 }
 
@@ -209,6 +244,7 @@ export function checkerExit(bin: string, err: unknown): number {
   const e = err as { code?: string; message?: string };
   process.stderr.write(`${bin}: ${e.message ?? String(err)}\n`);
   if (err instanceof UsageError) return EXIT.USAGE;
+  if (err instanceof NoInputError) return EXIT.NOINPUT;
   if (e.code === 'CHECKER_CONFIG' || e.code === 'KV_CONFIG') return EXIT.DATA;
   return EXIT.FAILED;
 }
@@ -216,8 +252,9 @@ export function checkerExit(bin: string, err: unknown): number {
 /** Run a commander program whose action returns an exit code; commander's own errors are 64. */
 export async function runProgram(bin: string, program: Command, argv: string[]): Promise<number> {
   program.exitOverride();
+  const { longNames, booleans } = flagNames(program);
   try {
-    await program.parseAsync(normalizeVersionFlag(argv), { from: 'user' });
+    await program.parseAsync(normalizeSingleDash(normalizeVersionFlag(argv), longNames, booleans), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     const code = (err as { code?: string }).code;

@@ -26,8 +26,11 @@ const program = checkerFlags(
 ).action(async function (this: Command) {
   const f = this.opts<Flags>();
   const config = readGaleraConfig(f.config);
-  for (const name of f.cluster) if (!config.clusters.some((c) => c.name === name)) throw new CheckerError('CHECKER_CONFIG', `${f.config}: no [cluster.${name}] section (clusters: ${config.clusters.map((c) => c.name).join(', ')})`);
-  const clusters = f.cluster.length ? config.clusters.filter((c) => f.cluster.includes(c.name)) : config.clusters;
+  const clustersOf = (c: typeof config) => {
+    for (const name of f.cluster) if (!c.clusters.some((x) => x.name === name)) throw new CheckerError('CHECKER_CONFIG', `${f.config}: no [cluster.${name}] section (clusters: ${c.clusters.map((x) => x.name).join(', ')})`);
+    return f.cluster.length ? c.clusters.filter((x) => f.cluster.includes(x.name)) : c.clusters;
+  };
+  let clusters: ReturnType<typeof clustersOf> | undefined = clustersOf(config);
   if (f.maint !== undefined || f.unmaint !== undefined) {
     process.exitCode = await setMaintenance(f, clusters);
     return;
@@ -37,7 +40,8 @@ const program = checkerFlags(
   const kinds = new Map<string, GaleraKind>();
   process.exitCode = await runCheckers(f, (store, logger) => ({
     bin: 'checkgalera',
-    tags: clusters.map((cluster) => {
+    // The first plan uses the file read above; a SIGHUP reads it again (nodes and rules; --interval stays).
+    tags: (clusters ?? clustersOf(readGaleraConfig(f.config))).map((cluster) => {
       const prefix = maintenancePrefix(cluster.name, parsePrefix(f.prefix));
       const kind = galeraKind({
         cluster,
@@ -45,6 +49,7 @@ const program = checkerFlags(
         maintenance: async (signal) => new Set((await store.list(prefix, { signal })).pairs.map((p) => p.key.slice(prefix.length))),
       });
       kinds.set(cluster.name, kind);
+      clusters = undefined;
       // pxcScheduler counts extra tries (0 = at once); the checker core counts checks.
       return { tag: cluster.name, kind, retryUp: cluster.retryUp + 1, retryDown: cluster.retryDown + 1, timeoutMs: cluster.checkTimeOut };
     }),

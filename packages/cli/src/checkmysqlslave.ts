@@ -27,16 +27,22 @@ const program = checkerFlags(
   if (f.tag.length === 0 && !f.allTags) throw new UsageError('--tag <tag> (repeatable) or --all-tags is required');
   const { timeoutMs } = parseCheckerFlags(f);
   const maxLag = parseDuration(f.maxLag, '--max-lag', 's') / 1000;
+  const readConfigs = () => {
+    const doc = readDbConf(f.conf);
+    const tags = [...new Set(f.allTags ? allTags(doc) : f.tag)];
+    if (tags.length === 0) throw new CheckerError('CHECKER_CONFIG', `${f.conf}: no sections, so no tags to check`);
+    return tags.map((tag) => tagConfig(f.conf, doc, tag));
+  };
   // db.conf is read and checked before anything else: a bad file exits 65 without touching the store.
-  const doc = readDbConf(f.conf);
-  const tags = [...new Set(f.allTags ? allTags(doc) : f.tag)];
-  if (tags.length === 0) throw new CheckerError('CHECKER_CONFIG', `${f.conf}: no sections, so no tags to check`);
-  const configs = tags.map((tag) => tagConfig(f.conf, doc, tag));
+  let configs: ReturnType<typeof readConfigs> | undefined = readConfigs();
   process.exitCode = await runCheckers(f, (_store, logger) => {
-    for (const w of configs.flatMap((c) => c.warnings)) logger.warn(w);
+    // Read again on SIGHUP (the first plan uses the file read above).
+    const current = configs ?? readConfigs();
+    configs = undefined;
+    for (const w of current.flatMap((c) => c.warnings)) logger.warn(w);
     return {
       bin: 'checkmysqlslave',
-      tags: configs.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
+      tags: current.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
       unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
     };
   });

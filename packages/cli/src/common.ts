@@ -1,6 +1,7 @@
 // What every bin shares: exit codes, durations, the logger, and the store flags.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import parseGoDuration from 'parse-duration';
 import { pino, destination, type Logger } from 'pino';
 import type { StoreOptions } from '@confd-haproxy/kv';
 
@@ -15,6 +16,8 @@ export const EXIT = {
   USAGE: 64,
   /** Bad input: config file, template, KV data. */
   DATA: 65,
+  /** An input file that does not exist (--file). */
+  NOINPUT: 66,
   /** checkmemcached without --server/--consul, as the original. */
   MEMCACHED_USAGE: 254,
 } as const;
@@ -25,14 +28,20 @@ export class UsageError extends Error {
   readonly code = 'USAGE';
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** An input file is missing: the bin prints it and exits 66. */
+export class NoInputError extends Error {
+  override readonly name = 'NoInputError';
+  readonly code = 'NOINPUT';
+}
 
-/** "500ms", "1s", "1.5s", "2m", or a bare number of `bareUnit`s → milliseconds. */
+// Go's time.ParseDuration shape (1m30s, 1h30m, 1.5s, 500ms); parse-duration computes the value.
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+/** Go-style "1m30s", "500ms", "1.5s", "2h", or a bare number of `bareUnit`s → milliseconds. */
 export function parseDuration(text: string, flag: string, bareUnit: 'ms' | 's' = 's'): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(text).trim());
-  if (!m) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 500ms, 1s, 2m)`);
-  const ms = Number(m[1]) * (UNITS[m[2] ?? bareUnit] ?? 1);
-  if (!Number.isFinite(ms)) throw new UsageError(`${flag}: "${text}" is not a duration`);
+  const s = String(text).trim();
+  const ms = /^\d+(\.\d+)?$/.test(s) ? Number(s) * (bareUnit === 's' ? 1000 : 1) : GO_DURATION.test(s) ? parseGoDuration(s) : null;
+  if (ms === null || !Number.isFinite(ms)) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 500ms, 1s, 1m30s)`);
   return Math.round(ms);
 }
 
@@ -47,8 +56,10 @@ export function originalStamp(d = new Date()): string {
   return `[${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}]`;
 }
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
+const LEVELS: Record<string, string> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'FATAL' };
+const WARN_OR_WORSE = new Set(['warn', 'error', 'fatal']);
+/** Fields the message already says in words: JSON carries them, text lines leave them out. */
+const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'resource', 'dest', 'key', 'tag', 'server', 'outcome', 'err', 'durationMs', 'prefix', 'failures', 'reason', 'summary']);
 
 /** Text lines in the original's style: "[2017-10-16T16:03:34] slave3301 in consul is ok". */
 function textDestination(out: NodeJS.WritableStream): Writable {
@@ -58,12 +69,12 @@ function textDestination(out: NodeJS.WritableStream): Writable {
         if (!line) continue;
         try {
           const rec = JSON.parse(line) as Record<string, unknown>;
-          const level = Number(rec.level);
+          const level = String(rec.level);
           const extra = Object.entries(rec)
             .filter(([k]) => !SKIP.has(k))
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ');
-          const tag = level >= 40 ? `${LEVELS[level] ?? level} ` : '';
+          const tag = WARN_OR_WORSE.has(level) ? `${LEVELS[level] ?? level} ` : '';
           out.write(`${originalStamp(new Date(Number(rec.time)))} ${tag}${String(rec.msg ?? '')}${extra ? ` ${extra}` : ''}\n`);
         } catch {
           out.write(`${line}\n`);
@@ -81,11 +92,27 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
+/** `err` as an operator reads it: its message and its code, no stack. */
+function errField(err: unknown): { message: string; code?: string } {
+  const e = err as { message?: unknown; code?: unknown };
+  return { message: typeof e?.message === 'string' ? e.message : String(err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
   const stream = opts.stream ?? process.stdout;
-  if (opts.format === 'json') return pino({ level, base: { pid: process.pid } }, destination({ dest: stream === process.stderr ? 2 : 1, sync: true }));
-  return pino({ level, base: undefined }, textDestination(stream));
+  const common = { level, formatters: { level: (label: string) => ({ level: label }) }, serializers: { err: errField } };
+  if (opts.format === 'json') return pino({ ...common, base: { pid: process.pid } }, destination({ dest: stream === process.stderr ? 2 : 1, sync: true }));
+  return pino({ ...common, base: undefined }, textDestination(stream));
+}
+
+/** confd's and pino's level names; confd's panic is pino's fatal, warning is warn. */
+const LEVEL_ALIASES: Record<string, string> = { panic: 'fatal', fatal: 'fatal', error: 'error', warn: 'warn', warning: 'warn', info: 'info', debug: 'debug', trace: 'trace' };
+
+export function parseLogLevel(text: string): string {
+  const level = LEVEL_ALIASES[String(text).trim().toLowerCase()];
+  if (!level) throw new UsageError(`--log-level: "${text}" is not one of panic, fatal, error, warn, warning, info, debug, trace`);
+  return level;
 }
 
 export function parseLogFormat(text: string): LogFormat {
@@ -119,13 +146,15 @@ export interface StoreFlags {
   password?: string;
   /** etcd key layout: confd (keys under "/", the default) or bare. */
   etcdLayout?: string;
+  /** Start an empty store when --file does not exist (otherwise a missing file is an error). */
+  createFile?: boolean;
 }
 
 /** The flags each backend honours; any other store flag given with it is a usage error. */
 const HONOURED: Record<'consul' | 'etcd' | 'file', ReadonlySet<keyof StoreFlags>> = {
   consul: new Set(['node', 'token', 'tokenFile', 'scheme', 'clientCert', 'clientKey', 'clientCaKeys']),
   etcd: new Set(['node', 'scheme', 'clientCert', 'clientKey', 'clientCaKeys', 'basicAuth', 'username', 'password', 'etcdLayout']),
-  file: new Set(['file']),
+  file: new Set(['file', 'createFile']),
 };
 
 const FLAG_NAMES: Record<keyof StoreFlags, string> = {
@@ -142,6 +171,7 @@ const FLAG_NAMES: Record<keyof StoreFlags, string> = {
   username: '--username/--etcd-username',
   password: '--password/--etcd-password-file',
   etcdLayout: '--etcd-layout',
+  createFile: '--create-file',
 };
 
 const given = (v: unknown) => v !== undefined && v !== false && v !== '' && !(Array.isArray(v) && v.length === 0);
@@ -178,6 +208,19 @@ function etcdOptions(f: StoreFlags): StoreOptions {
   };
 }
 
+/** --file must name an existing regular file unless creating one was asked for. */
+function checkStoreFile(file: string, create: boolean): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new NoInputError(`--file ${file}: ${(err as Error).message}`);
+    if (create) return;
+    throw new NoInputError(`--file ${file}: no such file (check the path; --create-file starts a new, empty store)`);
+  }
+  if (!st.isFile()) throw new NoInputError(`--file ${file}: not a regular file`);
+}
+
 /** Store flags → StoreOptions; the environment is read here, at the edge, never in libraries. */
 export function storeOptionsFromFlags(f: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreOptions {
   const backend = f.backend ?? (f.file ? 'file' : 'consul');
@@ -185,6 +228,7 @@ export function storeOptionsFromFlags(f: StoreFlags, env: NodeJS.ProcessEnv = pr
   refuseUnhonoured(backend, f);
   if (backend === 'file') {
     if (!f.file) throw new UsageError('--backend file needs --file <kv.json>');
+    checkStoreFile(f.file, f.createFile ?? false);
     return { backend: 'file', file: f.file };
   }
   if (backend === 'etcd') return etcdOptions(f);

@@ -6,14 +6,17 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
 import { openStore, sleep, type KVStore } from '@confd-haproxy/kv';
-import { planAll, runInterval, runOnce, runWatch, type RendererOptions } from '@confd-haproxy/renderer';
+import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
-import { normalizeSingleDash } from './argv.js';
+import type { Logger } from 'pino';
+import { flagNames, mergedOpts, normalizeSingleDash, userSet } from './argv.js';
+import { trapSignals } from './signals.js';
 import { VERSION } from './version.js';
 import { rendererMetrics } from './metrics.js';
 import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from './status.js';
 import { newRegistry, startObserver } from './observe.js';
-import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, storeOptionsFromFlags } from './common.js';
+import { EXIT, NoInputError, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, storeOptionsFromFlags } from './common.js';
 
 interface Flags {
   onetime?: boolean;
@@ -40,6 +43,7 @@ interface Flags {
   password?: string;
   etcdLayout?: string;
   file?: string;
+  createFile?: boolean;
   wait?: string;
   commandTimeout?: string;
   debug?: boolean;
@@ -68,7 +72,8 @@ function storeFlags(cmd: Command): Command {
   return cmd
     .option('--backend <name>', 'store backend: consul, etcd or file', undefined)
     .option('--node <address>', 'store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or 127.0.0.1:8500)', collect, [])
-    .option('--file <path>', 'the file store (with --backend file)')
+    .option('--file <path>', 'the file store (with --backend file); it must exist')
+    .option('--create-file', 'with --file: start an empty store when the file does not exist')
     .option('--prefix <prefix>', 'key prefix prepended to every resource\'s keys', '')
     .option('--confdir <dir>', 'directory holding conf.d/ and templates/', '/etc/confd')
     .option('--config-file <path>', 'confd-style TOML config file (flags override it)')
@@ -82,7 +87,7 @@ function storeFlags(cmd: Command): Command {
     .option('--username <name>', 'etcd user')
     .option('--password <password>', 'etcd password (argv is visible in ps: prefer password in --config-file)')
     .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", as confd reads them) or bare ("haproxy/...", releases before)')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', '30s')
     .option('--keep-stage-file', 'keep stage files for inspection')
@@ -98,7 +103,7 @@ interface LocalTrust {
   policy: LocalPolicy;
 }
 
-export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>): Command {
+export function buildProgram(run: (cmd: Command, mode: Mode) => Promise<number>): Command {
   const program = storeFlags(new Command('confd-haproxy'))
     .version(VERSION, '--version', 'print the version and exit')
     .description('Render conf.d resources and Handlebars templates from a KV store into haproxy.cfg; check, swap, reload.')
@@ -106,7 +111,7 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .option('--watch', 'watch the store (blocking queries) and conf.d/templates, render on change')
     .option('--interval <seconds>', 'poll the store every N seconds (default mode)', '600')
     .option('--wait <min[:max]>', 'after a change wait for min of quiet, but never longer than max, then render once', '200ms:2s')
-    .option('--noop', 'render and print a diff against each dest; change nothing (exit 2 when changes are pending)')
+    .option('--noop', 'render and print a diff against each dest; change nothing (exit 0 as confd; plan exits 2 when changes are pending)')
     .option('--sync-only', 'write dest files but skip check_cmd and reload_cmd')
     .option('--allow-stale', 'render data the store answered without a known leader (refused by default)')
     .option('--reset-hold <duration>', 'with --watch: after the store reset (index went backwards, most keys gone at once), render only once its data was stable this long; 0 renders at once', '500ms')
@@ -121,7 +126,7 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .exitOverride()
     .showHelpAfterError()
     .action(async function (this: Command) {
-      process.exitCode = await run(this.opts<Flags>(), 'run');
+      process.exitCode = await run(this, 'run');
     });
   storeFlags(program.command('status'))
     .description('for each resource: its last render, check and reload, and whether dest differs from what the store holds now. Exit 0: in sync, 2: differs, 1: error')
@@ -130,7 +135,7 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .option('--wait-converged <duration>', 'with --fleet: wait up to this long for the fleet to converge; exit 1 when it did not')
     .exitOverride()
     .action(async function (this: Command) {
-      process.exitCode = await run(this.opts<Flags>(), 'status');
+      process.exitCode = await run(this, 'status');
     });
   storeFlags(program.command('push'))
     .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
@@ -138,7 +143,7 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
     .exitOverride()
     .action(async function (this: Command) {
-      process.exitCode = await run(this.opts<Flags>(), 'push');
+      process.exitCode = await run(this, 'push');
     });
   program
     .command('keygen')
@@ -154,34 +159,49 @@ export function buildProgram(run: (flags: Flags, mode: Mode) => Promise<number>)
     .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
     .exitOverride()
     .action(async function (this: Command) {
-      process.exitCode = await run(this.opts<Flags>(), 'plan');
+      process.exitCode = await run(this, 'plan');
     });
   return program;
 }
 
-const CONFIG_KEYS: Record<string, keyof Flags> = {
-  backend: 'backend',
-  confdir: 'confdir',
-  interval: 'interval',
-  prefix: 'prefix',
-  log_level: 'logLevel',
-  noop: 'noop',
-  watch: 'watch',
-  onetime: 'onetime',
-  sync_only: 'syncOnly',
-  auth_token: 'authToken',
-  scheme: 'scheme',
-  client_cert: 'clientCert',
-  client_key: 'clientKey',
-  client_cakeys: 'clientCaKeys',
-  basic_auth: 'basicAuth',
-  username: 'username',
-  password: 'password',
-  file: 'file',
+/** What a confd.toml setting must hold: a duration may be a number of seconds or a string. */
+type SettingType = 'string' | 'boolean' | 'duration' | 'strings';
+
+const CONFIG_KEYS: Record<string, [keyof Flags, SettingType]> = {
+  backend: ['backend', 'string'],
+  confdir: ['confdir', 'string'],
+  interval: ['interval', 'duration'],
+  prefix: ['prefix', 'string'],
+  log_level: ['logLevel', 'string'],
+  noop: ['noop', 'boolean'],
+  watch: ['watch', 'boolean'],
+  onetime: ['onetime', 'boolean'],
+  sync_only: ['syncOnly', 'boolean'],
+  auth_token: ['authToken', 'string'],
+  scheme: ['scheme', 'string'],
+  client_cert: ['clientCert', 'string'],
+  client_key: ['clientKey', 'string'],
+  client_cakeys: ['clientCaKeys', 'string'],
+  basic_auth: ['basicAuth', 'boolean'],
+  username: ['username', 'string'],
+  password: ['password', 'string'],
+  file: ['file', 'string'],
+  nodes: ['node', 'strings'],
 };
 
+const typeName = (v: unknown) => (Array.isArray(v) ? 'an array' : typeof v === 'object' && v !== null ? 'a table' : `a ${typeof v}`);
+
+/** One setting checked against its type; the flag's value (a duration as a string). */
+function settingValue(file: string, key: string, v: unknown, type: SettingType): unknown {
+  const ok =
+    type === 'strings' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : type === 'duration' ? typeof v === 'string' || (typeof v === 'number' && v >= 0) : typeof v === type;
+  const want = type === 'strings' ? 'an array of strings' : type === 'duration' ? 'a duration (a number of seconds or a string such as "1m30s")' : `a ${type}`;
+  if (!ok) throw new UsageError(`${file}: ${key} must be ${want}, not ${typeName(v)} (${JSON.stringify(v)})`);
+  return typeof v === 'number' ? String(v) : v;
+}
+
 /** confd's confd.toml: values fill what the command line left at its default. */
-function applyConfigFile(flags: Flags, program: Command): Flags {
+function applyConfigFile(flags: Flags, cmd: Command): Flags {
   if (!flags.configFile) return flags;
   let doc: Record<string, unknown>;
   try {
@@ -191,15 +211,12 @@ function applyConfigFile(flags: Flags, program: Command): Flags {
   }
   const out: Flags = { ...flags };
   for (const [k, v] of Object.entries(doc)) {
-    if (k === 'nodes') {
-      if (flags.node.length === 0 && Array.isArray(v)) out.node = v.map(String);
-      continue;
-    }
-    const name = CONFIG_KEYS[k];
-    if (!name) throw new UsageError(`${flags.configFile}: unknown setting "${k}"`);
-    const source = program.getOptionValueSource(name);
-    if (source === 'cli') continue;
-    (out as unknown as Record<string, unknown>)[name] = typeof v === 'number' ? String(v) : v;
+    const setting = CONFIG_KEYS[k];
+    if (!setting) throw new UsageError(`${flags.configFile}: unknown setting "${k}"`);
+    const [name, type] = setting;
+    const value = settingValue(flags.configFile, k, v, type);
+    if (userSet(cmd, name)) continue;
+    (out as unknown as Record<string, unknown>)[name] = value;
   }
   return out;
 }
@@ -212,64 +229,100 @@ function parseWait(text: string): { minMs: number; maxMs: number } {
   return { minMs, maxMs };
 }
 
+/** The flags of one configuration cycle: the command line, the config file, checked. */
+interface Settings {
+  flags: Flags;
+  logger: Logger;
+  intervalMs: number;
+  /** Everything but the store and the signal. */
+  base: Omit<RendererOptions, 'store' | 'signal'>;
+  storeOpts: ReturnType<typeof storeOptionsFromFlags>;
+  /** --trust-key files, read (run only; empty otherwise). */
+  trustKeys: TrustedKey[];
+  /** push --sign-key, read. */
+  signKey?: KeyObject;
+}
+
+function readSettings(cmd: Command, mode: Mode): Settings {
+  const flags = applyConfigFile(mergedOpts<Flags>(cmd), cmd);
+  const logger = createLogger({ format: parseLogFormat(flags.logFormat ?? 'text'), level: flags.debug ? 'debug' : parseLogLevel(flags.logLevel ?? 'info'), stream: process.stderr });
+  const modes = [flags.onetime, flags.watch].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('--onetime and --watch exclude each other');
+  if (flags.configFromStore && (flags.onetime || flags.noop) && mode === 'run') throw new UsageError('--config-from-store runs as a watcher: it excludes --onetime and --noop (use plan/status)');
+  const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
+  if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
+  const trust = mode === 'run' ? localTrust(flags) : undefined;
+  const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
+  const base = {
+    confdir: flags.confdir ?? '/etc/confd',
+    prefix: flags.prefix ?? '',
+    logger,
+    env: process.env,
+    commandTimeoutMs: parseDuration(flags.commandTimeout ?? '30s', '--command-timeout', 's'),
+    wait: parseWait(flags.wait ?? '200ms:2s'),
+    noop: Boolean(flags.noop),
+    syncOnly: Boolean(flags.syncOnly),
+    keepStageFile: Boolean(flags.keepStageFile),
+    allowStale: Boolean(flags.allowStale),
+    stateDir: flags.stateDir ?? defaultStateDir(),
+    resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
+    // Always set: a SIGHUP that drops every --allow-* flag must drop the policy too (empty lists allow any).
+    policy: trust?.policy ?? { allowCommands: [], allowDests: [] },
+  };
+  const storeOpts = storeOptionsFromFlags({
+    ...(flags.backend ? { backend: flags.backend } : {}),
+    node: flags.node,
+    ...(flags.file ? { file: flags.file } : {}),
+    ...(flags.createFile ? { createFile: true } : {}),
+    ...(flags.authToken ? { token: flags.authToken } : {}),
+    ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
+    ...(flags.scheme ? { scheme: flags.scheme } : {}),
+    ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
+    ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
+    ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
+    ...(flags.basicAuth ? { basicAuth: true } : {}),
+    ...(flags.username ? { username: flags.username } : {}),
+    ...(flags.password ? { password: flags.password } : {}),
+    ...(flags.etcdLayout ? { etcdLayout: flags.etcdLayout } : {}),
+  });
+  return { flags, logger, intervalMs, base, storeOpts, trustKeys: trust?.trustKeys ?? [], ...(signKey ? { signKey } : {}) };
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** The one line -onetime and plan end with: "3 resources: 1 changed, 2 in sync; 1 reload". */
+export function summaryLine(pass: PassResult, planning: boolean): { msg: string; fields: Record<string, number> } {
+  const failed = pass.resources.filter((r) => r.error).length + (pass.resources.length === 0 ? pass.errors.length : 0);
+  const changed = pass.resources.filter((r) => r.changed && !r.error).length;
+  const inSync = pass.resources.filter((r) => !r.changed && !r.error).length;
+  const reloads = pass.reloads.filter((r) => r.ok).length;
+  const parts = [`${changed} ${planning ? 'would change' : 'changed'}`, `${inSync} in sync`, ...(failed ? [`${failed} failed`] : [])];
+  const msg = `${plural(pass.resources.length, 'resource')}: ${parts.join(', ')}${planning ? '' : `; ${plural(reloads, 'reload')}`}`;
+  return { msg, fields: { resources: pass.resources.length, changed, inSync, failed, reloads } };
+}
+
+function logSummary(logger: Logger, pass: PassResult, planning: boolean): void {
+  const { msg, fields } = summaryLine(pass, planning);
+  logger.info({ summary: fields }, msg);
+}
+
 async function main(argv: string[]): Promise<number> {
   let program!: Command;
-  const longNames = new Set<string>();
   let store: KVStore | undefined;
   let observer: Server | undefined;
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const signals = trapSignals('confd-haproxy');
 
-  const run = async (raw: Flags, mode: Mode): Promise<number> => {
-    const flags = applyConfigFile(raw, program);
-    const logger = createLogger({ format: parseLogFormat(flags.logFormat ?? 'text'), level: flags.debug ? 'debug' : flags.logLevel ?? 'info', stream: process.stderr });
-    const modes = [flags.onetime, flags.watch].filter(Boolean).length;
-    if (modes > 1) throw new UsageError('--onetime and --watch exclude each other');
-    if (flags.configFromStore && (flags.onetime || flags.noop) && mode === 'run') throw new UsageError('--config-from-store runs as a watcher: it excludes --onetime and --noop (use plan/status)');
-    const trust = mode === 'run' ? localTrust(flags) : undefined;
-    const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
-    const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
-    if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
-    const storeOpts = storeOptionsFromFlags({
-      ...(flags.backend ? { backend: flags.backend } : {}),
-      node: flags.node,
-      ...(flags.file ? { file: flags.file } : {}),
-      ...(flags.authToken ? { token: flags.authToken } : {}),
-      ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
-      ...(flags.scheme ? { scheme: flags.scheme } : {}),
-      ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
-      ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
-      ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
-      ...(flags.basicAuth ? { basicAuth: true } : {}),
-      ...(flags.username ? { username: flags.username } : {}),
-      ...(flags.password ? { password: flags.password } : {}),
-      ...(flags.etcdLayout ? { etcdLayout: flags.etcdLayout } : {}),
-    });
-    store = openStore(storeOpts);
-    const opts: RendererOptions = {
-      store,
-      confdir: flags.confdir ?? '/etc/confd',
-      prefix: flags.prefix ?? '',
-      logger,
-      signal: ac.signal,
-      env: process.env,
-      commandTimeoutMs: parseDuration(flags.commandTimeout ?? '30s', '--command-timeout', 's'),
-      wait: parseWait(flags.wait ?? '200ms:2s'),
-      noop: Boolean(flags.noop),
-      syncOnly: Boolean(flags.syncOnly),
-      keepStageFile: Boolean(flags.keepStageFile),
-      allowStale: Boolean(flags.allowStale),
-      stateDir: flags.stateDir ?? defaultStateDir(),
-      resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
-      ...(trust ? { policy: trust.policy } : {}),
-    };
+  const run = async (cmd: Command, mode: Mode): Promise<number> => {
+    let settings = readSettings(cmd, mode);
+    const { flags, logger } = settings;
+    signals.setLogger(logger);
+    store = openStore(settings.storeOpts);
+    const opts: RendererOptions = { ...settings.base, store, signal: signals.stop };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
     let onBundle: ((e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void) | undefined;
     if (flags.listen) {
       const registry = newRegistry();
-      const m = rendererMetrics(registry, { staleAfterMs: flags.watch ? 3 * 60_000 : 3 * intervalMs + 60_000 });
+      const m = rendererMetrics(registry, { staleAfterMs: flags.watch ? 3 * 60_000 : 3 * settings.intervalMs + 60_000 });
       opts.onPass = m.onPass;
       opts.onWatch = m.onWatch;
       onBundle = m.onBundle;
@@ -277,19 +330,19 @@ async function main(argv: string[]): Promise<number> {
       logger.info(`serving /livez, /healthz, /readyz and /metrics on ${flags.listen}`);
     }
     const stateDir = opts.stateDir!;
-    if (mode === 'status' && (flags.fleet || flags.waitConverged)) return fleetStatus(store, flags, ac.signal);
+    if (mode === 'status' && (flags.fleet || flags.waitConverged)) return fleetStatus(store, flags, signals.stop);
     if (mode === 'push') {
       const r = await pushConfig({
         store,
         confdir: opts.confdir,
         stateDir,
         logger,
-        signal: ac.signal,
+        signal: signals.stop,
         env: process.env,
         prefix: opts.prefix ?? '',
         commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
         allowSecrets: Boolean(flags.allowSecrets),
-        ...(signKey ? { signKey } : {}),
+        ...(settings.signKey ? { signKey: settings.signKey } : {}),
       });
       const signed = r.bundle.signature ? `, signed by key ${r.bundle.signature.keyId.slice(0, 12)}` : ', unsigned';
       const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
@@ -314,43 +367,54 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
       return rows.some((r) => r.error || r.badEntries.length) ? EXIT.FAILED : rows.some((r) => r.inSync === false) ? EXIT.PENDING : EXIT.OK;
     }
-    if (mode === 'run' && !flags.noop) {
-      const previous = opts.onPass;
-      opts.onPass = (p) => {
-        previous?.(p);
-        try {
-          recordPass(statusFile, p);
-        } catch (err) {
-          logger.warn(`cannot write the status file ${statusFile}: ${(err as Error).message}`);
-        }
-      };
-    }
+    // Every pass is recorded; a pass that ended after a stop decides the exit code.
+    let lastPass: { pass: PassResult; afterStop: boolean } | undefined;
+    const previous = opts.onPass;
+    opts.onPass = (p) => {
+      previous?.(p);
+      lastPass = { pass: p, afterStop: signals.stop.aborted };
+      if (mode !== 'run' || flags.noop) return;
+      try {
+        recordPass(statusFile, p);
+      } catch (err) {
+        logger.warn(`cannot write the status file ${statusFile}: ${(err as Error).message}`);
+      }
+    };
     if (mode === 'plan' || flags.noop) {
       const plan = await planAll(opts);
       for (const r of plan.resources) if (r.diff) process.stdout.write(r.diff);
-      return plan.ok ? (plan.pending ? EXIT.PENDING : EXIT.OK) : plan.exitCode;
+      logSummary(logger, plan, true);
+      // plan: 0 in sync, 2 changes pending (for CI); -noop keeps confd's 0 so `confd -onetime -noop && …` works.
+      if (!plan.ok) return plan.exitCode;
+      return mode === 'plan' && plan.pending ? EXIT.PENDING : EXIT.OK;
     }
     if (flags.onetime) {
       const pass = await runOnce(opts);
+      logSummary(logger, pass, false);
       return pass.ok ? EXIT.OK : pass.exitCode;
     }
-    if (flags.configFromStore) {
-      const diffs = Number(flags.diffsBeforeSync ?? '3');
-      if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
-      await runFleet({ ...opts, trustKeys: trust?.trustKeys ?? [], stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
-    } else if (flags.watch) await runWatch(opts);
-    else await runInterval({ ...opts, intervalMs });
-    return EXIT.OK;
+    // A long run: each SIGHUP ends a cycle, the settings (trust keys and policy too) are read again, and a new cycle renders at once.
+    for (;;) {
+      await runCycle(settings, { ...opts, ...settings.base, store, signal: signals.cycle() }, stateDir, onBundle);
+      await store.close().catch(() => {});
+      if (signals.stop.aborted) break;
+      try {
+        settings = readSettings(cmd, mode);
+        signals.setLogger(settings.logger);
+      } catch (err) {
+        logger.error(`SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
+      }
+      store = openStore(settings.storeOpts);
+      settings.logger.info(`re-read the configuration: backend ${store.describe}, confdir ${settings.base.confdir}; rendering now`);
+    }
+    const failedReload = lastPass?.afterStop && lastPass.pass.reloads.some((r) => !r.ok);
+    return failedReload ? EXIT.FAILED : EXIT.OK;
   };
 
   program = buildProgram(run);
-  const collectNames = (cmd: Command) => {
-    for (const o of cmd.options) if (o.long) longNames.add(o.long.slice(2));
-    cmd.commands.forEach(collectNames);
-  };
-  collectNames(program);
+  const { longNames, booleans } = flagNames(program);
   try {
-    await program.parseAsync(normalizeSingleDash(argv, longNames), { from: 'user' });
+    await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     const e = err as { code?: string; exitCode?: number; message?: string };
@@ -360,17 +424,20 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`confd-haproxy: ${err.message}\n`);
       return EXIT.USAGE;
     }
+    if (err instanceof NoInputError) {
+      process.stderr.write(`confd-haproxy: ${err.message}\n`);
+      return EXIT.NOINPUT;
+    }
     process.stderr.write(`confd-haproxy: ${e.message ?? String(err)}\n`);
     return exitCodeOf(err);
   } finally {
     await store?.close().catch(() => {});
     observer?.close();
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    signals.dispose();
   }
 }
 
-/** --trust-key (only with --config-from-store), --allow-command, --allow-dest: read and checked at start. */
+/** --trust-key (only with --config-from-store), --allow-command, --allow-dest: read and checked at start and on SIGHUP. */
 function localTrust(flags: Flags): LocalTrust {
   if (flags.trustKey.length && !flags.configFromStore) throw new UsageError('--trust-key applies to bundles: it needs --config-from-store');
   const empty = flags.allowCommand.find((p) => !p.trim());
@@ -378,6 +445,17 @@ function localTrust(flags: Flags): LocalTrust {
   const relativeDir = flags.allowDest.find((d) => !d.startsWith('/'));
   if (relativeDir !== undefined) throw new UsageError(`--allow-dest: "${relativeDir}" is not an absolute directory`);
   return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, allowDests: flags.allowDest } };
+}
+
+/** One configuration cycle of a long run: until SIGHUP or a stop. */
+async function runCycle(settings: Settings, opts: RendererOptions, stateDir: string, onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void): Promise<void> {
+  const { flags } = settings;
+  if (flags.configFromStore) {
+    const diffs = Number(flags.diffsBeforeSync ?? '3');
+    if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
+    await runFleet({ ...opts, trustKeys: settings.trustKeys, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
+  } else if (flags.watch) await runWatch(opts);
+  else await runInterval({ ...opts, intervalMs: settings.intervalMs });
 }
 
 /** status --fleet: the table (or JSON); with --wait-converged, poll until converged or the time is up. */

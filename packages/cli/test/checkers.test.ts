@@ -132,12 +132,15 @@ t.test("checkmemcached with the original's command line writes the original entr
   t.notOk(double.requests.some((r) => r.url.includes('e95597e0')), 'the token went in a header, never in a URL');
 });
 
-t.test('--log-format json writes one JSON object per line with the same message', async (t) => {
+t.test('--log-format json writes one JSON object per line: the level by name, the tag, key, server and outcome as fields', async (t) => {
   const dir = t.testdir({});
   const r = run('checkmemcached', ['--server', serverFlag, '--tag', 'memjson', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--once', '--log-format', 'json']);
   t.equal(r.code, 0, r.err);
-  const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number; time: number; pid: number });
-  t.ok(lines.some((l) => l.msg === `set new alive 127.0.0.1:${mems[0]!.port} with tag memjson ok` && l.level === 30 && l.pid > 0));
+  const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const server = `127.0.0.1:${mems[0]!.port}`;
+  t.ok(lines.some((l) => l.msg === `set new alive ${server} with tag memjson ok` && l.level === 'info' && Number(l.pid) > 0));
+  t.match(lines.find((l) => l.outcome === 'changed'), { level: 'info', tag: 'memjson', key: 'haproxy/memcached/memjson', server, outcome: 'changed' });
+  t.ok(lines.some((l) => l.msg === `memjson: no entry yet → active ${server}`), 'the change is logged with its reason');
 });
 
 t.test('checkmemcached flag errors: a bad server is 64, a bad tag is 64, --help is 0', async (t) => {
