@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,14 @@ import { startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const GOOD: Record<string, string> = {
   'haproxy/mysqlslave/slave3301': JSON.stringify({ name: 'slave3301', host: '127.0.0.1', port: 3301, proxyport: 13351 }),
   'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '127.0.0.1', port: 11211, proxyport: 16211, servers: [{ host: '127.0.0.1', port: 11211, weight: 100, role: 'active' }] }),
@@ -255,6 +263,10 @@ const badFlags: [string, string[], RegExp][] = [
   ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--cacert', '/nonexistent/ca.pem'], /--cacert: cannot read \/nonexistent\/ca\.pem/],
   ['confd-haproxy', ['--trust-key', 'push.pub', '--backend', 'file', '--file', 'x'], /--trust-key applies to bundles: it needs --config-from-store/],
   ['confd-haproxy', ['--config-from-store', '--allow-dest', 'etc/haproxy', '--backend', 'file', '--file', 'x'], /--allow-dest: "etc\/haproxy" is not an absolute directory/],
+  ['confd-haproxy', ['--log-level', 'loud', '--backend', 'file', '--file', 'x'], /--log-level: "loud" is not one of panic, fatal, error, warn/],
+  ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--log-level', 'loud'], /--log-level: "loud" is not one of/],
+  ['confd-haproxy', ['--interval', '1m30x', '--backend', 'file', '--file', 'x'], /--interval: "1m30x" is not a duration/],
+  ['confd-haproxy', ['--onetime=maybe', '--backend', 'file', '--file', 'x'], /onetime/],
 ];
 for (const [bin, args, expect] of badFlags) {
   t.test(`bad flag: ${bin} ${args.join(' ')} exits 64 with a message naming the flag`, async (t) => {
@@ -276,6 +288,31 @@ for (const [what, args, code, expect] of badStores) {
     tally.bad++;
     const e = await env(t);
     const r = await run('confd-haproxy', ['--onetime', '--confdir', e.dir, ...args(e)]);
+    t.equal(r.code, code, r.err);
+    t.match(r.err, expect);
+    await aftermath(t, e);
+  });
+}
+
+/** confd-haproxy -onetime on the row's confdir with these flags; the last good haproxy.cfg must stay. */
+const onetime = (e: Env, flags: string[]) => run('confd-haproxy', ['--onetime', '--confdir', e.dir, ...flags]);
+const badRuns: [string, (e: Env) => string[], number, RegExp][] = [
+  ['a --file path that does not exist', (e) => ['--backend', 'file', '--file', join(e.dir, 'kv-typo.json')], 66, /--file .*kv-typo\.json: no such file/],
+  ['a config file with a string where an array belongs', (e) => {
+    writeFileSync(join(e.dir, 'confd.toml'), `backend = "file"\nfile = "${join(e.dir, 'kv.json')}"\nnodes = "127.0.0.1:8500"\n`);
+    return ['-config-file', join(e.dir, 'confd.toml')];
+  }, 64, /confd\.toml: nodes must be an array of strings, not a string/],
+  ['a dest that is a FIFO', (e) => {
+    spawnSync('mkfifo', [join(e.dir, 'out/fifo')]);
+    writeFileSync(join(e.dir, 'conf.d/fifo.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${join(e.dir, 'out/fifo')}"\nkeys = ["/haproxy/memcached"]\n`);
+    return ['--backend', 'file', '--file', join(e.dir, 'kv.json')];
+  }, 65, /dest ".*fifo" is a FIFO, not a regular file/],
+];
+for (const [what, setup, code, expect] of badRuns) {
+  t.test(`bad input: ${what} exits ${code} naming it, and the last good haproxy.cfg stays`, async (t) => {
+    tally.bad++;
+    const e = await env(t);
+    const r = await onetime(e, setup(e));
     t.equal(r.code, code, r.err);
     t.match(r.err, expect);
     await aftermath(t, e);
@@ -524,6 +561,38 @@ t.test('fault: the renderer SIGKILLed mid-write leaves the old or the new file, 
   writeFileSync(e.dest, e.good);
   for (const k of Object.keys(doc)) if (!(k in GOOD) && k !== '@meta') delete doc[k];
   writeFileSync(file, JSON.stringify(doc));
+  await aftermath(t, e);
+});
+
+t.test('fault: SIGTERM mid-check and SIGHUP mid-check leave haproxy.cfg, no stage file and no check process', async (t) => {
+  tally.faults += 2;
+  const e = await env(t);
+  const pidFile = join(e.dir, 'check.pid');
+  writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${e.dest}"\nkeys = ["/haproxy/mysqlslave", "/haproxy/memcached"]\ncheck_cmd = "sleep 30 & echo $! > ${pidFile}; wait"\n`);
+  await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
+  for (const sig of ['SIGHUP', 'SIGTERM'] as const) {
+    writeFileSync(pidFile, '');
+    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--backend', 'file', '--file', join(e.dir, 'kv.json'), '--confdir', e.dir, '--interval', '600']);
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    for (let i = 0; i < 300 && readFileSync(pidFile, 'utf8').trim() === ''; i++) await sleep(50);
+    const check = Number(readFileSync(pidFile, 'utf8'));
+    t.ok(check > 0, `${sig}: the check runs`);
+    child.kill(sig);
+    if (sig === 'SIGHUP') {
+      for (let i = 0; i < 100 && alive(check); i++) await sleep(50);
+      t.notOk(alive(check), 'SIGHUP: the running check was killed with its group');
+      child.kill('SIGTERM');
+    }
+    const code = await exited;
+    if (code !== 0) tally.crashes++;
+    t.equal(code, 0, `${sig}: a clean exit`);
+    // A killed process is gone once its new parent (init) reaps it.
+    for (let i = 0; i < 40 && alive(check); i++) await sleep(50);
+    t.notOk(alive(check), `${sig}: no check process left`);
+    t.same(readdirSync(join(e.dir, 'out')).filter((f) => f.startsWith('.haproxy.cfg.')), [], `${sig}: no stage file`);
+  }
+  await e.store.delete('haproxy/mysqlslave/slave3302');
+  e.conf('');
   await aftermath(t, e);
 });
 
