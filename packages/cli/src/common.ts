@@ -10,7 +10,7 @@ export const EXIT = {
   OK: 0,
   /** The job failed: render, check, reload, store. */
   FAILED: 1,
-  /** `plan` / `-noop`: changes are pending. */
+  /** `plan`: changes are pending (`-noop` exits 0, as confd). */
   PENDING: 2,
   /** Bad usage: unknown flag, bad flag value. */
   USAGE: 64,
