@@ -54,11 +54,17 @@ const program = checkerFlags(
   proxyport ??= servers[0]!.port + REDIS_PROXYPORT_OFFSET;
   const problem = proxyportProblem(proxyport, servers, sentinels);
   if (problem) throw new UsageError(`--proxyport: ${problem}; choose another with --proxyport`);
-  const password = f.passwordFile ? readFirstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH;
-  const sentinelPassword = f.sentinelPasswordFile ? readFirstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined;
+  const readPasswords = () => ({
+    password: f.passwordFile ? readFirstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH,
+    sentinelPassword: f.sentinelPasswordFile ? readFirstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined,
+  });
+  // Read before the store is touched (a missing file exits 64), and again on each SIGHUP (a rotated password).
+  let passwords: ReturnType<typeof readPasswords> | undefined = readPasswords();
   const tls = redisTls(f);
   let kind: RedisKind | undefined;
   process.exitCode = await runCheckers(f, (_store, logger) => {
+    const { password, sentinelPassword } = passwords ?? readPasswords();
+    passwords = undefined;
     kind = redisKind({
       tag,
       servers,
