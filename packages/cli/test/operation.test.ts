@@ -222,14 +222,19 @@ t.test('a store outage is logged once when it starts, as a count while it lasts,
 t.test('a checker logs a change with its reason at info and nothing per pass in a steady state', async (t) => {
   const mem = await startMemcached();
   t.teardown(() => mem.stop());
+  const spare = await startMemcached();
+  t.teardown(() => spare.stop());
   const dir = t.testdir({});
-  const p = start(t, ['--server', `127.0.0.1:${mem.port},127.0.0.1:1`, '--tag', 'steady', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--interval', '50ms'], 'checkmemcached');
+  const p = start(t, ['--server', `127.0.0.1:${mem.port},127.0.0.1:${spare.port}`, '--tag', 'steady', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--interval', '50ms'], 'checkmemcached');
   t.ok(await until(() => /set new alive/.test(p.out())), p.err());
   await sleep(1500);
   const lines = p.out().trim().split('\n');
   t.ok(lines.some((l) => l.endsWith(`steady: no entry yet → active 127.0.0.1:${mem.port}`)), 'the change, with its reason');
   t.ok(lines.length <= 4, `about 30 passes, a handful of lines:\n${lines.join('\n')}`);
   t.ok(lines.filter((l) => / is ok$/.test(l)).length <= 1, 'the ok line is not repeated each pass');
+  await mem.stop();
+  const moved = new RegExp(`steady: 127\\.0\\.0\\.1:${mem.port} failed \\(.+, 1 of 1\\) → active 127\\.0\\.0\\.1:${spare.port}$`, 'm');
+  t.ok(await until(() => moved.test(p.out())), `the failover names the failed server, why, and the new one:\n${p.out()}`);
   p.child.kill('SIGTERM');
   t.match(await p.exit, { code: 0 });
 });
