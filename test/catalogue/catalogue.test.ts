@@ -267,6 +267,10 @@ const badFlags: [string, string[], RegExp][] = [
   ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--log-level', 'loud'], /--log-level: "loud" is not one of/],
   ['confd-haproxy', ['--interval', '1m30x', '--backend', 'file', '--file', 'x'], /--interval: "1m30x" is not a duration/],
   ['confd-haproxy', ['--onetime=maybe', '--backend', 'file', '--file', 'x'], /onetime/],
+  ['confd-haproxy', ['--etcd-layout', 'bare', 'plan', '--backend', 'file', '--file', 'x'], /--etcd-layout: not used by --backend file/],
+  ['confd-haproxy', ['--backend', 'etcd', '--create-file'], /--create-file: not used by --backend etcd/],
+  ['checkmemcached', ['-server=x:1', '-backend=file', '-file=x', '-etcd-layout=bare'], /--etcd-layout: not used by --backend file/],
+  ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '-insecure=true'], /--insecure: only with --tls/],
 ];
 for (const [bin, args, expect] of badFlags) {
   t.test(`bad flag: ${bin} ${args.join(' ')} exits 64 with a message naming the flag`, async (t) => {
@@ -302,6 +306,10 @@ const badRuns: [string, (e: Env) => string[], number, RegExp][] = [
     writeFileSync(join(e.dir, 'confd.toml'), `backend = "file"\nfile = "${join(e.dir, 'kv.json')}"\nnodes = "127.0.0.1:8500"\n`);
     return ['-config-file', join(e.dir, 'confd.toml')];
   }, 64, /confd\.toml: nodes must be an array of strings, not a string/],
+  ['a config file with a string where basic_auth wants a boolean', (e) => {
+    writeFileSync(join(e.dir, 'confd.toml'), `backend = "etcd"\nbasic_auth = "yes"\nusername = "u"\npassword = "p"\n`);
+    return ['-config-file', join(e.dir, 'confd.toml')];
+  }, 64, /confd\.toml: basic_auth must be a boolean, not a string/],
   ['a dest that is a FIFO', (e) => {
     spawnSync('mkfifo', [join(e.dir, 'out/fifo')]);
     writeFileSync(join(e.dir, 'conf.d/fifo.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${join(e.dir, 'out/fifo')}"\nkeys = ["/haproxy/memcached"]\n`);

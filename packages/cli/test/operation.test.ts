@@ -133,6 +133,9 @@ t.test('-config-file type-checks each setting and names it', async (t) => {
   t.match(run(['-onetime', '-config-file', cfg]), { code: 64, err: /confd\.toml: interval must be a duration/ });
   t.notOk(existsSync(f.dest));
   writeFileSync(cfg, `${base}onetime = true\ninterval = 90\nnodes = ["127.0.0.1:8500"]\n`);
+  t.match(run(['-config-file', cfg]), { code: 64, err: /--node: not used by --backend file/ }, 'a well-typed store setting the backend ignores is still refused');
+  t.notOk(existsSync(f.dest));
+  writeFileSync(cfg, `${base}onetime = true\ninterval = 90\nprefix = ""\n`);
   t.match(run(['-config-file', cfg]), { code: 0 });
   t.ok(existsSync(f.dest), 'a well-typed file is applied');
 });
