@@ -20,6 +20,8 @@ interface Fixture {
   dir: string;
   dest: string;
   kv: string;
+  /** The renderer's --state-dir, inside the fixture (never /var/lib). */
+  state: string;
   args: string[];
   /** Rewrite conf.d/a.toml with these extra [template] lines. */
   conf(extra?: string, dest?: string): void;
@@ -32,7 +34,7 @@ function fixture(t: Test, extra = '', kv: Record<string, string> = { 'haproxy/x/
   const conf = (more = extra, to = dest) => writeFileSync(join(dir, 'conf.d/a.toml'), `[template]\nsrc = "a.tmpl"\ndest = "${to}"\nkeys = ["/haproxy/x"]\n${more}\n`);
   conf();
   const kvFile = join(dir, 'kv.json');
-  return { dir, dest, kv: kvFile, args: ['--backend', 'file', '--file', kvFile, '--confdir', dir], conf };
+  return { dir, dest, kv: kvFile, state: join(dir, 'state'), args: ['--backend', 'file', '--file', kvFile, '--confdir', dir, '--state-dir', join(dir, 'state')], conf };
 }
 
 interface Running {
@@ -98,7 +100,7 @@ t.test('store flags before the subcommand are used: --backend file --file kv.jso
 
 t.test('Go-style values work: durations 1m30s, -flag=value, -flag=true and -flag=false', async (t) => {
   const f = fixture(t);
-  const goArgs = [`-backend=file`, `-file=${f.kv}`, `-confdir=${f.dir}`, '-interval=1m30s', '-command-timeout=1m30s'];
+  const goArgs = [`-backend=file`, `-file=${f.kv}`, `-confdir=${f.dir}`, '-interval=1m30s', '-command-timeout=1m30s', `-state-dir=${f.state}`];
   const noop = run(['-onetime=true', '-noop=true', ...goArgs]);
   t.equal(noop.code, 0, noop.err);
   t.notOk(existsSync(f.dest), '-noop=true changed nothing');
@@ -112,11 +114,11 @@ t.test('Go-style values work: durations 1m30s, -flag=value, -flag=true and -flag
 t.test('a missing --file is an error naming the path (exit 66); --create-file starts an empty store', async (t) => {
   const f = fixture(t);
   const missing = join(f.dir, 'kv-typo.json');
-  const r = run(['-onetime', '--backend', 'file', '--file', missing, '--confdir', f.dir]);
+  const r = run(['-onetime', '--backend', 'file', '--file', missing, '--confdir', f.dir, '--state-dir', f.state]);
   t.equal(r.code, 66);
   t.match(r.err, `--file ${missing}: no such file`);
   t.notOk(existsSync(f.dest), 'nothing was rendered from an empty store');
-  const created = run(['-onetime', '--backend', 'file', '--file', missing, '--create-file', '--confdir', f.dir]);
+  const created = run(['-onetime', '--backend', 'file', '--file', missing, '--create-file', '--confdir', f.dir, '--state-dir', f.state]);
   t.equal(created.code, 0, created.err);
   t.equal(readFileSync(f.dest, 'utf8'), 'servers:\n');
 });
@@ -126,17 +128,17 @@ t.test('-config-file type-checks each setting and names it', async (t) => {
   const cfg = join(f.dir, 'confd.toml');
   const base = `backend = "file"\nfile = "${f.kv}"\nconfdir = "${f.dir}"\n`;
   writeFileSync(cfg, `${base}nodes = "127.0.0.1:8500"\n`);
-  t.match(run(['-onetime', '-config-file', cfg]), { code: 64, err: /confd\.toml: nodes must be an array of strings, not a string/ });
+  t.match(run(['-onetime', '-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /confd\.toml: nodes must be an array of strings, not a string/ });
   writeFileSync(cfg, `${base}onetime = "yes"\n`);
-  t.match(run(['-config-file', cfg]), { code: 64, err: /confd\.toml: onetime must be a boolean, not a string/ });
+  t.match(run(['-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /confd\.toml: onetime must be a boolean, not a string/ });
   writeFileSync(cfg, `${base}interval = [1]\n`);
-  t.match(run(['-onetime', '-config-file', cfg]), { code: 64, err: /confd\.toml: interval must be a duration/ });
+  t.match(run(['-onetime', '-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /confd\.toml: interval must be a duration/ });
   t.notOk(existsSync(f.dest));
   writeFileSync(cfg, `${base}onetime = true\ninterval = 90\nnodes = ["127.0.0.1:8500"]\n`);
-  t.match(run(['-config-file', cfg]), { code: 64, err: /--node: not used by --backend file/ }, 'a well-typed store setting the backend ignores is still refused');
+  t.match(run(['-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /--node: not used by --backend file/ }, 'a well-typed store setting the backend ignores is still refused');
   t.notOk(existsSync(f.dest));
   writeFileSync(cfg, `${base}onetime = true\ninterval = 90\nprefix = ""\n`);
-  t.match(run(['-config-file', cfg]), { code: 0 });
+  t.match(run(['-config-file', cfg, '-state-dir', f.state]), { code: 0 });
   t.ok(existsSync(f.dest), 'a well-typed file is applied');
 });
 
@@ -205,7 +207,7 @@ t.test('a store outage is logged once when it starts, as a count while it lasts,
   const f = fixture(t);
   const double = await startConsulDouble();
   t.teardown(() => double.close());
-  const p = start(t, ['--watch', '--node', double.address, '--confdir', f.dir, '--wait', '20ms:100ms']);
+  const p = start(t, ['--watch', '--node', double.address, '--confdir', f.dir, '--state-dir', f.state, '--wait', '20ms:100ms']);
   await double.faults.refuseConnections(false);
   t.ok(await until(() => p.err().includes('backend consul')), 'the watcher started');
   await sleep(500);
