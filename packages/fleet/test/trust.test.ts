@@ -121,6 +121,7 @@ t.test('a dest must lie under an --allow-dest directory once symlinks are resolv
   t.same(await problems(join(dir, 'allowed/haproxy.cfg')), []);
   t.same(await problems(join(dir, 'allowed/sub/haproxy.cfg')), []);
   t.same(await problems('haproxy.cfg'), [], 'a relative dest resolves against the instance\'s --confdir');
+  t.same(await problems('-'), [], 'dest "-" renders to stdout and writes no file');
   t.match(await problems(join(dir, 'elsewhere/haproxy.cfg')), [/conf\.d\/r\.toml: dest .*elsewhere\/haproxy\.cfg is outside every --allow-dest/]);
   t.match(await problems(join(dir, 'allowed/link/haproxy.cfg')), [/dest .*allowed\/link\/haproxy\.cfg \(.*elsewhere\/haproxy\.cfg\) is outside every --allow-dest/], 'through a symlink');
   t.match(await problems(join(dir, 'allowed/sub/../../elsewhere/haproxy.cfg')), [/is outside every --allow-dest/], 'through ..');

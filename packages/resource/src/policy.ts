@@ -2,7 +2,7 @@
 // may write (--allow-dest). Checked when resources load, before anything runs; a pushed bundle too.
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
-import type { ResourceConfig } from './load.js';
+import { STDOUT_DEST, type ResourceConfig } from './load.js';
 
 export interface LocalPolicy {
   /** Literal commands or globs; empty: any command. */
@@ -51,7 +51,8 @@ export function policyProblems(resources: readonly ResourceConfig[], policy: Loc
         if (cmd !== undefined && !commandAllowed(cmd, policy.allowCommands)) problems.push(`${r.name}: ${field} ${JSON.stringify(cmd)} matches no --allow-command`);
       }
     }
-    if (dirs.length) {
+    // dest = "-" writes no file (a dry render to stdout): no directory to allow.
+    if (dirs.length && r.dest !== STDOUT_DEST) {
       const dest = realPath(r.dest);
       if (!dirs.some((d) => inside(d, dest))) problems.push(`${r.name}: dest ${r.dest}${dest !== r.dest ? ` (${dest})` : ''} is outside every --allow-dest`);
     }
