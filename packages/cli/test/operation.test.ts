@@ -3,7 +3,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startConsulDouble, startMemcached } from '@confd-haproxy/testkit';
@@ -326,6 +326,25 @@ t.test('SIGHUP re-reads conf.d, templates and the config file and renders at onc
   p.child.kill('SIGTERM');
   t.match(await p.exit, { code: 0 });
   t.same(stageFiles(join(f.dir, 'out')), []);
+});
+
+t.test('SIGHUP re-reads the --trust-key files; an unreadable key keeps the previous trust keys and --allow-dest policy', async (t) => {
+  const f = fixture(t);
+  const keys = join(f.dir, 'keys');
+  t.match(run(['keygen', `-out=${keys}`]), { code: 0 });
+  const p = start(t, [...f.args, '--config-from-store', '--trust-key', join(keys, 'push.pub'), `-allow-dest=${join(f.dir, 'out')}`]);
+  t.ok(await until(() => existsSync(f.dest) && readFileSync(f.dest, 'utf8') === 'servers: a\n'), p.err());
+  copyFileSync(join(keys, 'push.key'), join(keys, 'push.pub'));
+  p.child.kill('SIGHUP');
+  t.ok(await until(() => /SIGHUP: --trust-key .*push\.pub: a private key.*keeping the previous configuration/.test(p.err())), p.err());
+  const outside = join(f.dir, 'a.cfg');
+  f.conf('', outside);
+  p.child.kill('SIGHUP');
+  t.ok(await until(() => /a\.cfg is outside every --allow-dest/.test(p.err())), `the kept policy refuses the new dest\n${p.err()}`);
+  t.notOk(existsSync(outside));
+  t.equal(p.child.exitCode, null, 'still running');
+  p.child.kill('SIGTERM');
+  t.match(await p.exit, { code: 0 });
 });
 
 t.test('SIGHUP during a check kills the check with its group and renders again; nothing is orphaned', async (t) => {
