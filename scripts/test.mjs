@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 // `npm test`: install the real services the tests start (Debian, as root), build, type-check the
 // tests, run every test file with node-tap, and end with one line: "N passed, N failed".
+// `--tier unit|integration|e2e` runs one tier (x.test.ts, x.integration.test.ts, x.e2e.test.ts);
+// the unit tier installs and starts nothing. Files given after the options run instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
+
+const TIERS = ['unit', 'integration', 'e2e'];
+const { values: opts, positionals: files } = parseArgs({ options: { tier: { type: 'string' } }, allowPositionals: true });
+if (opts.tier !== undefined && !TIERS.includes(opts.tier)) {
+  console.error(`--tier: "${opts.tier}" is not ${TIERS.join(', ')}`);
+  finish(0, 1, 1);
+}
 
 // [what the tests run, where Debian puts it, the Debian package]
 const SERVICES = [
@@ -40,8 +50,9 @@ function finish(passed, failed, code) {
   process.exit(code);
 }
 
-const missing = SERVICES.filter(([, path]) => !existsSync(path));
-if (missing.length > 0) {
+function installServices() {
+  const missing = SERVICES.filter(([, path]) => !existsSync(path));
+  if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map(([, , pkg]) => pkg))];
   const isRoot = process.getuid?.() === 0;
   if (isRoot && existsSync('/usr/bin/apt-get')) {
@@ -55,6 +66,14 @@ if (missing.length > 0) {
     console.error(`# missing ${missing.map(([n]) => n).join(', ')}: install the Debian packages ${pkgs.join(' ')} (as root npm test does this itself); tests that need them will fail`);
   }
 }
+
+/** The files of one tier, by name; the tier rules live in the testkit so its launchers can enforce them. */
+async function filesOf(tier) {
+  const { testFiles, tierOf } = await import(pathToFileURL(join(root, 'packages/testkit/dist/tier.js')).href);
+  return testFiles(root).filter((f) => tierOf(f) === tier);
+}
+
+if (opts.tier !== 'unit') installServices();
 
 console.log('# building');
 if (!sh('npm', ['run', '--silent', 'build'])) finish(0, 1, 1);
@@ -89,8 +108,10 @@ function touchedSince(dirs, since, limit = 20) {
 mkdirSync('.tap', { recursive: true });
 const startedAt = Date.now();
 const report = createWriteStream('.tap/report.tap');
-const files = process.argv.slice(2);
-const tap = spawn('npx', ['tap', '--reporter=tap', ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
+const run = files.length > 0 || opts.tier === undefined ? files : await filesOf(opts.tier);
+if (opts.tier) console.log(`# the ${opts.tier} tier: ${run.length} files`);
+if (opts.tier && run.length === 0) finish(0, 1, 1); // node-tap would fall back to every file
+const tap = spawn('npx', ['tap', '--reporter=tap', ...run], { stdio: ['ignore', 'pipe', 'inherit'] });
 let tail = '';
 tap.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);

@@ -1,5 +1,5 @@
 // pxcScheduler's rules, one by one, over what a pass saw (no cluster needed for the choice itself;
-// galera.test.ts runs each scenario on a real three-node cluster).
+// galera.integration.test.ts runs each scenario on a real three-node cluster).
 import t from 'tap';
 import { assignRoles, healthOf, parseGaleraConfig, type GaleraClusterConfig, type NodeStatus, type NodeView } from '@confd-haproxy/check-galera';
 

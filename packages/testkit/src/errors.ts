@@ -6,7 +6,8 @@ export type LauncherErrorCode =
   | 'EXITED' // the process died while starting
   | 'TIMEOUT' // a bounded wait ran out
   | 'SETUP' // a setup step (mariadb-install-db, SQL, a socket path) failed
-  | 'NO_STATS_SOCKET'; // a runtime command without a stats socket in the config
+  | 'NO_STATS_SOCKET' // a runtime command without a stats socket in the config
+  | 'WRONG_TIER'; // a test file's name puts it in a tier that does not start this service
 
 export class LauncherError extends Error {
   readonly code: LauncherErrorCode;

@@ -10,3 +10,4 @@ export * from './stack.js';
 export * from './redis.js';
 export * from './galera.js';
 export * from './tls.js';
+export * from './tier.js';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LauncherError, logTail } from './errors.js';
 import { sleep } from './sleep.js';
+import { requireTier } from './tier.js';
 
 export interface ServiceHandle {
   readonly name: string;
@@ -108,6 +109,7 @@ export function runningPids(): number[] {
  * package to install. Under setpriv (util-linux) the kernel SIGKILLs it if this process dies.
  */
 export function startProcess(bin: string, args: readonly string[], opts: StartProcessOptions): ChildProcess {
+  requireTier(opts.pkg === 'haproxy' ? 'e2e' : 'integration', bin);
   if (!existsSync(bin)) throw new LauncherError('MISSING_BINARY', `${bin} is missing: install the Debian package ${opts.pkg} (npm test does this as root)`);
   const out = opts.output ? openSync(opts.output, 'a') : 'ignore';
   // setpriv execs the binary, so the child's PID is the service's PID.
@@ -139,6 +141,12 @@ export interface RunResult {
  * group is SIGKILLed (a shell script's children too). Rejects with SETUP on failure.
  */
 export function runBounded(bin: string, args: readonly string[], opts: { pkg: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+  try {
+    // openssl is a tool, not a service: unit tests may make certificates.
+    if (opts.pkg !== 'openssl') requireTier('integration', bin);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   if (!existsSync(bin)) return Promise.reject(new LauncherError('MISSING_BINARY', `${bin} is missing: install the Debian package ${opts.pkg} (npm test does this as root)`));
   return new Promise((done, fail) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: opts.env });

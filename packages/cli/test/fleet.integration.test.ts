@@ -1,6 +1,6 @@
 // The fleet from the command line: push, a renderer with --config-from-store as its own process,
 // status --fleet with --json and --wait-converged, and a SIGKILLed instance leaving the fleet with
-// its session. Over a real etcd (short TTLs); fleet.test.ts in packages/fleet covers Consul too.
+// its session. Over a real etcd (short TTLs); fleet.integration.test.ts in packages/fleet covers Consul too.
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
