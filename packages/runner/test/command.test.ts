@@ -19,6 +19,13 @@ const alive = (pid: number) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Poll (bounded) until the process is gone; whether it went. */
+async function gone(pid: number, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid) && Date.now() < deadline) await sleep(20);
+  return !alive(pid);
+}
+
 /** The PIDs a command wrote to `file`, once `count` of them are there (at most 5 s). */
 async function pidsIn(file: string, count: number): Promise<number[]> {
   for (let i = 0; i < 200; i++) {
@@ -78,8 +85,7 @@ t.test('a timeout kills the whole process group, grandchildren too', async (t) =
   const r = await running;
   t.match(r, { ok: false, timedOut: true, aborted: false });
   t.ok(r.durationMs < 5000, `returned after ${r.durationMs} ms`);
-  await sleep(100);
-  for (const pid of pids) t.notOk(alive(pid), `pid ${pid} is gone`);
+  for (const pid of pids) t.ok(await gone(pid), `pid ${pid} is gone`);
 });
 
 t.test('a grandchild that ignores SIGTERM is killed with SIGKILL after the grace', async (t) => {
@@ -91,8 +97,7 @@ t.test('a grandchild that ignores SIGTERM is killed with SIGKILL after the grace
   const r = await running;
   t.equal(r.timedOut, true);
   t.ok(r.durationMs >= 500 && r.durationMs < 5000, `returned after ${r.durationMs} ms, once SIGKILL came`);
-  await sleep(100);
-  t.notOk(alive(pid!), 'the grandchild is gone');
+  t.ok(await gone(pid!), 'the grandchild is gone');
 });
 
 t.test('an abort kills the command at once', async (t) => {
@@ -106,8 +111,7 @@ t.test('an abort kills the command at once', async (t) => {
   const r = await running;
   t.match(r, { ok: false, aborted: true, timedOut: false });
   t.ok(r.durationMs < 5000);
-  await sleep(100);
-  t.notOk(alive(pid!), 'the background child is gone');
+  t.ok(await gone(pid!), 'the background child is gone');
 });
 
 t.test('an already aborted signal runs nothing to completion', async (t) => {

@@ -35,18 +35,26 @@ t.test('max bounds the wait of a stream that is never quiet', async (t) => {
 
 t.test('pokes while a run is going queue exactly one more run', async (t) => {
   let fired = 0;
+  let release = () => {};
+  const firstRunHeld = new Promise<void>((r) => (release = r));
+  // The first run lasts until every poke is in, however slow the machine.
   const q = createQuiescence({ minMs: 10, maxMs: 100 }, async () => {
     fired++;
-    await sleep(300);
+    if (fired === 1) await firstRunHeld;
   });
-  t.teardown(() => q.stop());
+  t.teardown(() => {
+    release();
+    return q.stop();
+  });
   q.poke();
-  await sleep(100);
+  const deadline = Date.now() + 10_000;
+  while (fired === 0 && Date.now() < deadline) await sleep(5);
   t.equal(fired, 1, 'the first run is going');
   for (let i = 0; i < 10; i++) {
     q.poke();
     await sleep(5);
   }
+  release();
   await q.idle();
   t.equal(fired, 2);
   await sleep(100);

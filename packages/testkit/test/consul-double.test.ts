@@ -110,8 +110,8 @@ t.test('a blocking query is held until the index passes, and answers unchanged w
   const idx = index(first);
   let started = Date.now();
   const held = api(`/kv/b/?recurse&index=${idx}&wait=10s`);
-  await sleep(200);
-  t.equal(d.blockedQueries, 1);
+  for (let i = 0; i < 500 && d.blockedQueries === 0; i++) await sleep(20);
+  t.equal(d.blockedQueries, 1, 'the query is held');
   await api('/kv/other/k', { method: 'PUT', body: 'x' });
   await sleep(100);
   t.equal(d.blockedQueries, 1, 'a write elsewhere does not answer it');
