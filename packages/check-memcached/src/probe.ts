@@ -2,6 +2,8 @@
 // connection per server (a new connection per check costs more than the check). A server that
 // accepts and never answers fails at the caller's deadline: the signal destroys the socket, and
 // the next probe connects afresh.
+// Not memjs: it speaks only the binary protocol, which memcached's docs call deprecated and which
+// twemproxy and mcrouter do not speak; set/get in the text protocol works with all of them.
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 

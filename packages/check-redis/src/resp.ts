@@ -1,6 +1,9 @@
 // A minimal RESP2 client for probes: one kept connection per server, one command in flight, and a
 // caller's deadline that destroys the socket (a hung server fails the probe, the next probe
 // connects afresh). AUTH is sent once per connection when a password is set.
+// Not ioredis or node-redis: a probe must end when the caller's AbortSignal fires, with no reconnect
+// or offline queue in between; ioredis takes no AbortSignal and by default queues and retries
+// commands (enableOfflineQueue, maxRetriesPerRequest 20), node-redis aborts only commands not yet sent.
 import { connect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 

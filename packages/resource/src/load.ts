@@ -44,6 +44,7 @@ export interface LoadResourcesOptions {
 
 const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket', 'min_servers', 'max_removed']);
 
+// confd's command_timeout: seconds as a number, or "30s"/"500ms"/"2m" (the `ms` package would also take "2 days").
 function parseTimeout(v: unknown, where: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
   const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim()) : null;

@@ -1,4 +1,5 @@
-// Node's JSON.parse does not always say where the text went wrong; this scanner does.
+// Node 20's JSON.parse gives no position for some errors ("Unexpected end of JSON input", "Unexpected
+// token '}', ... is not valid JSON"), and json-parse-even-better-errors then says position 0; this scanner finds it.
 /** Offset of the first JSON syntax error in text, or -1 when there is none. */
 export function jsonErrorOffset(text: string): number {
   let i = 0;

@@ -1,4 +1,5 @@
 /** Go-style durations as Consul takes them: "10s", "1m30s", "500ms", "1.5h"; a bare number is seconds. */
+// Not `ms`: it cannot read compound durations ("1m30s") and takes a bare number as milliseconds.
 export function parseGoDuration(text: string): number | undefined {
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
