@@ -181,6 +181,8 @@ t.test('the writer SIGKILLed: the next by weight writes; back again it writes on
     t.equal(writer(r), node(1).port, 'the next by weight');
     t.same(r.entry?.down, [`127.0.0.1:${killed.port}`]);
   }
+  // Rejoin only once the other two have evicted it and form a Primary component of two.
+  await cluster.waitSynced([node(1), node(2)], SYNC_WAIT_MS);
   await cluster.restart(killed);
   await allSynced();
   const back = await until(plain.c, (r) => readerRoles(r)[0] === 'active');
