@@ -13,10 +13,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 
 const TIERS = ['unit', 'integration', 'e2e'];
-const { values: opts, positionals: files } = parseArgs({ options: { tier: { type: 'string' } }, allowPositionals: true });
-if (opts.tier !== undefined && !TIERS.includes(opts.tier)) {
-  console.error(`--tier: "${opts.tier}" is not ${TIERS.join(', ')}`);
-  finish(0, 1, 1);
+const { opts, files } = readArgs(process.argv.slice(2));
+
+/** --tier and the files to run instead of a tier; a bad argument ends the run with its message. */
+function readArgs(args) {
+  try {
+    const { values, positionals } = parseArgs({ args, options: { tier: { type: 'string' } }, allowPositionals: true });
+    if (values.tier !== undefined && !TIERS.includes(values.tier)) throw new Error(`--tier: "${values.tier}" is not ${TIERS.join(', ')}`);
+    return { opts: values, files: positionals };
+  } catch (err) {
+    console.error(err.message);
+    return finish(0, 1, 1);
+  }
 }
 
 // [what the tests run, where Debian puts it, the Debian package]
