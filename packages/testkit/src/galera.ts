@@ -18,14 +18,14 @@ const STOCK_SST_COMMON = '/usr/bin/wsrep_sst_common';
 /** Our SST method: the stock rsync script whose rsync daemon stays root (see sstScript). */
 const SST_METHOD = 'rsync_root';
 
-// Faster failure detection than the defaults (suspect 5 s, inactive 15 s): a killed node is
-// evicted in about 2-3 s.
+// Galera's default failure detection (a killed node is evicted after about 5 s): with 2-3 s, a
+// node that a loaded machine leaves without CPU for that long was cut off and aborted its join.
 const EVS = [
-  'evs.keepalive_period=PT0.5S',
+  'evs.keepalive_period=PT1S',
   'evs.inactive_check_period=PT0.5S',
-  'evs.suspect_timeout=PT2S',
-  'evs.inactive_timeout=PT3S',
-  'evs.install_timeout=PT3S',
+  'evs.suspect_timeout=PT5S',
+  'evs.inactive_timeout=PT15S',
+  'evs.install_timeout=PT7.5S',
 ];
 
 export interface GaleraOptions {

@@ -60,14 +60,14 @@ t.test('a desynced node says Donor/Desynced (state 2) and still serves', async (
   t.match(await wsrep(n1), { wsrep_local_state: '2', wsrep_local_state_comment: 'Donor/Desynced', wsrep_cluster_size: '3' });
   t.same(await asMonitor(n1, 'SELECT id FROM checktest.t WHERE id = 1'), [{ id: 1 }]);
   await n1.query('SET GLOBAL wsrep_desync=OFF');
-  await cluster.waitSynced(undefined, 10_000);
+  await cluster.waitSynced(undefined, 60_000);
 });
 
-t.test('after SIGKILL of node 1 the other two report cluster size 2 within 10 s', async (t) => {
+t.test('after SIGKILL of node 1 the other two report cluster size 2', async (t) => {
   const [n0, n1, n2] = cluster.nodes as [GaleraNode, GaleraNode, GaleraNode];
   started = Date.now();
   n1.kill('SIGKILL');
-  await cluster.waitSynced([n0, n2], 10_000);
+  await cluster.waitSynced([n0, n2], 60_000);
   t.comment(`evicted after ${Date.now() - started} ms`);
   t.notOk(alive(n1.pid), 'node 1 is gone');
   for (const node of [n0, n2]) t.match(await wsrep(node), { wsrep_cluster_size: '2', wsrep_cluster_status: 'Primary', wsrep_local_state: '4' }, `node ${node.index}`);
@@ -83,7 +83,7 @@ t.test('restart brings the killed node back Synced, with the writes it missed', 
   t.equal(cluster.nodes[1], n1, 'the cluster lists the new handle');
   t.not(n1.pid, old.pid, 'a new process');
   t.equal(n1.port, old.port, 'on the same port');
-  await cluster.waitSynced(undefined, 10_000);
+  await cluster.waitSynced(undefined, 60_000);
   t.match(await wsrep(n1), { wsrep_local_state: '4', wsrep_cluster_size: '3' });
   t.same(await n1.query('SELECT id FROM checktest.t ORDER BY id'), [{ id: 1 }, { id: 2 }]);
 });
