@@ -12,8 +12,9 @@ const here = 'packages/testkit/test/tiers.test.ts';
 const STARTS_SERVICE =
   /\b(?:startMemcached|startMariaDB|startReplicationSet|startGaleraCluster|startRedis|startRedisSet|startSentinel|startEtcd|startProcess|runBounded|startHAProxy|startRenderedHAProxy)\s*\(|\/usr\/s?bin\/(?:haproxy|memcached|mariadbd?|etcd|redis-server|redis-sentinel)\b/;
 const RUNS_HAPROXY = /\bstart(?:Rendered)?HAProxy\s*\(|\bstartProcess\(\s*haproxy\b/;
-// Weaker: a `haproxy -c` that a shipped check_cmd runs, or only a config string (load.test.ts) — enough for integration, not proof against unit.
-const MAY_RUN_HAPROXY_CHECK = /\bhaproxy -c\b/;
+// Weaker: a `haproxy -c` that a shipped check_cmd runs or an `npm ci` (the registry), or only a
+// config string (load.test.ts) — enough for integration, not proof against unit.
+const MAY_NEED_MORE_THAN_NODE = /\bhaproxy -c\b|\bnpm ci\b/;
 
 /** The file's source and that of every local module it imports, transitively. */
 function sourceWithHelpers(file: string, seen = new Set<string>()): string {
@@ -29,7 +30,7 @@ function tiersFitting(file: string): Tier[] {
   const text = sourceWithHelpers(join(root, file));
   if (RUNS_HAPROXY.test(text)) return ['e2e'];
   if (STARTS_SERVICE.test(text)) return ['integration'];
-  return MAY_RUN_HAPROXY_CHECK.test(text) ? ['unit', 'integration'] : ['unit'];
+  return MAY_NEED_MORE_THAN_NODE.test(text) ? ['unit', 'integration'] : ['unit'];
 }
 
 const files = testFiles(root);
