@@ -10,11 +10,12 @@ const here = 'packages/testkit/test/tiers.test.ts';
 
 // What a file (or a helper it imports) does that needs a tier above unit, and the HAProxy runs that need e2e.
 const STARTS_SERVICE =
-  /\b(?:startMemcached|startMariaDB|startReplicationSet|startGaleraCluster|startRedis|startRedisSet|startSentinel|startEtcd|startProcess|runBounded|startHAProxy|startRenderedHAProxy)\s*\(|\/usr\/s?bin\/(?:haproxy|memcached|mariadbd?|etcd|redis-server|redis-sentinel)\b/;
+  /\b(?:startMemcached|startMariaDB|startReplicationSet|startGaleraCluster|startRedis|startRedisSet|startSentinel|startEtcd|startProcess|runBounded|startHAProxy|startRenderedHAProxy)\s*\(/;
 const RUNS_HAPROXY = /\bstart(?:Rendered)?HAProxy\s*\(|\bstartProcess\(\s*haproxy\b/;
-// Weaker: a `haproxy -c` that a shipped check_cmd runs or an `npm ci` (the registry), or only a
-// config string (load.test.ts) — enough for integration, not proof against unit.
-const MAY_NEED_MORE_THAN_NODE = /\bhaproxy -c\b|\bnpm ci\b/;
+// Weaker: a service binary's path, a `haproxy -c` that a shipped check_cmd runs or an `npm ci`
+// (the registry) — or only data that names them (load.test.ts, trust.test.ts): enough for
+// integration, not proof against unit.
+const MAY_NEED_MORE_THAN_NODE = /\/usr\/s?bin\/(?:haproxy|memcached|mariadbd?|etcd|redis-server|redis-sentinel)\b|\bhaproxy -c\b|\bnpm ci\b/;
 
 /** The file's source and that of every local module it imports, transitively. */
 function sourceWithHelpers(file: string, seen = new Set<string>()): string {
