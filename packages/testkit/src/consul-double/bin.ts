@@ -9,7 +9,7 @@ let port = 8500;
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
   if (a === '--help' || a === '-h') {
-    process.stdout.write(`${USAGE}\nServes a Consul HTTP API test double (KV, sessions, blocking queries) on 127.0.0.1; --port 0 picks a free port.\n`);
+    process.stdout.write(`${USAGE}\nServes a Consul HTTP API test double (KV, sessions, catalog, health, agent services, blocking queries) on 127.0.0.1; --port 0 picks a free port.\n`);
     process.exit(0);
   }
   const v = a.startsWith('--port=') ? a.slice(7) : a === '--port' ? args[++i] : undefined;

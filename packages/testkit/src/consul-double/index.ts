@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { AclTable, requestToken, type Authorizer, type ConsulDoubleAclOptions } from './acl.js';
+import { ApiError, Catalog, type CheckStatus } from './catalog.js';
 import { parseGoDuration, parseLockDelay } from './duration.js';
 
 export type { AclPolicy, AclRule, ConsulDoubleAclOptions } from './acl.js';
@@ -20,6 +21,10 @@ export interface ConsulDoubleOptions {
   sessionGraceMs?: number;
   /** Keep every request in `requests` (default true; the long-running bin turns it off). */
   recordRequests?: boolean;
+  /** The datacenters `?dc=` may name, the local one first (default ["dc1"]). */
+  datacenters?: string[];
+  /** The agent's node name (default "consul-double"). */
+  nodeName?: string;
 }
 
 export interface RecordedRequest {
@@ -123,6 +128,8 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   const notify = () => {
     for (const w of [...waiters]) w.check();
   };
+  const nodeName = opts.nodeName ?? 'consul-double';
+  const catalog = new Catalog({ nodeName, datacenters: opts.datacenters?.length ? opts.datacenters : ['dc1'], bump, notify });
   const wakeAll = () => {
     for (const w of [...waiters]) w.wake();
   };
@@ -140,7 +147,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   // --- responses --------------------------------------------------------------------------
   const send = (res: ServerResponse, status: number, body: unknown, idx = raftIndex, contentType?: string) => {
     if (res.headersSent || res.destroyed) return;
-    const text = status === 404 ? '' : Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
+    const text = Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, {
       'Content-Type': contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json'),
       'X-Consul-Index': String(Math.max(1, idx)),
@@ -208,7 +215,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   const sessionJson = (s: Session) => ({
     ID: s.id,
     Name: s.name,
-    Node: 'consul-double',
+    Node: nodeName,
     LockDelay: Math.round(s.lockDelayMs * 1e6),
     Behavior: s.behavior,
     TTL: s.ttlMs ? `${s.ttlMs / 1000}s` : '',
@@ -220,11 +227,11 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
 
   // --- KV ---------------------------------------------------------------------------------
   /** Hold a blocking query until the index it reads passes `want`, the wait runs out, or it is woken. */
-  const block = (res: ServerResponse, key: string, list: boolean, want: number, waitMs: number) =>
+  const block = (res: ServerResponse, current: () => number, want: number, waitMs: number) =>
     new Promise<void>((done) => {
       const w: Waiter = {
         check: () => {
-          if (readIndex(key, list) > want) finish();
+          if (current() > want) finish();
         },
         wake: () => finish(),
       };
@@ -239,24 +246,36 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       res.on('close', finish);
     });
 
+  /** ?index and ?wait of a read, or the 400 Consul answers for them. */
+  const blockingParams = (q: URLSearchParams): { want: number | undefined; waitMs: number } | string => {
+    const want = uintParam(q, 'index');
+    if (want === 'bad') return 'Invalid index';
+    let waitMs = DEFAULT_WAIT_MS;
+    if (q.has('wait')) {
+      const w = parseGoDuration(q.get('wait') ?? '');
+      if (w === undefined) return 'Invalid wait time';
+      waitMs = w;
+    }
+    return { want, waitMs };
+  };
+  /** Hold a read while its index is not above ?index; false when the client went away meanwhile. */
+  const waitForChange = async (res: ServerResponse, p: { want: number | undefined; waitMs: number }, current: () => number): Promise<boolean> => {
+    if (p.want !== undefined && p.want > 0 && current() <= p.want) {
+      const capped = Math.min(p.waitMs > 0 ? p.waitMs : DEFAULT_WAIT_MS, MAX_WAIT_MS);
+      await block(res, current, p.want, capped + Math.random() * (capped / 16));
+      if (res.destroyed || res.writableEnded) return false;
+    }
+    return true;
+  };
+
   const kvGet = async (res: ServerResponse, q: URLSearchParams, key: string, auth: Authorizer) => {
     const keysOnly = q.has('keys');
     const list = keysOnly || q.has('recurse');
     if (!list && key === '') return send(res, 400, 'Missing key name');
-    const want = uintParam(q, 'index');
-    if (want === 'bad') return send(res, 400, 'Invalid index');
-    let waitMs = DEFAULT_WAIT_MS;
-    if (q.has('wait')) {
-      const w = parseGoDuration(q.get('wait') ?? '');
-      if (w === undefined) return send(res, 400, 'Invalid wait time');
-      waitMs = w;
-    }
+    const p = blockingParams(q);
+    if (typeof p === 'string') return send(res, 400, p);
     if (list ? auth.refusesList(key) : !auth.canRead(key)) return send(res, 403, 'Permission denied');
-    if (want !== undefined && want > 0 && readIndex(key, list) <= want) {
-      const capped = Math.min(waitMs > 0 ? waitMs : DEFAULT_WAIT_MS, MAX_WAIT_MS);
-      await block(res, key, list, want, capped + Math.random() * (capped / 16));
-      if (res.destroyed || res.writableEnded) return;
-    }
+    if (!(await waitForChange(res, p, () => readIndex(key, list)))) return;
     const idx = readIndex(key, list);
     if (keysOnly) {
       const sep = q.has('separator') ? (q.get('separator') ?? '') : (q.get('seperator') ?? '');
@@ -399,6 +418,75 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     return send(res, 200, s ? [sessionJson(s)] : []);
   };
 
+  // --- catalog, health and agent endpoints ------------------------------------------------
+  const jsonBody = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
+    const text = (await readBody(req)).toString() || '{}';
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new ApiError(400, `Request decode failed: ${(err as Error).message}`);
+    }
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'Request decode failed: the body is not a JSON object');
+    return body as Record<string, unknown>;
+  };
+  /** ?passing, ?passing=true, ?passing=false as Consul parses them. */
+  const passingParam = (q: URLSearchParams): boolean => {
+    if (!q.has('passing')) return false;
+    const v = (q.get('passing') ?? '').toLowerCase();
+    if (v === '' || v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new ApiError(400, 'Invalid value for ?passing');
+  };
+
+  const catalogHandler = async (req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams) => {
+    const dc = q.get('dc') || undefined;
+    const needs = (method: string) => {
+      if (req.method !== method) throw new ApiError(405, `method ${req.method} not allowed`);
+    };
+    const read = async (index: () => number, body: () => unknown) => {
+      needs('GET');
+      if (q.has('filter')) throw new ApiError(400, 'filter expressions are not supported by the Consul double');
+      const p = blockingParams(q);
+      if (typeof p === 'string') throw new ApiError(400, p);
+      index(); // an unknown datacenter fails before the wait
+      if (!(await waitForChange(res, p, index))) return;
+      // Without coordinates (the double has none) `near` leaves Consul's order as it is.
+      send(res, 200, body(), index());
+    };
+    let m: RegExpExecArray | null;
+    if ((m = /^\/v1\/health\/service\/([^/]+)$/.exec(path))) {
+      const name = decodeURIComponent(m[1]!);
+      const opts = { tags: q.getAll('tag'), passing: passingParam(q) };
+      return read(() => catalog.serviceIndex(dc, name), () => catalog.health(dc, name, opts));
+    }
+    if (path === '/v1/catalog/services') return read(() => catalog.servicesIndex(dc), () => catalog.services(dc));
+    if (path === '/v1/catalog/register' || path === '/v1/catalog/deregister') {
+      needs('PUT');
+      const body = await jsonBody(req);
+      if (path.endsWith('/register')) catalog.register(dc, body);
+      else catalog.deregister(dc, body);
+      return send(res, 200, true);
+    }
+    if (path === '/v1/agent/service/register') {
+      needs('PUT');
+      catalog.agentRegister(await jsonBody(req));
+      return send(res, 200, '');
+    }
+    if ((m = /^\/v1\/agent\/service\/deregister\/([^/]+)$/.exec(path))) {
+      needs('PUT');
+      catalog.agentDeregister(decodeURIComponent(m[1]!));
+      return send(res, 200, '');
+    }
+    if ((m = /^\/v1\/agent\/check\/(pass|warn|fail)\/([^/]+)$/.exec(path))) {
+      needs('PUT');
+      const next: CheckStatus = m[1] === 'pass' ? 'passing' : m[1] === 'warn' ? 'warning' : 'critical';
+      catalog.agentCheckUpdate(decodeURIComponent(m[2]!), next, q.get('note') ?? '');
+      return send(res, 200, '');
+    }
+    return send(res, 404, '');
+  };
+
   // --- server -----------------------------------------------------------------------------
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (record) requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
@@ -427,6 +515,14 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     }
     const sm = /^\/v1\/session\/(create|renew|destroy|info|list)(?:\/([^/]*))?$/.exec(path);
     if (sm) return sessionHandler(req, res, sm[1]!, decodeURIComponent(sm[2] ?? ''));
+    if (/^\/v1\/(health|catalog|agent)\//.test(path)) {
+      try {
+        return await catalogHandler(req, res, path, url.searchParams);
+      } catch (err) {
+        if (err instanceof ApiError) return send(res, err.status, err.message);
+        throw err;
+      }
+    }
     if (path === '/v1/status/leader') return send(res, 200, JSON.stringify(knownLeader ? '127.0.0.1:8300' : ''), raftIndex, 'application/json');
     return send(res, 404, '');
   };
@@ -484,6 +580,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
         }
         tombstones.clear();
         raftIndex = kvIndex = Math.max(1, i);
+        catalog.resetIndexes(raftIndex);
         // Like a restored state store: every held query is abandoned and answers now.
         wakeAll();
       },
@@ -505,6 +602,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     },
     async close() {
       closed = true;
+      catalog.close();
       for (const s of sessions.values()) if (s.timer) clearTimeout(s.timer);
       wakeAll();
       await closeServer();
