@@ -1,4 +1,6 @@
 export type * from './types.js';
+export { parseServiceQuery, parseStatusFilter, sameInstances, serviceQueryText, watchHealth, watchServices } from './catalog.js';
+export type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus, WatchCatalogOptions } from './catalog.js';
 export { KVError, isKVError, throwIfAborted } from './errors.js';
 export type { KVErrorCode } from './errors.js';
 export { createConsulStore } from './consul/index.js';

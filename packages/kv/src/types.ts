@@ -106,5 +106,7 @@ export interface KVLocker {
 export interface KVStore extends KVReader, KVWriter, KVLocker {
   /** A name for logs: "consul 127.0.0.1:8500", "file ./kv.json". Never holds a token. */
   readonly describe: string;
+  /** Services and their health, for a store that has a service catalog (Consul). */
+  readonly catalog?: import('./catalog.js').CatalogReader;
   close(): Promise<void>;
 }

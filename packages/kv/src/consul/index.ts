@@ -17,6 +17,7 @@ import type {
   KVStore,
   KVWatchOptions,
 } from '../types.js';
+import { ConsulCatalog } from './catalog.js';
 import { resolveConsulConfig, type ConsulConfig, type ConsulStoreOptions } from './config.js';
 import { httpStatusOf, toKVError, type ConsulOp } from './errors.js';
 
@@ -90,6 +91,7 @@ function toPair(e: ConsulEntry): KVPair {
 
 class ConsulStore implements KVStore {
   readonly describe: string;
+  readonly catalog: ConsulCatalog;
   readonly #config: ConsulConfig;
   readonly #client: Client;
   /** Fires on close(): every request in flight is cancelled. */
@@ -98,6 +100,7 @@ class ConsulStore implements KVStore {
   constructor(config: ConsulConfig) {
     this.#config = config;
     this.describe = config.describe;
+    this.catalog = new ConsulCatalog(config);
     const { address, token, tls } = config;
     const agent =
       tls &&
@@ -281,5 +284,6 @@ class ConsulStore implements KVStore {
   async close(): Promise<void> {
     this.#closing.abort();
     this.#client.destroy();
+    this.catalog.close();
   }
 }

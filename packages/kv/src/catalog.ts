@@ -1,0 +1,152 @@
+/**
+ * The catalog seam: a read-only view of a service catalog with health (Consul's catalog and
+ * health endpoints). A store that has one offers it as `store.catalog`; the renderer reads and
+ * watches services through it as it reads and watches keys through KVReader.
+ */
+import { backoffDelay, sleep } from './backoff.js';
+import { isKVError } from './errors.js';
+import type { KVIndex, KVReadOptions, KVWatchOptions } from './types.js';
+
+/** Consul's check statuses as consul-template aggregates them (maintenance counts as critical). */
+export type ServiceStatus = 'passing' | 'warning' | 'critical';
+
+/** One instance of a service, with its node and its aggregated health. */
+export interface ServiceInstance {
+  node: string;
+  nodeId: string;
+  nodeAddress: string;
+  nodeDatacenter: string;
+  nodeMeta: Record<string, string>;
+  /** The service's own address, or its node's when it has none (as consul-template). */
+  address: string;
+  id: string;
+  name: string;
+  /** Sorted. */
+  tags: string[];
+  meta: Record<string, string>;
+  port: number;
+  /** The worst of the instance's checks and its node's; passing when it has none. */
+  status: ServiceStatus;
+  weights: { passing: number; warning: number };
+}
+
+/** "web", "primary.web", "web@dc2" as consul-template's `service` takes it. */
+export interface ServiceQuery {
+  name: string;
+  tag?: string;
+  dc?: string;
+}
+
+export interface HealthReadOptions extends KVReadOptions {
+  /**
+   * Which statuses to answer: "passing" (default: healthy instances only, filtered by the
+   * server), a list such as ["passing", "warning"], or "any".
+   */
+  status?: 'passing' | 'any' | readonly ServiceStatus[];
+}
+
+export interface HealthSnapshot {
+  /** X-Consul-Index of the answer; never below 1. */
+  index: KVIndex;
+  /** Sorted by node, then ID (as consul-template). */
+  instances: ServiceInstance[];
+  knownLeader: boolean;
+}
+
+export interface ServicesSnapshot {
+  index: KVIndex;
+  /** Service name → its tags (every instance's, once each, sorted); names sorted. */
+  services: Record<string, string[]>;
+  knownLeader: boolean;
+}
+
+export interface CatalogReader {
+  health(query: ServiceQuery, opts?: HealthReadOptions): Promise<HealthSnapshot>;
+  /** Answer once the service's index is above `since` or waitMs ran out; `since` 0 answers at once. */
+  watchHealth(query: ServiceQuery, since: KVIndex, opts: KVWatchOptions & Pick<HealthReadOptions, 'status'>): Promise<HealthSnapshot>;
+  services(opts?: KVReadOptions & { dc?: string }): Promise<ServicesSnapshot>;
+  watchServices(since: KVIndex, opts: KVWatchOptions & { dc?: string }): Promise<ServicesSnapshot>;
+}
+
+const QUERY = /^(?:([\w.-]+)\.)?([\w/-]+)(?:@([\w.-]+))?$/;
+
+/** "tag.name@dc" → its parts (consul-template's grammar, without the deprecated ":port"). */
+export function parseServiceQuery(text: string): ServiceQuery | undefined {
+  const m = QUERY.exec(text.trim());
+  if (!m) return undefined;
+  return { name: m[2]!, ...(m[1] ? { tag: m[1] } : {}), ...(m[3] ? { dc: m[3] } : {}) };
+}
+
+/** The canonical text of a query: "tag.name@dc". */
+export function serviceQueryText(q: ServiceQuery): string {
+  return `${q.tag ? `${q.tag}.` : ''}${q.name}${q.dc ? `@${q.dc}` : ''}`;
+}
+
+/** "passing,warning" → a status filter; undefined for "" (passing only). Throws on an unknown status. */
+export function parseStatusFilter(text: string): 'any' | ServiceStatus[] | undefined {
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0) return undefined;
+  if (parts.includes('any')) {
+    if (parts.length > 1) throw new Error(`status filter "${text}": "any" cannot be combined with other statuses`);
+    return 'any';
+  }
+  for (const p of parts) if (!['passing', 'warning', 'critical'].includes(p)) throw new Error(`status filter "${text}": unknown status "${p}" (passing, warning, critical or any)`);
+  return [...new Set(parts)] as ServiceStatus[];
+}
+
+export function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export interface WatchCatalogOptions<S> {
+  signal: AbortSignal;
+  waitMs?: number;
+  backoff?: { baseMs: number; maxMs: number };
+  onError?: (err: unknown, attempt: number, delayMs: number) => void;
+  onPoll?: (snapshot: S) => void;
+}
+
+/** The watch loop of watchPrefix for any catalog read: first answer, then one per real change. */
+async function* watchLoop<S extends { index: KVIndex; knownLeader: boolean }>(
+  read: (since: KVIndex, opts: KVWatchOptions) => Promise<S>,
+  same: (a: S, b: S) => boolean,
+  opts: WatchCatalogOptions<S>,
+): AsyncGenerator<S> {
+  const backoff = opts.backoff ?? { baseMs: 250, maxMs: 10_000 };
+  let last: S | undefined;
+  let failures = 0;
+  while (!opts.signal.aborted) {
+    let snap: S;
+    try {
+      // An index that went backwards (snapshot restore) is continued from: the next read blocks on it.
+      snap = await read(last?.index ?? 0, { signal: opts.signal, ...(opts.waitMs ? { waitMs: opts.waitMs } : {}) });
+    } catch (err) {
+      if (opts.signal.aborted || isKVError(err, 'KV_ABORTED')) return;
+      const delay = backoffDelay(failures, backoff);
+      failures++;
+      opts.onError?.(err, failures, delay);
+      await sleep(delay, opts.signal);
+      continue;
+    }
+    failures = 0;
+    opts.onPoll?.(snap);
+    const changed = !last || !same(last, snap) || last.knownLeader !== snap.knownLeader;
+    last = snap;
+    if (changed) yield snap;
+  }
+}
+
+/** Yield the service's first health answer, then one per real change, until the signal fires. */
+export function watchHealth(catalog: CatalogReader, query: ServiceQuery, opts: WatchCatalogOptions<HealthSnapshot> & Pick<HealthReadOptions, 'status'>): AsyncGenerator<HealthSnapshot> {
+  const status = opts.status ? { status: opts.status } : {};
+  return watchLoop((since, o) => catalog.watchHealth(query, since, { ...o, ...status }), (a, b) => sameInstances(a.instances, b.instances), opts);
+}
+
+/** Yield the datacenter's service list, then one per real change. */
+export function watchServices(catalog: CatalogReader, opts: WatchCatalogOptions<ServicesSnapshot> & { dc?: string }): AsyncGenerator<ServicesSnapshot> {
+  const dc = opts.dc ? { dc: opts.dc } : {};
+  return watchLoop((since, o) => catalog.watchServices(since, { ...o, ...dc }), (a, b) => JSON.stringify(a.services) === JSON.stringify(b.services), opts);
+}
