@@ -2,6 +2,7 @@
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { parseServiceQuery, serviceQueryText } from '@confd-haproxy/kv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ResourceError } from './errors.js';
 
@@ -15,6 +16,8 @@ export interface ResourceConfig {
   srcName: string;
   dest: string;
   keys: string[];
+  /** Catalog services the template reads with `service` ("web", "primary.web", "db@dc2"), canonical and distinct. */
+  services?: string[];
   /** Global prefix + the resource's prefix, confd style ("/production"). */
   prefix: string;
   mode: number;
@@ -42,7 +45,7 @@ export interface LoadResourcesOptions {
   destDir?: string;
 }
 
-const FIELDS = new Set(['src', 'dest', 'keys', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket', 'min_servers', 'max_removed']);
+const FIELDS = new Set(['src', 'dest', 'keys', 'services', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket', 'min_servers', 'max_removed']);
 
 // confd's command_timeout: seconds as a number, or "30s"/"500ms"/"2m" (the `ms` package would also take "2 days").
 function parseTimeout(v: unknown, where: string): number {
@@ -107,6 +110,21 @@ function checkDest(destRaw: string, dest: string, bad: (msg: string) => Resource
   if (kind) throw bad(`[template].dest "${destRaw}" is ${kind}, not a regular file (dest = "-" writes to stdout)`);
 }
 
+/** [template].services: consul-template service queries, each parsed; their canonical texts. */
+function serviceList(v: unknown, bad: (msg: string) => ResourceError): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad('[template].services must be an array of strings (e.g. ["web", "db@dc2"])');
+  return [
+    ...new Set(
+      v.map((s: string) => {
+        const q = parseServiceQuery(s);
+        if (!q) throw bad(`[template].services entry "${s}" is not a service ("name", "tag.name", "name@dc")`);
+        return serviceQueryText(q);
+      }),
+    ),
+  ];
+}
+
 /** Validate one parsed resource file. Throws ResourceError naming the file and field. */
 export function validateResource(doc: Record<string, unknown>, file: string, opts: LoadResourcesOptions): ResourceConfig {
   const confdir = resolve(opts.confdir);
@@ -140,9 +158,10 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const destRaw = str('dest', true)!;
   const dest = destRaw === STDOUT_DEST ? STDOUT_DEST : isAbsolute(destRaw) ? destRaw : resolve(opts.destDir ?? confdir, destRaw);
   if (dest !== STDOUT_DEST) checkDest(destRaw, dest, bad);
-  const keys = tt.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string' && k !== '')) {
-    throw bad('[template].keys must be a non-empty array of strings (e.g. ["/haproxy/mysqlslave"])');
+  const services = serviceList(tt.services, bad);
+  const keys = tt.keys ?? (services.length ? [] : undefined);
+  if (!Array.isArray(keys) || (keys.length === 0 && !services.length) || !keys.every((k) => typeof k === 'string' && k !== '')) {
+    throw bad('[template].keys must be a non-empty array of strings (e.g. ["/haproxy/mysqlslave"]), unless services is given');
   }
   const modeRaw = tt.mode ?? '0644';
   if (typeof modeRaw !== 'string' || !/^0?[0-7]{3,4}$/.test(modeRaw)) throw bad(`[template].mode "${String(modeRaw)}" is not an octal file mode (e.g. "0644")`);
@@ -169,6 +188,7 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
     srcName,
     dest,
     keys: keys as string[],
+    services,
     prefix,
     mode,
     uid: id('uid', process.getuid?.() ?? 0),

@@ -43,6 +43,18 @@ t.test('an absolute dest is kept, uid/gid and an integer command_timeout are rea
   t.match(r, { dest, uid: 65534, gid: 65534, commandTimeoutMs: 2000, mode: 0o640, prefix: '/eu' });
 });
 
+t.test('a resource may read catalog services instead of or beside keys, each written as consul-template does', async (t) => {
+  const dir = confdir(t, {
+    'svc.toml': toml('src = "haproxy.cfg.hbs"\ndest = "out/svc.cfg"\nservices = ["web", " primary.db@dc2 ", "web"]'),
+    'both.toml': toml('src = "haproxy.cfg.hbs"\ndest = "out/both.cfg"\nkeys = ["/haproxy"]\nservices = ["api"]'),
+  });
+  const [both, svc] = await loadResources({ confdir: dir });
+  t.same(svc!.keys, [], 'no keys needed');
+  t.same(svc!.services, ['web', 'primary.db@dc2'], 'canonical and distinct');
+  t.same(both!.keys, ['/haproxy']);
+  t.same(both!.services, ['api']);
+});
+
 const cases: [string, string, RegExp][] = [
   ['a missing src', toml('dest = "out/x"\nkeys = ["/a"]'), /conf\.d\/bad\.toml: \[template\]\.src is required/],
   ['a missing dest', toml('src = "haproxy.cfg.hbs"\nkeys = ["/a"]'), /conf\.d\/bad\.toml: \[template\]\.dest is required/],
@@ -58,6 +70,9 @@ const cases: [string, string, RegExp][] = [
   ['a negative uid', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\nuid = -1'), /conf\.d\/bad\.toml: \[template\]\.uid must be a non-negative integer/],
   ['a dest that is a directory', toml('src = "haproxy.cfg.hbs"\ndest = "out"\nkeys = ["/a"]'), /conf\.d\/bad\.toml: \[template\]\.dest "out" is a directory/],
   ['a check_cmd that is not a string', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\ncheck_cmd = ["haproxy", "-c"]'), /conf\.d\/bad\.toml: \[template\]\.check_cmd must be a string/],
+  ['a services entry that is not a service query', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nservices = ["web", "we b"]'), /\[template\]\.services entry "we b" is not a service/],
+  ['services that are not strings', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nservices = "web"'), /\[template\]\.services must be an array of strings/],
+  ['neither keys nor services', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nservices = []'), /\[template\]\.keys must be a non-empty array .*unless services is given/],
   ['a bad command_timeout', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\ncommand_timeout = "soon"'), /command_timeout "soon" is not a duration/],
 ];
 for (const [what, text, message] of cases) {

@@ -7,6 +7,9 @@ import Handlebars from 'handlebars';
 import { TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
 import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type GuardLocation } from './guard.js';
 import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
+import { SERVICE_HELPERS, type ServiceData } from './service.js';
+
+const ALL_HELPERS: Readonly<Record<string, Helper>> = { ...CONFD_HELPERS, ...EXTRA_HELPERS, ...SERVICE_HELPERS };
 
 /** One KV pair as the renderer hands it over: keys start with "/" (a missing one is added). */
 export interface TemplatePair {
@@ -31,6 +34,8 @@ export interface RenderOptions {
   signal?: AbortSignal;
   /** With it, a bad value read through `entry` costs only that entry (its last good value, or nothing). */
   entries?: EntryRecovery;
+  /** The catalog data of the resource's declared services, for `service` and `services`. */
+  services?: ServiceData;
 }
 
 export interface TemplateEngine {
@@ -155,11 +160,11 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
         throw located(err, options.loc, name);
       }
     };
-  for (const [name, impl] of Object.entries({ ...CONFD_HELPERS, ...EXTRA_HELPERS })) hb.registerHelper(name, wrap(name, impl));
+  for (const [name, impl] of Object.entries(ALL_HELPERS)) hb.registerHelper(name, wrap(name, impl));
 
   // Built-ins that could hand a raw value to the output in block form: keep them, refuse the block form.
   for (const [name, builtin] of Object.entries(hb.helpers)) {
-    if (BLOCK_HELPERS.has(name) || name in CONFD_HELPERS || name in EXTRA_HELPERS) continue;
+    if (BLOCK_HELPERS.has(name) || name in ALL_HELPERS) continue;
     hb.registerHelper(name, function (this: unknown, ...all: unknown[]) {
       const options = (all[all.length - 1] ?? {}) as HbOptions;
       if (typeof options.fn === 'function') throw notABlock(name, options);
@@ -296,7 +301,18 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
         const lookups = new Map<string, unknown>();
         for (let pass = 1; ; pass++) {
           const wanted = new Set<string>();
-          const scope: RenderScope = { pairs: v.pairs, byKey: v.byKey, env, now, lookups, wanted, keyOfValue: v.keyOfValue, taint: (x, key) => v.taint.addParsed(x, key), ...(renderOpts.entries ? { entries: renderOpts.entries } : {}) };
+          const scope: RenderScope = {
+            pairs: v.pairs,
+            byKey: v.byKey,
+            env,
+            now,
+            lookups,
+            wanted,
+            keyOfValue: v.keyOfValue,
+            taint: (x, key) => v.taint.addParsed(x, key),
+            ...(renderOpts.entries ? { entries: renderOpts.entries } : {}),
+            ...(renderOpts.services ? { services: renderOpts.services } : {}),
+          };
           let out: string | undefined;
           let failure: TemplateProblem | undefined;
           active = { scope, taint: v.taint };

@@ -24,6 +24,8 @@ export interface RenderScope {
   taint(parsed: unknown, key: string): void;
   /** Lets `entry` fall back to a key's last good value instead of failing the whole render. */
   entries?: EntryRecovery;
+  /** The catalog data of the resource's declared services (service.ts). */
+  services?: import('./service.js').ServiceData;
 }
 
 /** How `entry` limits a bad value's harm to its own key: the caller remembers each key's last good value. */

@@ -1,0 +1,111 @@
+// consul-template's `service` and `services` functions over the catalog data the renderer read
+// for a resource's declared services, with consul-template's field names.
+import { parseServiceQuery, parseStatusFilter, serviceQueryText, type ServiceInstance, type ServiceQuery } from '@confd-haproxy/kv';
+import { TemplateProblem } from './errors.js';
+import type { Helper, RenderScope } from './helpers.js';
+
+/** What a render may read of the catalog: the declared queries' instances (every status) and service lists per datacenter. */
+export interface ServiceData {
+  /** Declared query text ("web", "primary.web", "db@dc2") → every instance, whatever its status. */
+  health: ReadonlyMap<string, readonly ServiceInstance[]>;
+  /** Datacenter ("" for the local one) → service name → tags. */
+  catalog: ReadonlyMap<string, Readonly<Record<string, readonly string[]>>>;
+}
+
+/** One instance as templates see it: consul-template's HealthService fields. */
+export interface ServiceView {
+  Node: string;
+  NodeID: string;
+  NodeAddress: string;
+  NodeDatacenter: string;
+  NodeMeta: Record<string, string>;
+  Address: string;
+  ID: string;
+  Name: string;
+  Tags: string[];
+  Meta: Record<string, string>;
+  ServiceMeta: Record<string, string>;
+  Port: number;
+  Status: string;
+  Weights: { Passing: number; Warning: number };
+}
+
+const fail = (helper: string, message: string): never => {
+  throw new TemplateProblem('TEMPLATE_HELPER', `${helper}: ${message}`);
+};
+
+function view(i: ServiceInstance): ServiceView {
+  return {
+    Node: i.node,
+    NodeID: i.nodeId,
+    NodeAddress: i.nodeAddress,
+    NodeDatacenter: i.nodeDatacenter,
+    NodeMeta: { ...i.nodeMeta },
+    Address: i.address,
+    ID: i.id,
+    Name: i.name,
+    Tags: [...i.tags],
+    Meta: { ...i.meta },
+    ServiceMeta: { ...i.meta },
+    Port: i.port,
+    Status: i.status,
+    Weights: { Passing: i.weights.passing, Warning: i.weights.warning },
+  };
+}
+
+function catalogData(scope: RenderScope, helper: string): ServiceData {
+  return scope.services ?? fail(helper, 'this resource declares no services (add services = ["name"] to its [template] table)');
+}
+
+/** The declared query that holds what `q` asks for: the same text, or the same name and datacenter without a tag. */
+function declaredFor(data: ServiceData, q: ServiceQuery): { text: string; instances: readonly ServiceInstance[] } | undefined {
+  const exact = serviceQueryText(q);
+  const broad = serviceQueryText({ name: q.name, ...(q.dc ? { dc: q.dc } : {}) });
+  for (const text of [exact, broad]) {
+    const instances = data.health.get(text);
+    if (instances) return { text, instances };
+  }
+  return undefined;
+}
+
+/** The taint label of a service's strings, for the injection guard's messages. */
+const label = (q: string) => `service "${q}"`;
+
+export const SERVICE_HELPERS: Readonly<Record<string, Helper>> = {
+  /** service "tag.name@dc" ["passing,warning" | "any"]: the instances, passing only by default, sorted by node then ID. */
+  service: (s, a) => {
+    if (a.length < 1 || a.length > 2) fail('service', `takes 1 or 2 arguments, got ${a.length}`);
+    const text = String(a[0] ?? '');
+    const q = parseServiceQuery(text) ?? fail('service', `"${text}" is not a service query ("name", "tag.name", "name@dc")`);
+    let filter: ReturnType<typeof parseStatusFilter>;
+    try {
+      filter = parseStatusFilter(a.length === 2 ? String(a[1] ?? '') : '');
+    } catch (err) {
+      return fail('service', (err as Error).message);
+    }
+    const data = catalogData(s, 'service');
+    const found = declaredFor(data, q);
+    if (!found) {
+      const declared = [...data.health.keys()].map((k) => `"${k}"`).join(', ');
+      return fail('service', `"${serviceQueryText(q)}" is not among the services this resource declares (${declared}): add it to services = [...] in its [template] table`);
+    }
+    const out = found.instances
+      .filter((i) => !q.tag || found.text === serviceQueryText(q) || i.tags.includes(q.tag))
+      .filter((i) => (filter === undefined ? i.status === 'passing' : filter === 'any' || filter.includes(i.status)))
+      .map(view);
+    s.taint(out, label(serviceQueryText(q)));
+    return out;
+  },
+  /** services ["@dc"]: every service name with its tags, as consul-template's CatalogSnippet list. */
+  services: (s, a) => {
+    if (a.length > 1) fail('services', `takes 0 or 1 argument, got ${a.length}`);
+    const arg = a.length ? String(a[0] ?? '') : '';
+    const m = /^(?:@([\w.-]+))?$/.exec(arg) ?? fail('services', `"${arg}" is not "@datacenter"`);
+    const dc = m[1] ?? '';
+    const data = catalogData(s, 'services');
+    const list = data.catalog.get(dc) ?? fail('services', `the services of datacenter "${dc}" are not read by this resource: declare a service "name@${dc}" in services = [...]`);
+    const out = Object.entries(list).map(([Name, Tags]) => ({ Name, Tags: [...Tags] }));
+    s.taint(out, dc ? `services "@${dc}"` : 'services');
+    return out;
+  },
+};
