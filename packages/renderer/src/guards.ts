@@ -34,3 +34,30 @@ export function guardRender(opts: { name: string; previous: string | undefined; 
   }
   return undefined;
 }
+
+/** Server lines per backend or listen section, by section name. */
+function serversPerBackend(cfg: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let section: string | undefined;
+  for (const line of cfg.split('\n')) {
+    const head = /^(backend|listen|frontend|defaults|global|peers|resolvers|userlist|cache|program|ring|http-errors|mailers)\b\s*(\S*)/.exec(line);
+    if (head) {
+      section = head[1] === 'backend' || head[1] === 'listen' ? `${head[1]} ${head[2]}` : undefined;
+      if (section && !out.has(section)) out.set(section, 0);
+    } else if (section && /^\s+server\s+\S+/.test(line)) out.set(section, out.get(section)! + 1);
+  }
+  return out;
+}
+
+/**
+ * Why this render must not replace `previous` because a backend that had servers is still
+ * rendered but with none (an empty catalog answer: the classic outage of templates rendered from service health).
+ */
+export function guardEmptiedBackends(opts: { name: string; previous: string | undefined; rendered: string }): GuardError | undefined {
+  if (opts.previous === undefined) return undefined;
+  const before = serversPerBackend(opts.previous);
+  const now = serversPerBackend(opts.rendered);
+  const emptied = [...before].filter(([section, n]) => n > 0 && now.get(section) === 0).map(([section, n]) => `${section} (had ${n})`);
+  if (!emptied.length) return undefined;
+  return new GuardError(`${opts.name}: the render leaves ${emptied.join(', ')} without servers; keeping the last good file`);
+}

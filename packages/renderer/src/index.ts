@@ -6,3 +6,6 @@ export { guardRender, GuardError } from './guards.js';
 export type { GuardLimits } from './guards.js';
 export { EntryMemory, entriesPath } from './entries.js';
 export type { BadEntry } from './entries.js';
+export { guardEmptiedBackends } from './guards.js';
+export { catalogKeys, serviceData } from './services.js';
+export type { CatalogSnapshot } from './services.js';

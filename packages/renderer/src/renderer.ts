@@ -9,8 +9,9 @@ import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate
 import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
 import { readPrefixes, storePrefixes, templatePairs } from './data.js';
 import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
-import { guardRender } from './guards.js';
+import { guardEmptiedBackends, guardRender } from './guards.js';
 import { mostKeysGone, ResetHold } from './reset-hold.js';
+import { catalogKeys, catalogOf, serviceData, watchCatalogKey, type CatalogSnapshot } from './services.js';
 
 export interface RendererLogger {
   debug(msg: string): void;
@@ -150,10 +151,18 @@ export class Renderer {
     return storePrefixes('', all);
   }
 
+  /** Every catalog key (declared services, service lists) any resource watches. */
+  async catalogKeys(): Promise<string[]> {
+    const resources = await this.resources();
+    for (const r of resources) if (r.services?.length) catalogOf(this.#opts.store, r);
+    return [...new Set(resources.flatMap((r) => catalogKeys(r)))];
+  }
+
   /**
-   * One pass. `snapshots` are the watch loop's latest answers; without them the keys are read now.
+   * One pass. `snapshots` (and `mode.catalog`) are the watch loops' latest answers; without them
+   * the keys (and services) are read now.
    */
-  async pass(snapshots?: ReadonlyMap<string, KVSnapshot>, mode: { noop?: boolean } = {}): Promise<PassResult> {
+  async pass(snapshots?: ReadonlyMap<string, KVSnapshot>, mode: { noop?: boolean; catalog?: ReadonlyMap<string, CatalogSnapshot> } = {}): Promise<PassResult> {
     const o = this.#opts;
     const log = o.logger;
     const noop = mode.noop ?? o.noop ?? false;
@@ -186,9 +195,10 @@ export class Renderer {
       let knownLeader: boolean;
       try {
         const snaps = snapshots && prefixes.every((p) => snapshots.has(p)) ? prefixes.map((p) => snapshots.get(p)!) : [...(await readPrefixes(o.store, prefixes, o.signal)).snapshots.values()];
-        knownLeader = snaps.every((s) => s.knownLeader);
+        const services = await serviceData(o.store, r, mode.catalog, o.signal);
+        knownLeader = snaps.every((s) => s.knownLeader) && services.knownLeader;
         const entries = this.#entries.begin(r.name);
-        rendered = await this.#engine.render(r.src, templatePairs(r.prefix, snaps), { entries: entries.recovery });
+        rendered = await this.#engine.render(r.src, templatePairs(r.prefix, snaps), { entries: entries.recovery, ...(services.data ? { services: services.data } : {}) });
         this.#reportBadEntries(r.name, entries.bad);
         badEntries.push(...entries.bad);
         if (!noop) this.#commitEntries(entries.commit);
@@ -212,14 +222,15 @@ export class Renderer {
         results.push(failedResult(r, err as Error));
         continue;
       }
-      const refused = guardRender({
-        name: r.name,
-        previous,
-        rendered,
-        knownLeader,
-        allowStale: o.allowStale ?? false,
-        limits: { ...(r.minServers !== undefined ? { minServers: r.minServers } : {}), ...(r.maxRemoved !== undefined ? { maxRemoved: r.maxRemoved } : {}) },
-      });
+      const refused =
+        guardRender({
+          name: r.name,
+          previous,
+          rendered,
+          knownLeader,
+          allowStale: o.allowStale ?? false,
+          limits: { ...(r.minServers !== undefined ? { minServers: r.minServers } : {}), ...(r.maxRemoved !== undefined ? { maxRemoved: r.maxRemoved } : {}) },
+        }) ?? (r.services?.length ? guardEmptiedBackends({ name: r.name, previous, rendered }) : undefined);
       if (refused) {
         withFields(rlog, { outcome: 'refused', err: refused }).error(refused.message);
         results.push(failedResult(r, refused));
@@ -308,11 +319,13 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   const renderer = new Renderer(opts);
   const wait = opts.wait ?? { minMs: 200, maxMs: 2000 };
   const latest = new Map<string, KVSnapshot>();
+  const latestCatalog = new Map<string, CatalogSnapshot>();
   let loops = new AbortController();
   let prefixes: string[] = [];
+  let catalog: string[] = [];
   const q = createQuiescence({ ...wait, signal: opts.signal }, async () => {
     if (hold.held) return;
-    await renderer.pass(latest);
+    await renderer.pass(latest, { catalog: latestCatalog });
   });
   const hold = new ResetHold(opts.resetHoldMs ?? 500, log, () => q.poke());
   // A short back-off ceiling: a restarted store is read again within about a second.
@@ -323,20 +336,45 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
       hold.reset(`watch ${p || '/'}: ${before.pairs.length - snap.pairs.length} of ${before.pairs.length} keys gone at once`);
     } else hold.changed();
     latest.set(p, snap);
-    if (!hold.held && prefixes.every((x) => latest.has(x))) q.poke();
+    if (!hold.held && ready()) q.poke();
   };
+  const ready = () => prefixes.every((x) => latest.has(x)) && catalog.every((x) => latestCatalog.has(x));
 
   const startLoops = async () => {
     loops.abort();
     loops = new AbortController();
     latest.clear();
+    latestCatalog.clear();
     try {
       prefixes = await renderer.prefixes();
+      catalog = await renderer.catalogKeys();
     } catch (err) {
       log.error(`${(err as Error).message}; keeping the last good configuration, waiting for conf.d to be fixed`);
       return;
     }
     const signal = AbortSignal.any([opts.signal, loops.signal]);
+    for (const key of catalog) {
+      const outage = outageLog(withFields(log, { prefix: key }), `watch ${key}`);
+      void (async () => {
+        for await (const snap of watchCatalogKey(opts.store.catalog!, key, {
+          signal,
+          backoff,
+          onError: (err, attempt, delay) => {
+            const what = isKVError(err) ? err.message : String(err);
+            outage.failed(err, `${what}; retry ${attempt} in ${delay} ms`);
+            opts.onWatch?.({ prefix: key, ok: false, error: what });
+          },
+          onPoll: () => {
+            outage.ok();
+            opts.onWatch?.({ prefix: key, ok: true });
+          },
+        })) {
+          outage.ok();
+          latestCatalog.set(key, snap);
+          if (!hold.held && ready()) q.poke();
+        }
+      })();
+    }
     for (const p of prefixes) {
       // An outage is told once when it starts, as a count while it lasts, and once when it ends.
       const outage = outageLog(withFields(log, { prefix: p || '/' }), `watch ${p || '/'}`);
