@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConsulStore, createFileStore } from '@confd-haproxy/kv';
-import { runOnce } from '@confd-haproxy/renderer';
+import { guardEmptiedBackends, runOnce } from '@confd-haproxy/renderer';
 import { startConsulDouble } from '@confd-haproxy/testkit';
 import { confdirFiles, dest, entry, quietLogger, read } from './helpers.js';
 
@@ -77,4 +77,12 @@ t.test('bad guard settings are errors naming the file and field', async (t) => {
   const store = createFileStore({ file: join(dir, 'kv.json') });
   t.teardown(() => store.close());
   t.match(await runOnce({ store, confdir: dir, logger: quietLogger(), signal }), { ok: false, exitCode: 65, errors: [{ message: /conf\.d\/haproxy\.toml: \[template\]\.max_removed must be a share between 0 and 1/ }] });
+});
+
+t.test('a backend that had servers and is still rendered without any is refused, naming it', async (t) => {
+  const before = 'listen web\n    server a 1.1.1.1:1\n    server b 1.1.1.2:1\nlisten mem\n    server m 1.1.1.3:1\n';
+  t.match(guardEmptiedBackends({ name: 'r', previous: before, rendered: 'listen web\nlisten mem\n    server m 1.1.1.3:1\n' })?.message, /r: the render leaves listen web \(had 2\) without servers; keeping the last good file/);
+  t.equal(guardEmptiedBackends({ name: 'r', previous: before, rendered: 'listen mem\n    server m 1.1.1.3:1\n' }), undefined, 'a backend that is gone altogether is a template change, not an empty answer');
+  t.equal(guardEmptiedBackends({ name: 'r', previous: before, rendered: 'listen web\n    server a 1.1.1.1:1\nlisten mem\n    server m 1.1.1.3:1\n' }), undefined, 'fewer servers is not empty');
+  t.equal(guardEmptiedBackends({ name: 'r', previous: undefined, rendered: 'listen web\n' }), undefined, 'nothing to keep on a first render');
 });
