@@ -196,6 +196,8 @@ const badToml: [string, (e: Env) => void, RegExp][] = [
   ['a missing dest', (e) => writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), '[template]\nsrc = "haproxy.cfg.hbs"\nkeys = ["/a"]\n'), /\[template\]\.dest is required/],
   ['a bad mode', (e) => e.conf('mode = "0999"\n'), /\[template\]\.mode "0999" is not an octal file mode/],
   ['a dest directory that is missing', (e) => writeFileSync(join(e.dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${e.dir}/nowhere/haproxy.cfg"\nkeys = ["/a"]\n`), /directory .*nowhere does not exist/],
+  ['a services entry that is not a service', (e) => e.conf('services = ["we b"]\n'), /\[template\]\.services entry "we b" is not a service/],
+  ['services on a store without a service catalog', (e) => e.conf('services = ["web"]\n'), /conf\.d\/haproxy\.toml: \[template\]\.services needs a store with a service catalog/],
 ];
 for (const [what, apply, expect] of badToml) {
   t.test(`bad resource: ${what} is an error naming the file and field`, async (t) => {

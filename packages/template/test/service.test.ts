@@ -1,5 +1,7 @@
 // consul-template's `service` and `services` over a resource's declared catalog data.
 import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { ServiceInstance } from '@confd-haproxy/kv';
 import { createTemplateEngine, TemplateError, type ServiceData } from '@confd-haproxy/template';
 
@@ -89,4 +91,23 @@ t.test('a catalog string holding a newline is refused by the injection guard, na
   const err = await e.render('i.hbs', [], { services: evil }).catch((x: unknown) => x);
   t.equal((err as TemplateError).code, 'TEMPLATE_INJECTION');
   t.match((err as Error).message, /service "web"/);
+});
+
+t.test("the README's consul-template migration example renders", async (t) => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(readme.indexOf('### Moving from consul-template'));
+  const blocks = [...section.matchAll(/```\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const hbs = blocks[1]!;
+  t.match(hbs, /\{\{#each \(service "web"\)\}\}/, 'the Handlebars side');
+  const e = engineWith(t, { 'm.hbs': hbs });
+  const d = data({
+    health: new Map([
+      ['web', web],
+      ['primary.api@dc2', [instance({ id: 'api-1', node: 'far', name: 'api', address: '10.2.0.5', port: 443, tags: ['primary'], status: 'warning' })]],
+    ]),
+  });
+  t.equal(
+    await e.render('m.hbs', [], { services: d }),
+    ['backend web', '    balance roundrobin', '    server n1_web-1 10.0.0.11:8001 check weight 10', '', 'backend api', '    balance roundrobin', '    server api-1 10.2.0.5:443 check weight 1', '', '# consul[] web[primary,v1] ', ''].join('\n'),
+  );
 });
