@@ -582,7 +582,7 @@ t.test('fault: SIGTERM mid-check and SIGHUP mid-check leave haproxy.cfg, no stag
   await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
   for (const sig of ['SIGHUP', 'SIGTERM'] as const) {
     writeFileSync(pidFile, '');
-    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--backend', 'file', '--file', join(e.dir, 'kv.json'), '--confdir', e.dir, '--interval', '600']);
+    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--backend', 'file', '--file', join(e.dir, 'kv.json'), '--confdir', e.dir, '--interval', '600', '--state-dir', join(e.dir, 'state')]);
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     for (let i = 0; i < 300 && readFileSync(pidFile, 'utf8').trim() === ''; i++) await sleep(50);
     const check = Number(readFileSync(pidFile, 'utf8'));
