@@ -3,8 +3,7 @@
  * health endpoints). A store that has one offers it as `store.catalog`; the renderer reads and
  * watches services through it as it reads and watches keys through KVReader.
  */
-import { backoffDelay, sleep } from './backoff.js';
-import { isKVError } from './errors.js';
+import { watchIndexed, type WatchIndexedOptions } from './watch.js';
 import type { KVIndex, KVReadOptions, KVWatchOptions } from './types.js';
 
 /** Consul's check statuses as consul-template aggregates them (maintenance counts as critical). */
@@ -101,52 +100,17 @@ export function sameInstances(a: readonly ServiceInstance[], b: readonly Service
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export interface WatchCatalogOptions<S> {
-  signal: AbortSignal;
-  waitMs?: number;
-  backoff?: { baseMs: number; maxMs: number };
-  onError?: (err: unknown, attempt: number, delayMs: number) => void;
-  onPoll?: (snapshot: S) => void;
-}
-
-/** The watch loop of watchPrefix for any catalog read: first answer, then one per real change. */
-async function* watchLoop<S extends { index: KVIndex; knownLeader: boolean }>(
-  read: (since: KVIndex, opts: KVWatchOptions) => Promise<S>,
-  same: (a: S, b: S) => boolean,
-  opts: WatchCatalogOptions<S>,
-): AsyncGenerator<S> {
-  const backoff = opts.backoff ?? { baseMs: 250, maxMs: 10_000 };
-  let last: S | undefined;
-  let failures = 0;
-  while (!opts.signal.aborted) {
-    let snap: S;
-    try {
-      // An index that went backwards (snapshot restore) is continued from: the next read blocks on it.
-      snap = await read(last?.index ?? 0, { signal: opts.signal, ...(opts.waitMs ? { waitMs: opts.waitMs } : {}) });
-    } catch (err) {
-      if (opts.signal.aborted || isKVError(err, 'KV_ABORTED')) return;
-      const delay = backoffDelay(failures, backoff);
-      failures++;
-      opts.onError?.(err, failures, delay);
-      await sleep(delay, opts.signal);
-      continue;
-    }
-    failures = 0;
-    opts.onPoll?.(snap);
-    const changed = !last || !same(last, snap) || last.knownLeader !== snap.knownLeader;
-    last = snap;
-    if (changed) yield snap;
-  }
-}
+/** The options of watchHealth and watchServices: watchPrefix's, over catalog answers. */
+export type WatchCatalogOptions<S> = WatchIndexedOptions<S>;
 
 /** Yield the service's first health answer, then one per real change, until the signal fires. */
 export function watchHealth(catalog: CatalogReader, query: ServiceQuery, opts: WatchCatalogOptions<HealthSnapshot> & Pick<HealthReadOptions, 'status'>): AsyncGenerator<HealthSnapshot> {
   const status = opts.status ? { status: opts.status } : {};
-  return watchLoop((since, o) => catalog.watchHealth(query, since, { ...o, ...status }), (a, b) => sameInstances(a.instances, b.instances), opts);
+  return watchIndexed((since, o) => catalog.watchHealth(query, since, { ...o, ...status }), (a, b) => sameInstances(a.instances, b.instances), opts);
 }
 
 /** Yield the datacenter's service list, then one per real change. */
 export function watchServices(catalog: CatalogReader, opts: WatchCatalogOptions<ServicesSnapshot> & { dc?: string }): AsyncGenerator<ServicesSnapshot> {
   const dc = opts.dc ? { dc: opts.dc } : {};
-  return watchLoop((since, o) => catalog.watchServices(since, { ...o, ...dc }), (a, b) => JSON.stringify(a.services) === JSON.stringify(b.services), opts);
+  return watchIndexed((since, o) => catalog.watchServices(since, { ...o, ...dc }), (a, b) => JSON.stringify(a.services) === JSON.stringify(b.services), opts);
 }
