@@ -59,7 +59,8 @@ const list = (vs: NodeView[]) => vs.map(nodeKey);
 
 export function galeraKind(opts: GaleraKindOptions): GaleraKind {
   const cfg = opts.cluster;
-  const conns = new MysqlConnections({ user: cfg.user, password: cfg.password, timeoutMs: cfg.checkTimeOut, ...(cfg.tls ? { tls: cfg.tls } : {}) });
+  let lost: ((t: Target, reason: string) => void) | undefined;
+  const conns = new MysqlConnections({ user: cfg.user, password: cfg.password, timeoutMs: cfg.checkTimeOut, ...(cfg.tls ? { tls: cfg.tls } : {}), onLost: (t, reason) => lost?.(t, reason) });
   let statuses = new Map<string, { status?: NodeStatus; health: NodeView['health']; reason?: string }>();
   let maint = new Set<string>();
   let lastRoles: Roles | undefined;
@@ -81,6 +82,9 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
         }
       }
       return cfg.nodes;
+    },
+    onConnectionLost(fn) {
+      lost = fn;
     },
     async probe(t, signal) {
       let rows: StatusRow[];

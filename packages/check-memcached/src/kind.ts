@@ -16,16 +16,20 @@ const same = (a: Target, b: { host: string; port: number }) => a.host === b.host
 
 export function memcachedKind(opts: MemcachedKindOptions): CheckerKind {
   const probes = new Map<string, MemcachedProbe>();
+  let lost: ((t: Target, reason: string) => void) | undefined;
   const probeOf = (t: Target) => {
     const k = `${t.host}:${t.port}`;
     let p = probes.get(k);
-    if (!p) probes.set(k, (p = new MemcachedProbe(t.host, t.port)));
+    if (!p) probes.set(k, (p = new MemcachedProbe(t.host, t.port, (reason) => lost?.(t, reason))));
     return p;
   };
   return {
     kind: 'memcached',
     targets: async () => opts.servers,
     probe: (t, signal) => probeOf(t).probe(signal),
+    onConnectionLost: (fn) => {
+      lost = fn;
+    },
     close: async () => {
       for (const p of probes.values()) p.close();
     },

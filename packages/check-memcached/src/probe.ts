@@ -1,7 +1,8 @@
 // The memcached probe: set then get a unique short-TTL key over the text protocol, on one kept
 // connection per server (a new connection per check costs more than the check). A server that
 // accepts and never answers fails at the caller's deadline: the signal destroys the socket, and
-// the next probe connects afresh.
+// the next probe connects afresh. A kept connection that closes between probes (the server was
+// killed, crashed or restarted) is reported to `onLost` at once.
 // Not memjs: it speaks only the binary protocol, which memcached's docs call deprecated and which
 // twemproxy and mcrouter do not speak; set/get in the text protocol works with all of them.
 import { randomBytes } from 'node:crypto';
@@ -19,10 +20,14 @@ export class MemcachedProbe {
   #ready: Promise<Socket> | undefined;
   #onData: ((chunk: string) => void) | undefined;
   #onFail: ((reason: string) => void) | undefined;
+  /** A probe runs (connecting included): its own failure reports a close, not onLost. */
+  #busy = false;
+  readonly #onLost: ((reason: string) => void) | undefined;
 
-  constructor(host: string, port: number) {
+  constructor(host: string, port: number, onLost?: (reason: string) => void) {
     this.#host = host;
     this.#port = port;
+    this.#onLost = onLost;
   }
 
   #drop(): void {
@@ -37,29 +42,38 @@ export class MemcachedProbe {
       s.setNoDelay(true);
       s.setKeepAlive(true, 10_000);
       this.#socket = s;
-      s.once('connect', () => done(s));
+      let connected = false;
+      s.once('connect', () => {
+        connected = true;
+        done(s);
+      });
       // Events of a socket we already dropped must not touch the probe that runs on its successor.
       s.on('data', (d) => {
         if (this.#socket === s) this.#onData?.(d.toString('latin1'));
       });
-      s.on('error', (err: NodeJS.ErrnoException) => {
-        const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+      const lost = (reason: string) => {
         fail(new Error(reason));
         if (this.#socket !== s) return;
         this.#drop();
-        this.#onFail?.(reason);
-      });
-      s.on('close', () => {
-        fail(new Error('connection closed'));
-        if (this.#socket !== s) return;
-        this.#drop();
-        this.#onFail?.('connection closed');
-      });
+        if (this.#onFail) this.#onFail(reason);
+        else if (connected && !this.#busy) this.#onLost?.(reason);
+      };
+      s.on('error', (err: NodeJS.ErrnoException) => lost(err.code === 'ECONNREFUSED' ? 'connection refused' : err.message));
+      s.on('close', () => lost('connection closed'));
     });
     return this.#ready;
   }
 
   async probe(signal: AbortSignal): Promise<ProbeOutcome> {
+    this.#busy = true;
+    try {
+      return await this.#probe(signal);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #probe(signal: AbortSignal): Promise<ProbeOutcome> {
     const key = `confd-haproxy:probe:${randomBytes(6).toString('hex')}`;
     const value = randomBytes(8).toString('hex');
     let socket: Socket;

@@ -1,6 +1,7 @@
 // One kept MySQL/MariaDB connection per server (a new connection per check costs more than the
 // check), with a caller's deadline: a connection that hit it, or broke, is destroyed at once and
-// the next query makes a new one (a hung server never answers a polite quit).
+// the next query makes a new one (a hung server never answers a polite quit). A kept connection
+// that breaks while no query runs (the server was killed, crashed or restarted) is told to onLost.
 import { createConnection, type Connection } from 'mysql2';
 import type { Target } from '@confd-haproxy/checker';
 
@@ -20,6 +21,8 @@ export interface MysqlConnectionsOptions {
   charset?: string;
   /** TLS when set; plaintext otherwise. */
   tls?: MysqlTls;
+  /** Told when t's kept connection breaks or ends while no query runs on it. */
+  onLost?: (t: Target, reason: string) => void;
 }
 
 /** mysql2's ssl options: the chain and the server's name (or IP) verified unless verify is off. */
@@ -36,6 +39,8 @@ const key = (t: Target) => `${t.host}:${t.port}`;
 export class MysqlConnections {
   readonly #o: MysqlConnectionsOptions;
   readonly #conns = new Map<string, Connection>();
+  /** Queries running per connection: their own failure reports a break, not onLost. */
+  readonly #busy = new WeakMap<Connection, number>();
   #closed = false;
 
   constructor(o: MysqlConnectionsOptions) {
@@ -55,7 +60,15 @@ export class MysqlConnections {
         ...(this.#o.charset ? { charset: this.#o.charset } : {}),
         ...(this.#o.tls ? { ssl: sslOptions(this.#o.tls) } : {}),
       });
-      fresh.on('error', () => this.#drop(t, fresh));
+      let connected = false;
+      fresh.once('connect', () => (connected = true));
+      const broke = (reason: string) => {
+        const current = this.#conns.get(key(t)) === fresh;
+        this.#drop(t, fresh);
+        if (current && connected && !this.#closed && !this.#busy.get(fresh)) this.#o.onLost?.(t, reason);
+      };
+      fresh.on('error', (err: Error) => broke(err.message));
+      fresh.on('end', () => broke('connection closed'));
       this.#conns.set(key(t), fresh);
       conn = fresh;
     }
@@ -76,7 +89,10 @@ export class MysqlConnections {
     return new Promise<R[]>((done, fail) => {
       if (this.#closed) return fail(new Error('checker closed'));
       const conn = this.#connOf(t);
+      this.#busy.set(conn, (this.#busy.get(conn) ?? 0) + 1);
+      const idle = () => this.#busy.set(conn, (this.#busy.get(conn) ?? 1) - 1);
       const onAbort = () => {
+        idle();
         this.#drop(t, conn);
         fail(new Error(`timed out after ${this.#o.timeoutMs} ms`));
       };
@@ -84,6 +100,8 @@ export class MysqlConnections {
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         conn.query({ sql, timeout: this.#o.timeoutMs }, (err, rows) => {
+          if (signal.aborted) return; // onAbort already answered
+          idle();
           signal.removeEventListener('abort', onAbort);
           if (err) {
             this.#drop(t, conn);
@@ -91,6 +109,7 @@ export class MysqlConnections {
           } else done(rows as R[]);
         });
       } catch (err) {
+        idle();
         signal.removeEventListener('abort', onAbort);
         this.#drop(t, conn);
         fail(err as Error);

@@ -33,7 +33,8 @@ export function privilegeHint(err: unknown): string {
 export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
   const c = opts.config;
   const master: Target = { host: c.host, port: c.port };
-  const conns = new MysqlConnections({ user: c.user, password: c.password, timeoutMs: opts.timeoutMs, ...(c.charset ? { charset: c.charset } : {}), ...(c.tls ? { tls: c.tls } : {}) });
+  let lost: ((t: Target, reason: string) => void) | undefined;
+  const conns = new MysqlConnections({ user: c.user, password: c.password, timeoutMs: opts.timeoutMs, ...(c.charset ? { charset: c.charset } : {}), ...(c.tls ? { tls: c.tls } : {}), onLost: (t, reason) => lost?.(t, reason) });
   let known: Target[] = [...c.replicas];
   const query = <R>(t: Target, sql: string, signal: AbortSignal) => conns.query<R>(t, sql, signal);
 
@@ -70,6 +71,9 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
   return {
     kind: 'mysqlslave',
     targets: (signal) => discover(signal),
+    onConnectionLost(fn) {
+      lost = fn;
+    },
     async probe(t, signal) {
       let rows: Record<string, unknown>[];
       try {

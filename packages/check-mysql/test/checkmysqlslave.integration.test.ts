@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
-import { TagChecker, type CheckerLogger } from '@confd-haproxy/checker';
+import { TagChecker, runTagChecker, type CheckerLogger, type PassReport } from '@confd-haproxy/checker';
 import { mysqlKind, tagConfig } from '@confd-haproxy/check-mysql';
 import { startConsulDouble, startReplicationSet, MONITOR, type MariaDBHandle } from '@confd-haproxy/testkit';
 
@@ -340,6 +340,35 @@ t.test("checkmysqlslave with the original's command line (--conf --tag --consul 
 });
 
 // Last: SIGKILL takes r2 away for good.
+t.test('a checker connection killed on a healthy replica is probed again at once, and the entry stays (retry-down 1)', async (t) => {
+  const config = tagConfig('db.conf', { slave: { host: '127.0.0.1', port: String(primary.port), user: MONITOR.user, password: MONITOR.password, replicas: both } }, 'slave');
+  const kind = mysqlKind({ config, maxLag: 30, timeoutMs: 500, masterFallback: true });
+  const store = createFileStore({ file: join(t.testdir({}), 'kv.json') });
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const c = new TagChecker({ tag: 'slave', kind, store, logger: quiet, checker: 'test:1', timeoutMs: 500, retryUp: 1, retryDown: 1, lockTtlMs: 5000, noLock: true });
+  const reports: PassReport[] = [];
+  const ac = new AbortController();
+  // A one-minute interval: only a re-probe can explain a decision within the bounded waits below.
+  const running = runTagChecker(c, { intervalMs: 60_000, signal: ac.signal, onPass: (r) => reports.push(r) });
+  t.teardown(async () => {
+    ac.abort();
+    await running;
+    await store.close();
+  });
+  const until = async (match: (r: PassReport) => boolean) => {
+    for (let i = 0; i < 1000 && !reports.some(match); i++) await sleep(10);
+    return reports.find(match);
+  };
+  t.equal((await until((r) => r.trigger === 'interval'))?.entry?.port, r1.port, 'the first pass chose the first replica');
+  const mine = (await admin(r1, 'SHOW PROCESSLIST')).filter((p) => p.User === MONITOR.user);
+  t.equal(mine.length, 1, "the checker's one kept connection");
+  await admin(r1, `KILL ${Number(mine[0]!.Id)}`);
+  const again = await until((r) => r.trigger === 'connection-lost');
+  t.match(again?.results, [{ target: { port: r1.port }, result: { ok: true } }], 'the re-probe reconnected and passed');
+  t.equal(again?.wrote, false, 'nothing was written');
+  t.equal(again?.entry?.port, r1.port, 'the entry never left the replica');
+});
+
 t.test('a killed replica is replaced by the other', async (t) => {
   const c = checker(t, { replicas: `127.0.0.1:${r2.port},127.0.0.1:${r1.port}` });
   t.equal((await c.pass(signal)).entry?.port, r2.port);

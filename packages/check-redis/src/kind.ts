@@ -106,9 +106,13 @@ export interface RedisKind extends CheckerKind {
 
 export function redisKind(opts: RedisKindOptions): RedisKind {
   const conns = new Map<string, RedisConnection>();
+  let lost: ((t: Target, reason: string) => void) | undefined;
   const conn = (t: Target) => {
     let c = conns.get(key(t));
-    if (!c) conns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.password ? { password: opts.password } : {}), ...(opts.user ? { user: opts.user } : {}), ...(opts.tls ? { tls: opts.tls } : {}) })));
+    if (!c) {
+      const onLost = (reason: string) => lost?.(t, reason);
+      conns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.password ? { password: opts.password } : {}), ...(opts.user ? { user: opts.user } : {}), ...(opts.tls ? { tls: opts.tls } : {}), onLost })));
+    }
     return c;
   };
   const sentinelConns = new Map<string, RedisConnection>();
@@ -171,6 +175,9 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
       const found = opts.sentinels?.length ? await askSentinels(signal) : [];
       const all = [...opts.servers, ...found];
       return all.filter((t, i) => all.findIndex((x) => same(x, t)) === i);
+    },
+    onConnectionLost(fn) {
+      lost = fn;
     },
     async probe(t, signal) {
       const role = parseRole(await conn(t).command(['ROLE'], signal));

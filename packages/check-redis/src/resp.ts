@@ -75,6 +75,8 @@ export interface RedisConnectionOptions {
   password?: string;
   /** ACL user (Redis 6+); AUTH <user> <password>. */
   user?: string;
+  /** Told when the kept connection closes or resets while no command runs (a kill, a restart). */
+  onLost?: (reason: string) => void;
 }
 
 /** One kept connection; command() runs one command at a time and rejects at the signal. */
@@ -85,6 +87,8 @@ export class RedisConnection {
   #buf = Buffer.alloc(0);
   #waiting: { done: (r: Reply) => void; fail: (e: Error) => void } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Commands queued or running: their own failure reports a close, not onLost. */
+  #busy = 0;
 
   constructor(o: RedisConnectionOptions) {
     this.#o = o;
@@ -137,7 +141,9 @@ export class RedisConnection {
       s.setNoDelay(true);
       s.setKeepAlive(true, 10_000);
       this.#socket = s;
+      let connected = false;
       s.once(this.#o.tls ? 'secureConnect' : 'connect', () => {
+        connected = true;
         if (!this.#o.password) return done(s);
         const auth = this.#o.user ? ['AUTH', this.#o.user, this.#o.password] : ['AUTH', this.#o.password];
         // Only the error's first word (WRONGPASS, NOAUTH, ERR): an unknown-command error echoes its arguments, the password.
@@ -158,15 +164,14 @@ export class RedisConnection {
         this.#waiting = undefined;
         w?.done(r.value);
       });
-      s.on('error', (err: NodeJS.ErrnoException) => {
-        const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+      const lost = (reason: string) => {
         fail(new Error(reason));
-        if (this.#socket === s) this.#fail(reason);
-      });
-      s.on('close', () => {
-        fail(new Error('connection closed'));
-        if (this.#socket === s) this.#fail('connection closed');
-      });
+        if (this.#socket !== s) return;
+        this.#fail(reason);
+        if (connected && this.#busy === 0) this.#o.onLost?.(reason);
+      };
+      s.on('error', (err: NodeJS.ErrnoException) => lost(err.code === 'ECONNREFUSED' ? 'connection refused' : err.message));
+      s.on('close', () => lost('connection closed'));
     });
     this.#ready.catch(() => this.close());
     return this.#ready;
@@ -185,7 +190,8 @@ export class RedisConnection {
         signal.removeEventListener('abort', onAbort);
       }
     };
-    const p = this.#queue.then(run, run);
+    this.#busy++;
+    const p = this.#queue.then(run, run).finally(() => this.#busy--);
     this.#queue = p.catch(() => undefined);
     return p;
   }

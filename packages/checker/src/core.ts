@@ -1,7 +1,7 @@
 // The loop every checker shares: probe every target of a tag concurrently with hard timeouts,
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
-import { outageLog, sleep, withFields, type KVLock, type KVStore, type OutageLog } from '@confd-haproxy/kv';
+import { outageLog, withFields, type KVLock, type KVStore, type OutageLog } from '@confd-haproxy/kv';
 import { entryProblem, parseEntry, prefixedKey, sameEntry, type Entry, type EntryBody } from './entry.js';
 
 export interface Target {
@@ -39,6 +39,11 @@ export interface CheckerKind<T extends Target = Target> {
   okLine?(entry: Entry, storeName: string): string;
   /** Original-style log line when a new entry is written. */
   changedLine?(entry: Entry, previous: Entry | undefined): string;
+  /**
+   * Called once by the loop: the kind tells `lost` when the kept connection to a target closes or
+   * resets between probes (a kill, a crash, a restart), so that target is probed again at once.
+   */
+  onConnectionLost?(lost: (target: Target, reason: string) => void): void;
   close?(): Promise<void>;
 }
 
@@ -85,6 +90,8 @@ export interface PassReport<T extends Target = Target> {
   wrote: boolean;
   holder: boolean;
   reason: string;
+  /** What started it: the interval, or a kept connection that closed (one target re-probed). */
+  trigger: 'interval' | 'connection-lost';
 }
 
 interface Counter {
@@ -97,12 +104,15 @@ interface Counter {
 
 const id = (t: Target) => `${t.host}:${t.port}`;
 
-/** Run fn with a hard deadline: its signal fires at the timeout and the result is a failure. */
-async function withTimeout(ms: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<Omit<ProbeResult, 'ms'>>): Promise<ProbeResult> {
+/**
+ * Run fn with a hard deadline: its signal fires at the timeout and the result is a failure. The
+ * controller sits in `inFlight` while it runs, so stopping the checker aborts it without a listener
+ * per probe on a signal shared by every loop.
+ */
+async function withTimeout(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<Omit<ProbeResult, 'ms'>>): Promise<ProbeResult> {
   const started = Date.now();
   const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  parent.addEventListener('abort', onAbort, { once: true });
+  inFlight.add(ac);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Omit<ProbeResult, 'ms'>>((done) => {
     timer = setTimeout(() => {
@@ -115,16 +125,15 @@ async function withTimeout(ms: number, parent: AbortSignal, fn: (signal: AbortSi
     return { ...r, ms: Date.now() - started };
   } finally {
     clearTimeout(timer);
-    parent.removeEventListener('abort', onAbort);
+    inFlight.delete(ac);
     ac.abort();
   }
 }
 
 /** The kind's targets within a deadline: its signal fires at ms, the pass gives up at 2·ms. */
-async function targetsWithin<T>(ms: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T[]>): Promise<T[]> {
+async function targetsWithin<T>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<T[]>): Promise<T[]> {
   const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  parent.addEventListener('abort', onAbort, { once: true });
+  inFlight.add(ac);
   const soft = setTimeout(() => ac.abort(), ms);
   let hard: NodeJS.Timeout | undefined;
   try {
@@ -137,9 +146,18 @@ async function targetsWithin<T>(ms: number, parent: AbortSignal, fn: (signal: Ab
   } finally {
     clearTimeout(soft);
     clearTimeout(hard);
-    parent.removeEventListener('abort', onAbort);
+    inFlight.delete(ac);
     ac.abort();
   }
+}
+
+/** A closed connection re-probes its server at once, but not more often than this (ms). */
+export const REPROBE_MIN_GAP_MS = 50;
+
+interface Reprobe {
+  /** When the last re-probe of this target was started (ms). */
+  last: number;
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class TagChecker<T extends Target = Target> {
@@ -159,6 +177,19 @@ export class TagChecker<T extends Target = Target> {
   /** The store failing (lock, read, write): told once, counted while it lasts, told when it ends. */
   readonly #outage: OutageLog;
   readonly #log: CheckerLogger;
+  /** Probes and target lookups in flight; stop() aborts them. */
+  readonly #inFlight = new Set<AbortController>();
+  /** Aborted by stop(): the loop's store calls end with it. */
+  readonly #stopped = new AbortController();
+  /** Passes and re-probes run one at a time: kinds keep per-pass state, and one of them writes. */
+  #serial: Promise<unknown> = Promise.resolve();
+  /** The last pass's targets: the ones a closed connection may re-probe. */
+  #targets: T[] = [];
+  readonly #reprobes = new Map<string, Reprobe>();
+  /** Set while run() loops: only then does a closed connection re-probe. */
+  #onReport: ((r: PassReport<T>) => void) | undefined;
+  #running = false;
+  #wake: (() => void) | undefined;
 
   constructor(opts: TagCheckerOptions<T>) {
     this.#o = opts;
@@ -166,6 +197,7 @@ export class TagChecker<T extends Target = Target> {
     this.lockKey = prefixedKey(opts.prefix, `haproxy/.locks/${opts.kind.kind}/${opts.tag}`);
     this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
     this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
+    opts.kind.onConnectionLost?.((target, reason) => this.#connectionLost(target, reason));
   }
 
   get tag(): string {
@@ -268,29 +300,100 @@ export class TagChecker<T extends Target = Target> {
     return c;
   }
 
-  /** One pass: probe, count, choose, and write when the entry changed and we hold the lock. */
-  async pass(signal: AbortSignal): Promise<PassReport<T>> {
+  /** Count one probe and say so at debug level. */
+  #record(target: T, result: ProbeResult, what = ''): void {
     const o = this.#o;
-    const base = { tag: o.tag, key: this.key };
-    const report = (r: Omit<PassReport<T>, 'tag' | 'key' | 'healthy' | 'chosen'>): PassReport<T> => ({
-      ...base,
+    const c = this.#count(target, result.ok);
+    const log = withFields(this.#log, { server: id(target), durationMs: result.ms });
+    if (result.ok) log.debug(`${o.tag}: ${what}${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
+    else log.debug(`${o.tag}: ${what}${id(target)} failed (${result.reason}); ${c.downs} in a row`);
+  }
+
+  #probe(target: T): Promise<ProbeResult> {
+    return withTimeout(this.#o.timeoutMs, this.#inFlight, (s) => this.#o.kind.probe(target, s));
+  }
+
+  /** Run fn after the pass or re-probe before it has finished. */
+  #exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    const p = this.#serial.then(fn, fn);
+    this.#serial = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * One pass: probe, count, choose, and write when the entry changed and we hold the lock. The
+   * signal aborts the pass's probes and store calls (one listener for the whole pass).
+   */
+  pass(signal?: AbortSignal): Promise<PassReport<T>> {
+    if (!signal) return this.#exclusive(() => this.#pass(this.#stopped.signal));
+    const abort = () => {
+      for (const ac of this.#inFlight) ac.abort();
+    };
+    return this.#exclusive(async () => {
+      signal.addEventListener('abort', abort, { once: true });
+      try {
+        return await this.#pass(signal);
+      } finally {
+        signal.removeEventListener('abort', abort);
+      }
+    });
+  }
+
+  async #pass(signal: AbortSignal): Promise<PassReport<T>> {
+    const o = this.#o;
+    let targets: T[];
+    try {
+      targets = await targetsWithin(o.timeoutMs, this.#inFlight, (s) => o.kind.targets(s));
+    } catch (err) {
+      return this.#report('interval', { results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` });
+    }
+    this.#targets = targets;
+    const results = await Promise.all(targets.map(async (target) => ({ target, result: await this.#probe(target) })));
+    for (const { target, result } of results) this.#record(target, result);
+    return this.#decide(targets, results, signal, 'interval');
+  }
+
+  /** A kept connection closed: probe that target again now (at most every REPROBE_MIN_GAP_MS). */
+  #connectionLost(target: Target, reason: string): void {
+    if (!this.#running || this.#stopped.signal.aborted) return;
+    const k = id(target);
+    const known = this.#targets.find((x) => id(x) === k);
+    if (!known) return;
+    let slot = this.#reprobes.get(k);
+    if (!slot) this.#reprobes.set(k, (slot = { last: -Infinity, timer: undefined }));
+    if (slot.timer) return;
+    withFields(this.#log, { server: k }).debug(`${this.#o.tag}: the connection to ${k} closed (${reason}); probing it again`);
+    const due = slot;
+    due.timer = setTimeout(() => {
+      due.timer = undefined;
+      if (this.#stopped.signal.aborted) return;
+      due.last = Date.now();
+      this.#exclusive(() => this.#reprobe(known)).then((r) => this.#onReport?.(r), () => {});
+    }, Math.max(0, due.last + REPROBE_MIN_GAP_MS - Date.now()));
+  }
+
+  /** One target probed again; a failure counts as any other (retry-down holds), and the entry is decided at once. */
+  async #reprobe(target: T): Promise<PassReport<T>> {
+    const result = await this.#probe(target);
+    this.#record(target, result, 're-probe after a closed connection: ');
+    return this.#decide(this.#targets, [{ target, result }], this.#stopped.signal, 'connection-lost');
+  }
+
+  #report(trigger: PassReport<T>['trigger'], r: Omit<PassReport<T>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger'>): PassReport<T> {
+    return {
+      tag: this.#o.tag,
+      key: this.key,
       ...r,
       healthy: r.results.filter((x) => x.result.ok).map((x) => x.target),
       chosen: r.entry ? { host: r.entry.host, port: r.entry.port } : undefined,
-    });
-    let targets: T[];
-    try {
-      targets = await targetsWithin(o.timeoutMs, signal, (s) => o.kind.targets(s));
-    } catch (err) {
-      return report({ results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` });
-    }
-    const results = await Promise.all(targets.map(async (target) => ({ target, result: await withTimeout(o.timeoutMs, signal, (s) => o.kind.probe(target, s)) })));
-    for (const { target, result } of results) {
-      const c = this.#count(target, result.ok);
-      const log = withFields(this.#log, { server: id(target), durationMs: result.ms });
-      if (result.ok) log.debug(`${o.tag}: ${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
-      else log.debug(`${o.tag}: ${id(target)} failed (${result.reason}); ${c.downs} in a row`);
-    }
+      trigger,
+    };
+  }
+
+  /** Choose from the counters, and write when the entry changed and we hold the lock. */
+  async #decide(targets: T[], results: PassReport<T>['results'], signal: AbortSignal, trigger: PassReport<T>['trigger']): Promise<PassReport<T>> {
+    const o = this.#o;
+    const report = (r: Omit<PassReport<T>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger'>) => this.#report(trigger, r);
     const eligible = targets.filter((t) => this.#counters.get(id(t))?.eligible);
     const holder = await this.keepLock();
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -364,9 +467,57 @@ export class TagChecker<T extends Target = Target> {
     await lock?.release().catch(() => {});
   }
 
+  /** End run()'s loop: wake its wait, abort probes in flight, cancel pending re-probes. */
+  stop(): void {
+    this.#stopped.abort();
+    for (const ac of this.#inFlight) ac.abort();
+    for (const slot of this.#reprobes.values()) clearTimeout(slot.timer);
+    this.#wake?.();
+  }
+
+  #nap(ms: number): Promise<void> {
+    return new Promise<void>((done) => {
+      if (this.#stopped.signal.aborted) return done();
+      const finish = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        done();
+      };
+      const timer = setTimeout(finish, ms);
+      this.#wake = finish;
+    });
+  }
+
+  /**
+   * Passes every intervalMs until stop(), renewing the lock every TTL/3 in between (so an interval
+   * longer than the TTL keeps it), and a re-probe whenever a kept connection closes; then close().
+   */
+  async run(opts: { intervalMs: number; onPass?: (r: PassReport<T>) => void }): Promise<void> {
+    const renew = setInterval(() => {
+      if (this.holder) void this.keepLock();
+    }, Math.max(50, Math.floor(this.lockTtlMs / 3)));
+    this.#onReport = opts.onPass;
+    this.#running = true;
+    try {
+      while (!this.#stopped.signal.aborted) {
+        const started = Date.now();
+        const report = await this.#exclusive(() => this.#pass(this.#stopped.signal));
+        opts.onPass?.(report);
+        await this.#nap(Math.max(0, opts.intervalMs - (Date.now() - started)));
+      }
+    } finally {
+      clearInterval(renew);
+      this.#running = false;
+      this.#onReport = undefined;
+      await this.close();
+    }
+  }
+
   /** Release the lock and the kind's connections; the checker takes no lock afterwards. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.stop();
+    await this.#serial.catch(() => undefined);
     await this.release();
     await this.#o.kind.close?.();
   }
@@ -379,22 +530,24 @@ export interface RunTagCheckerOptions<T extends Target = Target> {
 }
 
 /**
- * Run passes every intervalMs until the signal fires, renewing the lock every TTL/3 in between
- * (so an interval longer than the TTL keeps it); then release the lock and close the kind.
+ * Run every checker's loop until the signal fires; then each releases its lock and closes its kind.
+ * One listener on the signal for all of them: a listener per loop or per probe on one shared signal
+ * is what Node reports as a MaxListeners leak once there are more than ten tags.
  */
-export async function runTagChecker<T extends Target>(checker: TagChecker<T>, opts: RunTagCheckerOptions<T>): Promise<void> {
-  const renew = setInterval(() => {
-    if (checker.holder) void checker.keepLock();
-  }, Math.max(50, Math.floor(checker.lockTtlMs / 3)));
+export async function runTagCheckers<T extends Target>(checkers: readonly TagChecker<T>[], opts: RunTagCheckerOptions<T>): Promise<void> {
+  const stopAll = () => {
+    for (const c of checkers) c.stop();
+  };
+  if (opts.signal.aborted) stopAll();
+  opts.signal.addEventListener('abort', stopAll, { once: true });
   try {
-    while (!opts.signal.aborted) {
-      const started = Date.now();
-      const report = await checker.pass(opts.signal);
-      opts.onPass?.(report);
-      await sleep(Math.max(0, opts.intervalMs - (Date.now() - started)), opts.signal);
-    }
+    await Promise.all(checkers.map((c) => c.run({ intervalMs: opts.intervalMs, ...(opts.onPass ? { onPass: opts.onPass } : {}) })));
   } finally {
-    clearInterval(renew);
-    await checker.close();
+    opts.signal.removeEventListener('abort', stopAll);
   }
+}
+
+/** One checker's loop (runTagCheckers for one). */
+export function runTagChecker<T extends Target>(checker: TagChecker<T>, opts: RunTagCheckerOptions<T>): Promise<void> {
+  return runTagCheckers([checker], opts);
 }

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { prefixProblem, runTagChecker, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
+import { prefixProblem, runTagCheckers, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
 import { openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -214,7 +214,7 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, lo
         observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
       }
       const signal = signals.cycle();
-      await Promise.all(checkers.map((c) => runTagChecker(c, { intervalMs: parsed.intervalMs, signal, ...(onPass ? { onPass } : {}) })));
+      await runTagCheckers(checkers, { intervalMs: parsed.intervalMs, signal, ...(onPass ? { onPass } : {}) });
       releaseLocks();
       if (signals.stop.aborted) return EXIT.OK;
       p = await replan(plan, store, logger, p);
