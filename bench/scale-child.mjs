@@ -1,5 +1,9 @@
 // The measured process of bench/scale: TAGS tags × 2 memcached-protocol targets, 1 s interval.
-import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
+// With BENCH_PROF=dir it profiles the measured window only (start-up and first writes excluded).
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { TagChecker, runTagCheckers } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { createFileStore } from '@confd-haproxy/kv';
 
@@ -8,15 +12,42 @@ const ports = portsArg.split(',').map(Number);
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const store = createFileStore({ file });
 const ac = new AbortController();
-process.on('SIGTERM', () => ac.abort());
-const loops = [];
+const checkers = [];
 for (let i = 0; i < ports.length; i += 2) {
   const tag = `mem${i / 2}`;
-  const kind = memcachedKind({ tag, servers: [{ host: '127.0.0.1', port: ports[i] }, { host: '127.0.0.1', port: ports[i + 1] }], proxyport: 20000 + i / 2 });
-  const c = new TagChecker({ tag, kind, store, logger: quiet, checker: 'bench:1', timeoutMs: 500, retryUp: 2, retryDown: 1, lockTtlMs: 15_000, noLock: true });
-  loops.push(runTagChecker(c, { intervalMs: 1000, signal: ac.signal, onPass: (r) => { if (process.env.BENCH_DEBUG && r.wrote) console.error('wrote', tag, r.results.map((x) => x.result.reason ?? 'ok').join(',')); } }));
+  const kind = memcachedKind({ tag, servers: [{ host: '127.0.0.1', port: ports[i] }, { host: '127.0.0.1', port: ports[i + 1] }], proxyport: 20000 + (i / 2) % 40000 });
+  checkers.push(new TagChecker({ tag, kind, store, logger: quiet, checker: 'bench:1', timeoutMs: 500, retryUp: 2, retryDown: 1, lockTtlMs: 15_000, noLock: true }));
 }
+let writes = 0;
+const profiler = process.env.BENCH_PROF ? new Session() : undefined;
+process.on('message', async (m) => {
+  if (m === 'measure') {
+    writes = 0;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
+  }
+});
+process.on('SIGTERM', async () => {
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(join(process.env.BENCH_PROF, `scale-${ports.length}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+  }
+  process.send?.({ writes, memory: process.memoryUsage() });
+  ac.abort();
+});
+const written = new Set();
+const onPass = (r) => {
+  if (!r.wrote) return;
+  writes++;
+  written.add(r.tag);
+  // Every tag has its first entry: the parent may start measuring.
+  if (written.size === checkers.length) process.send?.('settled');
+};
+const loops = runTagCheckers(checkers, { intervalMs: 1000, signal: ac.signal, onPass });
 process.send?.('ready');
-await Promise.all(loops);
+await loops;
 await store.close();
 process.exit(0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // bench/scale: TARGETS memcached-protocol targets (loopback listeners made here) checked by ONE
-// process at a 1 s interval. Prints that process's CPU share of one core and RSS, beside the
-// original's one Perl process per tag (~24 MB RSS each).
+// process at a 1 s interval, for each size in BENCH_TARGETS (default 500 and 5,000). Prints that
+// process's CPU share of one core, CPU per probe and RSS, beside the original's one Perl process
+// per tag (~24 MB RSS each).
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,68 +11,115 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, table } from './lib.mjs';
 
-const TARGETS = Number(process.env.BENCH_TARGETS ?? 500);
+const SIZES = (process.env.BENCH_TARGETS ?? '500,5000').split(',').map(Number);
+// The same first size once more with a smaller young generation (NODE_OPTIONS for a checker): RSS against CPU.
+const SEMI_SPACE_MB = Number(process.env.BENCH_SEMI_SPACE_MB ?? 2);
+const RUNS = [{ targets: SIZES[0], flags: [] }, ...(SEMI_SPACE_MB > 0 ? [{ targets: SIZES[0], flags: [`--max-semi-space-size=${SEMI_SPACE_MB}`] }] : []), ...SIZES.slice(1).map((targets) => ({ targets, flags: [] }))];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
-const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-'));
+const SETTLE_MS = 180_000;
 
-// Minimal memcached text protocol: set → STORED, get → VALUE/END, delete noreply → nothing.
-const store = new Map();
-const servers = [];
-for (let i = 0; i < TARGETS; i++) {
-  const srv = createServer((s) => {
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d.toString('latin1');
-      for (;;) {
-        const nl = buf.indexOf('\r\n');
-        if (nl < 0) return;
-        const line = buf.slice(0, nl);
-        const [cmd, key, , , len] = line.split(' ');
-        if (cmd === 'set') {
-          const end = nl + 2 + Number(len) + 2;
-          if (buf.length < end) return;
-          store.set(key, buf.slice(nl + 2, end - 2));
-          buf = buf.slice(end);
-          s.write('STORED\r\n');
-        } else {
-          buf = buf.slice(nl + 2);
-          if (cmd === 'get') {
-            const v = store.get(key);
-            s.write(v === undefined ? 'END\r\n' : `VALUE ${key} 0 ${v.length}\r\n${v}\r\nEND\r\n`);
-          } else if (cmd === 'delete') store.delete(key);
+/** Minimal memcached text protocol: set → STORED, get → VALUE/END, delete noreply → nothing. */
+async function listeners(n) {
+  const store = new Map();
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    const srv = createServer((s) => {
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (;;) {
+          const nl = buf.indexOf('\r\n');
+          if (nl < 0) return;
+          const line = buf.slice(0, nl);
+          const [cmd, key, , , len] = line.split(' ');
+          if (cmd === 'set') {
+            const end = nl + 2 + Number(len) + 2;
+            if (buf.length < end) return;
+            store.set(key, buf.slice(nl + 2, end - 2));
+            buf = buf.slice(end);
+            s.write('STORED\r\n');
+          } else {
+            buf = buf.slice(nl + 2);
+            if (cmd === 'get') {
+              const v = store.get(key);
+              s.write(v === undefined ? 'END\r\n' : `VALUE ${key} 0 ${v.length}\r\n${v}\r\nEND\r\n`);
+            } else if (cmd === 'delete') store.delete(key);
+          }
         }
+      });
+      s.on('error', () => {});
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    servers.push(srv);
+  }
+  return servers;
+}
+
+/** utime and stime of a process, in clock ticks (100/s). */
+const ticks = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(f[11]), sys: Number(f[12]) };
+};
+const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+async function measure({ targets, flags }) {
+  const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-'));
+  const servers = await listeners(targets);
+  const ports = servers.map((s) => s.address().port);
+  const child = fork(fileURLToPath(new URL('./scale-child.mjs', import.meta.url)), [join(dir, 'kv.json'), ports.join(',')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: flags });
+  const said = (what, ms) => new Promise((done) => {
+    const t = setTimeout(() => done(false), ms);
+    child.on('message', (m) => {
+      if (m === what) {
+        clearTimeout(t);
+        done(true);
       }
     });
-    s.on('error', () => {});
   });
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  servers.push(srv);
+  try {
+    if (!(await said('ready', 60_000))) throw new Error('the checker process did not start');
+    // Every tag writes its first entry (the file store serialises them); then JIT and caches settle.
+    if (!(await said('settled', SETTLE_MS))) throw new Error(`not every tag had an entry within ${SETTLE_MS} ms`);
+    await sleep(3000);
+    child.send('measure');
+    const t0 = ticks(child.pid);
+    const w0 = Date.now();
+    let peak = 0;
+    for (let i = 0; i < SECONDS; i++) {
+      await sleep(1000);
+      peak = Math.max(peak, rss(child.pid));
+    }
+    const seconds = (Date.now() - w0) / 1000;
+    const t1 = ticks(child.pid);
+    const cpuSeconds = (t1.user + t1.sys - t0.user - t0.sys) / 100;
+    const sysShare = (t1.sys - t0.sys) / Math.max(1, t1.user + t1.sys - t0.user - t0.sys);
+    const exited = new Promise((r) => child.once('exit', r));
+    const stats = new Promise((r) => child.on('message', (m) => typeof m === 'object' && r(m)));
+    child.kill('SIGTERM');
+    const { writes, memory } = await Promise.race([stats, exited.then(() => ({ writes: NaN, memory: undefined }))]);
+    await exited;
+    const probes = targets * seconds;
+    return { targets, flags, cpu: (cpuSeconds / seconds) * 100, perProbeMs: (cpuSeconds * 1000) / probes, sysShare, peak, writes, memory };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const s of servers) s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
-const ports = servers.map((s) => s.address().port);
-const child = fork(fileURLToPath(new URL('./scale-child.mjs', import.meta.url)), [join(dir, 'kv.json'), ports.join(',')], { stdio: 'inherit', execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : [] });
-await new Promise((r) => child.once('message', r));
-await sleep(5000); // warm-up: first writes, JIT
-const ticks = () => {
-  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
-};
-const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
-const t0 = ticks();
-const w0 = Date.now();
-let peak = 0;
-for (let i = 0; i < SECONDS; i++) {
-  await sleep(1000);
-  peak = Math.max(peak, rss());
+
+const results = [];
+for (const run of RUNS) results.push(await measure(run));
+table(
+  ['targets (tags × 2) in one process', 'node flags', 'CPU, share of one core (of it in the kernel)', 'CPU per probe', 'peak RSS', 'entries written while measured', 'the original: one Perl process per tag'],
+  results.map((r) => [String(r.targets), r.flags.join(' ') || 'none', `${r.cpu.toFixed(1)} % (${(r.sysShare * 100).toFixed(0)} %)`, `${r.perProbeMs.toFixed(3)} ms`, `${r.peak.toFixed(0)} MB`, String(r.writes), `${r.targets / 2} × ~24 MB ≈ ${((r.targets / 2) * 24 / 1024).toFixed(1)} GB`]),
+);
+const mb = (n) => `${(n / 1048576).toFixed(0)} MB`;
+for (const r of results) {
+  if (r.memory) console.log(`${r.targets} targets${r.flags.length ? ` (${r.flags.join(' ')})` : ''}, at the end: RSS ${mb(r.memory.rss)} = V8 heap ${mb(r.memory.heapTotal)} (${mb(r.memory.heapUsed)} used) + buffers ${mb(r.memory.external)} + code, stacks and the rest ${mb(r.memory.rss - r.memory.heapTotal - r.memory.external)}`);
 }
-const cpu = ((ticks() - t0) / 100) / ((Date.now() - w0) / 1000) * 100;
-child.kill('SIGTERM');
-await new Promise((r) => child.once('exit', r));
-for (const s of servers) s.close();
-rmSync(dir, { recursive: true, force: true });
-table(['what', 'value'], [
-  ['targets (tags × 2) in one process', String(TARGETS)],
-  ['CPU, share of one core', `${cpu.toFixed(1)} %`],
-  ['peak RSS', `${peak.toFixed(0)} MB`],
-  ['the original: one Perl process per tag', `${TARGETS / 2} × ~24 MB ≈ ${((TARGETS / 2) * 24 / 1024).toFixed(1)} GB`],
-]);
-console.log(`scale: ${TARGETS} targets at 1 s: ${cpu.toFixed(1)} % of one core (goal ≤ 5 %), ${peak.toFixed(0)} MB RSS (goal ≤ 100 MB)`);
+for (const b of results.filter((r) => r.targets !== results[0].targets && r.flags.length === 0)) {
+  const a = results[0];
+  console.log(`growth ${a.targets} → ${b.targets} targets (${(b.targets / a.targets).toFixed(0)}×): CPU ${(b.cpu / a.cpu).toFixed(1)}×, RSS ${(b.peak / a.peak).toFixed(2)}× (+${(b.peak - a.peak).toFixed(0)} MB, ${(((b.peak - a.peak) * 1024) / (b.targets - a.targets)).toFixed(1)} KB per target)`);
+}
+const first = results[0];
+console.log(`scale: ${first.targets} targets at 1 s: ${first.cpu.toFixed(1)} % of one core (goal ≤ 5 %), ${first.perProbeMs.toFixed(3)} ms CPU per probe (goal ≤ 0.1 ms), ${first.peak.toFixed(0)} MB RSS (goal ≤ 100 MB)`);

@@ -1,5 +1,6 @@
 // The memcached probe: set then get a unique short-TTL key over the text protocol, on one kept
-// connection per server (a new connection per check costs more than the check). A server that
+// connection per server (a new connection per check costs more than the check). set, get and
+// delete go out in one write (memcached answers in order), so a probe is one round trip. A server that
 // accepts and never answers fails at the caller's deadline: the signal destroys the socket, and
 // the next probe connects afresh. A kept connection that closes between probes (the server was
 // killed, crashed or restarted) is reported to `onLost` at once.
@@ -7,6 +8,10 @@
 // twemproxy and mcrouter do not speak; set/get in the text protocol works with all of them.
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+
+// Unique keys without a random draw per probe: a random prefix per process and a counter.
+const KEY_PREFIX = `confd-haproxy:probe:${randomBytes(6).toString('hex')}:`;
+let sequence = 0;
 
 export interface ProbeOutcome {
   ok: boolean;
@@ -17,6 +22,8 @@ export class MemcachedProbe {
   readonly #host: string;
   readonly #port: number;
   #socket: Socket | undefined;
+  /** The socket once connected: a probe on it needs no wait for the connection. */
+  #live: Socket | undefined;
   #ready: Promise<Socket> | undefined;
   #onData: ((chunk: string) => void) | undefined;
   #onFail: ((reason: string) => void) | undefined;
@@ -33,6 +40,7 @@ export class MemcachedProbe {
   #drop(): void {
     this.#socket?.destroy();
     this.#socket = undefined;
+    this.#live = undefined;
     this.#ready = undefined;
   }
 
@@ -45,6 +53,7 @@ export class MemcachedProbe {
       let connected = false;
       s.once('connect', () => {
         connected = true;
+        if (this.#socket === s) this.#live = s;
         done(s);
       });
       // Events of a socket we already dropped must not touch the probe that runs on its successor.
@@ -73,25 +82,32 @@ export class MemcachedProbe {
     }
   }
 
+  /** The kept socket, or a new one once connected; rejects at the signal. */
+  async #socketFor(signal: AbortSignal): Promise<Socket> {
+    if (this.#live) return this.#live;
+    return Promise.race([
+      this.#connect(),
+      new Promise<never>((_, fail) => {
+        if (signal.aborted) fail(new Error('timed out'));
+        signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
+      }),
+    ]);
+  }
+
   async #probe(signal: AbortSignal): Promise<ProbeOutcome> {
-    const key = `confd-haproxy:probe:${randomBytes(6).toString('hex')}`;
-    const value = randomBytes(8).toString('hex');
+    const seq = (sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER).toString(36);
+    const key = KEY_PREFIX + seq;
+    const value = `v${seq}`;
     let socket: Socket;
     try {
-      socket = await Promise.race([
-        this.#connect(),
-        new Promise<never>((_, fail) => {
-          if (signal.aborted) fail(new Error('timed out'));
-          signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
-        }),
-      ]);
+      socket = await this.#socketFor(signal);
     } catch (err) {
       this.#drop();
       return { ok: false, reason: (err as Error).message };
     }
+    const expected = `STORED\r\nVALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
     return new Promise<ProbeOutcome>((done) => {
       let buf = '';
-      let stage: 'set' | 'get' = 'set';
       const finish = (r: ProbeOutcome) => {
         signal.removeEventListener('abort', onAbort);
         this.#onData = undefined;
@@ -105,19 +121,13 @@ export class MemcachedProbe {
       this.#onFail = (reason) => finish({ ok: false, reason });
       this.#onData = (chunk) => {
         buf += chunk;
-        if (stage === 'set') {
-          if (!buf.includes('\r\n')) return;
-          if (!buf.startsWith('STORED\r\n')) return finish({ ok: false, reason: `set answered ${JSON.stringify(buf.trim().slice(0, 60))}` });
-          buf = '';
-          stage = 'get';
-          socket.write(`get ${key}\r\n`);
-        } else if (buf.endsWith('END\r\n')) {
-          if (buf !== `VALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`) return finish({ ok: false, reason: 'get returned another value' });
-          socket.write(`delete ${key} noreply\r\n`);
-          finish({ ok: true });
-        }
+        const firstLine = buf.indexOf('\r\n');
+        if (firstLine < 0) return;
+        if (!buf.startsWith('STORED\r\n')) return finish({ ok: false, reason: `set answered ${JSON.stringify(buf.slice(0, firstLine).slice(0, 60))}` });
+        if (!buf.endsWith('END\r\n')) return;
+        finish(buf === expected ? { ok: true } : { ok: false, reason: 'get returned another value' });
       };
-      socket.write(`set ${key} 0 10 ${value.length}\r\n${value}\r\n`);
+      socket.write(`set ${key} 0 10 ${value.length}\r\n${value}\r\nget ${key}\r\ndelete ${key} noreply\r\n`);
     });
   }
 

@@ -104,37 +104,46 @@ interface Counter {
 
 const id = (t: Target) => `${t.host}:${t.port}`;
 
+// One reason for every abort: abort() without one builds a DOMException with a stack each time.
+const DEADLINE = new Error('deadline');
+const STOPPED = new Error('checker stopped');
+const DONE = new Error('probe over');
+
 /**
  * Run fn with a hard deadline: its signal fires at the timeout and the result is a failure. The
  * controller sits in `inFlight` while it runs, so stopping the checker aborts it without a listener
  * per probe on a signal shared by every loop.
  */
-async function withTimeout(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<Omit<ProbeResult, 'ms'>>): Promise<ProbeResult> {
+function withTimeout(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<Omit<ProbeResult, 'ms'>>): Promise<ProbeResult> {
   const started = Date.now();
   const ac = new AbortController();
   inFlight.add(ac);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Omit<ProbeResult, 'ms'>>((done) => {
-    timer = setTimeout(() => {
-      ac.abort();
-      done({ ok: false, reason: `no answer within ${ms} ms` });
-    }, ms);
+  // One promise and one timer per probe (no race of two promises): this runs for every probe of every tag.
+  return new Promise<ProbeResult>((done) => {
+    let settled = false;
+    const settle = (r: Omit<ProbeResult, 'ms'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      inFlight.delete(ac);
+      ac.abort(r.ok ? DONE : DEADLINE);
+      done({ ...r, ms: Date.now() - started });
+    };
+    const failed = (err: unknown) => settle({ ok: false, reason: err instanceof Error ? err.message : String(err) });
+    const timer = setTimeout(() => settle({ ok: false, reason: `no answer within ${ms} ms` }), ms);
+    try {
+      fn(ac.signal).then(settle, failed);
+    } catch (err) {
+      failed(err);
+    }
   });
-  try {
-    const r = await Promise.race([fn(ac.signal).catch((err: unknown) => ({ ok: false, reason: err instanceof Error ? err.message : String(err) })), timeout]);
-    return { ...r, ms: Date.now() - started };
-  } finally {
-    clearTimeout(timer);
-    inFlight.delete(ac);
-    ac.abort();
-  }
 }
 
 /** The kind's targets within a deadline: its signal fires at ms, the pass gives up at 2·ms. */
 async function targetsWithin<T>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<T[]>): Promise<T[]> {
   const ac = new AbortController();
   inFlight.add(ac);
-  const soft = setTimeout(() => ac.abort(), ms);
+  const soft = setTimeout(() => ac.abort(DEADLINE), ms);
   let hard: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -147,7 +156,7 @@ async function targetsWithin<T>(ms: number, inFlight: Set<AbortController>, fn: 
     clearTimeout(soft);
     clearTimeout(hard);
     inFlight.delete(ac);
-    ac.abort();
+    ac.abort(DONE);
   }
 }
 
@@ -190,6 +199,8 @@ export class TagChecker<T extends Target = Target> {
   #onReport: ((r: PassReport<T>) => void) | undefined;
   #running = false;
   #wake: (() => void) | undefined;
+  #lastParsed: { value: string; entry: Entry | undefined } | undefined;
+  readonly #storeName: string;
 
   constructor(opts: TagCheckerOptions<T>) {
     this.#o = opts;
@@ -197,6 +208,7 @@ export class TagChecker<T extends Target = Target> {
     this.lockKey = prefixedKey(opts.prefix, `haproxy/.locks/${opts.kind.kind}/${opts.tag}`);
     this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
     this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
+    this.#storeName = opts.store.describe.split(' ')[0] ?? 'store';
     opts.kind.onConnectionLost?.((target, reason) => this.#connectionLost(target, reason));
   }
 
@@ -283,6 +295,13 @@ export class TagChecker<T extends Target = Target> {
     return 'the store no longer knows its session (it expired, or the store restarted or was restored); taking it again';
   }
 
+  /** The stored entry, parsed once per value (the same value comes back on every steady pass). */
+  #parsed(value: string | undefined): Entry | undefined {
+    if (value === undefined) return undefined;
+    if (this.#lastParsed?.value !== value) this.#lastParsed = { value, entry: parseEntry(value) };
+    return this.#lastParsed.entry;
+  }
+
   #count(t: T, ok: boolean): Counter {
     const o = this.#o;
     const c = this.#counters.get(id(t)) ?? { eligible: false, seen: false, ups: 0, downs: 0 };
@@ -327,7 +346,7 @@ export class TagChecker<T extends Target = Target> {
   pass(signal?: AbortSignal): Promise<PassReport<T>> {
     if (!signal) return this.#exclusive(() => this.#pass(this.#stopped.signal));
     const abort = () => {
-      for (const ac of this.#inFlight) ac.abort();
+      for (const ac of this.#inFlight) ac.abort(STOPPED);
     };
     return this.#exclusive(async () => {
       signal.addEventListener('abort', abort, { once: true });
@@ -405,14 +424,14 @@ export class TagChecker<T extends Target = Target> {
         return report({ results, eligible, entry: undefined, wrote: false, holder, reason: `cannot read ${this.key}: ${(err as Error).message}` });
       }
       this.#outage.ok();
-      const current = parseEntry(stored?.value);
+      const current = this.#parsed(stored?.value);
       const chosen = o.kind.choose(eligible, current, targets);
       if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: 'nothing to choose; entry kept' });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
       if (current && sameEntry(current, entry)) {
         // Told at info when the state becomes ok (first pass, after a change or a failure); each steady pass is debug.
         const steady = this.#lastReason === 'unchanged';
-        const line = o.kind.okLine?.(current, o.store.describe.split(' ')[0] ?? 'store') ?? `${o.tag} in store is ok`;
+        const line = o.kind.okLine?.(current, this.#storeName) ?? `${o.tag} in store is ok`;
         withFields(this.#log, { server: id(current), outcome: 'unchanged' })[steady ? 'debug' : 'info'](line);
         return this.#remember(report({ results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' }));
       }
@@ -469,8 +488,8 @@ export class TagChecker<T extends Target = Target> {
 
   /** End run()'s loop: wake its wait, abort probes in flight, cancel pending re-probes. */
   stop(): void {
-    this.#stopped.abort();
-    for (const ac of this.#inFlight) ac.abort();
+    this.#stopped.abort(STOPPED);
+    for (const ac of this.#inFlight) ac.abort(STOPPED);
     for (const slot of this.#reprobes.values()) clearTimeout(slot.timer);
     this.#wake?.();
   }
