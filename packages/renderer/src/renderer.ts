@@ -69,6 +69,8 @@ export interface PassResult {
   errors: Error[];
   /** Entries `entry` refused this pass (each also in `errors`); the rest of their file rendered. */
   badEntries: BadEntry[];
+  /** A runtime-only pass: the resources it rendered and left for the next full pass (they need a reload, or failed). */
+  deferred?: string[];
 }
 
 const DATA_CODES = /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|RESOURCE_NOT_ALLOWED|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/;
@@ -162,7 +164,7 @@ export class Renderer {
    * One pass. `snapshots` (and `mode.catalog`) are the watch loops' latest answers; without them
    * the keys (and services) are read now.
    */
-  async pass(snapshots?: ReadonlyMap<string, KVSnapshot>, mode: { noop?: boolean; catalog?: ReadonlyMap<string, CatalogSnapshot> } = {}): Promise<PassResult> {
+  async pass(snapshots?: ReadonlyMap<string, KVSnapshot>, mode: { noop?: boolean; runtimeOnly?: boolean; catalog?: ReadonlyMap<string, CatalogSnapshot> } = {}): Promise<PassResult> {
     const o = this.#opts;
     const log = o.logger;
     const noop = mode.noop ?? o.noop ?? false;
@@ -177,6 +179,7 @@ export class Renderer {
     const results: ResourceResult[] = [];
     const badEntries: BadEntry[] = [];
     const swaps: { resource: ResourceConfig; swap: SwapResult }[] = [];
+    const deferred: string[] = [];
     const procOpts = {
       noop,
       syncOnly: o.syncOnly ?? false,
@@ -189,6 +192,8 @@ export class Renderer {
     for (const r of resources) {
       // A stop (SIGTERM) lets the work already swapped finish, but starts nothing new.
       if (o.signal.aborted) break;
+      // A runtime-only pass looks only at resources the runtime API can update.
+      if (mode.runtimeOnly && (!r.runtimeSocket || noop || o.syncOnly || r.dest === STDOUT_DEST)) continue;
       const rlog = withFields(log, { resource: r.name, dest: r.dest });
       const prefixes = storePrefixes(r.prefix, r.keys);
       let rendered: string;
@@ -204,6 +209,11 @@ export class Renderer {
         if (!noop) this.#commitEntries(entries.commit);
       } catch (err) {
         const e = err as Error;
+        if (mode.runtimeOnly) {
+          // The full pass after the quiet period reports it, once.
+          deferred.push(r.name);
+          continue;
+        }
         withFields(rlog, { outcome: 'failed', err: e }).error(`${r.name}: ${e.message}; ${r.dest} left as it was`);
         results.push(failedResult(r, e));
         continue;
@@ -218,8 +228,16 @@ export class Renderer {
       try {
         previous = await readDest(r.name, r.dest);
       } catch (err) {
+        if (mode.runtimeOnly) {
+          deferred.push(r.name);
+          continue;
+        }
         withFields(rlog, { outcome: 'refused', err }).error((err as Error).message);
         results.push(failedResult(r, err as Error));
+        continue;
+      }
+      if (mode.runtimeOnly && !runtimeApplies(previous, rendered)) {
+        if (previous !== rendered) deferred.push(r.name);
         continue;
       }
       const refused =
@@ -282,12 +300,19 @@ export class Renderer {
         }
       }
     }
-    const skipped = resources.length - results.length;
+    // A runtime-only pass leaves resources out on purpose; in a full pass, only a stop does.
+    const skipped = mode.runtimeOnly ? 0 : resources.length - results.length;
     const interrupted = skipped > 0 ? [new Error(`stopped before rendering ${skipped} of ${resources.length} resource(s); their dests are left as they were`)] : [];
-    const pass = summarize(results, reloads, interrupted, badEntries);
-    o.onPass?.(pass);
+    const pass = { ...summarize(results, reloads, interrupted, badEntries), ...(mode.runtimeOnly ? { deferred } : {}) };
+    // A runtime-only pass that touched nothing is no pass for observers (it left everything to the full one).
+    if (!mode.runtimeOnly || results.length > 0) o.onPass?.(pass);
     return pass;
   }
+}
+
+/** The change from previous to rendered is one the runtime API applies (no reload needed). */
+function runtimeApplies(previous: string | undefined, rendered: string): boolean {
+  return previous !== undefined && previous !== rendered && 'commands' in planRuntimeUpdate(previous, rendered);
 }
 
 /** -onetime: one pass, fresh reads. */
@@ -312,7 +337,9 @@ export async function runInterval(opts: RendererOptions & { intervalMs: number }
 
 /**
  * -watch: blocking watches on every prefix, plus file events on conf.d and templates; changes are
- * coalesced (wait min of quiet, at most max) into one pass.
+ * coalesced (wait min of quiet, at most max) into one pass. The first change of a burst is also
+ * tried at once as a runtime-only pass: a failover that only moves servers goes to the runtime API
+ * without waiting for the quiet period (anything needing a reload still waits for it).
  */
 export async function runWatch(opts: RendererOptions): Promise<void> {
   const log = opts.logger;
@@ -323,11 +350,31 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   let loops = new AbortController();
   let prefixes: string[] = [];
   let catalog: string[] = [];
+  // Runtime-only and full passes never overlap: both may write the same dest.
+  let serial: Promise<unknown> = Promise.resolve();
+  const exclusive = (fn: () => Promise<unknown>) => (serial = serial.then(fn, fn).catch(() => undefined));
   const q = createQuiescence({ ...wait, signal: opts.signal }, async () => {
-    if (hold.held) return;
-    await renderer.pass(latest, { catalog: latestCatalog });
+    await exclusive(async () => {
+      if (hold.held) return;
+      await renderer.pass(latest, { catalog: latestCatalog });
+    });
   });
   const hold = new ResetHold(opts.resetHoldMs ?? 500, log, () => q.poke());
+  // One runtime-only pass running and one queued at most; after one that found reload work,
+  // the changes of the next minMs are left to the full pass (a burst of them is not rendered twice each).
+  let fastQueued = false;
+  let deferredAt = -Infinity;
+  const changed = () => {
+    q.poke();
+    if (fastQueued || opts.signal.aborted || Date.now() - deferredAt < wait.minMs) return;
+    fastQueued = true;
+    void exclusive(async () => {
+      fastQueued = false;
+      if (hold.held) return;
+      const r = await renderer.pass(latest, { runtimeOnly: true, catalog: latestCatalog });
+      if (r.deferred?.length) deferredAt = Date.now();
+    });
+  };
   // A short back-off ceiling: a restarted store is read again within about a second.
   const backoff = opts.watchBackoff ?? { baseMs: 200, maxMs: 1000 };
   const onSnapshot = (p: string, snap: KVSnapshot) => {
@@ -336,7 +383,7 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
       hold.reset(`watch ${p || '/'}: ${before.pairs.length - snap.pairs.length} of ${before.pairs.length} keys gone at once`);
     } else hold.changed();
     latest.set(p, snap);
-    if (!hold.held && ready()) q.poke();
+    if (!hold.held && ready()) changed();
   };
   const ready = () => prefixes.every((x) => latest.has(x)) && catalog.every((x) => latestCatalog.has(x));
 
@@ -371,7 +418,7 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
         })) {
           outage.ok();
           latestCatalog.set(key, snap);
-          if (!hold.held && ready()) q.poke();
+          if (!hold.held && ready()) changed();
         }
       })();
     }
@@ -417,4 +464,5 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   q.stop();
   await files.close();
   await q.idle();
+  await serial;
 }
