@@ -2,7 +2,9 @@
 // bench/detection: from SIGKILL / SIGSTOP of the active backend to the new entry in the store,
 // p50/p99 over RUNS runs per case, checkers at --interval 500ms (timeout 300 ms, retry-down 1).
 // Cases: memcached, mysql, redis (master SIGKILLed, a replica promoted at once), galera (writer
-// SIGKILLed in a three-node cluster); BENCH_CASES=redis,galera runs some of them.
+// SIGKILLed in a three-node cluster), restart (the active memcached SIGKILLed and started again on
+// its port at once: the kept connection is reset; time until the checker is back on the new
+// process, and whether the entry flapped, at retry-down 2); BENCH_CASES=redis,galera runs some.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +18,7 @@ import { startGaleraCluster, startMemcached, startRedisSet, startReplicationSet,
 import { pct, sleep, table, until } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
-const CASES = new Set((process.env.BENCH_CASES ?? 'memcached,mysql,redis,galera').split(','));
+const CASES = new Set((process.env.BENCH_CASES ?? 'memcached,restart,mysql,redis,galera').split(','));
 const INTERVAL = 500;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-'));
@@ -61,6 +63,42 @@ for (const sig of CASES.has('memcached') ? ['SIGKILL', 'SIGSTOP'] : []) {
     await Promise.all(mems.map((m) => m.stop()));
     return ms;
   }));
+}
+// memcached restarted in place: two fresh servers per run; the active one is SIGKILLed and a new
+// memcached started on its port at once. Measured: kill → first successful probe of the new process.
+if (CASES.has('restart')) {
+  let flaps = 0;
+  const name = 'memcached restarted in place (retry-down 2): back on the new process';
+  await series(name, async (i) => {
+    const mems = [await startMemcached(), await startMemcached()];
+    const store = createFileStore({ file: join(dir, `restart-${i}.json`) });
+    const kind = memcachedKind({ tag: 't', servers: mems.map((m) => ({ host: m.host, port: m.port })) });
+    const ac = new AbortController();
+    let killedAt = 0;
+    let backAt = 0;
+    const checker = new TagChecker({ tag: 't', kind, store, logger: quiet, checker: 'bench:1', timeoutMs: 300, retryUp: 1, retryDown: 2, lockTtlMs: 15_000 });
+    const loop = runTagChecker(checker, {
+      intervalMs: INTERVAL,
+      signal: ac.signal,
+      onPass: (r) => {
+        if (!killedAt) return;
+        if (r.wrote) flaps++;
+        if (!backAt && r.results.some((x) => x.target.port === mems[0].port && x.result.ok)) backAt = Date.now();
+      },
+    });
+    await until(async () => (await store.get('haproxy/memcached/t')) !== undefined, 10_000);
+    await sleep(Math.random() * INTERVAL);
+    killedAt = Date.now();
+    mems[0].kill('SIGKILL');
+    const again = await startMemcached({ port: mems[0].port });
+    await until(() => backAt > 0, 15_000, 2);
+    ac.abort();
+    await loop;
+    await store.close();
+    await Promise.all([...mems, again].map((m) => m.stop()));
+    return backAt ? backAt - killedAt : NaN;
+  });
+  rows[rows.length - 1][0] = `${name}; entry changes: ${flaps}`;
 }
 // MariaDB: one primary and two replicas; SIGSTOP the active replica, SIGCONT after each run.
 if (CASES.has('mysql')) {

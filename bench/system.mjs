@@ -10,19 +10,28 @@ export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 export { memcachedPidBehind as whoAnswers } from '@confd-haproxy/testkit';
 
-/** HAProxy alone, with A active and B as backup checked by HAProxy (`inter 2s fall 3`). */
-export async function haproxyOnly(a, b) {
+/** HAProxy's own checks: its defaults, and the checker's budget (a check every 500 ms, 300 ms to answer, one failure). */
+export const HAPROXY_CHECKS = {
+  defaults: { server: 'check inter 2s fall 3 rise 2', defaults: '' },
+  sameBudget: ({ intervalMs, timeoutMs }) => ({ server: `check inter ${intervalMs}ms fall 1 rise 2 on-marked-down shutdown-sessions`, defaults: `    timeout check ${timeoutMs}ms\n` }),
+};
+
+/** HAProxy alone, with A active and B as backup, both checked by HAProxy with `checks`. */
+export async function haproxyOnly(a, b, checks = HAPROXY_CHECKS.defaults) {
   const port = await freePort();
   const h = await startHAProxy({
     config: '',
-    configText: `global\n    maxconn 512\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nlisten mem\n    bind 127.0.0.1:${port}\n    option tcp-check\n    tcp-check send version\\r\\n\n    tcp-check expect string VERSION\n    server a 127.0.0.1:${a.port} check inter 2s fall 3 rise 2\n    server b 127.0.0.1:${b.port} check inter 2s fall 3 rise 2 backup\n`,
+    configText: `global\n    maxconn 512\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n${checks.defaults}listen mem\n    bind 127.0.0.1:${port}\n    option tcp-check\n    tcp-check send version\\r\\n\n    tcp-check expect string VERSION\n    server a 127.0.0.1:${a.port} ${checks.server}\n    server b 127.0.0.1:${b.port} ${checks.server} backup\n`,
   });
   return { port, stop: () => h.stop() };
 }
 
-/** The system: checker (interval) → file store → renderer (watch) → HAProxy via haproxy-reload. */
-export async function system(a, b, { intervalMs = 500, timeoutMs = 300, wait = { minMs: 20, maxMs: 200 } } = {}) {
-  const stack = await startRenderedHAProxy({ keys: ['/haproxy/memcached'] });
+/**
+ * The system: checker (interval) → file store → renderer (watch, the shipped quiet period) → HAProxy,
+ * through the runtime API when only servers move (else a checked reload through haproxy-reload).
+ */
+export async function system(a, b, { intervalMs = 500, timeoutMs = 300, wait = { minMs: 200, maxMs: 2000 } } = {}) {
+  const stack = await startRenderedHAProxy({ keys: ['/haproxy/memcached'], runtimeApi: true });
   const dir = stack.dir;
   const port = await freePort();
   const ac = new AbortController();
