@@ -2,13 +2,16 @@
 // bench/scale: TARGETS memcached-protocol targets (loopback listeners made here) checked by ONE
 // process at a 1 s interval, for each size in BENCH_TARGETS (default 500 and 5,000). Prints that
 // process's CPU share of one core, CPU per probe and RSS, beside the original's one Perl process
-// per tag (~24 MB RSS each).
+// per tag (~24 MB RSS each). Then a watching renderer with nothing to do, on the file store and on
+// Consul (the project's double): its idle CPU and RSS.
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createConsulStore, createFileStore } from '@confd-haproxy/kv';
+import { startConsulDouble } from '@confd-haproxy/testkit';
 import { sleep, table } from './lib.mjs';
 
 const SIZES = (process.env.BENCH_TARGETS ?? '500,5000').split(',').map(Number);
@@ -107,8 +110,52 @@ async function measure({ targets, flags }) {
   }
 }
 
+/** A watching renderer on `backend` with nothing to do: CPU share and RSS over SECONDS. */
+async function idle(backend) {
+  const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-'));
+  const double = backend === 'consul' ? await startConsulDouble({ recordRequests: false }) : undefined;
+  const where = double ? double.address : join(dir, 'kv.json');
+  const store = double ? createConsulStore({ address: where }) : createFileStore({ file: where });
+  const entry = { name: 'mem', host: '127.0.0.1', port: 11211, proxyport: 16211, servers: [{ host: '127.0.0.1', port: 11211, weight: 100, role: 'active' }], version: 1 };
+  await store.put('haproxy/memcached/mem', JSON.stringify(entry));
+  await store.close();
+  mkdirSync(join(dir, 'conf.d'));
+  symlinkSync(fileURLToPath(new URL('../templates', import.meta.url)), join(dir, 'templates'));
+  writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${join(dir, 'haproxy.cfg')}"\nkeys = ["/haproxy/mysqlslave", "/haproxy/memcached", "/haproxy/redis", "/haproxy/galera"]\n`);
+  const child = fork(fileURLToPath(new URL('./idle-child.mjs', import.meta.url)), [backend, where, dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const rendered = await new Promise((done) => {
+      const t = setTimeout(() => done(false), 60_000);
+      child.on('message', (m) => m === 'rendered' && (clearTimeout(t), done(true)));
+    });
+    if (!rendered) throw new Error(`the renderer on ${backend} never rendered`);
+    await sleep(3000);
+    const t0 = ticks(child.pid);
+    const w0 = Date.now();
+    let peak = 0;
+    for (let i = 0; i < SECONDS; i++) {
+      await sleep(1000);
+      peak = Math.max(peak, rss(child.pid));
+    }
+    const t1 = ticks(child.pid);
+    const cpu = ((t1.user + t1.sys - t0.user - t0.sys) / 100 / ((Date.now() - w0) / 1000)) * 100;
+    const exited = new Promise((r) => child.once('exit', r));
+    const stats = new Promise((r) => child.on('message', (m) => typeof m === 'object' && r(m)));
+    child.kill('SIGTERM');
+    const { memory } = await Promise.race([stats, exited.then(() => ({ memory: undefined }))]);
+    await exited;
+    return { backend, cpu, peak, memory };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await double?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const results = [];
 for (const run of RUNS) results.push(await measure(run));
+const idles = [];
+for (const backend of (process.env.BENCH_IDLE ?? 'file,consul').split(',').filter(Boolean)) idles.push(await idle(backend));
 table(
   ['targets (tags × 2) in one process', 'node flags', 'CPU, share of one core (of it in the kernel)', 'CPU per probe', 'peak RSS', 'entries written while measured', 'the original: one Perl process per tag'],
   results.map((r) => [String(r.targets), r.flags.join(' ') || 'none', `${r.cpu.toFixed(1)} % (${(r.sysShare * 100).toFixed(0)} %)`, `${r.perProbeMs.toFixed(3)} ms`, `${r.peak.toFixed(0)} MB`, String(r.writes), `${r.targets / 2} × ~24 MB ≈ ${((r.targets / 2) * 24 / 1024).toFixed(1)} GB`]),
@@ -120,6 +167,13 @@ for (const r of results) {
 for (const b of results.filter((r) => r.targets !== results[0].targets && r.flags.length === 0)) {
   const a = results[0];
   console.log(`growth ${a.targets} → ${b.targets} targets (${(b.targets / a.targets).toFixed(0)}×): CPU ${(b.cpu / a.cpu).toFixed(1)}×, RSS ${(b.peak / a.peak).toFixed(2)}× (+${(b.peak - a.peak).toFixed(0)} MB, ${(((b.peak - a.peak) * 1024) / (b.targets - a.targets)).toFixed(1)} KB per target)`);
+}
+if (idles.length) {
+  table(
+    ['watching renderer, nothing to do', 'CPU, share of one core', 'peak RSS', 'at the end: V8 heap (used) + buffers + code, stacks and the rest'],
+    idles.map((r) => [r.backend === 'consul' ? 'on Consul (the double)' : 'on the file store', `${r.cpu.toFixed(2)} %`, `${r.peak.toFixed(0)} MB`, r.memory ? `${mb(r.memory.heapTotal)} (${mb(r.memory.heapUsed)}) + ${mb(r.memory.external)} + ${mb(r.memory.rss - r.memory.heapTotal - r.memory.external)}` : '?']),
+  );
+  console.log(`idle: a watching renderer at ${idles.map((r) => `${r.cpu.toFixed(2)} % / ${r.peak.toFixed(0)} MB on ${r.backend}`).join(', ')} (goal ~0.2 % of one core)`);
 }
 const first = results[0];
 console.log(`scale: ${first.targets} targets at 1 s: ${first.cpu.toFixed(1)} % of one core (goal ≤ 5 %), ${first.perProbeMs.toFixed(3)} ms CPU per probe (goal ≤ 0.1 ms), ${first.peak.toFixed(0)} MB RSS (goal ≤ 100 MB)`);
