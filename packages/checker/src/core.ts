@@ -126,11 +126,14 @@ function withTimeout(ms: number, inFlight: Set<AbortController>, fn: (signal: Ab
       settled = true;
       clearTimeout(timer);
       inFlight.delete(ac);
-      ac.abort(r.ok ? DONE : DEADLINE);
+      ac.abort(DONE);
       done({ ...r, ms: Date.now() - started });
     };
     const failed = (err: unknown) => settle({ ok: false, reason: err instanceof Error ? err.message : String(err) });
-    const timer = setTimeout(() => settle({ ok: false, reason: `no answer within ${ms} ms` }), ms);
+    const timer = setTimeout(() => {
+      ac.abort(DEADLINE);
+      settle({ ok: false, reason: `no answer within ${ms} ms` });
+    }, ms);
     try {
       fn(ac.signal).then(settle, failed);
     } catch (err) {
@@ -195,8 +198,9 @@ export class TagChecker<T extends Target = Target> {
   /** The last pass's targets: the ones a closed connection may re-probe. */
   #targets: T[] = [];
   readonly #reprobes = new Map<string, Reprobe>();
-  /** Set while run() loops: only then does a closed connection re-probe. */
+  /** run()'s onPass, told about re-probes too. */
   #onReport: ((r: PassReport<T>) => void) | undefined;
+  /** Set while run() loops: only then does a closed connection re-probe. */
   #running = false;
   #wake: (() => void) | undefined;
   #lastParsed: { value: string; entry: Entry | undefined } | undefined;
