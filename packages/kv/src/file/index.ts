@@ -42,6 +42,12 @@ export interface FileStoreOptions {
   pollMs?: number;
 }
 
+interface QueuedChange {
+  change: (state: State, now: number) => { write: boolean; result: unknown };
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 const DEFAULT_TTL_MS = 15_000;
 const DEFAULT_LOCK_DELAY_MS = 15_000;
 
@@ -56,6 +62,8 @@ class FileStore implements KVStore {
   readonly #mutexTimeoutMs: number;
   readonly #changes: FileChanges;
   #cache: { stamp: string; state: State } | undefined;
+  readonly #queue: QueuedChange[] = [];
+  #flushing: Promise<void> | undefined;
 
   constructor(file: string, opts: FileStoreOptions) {
     this.#file = file;
@@ -98,22 +106,58 @@ class FileStore implements KVStore {
     return state;
   }
 
-  /** Read-modify-write under the cross-process mutex; `change` returns whether to write. */
-  async #update<T>(change: (state: State, now: number) => { write: boolean; result: T }): Promise<T> {
-    return withFileMutex(this.#file, this.#mutexTimeoutMs, async () => {
-      const state = await this.#read();
-      const now = Date.now();
-      const expired = expireSessions(state, now);
-      const { write, result } = change(state, now);
-      if (write || expired) {
+  /**
+   * Read-modify-write under the cross-process mutex; `change` returns whether to write. Changes
+   * queued while one runs are applied together, in order, in one read and one write: hundreds of
+   * writers in one process (a checker with many tags) would otherwise poll the mutex against each other.
+   */
+  #update<T>(change: (state: State, now: number) => { write: boolean; result: T }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ change, resolve: resolve as (v: unknown) => void, reject });
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#flushing) return;
+    this.#flushing = (async () => {
+      while (this.#queue.length > 0) await this.#commit(this.#queue.splice(0));
+    })().finally(() => {
+      this.#flushing = undefined;
+      // A change queued after the loop's last look and before this line would wait forever.
+      if (this.#queue.length > 0) this.#flush();
+    });
+  }
+
+  /** One batch: every change sees the state the ones before it left; all settle once it is on disk. */
+  async #commit(batch: QueuedChange[]): Promise<void> {
+    const settled: { op: QueuedChange; ok: boolean; value: unknown }[] = [];
+    try {
+      await withFileMutex(this.#file, this.#mutexTimeoutMs, async () => {
+        const state = await this.#read();
+        const now = Date.now();
+        let write = expireSessions(state, now);
+        for (const op of batch) {
+          try {
+            const r = op.change(state, now);
+            write = write || r.write;
+            settled.push({ op, ok: true, value: r.result });
+          } catch (err) {
+            settled.push({ op, ok: false, value: err });
+          }
+        }
+        if (!write) return;
         try {
           await atomicWrite(this.#file, serializeState(state));
         } catch (err) {
           throw new KVError('KV_UNREACHABLE', `${this.#file}: cannot write (${(err as Error).message})`, { cause: err });
         }
-      }
-      return result;
-    });
+      });
+    } catch (err) {
+      for (const op of batch) op.reject(err);
+      return;
+    }
+    for (const { op, ok, value } of settled) (ok ? op.resolve : op.reject)(value);
   }
 
   async list(prefix: string, opts?: KVReadOptions): Promise<KVSnapshot> {
