@@ -62,6 +62,7 @@ class FileStore implements KVStore {
   readonly #mutexTimeoutMs: number;
   readonly #changes: FileChanges;
   #cache: { stamp: string; state: State } | undefined;
+  #reading: { stamp: string; state: Promise<State> } | undefined;
   readonly #queue: QueuedChange[] = [];
   #flushing: Promise<void> | undefined;
 
@@ -101,9 +102,21 @@ class FileStore implements KVStore {
       throw new KVError('KV_UNREACHABLE', `${this.#file}: cannot read (${(err as Error).message})`, { cause: err });
     }
     if (this.#cache?.stamp === stamp) return this.#cache.state;
-    const state = await this.#read();
-    this.#cache = { stamp, state };
-    return state;
+    // Reads that find the same new version share one parse: a checker with many tags reads at once.
+    if (this.#reading?.stamp !== stamp) {
+      const reading = this.#read();
+      this.#reading = { stamp, state: reading };
+      reading.then(
+        (state) => {
+          this.#cache = { stamp, state };
+          if (this.#reading?.state === reading) this.#reading = undefined;
+        },
+        () => {
+          if (this.#reading?.state === reading) this.#reading = undefined;
+        },
+      );
+    }
+    return this.#reading.state;
   }
 
   /**
