@@ -49,7 +49,10 @@ t.test('moving the active server is applied through the runtime API without a re
   await store.put('haproxy/memcached/mem', entry(b, a));
   t.ok(await reaches(b.pid), 'after the active server moved, clients reach b');
   t.equal(count(), 1, 'without a reload');
-  const applied = passes.find((p) => p.resources[0]?.runtime?.length);
+  // The runtime API goes first; the pass ends once the file is checked and swapped.
+  const runtimePass = () => passes.find((p) => p.resources[0]?.runtime?.length);
+  for (let i = 0; i < 200 && !runtimePass(); i++) await sleep(50);
+  const applied = runtimePass();
   t.match(applied?.resources[0]?.runtime, [`set server mem/mem-memcached-0 addr 127.0.0.1 port ${b.port}`, `set server mem/mem-memcached-1 addr 127.0.0.1 port ${a.port}`]);
   t.match(readFileSync(dest, 'utf8'), new RegExp(`server mem-memcached-0 127\\.0\\.0\\.1:${b.port} `), 'and the file on disk says so too, for the next restart');
 

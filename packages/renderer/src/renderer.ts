@@ -132,6 +132,28 @@ export class Renderer {
     }
   }
 
+  /**
+   * Only server addresses, weights or states changed: send them to the runtime API before the file
+   * is checked and swapped (HAProxy refuses a bad value itself), so check_cmd is not on a failover's
+   * path. The commands applied, or undefined when a reload is needed (or the API refused).
+   */
+  async #runtimeFirst(r: ResourceConfig, previous: string | undefined, rendered: string, noop: boolean): Promise<string[] | undefined> {
+    const log = this.#opts.logger;
+    if (!r.runtimeSocket || noop || this.#opts.syncOnly || previous === undefined || previous === rendered) return undefined;
+    const plan = planRuntimeUpdate(previous, rendered);
+    if (!('commands' in plan)) {
+      log.debug(`${r.dest}: reload needed: ${plan.reload}`);
+      return undefined;
+    }
+    const applied = await applyRuntimeUpdate(r.runtimeSocket, plan.commands);
+    if (!applied.ok) {
+      log.warn(`${r.dest}: the runtime API refused (${applied.error}); reloading instead`);
+      return undefined;
+    }
+    log.info(`${r.dest}: applied through the runtime API without a reload: ${plan.commands.join('; ') || 'nothing to set'}`);
+    return plan.commands;
+  }
+
   /** Drop cached resources and compiled templates: conf.d or templates changed. */
   invalidate(): void {
     this.#resources = undefined;
@@ -254,28 +276,16 @@ export class Renderer {
         results.push(failedResult(r, refused));
         continue;
       }
+      const runtime = await this.#runtimeFirst(r, previous, rendered, noop);
       const swap = await stageAndSwap(r, rendered, procOpts);
-      if (swap.error) withFields(rlog, { outcome: 'failed', err: swap.error }).error(swap.error.message);
+      if (swap.error) withFields(rlog, { outcome: 'failed', err: swap.error }).error(runtime ? `${swap.error.message}; HAProxy already runs the new servers (runtime API), the old file stays for the next reload` : swap.error.message);
       else if (swap.changed && noop) withFields(rlog, { outcome: 'would change' }).info(`${r.dest} would change`);
       else if (swap.changed) withFields(rlog, { outcome: 'updated' }).info(`${r.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
       else withFields(rlog, { outcome: 'in sync' }).debug(`${r.dest} in sync`);
       const { rollback: _rollback, previous: _previous, ...data } = swap;
-      const result: ResourceResult = { ...data, reloaded: false, rolledBack: false };
+      const result: ResourceResult = { ...data, reloaded: false, rolledBack: false, ...(runtime ? { runtime } : {}) };
       results.push(result);
-      if (!swap.changed || swap.error || noop) continue;
-      // Only server addresses, weights or states changed: the runtime API instead of a reload.
-      if (r.runtimeSocket && swap.previous !== undefined && !o.syncOnly) {
-        const plan = planRuntimeUpdate(swap.previous, rendered);
-        if ('commands' in plan) {
-          const applied = await applyRuntimeUpdate(r.runtimeSocket, plan.commands);
-          if (applied.ok) {
-            result.runtime = plan.commands;
-            log.info(`${r.dest}: applied through the runtime API without a reload: ${plan.commands.join('; ') || 'nothing to set'}`);
-            continue;
-          }
-          log.warn(`${r.dest}: the runtime API refused (${applied.error}); reloading instead`);
-        } else log.debug(`${r.dest}: reload needed: ${plan.reload}`);
-      }
+      if (!swap.changed || swap.error || noop || runtime) continue;
       swaps.push({ resource: r, swap });
     }
     // Identical reload commands of several resources run once; a failure rolls back each of them.
