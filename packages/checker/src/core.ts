@@ -1,7 +1,7 @@
 // The loop every checker shares: probe every target of a tag concurrently with hard timeouts,
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
-import { outageLog, withFields, type KVLock, type KVStore, type OutageLog } from '@confd-haproxy/kv';
+import { outageLog, withFields, type KVInfo, type KVLock, type KVLocker, type KVReader, type KVWriter, type OutageLog } from '@confd-haproxy/kv';
 import { entryProblem, parseEntry, prefixedKey, sameEntry, type Entry, type EntryBody } from './entry.js';
 
 export interface Target {
@@ -50,7 +50,8 @@ export interface CheckerKind<T extends Target = Target> {
 export interface TagCheckerOptions<T extends Target> {
   tag: string;
   kind: CheckerKind<T>;
-  store: KVStore;
+  /** A checker reads its entry, writes it with CAS and holds a lock: it never lists or watches. */
+  store: KVReader & KVWriter & KVLocker & KVInfo;
   logger: CheckerLogger;
   /** "host:pid": stored in entries and as the lock's holder. */
   checker: string;

@@ -306,6 +306,9 @@ function logSummary(logger: Logger, pass: PassResult, planning: boolean): void {
   logger.info({ summary: fields }, msg);
 }
 
+/** The renderer's options with the whole store: --config-from-store also writes and locks (its status). */
+type StoreRendererOptions = RendererOptions & { store: KVStore };
+
 async function main(argv: string[]): Promise<number> {
   let program!: Command;
   let store: KVStore | undefined;
@@ -317,7 +320,7 @@ async function main(argv: string[]): Promise<number> {
     const { flags, logger } = settings;
     signals.setLogger(logger);
     store = openStore(settings.storeOpts);
-    const opts: RendererOptions = { ...settings.base, store, signal: signals.stop };
+    const opts: StoreRendererOptions = { ...settings.base, store, signal: signals.stop };
     logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
     let onBundle: ((e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void) | undefined;
     if (flags.listen) {
@@ -448,7 +451,7 @@ function localTrust(flags: Flags): LocalTrust {
 }
 
 /** One configuration cycle of a long run: until SIGHUP or a stop. */
-async function runCycle(settings: Settings, opts: RendererOptions, stateDir: string, onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void): Promise<void> {
+async function runCycle(settings: Settings, opts: StoreRendererOptions, stateDir: string, onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void): Promise<void> {
   const { flags } = settings;
   if (flags.configFromStore) {
     const diffs = Number(flags.diffsBeforeSync ?? '3');

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { backoffDelay, sleep, type KVStore } from '@confd-haproxy/kv';
+import { backoffDelay, sleep, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
 import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
@@ -17,7 +17,8 @@ import { untrustedReason, type TrustedKey } from './trust.js';
 export type RefusalKind = 'untrusted' | 'not allowed' | 'failed';
 
 export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir'> {
-  store: KVStore;
+  /** Renders from it (read, watch), and publishes its status under a lock (write, lock). */
+  store: KVReader & KVWatcher & KVWriter & KVLocker & KVInfo;
   /** Holds the instance id, the adopted bundles and fleet.json. */
   stateDir: string;
   /** The instance's own conf.d/templates until a bundle is adopted; relative dests resolve here. */

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import type { KVStore } from '@confd-haproxy/kv';
+import type { KVReader, KVWriter } from '@confd-haproxy/kv';
 import { FleetError } from './errors.js';
 import { keyIdOfPrivate, signBundle, type BundleSignature } from './trust.js';
 
@@ -156,7 +156,7 @@ function storedVersion(value: string): number {
  * version about to be published (the pusher applies it locally there) and may refuse by throwing.
  */
 export async function publishBundle(
-  store: KVStore,
+  store: KVReader & KVWriter,
   files: BundleFiles,
   who: { id: string; host: string },
   prepare?: (b: Bundle) => Promise<void>,

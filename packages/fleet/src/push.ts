@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KVStore } from '@confd-haproxy/kv';
+import type { KVInfo, KVReader, KVWatcher, KVWriter } from '@confd-haproxy/kv';
 import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
 import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle } from './bundle.js';
 import { FleetError } from './errors.js';
@@ -15,7 +15,8 @@ import { instanceId } from './identity.js';
 import { findSecrets } from './secrets.js';
 
 export interface PushOptions {
-  store: KVStore;
+  /** Read and watched by the pass that tries the bundle, written with the bundle. */
+  store: KVReader & KVWatcher & KVWriter & KVInfo;
   /** Holds the conf.d/ and templates/ to push. */
   confdir: string;
   /** The pusher's identity (and, when an instance runs there, where the bundle is applied first). */

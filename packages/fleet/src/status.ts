@@ -1,7 +1,7 @@
 // Convergence you can see: each instance publishes haproxy/.status/<instance-id>, bound to a
 // session (Consul) or lease (etcd) with a TTL, so a dead instance's status disappears with it.
 // readFleet() compares every status with the bundle in the store.
-import type { KVLock, KVStore } from '@confd-haproxy/kv';
+import type { KVLock, KVLocker, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
 
 export const STATUS_PREFIX = 'haproxy/.status/';
@@ -33,7 +33,7 @@ export interface PublisherLogger {
 /** Keeps one status key alive: written on change, its session renewed every TTL/3, gone on close. */
 export class StatusPublisher {
   readonly key: string;
-  readonly #store: KVStore;
+  readonly #store: KVWriter & KVLocker;
   readonly #ttlMs: number;
   readonly #logger: PublisherLogger;
   #lock: KVLock | undefined;
@@ -43,7 +43,7 @@ export class StatusPublisher {
   #op: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(store: KVStore, id: string, opts: { ttlMs: number; logger: PublisherLogger }) {
+  constructor(store: KVWriter & KVLocker, id: string, opts: { ttlMs: number; logger: PublisherLogger }) {
     this.#store = store;
     this.key = `${STATUS_PREFIX}${id}`;
     this.#ttlMs = opts.ttlMs;
@@ -131,7 +131,7 @@ export interface FleetView {
 }
 
 /** Read every status and the bundle; say who is converged, behind, diverged or failed, and since when. */
-export async function readFleet(store: KVStore, signal?: AbortSignal): Promise<FleetView> {
+export async function readFleet(store: KVReader, signal?: AbortSignal): Promise<FleetView> {
   const opts = signal ? { signal } : {};
   const [statuses, bundlePair] = await Promise.all([store.list(STATUS_PREFIX, opts), store.get(BUNDLE_KEY, opts)]);
   let bundle: BundleInfo | undefined;

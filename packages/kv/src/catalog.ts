@@ -1,7 +1,7 @@
 /**
  * The catalog seam: a read-only view of a service catalog with health (Consul's catalog and
  * health endpoints). A store that has one offers it as `store.catalog`; the renderer reads and
- * watches services through it as it reads and watches keys through KVReader.
+ * watches services through it as it reads and watches keys through KVReader and KVWatcher.
  */
 import { watchIndexed, type WatchIndexedOptions } from './watch.js';
 import type { KVIndex, KVReadOptions, KVWatchOptions } from './types.js';

@@ -78,19 +78,28 @@ export interface KVLock {
   release(): Promise<void>;
 }
 
+// One capability per interface: a consumer takes the narrowest one it uses (the renderer reads and
+// watches; a checker reads, writes and locks), so a read-only backend needs only KVReader & KVWatcher.
+
+/** Point reads and prefix reads. */
 export interface KVReader {
   /** Every key under prefix ("" = all), sorted. */
   list(prefix: string, opts?: KVReadOptions): Promise<KVSnapshot>;
+  /** One key, or undefined when absent. */
+  get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined>;
+}
+
+/** Blocking reads of a prefix. */
+export interface KVWatcher {
   /**
    * Answer once the prefix's index is above `since`, or when waitMs runs out (same data back).
    * `since` of 0 answers at once. An index that went backwards yields a fresh read, so callers
    * simply continue from the index they get; they must compare data, not just wake up.
    */
   watch(prefix: string, since: KVIndex, opts: KVWatchOptions): Promise<KVSnapshot>;
-  /** One key, or undefined when absent. */
-  get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined>;
 }
 
+/** Writes, with compare-and-set on a key's modifyIndex. */
 export interface KVWriter {
   /** True when written; false when a `cas` did not match. */
   put(key: string, value: string, opts?: KVPutOptions): Promise<boolean>;
@@ -98,15 +107,21 @@ export interface KVWriter {
   delete(key: string, opts?: KVDeleteOptions): Promise<boolean>;
 }
 
+/** Locks held by a session (Consul) or a lease (etcd) that ends unless renewed. */
 export interface KVLocker {
   /** Take the lock on key, or undefined when another holder has it (or lock-delay is running). */
   acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined>;
 }
 
-export interface KVStore extends KVReader, KVWriter, KVLocker {
+/** What a store says about itself: a name for logs and, when it has one, its service catalog. */
+export interface KVInfo {
   /** A name for logs: "consul 127.0.0.1:8500", "file ./kv.json". Never holds a token. */
   readonly describe: string;
   /** Services and their health, for a store that has a service catalog (Consul). */
   readonly catalog?: import('./catalog.js').CatalogReader;
+}
+
+/** Every capability: what openStore returns and what a backend implements. */
+export interface KVStore extends KVInfo, KVReader, KVWatcher, KVWriter, KVLocker {
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@
 // held for its whole wait. An index below the last one seen is a reset (Consul's rule).
 import { backoffDelay, sleep } from './backoff.js';
 import { isKVError } from './errors.js';
-import type { KVIndex, KVPair, KVReader, KVSnapshot, KVWatchOptions } from './types.js';
+import type { KVIndex, KVPair, KVSnapshot, KVWatcher, KVWatchOptions } from './types.js';
 
 export type WatchPrefixOptions = WatchIndexedOptions<KVSnapshot>;
 
@@ -66,6 +66,6 @@ export async function* watchIndexed<S extends { index: KVIndex; knownLeader: boo
 }
 
 /** Yield the prefix's first snapshot, then one snapshot per real change, until the signal fires. */
-export function watchPrefix(store: KVReader, prefix: string, opts: WatchPrefixOptions): AsyncGenerator<KVSnapshot> {
+export function watchPrefix(store: KVWatcher, prefix: string, opts: WatchPrefixOptions): AsyncGenerator<KVSnapshot> {
   return watchIndexed((since, o) => store.watch(prefix, since, o), (a, b) => samePairs(a.pairs, b.pairs), opts);
 }

@@ -3,7 +3,7 @@
 // distinct reload_cmd once → roll back the resources whose reload failed.
 import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
-import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVSnapshot, type KVStore } from '@confd-haproxy/kv';
+import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
 import { loadResources, policyProblems, readDest, reloadOrRollback, ResourceError, stageAndSwap, STDOUT_DEST, type LocalPolicy, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
 import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
@@ -23,7 +23,8 @@ export interface RendererLogger {
 }
 
 export interface RendererOptions {
-  store: KVStore;
+  /** The renderer only reads and watches: any backend with these capabilities drives it. */
+  store: KVReader & KVWatcher & KVInfo;
   /** Holds conf.d/ and templates/. */
   confdir: string;
   /** Where relative dests resolve (default: the confdir). */

@@ -7,7 +7,7 @@ import {
   watchServices,
   type CatalogReader,
   type HealthSnapshot,
-  type KVStore,
+  type KVInfo,
   type ServiceInstance,
   type ServicesSnapshot,
   type WatchCatalogOptions,
@@ -29,7 +29,7 @@ export function catalogKeys(r: Pick<ResourceConfig, 'services'>): string[] {
 }
 
 /** The store's catalog, or an error naming the resource when the store has none. */
-export function catalogOf(store: KVStore, r: Pick<ResourceConfig, 'name'>): CatalogReader {
+export function catalogOf(store: KVInfo, r: Pick<ResourceConfig, 'name'>): CatalogReader {
   if (store.catalog) return store.catalog;
   throw new KVError('KV_CONFIG', `${r.name}: [template].services needs a store with a service catalog (--backend consul); ${store.describe} has none`);
 }
@@ -54,7 +54,7 @@ export function watchCatalogKey(catalog: CatalogReader, key: string, opts: Watch
  * the resource needs, else read now. Undefined data: the resource declares no services.
  */
 export async function serviceData(
-  store: KVStore,
+  store: KVInfo,
   r: Pick<ResourceConfig, 'name' | 'services'>,
   latest: ReadonlyMap<string, CatalogSnapshot> | undefined,
   signal?: AbortSignal,
