@@ -36,7 +36,7 @@ interface Env {
   dest: string;
   store: KVStore;
   double?: ConsulDouble;
-  opts: RendererOptions;
+  opts: RendererOptions & { store: KVStore };
   good: string;
   conf(extra: string): void;
 }
@@ -61,7 +61,7 @@ async function env(t: Test, backend: 'file' | 'consul' = 'file', toml = ''): Pro
   } else store = createFileStore({ file: join(dir, 'kv.json'), pollMs: 200 });
   t.teardown(() => store.close());
   for (const [k, v] of Object.entries(GOOD)) await store.put(k, v);
-  const opts: RendererOptions = { store, confdir: dir, logger: quiet, signal: new AbortController().signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(dir, 'a.sock') }, commandTimeoutMs: 2000 };
+  const opts: Env['opts'] = { store, confdir: dir, logger: quiet, signal: new AbortController().signal, env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(dir, 'a.sock') }, commandTimeoutMs: 2000 };
   const first = await runOnce(opts);
   if (!first.ok) throw new Error(`the first render failed: ${first.errors.map((e) => e.message).join('; ')}`);
   return { dir, dest, store, double, opts, good: readFileSync(dest, 'utf8'), conf };
