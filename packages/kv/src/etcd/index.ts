@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Etcd3, IOptions, Lease } from 'etcd3';
-import { KVError, throwIfAborted } from '../errors.js';
+import { KVError, throwIfAborted, type KVErrorCode } from '../errors.js';
 import { sleep } from '../backoff.js';
 import type {
   KVDeleteOptions,
@@ -78,13 +78,39 @@ function securityOptions(opts: EtcdStoreOptions): Pick<IOptions, 'credentials' |
 
 const DELAY_SUFFIX = '\u0000lock-delay';
 
-function toError(what: string, err: unknown): KVError {
-  const e = err as { message?: string; code?: number; details?: string };
-  const msg = e.message ?? String(err);
-  if (/permission denied|PermissionDenied|authentication failed|invalid auth token|user name is empty/i.test(msg)) return new KVError('KV_FORBIDDEN', `etcd: ${what}: permission denied (${msg})`, { cause: err });
-  if (/Unavailable|ECONNREFUSED|connect|deadline|timed out|No connection/i.test(msg)) return new KVError('KV_UNREACHABLE', `etcd: ${what}: ${msg}`, { cause: err });
-  if (/too large|request is too large/i.test(msg)) return new KVError('KV_BAD_REQUEST', `etcd: ${what}: ${msg}`, { cause: err });
-  return new KVError('KV_SERVER', `etcd: ${what}: ${msg}`, { cause: err });
+type Etcd3Module = typeof import('etcd3');
+
+// etcd answers a request without a user as InvalidArgument; its own Go client (rpctypes) tells
+// this one apart from other InvalidArguments by its exact description, as here.
+const ETCD_USER_EMPTY = 'etcdserver: user name is empty';
+
+/** The KVError code of an etcd3 client error: by its class (the gRPC status it was cast from), or a bare gRPC status code. */
+function errorCode(m: Etcd3Module, err: unknown): KVErrorCode {
+  const forbidden = [m.EtcdPermissionDeniedError, m.GRPCUnauthenticatedError, m.EtcdAuthenticationFailedError, m.EtcdInvalidAuthTokenError, m.EtcdUserNotFoundError, m.EtcdRoleNotGrantedError];
+  const unreachable = [m.GRPCUnavailableError, m.GRPCDeadlineExceededError];
+  const badRequest = [m.GRPCInvalidArgumentError, m.GRPCResourceExhastedError];
+  if (forbidden.some((c) => err instanceof c)) return 'KV_FORBIDDEN';
+  if (err instanceof m.GRPCInvalidArgumentError && err.message.includes(ETCD_USER_EMPTY)) return 'KV_FORBIDDEN';
+  if (unreachable.some((c) => err instanceof c)) return 'KV_UNREACHABLE';
+  if (badRequest.some((c) => err instanceof c)) return 'KV_BAD_REQUEST';
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? (GRPC_STATUS[code] ?? 'KV_SERVER') : 'KV_SERVER';
+}
+
+/** gRPC status codes an error may still carry uncast (grpc-js errors from streams). */
+const GRPC_STATUS: Record<number, KVErrorCode> = {
+  3: 'KV_BAD_REQUEST', // INVALID_ARGUMENT
+  4: 'KV_UNREACHABLE', // DEADLINE_EXCEEDED
+  7: 'KV_FORBIDDEN', // PERMISSION_DENIED
+  8: 'KV_BAD_REQUEST', // RESOURCE_EXHAUSTED
+  14: 'KV_UNREACHABLE', // UNAVAILABLE
+  16: 'KV_FORBIDDEN', // UNAUTHENTICATED
+};
+
+function toError(m: Etcd3Module, what: string, err: unknown): KVError {
+  const msg = (err as { message?: string }).message ?? String(err);
+  const code = errorCode(m, err);
+  return new KVError(code, `etcd: ${what}: ${code === 'KV_FORBIDDEN' ? `permission denied (${msg})` : msg}`, { cause: err });
 }
 
 export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
@@ -98,8 +124,8 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const { toEtcd, fromEtcd } = keyMapping(opts.layout ?? 'confd');
   // Loaded on first use: etcd3 and its gRPC stack cost ~25 MB of RSS in every process that never talks to etcd.
-  const { Etcd3: Client } = createRequire(import.meta.url)('etcd3') as typeof import('etcd3');
-  const client: Etcd3 = new Client({ hosts, dialTimeout: timeoutMs, ...security });
+  const etcd3 = createRequire(import.meta.url)('etcd3') as Etcd3Module;
+  const client: Etcd3 = new etcd3.Etcd3({ hosts, dialTimeout: timeoutMs, ...security });
   const deadline = () => ({ deadline: Date.now() + timeoutMs });
 
   const call = async <T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> => {
@@ -108,7 +134,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       return await fn();
     } catch (err) {
       if (signal?.aborted) throw new KVError('KV_ABORTED', 'aborted', { cause: signal.reason });
-      throw toError(what, err);
+      throw toError(etcd3, what, err);
     }
   };
 
@@ -224,7 +250,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
         got = res.succeeded;
       } catch (err) {
         await revokeAll();
-        throw toError(`acquire "${seamKey}"`, err);
+        throw toError(etcd3, `acquire "${seamKey}"`, err);
       }
       if (!got) {
         await revokeAll();
@@ -249,7 +275,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
             const res = await client.if(key, 'Lease', '==', session).then(client.put(key).value(value).lease(session)).options(deadline()).commit();
             return res.succeeded;
           } catch (err) {
-            throw toError(`update "${seamKey}"`, err);
+            throw toError(etcd3, `update "${seamKey}"`, err);
           }
         },
         release: async () => {
