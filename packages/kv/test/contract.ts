@@ -266,4 +266,35 @@ export function runContract(t: Test, fixture: ContractFixture): void {
     tt.notOk(present, `never renewed: gone after ${Date.now() - started} ms`);
     tt.ok(Date.now() - started >= lockTtlMs * 0.9, 'not before the TTL ran out');
   });
+
+  t.test(`${fixture.name}: a key with behavior release stays with its last value but loses its holder, released or expired`, async (tt) => {
+    const { a, b, prefix, lockTtlMs } = await space(tt);
+    const key = `${prefix}.locks/kept`;
+    const released = await a.acquireLock(key, { holder: 'x', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'release' });
+    tt.ok(released);
+    tt.equal((await b.get(key))?.session, released!.session, 'held while the session lives');
+    await released!.release();
+    const kept = await b.get(key);
+    tt.equal(kept?.value, 'x', 'released: the key stays with its value');
+    tt.equal(kept?.session, undefined, 'released: nobody holds it');
+    const dying = await a.acquireLock(`${prefix}.locks/expires`, { holder: 'z', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'release' });
+    tt.ok(dying);
+    tt.equal(await dying!.update('z2'), true);
+    const started = Date.now();
+    const deadline = started + lockTtlMs * 2 + 5000;
+    let held = true;
+    while (held && Date.now() < deadline) {
+      await sleep(Math.min(500, lockTtlMs / 4));
+      held = (await b.list(`${prefix}.locks/`)).pairs.some((p) => p.key === `${prefix}.locks/expires` && p.session !== undefined);
+    }
+    tt.notOk(held, `never renewed: unlocked after ${Date.now() - started} ms`);
+    tt.ok(Date.now() - started >= lockTtlMs * 0.9, 'not before the TTL ran out');
+    const left = await b.get(`${prefix}.locks/expires`);
+    tt.equal(left?.value, 'z2', 'expired: the key stays with its last value');
+    tt.equal(left?.session, undefined, 'expired: nobody holds it');
+    const taken = await b.acquireLock(`${prefix}.locks/expires`, { holder: 'y', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'release' });
+    tt.ok(taken, 'another client takes the kept key');
+    tt.equal((await a.get(`${prefix}.locks/expires`))?.value, 'y', 'and its value names the new holder');
+    await taken?.release();
+  });
 }

@@ -1,6 +1,8 @@
 // etcd v3 behind the same seam, on the `etcd3` client: prefix reads, watches from a revision
 // (a compacted revision means a fresh read), CAS through transactions on mod_revision, and locks
 // on leases. etcd has no lock-delay, so a second key on a longer lease (TTL + delay) plays it.
+// A leased key goes with its lease, so a lock that keeps its key (behavior "release", as Consul)
+// writes the key without a lease and holds a companion key on the lease instead.
 // Keys live in etcd as confd reads them: the seam's "haproxy/x" is etcd's "/haproxy/x".
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -77,6 +79,18 @@ function securityOptions(opts: EtcdStoreOptions): Pick<IOptions, 'credentials' |
 }
 
 const DELAY_SUFFIX = '\u0000lock-delay';
+const HOLDER_SUFFIX = '\u0000lock-holder';
+const isCompanion = (etcdKey: string) => etcdKey.endsWith(DELAY_SUFFIX) || etcdKey.endsWith(HOLDER_SUFFIX);
+
+interface EtcdKV {
+  key: Buffer;
+  value: Buffer;
+  mod_revision: string;
+  create_revision: string;
+  lease: string;
+}
+
+const leaseOf = (kv: EtcdKV) => (kv.lease && kv.lease !== '0' ? kv.lease : undefined);
 
 type Etcd3Module = typeof import('etcd3');
 
@@ -138,19 +152,28 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
     }
   };
 
-  const toPair = (kv: { key: Buffer; value: Buffer; mod_revision: string; create_revision: string; lease: string }): KVPair => ({
-    key: fromEtcd(kv.key.toString()),
-    value: kv.value.toString(),
-    modifyIndex: Number(kv.mod_revision),
-    createIndex: Number(kv.create_revision),
-    flags: 0,
-    ...(kv.lease && kv.lease !== '0' ? { session: kv.lease } : {}),
-  });
+  /** The seam's pairs of etcd's answer: companions left out, a key's session from its own lease or its holder's. */
+  const toPairs = (kvs: EtcdKV[]): KVPair[] => {
+    const holders = new Map(kvs.filter((kv) => kv.key.toString().endsWith(HOLDER_SUFFIX)).map((kv) => [kv.key.toString().slice(0, -HOLDER_SUFFIX.length), leaseOf(kv)]));
+    return kvs
+      .filter((kv) => !isCompanion(kv.key.toString()))
+      .map((kv) => {
+        const session = leaseOf(kv) ?? holders.get(kv.key.toString());
+        return {
+          key: fromEtcd(kv.key.toString()),
+          value: kv.value.toString(),
+          modifyIndex: Number(kv.mod_revision),
+          createIndex: Number(kv.create_revision),
+          flags: 0,
+          ...(session ? { session } : {}),
+        };
+      });
+  };
 
   const list = (prefix: string, signal?: AbortSignal): Promise<KVSnapshot> =>
     call(`list "${prefix}"`, signal, async () => {
       const res = await client.getAll().prefix(toEtcd(prefix)).options(deadline()).exec();
-      const pairs = res.kvs.map(toPair).filter((p) => !p.key.endsWith(DELAY_SUFFIX));
+      const pairs = toPairs(res.kvs);
       pairs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       return { index: Math.max(1, Number(res.header.revision)), pairs, knownLeader: true };
     });
@@ -199,9 +222,9 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
 
     get: (key: string, o?: KVReadOptions) =>
       call(`get "${key}"`, o?.signal, async () => {
-        const res = await client.get(toEtcd(key)).options(deadline()).exec();
-        const kv = res.kvs[0];
-        return kv ? toPair(kv) : undefined;
+        // The key and its companions ("key\0..."), in one read.
+        const res = await client.getAll().inRange({ start: toEtcd(key), end: `${toEtcd(key)}\u0001` }).options(deadline()).exec();
+        return toPairs(res.kvs).find((p) => p.key === key);
       }),
 
     put: (seamKey: string, value: string, o: KVPutOptions = {}) =>
@@ -219,11 +242,11 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
     delete: (seamKey: string, o: KVDeleteOptions = {}) =>
       call(`delete "${seamKey}"`, o.signal, async () => {
         const key = toEtcd(seamKey);
-        if (o.cas === undefined || o.cas === 0) {
-          await client.delete().key(key).options(deadline()).exec();
-          return true;
-        }
-        const res = await client.if(key, 'Mod', '==', o.cas).then(client.delete().key(key)).options(deadline()).commit();
+        // A deleted lock key is no longer held, whatever its behavior: its holder goes with it.
+        const both = [client.delete().key(key), client.delete().key(key + HOLDER_SUFFIX)];
+        // Version > -1 holds for every key, present or not: an unconditional transaction.
+        const cmp = o.cas === undefined || o.cas === 0 ? client.if(key, 'Version', '>', -1) : client.if(key, 'Mod', '==', o.cas);
+        const res = await cmp.then(...both).options(deadline()).commit();
         return res.succeeded;
       }),
 
@@ -232,6 +255,10 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       const ttl = Math.max(1, Math.ceil((o.ttlMs ?? 15_000) / 1000));
       const delay = Math.ceil((o.lockDelayMs ?? 15_000) / 1000);
       const delayKey = key + DELAY_SUFFIX;
+      const holderKey = key + HOLDER_SUFFIX;
+      const keepsKey = (o.behavior ?? 'release') === 'release';
+      // Who holds the key: its companion on the lease (the key stays when the lease ends), or the key itself.
+      const holdOps = (id: string) => (keepsKey ? [client.put(key).value(o.holder), client.put(holderKey).value(o.holder).lease(id)] : [client.put(key).value(o.holder).lease(id)]);
       const lease: Lease = client.lease(ttl, { autoKeepAlive: false });
       const delayLease: Lease | undefined = delay > 0 ? client.lease(ttl + delay, { autoKeepAlive: false }) : undefined;
       const revokeAll = async () => {
@@ -241,10 +268,12 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       try {
         const id = await lease.grant();
         const delayId = delayLease ? await delayLease.grant() : undefined;
+        // Free: no lease on the key, no holder, no lock-delay running (the key itself may exist).
         const res = await client
-          .if(key, 'Create', '==', 0)
+          .if(key, 'Lease', '==', 0)
+          .and(holderKey, 'Create', '==', 0)
           .and(delayKey, 'Create', '==', 0)
-          .then(client.put(key).value(o.holder).lease(id), ...(delayId ? [client.put(delayKey).value(o.holder).lease(delayId)] : []))
+          .then(...holdOps(id), ...(delayId ? [client.put(delayKey).value(o.holder).lease(delayId)] : []))
           .options(deadline())
           .commit();
         got = res.succeeded;
@@ -272,7 +301,8 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
         },
         update: async (value: string) => {
           try {
-            const res = await client.if(key, 'Lease', '==', session).then(client.put(key).value(value).lease(session)).options(deadline()).commit();
+            const held = keepsKey ? client.if(holderKey, 'Lease', '==', session).then(client.put(key).value(value)) : client.if(key, 'Lease', '==', session).then(client.put(key).value(value).lease(session));
+            const res = await held.options(deadline()).commit();
             return res.succeeded;
           } catch (err) {
             throw toError(etcd3, `update "${seamKey}"`, err);
