@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { prefixProblem, runTagCheckers, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
-import { openStore, type KVStore } from '@confd-haproxy/kv';
+import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { flagNames, normalizeSingleDash } from './argv.js';
@@ -51,7 +51,7 @@ export function checkerFlags(cmd: Command): Command {
     .version(VERSION, '--version', 'print the version and exit')
     .option('--consul <host:port>', 'Consul agent (default CONSUL_HTTP_ADDR)')
     .option('--backend <name>', 'store backend: consul, etcd or file')
-    .option('--node <address>', 'store address: a Consul agent (as --consul) or an etcd endpoint (http://127.0.0.1:2379)')
+    .option('--node <address>', `store address: a Consul agent (as --consul) or an etcd endpoint (http://${ETCD_DEFAULT_NODE})`)
     .option('--file <path>', 'the file store (with --backend file)')
     .option('--token <token>', 'Consul ACL token; sent only as a header, but visible in ps: prefer CONSUL_HTTP_TOKEN or --token-file')
     .option('--token-file <path>', 'read the Consul ACL token from a file')

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import parseGoDuration from 'parse-duration';
 import { pino, destination, type Logger } from 'pino';
-import type { StoreOptions } from '@confd-haproxy/kv';
+import { isStoreBackend, STORE_BACKENDS, type StoreBackend, type StoreOptions } from '@confd-haproxy/kv';
 
 /** One exit-code table for every bin (README: "Exit codes"). */
 export const EXIT = {
@@ -151,7 +151,7 @@ export interface StoreFlags {
 }
 
 /** The flags each backend honours; any other store flag given with it is a usage error. */
-const HONOURED: Record<'consul' | 'etcd' | 'file', ReadonlySet<keyof StoreFlags>> = {
+const HONOURED: Record<StoreBackend, ReadonlySet<keyof StoreFlags>> = {
   consul: new Set(['node', 'token', 'tokenFile', 'scheme', 'clientCert', 'clientKey', 'clientCaKeys']),
   etcd: new Set(['node', 'scheme', 'clientCert', 'clientKey', 'clientCaKeys', 'basicAuth', 'username', 'password', 'etcdLayout']),
   file: new Set(['file', 'createFile']),
@@ -177,7 +177,7 @@ const FLAG_NAMES: Record<keyof StoreFlags, string> = {
 const given = (v: unknown) => v !== undefined && v !== false && v !== '' && !(Array.isArray(v) && v.length === 0);
 
 /** A store flag the chosen backend would ignore is refused, never silently dropped. */
-function refuseUnhonoured(backend: 'consul' | 'etcd' | 'file', f: StoreFlags): void {
+function refuseUnhonoured(backend: StoreBackend, f: StoreFlags): void {
   const ignored = (Object.keys(FLAG_NAMES) as (keyof StoreFlags)[]).filter((k) => k !== 'backend' && given(f[k]) && !HONOURED[backend].has(k));
   if (ignored.length) throw new UsageError(`${ignored.map((k) => FLAG_NAMES[k]).join(', ')}: not used by --backend ${backend}; remove ${ignored.length > 1 ? 'them' : 'it'} or choose the backend that uses ${ignored.length > 1 ? 'them' : 'it'}`);
 }
@@ -190,21 +190,51 @@ function schemeOf(f: StoreFlags): 'http' | 'https' | undefined {
   throw new UsageError(`--scheme: "${f.scheme}" is not http or https`);
 }
 
-function etcdOptions(f: StoreFlags): StoreOptions {
-  if (f.basicAuth && !f.username) throw new UsageError('--basic-auth needs --username and --password');
-  if (Boolean(f.username) !== Boolean(f.password)) throw new UsageError('--username and --password go together');
-  if (Boolean(f.clientCert) !== Boolean(f.clientKey)) throw new UsageError('--client-cert and --client-key go together');
-  if (f.etcdLayout !== undefined && f.etcdLayout !== 'confd' && f.etcdLayout !== 'bare') throw new UsageError(`--etcd-layout: "${f.etcdLayout}" is not confd or bare`);
-  const scheme = schemeOf(f);
-  const nodes = nodeList(f.node).map((n) => (scheme && !/^[a-z]+:\/\//.test(n) ? `${scheme}://${n}` : n));
+/** Each backend's flags → its options; the backend itself owns the defaults (addresses, schemes). */
+type ToOptions = { [B in StoreBackend]: (f: StoreFlags, env: NodeJS.ProcessEnv) => Extract<StoreOptions, { backend: B }> };
+
+const TO_OPTIONS: ToOptions = {
+  consul: (f, env) => {
+    const nodes = nodeList(f.node);
+    const scheme = schemeOf(f);
+    return {
+      backend: 'consul',
+      env,
+      ...(nodes[0] ? { address: nodes[0] } : {}),
+      ...(scheme ? { scheme } : {}),
+      ...(f.token ? { token: f.token } : {}),
+      ...(f.tokenFile ? { tokenFile: f.tokenFile } : {}),
+      ...tlsFiles(f),
+    };
+  },
+  etcd: (f) => {
+    if (f.basicAuth && !f.username) throw new UsageError('--basic-auth needs --username and --password');
+    if (Boolean(f.username) !== Boolean(f.password)) throw new UsageError('--username and --password go together');
+    if (Boolean(f.clientCert) !== Boolean(f.clientKey)) throw new UsageError('--client-cert and --client-key go together');
+    if (f.etcdLayout !== undefined && f.etcdLayout !== 'confd' && f.etcdLayout !== 'bare') throw new UsageError(`--etcd-layout: "${f.etcdLayout}" is not confd or bare`);
+    const nodes = nodeList(f.node);
+    const scheme = schemeOf(f);
+    return {
+      backend: 'etcd',
+      ...(nodes.length ? { nodes } : {}),
+      ...(scheme ? { scheme } : {}),
+      ...tlsFiles(f),
+      ...(f.username ? { username: f.username, password: f.password! } : {}),
+      ...(f.etcdLayout ? { layout: f.etcdLayout as 'confd' | 'bare' } : {}),
+    };
+  },
+  file: (f) => {
+    if (!f.file) throw new UsageError('--backend file needs --file <kv.json>');
+    checkStoreFile(f.file, f.createFile ?? false);
+    return { backend: 'file', file: f.file };
+  },
+};
+
+function tlsFiles(f: StoreFlags): { caFile?: string; certFile?: string; keyFile?: string } {
   return {
-    backend: 'etcd',
-    ...(nodes.length ? { nodes } : {}),
     ...(f.clientCaKeys ? { caFile: f.clientCaKeys } : {}),
     ...(f.clientCert ? { certFile: f.clientCert } : {}),
     ...(f.clientKey ? { keyFile: f.clientKey } : {}),
-    ...(f.username ? { username: f.username, password: f.password! } : {}),
-    ...(f.etcdLayout ? { layout: f.etcdLayout as 'confd' | 'bare' } : {}),
   };
 }
 
@@ -221,28 +251,12 @@ function checkStoreFile(file: string, create: boolean): void {
   if (!st.isFile()) throw new NoInputError(`--file ${file}: not a regular file`);
 }
 
-/** Store flags → StoreOptions; the environment is read here, at the edge, never in libraries. */
+const backendList = `${STORE_BACKENDS.slice(0, -1).join(', ')} or ${STORE_BACKENDS.at(-1)}`;
+
+/** Store flags → StoreOptions for openStore; the environment is read here, at the edge, never in libraries. */
 export function storeOptionsFromFlags(f: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreOptions {
   const backend = f.backend ?? (f.file ? 'file' : 'consul');
-  if (backend !== 'consul' && backend !== 'etcd' && backend !== 'file') throw new UsageError(`--backend: "${backend}" is not consul, etcd or file`);
+  if (!isStoreBackend(backend)) throw new UsageError(`--backend: "${backend}" is not ${backendList}`);
   refuseUnhonoured(backend, f);
-  if (backend === 'file') {
-    if (!f.file) throw new UsageError('--backend file needs --file <kv.json>');
-    checkStoreFile(f.file, f.createFile ?? false);
-    return { backend: 'file', file: f.file };
-  }
-  if (backend === 'etcd') return etcdOptions(f);
-  const nodes = nodeList(f.node);
-  const scheme = schemeOf(f);
-  return {
-    backend: 'consul',
-    env,
-    ...(nodes[0] ? { address: nodes[0] } : {}),
-    ...(scheme ? { scheme } : {}),
-    ...(f.token ? { token: f.token } : {}),
-    ...(f.tokenFile ? { tokenFile: f.tokenFile } : {}),
-    ...(f.clientCaKeys ? { caFile: f.clientCaKeys } : {}),
-    ...(f.clientCert ? { certFile: f.clientCert } : {}),
-    ...(f.clientKey ? { keyFile: f.clientKey } : {}),
-  };
+  return TO_OPTIONS[backend](f, env);
 }

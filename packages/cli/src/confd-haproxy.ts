@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
-import { openStore, sleep, type KVStore } from '@confd-haproxy/kv';
+import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -71,7 +71,7 @@ const repeat = (v: string, prev: string[]) => [...prev, v];
 function storeFlags(cmd: Command): Command {
   return cmd
     .option('--backend <name>', 'store backend: consul, etcd or file', undefined)
-    .option('--node <address>', 'store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or 127.0.0.1:8500)', collect, [])
+    .option('--node <address>', `store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or ${CONSUL_DEFAULT_ADDRESS})`, collect, [])
     .option('--file <path>', 'the file store (with --backend file); it must exist')
     .option('--create-file', 'with --file: start an empty store when the file does not exist')
     .option('--prefix <prefix>', 'key prefix prepended to every resource\'s keys', '')

@@ -3,14 +3,14 @@ export { parseServiceQuery, parseStatusFilter, sameInstances, serviceQueryText, 
 export type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus, WatchCatalogOptions } from './catalog.js';
 export { KVError, isKVError, throwIfAborted } from './errors.js';
 export type { KVErrorCode } from './errors.js';
-export { createConsulStore } from './consul/index.js';
+export { createConsulStore, CONSUL_DEFAULT_ADDRESS } from './consul/index.js';
 export type { ConsulStoreOptions } from './consul/index.js';
 export { createFileStore } from './file/index.js';
-export { createEtcdStore } from './etcd/index.js';
+export { createEtcdStore, ETCD_DEFAULT_NODE } from './etcd/index.js';
 export type { EtcdKeyLayout, EtcdStoreOptions } from './etcd/index.js';
 export type { FileStoreOptions } from './file/index.js';
-export { openStore } from './open.js';
-export type { StoreOptions } from './open.js';
+export { isStoreBackend, openStore, STORE_BACKENDS } from './open.js';
+export type { StoreBackend, StoreOptions } from './open.js';
 export { watchPrefix, samePairs } from './watch.js';
 export type { WatchPrefixOptions } from './watch.js';
 export { backoffDelay, pidAlive, sleep } from './backoff.js';

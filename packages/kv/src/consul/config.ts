@@ -2,8 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { KVError } from '../errors.js';
 
+/** The agent used when neither an address nor CONSUL_HTTP_ADDR is given, as Consul's own clients. */
+export const CONSUL_DEFAULT_ADDRESS = '127.0.0.1:8500';
+
 export interface ConsulStoreOptions {
-  /** host:port or scheme://host:port; default env CONSUL_HTTP_ADDR, then 127.0.0.1:8500. */
+  /** host:port or scheme://host:port; default env CONSUL_HTTP_ADDR, then CONSUL_DEFAULT_ADDRESS. */
   address?: string;
   /** http or https when the address has no scheme (default: https when CONSUL_HTTP_SSL=true). */
   scheme?: 'http' | 'https';
@@ -93,7 +96,7 @@ function resolveToken(opts: ConsulStoreOptions, env: Record<string, string | und
 export function resolveConsulConfig(opts: ConsulStoreOptions = {}): ConsulConfig {
   const env = opts.env ?? {};
   const scheme = opts.scheme ?? (/^(1|true)$/i.test(env.CONSUL_HTTP_SSL ?? '') ? 'https' : undefined);
-  const address = parseConsulAddress(opts.address || env.CONSUL_HTTP_ADDR || '127.0.0.1:8500', scheme);
+  const address = parseConsulAddress(opts.address || env.CONSUL_HTTP_ADDR || CONSUL_DEFAULT_ADDRESS, scheme);
   const token = resolveToken(opts, env);
   let tls: ConsulTls | undefined;
   if (address.secure) {

@@ -19,7 +19,7 @@ import { resolveConsulConfig, type ConsulConfig, type ConsulStoreOptions } from 
 import { blockingTimeoutMs, ConsulConnection, header, indexOf, type Answer, type Call } from './client.js';
 import { httpStatusOf } from './errors.js';
 
-export { parseConsulAddress, resolveConsulConfig } from './config.js';
+export { CONSUL_DEFAULT_ADDRESS, parseConsulAddress, resolveConsulConfig } from './config.js';
 export type { ConsulAddress, ConsulConfig, ConsulStoreOptions, ConsulTls } from './config.js';
 
 /** Consul refuses session TTLs below 10 s. */

@@ -22,9 +22,14 @@ import type {
   KVWatchOptions,
 } from '../types.js';
 
+/** The endpoint used when no node is given, as etcd's own clients. */
+export const ETCD_DEFAULT_NODE = '127.0.0.1:2379';
+
 export interface EtcdStoreOptions {
-  /** http(s)://host:port or host:port (https with TLS files), several allowed (the -node flags). Default 127.0.0.1:2379. */
+  /** http(s)://host:port or host:port, several allowed (the -node flags). Default ETCD_DEFAULT_NODE. */
   nodes?: string[];
+  /** The scheme of nodes given without one. Default https when TLS files are given, else http. */
+  scheme?: 'http' | 'https';
   /** Per-request deadline (ms). Default 10 s. */
   timeoutMs?: number;
   /**
@@ -129,8 +134,8 @@ function toError(m: Etcd3Module, what: string, err: unknown): KVError {
 
 export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
   const security = securityOptions(opts);
-  const nodes = opts.nodes?.length ? opts.nodes : ['127.0.0.1:2379'];
-  const scheme = security.credentials ? 'https' : 'http';
+  const nodes = opts.nodes?.length ? opts.nodes : [ETCD_DEFAULT_NODE];
+  const scheme = opts.scheme ?? (security.credentials ? 'https' : 'http');
   const hosts = nodes.map((n) => (/^[a-z]+:\/\//.test(n) ? n : `${scheme}://${n}`));
   if (security.credentials && hosts.some((h) => h.startsWith('http://'))) {
     throw new KVError('KV_CONFIG', `etcd: TLS files are given but a --node is http:// (${hosts.join(', ')}): use https://`);
