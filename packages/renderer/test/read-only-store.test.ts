@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { KVInfo, KVPair, KVReader, KVSnapshot, KVWatcher } from '@confd-haproxy/kv';
-import { planAll, runOnce } from '@confd-haproxy/renderer';
-import { confdirFiles, dest, entry, quietLogger, read } from './helpers.js';
+import { planAll, runOnce, runWatch, type PassResult } from '@confd-haproxy/renderer';
+import { confdirFiles, dest, entry, quietLogger, read, until } from './helpers.js';
 
 /** A read-only source of fixed pairs (as a static file or a Vault KV mount would be): no put, no delete, no locks. */
 function staticReader(values: Record<string, string>): KVReader & KVWatcher & KVInfo {
@@ -43,4 +43,18 @@ t.test('a plan over a read-only store shows the change and writes nothing', asyn
   t.match(plan, { ok: true, pending: true });
   t.match(plan.resources[0]?.diff, /\+listen s1/);
   t.equal(read(dest(dir)), '', 'dest not written');
+});
+
+t.test('watch mode renders from a store that can only read and watch, and stops on its signal', async (t) => {
+  const dir = t.testdir(confdirFiles());
+  const store = staticReader({ 'haproxy/mysqlslave/s1': entry('s1', 3301) });
+  const ac = new AbortController();
+  const passes: PassResult[] = [];
+  const done = runWatch({ store, confdir: dir, logger: quietLogger(), signal: ac.signal, wait: { minMs: 50, maxMs: 500 }, onPass: (p) => passes.push(p) });
+  t.teardown(() => ac.abort());
+  t.ok(await until(() => passes.some((p) => p.ok)), 'a pass ran');
+  t.equal(read(dest(dir)), 'listen s1\n    server s1-mysql 127.0.0.1:3301\n');
+  ac.abort();
+  await done;
+  t.notOk(passes.some((p) => !p.ok), 'no pass failed');
 });
