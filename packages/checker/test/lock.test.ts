@@ -157,15 +157,17 @@ t.test('a renew that fails (store unreachable) stops writes until a renew succee
 t.test('runTagChecker keeps the lock between passes even with an interval longer than the TTL', async (t) => {
   const [a, b] = await services(t);
   const file = join(t.testdir({}), 'kv.json');
-  const c = new TagChecker({ tag: 'p1', kind: pingKind({ targets: [a, b] }), store: fileStore(t, file), logger: quiet, checker: 'host-a:1', timeoutMs: 300, retryUp: 1, retryDown: 1, lockTtlMs: 600 });
-  const other = checker(t, 'host-b:2', pingKind({ targets: [a, b] }), fileStore(t, file), { lockTtlMs: 600 });
+  const c = new TagChecker({ tag: 'p1', kind: pingKind({ targets: [a, b] }), store: fileStore(t, file), logger: quiet, checker: 'host-a:1', timeoutMs: 300, retryUp: 1, retryDown: 1, lockTtlMs: 3000 });
+  const other = checker(t, 'host-b:2', pingKind({ targets: [a, b] }), fileStore(t, file), { lockTtlMs: 3000 });
   const ac = new AbortController();
-  const loop = runTagChecker(c, { intervalMs: 5000, signal: ac.signal });
+  const loop = runTagChecker(c, { intervalMs: 30_000, signal: ac.signal });
   t.teardown(() => ac.abort());
   t.ok((await within(2000, () => c.holder)) >= 0, 'the loop took the lock');
-  for (let i = 0; i < 6; i++) {
-    await sleep(250);
-    t.equal((await other.pass(signal)).holder, false, `after ${(i + 1) * 250} ms the lock is still held (TTL 600 ms, no pass since)`);
+  // A TTL long enough that a loaded machine still renews in time (renewal runs every TTL/3);
+  // looked at well past one TTL, with no pass of the loop in between.
+  for (let i = 0; i < 5; i++) {
+    await sleep(1000);
+    t.equal((await other.pass(signal)).holder, false, `after ${i + 1} s the lock is still held (TTL 3 s, no pass since)`);
   }
   ac.abort();
   await loop;
