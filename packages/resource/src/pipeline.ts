@@ -1,5 +1,5 @@
-// One resource's pipeline: stage in dest's directory with the final mode → compare → check the
-// stage file → atomic swap → reload → roll back when the reload fails. The result is data.
+// One resource's stage/check/swap: stage in dest's directory with the final mode → compare → check
+// the stage file → atomic swap, with a rollback for later. Applying the swap is apply/'s job.
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
@@ -9,17 +9,15 @@ import { describeFailure, runCommand, type CommandResult, type RunnerLogger } fr
 import { ResourceError } from './errors.js';
 import { specialFileKind, type ResourceConfig } from './load.js';
 
-export interface ProcessOptions {
+export interface SwapOptions {
   /** Compute the diff only; write nothing, run nothing. */
   noop?: boolean;
-  /** Write dest but skip check_cmd and reload_cmd. */
+  /** Write dest but skip check_cmd. */
   syncOnly?: boolean;
-  /** processResource runs reload_cmd (default true); false when the caller runs deduped reloads itself. */
-  runReload?: boolean;
   keepStageFile?: boolean;
   /** Unless the resource sets command_timeout. Default 30 s. */
   commandTimeoutMs?: number;
-  /** The environment of check_cmd and reload_cmd. */
+  /** The environment of check_cmd. */
   env?: Record<string, string | undefined>;
   logger?: RunnerLogger;
   signal?: AbortSignal;
@@ -209,15 +207,16 @@ async function restore(dest: string, previous: FileState | undefined): Promise<v
   }
 }
 
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+export const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-function commandOutput(r: CommandResult): string {
+/** The last lines a failed command printed, for its error message. */
+export function commandOutput(r: CommandResult): string {
   const out = [r.stdout.trim(), r.stderr.trim()].filter(Boolean).join('\n');
   return out ? `\n${out.split('\n').slice(-20).join('\n')}` : '';
 }
 
 /** Stage, compare, check and swap one rendered resource. The reload is left to the caller. */
-export async function stageAndSwap(resource: ResourceConfig, rendered: string, opts: ProcessOptions = {}): Promise<SwapResult> {
+export async function stageAndSwap(resource: ResourceConfig, rendered: string, opts: SwapOptions = {}): Promise<SwapResult> {
   const { dest } = resource;
   const next = Buffer.from(rendered);
   const base = { resource: resource.name, dest, commands: [] as CommandResult[], checked: false, rollback: async () => true };
@@ -289,58 +288,4 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
     written = { content: next, ino: -1 };
   }
   return { ...base, changed: true, checked, diff, commands, rollback: () => restoreIfOurs(dest, previous, written) };
-}
-
-/** Run a reload command; on failure roll back every swap that depended on it. */
-export async function reloadOrRollback(
-  command: string,
-  swaps: readonly SwapResult[],
-  opts: ProcessOptions & { timeoutMs?: number },
-): Promise<{ result: CommandResult; error?: ResourceError; rolledBack: boolean; restored: string[] }> {
-  const result = await runCommand(command, {
-    timeoutMs: opts.timeoutMs ?? opts.commandTimeoutMs ?? 30_000,
-    ...(opts.env ? { env: opts.env } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.logger ? { logger: opts.logger } : {}),
-  });
-  if (result.ok) return { result, rolledBack: false, restored: [] };
-  const restored: string[] = [];
-  const notOurs: string[] = [];
-  const failures: string[] = [];
-  for (const s of swaps) {
-    try {
-      if (await s.rollback()) restored.push(s.dest);
-      else notOurs.push(s.dest);
-    } catch (err) {
-      failures.push(`${s.dest}: ${errorMessage(err)}`);
-    }
-  }
-  const told = [
-    restored.length ? `restored the previous ${restored.join(', ')}` : '',
-    notOurs.length ? `left ${notOurs.join(', ')} as it is: another writer changed it after this pass wrote it` : '',
-    failures.length ? `could not restore ${failures.join('; ')}` : '',
-  ].filter(Boolean);
-  return {
-    result,
-    rolledBack: restored.length === swaps.length,
-    restored,
-    error: new ResourceError('RESOURCE_RELOAD_FAILED', `reload_cmd "${command}" ${describeFailure(result)}; ${told.join('; ')}${commandOutput(result)}`),
-  };
-}
-
-/** The whole pipeline for one resource, reload included. */
-export async function processResource(resource: ResourceConfig, rendered: string, opts: ProcessOptions = {}): Promise<ResourceResult> {
-  const swap = await stageAndSwap(resource, rendered, opts);
-  const { rollback: _rollback, previous: _previous, ...result } = swap;
-  if (swap.error || !swap.changed || opts.noop || opts.syncOnly || opts.runReload === false || !resource.reloadCmd) {
-    return { ...result, reloaded: false, rolledBack: false };
-  }
-  const r = await reloadOrRollback(resource.reloadCmd, [swap], { ...opts, ...(resource.commandTimeoutMs ? { timeoutMs: resource.commandTimeoutMs } : {}) });
-  return {
-    ...result,
-    commands: [...swap.commands, r.result],
-    reloaded: r.result.ok,
-    rolledBack: r.rolledBack && !r.result.ok,
-    ...(r.error ? { error: r.error } : {}),
-  };
 }
