@@ -1,5 +1,5 @@
 export { Renderer, runOnce, runInterval, runWatch, planAll } from './renderer.js';
-export type { RendererOptions, RendererLogger, PassResult } from './renderer.js';
+export type { RendererOptions, RendererLogger, PassResult, PassMode } from './renderer.js';
 export { storePrefix, storePrefixes, templatePairs, readPrefixes } from './data.js';
 export type { TemplatePair } from './data.js';
 export { guardRender, GuardError } from './guards.js';
@@ -9,3 +9,5 @@ export type { BadEntry } from './entries.js';
 export { guardEmptiedBackends } from './guards.js';
 export { catalogKeys, serviceData } from './services.js';
 export type { CatalogSnapshot } from './services.js';
+export { guardStage, readStage, renderStage } from './stages.js';
+export type { ReadInput, ReadResult, RenderResult } from './stages.js';

@@ -1,17 +1,34 @@
 // The orchestrator: the only place that knows the store, the templates and the runner.
-// One pass = load resources → read their keys → render → stage/check/swap each → run each
-// distinct reload_cmd once → roll back the resources whose reload failed.
+// One pass = load resources → per resource read → render → guard (stages.ts) → stage/check/swap,
+// the runtime API first when that is its apply strategy → apply: each distinct reload_cmd once,
+// rolling back the resources whose reload failed (@confd-haproxy/resource, apply/).
 import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
 import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
-import { loadResources, policyProblems, readDest, reloadOrRollback, ResourceError, stageAndSwap, STDOUT_DEST, type LocalPolicy, type ResourceConfig, type ResourceResult, type SwapResult } from '@confd-haproxy/resource';
-import { applyRuntimeUpdate, createQuiescence, dedupeCommands, planRuntimeUpdate, type CommandResult } from '@confd-haproxy/runner';
+import {
+  applySwapped,
+  chooseApply,
+  loadResources,
+  policyProblems,
+  readDest,
+  ResourceError,
+  STDOUT_DEST,
+  swapChange,
+  type Change,
+  type LocalPolicy,
+  type ReloadOptions,
+  type ResourceConfig,
+  type ResourceResult,
+  type Swapped,
+  type SwapOptions,
+} from '@confd-haproxy/resource';
+import { createQuiescence, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
-import { readPrefixes, storePrefixes, templatePairs } from './data.js';
+import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
-import { guardEmptiedBackends, guardRender } from './guards.js';
 import { mostKeysGone, ResetHold } from './reset-hold.js';
-import { catalogKeys, catalogOf, serviceData, watchCatalogKey, type CatalogSnapshot } from './services.js';
+import { catalogKeys, catalogOf, watchCatalogKey, type CatalogSnapshot } from './services.js';
+import { guardStage, readStage, renderStage, type ReadInput, type RenderResult } from './stages.js';
 
 export interface RendererLogger {
   debug(msg: string): void;
@@ -96,6 +113,43 @@ function failedResult(r: ResourceConfig, error: Error): ResourceResult {
   return { resource: r.name, dest: r.dest, changed: false, checked: false, reloaded: false, rolledBack: false, diff: '', commands: [], error: error as ResourceResult['error'] };
 }
 
+function printedResult(r: ResourceConfig): ResourceResult {
+  return { resource: r.name, dest: r.dest, changed: false, checked: false, reloaded: false, rolledBack: false, diff: '', commands: [] };
+}
+
+/** What a pass asks for besides its data. */
+export interface PassMode {
+  noop?: boolean;
+  /** Only the resources the runtime API can update; the rest are left to the next full pass. */
+  runtimeOnly?: boolean;
+  /** The catalog watch loops' latest answers. */
+  catalog?: ReadonlyMap<string, CatalogSnapshot>;
+}
+
+/** One pass's settings, resolved once, and what its resources found. */
+interface PassContext {
+  read: ReadInput;
+  noop: boolean;
+  syncOnly: boolean;
+  runtimeOnly: boolean;
+  swap: SwapOptions & { logger: RendererLogger };
+  reload: ReloadOptions;
+  badEntries: BadEntry[];
+}
+
+/** Where one resource's chain ended, before the apply stage. */
+type Step =
+  /** Failed, refused or printed: nothing is left to apply. */
+  | { done: ResourceResult }
+  | { swapped: Swapped }
+  /** A runtime-only pass rendered it and left it for the next full pass (it needs a reload, or failed). */
+  | { deferred: string }
+  /** A runtime-only pass found nothing to do for it. */
+  | { skipped: true };
+
+/** A runtime-only pass looks only at resources the runtime API can update. */
+const runtimeCandidate = (r: ResourceConfig, ctx: PassContext) => Boolean(r.runtimeSocket) && !ctx.noop && !ctx.syncOnly && r.dest !== STDOUT_DEST;
+
 /** The state one renderer keeps between passes. */
 export class Renderer {
   readonly #opts: RendererOptions;
@@ -133,28 +187,6 @@ export class Renderer {
     }
   }
 
-  /**
-   * Only server addresses, weights or states changed: send them to the runtime API before the file
-   * is checked and swapped (HAProxy refuses a bad value itself), so check_cmd is not on a failover's
-   * path. The commands applied, or undefined when a reload is needed (or the API refused).
-   */
-  async #runtimeFirst(r: ResourceConfig, previous: string | undefined, rendered: string, noop: boolean): Promise<string[] | undefined> {
-    const log = this.#opts.logger;
-    if (!r.runtimeSocket || noop || this.#opts.syncOnly || previous === undefined || previous === rendered) return undefined;
-    const plan = planRuntimeUpdate(previous, rendered);
-    if (!('commands' in plan)) {
-      log.debug(`${r.dest}: reload needed: ${plan.reload}`);
-      return undefined;
-    }
-    const applied = await applyRuntimeUpdate(r.runtimeSocket, plan.commands);
-    if (!applied.ok) {
-      log.warn(`${r.dest}: the runtime API refused (${applied.error}); reloading instead`);
-      return undefined;
-    }
-    log.info(`${r.dest}: applied through the runtime API without a reload: ${plan.commands.join('; ') || 'nothing to set'}`);
-    return plan.commands;
-  }
-
   /** Drop cached resources and compiled templates: conf.d or templates changed. */
   invalidate(): void {
     this.#resources = undefined;
@@ -183,147 +215,130 @@ export class Renderer {
     return [...new Set(resources.flatMap((r) => catalogKeys(r)))];
   }
 
+  /** A pass that stopped at loading conf.d: logged, and told to onPass like every other pass. */
+  loadFailed(err: Error, mode: Pick<PassMode, 'runtimeOnly'> = {}, then = ''): PassResult {
+    this.#resources = undefined;
+    this.#opts.logger.error(`${err.message}${then}`);
+    const pass = summarize([], [], [err]);
+    // A runtime-only pass leaves everything to the full pass, this failure too.
+    if (!mode.runtimeOnly) this.#opts.onPass?.(pass);
+    return pass;
+  }
+
   /**
-   * One pass. `snapshots` (and `mode.catalog`) are the watch loops' latest answers; without them
-   * the keys (and services) are read now.
+   * One pass: load → per resource read → render → guard → stage/check/swap → apply (see apply/ in
+   * @confd-haproxy/resource). `snapshots` (and `mode.catalog`) are the watch loops' latest answers;
+   * without them the keys (and services) are read now.
    */
-  async pass(snapshots?: ReadonlyMap<string, KVSnapshot>, mode: { noop?: boolean; runtimeOnly?: boolean; catalog?: ReadonlyMap<string, CatalogSnapshot> } = {}): Promise<PassResult> {
-    const o = this.#opts;
-    const log = o.logger;
-    const noop = mode.noop ?? o.noop ?? false;
+  async pass(snapshots?: ReadonlyMap<string, KVSnapshot>, mode: PassMode = {}): Promise<PassResult> {
     let resources: ResourceConfig[];
     try {
       resources = await this.resources();
     } catch (err) {
-      this.#resources = undefined;
-      log.error((err as Error).message);
-      return summarize([], [], [err as Error]);
+      return this.loadFailed(err as Error, mode);
     }
-    const results: ResourceResult[] = [];
-    const badEntries: BadEntry[] = [];
-    const swaps: { resource: ResourceConfig; swap: SwapResult }[] = [];
-    const deferred: string[] = [];
-    const procOpts = {
-      noop,
-      syncOnly: o.syncOnly ?? false,
-      keepStageFile: o.keepStageFile ?? false,
-      commandTimeoutMs: o.commandTimeoutMs ?? 30_000,
-      env: o.env ?? {},
-      logger: log,
-      signal: o.signal,
-    };
+    const ctx = this.#context(snapshots, mode);
+    const steps: Step[] = [];
     for (const r of resources) {
       // A stop (SIGTERM) lets the work already swapped finish, but starts nothing new.
-      if (o.signal.aborted) break;
-      // A runtime-only pass looks only at resources the runtime API can update.
-      if (mode.runtimeOnly && (!r.runtimeSocket || noop || o.syncOnly || r.dest === STDOUT_DEST)) continue;
-      const rlog = withFields(log, { resource: r.name, dest: r.dest });
-      const prefixes = storePrefixes(r.prefix, r.keys);
-      let rendered: string;
-      let knownLeader: boolean;
-      try {
-        const snaps = snapshots && prefixes.every((p) => snapshots.has(p)) ? prefixes.map((p) => snapshots.get(p)!) : [...(await readPrefixes(o.store, prefixes, o.signal)).snapshots.values()];
-        const services = await serviceData(o.store, r, mode.catalog, o.signal);
-        knownLeader = snaps.every((s) => s.knownLeader) && services.knownLeader;
-        const entries = this.#entries.begin(r.name);
-        rendered = await this.#engine.render(r.src, templatePairs(r.prefix, snaps), { entries: entries.recovery, ...(services.data ? { services: services.data } : {}) });
-        this.#reportBadEntries(r.name, entries.bad);
-        badEntries.push(...entries.bad);
-        if (!noop) this.#commitEntries(entries.commit);
-      } catch (err) {
-        const e = err as Error;
-        if (mode.runtimeOnly) {
-          // The full pass after the quiet period reports it, once.
-          deferred.push(r.name);
-          continue;
-        }
-        withFields(rlog, { outcome: 'failed', err: e }).error(`${r.name}: ${e.message}; ${r.dest} left as it was`);
-        results.push(failedResult(r, e));
-        continue;
-      }
-      if (r.dest === STDOUT_DEST) {
-        (o.stdout ?? process.stdout).write(rendered);
-        withFields(rlog, { outcome: 'printed' }).debug(`${r.name}: rendered to stdout`);
-        results.push({ resource: r.name, dest: r.dest, changed: false, checked: false, reloaded: false, rolledBack: false, diff: '', commands: [] });
-        continue;
-      }
-      let previous: string | undefined;
-      try {
-        previous = await readDest(r.name, r.dest);
-      } catch (err) {
-        if (mode.runtimeOnly) {
-          deferred.push(r.name);
-          continue;
-        }
-        withFields(rlog, { outcome: 'refused', err }).error((err as Error).message);
-        results.push(failedResult(r, err as Error));
-        continue;
-      }
-      if (mode.runtimeOnly && !runtimeApplies(previous, rendered)) {
-        if (previous !== rendered) deferred.push(r.name);
-        continue;
-      }
-      const refused =
-        guardRender({
-          name: r.name,
-          previous,
-          rendered,
-          knownLeader,
-          allowStale: o.allowStale ?? false,
-          limits: { ...(r.minServers !== undefined ? { minServers: r.minServers } : {}), ...(r.maxRemoved !== undefined ? { maxRemoved: r.maxRemoved } : {}) },
-        }) ?? (r.services?.length ? guardEmptiedBackends({ name: r.name, previous, rendered }) : undefined);
-      if (refused) {
-        withFields(rlog, { outcome: 'refused', err: refused }).error(refused.message);
-        results.push(failedResult(r, refused));
-        continue;
-      }
-      const runtime = await this.#runtimeFirst(r, previous, rendered, noop);
-      const swap = await stageAndSwap(r, rendered, procOpts);
-      if (swap.error) withFields(rlog, { outcome: 'failed', err: swap.error }).error(runtime ? `${swap.error.message}; HAProxy already runs the new servers (runtime API), the old file stays for the next reload` : swap.error.message);
-      else if (swap.changed && noop) withFields(rlog, { outcome: 'would change' }).info(`${r.dest} would change`);
-      else if (swap.changed) withFields(rlog, { outcome: 'updated' }).info(`${r.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
-      else withFields(rlog, { outcome: 'in sync' }).debug(`${r.dest} in sync`);
-      const { rollback: _rollback, previous: _previous, ...data } = swap;
-      const result: ResourceResult = { ...data, reloaded: false, rolledBack: false, ...(runtime ? { runtime } : {}) };
-      results.push(result);
-      if (!swap.changed || swap.error || noop || runtime) continue;
-      swaps.push({ resource: r, swap });
+      if (this.#opts.signal.aborted) break;
+      if (ctx.runtimeOnly && !runtimeCandidate(r, ctx)) continue;
+      steps.push(await this.#resource(r, ctx));
     }
-    // Identical reload commands of several resources run once; a failure rolls back each of them.
-    const reloads: CommandResult[] = [];
-    // A stop does not abort a reload: a swapped dest is reloaded (bounded by its timeout), never half-applied.
-    const { signal: _stop, ...reloadOpts } = procOpts;
-    if (!noop && !o.syncOnly) {
-      for (const cmd of dedupeCommands(swaps.map((s) => s.resource.reloadCmd))) {
-        const group = swaps.filter((s) => s.resource.reloadCmd === cmd);
-        const timeout = Math.max(...group.map((s) => s.resource.commandTimeoutMs ?? o.commandTimeoutMs ?? 30_000));
-        const r = await reloadOrRollback(cmd, group.map((s) => s.swap), { ...reloadOpts, timeoutMs: timeout });
-        reloads.push(r.result);
-        const fields = { dest: group.map((s) => s.swap.dest).join(','), durationMs: r.result.durationMs };
-        if (r.error) withFields(log, { ...fields, outcome: 'reload failed', err: r.error }).error(r.error.message);
-        else withFields(log, { ...fields, outcome: 'reloaded' }).info(`reloaded: ${cmd}`);
-        for (const s of group) {
-          const res = results.find((x) => x.dest === s.swap.dest)!;
-          res.commands.push(r.result);
-          res.reloaded = r.result.ok;
-          res.rolledBack = !r.result.ok && r.restored.includes(s.swap.dest);
-          if (r.error) res.error = r.error;
-        }
-      }
+    const applied = await applySwapped(steps.flatMap((s) => ('swapped' in s ? [s.swapped] : [])), ctx.reload);
+    return this.#report(resources, steps, applied, ctx);
+  }
+
+  #context(snapshots: ReadonlyMap<string, KVSnapshot> | undefined, mode: PassMode): PassContext {
+    const o = this.#opts;
+    const noop = mode.noop ?? o.noop ?? false;
+    const syncOnly = o.syncOnly ?? false;
+    const commandTimeoutMs = o.commandTimeoutMs ?? 30_000;
+    const env = o.env ?? {};
+    return {
+      read: { store: o.store, snapshots, catalog: mode.catalog, signal: o.signal },
+      noop,
+      syncOnly,
+      runtimeOnly: mode.runtimeOnly ?? false,
+      swap: { noop, syncOnly, keepStageFile: o.keepStageFile ?? false, commandTimeoutMs, env, logger: o.logger, signal: o.signal },
+      // A stop does not abort a reload: a swapped dest is reloaded (bounded by its timeout), never half-applied.
+      reload: { commandTimeoutMs, env, logger: o.logger },
+      badEntries: [],
+    };
+  }
+
+  /** One resource's chain: read → render → guard → (runtime API) stage/check/swap. Its apply waits for the pass's apply stage. */
+  async #resource(r: ResourceConfig, ctx: PassContext): Promise<Step> {
+    const rlog = withFields(this.#opts.logger, { resource: r.name, dest: r.dest });
+    let rendered: RenderResult;
+    try {
+      rendered = await renderStage(r, await readStage(r, ctx.read), this.#engine, this.#entries);
+    } catch (err) {
+      const e = err as Error;
+      return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${e.message}; ${r.dest} left as it was`);
     }
+    this.#keepEntries(r, rendered, ctx);
+    if (r.dest === STDOUT_DEST) return { done: this.#print(r, rendered.text, rlog) };
+    let previous: string | undefined;
+    try {
+      previous = await readDest(r.name, r.dest);
+    } catch (err) {
+      return failedStep(r, err as Error, ctx, rlog, 'refused', (err as Error).message);
+    }
+    const change: Change = { resource: r, previous, rendered: rendered.text };
+    const strategy = chooseApply(change, ctx);
+    if (ctx.runtimeOnly && strategy.kind !== 'runtime-api') return previous !== rendered.text ? { deferred: r.name } : { skipped: true };
+    const refused = guardStage(change, rendered.knownLeader, this.#opts.allowStale ?? false);
+    if (refused) {
+      withFields(rlog, { outcome: 'refused', err: refused }).error(refused.message);
+      return { done: failedResult(r, refused) };
+    }
+    const swapped = await swapChange(change, strategy, ctx.swap);
+    logSwap(rlog, swapped, ctx.noop);
+    return { swapped };
+  }
+
+  /** After a render: log its bad entries once, and remember its good ones (not in a noop pass). */
+  #keepEntries(r: ResourceConfig, rendered: RenderResult, ctx: PassContext): void {
+    this.#reportBadEntries(r.name, rendered.bad);
+    ctx.badEntries.push(...rendered.bad);
+    if (!ctx.noop) this.#commitEntries(rendered.commit);
+  }
+
+  /** dest = "-": the render goes to stdout, nothing is swapped or applied. */
+  #print(r: ResourceConfig, text: string, rlog: RendererLogger): ResourceResult {
+    (this.#opts.stdout ?? process.stdout).write(text);
+    withFields(rlog, { outcome: 'printed' }).debug(`${r.name}: rendered to stdout`);
+    return printedResult(r);
+  }
+
+  /** The pass as data, told to onPass. */
+  #report(resources: readonly ResourceConfig[], steps: readonly Step[], applied: { results: ResourceResult[]; reloads: CommandResult[] }, ctx: PassContext): PassResult {
+    const fromApply = applied.results.values();
+    const results = steps.flatMap((s) => ('done' in s ? [s.done] : 'swapped' in s ? [fromApply.next().value!] : []));
+    const deferred = steps.flatMap((s) => ('deferred' in s ? [s.deferred] : []));
     // A runtime-only pass leaves resources out on purpose; in a full pass, only a stop does.
-    const skipped = mode.runtimeOnly ? 0 : resources.length - results.length;
+    const skipped = ctx.runtimeOnly ? 0 : resources.length - results.length;
     const interrupted = skipped > 0 ? [new Error(`stopped before rendering ${skipped} of ${resources.length} resource(s); their dests are left as they were`)] : [];
-    const pass = { ...summarize(results, reloads, interrupted, badEntries), ...(mode.runtimeOnly ? { deferred } : {}) };
+    const pass = { ...summarize(results, applied.reloads, interrupted, ctx.badEntries), ...(ctx.runtimeOnly ? { deferred } : {}) };
     // A runtime-only pass that touched nothing is no pass for observers (it left everything to the full one).
-    if (!mode.runtimeOnly || results.length > 0) o.onPass?.(pass);
+    if (!ctx.runtimeOnly || results.length > 0) this.#opts.onPass?.(pass);
     return pass;
   }
 }
 
-/** The change from previous to rendered is one the runtime API applies (no reload needed). */
-function runtimeApplies(previous: string | undefined, rendered: string): boolean {
-  return previous !== undefined && previous !== rendered && 'commands' in planRuntimeUpdate(previous, rendered);
+/** A resource that failed before its swap: reported now, or in a runtime-only pass left to the full pass, which reports it once. */
+function failedStep(r: ResourceConfig, err: Error, ctx: PassContext, rlog: RendererLogger, outcome: string, message: string): Step {
+  if (ctx.runtimeOnly) return { deferred: r.name };
+  withFields(rlog, { outcome, err }).error(message);
+  return { done: failedResult(r, err) };
+}
+
+function logSwap(rlog: RendererLogger, { swap, runtime }: Swapped, noop: boolean): void {
+  if (swap.error) withFields(rlog, { outcome: 'failed', err: swap.error }).error(runtime ? `${swap.error.message}; HAProxy already runs the new servers (runtime API), the old file stays for the next reload` : swap.error.message);
+  else if (swap.changed && noop) withFields(rlog, { outcome: 'would change' }).info(`${swap.dest} would change`);
+  else if (swap.changed) withFields(rlog, { outcome: 'updated' }).info(`${swap.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
+  else withFields(rlog, { outcome: 'in sync' }).debug(`${swap.dest} in sync`);
 }
 
 /** -onetime: one pass, fresh reads. */
@@ -407,7 +422,7 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
       prefixes = await renderer.prefixes();
       catalog = await renderer.catalogKeys();
     } catch (err) {
-      log.error(`${(err as Error).message}; keeping the last good configuration, waiting for conf.d to be fixed`);
+      renderer.loadFailed(err as Error, {}, '; keeping the last good configuration, waiting for conf.d to be fixed');
       return;
     }
     const signal = AbortSignal.any([opts.signal, loops.signal]);
