@@ -2,6 +2,7 @@
 // asked ROLE; with sentinels, Sentinel names the master and ROLE must agree. Two masters at once is
 // split-brain: the stored entry stays where it is (it never flips back and forth) and it is
 // reported on every pass until an operator resolves it.
+import type { Logger } from '@confd-haproxy/base';
 import type { CheckerKind, Entry, EntryBody, Target } from '@confd-haproxy/checker';
 import { RedisConnection, RedisReplyError, type RedisTls, type Reply } from './resp.js';
 
@@ -22,10 +23,7 @@ export interface RoleInfo {
   replicas?: Target[];
 }
 
-export interface RedisLogger {
-  warn(msg: string): void;
-  error(msg: string): void;
-}
+export type RedisLogger = Pick<Logger, 'warn' | 'error'>;
 
 export interface RedisKindOptions {
   tag: string;

@@ -1,6 +1,7 @@
 // The loop every checker shares: probe every target of a tag concurrently with hard timeouts,
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
+import type { Logger } from '@confd-haproxy/base';
 import { outageLog, withFields, type KVInfo, type KVLock, type KVLocker, type KVReader, type KVWriter, type OutageLog } from '@confd-haproxy/kv';
 import { entryProblem, parseEntry, prefixedKey, sameEntry, type Entry, type EntryBody } from './entry.js';
 
@@ -16,14 +17,7 @@ export interface ProbeResult {
   ms: number;
 }
 
-export interface CheckerLogger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  /** A logger that adds these fields to every line (pino's child); JSON logs carry them as fields. */
-  child?(fields: Record<string, unknown>): CheckerLogger;
-}
+export type CheckerLogger = Logger;
 
 /** What a kind of checker says: how to find targets, how to probe one, how to choose. */
 export interface CheckerKind<T extends Target = Target> {

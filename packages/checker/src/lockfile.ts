@@ -1,7 +1,7 @@
 // One copy per tag per host: a PID file, refused while its PID lives, taken over when it is dead.
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pidAlive } from '@confd-haproxy/kv';
+import { pidAlive } from '@confd-haproxy/base';
 import { CheckerError } from './errors.js';
 
 export interface LocalLock {

@@ -8,7 +8,7 @@ import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { flagNames, normalizeSingleDash } from './argv.js';
-import { EXIT, NoInputError, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags } from './common.js';
+import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags } from './common.js';
 import { trapSignals } from './signals.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
@@ -239,16 +239,6 @@ async function replan(plan: (store: KVStore, logger: Logger) => CheckerPlan | Pr
   }
 }
 
-/** Map a thrown error to the exit-code table; print it once. */
-export function checkerExit(bin: string, err: unknown): number {
-  const e = err as { code?: string; message?: string };
-  process.stderr.write(`${bin}: ${e.message ?? String(err)}\n`);
-  if (err instanceof UsageError) return EXIT.USAGE;
-  if (err instanceof NoInputError) return EXIT.NOINPUT;
-  if (e.code === 'CHECKER_CONFIG' || e.code === 'KV_CONFIG') return EXIT.DATA;
-  return EXIT.FAILED;
-}
-
 /** Run a commander program whose action returns an exit code; commander's own errors are 64. */
 export async function runProgram(bin: string, program: Command, argv: string[]): Promise<number> {
   program.exitOverride();
@@ -257,9 +247,6 @@ export async function runProgram(bin: string, program: Command, argv: string[]):
     await program.parseAsync(normalizeSingleDash(normalizeVersionFlag(argv), longNames, booleans), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.OK;
-    if (code?.startsWith('commander.')) return EXIT.USAGE;
-    return checkerExit(bin, err);
+    return exitFor(bin, err);
   }
 }

@@ -3,35 +3,19 @@ import { readFileSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import parseGoDuration from 'parse-duration';
 import { pino, destination, type Logger } from 'pino';
+import { EXIT, exitCodeOf, NoInputError, UsageError } from '@confd-haproxy/base';
 import { isStoreBackend, STORE_BACKENDS, type StoreBackend, type StoreOptions } from '@confd-haproxy/kv';
 
-/** One exit-code table for every bin (README: "Exit codes"). */
-export const EXIT = {
-  OK: 0,
-  /** The job failed: render, check, reload, store. */
-  FAILED: 1,
-  /** `plan`: changes are pending (`-noop` exits 0, as confd). */
-  PENDING: 2,
-  /** Bad usage: unknown flag, bad flag value. */
-  USAGE: 64,
-  /** Bad input: config file, template, KV data. */
-  DATA: 65,
-  /** An input file that does not exist (--file). */
-  NOINPUT: 66,
-  /** checkmemcached without --server/--consul, as the original. */
-  MEMCACHED_USAGE: 254,
-} as const;
+// The exit-code table and the usage errors live in base, for every package; the bins take them from here.
+export { EXIT, NoInputError, UsageError } from '@confd-haproxy/base';
 
-/** A usage error: the bin prints it and exits 64. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  readonly code = 'USAGE';
-}
-
-/** An input file is missing: the bin prints it and exits 66. */
-export class NoInputError extends Error {
-  override readonly name = 'NoInputError';
-  readonly code = 'NOINPUT';
+/** The exit code for what a bin's program threw, printed once (commander has printed its own). */
+export function exitFor(bin: string, err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.OK;
+  if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.USAGE;
+  stderr.write(`${bin}: ${(err as { message?: string } | undefined)?.message ?? String(err)}\n`);
+  return exitCodeOf(err);
 }
 
 // Go's time.ParseDuration shape (1m30s, 1h30m, 1.5s, 500ms); parse-duration computes the value.

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
+import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import type { KeyObject } from 'node:crypto';
@@ -16,7 +17,7 @@ import { VERSION } from './version.js';
 import { rendererMetrics } from './metrics.js';
 import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from './status.js';
 import { newRegistry, startObserver } from './observe.js';
-import { EXIT, NoInputError, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, storeOptionsFromFlags } from './common.js';
+import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, storeOptionsFromFlags } from './common.js';
 
 interface Flags {
   onetime?: boolean;
@@ -89,7 +90,7 @@ function storeFlags(cmd: Command): Command {
     .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", as confd reads them) or bare ("haproxy/...", releases before)')
     .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
     .option('--log-format <format>', 'text or json', 'text')
-    .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', '30s')
+    .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', DEFAULT_COMMAND_TIMEOUT)
     .option('--keep-stage-file', 'keep stage files for inspection')
     .option('--state-dir <dir>', `where the status of the last passes is kept (default ${defaultStateDir()})`)
     .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
@@ -258,7 +259,7 @@ function readSettings(cmd: Command, mode: Mode): Settings {
     prefix: flags.prefix ?? '',
     logger,
     env: process.env,
-    commandTimeoutMs: parseDuration(flags.commandTimeout ?? '30s', '--command-timeout', 's'),
+    commandTimeoutMs: parseDuration(flags.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT, '--command-timeout', 's'),
     wait: parseWait(flags.wait ?? '200ms:2s'),
     noop: Boolean(flags.noop),
     syncOnly: Boolean(flags.syncOnly),
@@ -343,7 +344,7 @@ async function main(argv: string[]): Promise<number> {
         signal: signals.stop,
         env: process.env,
         prefix: opts.prefix ?? '',
-        commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
+        commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
         allowSecrets: Boolean(flags.allowSecrets),
         ...(settings.signKey ? { signKey: settings.signKey } : {}),
       });
@@ -420,19 +421,7 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
-    const e = err as { code?: string; exitCode?: number; message?: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.OK;
-    if (e.code?.startsWith('commander.')) return EXIT.USAGE;
-    if (err instanceof UsageError) {
-      process.stderr.write(`confd-haproxy: ${err.message}\n`);
-      return EXIT.USAGE;
-    }
-    if (err instanceof NoInputError) {
-      process.stderr.write(`confd-haproxy: ${err.message}\n`);
-      return EXIT.NOINPUT;
-    }
-    process.stderr.write(`confd-haproxy: ${e.message ?? String(err)}\n`);
-    return exitCodeOf(err);
+    return exitFor('confd-haproxy', err);
   } finally {
     await store?.close().catch(() => {});
     observer?.close();
@@ -477,13 +466,6 @@ async function fleetStatus(store: KVStore, flags: Flags, signal: AbortSignal): P
     return EXIT.FAILED;
   }
   return EXIT.PENDING;
-}
-
-/** Bad input (config, template, KV data) is 65; everything else that failed is 1. */
-export function exitCodeOf(err: unknown): number {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|TEMPLATE_|KV_CORRUPT|KV_CONFIG|FLEET_BUNDLE_REFUSED|FLEET_BAD_BUNDLE|FLEET_KEY|RESOURCE_NOT_ALLOWED)/.test(code)) return EXIT.DATA;
-  return EXIT.FAILED;
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -1,12 +1,10 @@
 // Signals as every long-running bin treats them: SIGTERM/SIGINT stop (the work under way finishes
 // within its bound), a second one exits at once, SIGHUP asks for the configuration to be re-read.
+import { signalExitCode, type Logger } from '@confd-haproxy/base';
 import { killRunningCommands } from '@confd-haproxy/runner';
 import { removeStageFilesSync } from '@confd-haproxy/resource';
 
-export interface SignalLogger {
-  info(msg: string): void;
-  warn(msg: string): void;
-}
+export type SignalLogger = Pick<Logger, 'info' | 'warn'>;
 
 export interface Signals {
   /** Fires on the first SIGTERM or SIGINT. */
@@ -25,7 +23,7 @@ const SIGNO: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, S
 function exitAtOnce(sig: NodeJS.Signals): never {
   killRunningCommands();
   removeStageFilesSync();
-  process.exit(128 + (SIGNO[sig] ?? 15));
+  process.exit(signalExitCode(SIGNO[sig] ?? 15));
 }
 
 export function trapSignals(bin: string): Signals {

@@ -1,3 +1,5 @@
+import { ConfdError } from '@confd-haproxy/base';
+
 export type FleetErrorCode =
   /** The bundle in the store is not a bundle (bad JSON, missing fields, a path outside conf.d/templates). */
   | 'FLEET_BAD_BUNDLE'
@@ -8,11 +10,12 @@ export type FleetErrorCode =
   /** A signing or trusted key that cannot be read or is not an Ed25519 key. */
   | 'FLEET_KEY';
 
-export class FleetError extends Error {
+/** Codes that mean bad input (exit 65); the rest are failures. */
+const DATA: ReadonlySet<FleetErrorCode> = new Set<FleetErrorCode>(['FLEET_BAD_BUNDLE', 'FLEET_BUNDLE_REFUSED', 'FLEET_KEY']);
+
+export class FleetError extends ConfdError<FleetErrorCode> {
   override readonly name = 'FleetError';
-  readonly code: FleetErrorCode;
   constructor(code: FleetErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, DATA.has(code) ? 'data' : 'failure', message, options);
   }
 }

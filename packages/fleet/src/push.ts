@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import type { KVInfo, KVReader, KVWatcher, KVWriter } from '@confd-haproxy/kv';
 import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
 import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle } from './bundle.js';
@@ -51,7 +52,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     signal: opts.signal,
     env: opts.env ?? {},
     prefix: opts.prefix ?? '',
-    commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
+    commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
   };
   let applied: { dir: string; checksum: string } | undefined;
   const refuse = (errors: Error[], what: string): never => {

@@ -1,6 +1,7 @@
 // Convergence you can see: each instance publishes haproxy/.status/<instance-id>, bound to a
 // session (Consul) or lease (etcd) with a TTL, so a dead instance's status disappears with it.
 // readFleet() compares every status with the bundle in the store.
+import type { Logger } from '@confd-haproxy/base';
 import type { KVLock, KVLocker, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
 
@@ -25,10 +26,7 @@ export interface InstanceStatus {
   refused?: { version: number; checksum: string; at: string; reason: string };
 }
 
-export interface PublisherLogger {
-  warn(msg: string): void;
-  debug(msg: string): void;
-}
+export type PublisherLogger = Pick<Logger, 'warn' | 'debug'>;
 
 /** Keeps one status key alive: written on change, its session renewed every TTL/3, gone on close. */
 export class StatusPublisher {

@@ -1,3 +1,5 @@
+import { ConfdError } from '@confd-haproxy/base';
+
 export type KVErrorCode =
   /** The store could not be reached (refused, reset, timed out). */
   | 'KV_UNREACHABLE'
@@ -14,12 +16,13 @@ export type KVErrorCode =
   /** Options given to a backend are wrong (bad address, unreadable token file). */
   | 'KV_CONFIG';
 
-export class KVError extends Error {
+/** Codes that mean bad input (exit 65); the rest are failures. */
+const DATA: ReadonlySet<KVErrorCode> = new Set<KVErrorCode>(['KV_CORRUPT', 'KV_CONFIG']);
+
+export class KVError extends ConfdError<KVErrorCode> {
   override readonly name = 'KVError';
-  readonly code: KVErrorCode;
   constructor(code: KVErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, DATA.has(code) ? 'data' : 'failure', message, options);
   }
 }
 

@@ -3,7 +3,7 @@ export { parseServiceQuery, parseStatusFilter, sameInstances, serviceQueryText, 
 export type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus, WatchCatalogOptions } from './catalog.js';
 export { KVError, isKVError, throwIfAborted } from './errors.js';
 export type { KVErrorCode } from './errors.js';
-export { createConsulStore, CONSUL_DEFAULT_ADDRESS } from './consul/index.js';
+export { createConsulStore, CONSUL_DEFAULT_ADDRESS, parseConsulAddress, resolveConsulConfig } from './consul/index.js';
 export type { ConsulStoreOptions } from './consul/index.js';
 export { createFileStore } from './file/index.js';
 export { createEtcdStore, ETCD_DEFAULT_NODE } from './etcd/index.js';
@@ -13,7 +13,9 @@ export { isStoreBackend, openStore, STORE_BACKENDS } from './open.js';
 export type { StoreBackend, StoreOptions } from './open.js';
 export { watchPrefix, samePairs } from './watch.js';
 export type { WatchPrefixOptions } from './watch.js';
-export { backoffDelay, pidAlive, sleep } from './backoff.js';
+export { backoffDelay } from './backoff.js';
+// Moved to @confd-haproxy/base; still exported here for existing importers.
+export { pidAlive, sleep } from '@confd-haproxy/base';
 export type { BackoffOptions } from './backoff.js';
 export { outageLog, withFields } from './outage.js';
 export type { FieldLogger, OutageLog } from './outage.js';

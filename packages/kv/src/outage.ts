@@ -1,14 +1,9 @@
 // How a store outage is logged: once when it starts, a count at a bounded rate while it lasts,
 // once when it ends; every failure in between is debug. Shared by the renderer and the checkers.
+import type { Logger } from '@confd-haproxy/base';
 
-/** The part of a pino logger these helpers use; `child` adds fields (JSON logs carry them). */
-export interface FieldLogger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  child?(fields: Record<string, unknown>): FieldLogger;
-}
+/** The shared Logger under the name this package used before it existed. */
+export type FieldLogger = Logger;
 
 /** The logger with these fields on every line when it can carry fields; the logger itself otherwise. */
 export function withFields<L extends FieldLogger>(log: L, fields: Record<string, unknown>): L {

@@ -3,7 +3,8 @@
 // store fails. After a failure it reads once without an index: a store that restarted (or was
 // restored) starts its index low again, and a blocking read with the old, higher index would be
 // held for its whole wait. An index below the last one seen is a reset (Consul's rule).
-import { backoffDelay, sleep } from './backoff.js';
+import { sleep } from '@confd-haproxy/base';
+import { backoffDelay } from './backoff.js';
 import { isKVError } from './errors.js';
 import type { KVIndex, KVPair, KVSnapshot, KVWatcher, KVWatchOptions } from './types.js';
 

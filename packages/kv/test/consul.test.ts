@@ -8,8 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { createConsulStore, isKVError, watchPrefix } from '@confd-haproxy/kv';
-import { parseConsulAddress, resolveConsulConfig } from '@confd-haproxy/kv/consul/index';
+import { createConsulStore, isKVError, parseConsulAddress, resolveConsulConfig, watchPrefix } from '@confd-haproxy/kv';
 import { startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
 import { consulTarget, onlyDouble, realAgent, uniquePrefix } from './helpers/consul.js';
 

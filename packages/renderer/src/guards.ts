@@ -1,5 +1,7 @@
 // Data guards: a render that would take servers away from HAProxy all at once, below a minimum,
 // or from data a leaderless store answered with, is refused; the last good file stays.
+import { ConfdError } from '@confd-haproxy/base';
+
 export interface GuardLimits {
   /** Refuse a render with fewer server lines than this. */
   minServers?: number;
@@ -7,9 +9,11 @@ export interface GuardLimits {
   maxRemoved?: number;
 }
 
-export class GuardError extends Error {
+export class GuardError extends ConfdError<'GUARD_REFUSED'> {
   override readonly name = 'GuardError';
-  readonly code = 'GUARD_REFUSED';
+  constructor(message: string) {
+    super('GUARD_REFUSED', 'failure', message);
+  }
 }
 
 const countServers = (cfg: string) => (cfg.match(/^\s+server\s+\S+/gm) ?? []).length;

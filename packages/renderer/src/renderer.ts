@@ -4,6 +4,7 @@
 // rolling back the resources whose reload failed (@confd-haproxy/resource, apply/).
 import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
+import { exitCodeOfAll, type Logger } from '@confd-haproxy/base';
 import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
 import {
   applySwapped,
@@ -30,14 +31,7 @@ import { mostKeysGone, ResetHold } from './reset-hold.js';
 import { catalogKeys, catalogOf, watchCatalogKey, type CatalogSnapshot } from './services.js';
 import { guardStage, readStage, renderStage, type ReadInput, type RenderResult } from './stages.js';
 
-export interface RendererLogger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  /** A logger that adds these fields to every line (pino's child); JSON logs carry them as fields. */
-  child?(fields: Record<string, unknown>): RendererLogger;
-}
+export type RendererLogger = Logger;
 
 export interface RendererOptions {
   /** The renderer only reads and watches: any backend with these capabilities drives it. */
@@ -91,16 +85,13 @@ export interface PassResult {
   deferred?: string[];
 }
 
-const DATA_CODES = /^(RESOURCE_INVALID|RESOURCE_DUPLICATE_DEST|RESOURCE_NOT_ALLOWED|TEMPLATE_|KV_CORRUPT|KV_CONFIG)/;
-const isDataError = (e: unknown) => typeof (e as { code?: unknown }).code === 'string' && DATA_CODES.test((e as { code: string }).code);
-
 function summarize(resources: ResourceResult[], reloads: CommandResult[], errors: Error[], badEntries: BadEntry[] = []): PassResult {
   const bad = badEntries.map((b) => new TemplateError('TEMPLATE_BAD_VALUE', `${b.resource}: ${b.message}`, { key: b.key }));
   const all = [...errors, ...resources.flatMap((r) => (r.error ? [r.error] : [])), ...bad];
   const ok = all.length === 0;
   return {
     ok,
-    exitCode: ok ? 0 : all.every(isDataError) ? 65 : 1,
+    exitCode: exitCodeOfAll(all),
     pending: resources.some((r) => r.changed),
     resources,
     reloads,

@@ -1,3 +1,5 @@
+import { ConfdError } from '@confd-haproxy/base';
+
 export type ResourceErrorCode =
   | 'RESOURCE_INVALID'
   | 'RESOURCE_DUPLICATE_DEST'
@@ -7,11 +9,12 @@ export type ResourceErrorCode =
   | 'RESOURCE_CHECK_FAILED'
   | 'RESOURCE_RELOAD_FAILED';
 
-export class ResourceError extends Error {
+/** Codes that mean bad input (exit 65); the rest are failures. */
+const DATA: ReadonlySet<ResourceErrorCode> = new Set<ResourceErrorCode>(['RESOURCE_INVALID', 'RESOURCE_DUPLICATE_DEST', 'RESOURCE_NOT_ALLOWED']);
+
+export class ResourceError extends ConfdError<ResourceErrorCode> {
   override readonly name = 'ResourceError';
-  readonly code: ResourceErrorCode;
   constructor(code: ResourceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, DATA.has(code) ? 'data' : 'failure', message, options);
   }
 }

@@ -5,6 +5,7 @@ import { unlinkSync } from 'node:fs';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { describeFailure, runCommand, type CommandResult, type RunnerLogger } from '@confd-haproxy/runner';
 import { ResourceError } from './errors.js';
 import { specialFileKind, type ResourceConfig } from './load.js';
@@ -249,7 +250,7 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   let checked = false;
   if (resource.checkCmd && !opts.syncOnly) {
     const r = await runCommand(substituteSrc(resource.checkCmd, stage), {
-      timeoutMs: resource.commandTimeoutMs ?? opts.commandTimeoutMs ?? 30_000,
+      timeoutMs: resource.commandTimeoutMs ?? opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),

@@ -1,17 +1,13 @@
 // Shell commands for check_cmd and reload_cmd: own process group, a timeout that kills the whole
 // group (grandchildren included), a bounded tail of the output, and the outcome returned as data.
 import { execa } from 'execa';
+import { DEFAULT_COMMAND_TIMEOUT_MS, type Logger } from '@confd-haproxy/base';
 
 /**
  * The part of a pino logger the runner uses. It is only ever called with one string, so pino,
  * console and string-collecting test loggers all fit.
  */
-export interface RunnerLogger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-}
+export type RunnerLogger = Logger;
 
 export interface RunCommandOptions {
   /** Default 30 000 ms. */
@@ -76,7 +72,7 @@ export function killRunningCommands(): void {
 }
 
 export async function runCommand(command: string, opts: RunCommandOptions = {}): Promise<CommandResult> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const grace = opts.killGraceMs ?? 1000;
   const started = Date.now();
   const log = opts.logger;

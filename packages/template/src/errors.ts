@@ -1,3 +1,5 @@
+import { ConfdError } from '@confd-haproxy/base';
+
 export type TemplateErrorCode =
   /** The template does not parse. */
   | 'TEMPLATE_SYNTAX'
@@ -25,16 +27,14 @@ export interface TemplateErrorDetails {
 }
 
 /** Message: `<file>[:<line>[:<column>]]: <what was wrong>`. */
-export class TemplateError extends Error {
+export class TemplateError extends ConfdError<TemplateErrorCode> {
   override readonly name = 'TemplateError';
-  readonly code: TemplateErrorCode;
   readonly file: string | undefined;
   readonly line: number | undefined;
   readonly column: number | undefined;
   readonly key: string | undefined;
   constructor(code: TemplateErrorCode, message: string, details: TemplateErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
+    super(code, 'data', message, details.cause === undefined ? undefined : { cause: details.cause });
     this.file = details.file;
     this.line = details.line;
     this.column = details.column;
@@ -50,13 +50,11 @@ export interface TemplateLocation {
 }
 
 /** Thrown inside a render; the engine turns it into a TemplateError with the location in front. */
-export class TemplateProblem extends Error {
-  readonly code: TemplateErrorCode;
+export class TemplateProblem extends ConfdError<TemplateErrorCode> {
   readonly key: string | undefined;
   at: TemplateLocation | undefined;
   constructor(code: TemplateErrorCode, message: string, opts: { key?: string; cause?: unknown; at?: TemplateLocation } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = code;
+    super(code, 'data', message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.key = opts.key;
     this.at = opts.at;
   }

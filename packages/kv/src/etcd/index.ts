@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Etcd3, IOptions, Lease } from 'etcd3';
 import { KVError, throwIfAborted, type KVErrorCode } from '../errors.js';
-import { sleep } from '../backoff.js';
+import { sleep } from '@confd-haproxy/base';
 import type {
   KVDeleteOptions,
   KVIndex,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pidAlive, sleep } from '../backoff.js';
+import { pidAlive, sleep } from '@confd-haproxy/base';
 import { KVError } from '../errors.js';
 
 /** Replace `file` with `text`: temp file in the same directory, fsync, rename, fsync the directory. */

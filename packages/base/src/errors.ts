@@ -1,0 +1,61 @@
+// One error model for every package: an error carries a code (what happened) and a category (what
+// kind of failure it is); the category alone decides the exit code.
+
+/** What kind of failure an error is. */
+export type ErrorCategory =
+  /** Bad usage: unknown flag, bad flag value. */
+  | 'usage'
+  /** Bad input: config file, template, KV data. */
+  | 'data'
+  /** An input file that does not exist (--file). */
+  | 'noinput'
+  /** The job failed: render, check, reload, store. */
+  | 'failure';
+
+/** How a run ended: fine, with changes pending (`plan`), or failed in one of the categories. */
+export type Outcome = 'ok' | 'pending' | ErrorCategory;
+
+const CATEGORIES: ReadonlySet<string> = new Set<ErrorCategory>(['usage', 'data', 'noinput', 'failure']);
+
+/** The base of every error the packages throw on purpose. */
+export class ConfdError<C extends string = string> extends Error {
+  readonly code: C;
+  readonly category: ErrorCategory;
+  constructor(code: C, category: ErrorCategory, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.category = category;
+  }
+}
+
+/** A usage error: the bin prints it and exits 64. */
+export class UsageError extends ConfdError<'USAGE'> {
+  override readonly name = 'UsageError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('USAGE', 'usage', message, options);
+  }
+}
+
+/** An input file is missing: the bin prints it and exits 66. */
+export class NoInputError extends ConfdError<'NOINPUT'> {
+  override readonly name = 'NoInputError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOINPUT', 'noinput', message, options);
+  }
+}
+
+/** Whether err is one of ours (by shape, so two copies of this package still agree). */
+export function isConfdError(err: unknown): err is ConfdError {
+  if (!(err instanceof Error)) return false;
+  const e = err as Partial<ConfdError>;
+  return typeof e.code === 'string' && typeof e.category === 'string' && CATEGORIES.has(e.category);
+}
+
+/** The category of any thrown value; anything not ours is a failure. */
+export function categoryOf(err: unknown): ErrorCategory {
+  return isConfdError(err) ? err.category : 'failure';
+}
+
+export const isUsageError = (err: unknown): err is ConfdError => categoryOf(err) === 'usage';
+export const isDataError = (err: unknown): err is ConfdError => categoryOf(err) === 'data';
+export const isNoInputError = (err: unknown): err is ConfdError => categoryOf(err) === 'noinput';
