@@ -1,3 +1,7 @@
 #!/usr/bin/env node
 // The checkgalera command: a committed entry point, so npm links it before dist/ is built.
-import '../dist/checkgalera.js';
+import { main } from '../dist/commands/checkgalera.js';
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

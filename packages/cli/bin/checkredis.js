@@ -1,3 +1,7 @@
 #!/usr/bin/env node
 // The checkredis command: a committed entry point, so npm links it before dist/ is built.
-import '../dist/checkredis.js';
+import { main } from '../dist/commands/checkredis.js';
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

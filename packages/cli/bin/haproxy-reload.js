@@ -1,3 +1,7 @@
 #!/usr/bin/env node
 // The haproxy-reload command: a committed entry point, so npm links it before dist/ is built.
-import '../dist/haproxy-reload.js';
+import { main } from '../dist/commands/haproxy-reload.js';
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

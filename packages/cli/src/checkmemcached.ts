@@ -1,46 +1,7 @@
 #!/usr/bin/env node
-// checkmemcached: keep haproxy/memcached/<tag> pointed at a live memcached.
-import { Command } from 'commander';
-import { memcachedKind } from '@confd-haproxy/check-memcached';
-import { checkerFlags, collectList, hostPorts, parseCheckerFlags, parseTag, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
-import { EXIT, UsageError } from './common.js';
+// The checkmemcached command as a process: the program is commands/checkmemcached.ts, which runs nothing on import.
+import { main } from './commands/checkmemcached.js';
 
-interface Flags extends CheckerFlags {
-  server: string[];
-  tag?: string;
-  proxyport?: string;
-}
-
-const program = checkerFlags(
-  new Command('checkmemcached')
-    .description('Probe memcached servers (set then get) and keep haproxy/memcached/<tag> on a live one; the others become HAProxy backups.')
-    .option('--server <host:port[,host:port]>', 'memcached servers, in order of preference (repeatable)', collectList, [])
-    .option('--tag <tag>', 'the entry name (default mem<port of the first server>)')
-    .option('--proxyport <port>', 'HAProxy listen port (default: the first server\'s port + 5000)')
-    .option('--verbose', 'log every probe'),
-).action(async function (this: Command) {
-  const f = this.opts<Flags>();
-  const consulNeeded = (f.backend ?? (f.file ? 'file' : 'consul')) === 'consul';
-  if (f.server.length === 0 || (consulNeeded && !f.consul && !f.node && !process.env.CONSUL_HTTP_ADDR)) {
-    process.stderr.write('checkmemcached: --server and --consul (or --backend file --file kv.json) are required\n');
-    process.exitCode = EXIT.MEMCACHED_USAGE;
-    return;
-  }
-  parseCheckerFlags(f);
-  const servers = hostPorts(f.server, '--server');
-  const tag = parseTag(f.tag ?? `mem${servers[0]!.port}`, 'memcached');
-  const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
-  if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
-  process.exitCode = await runCheckers(f, () => ({
-    bin: 'checkmemcached',
-    tags: [{ tag, kind: memcachedKind({ tag, servers, ...(proxyport ? { proxyport } : {}) }) }],
-    unhealthy: (r) =>
-      r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port)
-        ? undefined
-        : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`).join('; ') || r.reason})`,
-  }));
-});
-
-runProgram('checkmemcached', program, process.argv.slice(2)).then((code) => {
+main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

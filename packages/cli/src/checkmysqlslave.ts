@@ -1,59 +1,7 @@
 #!/usr/bin/env node
-// checkmysqlslave: keep haproxy/mysqlslave/<tag> pointed at healthy replicas of each db.conf section.
-import { Command } from 'commander';
-import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
-import { checkerFlags, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from './checker-run.js';
-import { CheckerError, type PassReport } from '@confd-haproxy/checker';
-import { UsageError, parseDuration } from './common.js';
+// The checkmysqlslave command as a process: the program is commands/checkmysqlslave.ts, which runs nothing on import.
+import { main } from './commands/checkmysqlslave.js';
 
-interface Flags extends CheckerFlags {
-  conf: string;
-  tag: string[];
-  allTags?: boolean;
-  maxLag: string;
-  masterFallback: boolean;
-}
-
-const program = checkerFlags(
-  new Command('checkmysqlslave')
-    .description('Check MySQL/MariaDB replicas of each db.conf section and keep haproxy/mysqlslave/<tag> on healthy ones (the master when none is).')
-    .option('--conf <file>', 'INI file with one section per tag (host/port are the master)', 'etc/db.conf')
-    .option('--tag <tag>', 'a section of --conf (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
-    .option('--all-tags', 'check every section of --conf in this one process')
-    .option('--max-lag <duration>', 'largest Seconds_Behind_Master still served', '30s')
-    .option('--no-master-fallback', 'with no healthy replica keep the entry instead of pointing it at the master'),
-).action(async function (this: Command) {
-  const f = this.opts<Flags>();
-  if (f.tag.length === 0 && !f.allTags) throw new UsageError('--tag <tag> (repeatable) or --all-tags is required');
-  const { timeoutMs } = parseCheckerFlags(f);
-  const maxLag = parseDuration(f.maxLag, '--max-lag', 's') / 1000;
-  const readConfigs = () => {
-    const doc = readDbConf(f.conf);
-    const tags = [...new Set(f.allTags ? allTags(doc) : f.tag)];
-    if (tags.length === 0) throw new CheckerError('CHECKER_CONFIG', `${f.conf}: no sections, so no tags to check`);
-    return tags.map((tag) => tagConfig(f.conf, doc, tag));
-  };
-  // db.conf is read and checked before anything else: a bad file exits 65 without touching the store.
-  let configs: ReturnType<typeof readConfigs> | undefined = readConfigs();
-  process.exitCode = await runCheckers(f, (_store, logger) => {
-    // Read again on SIGHUP (the first plan uses the file read above).
-    const current = configs ?? readConfigs();
-    configs = undefined;
-    for (const w of current.flatMap((c) => c.warnings)) logger.warn(w);
-    return {
-      bin: 'checkmysqlslave',
-      tags: current.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
-      unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
-    };
-  });
-});
-
-/** "127.0.0.1:3307 SQL thread not running; 127.0.0.1:3308 timed out" for --once. */
-function describeFailures(r: PassReport): string {
-  const failed = r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`);
-  return failed.length ? failed.join('; ') : r.results.length ? r.reason : 'no replica found on the master';
-}
-
-runProgram('checkmysqlslave', program, process.argv.slice(2)).then((code) => {
+main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

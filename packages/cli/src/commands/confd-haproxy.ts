@@ -1,0 +1,535 @@
+// confd-haproxy: the renderer's bin. Parses confd's flags (one or two dashes), builds options,
+// calls the renderer, and maps what happened to an exit code. Nothing else lives here.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
+import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
+import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
+import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import type { KeyObject } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { flagNames, mergedOpts, normalizeSingleDash, userSet } from '../argv.js';
+import { trapSignals, type Signals } from '../signals.js';
+import { VERSION } from '../version.js';
+import { rendererMetrics } from '../metrics.js';
+import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from '../status.js';
+import { newRegistry, startObserver } from '../observe.js';
+import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, storeOptionsFromFlags } from '../common.js';
+
+interface Flags {
+  onetime?: boolean;
+  watch?: boolean;
+  interval?: string;
+  backend?: string;
+  node: string[];
+  prefix?: string;
+  confdir?: string;
+  configFile?: string;
+  noop?: boolean;
+  syncOnly?: boolean;
+  keepStageFile?: boolean;
+  logLevel?: string;
+  logFormat?: string;
+  authToken?: string;
+  tokenFile?: string;
+  scheme?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientCaKeys?: string;
+  basicAuth?: boolean;
+  username?: string;
+  password?: string;
+  etcdLayout?: string;
+  file?: string;
+  createFile?: boolean;
+  wait?: string;
+  commandTimeout?: string;
+  debug?: boolean;
+  allowStale?: boolean;
+  listen?: string;
+  stateDir?: string;
+  json?: boolean;
+  configFromStore?: boolean;
+  diffsBeforeSync?: string;
+  statusTtl?: string;
+  fleet?: boolean;
+  waitConverged?: string;
+  resetHold?: string;
+  trustKey: string[];
+  allowCommand: string[];
+  allowDest: string[];
+  signKey?: string;
+  allowSecrets?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
+/** Repeatable, taken whole: a command or a path may hold a comma. */
+const repeat = (v: string, prev: string[]) => [...prev, v];
+
+function storeFlags(cmd: Command): Command {
+  return cmd
+    .option('--backend <name>', 'store backend: consul, etcd or file', undefined)
+    .option('--node <address>', `store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or ${CONSUL_DEFAULT_ADDRESS})`, collect, [])
+    .option('--file <path>', 'the file store (with --backend file); it must exist')
+    .option('--create-file', 'with --file: start an empty store when the file does not exist')
+    .option('--prefix <prefix>', 'key prefix prepended to every resource\'s keys', '')
+    .option('--confdir <dir>', 'directory holding conf.d/ and templates/', '/etc/confd')
+    .option('--config-file <path>', 'confd-style TOML config file (flags override it)')
+    .option('--auth-token <token>', 'Consul ACL token (prefer CONSUL_HTTP_TOKEN or --token-file: argv is visible in ps)')
+    .option('--token-file <path>', 'read the Consul ACL token from a file')
+    .option('--scheme <scheme>', 'http or https for --node without a scheme')
+    .option('--client-cert <path>', 'TLS client certificate')
+    .option('--client-key <path>', 'TLS client key')
+    .option('--client-ca-keys <path>', 'TLS CA certificate')
+    .option('--basic-auth', 'etcd: authenticate with --username and --password (as confd)')
+    .option('--username <name>', 'etcd user')
+    .option('--password <password>', 'etcd password (argv is visible in ps: prefer password in --config-file)')
+    .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", as confd reads them) or bare ("haproxy/...", releases before)')
+    .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
+    .option('--log-format <format>', 'text or json', 'text')
+    .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', DEFAULT_COMMAND_TIMEOUT)
+    .option('--keep-stage-file', 'keep stage files for inspection')
+    .option('--state-dir <dir>', `where the status of the last passes is kept (default ${defaultStateDir()})`)
+    .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
+}
+
+type Mode = 'run' | 'plan' | 'status' | 'push';
+type Subcommand = Mode | 'keygen';
+
+/** What this renderer runs: bundles signed by a trusted key, commands and dests within the local policy. */
+interface LocalTrust {
+  trustKeys: TrustedKey[];
+  policy: LocalPolicy;
+}
+
+export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<void>): Command {
+  const program = storeFlags(new Command('confd-haproxy'))
+    .version(VERSION, '--version', 'print the version and exit')
+    .description('Render conf.d resources and Handlebars templates from a KV store into haproxy.cfg; check, swap, reload.')
+    .option('--onetime', 'render once and exit (0 on success, non-zero on any error)')
+    .option('--watch', 'watch the store (blocking queries) and conf.d/templates, render on change')
+    .option('--interval <seconds>', 'poll the store every N seconds (default mode)', '600')
+    .option('--wait <min[:max]>', 'after a change wait for min of quiet, but never longer than max, then render once', '200ms:2s')
+    .option('--noop', 'render and print a diff against each dest; change nothing (exit 0 as confd; plan exits 2 when changes are pending)')
+    .option('--sync-only', 'write dest files but skip check_cmd and reload_cmd')
+    .option('--allow-stale', 'render data the store answered without a known leader (refused by default)')
+    .option('--reset-hold <duration>', 'with --watch: after the store reset (index went backwards, most keys gone at once), render only once its data was stable this long; 0 renders at once', '500ms')
+    .option('--config-from-store', 'take conf.d and templates from the bundle in the store (haproxy/.config/bundle), --confdir until one is adopted; implies --watch')
+    .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
+    .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
+    .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key (repeatable, for key rotation)', repeat, [])
+    .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must equal one of these or match it as a glob (* and ? never match a shell operator); repeatable', repeat, [])
+    .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
+    .addOption(new Option('--debug').hideHelp())
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError()
+    .action(async function (this: Command) {
+      await run(this, 'run');
+    });
+  storeFlags(program.command('status'))
+    .description('for each resource: its last render, check and reload, and whether dest differs from what the store holds now. Exit 0: in sync, 2: differs, 1: error')
+    .option('--json', 'print JSON for scripts')
+    .option('--fleet', 'every instance that publishes haproxy/.status/: its bundle version, checksums, and who is behind, diverged or failed since when. Exit 0: converged, 2: not')
+    .option('--wait-converged <duration>', 'with --fleet: wait up to this long for the fleet to converge; exit 1 when it did not')
+    .exitOverride()
+    .action(async function (this: Command) {
+      await run(this, 'status');
+    });
+  storeFlags(program.command('push'))
+    .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
+    .option('--sign-key <file>', 'sign the bundle with this Ed25519 private key (confd-haproxy keygen); instances with --trust-key adopt only signed bundles')
+    .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
+    .exitOverride()
+    .action(async function (this: Command) {
+      await run(this, 'push');
+    });
+  program
+    .command('keygen')
+    .description('write an Ed25519 key pair for signing bundles: DIR/push.key (mode 0600, for push --sign-key) and DIR/push.pub (for --trust-key). Exit 0: written, 65: a key exists already')
+    .requiredOption('--out <dir>', 'directory for push.key and push.pub')
+    .exitOverride()
+    .action(async function (this: Command) {
+      await run(this, 'keygen');
+    });
+  storeFlags(program.command('plan'))
+    .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
+    .exitOverride()
+    .action(async function (this: Command) {
+      await run(this, 'plan');
+    });
+  return program;
+}
+
+/** What a confd.toml setting must hold: a duration may be a number of seconds or a string. */
+type SettingType = 'string' | 'boolean' | 'duration' | 'strings';
+
+const CONFIG_KEYS: Record<string, [keyof Flags, SettingType]> = {
+  backend: ['backend', 'string'],
+  confdir: ['confdir', 'string'],
+  interval: ['interval', 'duration'],
+  prefix: ['prefix', 'string'],
+  log_level: ['logLevel', 'string'],
+  noop: ['noop', 'boolean'],
+  watch: ['watch', 'boolean'],
+  onetime: ['onetime', 'boolean'],
+  sync_only: ['syncOnly', 'boolean'],
+  auth_token: ['authToken', 'string'],
+  scheme: ['scheme', 'string'],
+  client_cert: ['clientCert', 'string'],
+  client_key: ['clientKey', 'string'],
+  client_cakeys: ['clientCaKeys', 'string'],
+  basic_auth: ['basicAuth', 'boolean'],
+  username: ['username', 'string'],
+  password: ['password', 'string'],
+  file: ['file', 'string'],
+  nodes: ['node', 'strings'],
+};
+
+const typeName = (v: unknown) => (Array.isArray(v) ? 'an array' : typeof v === 'object' && v !== null ? 'a table' : `a ${typeof v}`);
+
+/** One setting checked against its type; the flag's value (a duration as a string). */
+function settingValue(file: string, key: string, v: unknown, type: SettingType): unknown {
+  const ok =
+    type === 'strings' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : type === 'duration' ? typeof v === 'string' || (typeof v === 'number' && v >= 0) : typeof v === type;
+  const want = type === 'strings' ? 'an array of strings' : type === 'duration' ? 'a duration (a number of seconds or a string such as "1m30s")' : `a ${type}`;
+  if (!ok) throw new UsageError(`${file}: ${key} must be ${want}, not ${typeName(v)} (${JSON.stringify(v)})`);
+  return typeof v === 'number' ? String(v) : v;
+}
+
+/** confd's confd.toml: values fill what the command line left at its default. */
+function applyConfigFile(flags: Flags, cmd: Command): Flags {
+  if (!flags.configFile) return flags;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(readFileSync(flags.configFile, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`${flags.configFile}: ${(err as Error).message}`);
+  }
+  const out: Flags = { ...flags };
+  for (const [k, v] of Object.entries(doc)) {
+    const setting = CONFIG_KEYS[k];
+    if (!setting) throw new UsageError(`${flags.configFile}: unknown setting "${k}"`);
+    const [name, type] = setting;
+    const value = settingValue(flags.configFile, k, v, type);
+    if (userSet(cmd, name)) continue;
+    (out as unknown as Record<string, unknown>)[name] = value;
+  }
+  return out;
+}
+
+function parseWait(text: string): { minMs: number; maxMs: number } {
+  const [min, max] = text.split(':');
+  const minMs = parseDuration(min ?? '', '--wait', 's');
+  const maxMs = max ? parseDuration(max, '--wait', 's') : Math.max(minMs * 10, minMs);
+  if (maxMs < minMs) throw new UsageError(`--wait: max (${max}) is below min (${min})`);
+  return { minMs, maxMs };
+}
+
+/** The flags of one configuration cycle: the command line, the config file, checked. */
+interface Settings {
+  flags: Flags;
+  logger: Logger;
+  intervalMs: number;
+  /** Everything but the store and the signal. */
+  base: Omit<RendererOptions, 'store' | 'signal'>;
+  storeOpts: ReturnType<typeof storeOptionsFromFlags>;
+  /** --trust-key files, read (run only; empty otherwise). */
+  trustKeys: TrustedKey[];
+  /** push --sign-key, read. */
+  signKey?: KeyObject;
+}
+
+function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): Settings {
+  const flags = applyConfigFile(mergedOpts<Flags>(cmd), cmd);
+  const logger = createLogger({ format: parseLogFormat(flags.logFormat ?? 'text'), level: flags.debug ? 'debug' : parseLogLevel(flags.logLevel ?? 'info'), stream: stderr });
+  const modes = [flags.onetime, flags.watch].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('--onetime and --watch exclude each other');
+  if (flags.configFromStore && (flags.onetime || flags.noop) && mode === 'run') throw new UsageError('--config-from-store runs as a watcher: it excludes --onetime and --noop (use plan/status)');
+  const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
+  if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
+  const trust = mode === 'run' ? localTrust(flags) : undefined;
+  const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
+  const base = {
+    confdir: flags.confdir ?? '/etc/confd',
+    prefix: flags.prefix ?? '',
+    logger,
+    env: process.env,
+    commandTimeoutMs: parseDuration(flags.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT, '--command-timeout', 's'),
+    wait: parseWait(flags.wait ?? '200ms:2s'),
+    noop: Boolean(flags.noop),
+    syncOnly: Boolean(flags.syncOnly),
+    keepStageFile: Boolean(flags.keepStageFile),
+    allowStale: Boolean(flags.allowStale),
+    stateDir: flags.stateDir ?? defaultStateDir(),
+    resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
+    // Always set: a SIGHUP that drops every --allow-* flag must drop the policy too (empty lists allow any).
+    policy: trust?.policy ?? { allowCommands: [], allowDests: [] },
+  };
+  const storeOpts = storeOptionsFromFlags({
+    ...(flags.backend ? { backend: flags.backend } : {}),
+    node: flags.node,
+    ...(flags.file ? { file: flags.file } : {}),
+    ...(flags.createFile ? { createFile: true } : {}),
+    ...(flags.authToken ? { token: flags.authToken } : {}),
+    ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
+    ...(flags.scheme ? { scheme: flags.scheme } : {}),
+    ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
+    ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
+    ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
+    ...(flags.basicAuth ? { basicAuth: true } : {}),
+    ...(flags.username ? { username: flags.username } : {}),
+    ...(flags.password ? { password: flags.password } : {}),
+    ...(flags.etcdLayout ? { etcdLayout: flags.etcdLayout } : {}),
+  });
+  return { flags, logger, intervalMs, base, storeOpts, trustKeys: trust?.trustKeys ?? [], ...(signKey ? { signKey } : {}) };
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** The one line -onetime and plan end with: "3 resources: 1 changed, 2 in sync; 1 reload". */
+export function summaryLine(pass: PassResult, planning: boolean): { msg: string; fields: Record<string, number> } {
+  const failed = pass.resources.filter((r) => r.error).length + (pass.resources.length === 0 ? pass.errors.length : 0);
+  const changed = pass.resources.filter((r) => r.changed && !r.error).length;
+  const inSync = pass.resources.filter((r) => !r.changed && !r.error).length;
+  const reloads = pass.reloads.filter((r) => r.ok).length;
+  const parts = [`${changed} ${planning ? 'would change' : 'changed'}`, `${inSync} in sync`, ...(failed ? [`${failed} failed`] : [])];
+  const msg = `${plural(pass.resources.length, 'resource')}: ${parts.join(', ')}${planning ? '' : `; ${plural(reloads, 'reload')}`}`;
+  return { msg, fields: { resources: pass.resources.length, changed, inSync, failed, reloads } };
+}
+
+function logSummary(logger: Logger, pass: PassResult, planning: boolean): void {
+  const { msg, fields } = summaryLine(pass, planning);
+  logger.info({ summary: fields }, msg);
+}
+
+/** The renderer's options with the whole store: --config-from-store also writes and locks (its status). */
+type StoreRendererOptions = RendererOptions & { store: KVStore };
+
+/** Where a run writes; tests pass their own streams. */
+export interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** What one invocation holds open; main closes it whatever happened. */
+export interface Session {
+  readonly io: CommandIO;
+  readonly signals: Signals;
+  store?: KVStore;
+  observer?: Server;
+}
+
+/** A subcommand opened: its settings, its store and the renderer's options. */
+interface Opened {
+  settings: Settings;
+  store: KVStore;
+  opts: StoreRendererOptions;
+  onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void;
+}
+
+/** Read the settings, open the store and, with --listen, serve the health and metrics endpoints. */
+async function open(session: Session, cmd: Command, mode: Mode): Promise<Opened> {
+  const settings = readSettings(cmd, mode, session.io.stderr);
+  session.signals.setLogger(settings.logger);
+  const store = (session.store = openStore(settings.storeOpts));
+  const opts: StoreRendererOptions = { ...settings.base, store, signal: session.signals.stop, stdout: session.io.stdout };
+  settings.logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
+  if (!settings.flags.listen) return { settings, store, opts };
+  const registry = newRegistry();
+  const m = rendererMetrics(registry, { staleAfterMs: settings.flags.watch ? 3 * 60_000 : 3 * settings.intervalMs + 60_000 });
+  opts.onPass = m.onPass;
+  opts.onWatch = m.onWatch;
+  session.observer = await startObserver({ listen: settings.flags.listen, registry, health: m.health, ready: m.ready });
+  settings.logger.info(`serving /livez, /healthz, /readyz and /metrics on ${settings.flags.listen}`);
+  return { settings, store, opts, onBundle: m.onBundle };
+}
+
+/** The last pass a run saw, and whether it ended after a stop. */
+type LastPass = { pass: PassResult; afterStop: boolean } | undefined;
+
+/** Every pass is kept for the exit code and, when it changed files, recorded in the status file. */
+function recordPasses(session: Session, o: Opened): () => LastPass {
+  const statusFile = statusPath(o.opts.stateDir!, o.opts.confdir);
+  let lastPass: LastPass;
+  const previous = o.opts.onPass;
+  o.opts.onPass = (p) => {
+    previous?.(p);
+    lastPass = { pass: p, afterStop: session.signals.stop.aborted };
+    try {
+      recordPass(statusFile, p);
+    } catch (err) {
+      o.settings.logger.warn(`cannot write the status file ${statusFile}: ${(err as Error).message}`);
+    }
+  };
+  return () => lastPass;
+}
+
+/** plan, and -noop: print the diffs, change nothing. plan exits 2 when changes are pending; -noop keeps confd's 0. */
+async function planPass(session: Session, o: Opened, forPlan: boolean): Promise<number> {
+  const plan = await planAll(o.opts);
+  for (const r of plan.resources) if (r.diff) session.io.stdout.write(r.diff);
+  logSummary(o.settings.logger, plan, true);
+  if (!plan.ok) return plan.exitCode;
+  return forPlan && plan.pending ? EXIT.PENDING : EXIT.OK;
+}
+
+/** `confd-haproxy plan`. */
+export async function planCommand(session: Session, cmd: Command): Promise<number> {
+  return planPass(session, await open(session, cmd, 'plan'), true);
+}
+
+/** `confd-haproxy` itself: -noop, -onetime, or a long run (interval, watch, or bundles from the store) until stopped. */
+export async function runCommand(session: Session, cmd: Command): Promise<number> {
+  const o = await open(session, cmd, 'run');
+  if (o.settings.flags.noop) return planPass(session, o, false);
+  const lastPass = recordPasses(session, o);
+  if (o.settings.flags.onetime) {
+    const pass = await runOnce(o.opts);
+    logSummary(o.settings.logger, pass, false);
+    return pass.ok ? EXIT.OK : pass.exitCode;
+  }
+  await longRun(session, cmd, o);
+  const last = lastPass();
+  return last?.afterStop && last.pass.reloads.some((r) => !r.ok) ? EXIT.FAILED : EXIT.OK;
+}
+
+/** Cycles until stopped: each SIGHUP ends one, the settings (trust keys and policy too) are read again, and a new cycle renders at once. */
+async function longRun(session: Session, cmd: Command, o: Opened): Promise<void> {
+  const { signals } = session;
+  let { settings, store } = o;
+  for (;;) {
+    await runCycle(settings, { ...o.opts, ...settings.base, store, signal: signals.cycle() }, o.opts.stateDir!, o.onBundle);
+    await store.close().catch(() => {});
+    if (signals.stop.aborted) return;
+    try {
+      settings = readSettings(cmd, 'run', session.io.stderr);
+      signals.setLogger(settings.logger);
+    } catch (err) {
+      o.settings.logger.error(`SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
+    }
+    store = session.store = openStore(settings.storeOpts);
+    settings.logger.info(`re-read the configuration: backend ${store.describe}, confdir ${settings.base.confdir}; rendering now`);
+  }
+}
+
+/** `confd-haproxy status`: each resource's last pass and whether dest is in sync; with --fleet, every instance. */
+export async function statusCommand(session: Session, cmd: Command): Promise<number> {
+  const { settings, store, opts } = await open(session, cmd, 'status');
+  const { flags } = settings;
+  if (flags.fleet || flags.waitConverged) return fleetStatus(session, store, flags);
+  const plan = await planAll(opts);
+  const recorded = readStatus(statusPath(opts.stateDir!, opts.confdir));
+  const rows = plan.resources.map((r) => {
+    const bad = plan.badEntries.filter((b) => b.resource === r.resource).map((b) => `${b.message} (${b.fallback})`);
+    return {
+      ...(recorded[r.resource] ?? { resource: r.resource, dest: r.dest }),
+      inSync: r.error ? undefined : !r.changed,
+      ...(r.error ? { error: r.error.message.split('\n')[0] } : {}),
+      badEntries: bad,
+    };
+  });
+  const isBadEntry = (e: Error) => plan.badEntries.some((b) => (e as { key?: string }).key === b.key && e.message === `${b.resource}: ${b.message}`);
+  for (const e of plan.errors.filter((e) => !plan.resources.some((r) => r.error === e) && !isBadEntry(e))) rows.push({ resource: '-', dest: '-', inSync: undefined, error: e.message, badEntries: [] });
+  session.io.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
+  return rows.some((r) => r.error || r.badEntries.length) ? EXIT.FAILED : rows.some((r) => r.inSync === false) ? EXIT.PENDING : EXIT.OK;
+}
+
+/** `confd-haproxy push`: --confdir becomes the next bundle version. */
+export async function pushCommand(session: Session, cmd: Command): Promise<number> {
+  const { settings, store, opts } = await open(session, cmd, 'push');
+  const r = await pushConfig({
+    store,
+    confdir: opts.confdir,
+    stateDir: opts.stateDir!,
+    logger: settings.logger,
+    signal: session.signals.stop,
+    env: process.env,
+    prefix: opts.prefix ?? '',
+    commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    allowSecrets: Boolean(settings.flags.allowSecrets),
+    ...(settings.signKey ? { signKey: settings.signKey } : {}),
+  });
+  const signed = r.bundle.signature ? `, signed by key ${r.bundle.signature.keyId.slice(0, 12)}` : ', unsigned';
+  const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
+  session.io.stdout.write(`${what} (${r.bundle.checksum.slice(0, 12)})${signed}${r.appliedHere ? ', applied on this instance first' : ''}\n`);
+  return EXIT.OK;
+}
+
+/** `confd-haproxy keygen`: an Ed25519 key pair for signing bundles. */
+export async function keygenCommand(session: Session, cmd: Command): Promise<number> {
+  const k = generatePushKey(cmd.opts<{ out: string }>().out);
+  session.io.stdout.write(`wrote ${k.keyFile} (keep it secret) and ${k.pubFile} (key ${k.keyId.slice(0, 12)})\n`);
+  return EXIT.OK;
+}
+
+const SUBCOMMANDS: Record<Subcommand, (session: Session, cmd: Command) => Promise<number>> = {
+  run: runCommand,
+  plan: planCommand,
+  status: statusCommand,
+  push: pushCommand,
+  keygen: keygenCommand,
+};
+
+/** The confd-haproxy command: argv (without node and the script) → exit code. Runs nothing on import. */
+export async function main(argv: string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const session: Session = { io, signals: trapSignals('confd-haproxy') };
+  let code: number = EXIT.OK;
+  const program = buildProgram(async (cmd, name) => {
+    code = await SUBCOMMANDS[name](session, cmd);
+  });
+  for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
+  const { longNames, booleans } = flagNames(program);
+  try {
+    await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
+    return code;
+  } catch (err) {
+    return exitFor('confd-haproxy', err, io.stderr);
+  } finally {
+    await session.store?.close().catch(() => {});
+    session.observer?.close();
+    session.signals.dispose();
+  }
+}
+
+/** --trust-key (only with --config-from-store), --allow-command, --allow-dest: read and checked at start and on SIGHUP. */
+function localTrust(flags: Flags): LocalTrust {
+  if (flags.trustKey.length && !flags.configFromStore) throw new UsageError('--trust-key applies to bundles: it needs --config-from-store');
+  const empty = flags.allowCommand.find((p) => !p.trim());
+  if (empty !== undefined) throw new UsageError('--allow-command: an empty pattern');
+  const relativeDir = flags.allowDest.find((d) => !d.startsWith('/'));
+  if (relativeDir !== undefined) throw new UsageError(`--allow-dest: "${relativeDir}" is not an absolute directory`);
+  return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, allowDests: flags.allowDest } };
+}
+
+/** One configuration cycle of a long run: until SIGHUP or a stop. */
+async function runCycle(settings: Settings, opts: StoreRendererOptions, stateDir: string, onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void): Promise<void> {
+  const { flags } = settings;
+  if (flags.configFromStore) {
+    const diffs = Number(flags.diffsBeforeSync ?? '3');
+    if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
+    await runFleet({ ...opts, trustKeys: settings.trustKeys, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
+  } else if (flags.watch) await runWatch(opts);
+  else await runInterval({ ...opts, intervalMs: settings.intervalMs });
+}
+
+/** status --fleet: the table (or JSON); with --wait-converged, poll until converged or the time is up. */
+async function fleetStatus(session: Session, store: KVStore, flags: Flags): Promise<number> {
+  const signal = session.signals.stop;
+  const waitMs = flags.waitConverged ? parseDuration(flags.waitConverged, '--wait-converged', 's') : 0;
+  const deadline = Date.now() + waitMs;
+  let view = await readFleet(store, signal);
+  while (!view.converged && Date.now() < deadline && !signal.aborted) {
+    await sleep(Math.min(500, Math.max(0, deadline - Date.now())), signal).catch(() => {});
+    view = await readFleet(store, signal);
+  }
+  session.io.stdout.write(flags.json ? `${JSON.stringify(view, null, 2)}\n` : fleetTable(view));
+  if (view.converged) return EXIT.OK;
+  if (waitMs > 0) {
+    session.io.stderr.write(`confd-haproxy: the fleet did not converge within ${flags.waitConverged}\n`);
+    return EXIT.FAILED;
+  }
+  return EXIT.PENDING;
+}

@@ -1,0 +1,107 @@
+// confd-haproxy's subcommands driven in-process: each one is a function from argv to an exit code,
+// writing only to the streams it is given, and importing the package runs none of them.
+import t, { type Test } from 'tap';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+
+const signalListeners = () => ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
+const before = signalListeners();
+const { confdHaproxy } = await import('confd-haproxy');
+
+t.test('importing the package runs no command: no exit code set, no signal trapped', async (t) => {
+  t.equal(process.exitCode, undefined);
+  t.same(signalListeners(), before);
+});
+
+const entry = (name: string, port: number) => JSON.stringify({ name, host: '127.0.0.1', port, proxyport: port + 10050 });
+
+/** A confdir with one resource rendering haproxy/mysqlslave/* into out/haproxy.cfg, and a file store. */
+function confdir(t: Test, kv: Record<string, string>): string {
+  return t.testdir({
+    'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/mysqlslave"]\n' },
+    templates: { 'haproxy.cfg.hbs': '{{#each (gets "/haproxy/mysqlslave/*")}}{{#with (json Value)}}listen {{name}}\n    server {{name}}-mysql {{host}}:{{port}}\n{{/with}}{{/each}}' },
+    out: {},
+    'kv.json': JSON.stringify(kv),
+  });
+}
+
+const common = (dir: string) => ['--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--state-dir', join(dir, 'state'), '--log-level', 'error'];
+
+/** Run confd-haproxy in this process; its exit code and what it wrote. */
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const code = await confdHaproxy(argv, { stdout, stderr });
+  return { code, out: String(stdout.read() ?? ''), err: String(stderr.read() ?? '') };
+}
+
+t.test('plan prints the diff and exits 2 while changes are pending, then 0 once -onetime wrote them', async (t) => {
+  const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
+  const first = await run(['plan', ...common(dir)]);
+  t.equal(first.code, 2);
+  t.match(first.out, /^\+\s+server s1-mysql 127\.0\.0\.1:3301$/m);
+  t.notOk(existsSync(join(dir, 'out/haproxy.cfg')), 'plan changes nothing');
+
+  t.equal((await run(['-onetime', ...common(dir)])).code, 0);
+  t.match(readFileSync(join(dir, 'out/haproxy.cfg'), 'utf8'), /server s1-mysql 127\.0\.0\.1:3301/);
+  t.same(await run(['plan', ...common(dir)]), { code: 0, out: '', err: '' });
+});
+
+t.test('status --json reports each resource in sync or not, exiting 0 or 2', async (t) => {
+  const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
+  t.equal((await run(['--onetime', ...common(dir)])).code, 0);
+  const inSync = await run(['status', '--json', ...common(dir)]);
+  t.equal(inSync.code, 0);
+  t.match(JSON.parse(inSync.out), [{ resource: 'conf.d/haproxy.toml', inSync: true }]);
+  writeFileSync(join(dir, 'kv.json'), JSON.stringify({ 'haproxy/mysqlslave/s1': entry('s1', 3302) }));
+  const differs = await run(['status', '--json', ...common(dir)]);
+  t.equal(differs.code, 2);
+  t.match(JSON.parse(differs.out), [{ resource: 'conf.d/haproxy.toml', inSync: false }]);
+});
+
+t.test('a bad template exits 65 and the old file stays', async (t) => {
+  const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
+  t.equal((await run(['--onetime', ...common(dir)])).code, 0);
+  const good = readFileSync(join(dir, 'out/haproxy.cfg'), 'utf8');
+  writeFileSync(join(dir, 'templates/haproxy.cfg.hbs'), '{{#each (gets "/haproxy/mysqlslave/*")}}');
+  t.equal((await run(['--onetime', ...common(dir)])).code, 65);
+  t.equal(readFileSync(join(dir, 'out/haproxy.cfg'), 'utf8'), good);
+});
+
+t.test('bad usage exits 64 with the reason on the given stderr', async (t) => {
+  const unknown = await run(['--no-such-flag']);
+  t.equal(unknown.code, 64);
+  t.match(unknown.err, /unknown option '--no-such-flag'/);
+  const both = await run(['--onetime', '--watch', '--backend', 'file', '--file', 'x.json']);
+  t.same([both.code, both.err], [64, 'confd-haproxy: --onetime and --watch exclude each other\n']);
+});
+
+t.test('a missing --file exits 66', async (t) => {
+  const dir = confdir(t, {});
+  const r = await run(['--onetime', '--backend', 'file', '--file', join(dir, 'nope.json'), '--confdir', dir, '--state-dir', join(dir, 'state')]);
+  t.equal(r.code, 66);
+  t.match(r.err, /nope\.json/);
+});
+
+t.test('keygen writes the key pair once; a second keygen into the same directory exits 65', async (t) => {
+  const dir = t.testdir({});
+  const first = await run(['keygen', '--out', dir]);
+  t.equal(first.code, 0);
+  t.match(first.out, /^wrote .*push\.key \(keep it secret\) and .*push\.pub/);
+  t.ok(existsSync(join(dir, 'push.key')) && existsSync(join(dir, 'push.pub')));
+  t.equal((await run(['keygen', '--out', dir])).code, 65);
+});
+
+t.test('--help and --version exit 0 and print to the given stdout', async (t) => {
+  const help = await run(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.out, /^Usage: confd-haproxy/);
+  const version = await run(['--version']);
+  t.equal(version.code, 0);
+  t.match(version.out, /^\d+\.\d+\.\d+/);
+});
+
+t.test('no run leaves a signal handler behind', async (t) => {
+  t.same(signalListeners(), before);
+});
