@@ -4,7 +4,7 @@
 // rolling back the resources whose reload failed (@confd-haproxy/resource, apply/).
 import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
-import { exitCodeOfAll, type Logger } from '@confd-haproxy/base';
+import { DEFAULT_COMMAND_TIMEOUT_MS, exitCodeOfAll, type Logger } from '@confd-haproxy/base';
 import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
 import {
   applySwapped,
@@ -244,7 +244,7 @@ export class Renderer {
     const o = this.#opts;
     const noop = mode.noop ?? o.noop ?? false;
     const syncOnly = o.syncOnly ?? false;
-    const commandTimeoutMs = o.commandTimeoutMs ?? 30_000;
+    const commandTimeoutMs = o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const env = o.env ?? {};
     return {
       read: { store: o.store, snapshots, catalog: mode.catalog, signal: o.signal },

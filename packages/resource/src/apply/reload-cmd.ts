@@ -1,5 +1,6 @@
 // The reload_cmd strategy: after every swap of a pass, each distinct command runs once; when it
 // fails, every resource that depended on it gets its previous dest back.
+import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { withFields, type FieldLogger } from '@confd-haproxy/kv';
 import { dedupeCommands, describeFailure, runCommand, type CommandResult } from '@confd-haproxy/runner';
 import { ResourceError } from '../errors.js';
@@ -40,7 +41,7 @@ export async function reloadOrRollback(
   opts: ReloadOptions & { timeoutMs?: number },
 ): Promise<{ result: CommandResult; error?: ResourceError; rolledBack: boolean; restored: string[] }> {
   const result = await runCommand(command, {
-    timeoutMs: opts.timeoutMs ?? opts.commandTimeoutMs ?? 30_000,
+    timeoutMs: opts.timeoutMs ?? opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
@@ -77,7 +78,7 @@ export async function reloadAll(waiters: readonly ReloadWaiter[], opts: ReloadOp
   const outcomes: ReloadOutcome[] = [];
   for (const command of dedupeCommands(waiters.map((w) => w.command))) {
     const group = waiters.filter((w) => w.command === command);
-    const timeoutMs = Math.max(...group.map((w) => w.timeoutMs ?? opts.commandTimeoutMs ?? 30_000));
+    const timeoutMs = Math.max(...group.map((w) => w.timeoutMs ?? opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS));
     const r = await reloadOrRollback(command, group.map((w) => w.swap), { ...opts, timeoutMs });
     const dests = group.map((w) => w.swap.dest);
     logReload(opts.logger, command, dests, r);
