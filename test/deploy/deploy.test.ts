@@ -253,6 +253,8 @@ t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t)
     t.not(status, 404, `${path} is served (${status})`);
     t.not(status, 0, `${path} answered`);
   }
+  // Stopped before t.testdir's own teardown removes the directory it writes into.
+  await killAndWait(child);
 });
 
 t.test('the shipped renderers allow exactly the commands and the directory of the resource they ship with', async (t) => {

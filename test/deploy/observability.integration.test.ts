@@ -67,6 +67,8 @@ t.test('every metric the dashboard and the alert rules use is exported by a bin'
   const alerts = rules.groups.flatMap((g) => g.rules);
   for (const want of ['LockLost', 'RenderRefused', 'ReloadFailing', 'FleetDiverged', 'StoreUnreachable']) t.ok(alerts.some((a) => a.alert.endsWith(want)), `an alert for ${want}`);
   for (const a of alerts) for (const n of familiesIn(a.expr, exported)) t.ok(exported.has(n), `${a.alert}: ${n} is exported`);
+  // Stopped before t.testdir's own teardown removes the directory they write into.
+  await Promise.all([killAndWait(renderer), killAndWait(checker)]);
 });
 
 t.test('the dashboard is up to date with its generator', async (t) => {

@@ -66,6 +66,8 @@ t.test('a second copy for the same tag on one host refuses; a stale lock file is
   await sleep(300);
   const third = run('checkmemcached', [...args, '--once']);
   t.equal(third.code, 0, `a dead holder's lock is taken over: ${third.err}`);
+  // Stopped before t.testdir's own teardown removes the directory it writes into.
+  await killAndWait(first);
 });
 
 t.test('SIGTERM releases the cluster lock and exits 0; a standby takes over when the holder is killed', async (t) => {

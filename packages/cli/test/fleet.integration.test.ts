@@ -73,6 +73,8 @@ t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instan
   t.equal(none.code, 1, 'no instance is not a converged fleet');
   t.match(none.err, /did not converge within 1s/);
   t.match(none.out, /no instance publishes a status/);
+  // Stopped before t.testdir's own teardown removes the directory it writes into.
+  await killAndWait(child);
 });
 
 t.test('keygen, a signed push, and an instance with --trust-key that refuses an unsigned push and counts it', async (t) => {
@@ -110,4 +112,6 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
   t.equal(readFileSync(join(inst, 'app.cfg'), 'utf8').split('\n')[0], '# v-signed');
   const version = Number(/^pushed version (\d+)/.exec(signed.out)?.[1]);
   t.ok(await until(async () => (await metric('confd_haproxy_fleet_bundle_version')) === version), `and reports version ${version} as the one it runs`);
+  // Stopped before t.testdir's own teardown removes the directory it writes into.
+  await killAndWait(child);
 });

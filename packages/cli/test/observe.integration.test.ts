@@ -43,6 +43,8 @@ t.test('the renderer serves /healthz, /readyz and /metrics with --listen', async
   const exited = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
   p.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM stops the watcher cleanly');
+  // Stopped before t.testdir's own teardown removes the directory it writes into.
+  await killAndWait(p);
 });
 
 t.test('/livez answers while the store is unreachable: an outage is for readiness, not for restarts', async (t) => {
@@ -55,6 +57,8 @@ t.test('/livez answers while the store is unreachable: an outage is for readines
   t.match(await until(`http://127.0.0.1:${port}/livez`, 200), { status: 200, text: /^ok: up \d+ s/ });
   t.match(await get(`http://127.0.0.1:${port}/readyz`), { status: 503, text: /^not ok: no successful render yet/ });
   t.match(await get(`http://127.0.0.1:${port}/livez`), { status: 200 }, 'still alive');
+  // Stopped before t.testdir's own teardown removes the directory it writes into.
+  await killAndWait(p);
 });
 
 t.test('a checker serves the active server per tag and probe results', async (t) => {
@@ -72,4 +76,6 @@ t.test('a checker serves the active server per tag and probe results', async (t)
   t.match(metrics, /confd_haproxy_checker_lock_held\{tag="obs"\} 1/);
   t.match(await get(`http://127.0.0.1:${port}/healthz`), { status: 200 });
   t.match(await get(`http://127.0.0.1:${port}/livez`), { status: 200 });
+  // Stopped before t.testdir's own teardown removes the directory it writes into.
+  await killAndWait(p);
 });
