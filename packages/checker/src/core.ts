@@ -3,7 +3,7 @@
 // only when it changed, with CAS, and only while holding the tag's lock.
 import type { Logger } from '@confd-haproxy/base';
 import { outageLog, withFields, type KVInfo, type KVLock, type KVLocker, type KVReader, type KVWriter, type OutageLog } from '@confd-haproxy/kv';
-import { entryProblem, parseEntry, prefixedKey, sameEntry, type Entry, type EntryBody } from './entry.js';
+import { entryKey, entryProblem, lockKey, parseEntry, sameEntry, type Entry, type EntryBody } from '@confd-haproxy/schema';
 
 export interface Target {
   host: string;
@@ -203,8 +203,8 @@ export class TagChecker<T extends Target = Target> {
 
   constructor(opts: TagCheckerOptions<T>) {
     this.#o = opts;
-    this.key = prefixedKey(opts.prefix, `haproxy/${opts.kind.kind}/${opts.tag}`);
-    this.lockKey = prefixedKey(opts.prefix, `haproxy/.locks/${opts.kind.kind}/${opts.tag}`);
+    this.key = entryKey(opts.kind.kind, opts.tag, opts.prefix);
+    this.lockKey = lockKey(opts.kind.kind, opts.tag, opts.prefix);
     this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
     this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
     this.#storeName = opts.store.describe.split(' ')[0] ?? 'store';

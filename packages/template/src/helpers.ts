@@ -1,6 +1,7 @@
 // confd's template functions, as plain functions of the render scope and their arguments. The
 // engine wraps them for Handlebars (drops the trailing options object, refuses block use).
 import { existsSync } from 'node:fs';
+import { entryProblem } from '@confd-haproxy/schema';
 import { TemplateProblem } from './errors.js';
 
 export interface KVPairView {
@@ -193,39 +194,14 @@ function parseJson(scope: RenderScope, helper: 'json' | 'jsonArray', text: unkno
   return parsed;
 }
 
-// An entry's fields end up as words of HAProxy config lines: a space, '#' or a bad port in them
-// would change the line's meaning, so the shipped templates read entries through `entry`.
-const ENTRY_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-const ENTRY_HOST = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
-const ROLES = new Set(['active', 'backup', 'drain', 'maint']);
-
+// An entry's fields end up as words of HAProxy config lines, so the shipped templates read entries
+// through `entry`: the schema's rules for an entry as a template may meet it.
 function parseEntry(scope: RenderScope, text: unknown): unknown {
-  const e = parseJson(scope, 'json', text) as Record<string, unknown>;
+  const e = parseJson(scope, 'json', text);
+  const problem = entryProblem(e, 'read');
+  if (problem === undefined) return e;
   const key = scope.keyOfValue(str(text));
-  const bad = (what: string): never => {
-    throw new TemplateProblem('TEMPLATE_BAD_VALUE', `${key === undefined ? '' : `${key}: `}entry: ${what}`, { key });
-  };
-  const port = (v: unknown, field: string) => {
-    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535)) bad(`${field} ${JSON.stringify(v)} is not a port number (1..65535)`);
-  };
-  if (typeof e.name !== 'string' || !ENTRY_NAME.test(e.name)) bad(`name ${JSON.stringify(e.name)} is not [A-Za-z0-9_.-]{1,128}`);
-  if (typeof e.host !== 'string' || !ENTRY_HOST.test(e.host)) bad(`host ${JSON.stringify(e.host)} is not a host name or address`);
-  port(e.port, 'port');
-  port(e.proxyport, 'proxyport');
-  if (e.readerport !== undefined) port(e.readerport, 'readerport');
-  for (const list of ['servers', 'readers'] as const) {
-    const servers = e[list];
-    if (servers === undefined) continue;
-    if (!Array.isArray(servers)) bad(`${list} is not an array`);
-    for (const [i, sv] of (servers as Record<string, unknown>[]).entries()) {
-      if (!sv || typeof sv !== 'object') bad(`${list}[${i}] is not an object`);
-      if (typeof sv.host !== 'string' || !ENTRY_HOST.test(sv.host)) bad(`${list}[${i}].host ${JSON.stringify(sv.host)} is not a host name or address`);
-      port(sv.port, `${list}[${i}].port`);
-      if (sv.weight !== undefined && !(typeof sv.weight === 'number' && Number.isInteger(sv.weight) && sv.weight >= 0 && sv.weight <= 256)) bad(`${list}[${i}].weight ${JSON.stringify(sv.weight)} is not 0..256`);
-      if (sv.role !== undefined && !ROLES.has(sv.role as string)) bad(`${list}[${i}].role ${JSON.stringify(sv.role)} is not active, backup, drain or maint`);
-    }
-  }
-  return e;
+  throw new TemplateProblem('TEMPLATE_BAD_VALUE', `${key === undefined ? '' : `${key}: `}entry: ${problem}`, { key });
 }
 
 /** `entry` with recovery: a bad value yields the key's last good entry, or nothing ({{#with}} skips it). */
