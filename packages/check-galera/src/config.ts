@@ -3,7 +3,8 @@
 // hostgroups (the writer candidates and their order) become each node's writerWeight.
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
-import { CheckerError, TAG_PATTERN, type Target } from '@confd-haproxy/checker';
+import { CheckerError, type Target } from '@confd-haproxy/checker';
+import { TAG_PATTERN } from '@confd-haproxy/schema';
 import { readPemSetting, type MysqlTls } from '@confd-haproxy/check-mysql';
 
 export interface GaleraNodeConfig extends Target {

@@ -1,7 +1,8 @@
 // checkgalera: one entry per Galera cluster, haproxy/galera/<cluster>, with the writer(s) for the
 // writer listen and every node with its role for the reader listen (pxcScheduler's rules, see
 // rules.ts). Each node answers one query per pass on a kept connection.
-import { prefixedKey, type CheckerKind, type CheckerLogger, type Entry, type EntryBody, type Target } from '@confd-haproxy/checker';
+import type { CheckerKind, CheckerLogger, Target } from '@confd-haproxy/checker';
+import { maintenancePrefix as maintenanceFolder, type Entry, type EntryBody } from '@confd-haproxy/schema';
 import { MysqlConnections, privilegeHint } from '@confd-haproxy/check-mysql';
 import type { GaleraClusterConfig, GaleraNodeConfig } from './config.js';
 import { assignRoles, healthOf, nodeKey, type NodeStatus, type NodeView, type Roles } from './rules.js';
@@ -150,4 +151,4 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
 }
 
 /** Where an operator's maintenance keys live: haproxy/.maint/galera/<cluster>/<host:port>. */
-export const maintenancePrefix = (cluster: string, prefix?: string) => prefixedKey(prefix, `haproxy/.maint/galera/${cluster}/`);
+export const maintenancePrefix = (cluster: string, prefix?: string) => maintenanceFolder('galera', cluster, prefix);

@@ -1,6 +1,7 @@
 // pxcScheduler's rules for HAProxy: which Galera node may serve, which one writes, who reads.
 // Pure functions over what one pass saw, so every rule is testable on its own.
-import type { EntryServer, Target } from '@confd-haproxy/checker';
+import type { Target } from '@confd-haproxy/checker';
+import type { EntryServer } from '@confd-haproxy/schema';
 import type { GaleraClusterConfig, GaleraNodeConfig } from './config.js';
 
 /** What a node reports about itself (wsrep status and a few variables). */

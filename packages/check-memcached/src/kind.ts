@@ -1,6 +1,7 @@
 // checkmemcached: one active server per tag (sticky while healthy, else the first healthy in the
 // order given), the others rendered as HAProxy backups so HAProxy fails over before we write.
-import type { CheckerKind, Entry, EntryBody, Target } from '@confd-haproxy/checker';
+import type { CheckerKind, Target } from '@confd-haproxy/checker';
+import type { Entry, EntryBody } from '@confd-haproxy/schema';
 import { MemcachedProbe } from './probe.js';
 
 export const MEMCACHED_PROXYPORT_OFFSET = 5000;

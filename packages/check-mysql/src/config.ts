@@ -1,6 +1,7 @@
 // db.conf, the original's INI: one section per tag; host/port are the MASTER.
 import { readFileSync } from 'node:fs';
-import { CheckerError, TAG_PATTERN } from '@confd-haproxy/checker';
+import { CheckerError } from '@confd-haproxy/checker';
+import { TAG_PATTERN } from '@confd-haproxy/schema';
 import type { MysqlTls } from './connections.js';
 
 export const MYSQL_PROXYPORT_OFFSET = 10050;

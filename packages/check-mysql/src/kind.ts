@@ -1,7 +1,8 @@
 // checkmysqlslave: a replica serves when it answers in time, both replication threads run, its
 // lag is within max-lag and it replicates from the configured master. Every candidate is checked
 // before it is chosen; with none healthy the entry points at the master (switchable off).
-import type { CheckerKind, CheckerLogger, Entry, EntryBody, Target } from '@confd-haproxy/checker';
+import type { CheckerKind, CheckerLogger, Target } from '@confd-haproxy/checker';
+import type { Entry, EntryBody } from '@confd-haproxy/schema';
 import type { MysqlTagConfig } from './config.js';
 import { MysqlConnections } from './connections.js';
 

@@ -3,7 +3,8 @@
 // split-brain: the stored entry stays where it is (it never flips back and forth) and it is
 // reported on every pass until an operator resolves it.
 import type { Logger } from '@confd-haproxy/base';
-import type { CheckerKind, Entry, EntryBody, Target } from '@confd-haproxy/checker';
+import type { CheckerKind, Target } from '@confd-haproxy/checker';
+import type { Entry, EntryBody } from '@confd-haproxy/schema';
 import { RedisConnection, RedisReplyError, type RedisTls, type Reply } from './resp.js';
 
 /**

@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { prefixProblem, runTagCheckers, takeLocalLock, TagChecker, TAG_PATTERN, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
+import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
+import { prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -114,7 +115,7 @@ export interface CheckerPlan {
 export function parsePrefix(prefix: string | undefined): string {
   const problem = prefixProblem(prefix ?? '');
   if (problem) throw new UsageError(`--prefix: ${problem}`);
-  return (prefix ?? '').replace(/^\/+|\/+$/g, '');
+  return trimPrefix(prefix);
 }
 
 /** Every common flag parsed once, before any file is read: a bad flag is always exit 64. */

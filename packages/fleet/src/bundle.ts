@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { dirname, join, relative, sep } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { KVReader, KVWriter } from '@confd-haproxy/kv';
+import { BUNDLE_KEY, CONFIG_PREFIX } from '@confd-haproxy/schema';
 import { FleetError } from './errors.js';
 import { keyIdOfPrivate, signBundle, type BundleSignature } from './trust.js';
 
-export const CONFIG_PREFIX = 'haproxy/.config/';
-export const BUNDLE_KEY = `${CONFIG_PREFIX}bundle`;
+export { BUNDLE_KEY, CONFIG_PREFIX };
 
 /** Path (conf.d/x.toml, templates/…) → content. */
 export type BundleFiles = Record<string, string>;

@@ -5,7 +5,9 @@ import type { Logger } from '@confd-haproxy/base';
 import type { KVLock, KVLocker, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
 
-export const STATUS_PREFIX = 'haproxy/.status/';
+import { statusKey, STATUS_PREFIX } from '@confd-haproxy/schema';
+
+export { STATUS_PREFIX };
 
 export interface InstanceStatus {
   id: string;
@@ -43,7 +45,7 @@ export class StatusPublisher {
 
   constructor(store: KVWriter & KVLocker, id: string, opts: { ttlMs: number; logger: PublisherLogger }) {
     this.#store = store;
-    this.key = `${STATUS_PREFIX}${id}`;
+    this.key = statusKey(id);
     this.#ttlMs = opts.ttlMs;
     this.#logger = opts.logger;
     this.#timer = setInterval(() => this.#serial(() => this.#renew()), Math.max(200, Math.floor(opts.ttlMs / 3)));

@@ -2,6 +2,7 @@
 // haproxy/galera/<cluster>. --maint / --unmaint put a node in or out of maintenance through the store.
 import { Command } from 'commander';
 import { galeraKind, maintenancePrefix, readGaleraConfig, type GaleraKind } from '@confd-haproxy/check-galera';
+import { maintenanceKey } from '@confd-haproxy/schema';
 import { CheckerError } from '@confd-haproxy/checker';
 import { checkerFlags, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
 import { EXIT, UsageError } from '../common.js';
@@ -75,7 +76,7 @@ async function setMaintenance(f: Flags, clusters: { name: string; nodes: { host:
   }
   const store = storeFromCheckerFlags(f);
   try {
-    const key = `${maintenancePrefix(cluster.name, parsePrefix(f.prefix))}${node.host}:${node.port}`;
+    const key = maintenanceKey('galera', cluster.name, node, parsePrefix(f.prefix));
     if (f.maint !== undefined) await store.put(key, JSON.stringify({ reason: f.reason, since: new Date().toISOString() }));
     else await store.delete(key);
     process.stdout.write(`${cluster.name}: ${node.host}:${node.port} ${f.maint !== undefined ? 'is in maintenance' : 'is out of maintenance'} (${key})\n`);
