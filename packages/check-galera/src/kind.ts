@@ -14,7 +14,14 @@ export interface GaleraKindOptions {
   logger?: CheckerLogger;
 }
 
-export interface GaleraKind extends CheckerKind<GaleraNodeConfig> {
+/** What one probe learned about a node. */
+export interface NodeProbe {
+  status?: NodeStatus;
+  health: NodeView['health'];
+  reason?: string;
+}
+
+export interface GaleraKind extends CheckerKind<GaleraNodeConfig, NodeProbe> {
   /** The last pass's roles (for --once and tests). */
   readonly lastRoles: Roles | undefined;
 }
@@ -62,7 +69,6 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
   const cfg = opts.cluster;
   let lost: ((t: Target, reason: string) => void) | undefined;
   const conns = new MysqlConnections({ user: cfg.user, password: cfg.password, timeoutMs: cfg.checkTimeOut, ...(cfg.tls ? { tls: cfg.tls } : {}), onLost: (t, reason) => lost?.(t, reason) });
-  let statuses = new Map<string, { status?: NodeStatus; health: NodeView['health']; reason?: string }>();
   let maint = new Set<string>();
   let lastRoles: Roles | undefined;
   let lastProblem = '';
@@ -73,7 +79,6 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
       return lastRoles;
     },
     async targets(signal) {
-      statuses = new Map();
       if (opts.maintenance) {
         try {
           maint = await opts.maintenance(signal);
@@ -93,17 +98,16 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
         rows = await conns.query<StatusRow>(t, STATUS_SQL, signal);
       } catch (err) {
         const reason = privilegeHint(err);
-        statuses.set(nodeKey(t), { health: 'down', reason });
-        return { ok: false, reason };
+        return { ok: false, reason, data: { health: 'down', reason } };
       }
       const status = parseStatus(rows[0]!);
       const h = healthOf(status);
-      statuses.set(nodeKey(t), { status, ...h });
-      return h.health === 'ok' ? { ok: true } : { ok: false, reason: h.reason ?? h.health };
+      const data = { status, ...h };
+      return h.health === 'ok' ? { ok: true, data } : { ok: false, reason: h.reason ?? h.health, data };
     },
-    choose(eligible, current): EntryBody | undefined {
+    choose(eligible, current, _all, probed): EntryBody | undefined {
       const views: NodeView[] = cfg.nodes.map((n) => {
-        const s = statuses.get(nodeKey(n)) ?? { health: 'down' as const, reason: 'not checked' };
+        const s = probed.get(nodeKey(n)) ?? { health: 'down' as const, reason: 'not checked' };
         return {
           ...n,
           health: s.health,

@@ -98,7 +98,7 @@ function pairs(r: Reply): Record<string, string> {
   return out;
 }
 
-export interface RedisKind extends CheckerKind {
+export interface RedisKind extends CheckerKind<Target, RoleInfo> {
   /** The last pass's choice (for --once and logs). */
   readonly lastChoice: MasterChoice | undefined;
 }
@@ -121,7 +121,6 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
     return c;
   };
   const name = opts.masterName ?? opts.tag;
-  let roles = new Map<string, RoleInfo>();
   let sentinel: { master?: Target; asked: boolean; error?: string } | undefined;
   let lastChoice: MasterChoice | undefined;
   let lastReported = '';
@@ -169,7 +168,6 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
       return lastChoice;
     },
     async targets(signal) {
-      roles = new Map();
       sentinel = undefined;
       const found = opts.sentinels?.length ? await askSentinels(signal) : [];
       const all = [...opts.servers, ...found];
@@ -181,11 +179,10 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
     async probe(t, signal) {
       const role = parseRole(await conn(t).command(['ROLE'], signal));
       if (typeof role === 'string') return { ok: false, reason: role };
-      roles.set(key(t), role);
-      if (role.role === 'master' || role.role === 'slave') return { ok: true };
-      return { ok: false, reason: `ROLE says ${role.role}` };
+      if (role.role === 'master' || role.role === 'slave') return { ok: true, data: role };
+      return { ok: false, reason: `ROLE says ${role.role}`, data: role };
     },
-    choose(eligible, current, all): EntryBody | undefined {
+    choose(eligible, current, all, roles): EntryBody | undefined {
       const choice = chooseMaster(eligible, roles, sentinel);
       report(choice);
       const master = choice.master;

@@ -17,18 +17,29 @@ export interface ProbeResult {
   ms: number;
 }
 
+/** What a kind's probe answers: ok or why not, and what it learned, which `choose` receives. */
+export interface ProbeOutcome<P = unknown> {
+  ok: boolean;
+  reason?: string;
+  /** The probe's findings (a ROLE answer, a node's status), failed or not; none leaves the target's previous ones. */
+  data?: P;
+}
+
+/** This pass's probe data by "host:port"; a re-probe replaces its target's. */
+export type ProbeData<P> = ReadonlyMap<string, P>;
+
 export type CheckerLogger = Logger;
 
-/** What a kind of checker says: how to find targets, how to probe one, how to choose. */
-export interface CheckerKind<T extends Target = Target> {
+/** What a kind of checker says: how to find targets, how to probe one, how to choose. P: what a probe learns. */
+export interface CheckerKind<T extends Target = Target, P = unknown> {
   /** The key segment: haproxy/<kind>/<tag>. */
   readonly kind: string;
   /** The candidates of this pass; the signal fires after the probe timeout. */
   targets(signal: AbortSignal): Promise<T[]>;
   /** One check; the signal fires at the deadline and the probe must then let go of its socket. */
-  probe(target: T, signal: AbortSignal): Promise<Omit<ProbeResult, 'ms'>>;
-  /** The entry for this pass from the eligible targets (in target order) and the stored entry. */
-  choose(eligible: T[], current: Entry | undefined, all: T[]): EntryBody | undefined;
+  probe(target: T, signal: AbortSignal): Promise<ProbeOutcome<P>>;
+  /** The entry for this pass from the eligible targets (in target order), the stored entry and what this pass's probes learned. */
+  choose(eligible: T[], current: Entry | undefined, all: T[], probed: ProbeData<P>): EntryBody | undefined;
   /** Original-style log line when the stored entry is kept. */
   okLine?(entry: Entry, storeName: string): string;
   /** Original-style log line when a new entry is written. */
@@ -41,9 +52,9 @@ export interface CheckerKind<T extends Target = Target> {
   close?(): Promise<void>;
 }
 
-export interface TagCheckerOptions<T extends Target> {
+export interface TagCheckerOptions<T extends Target, P = unknown> {
   tag: string;
-  kind: CheckerKind<T>;
+  kind: CheckerKind<T, P>;
   /** A checker reads its entry, writes it with CAS and holds a lock: it never lists or watches. */
   store: KVReader & KVWriter & KVLocker & KVInfo;
   logger: CheckerLogger;
@@ -109,14 +120,14 @@ const DONE = new Error('probe over');
  * controller sits in `inFlight` while it runs, so stopping the checker aborts it without a listener
  * per probe on a signal shared by every loop.
  */
-function withTimeout(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<Omit<ProbeResult, 'ms'>>): Promise<ProbeResult> {
+function withTimeout<P>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<ProbeOutcome<P>>): Promise<ProbeResult & { data?: P }> {
   const started = Date.now();
   const ac = new AbortController();
   inFlight.add(ac);
   // One promise and one timer per probe (no race of two promises): this runs for every probe of every tag.
-  return new Promise<ProbeResult>((done) => {
+  return new Promise<ProbeResult & { data?: P }>((done) => {
     let settled = false;
-    const settle = (r: Omit<ProbeResult, 'ms'>) => {
+    const settle = (r: ProbeOutcome<P>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -167,10 +178,10 @@ interface Reprobe {
   timer: NodeJS.Timeout | undefined;
 }
 
-export class TagChecker<T extends Target = Target> {
+export class TagChecker<T extends Target = Target, P = unknown> {
   readonly key: string;
   readonly lockKey: string;
-  readonly #o: TagCheckerOptions<T>;
+  readonly #o: TagCheckerOptions<T, P>;
   readonly #counters = new Map<string, Counter>();
   #lock: KVLock | undefined;
   /** When the lock was last taken or renewed (ms); writes stop once a renew fails. */
@@ -192,6 +203,8 @@ export class TagChecker<T extends Target = Target> {
   #serial: Promise<unknown> = Promise.resolve();
   /** The last pass's targets: the ones a closed connection may re-probe. */
   #targets: T[] = [];
+  /** What the last pass's probes (and re-probes since) learned, for the kind's choose. */
+  #probed = new Map<string, P>();
   readonly #reprobes = new Map<string, Reprobe>();
   /** run()'s onPass, told about re-probes too. */
   #onReport: ((r: PassReport<T>) => void) | undefined;
@@ -201,7 +214,7 @@ export class TagChecker<T extends Target = Target> {
   #lastParsed: { value: string; entry: Entry | undefined } | undefined;
   readonly #storeName: string;
 
-  constructor(opts: TagCheckerOptions<T>) {
+  constructor(opts: TagCheckerOptions<T, P>) {
     this.#o = opts;
     this.key = entryKey(opts.kind.kind, opts.tag, opts.prefix);
     this.lockKey = lockKey(opts.kind.kind, opts.tag, opts.prefix);
@@ -327,8 +340,11 @@ export class TagChecker<T extends Target = Target> {
     else log.debug(`${o.tag}: ${what}${id(target)} failed (${result.reason}); ${c.downs} in a row`);
   }
 
-  #probe(target: T): Promise<ProbeResult> {
-    return withTimeout(this.#o.timeoutMs, this.#inFlight, (s) => this.#o.kind.probe(target, s));
+  /** Probe within the deadline; what the probe learned is kept for choose, the result goes in the report. */
+  async #probe(target: T): Promise<ProbeResult> {
+    const { data, ...result } = await withTimeout(this.#o.timeoutMs, this.#inFlight, (s) => this.#o.kind.probe(target, s));
+    if (data !== undefined) this.#probed.set(id(target), data);
+    return result;
   }
 
   /** Run fn after the pass or re-probe before it has finished. */
@@ -366,6 +382,7 @@ export class TagChecker<T extends Target = Target> {
       return this.#report('interval', { results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` });
     }
     this.#targets = targets;
+    this.#probed = new Map();
     const results = await Promise.all(targets.map(async (target) => ({ target, result: await this.#probe(target) })));
     for (const { target, result } of results) this.#record(target, result);
     return this.#decide(targets, results, signal, 'interval');
@@ -424,7 +441,7 @@ export class TagChecker<T extends Target = Target> {
       }
       this.#outage.ok();
       const current = this.#parsed(stored?.value);
-      const chosen = o.kind.choose(eligible, current, targets);
+      const chosen = o.kind.choose(eligible, current, targets, this.#probed);
       if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: 'nothing to choose; entry kept' });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
       if (current && sameEntry(current, entry)) {
