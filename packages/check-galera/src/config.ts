@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { CheckerError, type Target } from '@confd-haproxy/checker';
-import { TAG_PATTERN } from '@confd-haproxy/schema';
+import { entryKey, TAG_PATTERN } from '@confd-haproxy/schema';
 import { readPemSetting, type MysqlTls } from '@confd-haproxy/check-mysql';
 
 export interface GaleraNodeConfig extends Target {
@@ -119,7 +119,7 @@ export function parseGaleraConfig(file: string, text: string): GaleraConfig {
   if (names.length === 0) bad('cluster', 'no [cluster.<name>] section');
   const clusters = names.map((name, index): GaleraClusterConfig => {
     const path = `cluster.${name}`;
-    if (!TAG_PATTERN.test(name)) bad(path, 'the name must be letters, digits, _ . - (it becomes the key haproxy/galera/<name>)');
+    if (!TAG_PATTERN.test(name)) bad(path, `the name must be letters, digits, _ . - (it becomes the key ${entryKey('galera', '<name>')})`);
     const c = clustersDoc[name];
     if (!isTable(c)) return bad(path, 'is not a section');
     unknown(c, CLUSTER_KEYS, path);

@@ -1,7 +1,7 @@
 // db.conf, the original's INI: one section per tag; host/port are the MASTER.
 import { readFileSync } from 'node:fs';
 import { CheckerError } from '@confd-haproxy/checker';
-import { TAG_PATTERN } from '@confd-haproxy/schema';
+import { entryKey, TAG_PATTERN } from '@confd-haproxy/schema';
 import type { MysqlTls } from './connections.js';
 
 export const MYSQL_PROXYPORT_OFFSET = 10050;
@@ -112,7 +112,7 @@ export function tagConfig(file: string, doc: Record<string, Record<string, unkno
     throw new CheckerError('CHECKER_CONFIG', `${file}: no section [${tag}] (sections: ${known.join(', ') || 'none'})`);
   }
   const where = (k: string) => `${file}: [${tag}] ${k}`;
-  if (!TAG_PATTERN.test(tag)) throw new CheckerError('CHECKER_CONFIG', `${file}: [${tag}] is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/mysqlslave/<tag>)`);
+  if (!TAG_PATTERN.test(tag)) throw new CheckerError('CHECKER_CONFIG', `${file}: [${tag}] is not a usable tag (letters, digits, _ . -; it becomes the key ${entryKey('mysqlslave', '<tag>')})`);
   // Other tools may keep their own settings in db.conf: ignored, but named so a typo shows.
   const warnings = Object.keys(s)
     .filter((k) => !KNOWN.has(k))

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
-import { prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
+import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -85,7 +85,7 @@ export function parseHostPort(s: string, flag: string): { host: string; port: nu
 
 /** --tag checked as the key segment it becomes (haproxy/<kind>/<tag>). */
 export function parseTag(tag: string, kind: string): string {
-  if (!TAG_PATTERN.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key haproxy/${kind}/<tag>)`);
+  if (!TAG_PATTERN.test(tag)) throw new UsageError(`--tag: "${tag}" is not a usable tag (letters, digits, _ . -; it becomes the key ${entryKey(kind, '<tag>')})`);
   return tag;
 }
 
