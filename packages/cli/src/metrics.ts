@@ -1,6 +1,7 @@
 // The metrics and health verdicts of each bin, fed from the libraries' result callbacks.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PassReport } from '@confd-haproxy/checker';
+import type { BundleEvent } from '@confd-haproxy/fleet';
 import type { PassResult } from '@confd-haproxy/renderer';
 import type { Verdict } from './observe.js';
 
@@ -30,7 +31,7 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
     },
   });
   const bundleVersion = new Gauge({ name: 'confd_haproxy_fleet_bundle_version', help: 'The bundle version this instance runs (--config-from-store)', registers: [registry] });
-  const bundlesRefused = new Counter({ name: 'confd_haproxy_fleet_bundles_refused_total', help: 'Pushed bundles this instance refused, by the first word of the reason', labelNames: ['reason'], registers: [registry] });
+  const bundlesRefused = new Counter({ name: 'confd_haproxy_fleet_bundles_refused_total', help: 'Pushed bundles this instance refused, by kind: untrusted, not_allowed or failed', labelNames: ['reason'], registers: [registry] });
   let lastAlive = Date.now();
   let lastWatchError: string | undefined;
   let readyAt: number | undefined;
@@ -60,10 +61,9 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
         reloadSeconds.observe(c.durationMs / 1000);
       }
     },
-    onBundle(e: { version: number; adopted: boolean; reason?: string; refusal?: string }) {
+    onBundle(e: BundleEvent) {
       if (e.adopted) bundleVersion.set(e.version);
-      // untrusted and not_allowed as such; a failed pass by the first word of its reason.
-      else bundlesRefused.inc({ reason: e.refusal && e.refusal !== 'failed' ? e.refusal.replace(' ', '_') : reasonClass(e.reason) });
+      else bundlesRefused.inc({ reason: (e.refusal ?? 'failed').replace(' ', '_') });
     },
     onWatch(e: { prefix: string; ok: boolean; error?: string }) {
       lastAlive = Date.now();
@@ -121,9 +121,4 @@ export function checkerMetrics(registry: Registry, opts: { tags: string[]; stale
       return missing.length ? { ok: false, why: `no pass yet for ${missing.join(', ')}` } : { ok: true, why: 'every tag checked' };
     },
   };
-}
-
-/** A bounded label: the reason's first word ("untrusted", "check_cmd", …), not its free text. */
-function reasonClass(reason: string | undefined): string {
-  return /^[a-z_-]{1,24}/i.exec(reason ?? '')?.[0]?.toLowerCase() ?? 'other';
 }

@@ -16,6 +16,15 @@ import { untrustedReason, type TrustedKey } from './trust.js';
 /** Why a bundle was refused: not signed by a trusted key, against local policy, or its pass failed. */
 export type RefusalKind = 'untrusted' | 'not allowed' | 'failed';
 
+/** Every adoption or refusal of a bundle, as the agent reports it (tests, logs, metrics). */
+export interface BundleEvent {
+  version: number;
+  adopted: boolean;
+  reason?: string;
+  refusal?: RefusalKind;
+  rendered: boolean;
+}
+
 export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir'> {
   /** Renders from it (read, watch), and publishes its status under a lock (write, lock). */
   store: KVReader & KVWatcher & KVWriter & KVLocker & KVInfo;
@@ -33,8 +42,7 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   retryRefusedMs?: number;
   /** Public keys (--trust-key): when given, only a bundle signed by one of them is adopted. */
   trustKeys?: readonly TrustedKey[];
-  /** Every adoption or refusal (tests, logs, metrics). */
-  onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: RefusalKind; rendered: boolean }) => void;
+  onBundle?: (e: BundleEvent) => void;
 }
 
 const sha = (path: string) => {

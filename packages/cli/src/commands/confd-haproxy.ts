@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
+import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
@@ -327,7 +327,7 @@ interface Opened {
   settings: Settings;
   store: KVStore;
   opts: StoreRendererOptions;
-  onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void;
+  onBundle?: (e: BundleEvent) => void;
 }
 
 /** Read the settings, open the store and, with --listen, serve the health and metrics endpoints. */
@@ -505,7 +505,7 @@ function localTrust(flags: Flags): LocalTrust {
 }
 
 /** One configuration cycle of a long run: until SIGHUP or a stop. */
-async function runCycle(settings: Settings, opts: StoreRendererOptions, stateDir: string, onBundle?: (e: { version: number; adopted: boolean; reason?: string; refusal?: string }) => void): Promise<void> {
+async function runCycle(settings: Settings, opts: StoreRendererOptions, stateDir: string, onBundle?: (e: BundleEvent) => void): Promise<void> {
   const { flags } = settings;
   if (flags.configFromStore) {
     const diffs = Number(flags.diffsBeforeSync ?? '3');
