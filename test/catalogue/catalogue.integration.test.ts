@@ -13,19 +13,11 @@ import { parseGaleraConfig } from '@confd-haproxy/check-galera';
 import { bundleChecksum, generatePushKey, readBundleFiles, readSignKey, readTrustKey, runFleet, signBundle, BUNDLE_KEY, type Bundle, type LocalPolicy, type RefusalKind } from '@confd-haproxy/fleet';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
-import { startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
+import { alive, startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const GOOD: Record<string, string> = {
   'haproxy/mysqlslave/slave3301': JSON.stringify({ name: 'slave3301', host: '127.0.0.1', port: 3301, proxyport: 13351 }),
   'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '127.0.0.1', port: 11211, proxyport: 16211, servers: [{ host: '127.0.0.1', port: 11211, weight: 100, role: 'active' }] }),

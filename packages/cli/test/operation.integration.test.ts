@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startConsulDouble, startMemcached } from '@confd-haproxy/testkit';
+import { alive, startConsulDouble, startMemcached } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
@@ -78,14 +78,6 @@ async function until(ok: () => boolean, ms = 15_000): Promise<boolean> {
   return ok();
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const stageFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.a.cfg.'));
 
 // --- CLI and config traps ---------------------------------------------------------------------------
