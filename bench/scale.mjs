@@ -65,6 +65,31 @@ const ticks = (pid) => {
 };
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
+/** CPU seconds (user + kernel) and peak RSS of a process over SECONDS of wall time. */
+async function measureWindow(pid) {
+  const t0 = ticks(pid);
+  const w0 = Date.now();
+  let peak = 0;
+  for (let i = 0; i < SECONDS; i++) {
+    await sleep(1000);
+    peak = Math.max(peak, rss(pid));
+  }
+  const seconds = (Date.now() - w0) / 1000;
+  const t1 = ticks(pid);
+  const used = t1.user + t1.sys - t0.user - t0.sys;
+  return { seconds, cpuSeconds: used / 100, sysShare: (t1.sys - t0.sys) / Math.max(1, used), peak };
+}
+
+/** SIGTERM a bench child and take the stats it sends on the way out (or none, if it died first). */
+async function stopChild(child) {
+  const exited = new Promise((r) => child.once('exit', r));
+  const stats = new Promise((r) => child.on('message', (m) => typeof m === 'object' && r(m)));
+  child.kill('SIGTERM');
+  const last = await Promise.race([stats, exited.then(() => ({ writes: NaN, memory: undefined }))]);
+  await exited;
+  return last;
+}
+
 async function measure({ targets, flags }) {
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-'));
   const servers = await listeners(targets);
@@ -85,22 +110,8 @@ async function measure({ targets, flags }) {
     if (!(await said('settled', SETTLE_MS))) throw new Error(`not every tag had an entry within ${SETTLE_MS} ms`);
     await sleep(3000);
     child.send('measure');
-    const t0 = ticks(child.pid);
-    const w0 = Date.now();
-    let peak = 0;
-    for (let i = 0; i < SECONDS; i++) {
-      await sleep(1000);
-      peak = Math.max(peak, rss(child.pid));
-    }
-    const seconds = (Date.now() - w0) / 1000;
-    const t1 = ticks(child.pid);
-    const cpuSeconds = (t1.user + t1.sys - t0.user - t0.sys) / 100;
-    const sysShare = (t1.sys - t0.sys) / Math.max(1, t1.user + t1.sys - t0.user - t0.sys);
-    const exited = new Promise((r) => child.once('exit', r));
-    const stats = new Promise((r) => child.on('message', (m) => typeof m === 'object' && r(m)));
-    child.kill('SIGTERM');
-    const { writes, memory } = await Promise.race([stats, exited.then(() => ({ writes: NaN, memory: undefined }))]);
-    await exited;
+    const { seconds, cpuSeconds, sysShare, peak } = await measureWindow(child.pid);
+    const { writes, memory } = await stopChild(child);
     const probes = targets * seconds;
     return { targets, flags, cpu: (cpuSeconds / seconds) * 100, perProbeMs: (cpuSeconds * 1000) / probes, sysShare, peak, writes, memory };
   } finally {
@@ -130,21 +141,9 @@ async function idle(backend) {
     });
     if (!rendered) throw new Error(`the renderer on ${backend} never rendered`);
     await sleep(3000);
-    const t0 = ticks(child.pid);
-    const w0 = Date.now();
-    let peak = 0;
-    for (let i = 0; i < SECONDS; i++) {
-      await sleep(1000);
-      peak = Math.max(peak, rss(child.pid));
-    }
-    const t1 = ticks(child.pid);
-    const cpu = ((t1.user + t1.sys - t0.user - t0.sys) / 100 / ((Date.now() - w0) / 1000)) * 100;
-    const exited = new Promise((r) => child.once('exit', r));
-    const stats = new Promise((r) => child.on('message', (m) => typeof m === 'object' && r(m)));
-    child.kill('SIGTERM');
-    const { memory } = await Promise.race([stats, exited.then(() => ({ memory: undefined }))]);
-    await exited;
-    return { backend, cpu, peak, memory };
+    const { seconds, cpuSeconds, peak } = await measureWindow(child.pid);
+    const { memory } = await stopChild(child);
+    return { backend, cpu: (cpuSeconds / seconds) * 100, peak, memory };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await double?.close();
