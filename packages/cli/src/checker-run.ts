@@ -13,7 +13,7 @@ import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat,
 import { trapSignals } from './signals.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
-import { normalizeVersionFlag, VERSION } from './version.js';
+import { VERSION } from './version.js';
 
 export interface CheckerFlags {
   consul?: string;
@@ -245,7 +245,7 @@ export async function runProgram(bin: string, program: Command, argv: string[]):
   program.exitOverride();
   const { longNames, booleans } = flagNames(program);
   try {
-    await program.parseAsync(normalizeSingleDash(normalizeVersionFlag(argv), longNames, booleans), { from: 'user' });
+    await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     return exitFor(bin, err);

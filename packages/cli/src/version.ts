@@ -2,8 +2,3 @@
 import { readFileSync } from 'node:fs';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-/** confd spells it `-version`; commander knows only `--version`. */
-export function normalizeVersionFlag(argv: string[]): string[] {
-  return argv.map((a) => (a === '-version' ? '--version' : a));
-}
