@@ -2,17 +2,12 @@
 // and the Consul services of the example (the Consul double standing in for an agent) into one
 // haproxy.cfg, and HAProxy accepts it.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
+import { runQuickstart } from './run.js';
 
 t.test('npm run quickstart:services renders a listen per service beside the checkers and haproxy -c accepts it', async (t) => {
-  const r = spawnSync(process.execPath, [join(root, 'scripts/quickstart-services.mjs')], { encoding: 'utf8', timeout: 60_000 });
+  const { result: r, out } = runQuickstart(t.testdir(), 'quickstart-services.mjs');
   t.equal(r.status, 0, r.stderr);
-  const cfg = readFileSync(join(root, 'out/haproxy-services.cfg'), 'utf8');
+  const cfg = out('haproxy-services.cfg');
   for (const listen of ['slave3301', 'mem11211', 'web', 'api']) t.match(cfg, new RegExp(`^listen ${listen}$`, 'm'), `listen ${listen}`);
   t.match(cfg, /server \S+_web-3 127\.0\.0\.1:8083 check weight 1 disabled/, "a critical instance is disabled, at its node's address");
   t.match(cfg, /server \S+_web-2 127\.0\.0\.1:8082 check weight 1\n/, 'a warning instance gets its warning weight');
