@@ -27,15 +27,21 @@ export interface KVSnapshot {
   knownLeader: boolean;
 }
 
+/** The order of a snapshot's pairs: by key. */
+export const byKey = (a: KVPair, b: KVPair): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
 export interface KVReadOptions {
   signal?: AbortSignal;
 }
 
 export interface KVWatchOptions {
   signal: AbortSignal;
-  /** How long the store may hold the request when nothing changes (ms). Default 60 s. */
+  /** How long the store may hold the request when nothing changes (ms). Default DEFAULT_WATCH_WAIT_MS. */
   waitMs?: number;
 }
+
+/** How long a watch (of keys or of the catalog) may be held when the caller gives no waitMs: 60 s on every backend. */
+export const DEFAULT_WATCH_WAIT_MS = 60_000;
 
 export interface KVPutOptions {
   /** 0: only if the key is absent; n: only if the key's modifyIndex is n. */
@@ -52,9 +58,9 @@ export interface KVDeleteOptions {
 export interface KVLockOptions {
   /** Who holds it, stored as the lock key's value (e.g. "db-check-1:4711"). */
   holder: string;
-  /** Session TTL in ms: the lock is lost this long (up to 2x in Consul) after the last renew. */
+  /** Session TTL in ms: the lock is lost this long (up to 2x in Consul) after the last renew. Default DEFAULT_LOCK_TTL_MS. */
   ttlMs?: number;
-  /** After a holder dies, nobody else may take the lock for this long (ms). */
+  /** After a holder dies, nobody else may take the lock for this long (ms). Default DEFAULT_LOCK_DELAY_MS. */
   lockDelayMs?: number;
   /**
    * What happens to the key when the session ends (expiry or release): `release` (default) keeps
@@ -64,6 +70,10 @@ export interface KVLockOptions {
   behavior?: 'release' | 'delete';
   signal?: AbortSignal;
 }
+
+/** A lock's TTL and lock-delay when the caller gives none: 15 s each on every backend. */
+export const DEFAULT_LOCK_TTL_MS = 15_000;
+export const DEFAULT_LOCK_DELAY_MS = 15_000;
 
 export interface KVLock {
   readonly key: string;

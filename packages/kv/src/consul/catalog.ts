@@ -5,9 +5,7 @@ import type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance,
 import { serviceQueryText } from '../catalog.js';
 import type { KVIndex, KVReadOptions, KVWatchOptions } from '../types.js';
 import type { ConsulConfig } from './config.js';
-import { blockingTimeoutMs, ConsulConnection, indexOf, header, type Answer, type Call } from './client.js';
-
-const DEFAULT_WAIT_MS = 60_000;
+import { blockFrom, blockingTimeoutMs, ConsulConnection, indexOf, header, type Answer, type Call } from './client.js';
 
 interface HealthEntry {
   Node?: { ID?: string; Node?: string; Address?: string; Datacenter?: string; Meta?: Record<string, string> | null };
@@ -90,10 +88,7 @@ export class ConsulCatalog implements CatalogReader {
   }
 
   watchHealth(query: ServiceQuery, since: KVIndex, opts: KVWatchOptions & Pick<HealthReadOptions, 'status'>): Promise<HealthSnapshot> {
-    const index = Math.floor(since);
-    // Never an index of 0 or below: "since nothing" is a plain read.
-    if (!(index > 0)) return this.#health(query, opts.status, opts.signal);
-    return this.#health(query, opts.status, opts.signal, { index, waitMs: Math.max(1, Math.round(opts.waitMs ?? DEFAULT_WAIT_MS)) });
+    return this.#health(query, opts.status, opts.signal, blockFrom(since, opts.waitMs));
   }
 
   async #services(dc: string | undefined, signal: AbortSignal | undefined, block?: { index: KVIndex; waitMs: number }): Promise<ServicesSnapshot> {
@@ -114,9 +109,7 @@ export class ConsulCatalog implements CatalogReader {
   }
 
   watchServices(since: KVIndex, opts: KVWatchOptions & { dc?: string }): Promise<ServicesSnapshot> {
-    const index = Math.floor(since);
-    if (!(index > 0)) return this.#services(opts.dc, opts.signal);
-    return this.#services(opts.dc, opts.signal, { index, waitMs: Math.max(1, Math.round(opts.waitMs ?? DEFAULT_WAIT_MS)) });
+    return this.#services(opts.dc, opts.signal, blockFrom(since, opts.waitMs));
   }
 
   close(): void {

@@ -1,11 +1,11 @@
 // What the KV store and the catalog share of the `consul` client: one way to build it (TLS agent,
-// the token in the header only), one way to run a call (cancellable, errors as KVErrors), and the
-// response headers both read.
+// the token in the header only), one way to run a call (cancellable, errors as KVErrors), a watch's
+// blocking query, and the response headers both read.
 import { EventEmitter } from 'node:events';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
 import { KVError, throwIfAborted } from '../errors.js';
-import type { KVIndex } from '../types.js';
+import { DEFAULT_WATCH_WAIT_MS, type KVIndex } from '../types.js';
 import type { ConsulConfig } from './config.js';
 import { toKVError, type ConsulOp } from './errors.js';
 
@@ -30,6 +30,13 @@ export function header(res: Resp | undefined, name: string): string | undefined 
 export function indexOf(res: Resp | undefined): KVIndex {
   const n = Number(header(res, 'x-consul-index'));
   return Number.isSafeInteger(n) && n >= 1 ? n : 1;
+}
+
+/** A watch's blocking query: from index `since`, held up to waitMs; none for "since nothing" (an index of 0 or below), which is a plain read. */
+export function blockFrom(since: KVIndex, waitMs: number | undefined): { index: KVIndex; waitMs: number } | undefined {
+  const index = Math.floor(since);
+  if (!(index > 0)) return undefined;
+  return { index, waitMs: Math.max(1, Math.round(waitMs ?? DEFAULT_WATCH_WAIT_MS)) };
 }
 
 /** A blocking query may be held for wait + wait/16 (Consul's jitter); a margin on top. */

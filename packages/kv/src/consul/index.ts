@@ -2,21 +2,11 @@
 // `defaults.token`, which it sends only as the X-Consul-Token header; it never reaches a URL,
 // `describe` or an error message.
 import { KVError } from '../errors.js';
-import type {
-  KVDeleteOptions,
-  KVIndex,
-  KVLock,
-  KVLockOptions,
-  KVPair,
-  KVPutOptions,
-  KVReadOptions,
-  KVSnapshot,
-  KVStore,
-  KVWatchOptions,
-} from '../types.js';
+import { byKey, DEFAULT_LOCK_DELAY_MS, DEFAULT_LOCK_TTL_MS } from '../types.js';
+import type { KVDeleteOptions, KVIndex, KVLock, KVLockOptions, KVPair, KVPutOptions, KVReadOptions, KVSnapshot, KVStore, KVWatchOptions } from '../types.js';
 import { ConsulCatalog } from './catalog.js';
 import { resolveConsulConfig, type ConsulConfig, type ConsulStoreOptions } from './config.js';
-import { blockingTimeoutMs, ConsulConnection, header, indexOf, type Answer, type Call } from './client.js';
+import { blockFrom, blockingTimeoutMs, ConsulConnection, header, indexOf, type Answer, type Call } from './client.js';
 import { httpStatusOf } from './errors.js';
 
 export { CONSUL_DEFAULT_ADDRESS, parseConsulAddress, resolveConsulConfig } from './config.js';
@@ -24,9 +14,6 @@ export type { ConsulAddress, ConsulConfig, ConsulStoreOptions, ConsulTls } from 
 
 /** Consul refuses session TTLs below 10 s. */
 const SESSION_MIN_TTL_MS = 10_000;
-const DEFAULT_TTL_MS = 15_000;
-const DEFAULT_LOCK_DELAY_MS = 15_000;
-const DEFAULT_WAIT_MS = 60_000;
 
 export function createConsulStore(opts: ConsulStoreOptions = {}): KVStore {
   return new ConsulStore(resolveConsulConfig(opts));
@@ -86,7 +73,7 @@ class ConsulStore implements KVStore {
       this.#consul.client.kv.get({ ...call, key: prefix, recurse: true, ...(block ? { index: String(block.index), wait: `${block.waitMs}ms` } : {}) }),
     );
     const pairs = (Array.isArray(body) ? body : []).filter((e) => e.Key.startsWith(prefix)).map(toPair);
-    pairs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    pairs.sort(byKey);
     return { index: indexOf(res), pairs, knownLeader: header(res, 'x-consul-knownleader') !== 'false' };
   }
 
@@ -95,13 +82,9 @@ class ConsulStore implements KVStore {
   }
 
   async watch(prefix: string, since: KVIndex, opts: KVWatchOptions): Promise<KVSnapshot> {
-    const index = Math.floor(since);
-    // Never send an index of 0 or below: "since nothing" is a plain read.
-    if (!(index > 0)) return this.#list(prefix, opts.signal);
-    const waitMs = Math.max(1, Math.round(opts.waitMs ?? DEFAULT_WAIT_MS));
     // An answer with an index below `since` (snapshot restore, new leader, tombstones reaped) is
     // a fresh read all the same: the caller continues from its lower index, which resets the watch.
-    return this.#list(prefix, opts.signal, { index, waitMs });
+    return this.#list(prefix, opts.signal, blockFrom(since, opts.waitMs));
   }
 
   async get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined> {
@@ -134,7 +117,7 @@ class ConsulStore implements KVStore {
 
   async acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined> {
     const timeoutMs = this.#config.timeoutMs;
-    const ttlS = Math.ceil(Math.max(SESSION_MIN_TTL_MS, opts.ttlMs ?? DEFAULT_TTL_MS) / 1000);
+    const ttlS = Math.ceil(Math.max(SESSION_MIN_TTL_MS, opts.ttlMs ?? DEFAULT_LOCK_TTL_MS) / 1000);
     const lockDelayMs = Math.max(0, Math.round(opts.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS));
     const sessionOp = { what: `create a lock session for "${key}"`, access: 'create sessions for', target: key };
     const [, created] = await this.#consul.call(sessionOp, opts.signal, timeoutMs, (call) =>

@@ -9,18 +9,8 @@ import { createRequire } from 'node:module';
 import type { Etcd3, IOptions, Lease } from 'etcd3';
 import { KVError, throwIfAborted, type KVErrorCode } from '../errors.js';
 import { sleep } from '@confd-haproxy/base';
-import type {
-  KVDeleteOptions,
-  KVIndex,
-  KVLock,
-  KVLockOptions,
-  KVPair,
-  KVPutOptions,
-  KVReadOptions,
-  KVSnapshot,
-  KVStore,
-  KVWatchOptions,
-} from '../types.js';
+import { byKey, DEFAULT_LOCK_DELAY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_WATCH_WAIT_MS } from '../types.js';
+import type { KVDeleteOptions, KVIndex, KVLock, KVLockOptions, KVPair, KVPutOptions, KVReadOptions, KVSnapshot, KVStore, KVWatchOptions } from '../types.js';
 
 /** The endpoint used when no node is given, as etcd's own clients. */
 export const ETCD_DEFAULT_NODE = '127.0.0.1:2379';
@@ -179,7 +169,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
     call(`list "${prefix}"`, signal, async () => {
       const res = await client.getAll().prefix(toEtcd(prefix)).options(deadline()).exec();
       const pairs = toPairs(res.kvs);
-      pairs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      pairs.sort(byKey);
       return { index: Math.max(1, Number(res.header.revision)), pairs, knownLeader: true };
     });
 
@@ -190,7 +180,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
     async watch(prefix: string, since: KVIndex, o: KVWatchOptions): Promise<KVSnapshot> {
       if (!(since > 0)) return list(prefix, o.signal);
       throwIfAborted(o.signal);
-      const waitMs = o.waitMs ?? 60_000;
+      const waitMs = o.waitMs ?? DEFAULT_WATCH_WAIT_MS;
       // Replays every change under the prefix after `since`: none missed, none waited for twice.
       // Built before it connects, so a start revision etcd cancels at once (compacted) is seen too.
       const watcher = client.watch().prefix(toEtcd(prefix)).startRevision(String(since + 1)).watcher();
@@ -257,8 +247,8 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
 
     async acquireLock(seamKey: string, o: KVLockOptions): Promise<KVLock | undefined> {
       const key = toEtcd(seamKey);
-      const ttl = Math.max(1, Math.ceil((o.ttlMs ?? 15_000) / 1000));
-      const delay = Math.ceil((o.lockDelayMs ?? 15_000) / 1000);
+      const ttl = Math.max(1, Math.ceil((o.ttlMs ?? DEFAULT_LOCK_TTL_MS) / 1000));
+      const delay = Math.ceil((o.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS) / 1000);
       const delayKey = key + DELAY_SUFFIX;
       const holderKey = key + HOLDER_SUFFIX;
       const keepsKey = (o.behavior ?? 'release') === 'release';

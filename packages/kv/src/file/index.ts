@@ -6,18 +6,8 @@ import { statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { KVError, throwIfAborted } from '../errors.js';
-import type {
-  KVDeleteOptions,
-  KVIndex,
-  KVLock,
-  KVLockOptions,
-  KVPair,
-  KVPutOptions,
-  KVReadOptions,
-  KVSnapshot,
-  KVStore,
-  KVWatchOptions,
-} from '../types.js';
+import { DEFAULT_LOCK_DELAY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_WATCH_WAIT_MS } from '../types.js';
+import type { KVDeleteOptions, KVIndex, KVLock, KVLockOptions, KVPair, KVPutOptions, KVReadOptions, KVSnapshot, KVStore, KVWatchOptions } from '../types.js';
 import { FileChanges } from './changes.js';
 import { atomicWrite, withFileMutex } from './io.js';
 import {
@@ -47,9 +37,6 @@ interface QueuedChange {
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
-
-const DEFAULT_TTL_MS = 15_000;
-const DEFAULT_LOCK_DELAY_MS = 15_000;
 
 export function createFileStore(opts: FileStoreOptions): KVStore {
   if (!opts.file) throw new KVError('KV_CONFIG', 'the file backend needs a file (--file kv.json)');
@@ -187,7 +174,7 @@ class FileStore implements KVStore {
   async watch(prefix: string, since: KVIndex, opts: KVWatchOptions): Promise<KVSnapshot> {
     throwIfAborted(opts.signal);
     if (since <= 0) return this.list(prefix);
-    const deadline = Date.now() + (opts.waitMs ?? 60_000);
+    const deadline = Date.now() + (opts.waitMs ?? DEFAULT_WATCH_WAIT_MS);
     // Subscribe before reading, so a write between the read and the wait still wakes us.
     const sub = this.#changes.subscribe();
     try {
@@ -230,7 +217,7 @@ class FileStore implements KVStore {
   async acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined> {
     throwIfAborted(opts.signal);
     checkKey(key);
-    const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
+    const ttlMs = opts.ttlMs ?? DEFAULT_LOCK_TTL_MS;
     const lockDelayMs = opts.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS;
     const session = randomUUID();
     const got = await this.#update((state, now) => {
