@@ -28,6 +28,23 @@ export class ConfdError<C extends string = string> extends Error {
   }
 }
 
+/** What codedErrorClass makes: an error class of one package's codes. */
+export type CodedErrorClass<C extends string> = new (code: C, message: string, options?: { cause?: unknown }) => ConfdError<C>;
+
+/**
+ * The error class of a package whose codes decide the category: the codes in `dataCodes` are bad
+ * input (exit 65), every other code a failure. `class KVError extends codedErrorClass<KVErrorCode>('KVError', [...]) {}`.
+ */
+export function codedErrorClass<C extends string>(name: string, dataCodes: readonly C[]): CodedErrorClass<C> {
+  const data: ReadonlySet<string> = new Set(dataCodes);
+  return class extends ConfdError<C> {
+    override readonly name = name;
+    constructor(code: C, message: string, options?: { cause?: unknown }) {
+      super(code, data.has(code) ? 'data' : 'failure', message, options);
+    }
+  };
+}
+
 /** A usage error: the bin prints it and exits 64. */
 export class UsageError extends ConfdError<'USAGE'> {
   override readonly name = 'UsageError';

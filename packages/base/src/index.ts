@@ -1,5 +1,5 @@
-export { ConfdError, NoInputError, UsageError, categoryOf, isConfdError, isDataError, isNoInputError, isUsageError } from './errors.js';
-export type { ErrorCategory, Outcome } from './errors.js';
+export { ConfdError, NoInputError, UsageError, categoryOf, codedErrorClass, isConfdError, isDataError, isNoInputError, isUsageError } from './errors.js';
+export type { CodedErrorClass, ErrorCategory, Outcome } from './errors.js';
 export { EXIT, EXIT_CODES, exitCodeOf, exitCodeOfAll, signalExitCode } from './exit.js';
 export type { Logger } from './logger.js';
 export { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from './defaults.js';

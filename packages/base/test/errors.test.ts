@@ -1,6 +1,6 @@
 // The error model: an error's category alone decides the exit code, through one map.
 import t from 'tap';
-import { ConfdError, EXIT, EXIT_CODES, NoInputError, UsageError, categoryOf, exitCodeOf, exitCodeOfAll, isConfdError, isDataError, isUsageError, signalExitCode } from '@confd-haproxy/base';
+import { ConfdError, codedErrorClass, EXIT, EXIT_CODES, NoInputError, UsageError, categoryOf, exitCodeOf, exitCodeOfAll, isConfdError, isDataError, isUsageError, signalExitCode } from '@confd-haproxy/base';
 
 t.test('each category exits with its code from the one map', async (t) => {
   t.equal(exitCodeOf(new ConfdError('X_BAD', 'data', 'bad')), 65);
@@ -50,4 +50,16 @@ t.test('an error keeps its code, message, name and cause', async (t) => {
   t.equal(err.message, '--file: cannot read x');
   t.equal(err.cause, cause);
   t.ok(err instanceof Error);
+});
+
+t.test('a coded error class: its listed codes are bad input (exit 65), every other code a failure', async (t) => {
+  class ShelfError extends codedErrorClass<'SHELF_BAD' | 'SHELF_FULL'>('ShelfError', ['SHELF_BAD']) {}
+  const bad = new ShelfError('SHELF_BAD', 'shelf.toml: bad', { cause: 'why' });
+  const full = new ShelfError('SHELF_FULL', 'the shelf is full');
+  t.ok(bad instanceof ShelfError && bad instanceof ConfdError && bad instanceof Error);
+  t.match(bad, { name: 'ShelfError', code: 'SHELF_BAD', category: 'data', message: 'shelf.toml: bad', cause: 'why' });
+  t.match(full, { name: 'ShelfError', code: 'SHELF_FULL', category: 'failure' });
+  t.equal(exitCodeOf(bad), 65);
+  t.equal(exitCodeOf(full), 1);
+  t.ok(isConfdError(full));
 });

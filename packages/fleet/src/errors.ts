@@ -1,4 +1,4 @@
-import { ConfdError } from '@confd-haproxy/base';
+import { codedErrorClass } from '@confd-haproxy/base';
 
 export type FleetErrorCode =
   /** The bundle in the store is not a bundle (bad JSON, missing fields, a path outside conf.d/templates). */
@@ -10,12 +10,5 @@ export type FleetErrorCode =
   /** A signing or trusted key that cannot be read or is not an Ed25519 key. */
   | 'FLEET_KEY';
 
-/** Codes that mean bad input (exit 65); the rest are failures. */
-const DATA: ReadonlySet<FleetErrorCode> = new Set<FleetErrorCode>(['FLEET_BAD_BUNDLE', 'FLEET_BUNDLE_REFUSED', 'FLEET_KEY']);
-
-export class FleetError extends ConfdError<FleetErrorCode> {
-  override readonly name = 'FleetError';
-  constructor(code: FleetErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, DATA.has(code) ? 'data' : 'failure', message, options);
-  }
-}
+/** The codes listed are bad input (exit 65); the rest are failures. */
+export class FleetError extends codedErrorClass<FleetErrorCode>('FleetError', ['FLEET_BAD_BUNDLE', 'FLEET_BUNDLE_REFUSED', 'FLEET_KEY']) {}

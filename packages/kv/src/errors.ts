@@ -1,4 +1,4 @@
-import { ConfdError } from '@confd-haproxy/base';
+import { codedErrorClass } from '@confd-haproxy/base';
 
 export type KVErrorCode =
   /** The store could not be reached (refused, reset, timed out). */
@@ -16,15 +16,8 @@ export type KVErrorCode =
   /** Options given to a backend are wrong (bad address, unreadable token file). */
   | 'KV_CONFIG';
 
-/** Codes that mean bad input (exit 65); the rest are failures. */
-const DATA: ReadonlySet<KVErrorCode> = new Set<KVErrorCode>(['KV_CORRUPT', 'KV_CONFIG']);
-
-export class KVError extends ConfdError<KVErrorCode> {
-  override readonly name = 'KVError';
-  constructor(code: KVErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, DATA.has(code) ? 'data' : 'failure', message, options);
-  }
-}
+/** The codes listed are bad input (exit 65); the rest are failures. */
+export class KVError extends codedErrorClass<KVErrorCode>('KVError', ['KV_CORRUPT', 'KV_CONFIG']) {}
 
 export function isKVError(err: unknown, code?: KVErrorCode): err is KVError {
   return err instanceof KVError && (code === undefined || err.code === code);

@@ -1,4 +1,4 @@
-import { ConfdError } from '@confd-haproxy/base';
+import { codedErrorClass } from '@confd-haproxy/base';
 
 export type ResourceErrorCode =
   | 'RESOURCE_INVALID'
@@ -9,12 +9,5 @@ export type ResourceErrorCode =
   | 'RESOURCE_CHECK_FAILED'
   | 'RESOURCE_RELOAD_FAILED';
 
-/** Codes that mean bad input (exit 65); the rest are failures. */
-const DATA: ReadonlySet<ResourceErrorCode> = new Set<ResourceErrorCode>(['RESOURCE_INVALID', 'RESOURCE_DUPLICATE_DEST', 'RESOURCE_NOT_ALLOWED']);
-
-export class ResourceError extends ConfdError<ResourceErrorCode> {
-  override readonly name = 'ResourceError';
-  constructor(code: ResourceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, DATA.has(code) ? 'data' : 'failure', message, options);
-  }
-}
+/** The codes listed are bad input (exit 65); the rest are failures. */
+export class ResourceError extends codedErrorClass<ResourceErrorCode>('ResourceError', ['RESOURCE_INVALID', 'RESOURCE_DUPLICATE_DEST', 'RESOURCE_NOT_ALLOWED']) {}
