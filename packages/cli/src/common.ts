@@ -160,6 +160,11 @@ const FLAG_NAMES: Record<keyof StoreFlags, string> = {
 
 const given = (v: unknown) => v !== undefined && v !== false && v !== '' && !(Array.isArray(v) && v.length === 0);
 
+/** Only the store flags that were given: one left empty ("", false, no nodes) counts as not given. */
+function givenStoreFlags(flags: StoreFlags): StoreFlags {
+  return Object.fromEntries((Object.keys(FLAG_NAMES) as (keyof StoreFlags)[]).filter((k) => given(flags[k])).map((k) => [k, flags[k]]));
+}
+
 /** A store flag the chosen backend would ignore is refused, never silently dropped. */
 function refuseUnhonoured(backend: StoreBackend, f: StoreFlags): void {
   const ignored = (Object.keys(FLAG_NAMES) as (keyof StoreFlags)[]).filter((k) => k !== 'backend' && given(f[k]) && !HONOURED[backend].has(k));
@@ -238,7 +243,8 @@ function checkStoreFile(file: string, create: boolean): void {
 const backendList = `${STORE_BACKENDS.slice(0, -1).join(', ')} or ${STORE_BACKENDS.at(-1)}`;
 
 /** Store flags → StoreOptions for openStore; the environment is read here, at the edge, never in libraries. */
-export function storeOptionsFromFlags(f: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreOptions {
+export function storeOptionsFromFlags(flags: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreOptions {
+  const f = givenStoreFlags(flags);
   const backend = f.backend ?? (f.file ? 'file' : 'consul');
   if (!isStoreBackend(backend)) throw new UsageError(`--backend: "${backend}" is not ${backendList}`);
   refuseUnhonoured(backend, f);

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 
 const signalListeners = () => ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
 const before = signalListeners();
-const { confdHaproxy } = await import('confd-haproxy');
+const { confdHaproxy, storeOptionsFromFlags } = await import('confd-haproxy');
 
 t.test('importing the package runs no command: no exit code set, no signal trapped', async (t) => {
   t.equal(process.exitCode, undefined);
@@ -75,6 +75,19 @@ t.test('bad usage exits 64 with the reason on the given stderr', async (t) => {
   t.match(unknown.err, /unknown option '--no-such-flag'/);
   const both = await run(['--onetime', '--watch', '--backend', 'file', '--file', 'x.json']);
   t.same([both.code, both.err], [64, 'confd-haproxy: --onetime and --watch exclude each other\n']);
+});
+
+t.test('store settings left empty in confd.toml count as not given', async (t) => {
+  const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
+  writeFileSync(join(dir, 'confd.toml'), 'backend = ""\nscheme = ""\nauth_token = ""\nusername = ""\nnodes = []\n');
+  const r = await run(['plan', '--file', join(dir, 'kv.json'), '--config-file', join(dir, 'confd.toml'), '--confdir', dir, '--state-dir', join(dir, 'state'), '--log-level', 'error']);
+  t.equal(r.code, 2, r.err);
+  t.match(r.out, /server s1-mysql 127\.0\.0\.1:3301/);
+});
+
+t.test('store flags left empty are not given: the default backend, no scheme, no node', async (t) => {
+  t.same(storeOptionsFromFlags({ backend: '', node: '', scheme: '', file: '', token: '', basicAuth: false }, {}), { backend: 'consul', env: {} });
+  t.same(storeOptionsFromFlags({ backend: 'etcd', node: [], username: '', password: '' }, {}), { backend: 'etcd' });
 });
 
 t.test('a missing --file exits 66', async (t) => {

@@ -16,14 +16,15 @@ import { VERSION } from '../version.js';
 import { rendererMetrics } from '../metrics.js';
 import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { newRegistry, startObserver } from '../observe.js';
-import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, storeOptionsFromFlags } from '../common.js';
+import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, storeOptionsFromFlags, type StoreFlags } from '../common.js';
 
-interface Flags {
+/** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
+interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
+  node: string[];
+  authToken?: string;
   onetime?: boolean;
   watch?: boolean;
   interval?: string;
-  backend?: string;
-  node: string[];
   prefix?: string;
   confdir?: string;
   configFile?: string;
@@ -32,18 +33,6 @@ interface Flags {
   keepStageFile?: boolean;
   logLevel?: string;
   logFormat?: string;
-  authToken?: string;
-  tokenFile?: string;
-  scheme?: string;
-  clientCert?: string;
-  clientKey?: string;
-  clientCaKeys?: string;
-  basicAuth?: boolean;
-  username?: string;
-  password?: string;
-  etcdLayout?: string;
-  file?: string;
-  createFile?: boolean;
   wait?: string;
   commandTimeout?: string;
   debug?: boolean;
@@ -105,6 +94,11 @@ interface LocalTrust {
 }
 
 export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<void>): Command {
+  /** The action of subcommand `name`: commander calls it with the command as `this`. */
+  const runAs = (name: Subcommand) =>
+    async function (this: Command) {
+      await run(this, name);
+    };
   const program = storeFlags(new Command('confd-haproxy'))
     .version(VERSION, '--version', 'print the version and exit')
     .description('Render conf.d resources and Handlebars templates from a KV store into haproxy.cfg; check, swap, reload.')
@@ -126,40 +120,30 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError()
-    .action(async function (this: Command) {
-      await run(this, 'run');
-    });
+    .action(runAs('run'));
   storeFlags(program.command('status'))
     .description('for each resource: its last render, check and reload, and whether dest differs from what the store holds now. Exit 0: in sync, 2: differs, 1: error')
     .option('--json', 'print JSON for scripts')
     .option('--fleet', 'every instance that publishes haproxy/.status/: its bundle version, checksums, and who is behind, diverged or failed since when. Exit 0: converged, 2: not')
     .option('--wait-converged <duration>', 'with --fleet: wait up to this long for the fleet to converge; exit 1 when it did not')
     .exitOverride()
-    .action(async function (this: Command) {
-      await run(this, 'status');
-    });
+    .action(runAs('status'));
   storeFlags(program.command('push'))
     .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
     .option('--sign-key <file>', 'sign the bundle with this Ed25519 private key (confd-haproxy keygen); instances with --trust-key adopt only signed bundles')
     .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
     .exitOverride()
-    .action(async function (this: Command) {
-      await run(this, 'push');
-    });
+    .action(runAs('push'));
   program
     .command('keygen')
     .description('write an Ed25519 key pair for signing bundles: DIR/push.key (mode 0600, for push --sign-key) and DIR/push.pub (for --trust-key). Exit 0: written, 65: a key exists already')
     .requiredOption('--out <dir>', 'directory for push.key and push.pub')
     .exitOverride()
-    .action(async function (this: Command) {
-      await run(this, 'keygen');
-    });
+    .action(runAs('keygen'));
   storeFlags(program.command('plan'))
     .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
     .exitOverride()
-    .action(async function (this: Command) {
-      await run(this, 'plan');
-    });
+    .action(runAs('plan'));
   return program;
 }
 
@@ -268,22 +252,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
     // Always set: a SIGHUP that drops every --allow-* flag must drop the policy too (empty lists allow any).
     policy: trust?.policy ?? { allowCommands: [], allowDests: [] },
   };
-  const storeOpts = storeOptionsFromFlags({
-    ...(flags.backend ? { backend: flags.backend } : {}),
-    node: flags.node,
-    ...(flags.file ? { file: flags.file } : {}),
-    ...(flags.createFile ? { createFile: true } : {}),
-    ...(flags.authToken ? { token: flags.authToken } : {}),
-    ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
-    ...(flags.scheme ? { scheme: flags.scheme } : {}),
-    ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
-    ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
-    ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
-    ...(flags.basicAuth ? { basicAuth: true } : {}),
-    ...(flags.username ? { username: flags.username } : {}),
-    ...(flags.password ? { password: flags.password } : {}),
-    ...(flags.etcdLayout ? { etcdLayout: flags.etcdLayout } : {}),
-  });
+  const storeOpts = storeOptionsFromFlags({ ...flags, token: flags.authToken });
   return { flags, logger, intervalMs, base, storeOpts, trustKeys: trust?.trustKeys ?? [], ...(signKey ? { signKey } : {}) };
 }
 
