@@ -1,28 +1,15 @@
 #!/usr/bin/env node
 // bench/reload: connections refused or reset across RELOADS master-CLI reloads under a steady load.
-import { connect } from 'node:net';
 import { reloadHaproxy } from '@confd-haproxy/runner';
-import { freePort, startHAProxy, startMemcached } from '@confd-haproxy/testkit';
+import { freePort, memcachedVersion, startHAProxy, startMemcached } from '@confd-haproxy/testkit';
 import { sleep, table } from './lib.mjs';
 
 const RELOADS = Number(process.env.BENCH_RELOADS ?? 100);
-const request = (port) =>
-  new Promise((done) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let buf = '';
-    const finish = (err) => {
-      s.destroy();
-      done(err);
-    };
-    s.setTimeout(3000, () => finish('timeout'));
-    s.once('connect', () => s.write('version\r\n'));
-    s.on('data', (d) => {
-      buf += d.toString();
-      if (buf.includes('\r\n')) finish(buf.startsWith('VERSION') ? '' : 'bad answer');
-    });
-    s.once('error', (e) => finish(e.code ?? e.message));
-    s.once('close', () => finish(buf ? '' : 'closed'));
-  });
+/** One client: '' when memcached answered its version, else what went wrong. */
+const request = async (port) => {
+  const { answer, failure } = await memcachedVersion(port);
+  return failure ?? (answer.startsWith('VERSION') ? '' : 'bad answer');
+};
 const mem = await startMemcached();
 const port = await freePort();
 const h = await startHAProxy({ config: '', configText: `global\n    maxconn 512\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\nlisten m\n    bind 127.0.0.1:${port}\n    server m 127.0.0.1:${mem.port}\n` });

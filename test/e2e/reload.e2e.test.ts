@@ -1,31 +1,16 @@
 // Reloads that drop nothing: under a steady, bounded stream of new client connections through
 // HAProxy, 20 master-CLI reloads cause no refused or reset connection.
 import t from 'tap';
-import { connect } from 'node:net';
 import { reloadHaproxy } from '@confd-haproxy/runner';
-import { freePort, startHAProxy, startMemcached } from '@confd-haproxy/testkit';
+import { freePort, memcachedVersion, startHAProxy, startMemcached } from '@confd-haproxy/testkit';
 
 const RELOADS = 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One client: connect, ask memcached its version, close. Resolves to an error text or ''. */
-function oneRequest(port: number): Promise<string> {
-  return new Promise((done) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let buf = '';
-    const finish = (err: string) => {
-      s.destroy();
-      done(err);
-    };
-    s.setTimeout(3000, () => finish('timeout'));
-    s.once('connect', () => s.write('version\r\n'));
-    s.on('data', (d) => {
-      buf += d.toString();
-      if (buf.includes('\r\n')) finish(buf.startsWith('VERSION') ? '' : `answer ${buf.trim()}`);
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => finish(e.code ?? e.message));
-    s.once('close', () => finish(buf ? '' : 'closed without an answer'));
-  });
+async function oneRequest(port: number): Promise<string> {
+  const { answer, failure } = await memcachedVersion(port);
+  return failure ?? (answer.startsWith('VERSION') ? '' : `answer ${answer}`);
 }
 
 t.test(`${RELOADS} reloads under a stream of new connections refuse or reset none`, async (t) => {

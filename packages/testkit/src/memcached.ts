@@ -1,5 +1,6 @@
+// memcached for tests: foreground child on a free loopback port, stopped by PID, and plain-text
+// requests to it (directly or through a proxy).
 import { connect } from 'node:net';
-// memcached for tests: foreground child on a free loopback port, stopped by PID.
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
 import { handle, removeDir, startProcess, tempDir, type ServiceHandle } from './proc.js';
@@ -37,26 +38,41 @@ export async function startMemcached(opts: MemcachedOptions = {}): Promise<Servi
   return h;
 }
 
+/** What one request got: memcached's answer, or why none came (an errno code, "timeout", "closed without an answer"). */
+export type MemcachedReply = { answer: string; failure?: undefined } | { answer?: undefined; failure: string };
+
 /**
- * Connect to `port` (a memcached, or a proxy in front of one) and ask who answers: the pid from
- * `stats`, or undefined when nothing answers within timeoutMs.
+ * Send one text command to `port` (a memcached, or a proxy in front of one) on a new connection,
+ * and read until `complete` says the answer is whole; no answer within timeoutMs is a "timeout".
  */
-export function memcachedPidBehind(port: number, timeoutMs = 1000): Promise<number | undefined> {
+export function askMemcached(port: number, command: string, complete: (answer: string) => boolean, timeoutMs: number): Promise<MemcachedReply> {
   return new Promise((done) => {
     const s = connect({ host: '127.0.0.1', port });
     let buf = '';
-    const finish = (pid?: number) => {
+    const finish = (reply: MemcachedReply) => {
       s.destroy();
-      done(pid);
+      done(reply);
     };
-    s.setTimeout(timeoutMs, () => finish());
-    s.once('connect', () => s.write('stats\r\n'));
+    s.setTimeout(timeoutMs, () => finish({ failure: 'timeout' }));
+    s.once('connect', () => s.write(`${command}\r\n`));
     s.on('data', (d) => {
       buf += d.toString();
-      const m = /STAT pid (\d+)/.exec(buf);
-      if (m && buf.includes('END\r\n')) finish(Number(m[1]));
+      if (complete(buf)) finish({ answer: buf });
     });
-    s.once('error', () => finish());
-    s.once('close', () => finish());
+    s.once('error', (e: NodeJS.ErrnoException) => finish({ failure: e.code ?? e.message }));
+    s.once('close', () => finish({ failure: 'closed without an answer' }));
   });
+}
+
+/** The answer to `version` ("VERSION 1.6.21"), trimmed, or why none came. */
+export async function memcachedVersion(port: number, timeoutMs = 3000): Promise<MemcachedReply> {
+  const reply = await askMemcached(port, 'version', (answer) => answer.includes('\r\n'), timeoutMs);
+  return reply.answer === undefined ? reply : { answer: reply.answer.trim() };
+}
+
+/** Ask who answers on `port`: the pid from `stats`, or undefined when nothing answers within timeoutMs. */
+export async function memcachedPidBehind(port: number, timeoutMs = 1000): Promise<number | undefined> {
+  const { answer } = await askMemcached(port, 'stats', (answer) => /STAT pid \d+/.test(answer) && answer.includes('END\r\n'), timeoutMs);
+  const pid = answer === undefined ? undefined : /STAT pid (\d+)/.exec(answer)?.[1];
+  return pid === undefined ? undefined : Number(pid);
 }

@@ -2,8 +2,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, freePort, haproxyTestConfig, startHAProxy, startMemcached, LauncherError } from '@confd-haproxy/testkit';
-import { eventually, memcachedVersion } from './helpers.js';
+import { alive, freePort, haproxyTestConfig, memcachedVersion, startHAProxy, startMemcached, LauncherError } from '@confd-haproxy/testkit';
+import { eventually } from './helpers.js';
 
 const mem = await startMemcached();
 t.teardown(() => mem.stop());
@@ -27,7 +27,7 @@ t.test('HAProxy runs in master-worker mode: the master is our child, with a work
 
 t.test('a listen proxies a TCP connection to memcached', async (t) => {
   const { port } = await proxied(t);
-  t.match(await memcachedVersion(port), /^VERSION /);
+  t.match((await memcachedVersion(port)).answer, /^VERSION /);
 });
 
 t.test('reload() starts a new worker and the proxy keeps answering', async (t) => {
@@ -39,7 +39,7 @@ t.test('reload() starts a new worker and the proxy keeps answering', async (t) =
   t.equal(after.length, 1);
   t.notSame(after, before, 'the worker PID changed');
   t.ok(await eventually(() => !before.some(alive)), 'the old worker exits');
-  t.match(await memcachedVersion(port), /^VERSION /);
+  t.match((await memcachedVersion(port)).answer, /^VERSION /);
 });
 
 t.test('a reload of a broken config reports failure and the old worker keeps serving', async (t) => {
@@ -56,7 +56,7 @@ t.test('a reload of a broken config reports failure and the old worker keeps ser
   t.equal(r.ok, false);
   t.match(r.message, /refused/);
   t.same(await h.workerPids(), before, 'same worker');
-  t.match(await memcachedVersion(port), /^VERSION /, 'still proxies');
+  t.match((await memcachedVersion(port)).answer, /^VERSION /, 'still proxies');
 });
 
 t.test('runtimeCommand reaches the stats socket: show info and set server state', async (t) => {
@@ -65,9 +65,9 @@ t.test('runtimeCommand reaches the stats socket: show info and set server state'
   const [worker] = await h.workerPids();
   t.match(await h.runtimeCommand('show info'), new RegExp(`^Pid: ${worker}$`, 'm'), 'answered by the worker');
   await h.runtimeCommand('set server mem/s1 state maint');
-  t.equal(await memcachedVersion(port, 1000), undefined, 'no server in maint');
+  t.equal((await memcachedVersion(port, 1000)).answer, undefined, 'no server in maint');
   await h.runtimeCommand('set server mem/s1 state ready');
-  t.match(await memcachedVersion(port), /^VERSION /, 'back after ready');
+  t.match((await memcachedVersion(port)).answer, /^VERSION /, 'back after ready');
 });
 
 t.test('a runtime command without a stats socket is a clear error', async (t) => {
@@ -95,5 +95,5 @@ t.test('stop() leaves neither master nor workers nor temp dir', async (t) => {
   await h.stop();
   for (const pid of pids) t.notOk(alive(pid), `pid ${pid} is gone`);
   t.notOk(existsSync(h.dir), `${h.dir} is removed`);
-  t.equal(await memcachedVersion(port, 300), undefined, 'nothing listens on the proxy port');
+  t.equal((await memcachedVersion(port, 300)).answer, undefined, 'nothing listens on the proxy port');
 });

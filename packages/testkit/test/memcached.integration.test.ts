@@ -1,22 +1,32 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import { alive, startMemcached, LauncherError } from '@confd-haproxy/testkit';
-import { memcachedVersion } from './helpers.js';
+import { alive, memcachedPidBehind, memcachedVersion, startMemcached, LauncherError } from '@confd-haproxy/testkit';
 
 t.test('memcached answers version over TCP on its loopback port', async (t) => {
   const m = await startMemcached();
   t.teardown(() => m.stop());
   t.equal(m.host, '127.0.0.1');
-  t.match(await memcachedVersion(m.port), /^VERSION 1\.\d+/);
+  t.match((await memcachedVersion(m.port)).answer, /^VERSION 1\.\d+/);
+  t.equal(await memcachedPidBehind(m.port), m.pid, 'stats names its pid');
+});
+
+t.test('a request that gets no answer says why: a timeout from a stopped memcached, the errno from a closed port', async (t) => {
+  const m = await startMemcached();
+  t.teardown(() => m.stop());
+  m.kill('SIGSTOP');
+  t.same(await memcachedVersion(m.port, 300), { failure: 'timeout' });
+  m.kill('SIGCONT');
+  await m.stop();
+  t.same(await memcachedVersion(m.port, 300), { failure: 'ECONNREFUSED' });
 });
 
 t.test('a SIGSTOPped memcached answers nothing until SIGCONT', async (t) => {
   const m = await startMemcached();
   t.teardown(() => m.stop());
   m.kill('SIGSTOP');
-  t.equal(await memcachedVersion(m.port, 300), undefined, 'no answer while stopped');
+  t.equal((await memcachedVersion(m.port, 300)).answer, undefined, 'no answer while stopped');
   m.kill('SIGCONT');
-  t.match(await memcachedVersion(m.port), /^VERSION/, 'answers again after SIGCONT');
+  t.match((await memcachedVersion(m.port)).answer, /^VERSION/, 'answers again after SIGCONT');
 });
 
 t.test('stop() leaves no process and no temp dir, even after a SIGKILL', async (t) => {
@@ -31,7 +41,7 @@ t.test('stop() leaves no process and no temp dir, even after a SIGKILL', async (
     t.notOk(alive(m.pid), `pid ${m.pid} is gone`);
     t.notOk(existsSync(m.dir), `${m.dir} is removed`);
   }
-  t.equal(await memcachedVersion(a.port, 300), undefined, 'nothing answers on the old port');
+  t.equal((await memcachedVersion(a.port, 300)).answer, undefined, 'nothing answers on the old port');
 });
 
 t.test('a start that crashes fails at once with memcached\'s own complaint', async (t) => {
