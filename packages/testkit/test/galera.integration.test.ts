@@ -1,8 +1,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import mysql from 'mysql2/promise';
-import { alive, startGaleraCluster, MONITOR, type GaleraNode } from '@confd-haproxy/testkit';
-import { eventually } from './helpers.js';
+import { alive, startGaleraCluster, type GaleraNode } from '@confd-haproxy/testkit';
+import { asMonitor, eventually } from './helpers.js';
 
 // One cluster for the whole file: starting it is the slow part.
 let started = Date.now();
@@ -12,15 +11,6 @@ let stopped = false;
 t.teardown(() => (stopped ? undefined : cluster.stop()));
 
 type Status = Record<string, string>;
-
-async function asMonitor<T>(node: GaleraNode, sql: string): Promise<T[]> {
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: node.port, ...MONITOR, connectTimeout: 3000 });
-  try {
-    return (await conn.query(sql))[0] as T[];
-  } finally {
-    await conn.end();
-  }
-}
 
 async function wsrep(node: GaleraNode): Promise<Status> {
   const rows = await asMonitor<{ Variable_name: string; Value: string }>(node, "SHOW GLOBAL STATUS LIKE 'wsrep%'");

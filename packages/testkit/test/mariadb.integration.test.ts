@@ -2,23 +2,14 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import mysql from 'mysql2/promise';
-import { alive, freePort, startMariaDB, startReplicationSet, LauncherError, MONITOR, type MariaDBHandle } from '@confd-haproxy/testkit';
-import { eventually } from './helpers.js';
+import { alive, freePort, startMariaDB, startReplicationSet, LauncherError } from '@confd-haproxy/testkit';
+import { asMonitor, eventually } from './helpers.js';
 
 // One replication set for the whole file: it is the slow part.
 const set = await startReplicationSet({ replicas: 2 });
 let stopped = false;
 t.teardown(() => (stopped ? undefined : set.stop()));
 const { primary, replicas } = set;
-
-async function asMonitor<T>(h: MariaDBHandle, sql: string): Promise<T[]> {
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: h.port, ...MONITOR, connectTimeout: 3000 });
-  try {
-    return (await conn.query(sql))[0] as T[];
-  } finally {
-    await conn.end();
-  }
-}
 
 t.test('a write on the primary is visible on both replicas', async (t) => {
   await primary.query('CREATE TABLE checktest.t (id INT PRIMARY KEY)');
