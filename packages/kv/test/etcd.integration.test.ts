@@ -41,12 +41,17 @@ function plan(t: Test, ...flags: string[]) {
 
 const entry = (name: string, proxyport: number) => JSON.stringify({ name, host: '127.0.0.1', port: 11211, proxyport });
 
-t.test('keys an etcd user wrote with a leading slash render, as confd reads them', async (t) => {
+/** Entry slashmem under confd's key ("/haproxy/memcached/slashmem") and baremem under a bare one, as an etcd user would write them. */
+async function writeBothLayouts(t: Test, slashPort: number, barePort: number): Promise<void> {
   const raw = new Etcd3({ hosts: etcd.endpoint });
   t.teardown(() => raw.close());
-  await raw.put('/haproxy/memcached/slashmem').value(entry('slashmem', 16301));
-  await raw.put('haproxy/memcached/bare').value(entry('baremem', 16302));
+  await raw.put('/haproxy/memcached/slashmem').value(entry('slashmem', slashPort));
+  await raw.put('haproxy/memcached/bare').value(entry('baremem', barePort));
   t.teardown(() => raw.delete().prefix('/haproxy/memcached/').exec().then(() => raw.delete().key('haproxy/memcached/bare').exec()));
+}
+
+t.test('keys an etcd user wrote with a leading slash render, as confd reads them', async (t) => {
+  await writeBothLayouts(t, 16301, 16302);
   const r = plan(t);
   t.equal(r.status, 2, r.stderr);
   t.match(r.stdout, /\+listen slashmem\n\+    bind 0\.0\.0\.0:16301/);
@@ -54,11 +59,7 @@ t.test('keys an etcd user wrote with a leading slash render, as confd reads them
 });
 
 t.test('--etcd-layout bare reads keys without the slash, as releases before the confd layout wrote them', async (t) => {
-  const raw = new Etcd3({ hosts: etcd.endpoint });
-  t.teardown(() => raw.close());
-  await raw.put('/haproxy/memcached/slashmem').value(entry('slashmem', 16303));
-  await raw.put('haproxy/memcached/bare').value(entry('baremem', 16304));
-  t.teardown(() => raw.delete().prefix('/haproxy/memcached/').exec().then(() => raw.delete().key('haproxy/memcached/bare').exec()));
+  await writeBothLayouts(t, 16303, 16304);
   const r = plan(t, '--etcd-layout', 'bare');
   t.equal(r.status, 2, r.stderr);
   t.match(r.stdout, /\+listen baremem/);

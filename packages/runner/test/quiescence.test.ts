@@ -1,95 +1,87 @@
-import t from 'tap';
-import { createQuiescence } from '@confd-haproxy/runner';
+import t, { type Test } from 'tap';
+import { createQuiescence, type QuiescenceOptions } from '@confd-haproxy/runner';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-t.test('a burst of 100 pokes within a second fires once', async (t) => {
-  let fired = 0;
-  const q = createQuiescence({ minMs: 200, maxMs: 2000 }, () => {
-    fired++;
+/** A quiescence that counts its runs in `runs.fired` and then does `run`; stopped when the test ends. */
+function counting(t: Test, opts: QuiescenceOptions, run: () => Promise<void> | void = () => {}) {
+  const runs = { fired: 0 };
+  const q = createQuiescence(opts, () => {
+    runs.fired++;
+    return run();
   });
   t.teardown(() => q.stop());
+  return { q, runs };
+}
+
+t.test('a burst of 100 pokes within a second fires once', async (t) => {
+  const { q, runs } = counting(t, { minMs: 200, maxMs: 2000 });
   for (let i = 0; i < 100; i++) {
     q.poke();
     await sleep(10);
   }
-  t.equal(fired, 0, 'nothing fires while the burst goes on');
+  t.equal(runs.fired, 0, 'nothing fires while the burst goes on');
   await q.idle();
-  t.equal(fired, 1);
+  t.equal(runs.fired, 1);
 });
 
 t.test('max bounds the wait of a stream that is never quiet', async (t) => {
-  let fired = 0;
-  const q = createQuiescence({ minMs: 300, maxMs: 600 }, () => {
-    fired++;
-  });
-  t.teardown(() => q.stop());
+  const { q, runs } = counting(t, { minMs: 300, maxMs: 600 });
   const until = Date.now() + 2000;
   while (Date.now() < until) {
     q.poke();
     await sleep(50);
   }
   q.stop();
-  t.ok(fired >= 1, `fired ${fired} times during 2 s of pokes 50 ms apart, although min 300 ms of quiet never came`);
+  t.ok(runs.fired >= 1, `fired ${runs.fired} times during 2 s of pokes 50 ms apart, although min 300 ms of quiet never came`);
 });
 
 t.test('pokes while a run is going queue exactly one more run', async (t) => {
-  let fired = 0;
   let release = () => {};
   const firstRunHeld = new Promise<void>((r) => (release = r));
+  t.teardown(() => release());
   // The first run lasts until every poke is in, however slow the machine.
-  const q = createQuiescence({ minMs: 10, maxMs: 100 }, async () => {
-    fired++;
-    if (fired === 1) await firstRunHeld;
-  });
-  t.teardown(() => {
-    release();
-    return q.stop();
-  });
+  const { q, runs } = counting(t, { minMs: 10, maxMs: 100 }, () => (runs.fired === 1 ? firstRunHeld : undefined));
   q.poke();
   const deadline = Date.now() + 10_000;
-  while (fired === 0 && Date.now() < deadline) await sleep(5);
-  t.equal(fired, 1, 'the first run is going');
+  while (runs.fired === 0 && Date.now() < deadline) await sleep(5);
+  t.equal(runs.fired, 1, 'the first run is going');
   for (let i = 0; i < 10; i++) {
     q.poke();
     await sleep(5);
   }
   release();
   await q.idle();
-  t.equal(fired, 2);
+  t.equal(runs.fired, 2);
   await sleep(100);
-  t.equal(fired, 2, 'and nothing after');
+  t.equal(runs.fired, 2, 'and nothing after');
 });
 
 t.test('flush fires a pending burst at once and waits for it', async (t) => {
-  let fired = 0;
-  const q = createQuiescence({ minMs: 10_000, maxMs: 20_000 }, async () => {
+  let finished = 0;
+  const { q } = counting(t, { minMs: 10_000, maxMs: 20_000 }, async () => {
     await sleep(50);
-    fired++;
+    finished++;
   });
-  t.teardown(() => q.stop());
   await q.flush();
-  t.equal(fired, 0, 'nothing pending, nothing fired');
+  t.equal(finished, 0, 'nothing pending, nothing fired');
   q.poke();
   q.poke();
   const started = Date.now();
   await q.flush();
-  t.equal(fired, 1);
+  t.equal(finished, 1);
   t.ok(Date.now() - started < 5000, 'without waiting for min');
 });
 
 t.test('a failing fire does not stop later runs', async (t) => {
-  let fired = 0;
-  const q = createQuiescence({ minMs: 10, maxMs: 100 }, () => {
-    fired++;
+  const { q, runs } = counting(t, { minMs: 10, maxMs: 100 }, () => {
     throw new Error('render failed');
   });
-  t.teardown(() => q.stop());
   q.poke();
   await q.flush();
   q.poke();
   await q.flush();
-  t.equal(fired, 2);
+  t.equal(runs.fired, 2);
 });
 
 t.test('stop and an aborted signal cancel a pending run', async (t) => {
