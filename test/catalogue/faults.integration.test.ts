@@ -77,6 +77,26 @@ async function putAll(store: KVStore, kv: Record<string, string>): Promise<void>
   for (const [k, v] of Object.entries(kv)) await store.put(k, v);
 }
 
+/**
+ * A watcher on a store churned first, so that its index is far above what the store counts to
+ * after a restart, once it has rendered all eight servers; the watcher's log lines.
+ */
+async function watchChurnedStore(t: Test, s: Site, store: KVStore): Promise<string[]> {
+  for (let round = 0; round < 20; round++) await putAll(store, GOOD);
+  const lines: string[] = [];
+  watch(t, options(s, store, lines));
+  t.ok(await until(() => countServers(read(s.dest)) === 8, 20_000), 'the first render has all eight servers');
+  return lines;
+}
+
+/** The checkers write their entries again, s1 after a failover (port 3311): ms from then until dest has it, or undefined. */
+async function failoverRendered(s: Site, store: KVStore, ms: number): Promise<number | undefined> {
+  const started = Date.now();
+  await putAll(store, { ...GOOD, 'haproxy/mysqlslave/s1': slave('s1', 3311) });
+  const took = await until(() => read(s.dest).includes('127.0.0.1:3311'), ms);
+  return took === undefined ? undefined : Date.now() - started;
+}
+
 /** The dest is a config HAProxy accepts. */
 function validConfig(t: Test, dest: string): void {
   const check = spawnSync('/usr/sbin/haproxy', ['-c', '-f', dest], { encoding: 'utf8' });
@@ -113,20 +133,13 @@ t.test('a Consul restarted on the same port (indexes start low) is followed: the
   t.teardown(() => double.close());
   const store = createConsulStore({ address: double.address, timeoutMs: 2000 });
   t.teardown(() => store.close());
-  // Churn first, so the old index is far above what the restarted store will count to.
-  for (let round = 0; round < 20; round++) await putAll(store, GOOD);
-  const lines: string[] = [];
-  watch(t, options(s, store, lines));
-  t.ok(await until(() => countServers(read(s.dest)) === 8, 20_000), 'the first render has all eight servers');
+  const lines = await watchChurnedStore(t, s, store);
   await double.close();
   await sleep(300);
   double = await startConsulDouble({ port });
-  // The checkers write their entries again, one of them after a failover.
-  const started = Date.now();
-  await putAll(store, { ...GOOD, 'haproxy/mysqlslave/s1': slave('s1', 3311) });
-  const took = await until(() => read(s.dest).includes('127.0.0.1:3311'), 20_000);
+  const took = await failoverRendered(s, store, 20_000);
   t.ok(took !== undefined, `the failover written after the restart was rendered (${took ?? 'not'} ms; the old blocking index would have held it for a minute)`);
-  figures.consulMs = took === undefined ? undefined : Date.now() - started;
+  figures.consulMs = took;
   t.match(lines.join('\n'), /the store's index went back from \d+ to \d+ \(restarted or restored\); holding renders/, 'the reset is logged with what was done about it');
   t.equal(countServers(read(s.dest)), 8, 'every server is still there');
   validConfig(t, s.dest);
@@ -140,19 +153,14 @@ t.test('an etcd restarted from an empty data dir (revisions start low) is follow
   t.teardown(() => etcd.stop());
   const store = createEtcdStore({ nodes: [etcd.endpoint], timeoutMs: 2000 });
   t.teardown(() => store.close());
-  for (let round = 0; round < 20; round++) await putAll(store, GOOD);
-  const lines: string[] = [];
-  watch(t, options(s, store, lines));
-  t.ok(await until(() => countServers(read(s.dest)) === 8, 20_000), 'the first render has all eight servers');
+  await watchChurnedStore(t, s, store);
   await etcd.stop();
   etcd = await startEtcd({ port, peerPort });
   const back = await until(async () => (await store.put('haproxy/.probe', 'x').then(() => true, () => false)), 30_000);
   t.ok(back !== undefined, 'the client reaches the new member');
-  const started = Date.now();
-  await putAll(store, { ...GOOD, 'haproxy/mysqlslave/s1': slave('s1', 3311) });
-  const took = await until(() => read(s.dest).includes('127.0.0.1:3311'), 30_000);
+  const took = await failoverRendered(s, store, 30_000);
   t.ok(took !== undefined, `the failover written after the restart was rendered (${took ?? 'not'} ms)`);
-  figures.etcdMs = took === undefined ? undefined : Date.now() - started;
+  figures.etcdMs = took;
   t.equal(countServers(read(s.dest)), 8, 'every server is still there');
   validConfig(t, s.dest);
 });
