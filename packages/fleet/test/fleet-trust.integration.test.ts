@@ -2,30 +2,14 @@
 // real agent with CONSUL_HTTP_ADDR) and over a real etcd: a store writer without the key cannot
 // make them run anything, a signed push converges them, and a signed push with a command outside
 // --allow-command is refused all the same.
-import t from 'tap';
 import type { Test } from 'tap';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConsulStore, createEtcdStore, type KVStore } from '@confd-haproxy/kv';
-import { bundleChecksum, fleetTable, generatePushKey, parseBundle, pushConfig, readBundleFiles, readFleet, readSignKey, readTrustKey, runFleet, signBundle, BUNDLE_KEY, type FleetView, type RefusalKind } from '@confd-haproxy/fleet';
-import { startConsulDouble, startEtcd, tempDir } from '@confd-haproxy/testkit';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const CHECK = '/usr/sbin/haproxy -c -q -f {{.src}}';
-const RELOAD = `/bin/sh -c 'echo reload >> "$RELOAD_LOG"'`;
-
-/** A confdir whose template starts with `# <marker>`, with the given commands. */
-function writeConfdir(dir: string, marker: string, cmds: { check: string; reload: string } = { check: CHECK, reload: RELOAD }): void {
-  mkdirSync(join(dir, 'conf.d'), { recursive: true });
-  mkdirSync(join(dir, 'templates'), { recursive: true });
-  const toml = (s: string) => JSON.stringify(s);
-  writeFileSync(join(dir, 'conf.d/app.toml'), `[template]\nsrc = "app.cfg.hbs"\ndest = "app.cfg"\nkeys = ["/haproxy/memcached"]\ncheck_cmd = ${toml(cmds.check)}\nreload_cmd = ${toml(cmds.reload)}\n`);
-  writeFileSync(
-    join(dir, 'templates/app.cfg.hbs'),
-    `# ${marker}\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n{{#each (gets "/haproxy/memcached/*")}}{{#with (entry Value)}}\nlisten {{name}}\n    bind 127.0.0.1:{{proxyport}}\n    server {{name}}-0 {{host}}:{{port}}\n{{/with}}{{/each}}\n`,
-  );
-}
+import type { KVStore } from '@confd-haproxy/kv';
+import { bundleChecksum, fleetTable, generatePushKey, parseBundle, pushConfig, readBundleFiles, readFleet, readSignKey, readTrustKey, runFleet, signBundle, BUNDLE_KEY, type RefusalKind } from '@confd-haproxy/fleet';
+import { tempDir } from '@confd-haproxy/testkit';
+import { fleetWhenIn, quiet, renderedIn, sleep, writeConfdir, CHECK, RELOAD } from './helpers.js';
+import { overEveryStore } from './stores.js';
 
 interface Event {
   version: number;
@@ -70,7 +54,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
     return {
       name: n,
       events,
-      rendered: () => (existsSync(join(confdir, 'app.cfg')) ? readFileSync(join(confdir, 'app.cfg'), 'utf8').split('\n')[0]! : ''),
+      rendered: () => renderedIn(confdir),
       stop: async () => {
         ac.abort();
         await running;
@@ -79,15 +63,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
   });
   t.teardown(() => Promise.all(instances.map((i) => i.stop())));
 
-  const fleetWhen = async (cond: (v: FleetView) => boolean, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    let v = await readFleet(admin);
-    while (!cond(v) && Date.now() < deadline) {
-      await sleep(100);
-      v = await readFleet(admin);
-    }
-    return v;
-  };
+  const fleetWhen = fleetWhenIn(admin);
   /** Until every instance refused `version` at least `times` times (a retry refuses it again). */
   const refusedBy = async (version: number, times: number) => {
     const deadline = Date.now() + 20_000;
@@ -182,18 +158,4 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
   });
 }
 
-t.test('over Consul', async (t) => {
-  let address = process.env.CONSUL_HTTP_ADDR;
-  if (!address) {
-    const double = await startConsulDouble();
-    t.teardown(() => double.close());
-    address = double.address;
-  }
-  await scenario(t, 'consul', () => createConsulStore({ address: address! }), 10_000);
-});
-
-t.test('over etcd', async (t) => {
-  const etcd = await startEtcd();
-  t.teardown(() => etcd.stop());
-  await scenario(t, 'etcd', () => createEtcdStore({ nodes: [etcd.endpoint] }), 2000);
-});
+overEveryStore(scenario);

@@ -2,40 +2,17 @@
 // from the store: a push converges all three; one whose check fails keeps its version and says so;
 // a restarted one catches up; the pusher reloads once; status shows each of these states. Once over
 // the Consul double (or a real agent with CONSUL_HTTP_ADDR) and once over a real etcd.
-import t from 'tap';
 import type { Test } from 'tap';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConsulStore, createEtcdStore, type KVStore } from '@confd-haproxy/kv';
-import { fleetTable, pushConfig, readFleet, runFleet, BUNDLE_KEY, type FleetView } from '@confd-haproxy/fleet';
-import { startConsulDouble, startEtcd, tempDir } from '@confd-haproxy/testkit';
+import type { KVStore } from '@confd-haproxy/kv';
+import { fleetTable, pushConfig, readFleet, runFleet, BUNDLE_KEY } from '@confd-haproxy/fleet';
+import { tempDir } from '@confd-haproxy/testkit';
+import { fleetWhenIn, quiet, renderedIn, sleep, writeConfdir, CHECK, RELOAD } from './helpers.js';
+import { overEveryStore } from './stores.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const HAPROXY = '/usr/sbin/haproxy';
-
-/** The operator's conf.d and template; `marker` ends up in every rendered file. */
-function writeConfdir(dir: string, marker: string): void {
-  mkdirSync(join(dir, 'conf.d'), { recursive: true });
-  mkdirSync(join(dir, 'templates'), { recursive: true });
-  writeFileSync(
-    join(dir, 'conf.d/app.toml'),
-    [
-      '[template]',
-      'src = "app.cfg.hbs"',
-      'dest = "app.cfg"',
-      'keys = ["/haproxy/memcached"]',
-      // REFUSE_FILE is per instance: creating it makes that instance's check fail.
-      `check_cmd = "/bin/sh -c '[ ! -e \\"$REFUSE_FILE\\" ] && ${HAPROXY} -c -q -f {{.src}}'"`,
-      'reload_cmd = "/bin/sh -c \'echo reload >> \\"$RELOAD_LOG\\"\'"',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(
-    join(dir, 'templates/app.cfg.hbs'),
-    `# ${marker}\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n{{#each (gets "/haproxy/memcached/*")}}{{#with (entry Value)}}\nlisten {{name}}\n    bind 127.0.0.1:{{proxyport}}\n    server {{name}}-0 {{host}}:{{port}}\n{{/with}}{{/each}}\n`,
-  );
-}
+// REFUSE_FILE is per instance: creating it makes that instance's check fail.
+const REFUSABLE = { check: `/bin/sh -c '[ ! -e "$REFUSE_FILE" ] && ${CHECK}'`, reload: RELOAD };
 
 interface Instance {
   name: string;
@@ -59,7 +36,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
 
   const instances: Instance[] = ['a', 'b', 'c'].map((n) => {
     const confdir = join(root, n, 'etc');
-    writeConfdir(confdir, 'bootstrap');
+    writeConfdir(confdir, 'bootstrap', REFUSABLE);
     const inst: Instance = {
       name: n,
       confdir,
@@ -90,7 +67,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
         };
       },
       stop: async () => {},
-      rendered: () => (existsSync(join(confdir, 'app.cfg')) ? readFileSync(join(confdir, 'app.cfg'), 'utf8').split('\n')[0]! : ''),
+      rendered: () => renderedIn(confdir),
       reloads: () => (existsSync(inst.reloadLog) ? readFileSync(inst.reloadLog, 'utf8').split('\n').filter(Boolean).length : 0),
     };
     return inst;
@@ -99,20 +76,11 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
   const [a, b, c] = instances as [Instance, Instance, Instance];
   for (const i of instances) i.start();
 
-  /** readFleet until cond holds (bounded); the last view. */
-  const fleetWhen = async (cond: (v: FleetView) => boolean, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    let v = await readFleet(admin);
-    while (!cond(v) && Date.now() < deadline) {
-      await sleep(100);
-      v = await readFleet(admin);
-    }
-    return v;
-  };
+  const fleetWhen = fleetWhenIn(admin);
   const source = join(root, 'source');
   const outside = { confdir: source, stateDir: join(root, 'pusher-state'), reloadLog: join(root, 'pusher-reloads.log'), refuseFile: join(root, 'none') };
   const push = (marker: string, from: { confdir: string; stateDir: string; reloadLog: string; refuseFile: string } = outside) => {
-    writeConfdir(from.confdir, marker);
+    writeConfdir(from.confdir, marker, REFUSABLE);
     const env = { PATH: process.env.PATH, RELOAD_LOG: from.reloadLog, REFUSE_FILE: from.refuseFile };
     return pushConfig({ store: admin, confdir: from.confdir, stateDir: from.stateDir, logger: quiet, signal: new AbortController().signal, env });
   };
@@ -139,7 +107,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
 
   await t.test('a bundle that does not render is refused at push time', async (t) => {
     const bad = join(root, 'bad');
-    writeConfdir(bad, 'v-bad');
+    writeConfdir(bad, 'v-bad', REFUSABLE);
     writeFileSync(join(bad, 'templates/app.cfg.hbs'), '{{#each (gets "/haproxy/memcached/*")}}\n');
     await t.rejects(pushConfig({ store: admin, confdir: bad, stateDir: join(root, 'pusher-state'), logger: quiet, signal: new AbortController().signal }), { code: 'FLEET_BUNDLE_REFUSED', message: /not pushed, it does not load or render/ });
     t.match(JSON.parse((await admin.get(BUNDLE_KEY))!.value), { version: 1 }, 'the store still holds version 1');
@@ -193,18 +161,4 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
   });
 }
 
-t.test('over Consul', async (t) => {
-  let address = process.env.CONSUL_HTTP_ADDR;
-  if (!address) {
-    const double = await startConsulDouble();
-    t.teardown(() => double.close());
-    address = double.address;
-  }
-  await scenario(t, 'consul', () => createConsulStore({ address: address! }), 10_000);
-});
-
-t.test('over etcd', async (t) => {
-  const etcd = await startEtcd();
-  t.teardown(() => etcd.stop());
-  await scenario(t, 'etcd', () => createEtcdStore({ nodes: [etcd.endpoint] }), 2000);
-});
+overEveryStore(scenario);
