@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { backoffDelay, sleep, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
+import { Candidate, RefusalBackoff } from './adoption.js';
 import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
@@ -53,30 +54,277 @@ const sha = (path: string) => {
   }
 };
 
-export async function runFleet(opts: FleetOptions): Promise<void> {
-  const log = opts.logger;
-  const id = instanceId(opts.stateDir);
-  const diffs = Math.max(1, opts.diffsBeforeSync ?? 3);
-  const checkMs = opts.checkIntervalMs ?? 200;
-  let applied: Applied | undefined = readApplied(opts.stateDir);
-  // What a restart continues with counts as adopted (metrics show the running version at once).
-  if (applied) opts.onBundle?.({ version: applied.version, adopted: true, rendered: false });
-  const trust = opts.trustKeys ?? [];
-  const policy: LocalPolicy = opts.policy ?? { allowCommands: [], allowDests: [] };
-  if (!trust.length) log.warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
-  const status: InstanceStatus = {
-    id,
-    host: hostname(),
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-    version: applied?.version ?? 0,
-    checksum: applied?.checksum ?? '',
-    ...(applied ? { appliedAt: applied.appliedAt } : {}),
-    dests: {},
-  };
-  const publisher = new StatusPublisher(opts.store, id, { ttlMs: opts.statusTtlMs ?? 15_000, logger: log });
-  const publish = () => void publisher.publish({ ...status });
-  const recordPass = (p: PassResult) => {
+/** Where the agent reads the time (tests pass their own clock). */
+export interface FleetClock {
+  now(): number;
+}
+
+/** Longest a watch of the bundle key waits for a change. */
+const WATCH_WAIT_MS = 30_000;
+
+/**
+ * One instance of the fleet. It renders with the bundle it runs (a data watch), reads the bundle
+ * key in a loop (`step`), and each decision about a bundle read there is one method: `wants`,
+ * `countRead`, `trustProblem`, `policyProblem`, `adopt`, `refuse`. `run()` owns the lifecycle.
+ */
+export class FleetAgent {
+  readonly id: string;
+  readonly #opts: FleetOptions;
+  readonly #log: FleetOptions['logger'];
+  readonly #clock: FleetClock;
+  readonly #checkMs: number;
+  readonly #trust: readonly TrustedKey[];
+  readonly #policy: LocalPolicy;
+  readonly #status: InstanceStatus;
+  readonly #publisher: StatusPublisher;
+  readonly #candidate: Candidate;
+  // A refused bundle is tried again after a back-off (the reason may pass: a store outage, a slow check).
+  readonly #backoff: RefusalBackoff;
+  #applied: Applied | undefined;
+  #since = 0;
+  #failures = 0;
+  // The data watch runs with the current bundle; switching bundles restarts it.
+  #watchAc = new AbortController();
+  #watching: Promise<void> = Promise.resolve();
+
+  constructor(opts: FleetOptions, clock: FleetClock = Date) {
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.#clock = clock;
+    this.id = instanceId(opts.stateDir);
+    this.#checkMs = opts.checkIntervalMs ?? 200;
+    this.#trust = opts.trustKeys ?? [];
+    this.#policy = opts.policy ?? { allowCommands: [], allowDests: [] };
+    this.#candidate = new Candidate(opts.diffsBeforeSync ?? 3);
+    this.#backoff = new RefusalBackoff(opts.retryRefusedMs ?? 60_000);
+    this.#applied = readApplied(opts.stateDir);
+    this.#status = {
+      id: this.id,
+      host: hostname(),
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      version: this.#applied?.version ?? 0,
+      checksum: this.#applied?.checksum ?? '',
+      ...(this.#applied ? { appliedAt: this.#applied.appliedAt } : {}),
+      dests: {},
+    };
+    this.#publisher = new StatusPublisher(opts.store, this.id, { ttlMs: opts.statusTtlMs ?? 15_000, logger: this.#log });
+  }
+
+  /** The bundle this instance runs (undefined: its own --confdir). */
+  get applied(): Applied | undefined {
+    return this.#applied;
+  }
+
+  /** The status it publishes, as of now. */
+  get status(): InstanceStatus {
+    return structuredClone(this.#status);
+  }
+
+  /** When the last refused bundle may be tried again (ms since the epoch). */
+  get retryAt(): number {
+    return this.#backoff.retryAt;
+  }
+
+  /** Start, read the bundle key until the signal ends it, then stop. */
+  async run(): Promise<void> {
+    this.start();
+    try {
+      while (!this.#opts.signal.aborted) await this.step();
+    } finally {
+      await this.stop();
+    }
+  }
+
+  /** Say what runs, publish the status and start the data watch. */
+  start(): void {
+    // What a restart continues with counts as adopted (metrics show the running version at once).
+    if (this.#applied) this.#opts.onBundle?.({ version: this.#applied.version, adopted: true, rendered: false });
+    if (!this.#trust.length) this.#log.warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
+    this.publish();
+    this.startWatch();
+  }
+
+  /** Stop the data watch and withdraw the status. */
+  async stop(): Promise<void> {
+    await this.stopWatch();
+    await this.#publisher.close();
+  }
+
+  /** One read of the bundle key and what follows from it: nothing, one more read of a candidate, or an adoption. */
+  async step(): Promise<void> {
+    let bundle: Bundle | undefined;
+    try {
+      bundle = await this.readBundle();
+    } catch (err) {
+      await this.#readFailed(err);
+      return;
+    }
+    if (!bundle || !this.wants(bundle)) {
+      this.#candidate.forget();
+      return;
+    }
+    if (this.countRead(bundle)) await this.#tryAdopt(bundle);
+  }
+
+  /**
+   * The bundle in the store (undefined: none): at once after a change, or, while a candidate is
+   * counted, after the check interval. A refused bundle's retry time ends the wait early, so the
+   * retry happens without a store change.
+   */
+  async readBundle(): Promise<Bundle | undefined> {
+    const { store, signal } = this.#opts;
+    if (this.#candidate.pending) await sleep(this.#checkMs, signal);
+    const snap = this.#candidate.pending
+      ? await store.list(CONFIG_PREFIX, { signal })
+      : await store.watch(CONFIG_PREFIX, this.#since, { signal, waitMs: this.#backoff.waitMs(this.#clock.now(), WATCH_WAIT_MS) });
+    this.#since = snap.index;
+    this.#failures = 0;
+    const pair = snap.pairs.find((p) => p.key === BUNDLE_KEY);
+    return pair ? parseBundle(pair.value) : undefined;
+  }
+
+  async #readFailed(err: unknown): Promise<void> {
+    if (this.#opts.signal.aborted) return;
+    this.#candidate.forget();
+    if ((err as { code?: string }).code === 'FLEET_BAD_BUNDLE') {
+      this.#log.error(`${(err as Error).message}; keeping version ${this.#status.version}`);
+    } else {
+      // The store did not answer: the same full-jitter back-off as the data watches.
+      this.#log.warn(`reading ${BUNDLE_KEY}: ${(err as Error).message}`);
+      await sleep(backoffDelay(this.#failures++, { baseMs: 250, maxMs: 30_000 }), this.#opts.signal);
+    }
+  }
+
+  /** Any other bundle than the one running is the store's wish (even a lower version, after a store reset); a refused one only once its retry time has come. */
+  wants(b: Bundle): boolean {
+    return b.checksum !== this.#applied?.checksum && this.#backoff.mayTry(b, this.#clock.now());
+  }
+
+  /** Count one read of b (diffs_before_sync); true when it was read often enough in a row to be adopted. */
+  countRead(b: Bundle): boolean {
+    return this.#candidate.read(b);
+  }
+
+  async #tryAdopt(b: Bundle): Promise<void> {
+    if (b.version < (this.#applied?.version ?? 0)) this.#log.warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it`);
+    try {
+      await this.adopt(b);
+    } catch (err) {
+      // A disk error (materialize, fleet.json): report, keep the running version, try again later.
+      if (this.#opts.signal.aborted) return;
+      this.refuse(b, (err as Error).message, 'failed');
+      await this.stopWatch();
+      if (!this.#opts.signal.aborted) this.startWatch();
+    }
+  }
+
+  /** Why b is not signed by a trusted key (undefined: it is, or no --trust-key is given). */
+  trustProblem(b: Bundle): string | undefined {
+    return this.#trust.length ? untrustedReason(b, this.#trust) : undefined;
+  }
+
+  /** The local policy's objections to a materialized bundle (none when it does not load: the pass says why). */
+  async policyProblem(dir: string): Promise<string | undefined> {
+    const policy = this.#policy;
+    if (!policy.allowCommands.length && !policy.allowDests.length) return undefined;
+    try {
+      const resources = await loadResources({ confdir: dir, prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir });
+      const problems = policyProblems(resources, policy);
+      return problems.length ? problems.join('; ') : undefined;
+    } catch (err) {
+      if (err instanceof ResourceError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Run b if it is trusted, allowed, and a pass with it loads, renders and checks; otherwise refuse it and keep the running one. */
+  async adopt(b: Bundle): Promise<void> {
+    // Trust and policy first: a refused bundle runs nothing, and the running watch goes on.
+    const untrusted = this.trustProblem(b);
+    if (untrusted) return this.refuse(b, `untrusted (${untrusted})`, 'untrusted');
+    const dir = materializeBundle(b.files, bundleDir(this.#opts.stateDir, b));
+    const notAllowed = await this.policyProblem(dir);
+    if (notAllowed) return this.refuse(b, `not allowed (${notAllowed})`, 'not allowed');
+    const local = readApplied(this.#opts.stateDir);
+    await this.stopWatch(); // one pass at a time on the dests
+    const next = b.pushedBy === this.id && local?.checksum === b.checksum ? this.#pushedHere(b, local) : await this.#passWith(b, dir);
+    if (next) this.#adopted(b, next);
+    if (!this.#opts.signal.aborted) this.startWatch();
+  }
+
+  /** Pushed from here, and the push applied it here already: no second render, no second reload. */
+  #pushedHere(b: Bundle, local: Applied): Applied {
+    this.#log.info(`bundle version ${b.version} was pushed from this instance and is applied already`);
+    return local;
+  }
+
+  /** Every resource must load and render before any dest is touched; then the real pass checks and swaps. Undefined: refused. */
+  async #passWith(b: Bundle, dir: string): Promise<Applied | undefined> {
+    const renderer = new Renderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir });
+    const plan = await renderer.pass(undefined, { noop: true });
+    const pass = plan.ok ? await renderer.pass() : plan;
+    if (!pass.ok) {
+      if (!this.#opts.signal.aborted) this.refuse(b, pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed');
+      return undefined;
+    }
+    const next = { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() };
+    writeApplied(this.#opts.stateDir, next);
+    this.#log.info(`bundle version ${b.version} adopted (${b.checksum.slice(0, 12)}, pushed by ${b.host})`);
+    return next;
+  }
+
+  #adopted(b: Bundle, applied: Applied): void {
+    this.#applied = applied;
+    this.#backoff.clear();
+    delete this.#status.refused;
+    Object.assign(this.#status, { version: applied.version, checksum: applied.checksum, appliedAt: applied.appliedAt });
+    this.#opts.onBundle?.({ version: b.version, adopted: true, rendered: b.pushedBy !== this.id });
+    this.publish();
+  }
+
+  /** Keep the running bundle, say why b was refused, and try b again after the back-off. */
+  refuse(b: Bundle, reason: string, refusal: RefusalKind = 'failed'): void {
+    this.#backoff.refuse(b, this.#clock.now());
+    this.#status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
+    this.#log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${this.#status.version}`);
+    this.#opts.onBundle?.({ version: b.version, adopted: false, reason, refusal, rendered: refusal === 'failed' });
+    this.publish();
+  }
+
+  /** Render with the running bundle (or --confdir) and re-render on every store change, until stopWatch. */
+  startWatch(): void {
+    this.#watchAc = new AbortController();
+    const signal = AbortSignal.any([this.#opts.signal, this.#watchAc.signal]);
+    this.#watching = runWatch(this.#rendererOptions(signal)).catch((err: unknown) => this.#log.error(`renderer: ${(err as Error).message}`));
+  }
+
+  async stopWatch(): Promise<void> {
+    this.#watchAc.abort();
+    await this.#watching;
+  }
+
+  /** Publish the status as it is now (in the background: the publisher keeps it alive). */
+  publish(): void {
+    void this.#publisher.publish({ ...this.#status });
+  }
+
+  #rendererOptions(signal: AbortSignal): RendererOptions {
+    return {
+      ...this.#opts,
+      confdir: this.#applied?.dir ?? this.#opts.confdir,
+      destDir: this.#opts.confdir,
+      signal,
+      onPass: (p) => {
+        this.#recordPass(p);
+        this.#opts.onPass?.(p);
+      },
+    };
+  }
+
+  /** A pass's dest checksums and outcome go into the status. */
+  #recordPass(p: PassResult): void {
+    const status = this.#status;
     let changed = false;
     for (const r of p.resources) {
       const sum = sha(r.dest);
@@ -87,145 +335,11 @@ export async function runFleet(opts: FleetOptions): Promise<void> {
     }
     if (changed) status.changedAt = new Date().toISOString();
     status.last = { at: new Date().toISOString(), ok: p.ok, reloaded: p.reloads.some((x) => x.ok), ...(p.ok ? {} : { error: p.errors[0]?.message.split('\n')[0] ?? 'failed' }) };
-    publish();
-  };
-  const confdirOf = () => applied?.dir ?? opts.confdir;
-  const rendererOpts = (signal: AbortSignal): RendererOptions => ({
-    ...opts,
-    confdir: confdirOf(),
-    destDir: opts.confdir,
-    signal,
-    onPass: (p) => {
-      recordPass(p);
-      opts.onPass?.(p);
-    },
-  });
-
-  // The data watcher runs with the current bundle; switching bundles restarts it.
-  let watchAc = new AbortController();
-  let watching: Promise<void> = Promise.resolve();
-  const startWatch = () => {
-    watchAc = new AbortController();
-    watching = runWatch(rendererOpts(AbortSignal.any([opts.signal, watchAc.signal]))).catch((err: unknown) => log.error(`renderer: ${(err as Error).message}`));
-  };
-  const stopWatch = async () => {
-    watchAc.abort();
-    await watching;
-  };
-
-  // A refused bundle is tried again after a back-off (the reason may pass: a store outage, a slow check).
-  let refusals = 0;
-  let retryAt = 0;
-  const sameBundle = (b: Bundle, r: { version: number; checksum: string } | undefined) => r?.version === b.version && r.checksum === b.checksum;
-  const refuse = (b: Bundle, reason: string, refusal: RefusalKind = 'failed') => {
-    refusals = sameBundle(b, status.refused) ? refusals + 1 : 1;
-    retryAt = Date.now() + Math.min(30 * 60_000, (opts.retryRefusedMs ?? 60_000) * 2 ** (refusals - 1));
-    status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
-    log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${status.version}`);
-    opts.onBundle?.({ version: b.version, adopted: false, reason, refusal, rendered: refusal === 'failed' });
-    publish();
-  };
-
-  /** The local policy's objections to a materialized bundle (none when it does not load: the pass says why). */
-  const policyRefusal = async (dir: string): Promise<string | undefined> => {
-    if (!policy.allowCommands.length && !policy.allowDests.length) return undefined;
-    try {
-      const resources = await loadResources({ confdir: dir, prefix: opts.prefix ?? '', destDir: opts.confdir });
-      const problems = policyProblems(resources, policy);
-      return problems.length ? problems.join('; ') : undefined;
-    } catch (err) {
-      if (err instanceof ResourceError) return undefined;
-      throw err;
-    }
-  };
-
-  const adopt = async (b: Bundle): Promise<void> => {
-    // Trust and policy first: a refused bundle runs nothing, and the running watch goes on.
-    const untrusted = trust.length ? untrustedReason(b, trust) : undefined;
-    if (untrusted) return refuse(b, `untrusted (${untrusted})`, 'untrusted');
-    const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
-    const notAllowed = await policyRefusal(dir);
-    if (notAllowed) return refuse(b, `not allowed (${notAllowed})`, 'not allowed');
-    const local = readApplied(opts.stateDir);
-    await stopWatch(); // one pass at a time on the dests
-    if (b.pushedBy === id && local?.checksum === b.checksum) {
-      // Pushed from here, and the push applied it here already: no second render, no second reload.
-      applied = local;
-      log.info(`bundle version ${b.version} was pushed from this instance and is applied already`);
-    } else {
-      const renderer = new Renderer({ ...rendererOpts(opts.signal), confdir: dir });
-      // Every resource must load and render before any dest is touched; then the real pass checks and swaps.
-      const plan = await renderer.pass(undefined, { noop: true });
-      const pass = plan.ok ? await renderer.pass() : plan;
-      if (!pass.ok) {
-        if (!opts.signal.aborted) refuse(b, pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed');
-        if (!opts.signal.aborted) startWatch();
-        return;
-      }
-      const next = { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() };
-      writeApplied(opts.stateDir, next);
-      applied = next;
-      log.info(`bundle version ${b.version} adopted (${b.checksum.slice(0, 12)}, pushed by ${b.host})`);
-    }
-    delete status.refused;
-    Object.assign(status, { version: applied.version, checksum: applied.checksum, appliedAt: applied.appliedAt });
-    opts.onBundle?.({ version: b.version, adopted: true, rendered: b.pushedBy !== id });
-    publish();
-    if (!opts.signal.aborted) startWatch();
-  };
-
-  publish();
-  startWatch();
-  let since = 0;
-  let candidate: { version: number; checksum: string; reads: number } | undefined;
-  let failures = 0;
-  try {
-    while (!opts.signal.aborted) {
-      let bundle: Bundle | undefined;
-      try {
-        if (candidate) await sleep(checkMs, opts.signal);
-        // A refused bundle's retry time ends the wait early, so the retry happens without a store change.
-        const waitMs = status.refused ? Math.min(30_000, Math.max(100, retryAt - Date.now())) : 30_000;
-        const snap = candidate ? await opts.store.list(CONFIG_PREFIX, { signal: opts.signal }) : await opts.store.watch(CONFIG_PREFIX, since, { signal: opts.signal, waitMs });
-        since = snap.index;
-        failures = 0;
-        const pair = snap.pairs.find((p) => p.key === BUNDLE_KEY);
-        bundle = pair ? parseBundle(pair.value) : undefined;
-      } catch (err) {
-        if (opts.signal.aborted) break;
-        candidate = undefined;
-        if ((err as { code?: string }).code === 'FLEET_BAD_BUNDLE') {
-          log.error(`${(err as Error).message}; keeping version ${status.version}`);
-        } else {
-          // The store did not answer: the same full-jitter back-off as the data watches.
-          log.warn(`reading ${BUNDLE_KEY}: ${(err as Error).message}`);
-          await sleep(backoffDelay(failures++, { baseMs: 250, maxMs: 30_000 }), opts.signal);
-        }
-        continue;
-      }
-      // Any other bundle than the one running is the store's wish (even a lower version, after a store reset).
-      const wanted = bundle && bundle.checksum !== applied?.checksum && (!sameBundle(bundle, status.refused) || Date.now() >= retryAt);
-      if (!bundle || !wanted) {
-        candidate = undefined;
-        continue;
-      }
-      if (candidate?.version === bundle.version && candidate.checksum === bundle.checksum) candidate.reads++;
-      else candidate = { version: bundle.version, checksum: bundle.checksum, reads: 1 };
-      if (candidate.reads < diffs) continue;
-      candidate = undefined;
-      if (bundle.version < (applied?.version ?? 0)) log.warn(`bundle version ${bundle.version} is below the running ${applied?.version}: the store was reset or rewritten; adopting it`);
-      try {
-        await adopt(bundle);
-      } catch (err) {
-        // A disk error (materialize, fleet.json): report, keep the running version, try again later.
-        if (opts.signal.aborted) break;
-        refuse(bundle, (err as Error).message, 'failed');
-        await stopWatch();
-        if (!opts.signal.aborted) startWatch();
-      }
-    }
-  } finally {
-    await stopWatch();
-    await publisher.close();
+    this.publish();
   }
+}
+
+/** Run a fleet agent until opts.signal ends it. */
+export async function runFleet(opts: FleetOptions): Promise<void> {
+  return new FleetAgent(opts).run();
 }
