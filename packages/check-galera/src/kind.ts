@@ -142,7 +142,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
         down: list(roles.down),
       };
     },
-    okLine: (e: Entry, storeName: string) => `${e.name} in ${storeName} is ok (writer ${e.host}:${e.port})`,
+    okLine: (e: Entry, backend: string) => `${e.name} in ${backend} is ok (writer ${e.host}:${e.port})`,
     changedLine: (e: Entry, prev: Entry | undefined) => {
       const readers = (e.readers as { role: string }[] | undefined)?.filter((r) => r.role === 'active').length ?? 0;
       const moved = prev && (prev.host !== e.host || prev.port !== e.port) ? ` (was ${prev.host}:${prev.port})` : '';

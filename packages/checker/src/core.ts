@@ -40,8 +40,8 @@ export interface CheckerKind<T extends Target = Target, P = unknown> {
   probe(target: T, signal: AbortSignal): Promise<ProbeOutcome<P>>;
   /** The entry for this pass from the eligible targets (in target order), the stored entry and what this pass's probes learned. */
   choose(eligible: T[], current: Entry | undefined, all: T[], probed: ProbeData<P>): EntryBody | undefined;
-  /** Original-style log line when the stored entry is kept. */
-  okLine?(entry: Entry, storeName: string): string;
+  /** Original-style log line when the stored entry is kept; backend: the store's ("consul"). */
+  okLine?(entry: Entry, backend: string): string;
   /** Original-style log line when a new entry is written. */
   changedLine?(entry: Entry, previous: Entry | undefined): string;
   /**
@@ -212,7 +212,6 @@ export class TagChecker<T extends Target = Target, P = unknown> {
   #running = false;
   #wake: (() => void) | undefined;
   #lastParsed: { value: string; entry: Entry | undefined } | undefined;
-  readonly #storeName: string;
 
   constructor(opts: TagCheckerOptions<T, P>) {
     this.#o = opts;
@@ -220,7 +219,6 @@ export class TagChecker<T extends Target = Target, P = unknown> {
     this.lockKey = lockKey(opts.kind.kind, opts.tag, opts.prefix);
     this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
     this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
-    this.#storeName = opts.store.describe.split(' ')[0] ?? 'store';
     opts.kind.onConnectionLost?.((target, reason) => this.#connectionLost(target, reason));
   }
 
@@ -447,7 +445,7 @@ export class TagChecker<T extends Target = Target, P = unknown> {
       if (current && sameEntry(current, entry)) {
         // Told at info when the state becomes ok (first pass, after a change or a failure); each steady pass is debug.
         const steady = this.#lastReason === 'unchanged';
-        const line = o.kind.okLine?.(current, this.#storeName) ?? `${o.tag} in store is ok`;
+        const line = o.kind.okLine?.(current, o.store.backend) ?? `${o.tag} in store is ok`;
         withFields(this.#log, { server: id(current), outcome: 'unchanged' })[steady ? 'debug' : 'info'](line);
         return this.#remember(report({ results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' }));
       }

@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { TagChecker, runTagChecker, type CheckerKind, type PassReport } from '@confd-haproxy/checker';
-import { collect, pingKind, quiet, sleep, startPingService, within, type PingService } from './helpers.js';
+import { collect, pingKind, quiet, sleep, startPingService, storeWith, within, type PingService } from './helpers.js';
 
 const signal = new AbortController().signal;
 
@@ -158,14 +158,7 @@ t.test('a lost CAS reads the key again and decides again', async (t) => {
   let puts = 0;
   let race: (() => Promise<unknown>) | undefined;
   // The real store, with another writer slipping in between this checker's read and its write.
-  const store: KVStore = {
-    describe: real.describe,
-    list: (p, o) => real.list(p, o),
-    watch: (p, since, o) => real.watch(p, since, o),
-    get: (k, o) => real.get(k, o),
-    delete: (k, o) => real.delete(k, o),
-    acquireLock: (k, o) => real.acquireLock(k, o),
-    close: () => real.close(),
+  const store = storeWith(real, {
     async put(key, value, opts) {
       puts++;
       const r = race;
@@ -173,7 +166,7 @@ t.test('a lost CAS reads the key again and decides again', async (t) => {
       await r?.();
       return real.put(key, value, opts);
     },
-  };
+  });
   const c = checker(t, pingKind({ targets: [a!, b!] }), store);
   // Someone else writes b as active first: sticky choice keeps it once it is read again.
   race = () => rival.put('haproxy/ping/p1', JSON.stringify({ name: 'p1', host: '127.0.0.1', port: b!.port, proxyport: 20000, servers: [{ host: '127.0.0.1', port: b!.port, weight: 100, role: 'active' }, { host: '127.0.0.1', port: a!.port, weight: 100, role: 'backup' }], version: 1, checker: 'rival:2', updated: new Date().toISOString() }));
@@ -202,6 +195,16 @@ t.test('log lines come from the kind when it has them', async (t) => {
   await c.pass(signal);
   t.ok(lines.includes(`set new alive 127.0.0.1:${a!.port} with tag p1 ok`));
   t.ok(lines.includes(`current 127.0.0.1:${a!.port} is ok`));
+});
+
+t.test("the kind's ok line names the store's backend, not the first word of its description", async (t) => {
+  const [a] = await services(t, 'ok');
+  const lines: string[] = [];
+  const kind = { ...pingKind({ targets: [a!] }), okLine: (e: { name: string }, backend: string) => `${e.name} in ${backend} is ok` };
+  const c = checker(t, kind, storeWith(fileStore(t), { describe: 'kv.json, the test store' }), { lines });
+  await c.pass(signal);
+  await c.pass(signal);
+  t.ok(lines.includes('p1 in file is ok'), lines.join('\n'));
 });
 
 t.test('runTagChecker passes every interval, is not stalled by a hung target, and stops on its signal', async (t) => {

@@ -1,6 +1,7 @@
 // A tiny line-protocol service on loopback and a checker kind that probes it, so the core's
 // behaviour (timeouts, counters, CAS, locks) is tested on real sockets without a database.
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { KVStore } from '@confd-haproxy/kv';
 import type { CheckerKind, CheckerLogger, Entry, EntryBody, Target } from '@confd-haproxy/checker';
 
 export type Mode = 'ok' | 'fail' | 'hang';
@@ -92,6 +93,22 @@ export function pingKind(opts: PingKindOptions): CheckerKind & { probes: number 
     },
   };
   return kind;
+}
+
+/** The real store with some of its calls (or its description) replaced: a race before a put, a renew that fails. */
+export function storeWith(real: KVStore, replaced: Partial<KVStore>): KVStore {
+  return {
+    backend: real.backend,
+    describe: real.describe,
+    list: (p, o) => real.list(p, o),
+    watch: (p, since, o) => real.watch(p, since, o),
+    get: (k, o) => real.get(k, o),
+    put: (k, v, o) => real.put(k, v, o),
+    delete: (k, o) => real.delete(k, o),
+    acquireLock: (k, o) => real.acquireLock(k, o),
+    close: () => real.close(),
+    ...replaced,
+  };
 }
 
 export const quiet: CheckerLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };

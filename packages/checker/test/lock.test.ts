@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileStore, type KVLock, type KVStore } from '@confd-haproxy/kv';
 import { TagChecker, runTagChecker, type CheckerKind } from '@confd-haproxy/checker';
-import { collect, pingKind, quiet, sleep, startPingService, within, type PingService } from './helpers.js';
+import { collect, pingKind, quiet, sleep, startPingService, storeWith, within, type PingService } from './helpers.js';
 
 const signal = new AbortController().signal;
 const LOCK = 'haproxy/.locks/ping/p1';
@@ -113,14 +113,7 @@ t.test('a renew that fails (store unreachable) stops writes until a renew succee
   const real = fileStore(t, join(t.testdir({}), 'kv.json'));
   let renewFails = false;
   // The real store, with renew failing as if the store were unreachable.
-  const store: KVStore = {
-    describe: real.describe,
-    list: (p, o) => real.list(p, o),
-    watch: (p, since, o) => real.watch(p, since, o),
-    get: (k, o) => real.get(k, o),
-    put: (k, v, o) => real.put(k, v, o),
-    delete: (k, o) => real.delete(k, o),
-    close: () => real.close(),
+  const store = storeWith(real, {
     async acquireLock(k, o) {
       const lock = await real.acquireLock(k, o);
       if (!lock) return lock;
@@ -134,7 +127,7 @@ t.test('a renew that fails (store unreachable) stops writes until a renew succee
       };
       return wrapped;
     },
-  };
+  });
   const lines: string[] = [];
   // TTL 400 ms: a pass more than 100 ms after the last renew renews first.
   const c = checker(t, 'host-a:1', pingKind({ targets: [a, b] }), store, { lockTtlMs: 400, lines });

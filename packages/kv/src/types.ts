@@ -123,8 +123,10 @@ export interface KVLocker {
   acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined>;
 }
 
-/** What a store says about itself: a name for logs and, when it has one, its service catalog. */
+/** What a store says about itself: its backend, a name for logs and, when it has one, its service catalog. */
 export interface KVInfo {
+  /** The backend, as --backend names it ("consul", "etcd", "file"); a checker's "in consul is ok" line says it. */
+  readonly backend: string;
   /** A name for logs: "consul 127.0.0.1:8500", "file ./kv.json". Never holds a token. */
   readonly describe: string;
   /** Services and their health, for a store that has a service catalog (Consul). */

@@ -1,6 +1,6 @@
 // The store contract: every backend runs this suite unchanged.
 import type { Test } from 'tap';
-import type { KVStore } from '@confd-haproxy/kv';
+import { isStoreBackend, STORE_BACKENDS, type KVStore } from '@confd-haproxy/kv';
 
 export interface ContractSpace {
   /** Two independent clients on the same store (separate connections/processes' view). */
@@ -26,6 +26,12 @@ export function runContract(t: Test, fixture: ContractFixture): void {
     tt.teardown(() => s.close());
     return s;
   };
+
+  t.test(`${fixture.name}: the store names its backend as --backend does, and its description starts with it`, async (tt) => {
+    const { a } = await space(tt);
+    tt.ok(isStoreBackend(a.backend), `"${a.backend}" is one of ${STORE_BACKENDS.join(', ')}`);
+    tt.ok(a.describe.startsWith(`${a.backend} `), `"${a.describe}" starts with it`);
+  });
 
   t.test(`${fixture.name}: a put is read back by get and list, sorted by key`, async (tt) => {
     const { a, b, prefix } = await space(tt);

@@ -10,6 +10,7 @@ function staticReader(values: Record<string, string>): KVReader & KVWatcher & KV
     .map((key) => ({ key, value: values[key]!, modifyIndex: 1, createIndex: 1, flags: 0 }));
   const snapshot = (prefix: string): KVSnapshot => ({ index: 1, pairs: pairs.filter((p) => p.key.startsWith(prefix)), knownLeader: true });
   return {
+    backend: 'static',
     describe: 'static',
     list: async (prefix) => snapshot(prefix),
     get: async (key) => pairs.find((p) => p.key === key),

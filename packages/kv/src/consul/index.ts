@@ -54,6 +54,7 @@ function toPair(e: ConsulEntry): KVPair {
 }
 
 class ConsulStore implements KVStore {
+  readonly backend = 'consul';
   readonly describe: string;
   readonly catalog: ConsulCatalog;
   readonly #config: ConsulConfig;

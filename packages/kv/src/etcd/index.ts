@@ -174,6 +174,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
     });
 
   const store: KVStore = {
+    backend: 'etcd',
     describe: `etcd ${hosts.join(',')}${opts.layout === 'bare' ? ' (bare keys)' : ''}`,
     list: (prefix, o?: KVReadOptions) => list(prefix, o?.signal),
 

@@ -44,6 +44,7 @@ export function createFileStore(opts: FileStoreOptions): KVStore {
 }
 
 class FileStore implements KVStore {
+  readonly backend = 'file';
   readonly describe: string;
   readonly #file: string;
   readonly #mutexTimeoutMs: number;
