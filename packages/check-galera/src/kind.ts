@@ -1,8 +1,8 @@
 // checkgalera: one entry per Galera cluster, haproxy/galera/<cluster>, with the writer(s) for the
 // writer listen and every node with its role for the reader listen (pxcScheduler's rules, see
 // rules.ts). Each node answers one query per pass on a kept connection.
-import type { CheckerKind, CheckerLogger, Target } from '@confd-haproxy/checker';
-import { maintenancePrefix as maintenanceFolder, type Entry, type EntryBody } from '@confd-haproxy/schema';
+import type { CheckerKind, CheckerLogger, Choice, Target } from '@confd-haproxy/checker';
+import { maintenancePrefix as maintenanceFolder, type Entry } from '@confd-haproxy/schema';
 import { MysqlConnections, privilegeHint } from '@confd-haproxy/check-mysql';
 import type { GaleraClusterConfig, GaleraNodeConfig } from './config.js';
 import { assignRoles, healthOf, nodeKey, type NodeStatus, type NodeView, type Roles } from './rules.js';
@@ -21,10 +21,8 @@ export interface NodeProbe {
   reason?: string;
 }
 
-export interface GaleraKind extends CheckerKind<GaleraNodeConfig, NodeProbe> {
-  /** The last pass's roles (for --once and tests). */
-  readonly lastRoles: Roles | undefined;
-}
+/** Probes learn each node's status, the nodes come with the ones in maintenance (host:port), and the choice's detail is the roles. */
+export type GaleraKind = CheckerKind<GaleraNodeConfig, NodeProbe, ReadonlySet<string>, Roles>;
 
 // One round trip: the wsrep status, read_only, reject_queries and the segment.
 const STATUS_SQL = `SELECT
@@ -69,15 +67,12 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
   const cfg = opts.cluster;
   let lost: ((t: Target, reason: string) => void) | undefined;
   const conns = new MysqlConnections({ user: cfg.user, password: cfg.password, timeoutMs: cfg.checkTimeOut, ...(cfg.tls ? { tls: cfg.tls } : {}), onLost: (t, reason) => lost?.(t, reason) });
-  let maint = new Set<string>();
-  let lastRoles: Roles | undefined;
+  /** The maintenance keys as last read: kept while the store does not answer. */
+  let maint: ReadonlySet<string> = new Set<string>();
   let lastProblem = '';
 
   return {
     kind: 'galera',
-    get lastRoles() {
-      return lastRoles;
-    },
     async targets(signal) {
       if (opts.maintenance) {
         try {
@@ -87,7 +82,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
           opts.logger?.warn(`${cfg.name}: cannot read the maintenance keys (${(err as Error).message}); keeping ${[...maint].join(', ') || 'none'}`);
         }
       }
-      return cfg.nodes;
+      return { targets: cfg.nodes, context: maint };
     },
     onConnectionLost(fn) {
       lost = fn;
@@ -105,7 +100,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
       const data = { status, ...h };
       return h.health === 'ok' ? { ok: true, data } : { ok: false, reason: h.reason ?? h.health, data };
     },
-    choose(eligible, current, _all, probed): EntryBody | undefined {
+    choose(eligible, current, _all, probed, inMaintenance = new Set()): Choice<Roles> {
       const views: NodeView[] = cfg.nodes.map((n) => {
         const s = probed.get(nodeKey(n)) ?? { health: 'down' as const, reason: 'not checked' };
         return {
@@ -113,23 +108,22 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
           health: s.health,
           ...(s.reason ? { reason: s.reason } : {}),
           eligible: eligible.includes(n),
-          maint: maint.has(nodeKey(n)),
+          maint: inMaintenance.has(nodeKey(n)),
           readOnly: s.status?.readOnly ?? false,
           segment: n.segment ?? s.status?.segment ?? 0,
         };
       });
       const currentWriters: Target[] = current ? (Array.isArray(current.servers) && current.servers.length ? current.servers : [current]) : [];
       const roles = assignRoles(cfg, views, currentWriters);
-      lastRoles = roles;
       if (roles.problem) {
         if (roles.problem !== lastProblem) opts.logger?.error(`${cfg.name}: ${roles.problem}; the entry is kept`);
         lastProblem = roles.problem;
-        return undefined;
+        return { problem: roles.problem, detail: roles };
       }
       lastProblem = '';
       if (roles.lastInSegment) opts.logger?.warn(`${cfg.name}: ${nodeKey(roles.lastInSegment)} is ${roles.lastInSegment.reason} but the last node of main segment ${cfg.mainSegment}: it keeps serving`);
       const w = roles.writers[0]!;
-      return {
+      const entry = {
         name: cfg.name,
         host: w.host,
         port: w.port,
@@ -141,6 +135,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
         maintenance: list(roles.maintenance),
         down: list(roles.down),
       };
+      return { entry, detail: roles };
     },
     okLine: (e: Entry, backend: string) => `${e.name} in ${backend} is ok (writer ${e.host}:${e.port})`,
     changedLine: (e: Entry, prev: Entry | undefined) => {

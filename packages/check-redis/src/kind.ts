@@ -3,8 +3,8 @@
 // split-brain: the stored entry stays where it is (it never flips back and forth) and it is
 // reported on every pass until an operator resolves it.
 import type { Logger } from '@confd-haproxy/base';
-import type { CheckerKind, Target } from '@confd-haproxy/checker';
-import type { Entry, EntryBody } from '@confd-haproxy/schema';
+import type { CheckerKind, Choice, FoundTargets, Target } from '@confd-haproxy/checker';
+import type { Entry } from '@confd-haproxy/schema';
 import { RedisConnection, RedisReplyError, type RedisTls, type Reply } from './resp.js';
 
 /**
@@ -63,6 +63,13 @@ export function parseRole(r: Reply): RoleInfo | string {
   return { role: 'unknown' };
 }
 
+/** What asking the sentinels learned: the master one of them names, or why none did. */
+export interface SentinelAnswer {
+  master?: Target;
+  asked: boolean;
+  error?: string;
+}
+
 export interface MasterChoice {
   master?: Target;
   /** Why nothing is chosen, or a warning beside the choice. */
@@ -75,7 +82,7 @@ export interface MasterChoice {
  * answer. No master, or a sentinel answer that ROLE denies: none (the entry is kept). Two or more
  * masters without sentinels: split-brain, none.
  */
-export function chooseMaster(eligible: Target[], roles: ReadonlyMap<string, RoleInfo>, sentinel?: { master?: Target; asked: boolean; error?: string }): MasterChoice {
+export function chooseMaster(eligible: Target[], roles: ReadonlyMap<string, RoleInfo>, sentinel?: SentinelAnswer): MasterChoice {
   const masters = eligible.filter((t) => roles.get(key(t))?.role === 'master');
   if (sentinel?.asked) {
     if (!sentinel.master) return { problem: `no sentinel named a master (${sentinel.error ?? 'no answer'})` };
@@ -98,10 +105,8 @@ function pairs(r: Reply): Record<string, string> {
   return out;
 }
 
-export interface RedisKind extends CheckerKind<Target, RoleInfo> {
-  /** The last pass's choice (for --once and logs). */
-  readonly lastChoice: MasterChoice | undefined;
-}
+/** Probes learn each server's ROLE, the targets come with the sentinels' answer, and the choice's detail is the master chosen. */
+export type RedisKind = CheckerKind<Target, RoleInfo, SentinelAnswer, MasterChoice>;
 
 export function redisKind(opts: RedisKindOptions): RedisKind {
   const conns = new Map<string, RedisConnection>();
@@ -121,11 +126,8 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
     return c;
   };
   const name = opts.masterName ?? opts.tag;
-  let sentinel: { master?: Target; asked: boolean; error?: string } | undefined;
-  let lastChoice: MasterChoice | undefined;
   let lastReported = '';
   const report = (c: MasterChoice) => {
-    lastChoice = c;
     if (!c.problem) {
       lastReported = '';
       return;
@@ -135,8 +137,8 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
     lastReported = c.problem;
   };
 
-  /** Ask the sentinels in order; the first that names the master wins. Adds the replicas it knows. */
-  async function askSentinels(signal: AbortSignal): Promise<Target[]> {
+  /** Ask the sentinels in order; the first that names the master wins, with the replicas it knows. */
+  async function askSentinels(signal: AbortSignal): Promise<FoundTargets<Target, SentinelAnswer>> {
     const errors: string[] = [];
     for (const s of opts.sentinels ?? []) {
       try {
@@ -151,27 +153,27 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
         const known = Array.isArray(reps)
           ? reps.map(pairs).flatMap((p) => (p.ip && p.port ? [{ host: p.ip, port: Number(p.port) }] : []))
           : [];
-        sentinel = { master, asked: true };
-        return [master, ...known];
+        return { targets: [master, ...known], context: { master, asked: true } };
       } catch (err) {
         errors.push(`${key(s)}: ${(err as Error).message}`);
         if (signal.aborted) break;
       }
     }
-    sentinel = { asked: true, error: errors.join('; ') };
-    return [];
+    return { targets: [], context: { asked: true, error: errors.join('; ') } };
   }
+
+  /** The configured servers and the ones the sentinels found, once each. */
+  const withServers = (found: Target[]) => {
+    const all = [...opts.servers, ...found];
+    return all.filter((t, i) => all.findIndex((x) => same(x, t)) === i);
+  };
 
   return {
     kind: 'redis',
-    get lastChoice() {
-      return lastChoice;
-    },
     async targets(signal) {
-      sentinel = undefined;
-      const found = opts.sentinels?.length ? await askSentinels(signal) : [];
-      const all = [...opts.servers, ...found];
-      return all.filter((t, i) => all.findIndex((x) => same(x, t)) === i);
+      if (!opts.sentinels?.length) return withServers([]);
+      const { targets, context } = await askSentinels(signal);
+      return { targets: withServers(targets), context };
     },
     onConnectionLost(fn) {
       lost = fn;
@@ -182,13 +184,14 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
       if (role.role === 'master' || role.role === 'slave') return { ok: true, data: role };
       return { ok: false, reason: `ROLE says ${role.role}`, data: role };
     },
-    choose(eligible, current, all, roles): EntryBody | undefined {
+    choose(eligible, current, all, roles, sentinel): Choice<MasterChoice> {
       const choice = chooseMaster(eligible, roles, sentinel);
       report(choice);
       const master = choice.master;
-      if (!master) return undefined;
+      const why = { ...(choice.problem ? { problem: choice.problem } : {}), detail: choice };
+      if (!master) return why;
       const others = opts.replicasAsBackup ? all.filter((t) => !same(t, master)) : [];
-      return {
+      const entry = {
         name: opts.tag,
         host: master.host,
         port: master.port,
@@ -199,6 +202,7 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
           ...others.map((t) => ({ host: t.host, port: t.port, weight: 100, role: 'backup' as const })),
         ],
       };
+      return { entry, ...why };
     },
     okLine: (e: Entry) => `current master ${e.host}:${e.port} is ok`,
     changedLine: (e: Entry, previous: Entry | undefined) =>

@@ -30,16 +30,39 @@ export type ProbeData<P> = ReadonlyMap<string, P>;
 
 export type CheckerLogger = Logger;
 
-/** What a kind of checker says: how to find targets, how to probe one, how to choose. P: what a probe learns. */
-export interface CheckerKind<T extends Target = Target, P = unknown> {
+/** What a kind's targets found: the candidates, and what finding them learned (a Sentinel's answer), which choose receives. */
+export interface FoundTargets<T extends Target, C> {
+  targets: T[];
+  context: C;
+}
+
+/** What a kind's choose answers when it has more to say than the entry; the pass's report carries it. */
+export interface Choice<D = unknown> {
+  /** The entry for this pass; none keeps the stored one. */
+  entry?: EntryBody;
+  /** Why there is no entry, or a warning beside it ("split-brain: ..."). */
+  problem?: string;
+  /** What the choice was made from (a cluster's roles, the master named), for whoever reads the report. */
+  detail?: D;
+}
+
+/**
+ * What a kind of checker says: how to find targets, how to probe one, how to choose. P: what a
+ * probe learns; C: what finding the targets learned (optional); D: the detail of a Choice (optional).
+ */
+export interface CheckerKind<T extends Target = Target, P = unknown, C = unknown, D = unknown> {
   /** The key segment: haproxy/<kind>/<tag>. */
   readonly kind: string;
-  /** The candidates of this pass; the signal fires after the probe timeout. */
-  targets(signal: AbortSignal): Promise<T[]>;
+  /** The candidates of this pass, alone or with what finding them learned; the signal fires after the probe timeout. */
+  targets(signal: AbortSignal): Promise<T[] | FoundTargets<T, C>>;
   /** One check; the signal fires at the deadline and the probe must then let go of its socket. */
   probe(target: T, signal: AbortSignal): Promise<ProbeOutcome<P>>;
-  /** The entry for this pass from the eligible targets (in target order), the stored entry and what this pass's probes learned. */
-  choose(eligible: T[], current: Entry | undefined, all: T[], probed: ProbeData<P>): EntryBody | undefined;
+  /**
+   * The entry for this pass (none keeps the stored one), or a Choice that also says why and on what,
+   * from the eligible targets (in target order), the stored entry, what this pass's probes learned
+   * and the context its targets came with (none when they came alone).
+   */
+  choose(eligible: T[], current: Entry | undefined, all: T[], probed: ProbeData<P>, context: C | undefined): EntryBody | Choice<D> | undefined;
   /** Original-style log line when the stored entry is kept; backend: the store's ("consul"). */
   okLine?(entry: Entry, backend: string): string;
   /** Original-style log line when a new entry is written. */
@@ -52,9 +75,9 @@ export interface CheckerKind<T extends Target = Target, P = unknown> {
   close?(): Promise<void>;
 }
 
-export interface TagCheckerOptions<T extends Target, P = unknown> {
+export interface TagCheckerOptions<T extends Target, P = unknown, C = unknown, D = unknown> {
   tag: string;
-  kind: CheckerKind<T, P>;
+  kind: CheckerKind<T, P, C, D>;
   /** A checker reads its entry, writes it with CAS and holds a lock: it never lists or watches. */
   store: KVReader & KVWriter & KVLocker & KVInfo;
   logger: CheckerLogger;
@@ -80,7 +103,7 @@ export interface TagCheckerOptions<T extends Target, P = unknown> {
   now?: () => Date;
 }
 
-export interface PassReport<T extends Target = Target> {
+export interface PassReport<T extends Target = Target, D = unknown> {
   tag: string;
   key: string;
   /** Every probe of this pass, in target order. */
@@ -93,6 +116,8 @@ export interface PassReport<T extends Target = Target> {
   chosen: Target | undefined;
   /** The stored entry after this pass. */
   entry: Entry | undefined;
+  /** What the kind's choose answered; absent when it was not asked (the targets or the stored entry could not be read). */
+  choice?: Choice<D>;
   wrote: boolean;
   holder: boolean;
   reason: string;
@@ -109,6 +134,17 @@ interface Counter {
 }
 
 const id = (t: Target) => `${t.host}:${t.port}`;
+
+/** targets() answered the candidates alone, or with a context. */
+function found<T extends Target, C>(r: T[] | FoundTargets<T, C>): FoundTargets<T, C | undefined> {
+  return Array.isArray(r) ? { targets: r, context: undefined } : r;
+}
+
+/** choose() answered the entry alone (or none), or a Choice: an entry always has a host, a Choice never. */
+function asChoice<D>(r: EntryBody | Choice<D> | undefined): Choice<D> {
+  if (r === undefined) return {};
+  return 'host' in r ? { entry: r } : r;
+}
 
 // One reason for every abort: abort() without one builds a DOMException with a stack each time.
 const DEADLINE = new Error('deadline');
@@ -149,7 +185,7 @@ function withTimeout<P>(ms: number, inFlight: Set<AbortController>, fn: (signal:
 }
 
 /** The kind's targets within a deadline: its signal fires at ms, the pass gives up at 2·ms. */
-async function targetsWithin<T>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<T[]>): Promise<T[]> {
+async function targetsWithin<R>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
   const ac = new AbortController();
   inFlight.add(ac);
   const soft = setTimeout(() => ac.abort(DEADLINE), ms);
@@ -178,10 +214,10 @@ interface Reprobe {
   timer: NodeJS.Timeout | undefined;
 }
 
-export class TagChecker<T extends Target = Target, P = unknown> {
+export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D = unknown> {
   readonly key: string;
   readonly lockKey: string;
-  readonly #o: TagCheckerOptions<T, P>;
+  readonly #o: TagCheckerOptions<T, P, C, D>;
   readonly #counters = new Map<string, Counter>();
   #lock: KVLock | undefined;
   /** When the lock was last taken or renewed (ms); writes stop once a renew fails. */
@@ -203,17 +239,19 @@ export class TagChecker<T extends Target = Target, P = unknown> {
   #serial: Promise<unknown> = Promise.resolve();
   /** The last pass's targets: the ones a closed connection may re-probe. */
   #targets: T[] = [];
+  /** What finding the last pass's targets learned, for the kind's choose (re-probes too). */
+  #context: C | undefined;
   /** What the last pass's probes (and re-probes since) learned, for the kind's choose. */
   #probed = new Map<string, P>();
   readonly #reprobes = new Map<string, Reprobe>();
   /** run()'s onPass, told about re-probes too. */
-  #onReport: ((r: PassReport<T>) => void) | undefined;
+  #onReport: ((r: PassReport<T, D>) => void) | undefined;
   /** Set while run() loops: only then does a closed connection re-probe. */
   #running = false;
   #wake: (() => void) | undefined;
   #lastParsed: { value: string; entry: Entry | undefined } | undefined;
 
-  constructor(opts: TagCheckerOptions<T, P>) {
+  constructor(opts: TagCheckerOptions<T, P, C, D>) {
     this.#o = opts;
     this.key = entryKey(opts.kind.kind, opts.tag, opts.prefix);
     this.lockKey = lockKey(opts.kind.kind, opts.tag, opts.prefix);
@@ -356,7 +394,7 @@ export class TagChecker<T extends Target = Target, P = unknown> {
    * One pass: probe, count, choose, and write when the entry changed and we hold the lock. The
    * signal aborts the pass's probes and store calls (one listener for the whole pass).
    */
-  pass(signal?: AbortSignal): Promise<PassReport<T>> {
+  pass(signal?: AbortSignal): Promise<PassReport<T, D>> {
     if (!signal) return this.#exclusive(() => this.#pass(this.#stopped.signal));
     const abort = () => {
       for (const ac of this.#inFlight) ac.abort(STOPPED);
@@ -371,11 +409,11 @@ export class TagChecker<T extends Target = Target, P = unknown> {
     });
   }
 
-  async #pass(signal: AbortSignal): Promise<PassReport<T>> {
+  async #pass(signal: AbortSignal): Promise<PassReport<T, D>> {
     const o = this.#o;
     let targets: T[];
     try {
-      targets = await targetsWithin(o.timeoutMs, this.#inFlight, (s) => o.kind.targets(s));
+      ({ targets, context: this.#context } = found(await targetsWithin(o.timeoutMs, this.#inFlight, (s) => o.kind.targets(s))));
     } catch (err) {
       return this.#report('interval', { results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` });
     }
@@ -406,13 +444,13 @@ export class TagChecker<T extends Target = Target, P = unknown> {
   }
 
   /** One target probed again; a failure counts as any other (retry-down holds), and the entry is decided at once. */
-  async #reprobe(target: T): Promise<PassReport<T>> {
+  async #reprobe(target: T): Promise<PassReport<T, D>> {
     const result = await this.#probe(target);
     this.#record(target, result, 're-probe after a closed connection: ');
     return this.#decide(this.#targets, [{ target, result }], this.#stopped.signal, 'connection-lost');
   }
 
-  #report(trigger: PassReport<T>['trigger'], r: Omit<PassReport<T>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger'>): PassReport<T> {
+  #report(trigger: PassReport<T>['trigger'], r: Omit<PassReport<T, D>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger'>): PassReport<T, D> {
     return {
       tag: this.#o.tag,
       key: this.key,
@@ -424,9 +462,11 @@ export class TagChecker<T extends Target = Target, P = unknown> {
   }
 
   /** Choose from the counters, and write when the entry changed and we hold the lock. */
-  async #decide(targets: T[], results: PassReport<T>['results'], signal: AbortSignal, trigger: PassReport<T>['trigger']): Promise<PassReport<T>> {
+  async #decide(targets: T[], results: PassReport<T>['results'], signal: AbortSignal, trigger: PassReport<T>['trigger']): Promise<PassReport<T, D>> {
     const o = this.#o;
-    const report = (r: Omit<PassReport<T>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger'>) => this.#report(trigger, r);
+    /** The kind's answer once it was asked: every report after that carries it. */
+    let choice: Choice<D> | undefined;
+    const report = (r: Omit<PassReport<T, D>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger' | 'choice'>) => this.#report(trigger, { ...r, ...(choice ? { choice } : {}) });
     const eligible = targets.filter((t) => this.#counters.get(id(t))?.eligible);
     const holder = await this.keepLock();
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -439,7 +479,8 @@ export class TagChecker<T extends Target = Target, P = unknown> {
       }
       this.#outage.ok();
       const current = this.#parsed(stored?.value);
-      const chosen = o.kind.choose(eligible, current, targets, this.#probed);
+      choice = asChoice(o.kind.choose(eligible, current, targets, this.#probed, this.#context));
+      const chosen = choice.entry;
       if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: 'nothing to choose; entry kept' });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
       if (current && sameEntry(current, entry)) {
@@ -474,7 +515,7 @@ export class TagChecker<T extends Target = Target, P = unknown> {
     return report({ results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' });
   }
 
-  #remember(r: PassReport<T>): PassReport<T> {
+  #remember(r: PassReport<T, D>): PassReport<T, D> {
     this.#lastReason = r.reason;
     return r;
   }
@@ -525,7 +566,7 @@ export class TagChecker<T extends Target = Target, P = unknown> {
    * Passes every intervalMs until stop(), renewing the lock every TTL/3 in between (so an interval
    * longer than the TTL keeps it), and a re-probe whenever a kept connection closes; then close().
    */
-  async run(opts: { intervalMs: number; onPass?: (r: PassReport<T>) => void }): Promise<void> {
+  async run(opts: { intervalMs: number; onPass?: (r: PassReport<T, D>) => void }): Promise<void> {
     const renew = setInterval(() => {
       if (this.holder) void this.keepLock();
     }, Math.max(50, Math.floor(this.lockTtlMs / 3)));

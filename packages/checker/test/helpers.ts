@@ -1,8 +1,10 @@
 // A tiny line-protocol service on loopback and a checker kind that probes it, so the core's
 // behaviour (timeouts, counters, CAS, locks) is tested on real sockets without a database.
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { KVStore } from '@confd-haproxy/kv';
-import type { CheckerKind, CheckerLogger, Entry, EntryBody, Target } from '@confd-haproxy/checker';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { createFileStore, type KVStore } from '@confd-haproxy/kv';
+import { TagChecker, type CheckerKind, type CheckerLogger, type Entry, type EntryBody, type Target } from '@confd-haproxy/checker';
 
 export type Mode = 'ok' | 'fail' | 'hang';
 
@@ -109,6 +111,17 @@ export function storeWith(real: KVStore, replaced: Partial<KVStore>): KVStore {
     close: () => real.close(),
     ...replaced,
   };
+}
+
+/** A checker of one tag over its own file store, without the cluster lock (tests of the choice alone); closed at the test's end. */
+export function lockFreeChecker<T extends Target, P, C, D>(t: Test, tag: string, kind: CheckerKind<T, P, C, D>): TagChecker<T, P, C, D> {
+  const store = createFileStore({ file: join(t.testdir({}), 'kv.json') });
+  const c = new TagChecker({ tag, kind, store, logger: quiet, checker: 'test:1', timeoutMs: 200, retryUp: 1, retryDown: 1, lockTtlMs: 3000, noLock: true });
+  t.teardown(async () => {
+    await c.close();
+    await store.close();
+  });
+  return c;
 }
 
 export const quiet: CheckerLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };

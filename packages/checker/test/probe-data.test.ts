@@ -1,9 +1,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { join } from 'node:path';
-import { createFileStore } from '@confd-haproxy/kv';
-import { TagChecker, type CheckerKind, type ProbeData, type Target } from '@confd-haproxy/checker';
-import { quiet } from './helpers.js';
+import type { CheckerKind, ProbeData, Target } from '@confd-haproxy/checker';
+import { lockFreeChecker } from './helpers.js';
 
 const signal = new AbortController().signal;
 
@@ -25,15 +23,7 @@ function roleKind(roles: Map<number, string | 'hang'>, seen: ProbeData<string>[]
   };
 }
 
-function checker(t: Test, kind: CheckerKind<Target, string>) {
-  const store = createFileStore({ file: join(t.testdir({}), 'kv.json') });
-  const c = new TagChecker({ tag: 'r1', kind, store, logger: quiet, checker: 'test:1', timeoutMs: 200, retryUp: 1, retryDown: 1, lockTtlMs: 3000, noLock: true });
-  t.teardown(async () => {
-    await c.close();
-    await store.close();
-  });
-  return c;
-}
+const checker = (t: Test, kind: CheckerKind<Target, string>) => lockFreeChecker(t, 'r1', kind);
 
 t.test("choose receives what this pass's probes learned, by host:port", async (t) => {
   const seen: ProbeData<string>[] = [];

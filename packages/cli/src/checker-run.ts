@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport } from '@confd-haproxy/checker';
+import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
@@ -103,13 +103,16 @@ const count = (v: string, flag: string) => {
   return Number(v);
 };
 
-export interface CheckerPlan {
+/** D: the detail of the kinds' choices, which --once reads on each report. */
+export interface CheckerPlan<D = unknown> {
   bin: string;
   /** One checker per tag; a tag's own retryUp/retryDown/timeoutMs (from its config file) win over the flags. */
-  tags: { tag: string; kind: CheckerKind<any>; retryUp?: number; retryDown?: number; timeoutMs?: number; lockTtlMs?: number }[];
+  tags: { tag: string; kind: CheckerKind<any, any, any, D>; retryUp?: number; retryDown?: number; timeoutMs?: number; lockTtlMs?: number }[];
   /** For --once: the reason a tag is unhealthy, or undefined when healthy. */
-  unhealthy?: (r: PassReport) => string | undefined;
+  unhealthy?: (r: PassReport<Target, D>) => string | undefined;
 }
+
+type Planner<D> = (store: KVStore, logger: Logger) => CheckerPlan<D> | Promise<CheckerPlan<D>>;
 
 /** --prefix checked as the key segments it becomes; "" when not given. */
 export function parsePrefix(prefix: string | undefined): string {
@@ -153,7 +156,7 @@ export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
 }
 
 /** One checker per tag of the plan, with the flags' defaults where a tag sets nothing. */
-function tagCheckers(p: CheckerPlan, store: KVStore, logger: Logger, f: ReturnType<typeof parseCheckerFlags>): TagChecker[] {
+function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: ReturnType<typeof parseCheckerFlags>): TagChecker<Target, unknown, unknown, D>[] {
   const id = `${hostname()}:${process.pid}`;
   return p.tags.map(
     (t) =>
@@ -173,7 +176,7 @@ function tagCheckers(p: CheckerPlan, store: KVStore, logger: Logger, f: ReturnTy
 }
 
 /** --once: one pass per tag; exit 1 with the reason when one is unhealthy. */
-async function runOnce(p: CheckerPlan, checkers: TagChecker[], logger: Logger, signal: AbortSignal): Promise<number> {
+async function runOnce<D>(p: CheckerPlan<D>, checkers: TagChecker<Target, unknown, unknown, D>[], logger: Logger, signal: AbortSignal): Promise<number> {
   let code: number = EXIT.OK;
   for (const c of checkers) {
     const r = await c.pass(signal);
@@ -187,7 +190,7 @@ async function runOnce(p: CheckerPlan, checkers: TagChecker[], logger: Logger, s
   return code;
 }
 
-export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>): Promise<number> {
+export async function runCheckers<D>(flags: CheckerFlags, plan: Planner<D>): Promise<number> {
   const parsed = parseCheckerFlags(flags);
   const logger = createLogger({ format: parsed.format, level: parsed.level });
   const store = storeFromCheckerFlags(flags);
@@ -229,7 +232,7 @@ export async function runCheckers(flags: CheckerFlags, plan: (store: KVStore, lo
 }
 
 /** After SIGHUP: the plan from the config files as they are now, or the previous one when they are broken. */
-async function replan(plan: (store: KVStore, logger: Logger) => CheckerPlan | Promise<CheckerPlan>, store: KVStore, logger: Logger, previous: CheckerPlan): Promise<CheckerPlan> {
+async function replan<D>(plan: Planner<D>, store: KVStore, logger: Logger, previous: CheckerPlan<D>): Promise<CheckerPlan<D>> {
   try {
     const p = await plan(store, logger);
     logger.info(`${p.bin}: re-read the configuration; checking ${p.tags.map((x) => x.tag).join(', ')}`);

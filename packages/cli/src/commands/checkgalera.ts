@@ -1,7 +1,7 @@
 // checkgalera: pxcScheduler's rules for Galera clusters behind HAProxy; one entry per cluster,
 // haproxy/galera/<cluster>. --maint / --unmaint put a node in or out of maintenance through the store.
 import { Command } from 'commander';
-import { galeraKind, maintenancePrefix, readGaleraConfig, type GaleraKind } from '@confd-haproxy/check-galera';
+import { galeraKind, maintenancePrefix, readGaleraConfig, type Roles } from '@confd-haproxy/check-galera';
 import { maintenanceKey } from '@confd-haproxy/schema';
 import { CheckerError } from '@confd-haproxy/checker';
 import { checkerFlags, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
@@ -38,8 +38,7 @@ function buildProgram(): Command {
     }
     if (this.getOptionValueSource('interval') === 'default') f.interval = `${config.daemonInterval}ms`;
     if (this.getOptionValueSource('lockTtl') === 'default') f.lockTtl = `${config.lockClusterTimeout}s`;
-    const kinds = new Map<string, GaleraKind>();
-    process.exitCode = await runCheckers(f, (store, logger) => ({
+    process.exitCode = await runCheckers<Roles>(f, (store, logger) => ({
       bin: 'checkgalera',
       // The first plan uses the file read above; a SIGHUP reads it again (nodes and rules; --interval stays).
       tags: (clusters ?? clustersOf(readGaleraConfig(f.config))).map((cluster) => {
@@ -49,13 +48,12 @@ function buildProgram(): Command {
           logger,
           maintenance: async (signal) => new Set((await store.list(prefix, { signal })).pairs.map((p) => p.key.slice(prefix.length))),
         });
-        kinds.set(cluster.name, kind);
         clusters = undefined;
         // pxcScheduler counts extra tries (0 = at once); the checker core counts checks.
         return { tag: cluster.name, kind, retryUp: cluster.retryUp + 1, retryDown: cluster.retryDown + 1, timeoutMs: cluster.checkTimeOut };
       }),
       unhealthy: (r) => {
-        const roles = kinds.get(r.tag)?.lastRoles;
+        const roles = r.choice?.detail;
         if (!roles || roles.problem) return `${r.tag}: ${roles?.problem ?? r.reason}`;
         const w = roles.writers[0];
         if (w && (w.host !== r.entry?.host || w.port !== r.entry?.port)) return `${r.tag}: the entry points at ${r.entry?.host}:${r.entry?.port}, the writer should be ${w.host}:${w.port} (${r.reason})`;

@@ -1,7 +1,7 @@
 // checkredis: keep haproxy/redis/<tag> on the current Redis master (ROLE, or Sentinel checked by ROLE).
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type RedisKind, type RedisTls } from '@confd-haproxy/check-redis';
+import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type MasterChoice, type RedisTls } from '@confd-haproxy/check-redis';
 import { checkerFlags, collectList, hostPorts, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
 import { UsageError, readFirstLine } from '../common.js';
 
@@ -61,11 +61,10 @@ function buildProgram(): Command {
     // Read before the store is touched (a missing file exits 64), and again on each SIGHUP (a rotated password).
     let passwords: ReturnType<typeof readPasswords> | undefined = readPasswords();
     const tls = redisTls(f);
-    let kind: RedisKind | undefined;
-    process.exitCode = await runCheckers(f, (_store, logger) => {
+    process.exitCode = await runCheckers<MasterChoice>(f, (_store, logger) => {
       const { password, sentinelPassword } = passwords ?? readPasswords();
       passwords = undefined;
-      kind = redisKind({
+      const kind = redisKind({
         tag,
         servers,
         sentinels,
@@ -82,7 +81,7 @@ function buildProgram(): Command {
         bin: 'checkredis',
         tags: [{ tag, kind }],
         unhealthy: (r) => {
-          const c = kind?.lastChoice;
+          const c = r.choice?.detail;
           if (c?.master && r.entry?.host === c.master.host && r.entry.port === c.master.port) return undefined;
           return `${tag}: the entry points at ${r.entry?.host}:${r.entry?.port}; ${c?.problem ?? r.reason}`;
         },
