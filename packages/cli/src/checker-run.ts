@@ -1,5 +1,5 @@
-// What checkmysqlslave and checkmemcached share: the common flags, one TagChecker per tag, the
-// local lock per tag, graceful shutdown, and --once for cron.
+// What the checker bins share: the common flags, one TagChecker per tag, the local lock per tag,
+// graceful shutdown, --once for cron, and running a program in-process (argv and streams → exit code).
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { flagNames, normalizeSingleDash } from './argv.js';
 import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags } from './common.js';
 import { trapSignals } from './signals.js';
+import type { CommandIO } from './commands/confd-haproxy.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
 import { VERSION } from './version.js';
@@ -190,9 +191,10 @@ async function runOnce<D>(p: CheckerPlan<D>, checkers: TagChecker<Target, unknow
   return code;
 }
 
-export async function runCheckers<D>(flags: CheckerFlags, plan: Planner<D>): Promise<number> {
+/** The checkers of the plan until stopped (or one pass with --once) → exit code; the log goes to io's stdout, as the original printed. */
+export async function runCheckers<D>(flags: CheckerFlags, io: CommandIO, plan: Planner<D>): Promise<number> {
   const parsed = parseCheckerFlags(flags);
-  const logger = createLogger({ format: parsed.format, level: parsed.level });
+  const logger = createLogger({ format: parsed.format, level: parsed.level, stream: io.stdout });
   const store = storeFromCheckerFlags(flags);
   let locks: LocalLock[] = [];
   let observer: Server | undefined;
@@ -243,14 +245,29 @@ async function replan<D>(plan: Planner<D>, store: KVStore, logger: Logger, previ
   }
 }
 
-/** Run a commander program whose action returns an exit code; commander's own errors are 64. */
-export async function runProgram(bin: string, program: Command, argv: string[]): Promise<number> {
-  program.exitOverride();
+/** What a program does once its flags are parsed: the parsed command and where to write → the exit code. */
+export type ProgramAction = (cmd: Command, io: CommandIO) => Promise<number>;
+
+/** The process's own streams, the default of every main. */
+export const processIO = (): CommandIO => ({ stdout: process.stdout, stderr: process.stderr });
+
+/**
+ * Run a commander program in-process: argv → the exit code its action returns; commander's own
+ * errors are 64. Everything, commander's help and errors too, is written to io.
+ */
+export async function runProgram(bin: string, program: Command, action: ProgramAction, argv: string[], io: CommandIO = processIO()): Promise<number> {
+  let code: number = EXIT.OK;
+  program
+    .action(async () => {
+      code = await action(program, io);
+    })
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
   const { longNames, booleans } = flagNames(program);
   try {
     await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+    return code;
   } catch (err) {
-    return exitFor(bin, err);
+    return exitFor(bin, err, io.stderr);
   }
 }

@@ -86,8 +86,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
   const stream = opts.stream ?? process.stdout;
   const common = { level, formatters: { level: (label: string) => ({ level: label }) }, serializers: { err: errField } };
-  if (opts.format === 'json') return pino({ ...common, base: { pid: process.pid } }, destination({ dest: stream === process.stderr ? 2 : 1, sync: true }));
+  if (opts.format === 'json') return pino({ ...common, base: { pid: process.pid } }, jsonDestination(stream));
   return pino({ ...common, base: undefined }, textDestination(stream));
+}
+
+/** The process's own streams by file descriptor, written synchronously; any other stream (a test's) as it is. */
+function jsonDestination(stream: NodeJS.WritableStream): NodeJS.WritableStream | ReturnType<typeof destination> {
+  if (stream === process.stdout) return destination({ dest: 1, sync: true });
+  if (stream === process.stderr) return destination({ dest: 2, sync: true });
+  return stream;
 }
 
 /** confd's and pino's level names; confd's panic is pino's fatal, warning is warn. */

@@ -6,6 +6,7 @@ import { maintenanceKey } from '@confd-haproxy/schema';
 import { CheckerError } from '@confd-haproxy/checker';
 import { checkerFlags, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
 import { EXIT, UsageError } from '../common.js';
+import type { CommandIO } from './confd-haproxy.js';
 
 interface Flags extends CheckerFlags {
   config: string;
@@ -24,47 +25,47 @@ function buildProgram(): Command {
       .option('--maint <host:port>', 'put this node of --cluster in maintenance (HAProxy: disabled) and exit')
       .option('--unmaint <host:port>', 'take this node of --cluster out of maintenance and exit')
       .option('--reason <text>', 'with --maint: why, kept in the maintenance key', 'maintenance'),
-  ).action(async function (this: Command) {
-    const f = this.opts<Flags>();
-    const config = readGaleraConfig(f.config);
-    const clustersOf = (c: typeof config) => {
-      for (const name of f.cluster) if (!c.clusters.some((x) => x.name === name)) throw new CheckerError('CHECKER_CONFIG', `${f.config}: no [cluster.${name}] section (clusters: ${c.clusters.map((x) => x.name).join(', ')})`);
-      return f.cluster.length ? c.clusters.filter((x) => f.cluster.includes(x.name)) : c.clusters;
-    };
-    let clusters: ReturnType<typeof clustersOf> | undefined = clustersOf(config);
-    if (f.maint !== undefined || f.unmaint !== undefined) {
-      process.exitCode = await setMaintenance(f, clusters);
-      return;
-    }
-    if (this.getOptionValueSource('interval') === 'default') f.interval = `${config.daemonInterval}ms`;
-    if (this.getOptionValueSource('lockTtl') === 'default') f.lockTtl = `${config.lockClusterTimeout}s`;
-    process.exitCode = await runCheckers<Roles>(f, (store, logger) => ({
-      bin: 'checkgalera',
-      // The first plan uses the file read above; a SIGHUP reads it again (nodes and rules; --interval stays).
-      tags: (clusters ?? clustersOf(readGaleraConfig(f.config))).map((cluster) => {
-        const prefix = maintenancePrefix(cluster.name, parsePrefix(f.prefix));
-        const kind = galeraKind({
-          cluster,
-          logger,
-          maintenance: async (signal) => new Set((await store.list(prefix, { signal })).pairs.map((p) => p.key.slice(prefix.length))),
-        });
-        clusters = undefined;
-        // pxcScheduler counts extra tries (0 = at once); the checker core counts checks.
-        return { tag: cluster.name, kind, retryUp: cluster.retryUp + 1, retryDown: cluster.retryDown + 1, timeoutMs: cluster.checkTimeOut };
-      }),
-      unhealthy: (r) => {
-        const roles = r.choice?.detail;
-        if (!roles || roles.problem) return `${r.tag}: ${roles?.problem ?? r.reason}`;
-        const w = roles.writers[0];
-        if (w && (w.host !== r.entry?.host || w.port !== r.entry?.port)) return `${r.tag}: the entry points at ${r.entry?.host}:${r.entry?.port}, the writer should be ${w.host}:${w.port} (${r.reason})`;
-        return undefined;
-      },
-    }));
-  });
+  );
+}
+
+/** Check the clusters until stopped (or once), or with --maint / --unmaint set one key and exit. */
+async function checkgalera(cmd: Command, io: CommandIO): Promise<number> {
+  const f = cmd.opts<Flags>();
+  const config = readGaleraConfig(f.config);
+  const clustersOf = (c: typeof config) => {
+    for (const name of f.cluster) if (!c.clusters.some((x) => x.name === name)) throw new CheckerError('CHECKER_CONFIG', `${f.config}: no [cluster.${name}] section (clusters: ${c.clusters.map((x) => x.name).join(', ')})`);
+    return f.cluster.length ? c.clusters.filter((x) => f.cluster.includes(x.name)) : c.clusters;
+  };
+  let clusters: ReturnType<typeof clustersOf> | undefined = clustersOf(config);
+  if (f.maint !== undefined || f.unmaint !== undefined) return setMaintenance(f, clusters, io);
+  if (cmd.getOptionValueSource('interval') === 'default') f.interval = `${config.daemonInterval}ms`;
+  if (cmd.getOptionValueSource('lockTtl') === 'default') f.lockTtl = `${config.lockClusterTimeout}s`;
+  return runCheckers<Roles>(f, io, (store, logger) => ({
+    bin: 'checkgalera',
+    // The first plan uses the file read above; a SIGHUP reads it again (nodes and rules; --interval stays).
+    tags: (clusters ?? clustersOf(readGaleraConfig(f.config))).map((cluster) => {
+      const prefix = maintenancePrefix(cluster.name, parsePrefix(f.prefix));
+      const kind = galeraKind({
+        cluster,
+        logger,
+        maintenance: async (signal) => new Set((await store.list(prefix, { signal })).pairs.map((p) => p.key.slice(prefix.length))),
+      });
+      clusters = undefined;
+      // pxcScheduler counts extra tries (0 = at once); the checker core counts checks.
+      return { tag: cluster.name, kind, retryUp: cluster.retryUp + 1, retryDown: cluster.retryDown + 1, timeoutMs: cluster.checkTimeOut };
+    }),
+    unhealthy: (r) => {
+      const roles = r.choice?.detail;
+      if (!roles || roles.problem) return `${r.tag}: ${roles?.problem ?? r.reason}`;
+      const w = roles.writers[0];
+      if (w && (w.host !== r.entry?.host || w.port !== r.entry?.port)) return `${r.tag}: the entry points at ${r.entry?.host}:${r.entry?.port}, the writer should be ${w.host}:${w.port} (${r.reason})`;
+      return undefined;
+    },
+  }));
 }
 
 /** --maint / --unmaint: one key per node under haproxy/.maint/galera/<cluster>/. */
-async function setMaintenance(f: Flags, clusters: { name: string; nodes: { host: string; port: number }[] }[]): Promise<number> {
+async function setMaintenance(f: Flags, clusters: { name: string; nodes: { host: string; port: number }[] }[], io: CommandIO): Promise<number> {
   if (clusters.length !== 1) throw new UsageError('--maint/--unmaint need exactly one --cluster');
   const cluster = clusters[0]!;
   const flag = f.maint !== undefined ? '--maint' : '--unmaint';
@@ -77,7 +78,7 @@ async function setMaintenance(f: Flags, clusters: { name: string; nodes: { host:
     const key = maintenanceKey('galera', cluster.name, node, parsePrefix(f.prefix));
     if (f.maint !== undefined) await store.put(key, JSON.stringify({ reason: f.reason, since: new Date().toISOString() }));
     else await store.delete(key);
-    process.stdout.write(`${cluster.name}: ${node.host}:${node.port} ${f.maint !== undefined ? 'is in maintenance' : 'is out of maintenance'} (${key})\n`);
+    io.stdout.write(`${cluster.name}: ${node.host}:${node.port} ${f.maint !== undefined ? 'is in maintenance' : 'is out of maintenance'} (${key})\n`);
     return EXIT.OK;
   } finally {
     await store.close().catch(() => {});
@@ -85,6 +86,6 @@ async function setMaintenance(f: Flags, clusters: { name: string; nodes: { host:
 }
 
 /** The checkgalera command: argv (without node and the script) → exit code. */
-export function main(argv: string[]): Promise<number> {
-  return runProgram('checkgalera', buildProgram(), argv);
+export function main(argv: string[], io?: CommandIO): Promise<number> {
+  return runProgram('checkgalera', buildProgram(), checkgalera, argv, io);
 }

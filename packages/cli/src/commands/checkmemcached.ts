@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { checkerFlags, collectList, hostPorts, parseCheckerFlags, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
 import { EXIT, UsageError } from '../common.js';
+import type { CommandIO } from './confd-haproxy.js';
 
 interface Flags extends CheckerFlags {
   server: string[];
@@ -18,31 +19,33 @@ function buildProgram(): Command {
       .option('--tag <tag>', 'the entry name (default mem<port of the first server>)')
       .option('--proxyport <port>', 'HAProxy listen port (default: the first server\'s port + 5000)')
       .option('--verbose', 'log every probe'),
-  ).action(async function (this: Command) {
-    const f = this.opts<Flags>();
-    const consulNeeded = (f.backend ?? (f.file ? 'file' : 'consul')) === 'consul';
-    if (f.server.length === 0 || (consulNeeded && !f.consul && !f.node && !process.env.CONSUL_HTTP_ADDR)) {
-      process.stderr.write('checkmemcached: --server and --consul (or --backend file --file kv.json) are required\n');
-      process.exitCode = EXIT.MEMCACHED_USAGE;
-      return;
-    }
-    parseCheckerFlags(f);
-    const servers = hostPorts(f.server, '--server');
-    const tag = parseTag(f.tag ?? `mem${servers[0]!.port}`, 'memcached');
-    const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
-    if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
-    process.exitCode = await runCheckers(f, () => ({
-      bin: 'checkmemcached',
-      tags: [{ tag, kind: memcachedKind({ tag, servers, ...(proxyport ? { proxyport } : {}) }) }],
-      unhealthy: (r) =>
-        r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port)
-          ? undefined
-          : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`).join('; ') || r.reason})`,
-    }));
-  });
+  );
+}
+
+/** Check the servers until stopped (or once). */
+async function checkmemcached(cmd: Command, io: CommandIO): Promise<number> {
+  const f = cmd.opts<Flags>();
+  const consulNeeded = (f.backend ?? (f.file ? 'file' : 'consul')) === 'consul';
+  if (f.server.length === 0 || (consulNeeded && !f.consul && !f.node && !process.env.CONSUL_HTTP_ADDR)) {
+    io.stderr.write('checkmemcached: --server and --consul (or --backend file --file kv.json) are required\n');
+    return EXIT.MEMCACHED_USAGE;
+  }
+  parseCheckerFlags(f);
+  const servers = hostPorts(f.server, '--server');
+  const tag = parseTag(f.tag ?? `mem${servers[0]!.port}`, 'memcached');
+  const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
+  if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
+  return runCheckers(f, io, () => ({
+    bin: 'checkmemcached',
+    tags: [{ tag, kind: memcachedKind({ tag, servers, ...(proxyport ? { proxyport } : {}) }) }],
+    unhealthy: (r) =>
+      r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port)
+        ? undefined
+        : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`).join('; ') || r.reason})`,
+  }));
 }
 
 /** The checkmemcached command: argv (without node and the script) → exit code. */
-export function main(argv: string[]): Promise<number> {
-  return runProgram('checkmemcached', buildProgram(), argv);
+export function main(argv: string[], io?: CommandIO): Promise<number> {
+  return runProgram('checkmemcached', buildProgram(), checkmemcached, argv, io);
 }

@@ -4,6 +4,7 @@ import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-
 import { checkerFlags, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
 import { CheckerError, type PassReport } from '@confd-haproxy/checker';
 import { UsageError, parseDuration } from '../common.js';
+import type { CommandIO } from './confd-haproxy.js';
 
 interface Flags extends CheckerFlags {
   conf: string;
@@ -22,30 +23,33 @@ function buildProgram(): Command {
       .option('--all-tags', 'check every section of --conf in this one process')
       .option('--max-lag <duration>', 'largest Seconds_Behind_Master still served', '30s')
       .option('--no-master-fallback', 'with no healthy replica keep the entry instead of pointing it at the master'),
-  ).action(async function (this: Command) {
-    const f = this.opts<Flags>();
-    if (f.tag.length === 0 && !f.allTags) throw new UsageError('--tag <tag> (repeatable) or --all-tags is required');
-    const { timeoutMs } = parseCheckerFlags(f);
-    const maxLag = parseDuration(f.maxLag, '--max-lag', 's') / 1000;
-    const readConfigs = () => {
-      const doc = readDbConf(f.conf);
-      const tags = [...new Set(f.allTags ? allTags(doc) : f.tag)];
-      if (tags.length === 0) throw new CheckerError('CHECKER_CONFIG', `${f.conf}: no sections, so no tags to check`);
-      return tags.map((tag) => tagConfig(f.conf, doc, tag));
+  );
+}
+
+/** Check the tags' replicas until stopped (or once). */
+async function checkmysqlslave(cmd: Command, io: CommandIO): Promise<number> {
+  const f = cmd.opts<Flags>();
+  if (f.tag.length === 0 && !f.allTags) throw new UsageError('--tag <tag> (repeatable) or --all-tags is required');
+  const { timeoutMs } = parseCheckerFlags(f);
+  const maxLag = parseDuration(f.maxLag, '--max-lag', 's') / 1000;
+  const readConfigs = () => {
+    const doc = readDbConf(f.conf);
+    const tags = [...new Set(f.allTags ? allTags(doc) : f.tag)];
+    if (tags.length === 0) throw new CheckerError('CHECKER_CONFIG', `${f.conf}: no sections, so no tags to check`);
+    return tags.map((tag) => tagConfig(f.conf, doc, tag));
+  };
+  // db.conf is read and checked before anything else: a bad file exits 65 without touching the store.
+  let configs: ReturnType<typeof readConfigs> | undefined = readConfigs();
+  return runCheckers(f, io, (_store, logger) => {
+    // Read again on SIGHUP (the first plan uses the file read above).
+    const current = configs ?? readConfigs();
+    configs = undefined;
+    for (const w of current.flatMap((c) => c.warnings)) logger.warn(w);
+    return {
+      bin: 'checkmysqlslave',
+      tags: current.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
+      unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
     };
-    // db.conf is read and checked before anything else: a bad file exits 65 without touching the store.
-    let configs: ReturnType<typeof readConfigs> | undefined = readConfigs();
-    process.exitCode = await runCheckers(f, (_store, logger) => {
-      // Read again on SIGHUP (the first plan uses the file read above).
-      const current = configs ?? readConfigs();
-      configs = undefined;
-      for (const w of current.flatMap((c) => c.warnings)) logger.warn(w);
-      return {
-        bin: 'checkmysqlslave',
-        tags: current.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
-        unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
-      };
-    });
   });
 }
 
@@ -56,6 +60,6 @@ function describeFailures(r: PassReport): string {
 }
 
 /** The checkmysqlslave command: argv (without node and the script) → exit code. */
-export function main(argv: string[]): Promise<number> {
-  return runProgram('checkmysqlslave', buildProgram(), argv);
+export function main(argv: string[], io?: CommandIO): Promise<number> {
+  return runProgram('checkmysqlslave', buildProgram(), checkmysqlslave, argv, io);
 }

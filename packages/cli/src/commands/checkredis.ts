@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type MasterChoice, type RedisTls } from '@confd-haproxy/check-redis';
 import { checkerFlags, collectList, hostPorts, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
 import { UsageError, readFirstLine } from '../common.js';
+import type { CommandIO } from './confd-haproxy.js';
 
 interface Flags extends CheckerFlags {
   server: string[];
@@ -40,53 +41,56 @@ function buildProgram(): Command {
       .option('--cert <file>', 'client certificate, for tls-auth-clients (implies --tls; with --key)')
       .option('--key <file>', 'the client certificate\'s key')
       .option('--insecure', 'with --tls: do not verify the servers\' certificates (testing only)'),
-  ).action(async function (this: Command) {
-    const f = this.opts<Flags>();
-    const servers = hostPorts(f.server, '--server');
-    const sentinels = hostPorts(f.sentinel, '--sentinel');
-    if (servers.length === 0 && sentinels.length === 0) throw new UsageError('--server or --sentinel (host:port, repeatable) is required');
-    const named = f.tag ?? f.masterName ?? (servers[0] ? `redis${servers[0].port}` : undefined);
-    if (!named) throw new UsageError('--tag or --master-name is required with --sentinel alone');
-    const tag = parseTag(named, 'redis');
-    let proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
-    if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
-    if (proxyport === undefined && servers.length === 0) throw new UsageError('--proxyport is required with --sentinel alone (the listen must not move with the master)');
-    proxyport ??= servers[0]!.port + REDIS_PROXYPORT_OFFSET;
-    const problem = proxyportProblem(proxyport, servers, sentinels);
-    if (problem) throw new UsageError(`--proxyport: ${problem}; choose another with --proxyport`);
-    const readPasswords = () => ({
-      password: f.passwordFile ? readFirstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH,
-      sentinelPassword: f.sentinelPasswordFile ? readFirstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined,
+  );
+}
+
+/** Follow the master until stopped (or once). */
+async function checkredis(cmd: Command, io: CommandIO): Promise<number> {
+  const f = cmd.opts<Flags>();
+  const servers = hostPorts(f.server, '--server');
+  const sentinels = hostPorts(f.sentinel, '--sentinel');
+  if (servers.length === 0 && sentinels.length === 0) throw new UsageError('--server or --sentinel (host:port, repeatable) is required');
+  const named = f.tag ?? f.masterName ?? (servers[0] ? `redis${servers[0].port}` : undefined);
+  if (!named) throw new UsageError('--tag or --master-name is required with --sentinel alone');
+  const tag = parseTag(named, 'redis');
+  let proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
+  if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
+  if (proxyport === undefined && servers.length === 0) throw new UsageError('--proxyport is required with --sentinel alone (the listen must not move with the master)');
+  proxyport ??= servers[0]!.port + REDIS_PROXYPORT_OFFSET;
+  const problem = proxyportProblem(proxyport, servers, sentinels);
+  if (problem) throw new UsageError(`--proxyport: ${problem}; choose another with --proxyport`);
+  const readPasswords = () => ({
+    password: f.passwordFile ? readFirstLine(f.passwordFile, '--password-file') : process.env.REDISCLI_AUTH,
+    sentinelPassword: f.sentinelPasswordFile ? readFirstLine(f.sentinelPasswordFile, '--sentinel-password-file') : undefined,
+  });
+  // Read before the store is touched (a missing file exits 64), and again on each SIGHUP (a rotated password).
+  let passwords: ReturnType<typeof readPasswords> | undefined = readPasswords();
+  const tls = redisTls(f);
+  return runCheckers<MasterChoice>(f, io, (_store, logger) => {
+    const { password, sentinelPassword } = passwords ?? readPasswords();
+    passwords = undefined;
+    const kind = redisKind({
+      tag,
+      servers,
+      sentinels,
+      proxyport,
+      logger,
+      ...(f.masterName ? { masterName: f.masterName } : {}),
+      ...(f.replicasAsBackup ? { replicasAsBackup: true } : {}),
+      ...(password ? { password } : {}),
+      ...(sentinelPassword ? { sentinelPassword } : {}),
+      ...(f.user ? { user: f.user } : {}),
+      ...(tls ? { tls } : {}),
     });
-    // Read before the store is touched (a missing file exits 64), and again on each SIGHUP (a rotated password).
-    let passwords: ReturnType<typeof readPasswords> | undefined = readPasswords();
-    const tls = redisTls(f);
-    process.exitCode = await runCheckers<MasterChoice>(f, (_store, logger) => {
-      const { password, sentinelPassword } = passwords ?? readPasswords();
-      passwords = undefined;
-      const kind = redisKind({
-        tag,
-        servers,
-        sentinels,
-        proxyport,
-        logger,
-        ...(f.masterName ? { masterName: f.masterName } : {}),
-        ...(f.replicasAsBackup ? { replicasAsBackup: true } : {}),
-        ...(password ? { password } : {}),
-        ...(sentinelPassword ? { sentinelPassword } : {}),
-        ...(f.user ? { user: f.user } : {}),
-        ...(tls ? { tls } : {}),
-      });
-      return {
-        bin: 'checkredis',
-        tags: [{ tag, kind }],
-        unhealthy: (r) => {
-          const c = r.choice?.detail;
-          if (c?.master && r.entry?.host === c.master.host && r.entry.port === c.master.port) return undefined;
-          return `${tag}: the entry points at ${r.entry?.host}:${r.entry?.port}; ${c?.problem ?? r.reason}`;
-        },
-      };
-    });
+    return {
+      bin: 'checkredis',
+      tags: [{ tag, kind }],
+      unhealthy: (r) => {
+        const c = r.choice?.detail;
+        if (c?.master && r.entry?.host === c.master.host && r.entry.port === c.master.port) return undefined;
+        return `${tag}: the entry points at ${r.entry?.host}:${r.entry?.port}; ${c?.problem ?? r.reason}`;
+      },
+    };
   });
 }
 
@@ -115,6 +119,6 @@ function readPem(path: string, flag: string): string {
 }
 
 /** The checkredis command: argv (without node and the script) → exit code. */
-export function main(argv: string[]): Promise<number> {
-  return runProgram('checkredis', buildProgram(), argv);
+export function main(argv: string[], io?: CommandIO): Promise<number> {
+  return runProgram('checkredis', buildProgram(), checkredis, argv, io);
 }

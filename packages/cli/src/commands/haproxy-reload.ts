@@ -6,22 +6,25 @@ import { reloadHaproxy } from '@confd-haproxy/runner';
 import { runProgram } from '../checker-run.js';
 import { EXIT, parseDuration } from '../common.js';
 import { VERSION } from '../version.js';
+import type { CommandIO } from './confd-haproxy.js';
 
 function buildProgram(): Command {
   return new Command('haproxy-reload')
     .version(VERSION, '--version', 'print the version and exit')
     .description('Seamless HAProxy reload through the master CLI; waits for the result.')
     .requiredOption('--master-socket <path>', 'the master CLI socket (haproxy -W -S <path>)')
-    .option('--timeout <duration>', 'how long to wait for the new workers', '10s')
-    .action(async function (this: Command) {
-      const f = this.opts<{ masterSocket: string; timeout: string }>();
-      const r = await reloadHaproxy({ masterSocket: f.masterSocket, timeoutMs: parseDuration(f.timeout, '--timeout') });
-      (r.ok ? process.stdout : process.stderr).write(`haproxy-reload: ${r.message} (${r.durationMs} ms)\n`);
-      process.exitCode = r.ok ? EXIT.OK : EXIT.FAILED;
-    });
+    .option('--timeout <duration>', 'how long to wait for the new workers', '10s');
+}
+
+/** Reload and wait for the outcome. */
+async function haproxyReload(cmd: Command, io: CommandIO): Promise<number> {
+  const f = cmd.opts<{ masterSocket: string; timeout: string }>();
+  const r = await reloadHaproxy({ masterSocket: f.masterSocket, timeoutMs: parseDuration(f.timeout, '--timeout') });
+  (r.ok ? io.stdout : io.stderr).write(`haproxy-reload: ${r.message} (${r.durationMs} ms)\n`);
+  return r.ok ? EXIT.OK : EXIT.FAILED;
 }
 
 /** The haproxy-reload command: argv (without node and the script) → exit code. */
-export function main(argv: string[]): Promise<number> {
-  return runProgram('haproxy-reload', buildProgram(), argv);
+export function main(argv: string[], io?: CommandIO): Promise<number> {
+  return runProgram('haproxy-reload', buildProgram(), haproxyReload, argv, io);
 }
