@@ -3,7 +3,7 @@
 // hostgroups (the writer candidates and their order) become each node's writerWeight.
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
-import { CheckerError, type Target } from '@confd-haproxy/checker';
+import { CheckerError, readConfigFile, type Target } from '@confd-haproxy/checker';
 import { entryKey, TAG_PATTERN } from '@confd-haproxy/schema';
 import { readPemSetting, type MysqlTls } from '@confd-haproxy/check-mysql';
 
@@ -190,11 +190,5 @@ export function parseGaleraConfig(file: string, text: string): GaleraConfig {
 }
 
 export function readGaleraConfig(file: string): GaleraConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CheckerError('CHECKER_CONFIG', `${file}: cannot read (${(err as Error).message})`, { cause: err });
-  }
-  return parseGaleraConfig(file, text);
+  return parseGaleraConfig(file, readConfigFile(file));
 }

@@ -1,6 +1,6 @@
 // db.conf, the original's INI: one section per tag; host/port are the MASTER.
 import { readFileSync } from 'node:fs';
-import { CheckerError } from '@confd-haproxy/checker';
+import { CheckerError, readConfigFile } from '@confd-haproxy/checker';
 import { entryKey, TAG_PATTERN } from '@confd-haproxy/schema';
 import type { MysqlTls } from './connections.js';
 
@@ -96,13 +96,7 @@ export function parseDbConf(text: string, file: string): Record<string, Record<s
 }
 
 export function readDbConf(file: string): Record<string, Record<string, unknown>> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CheckerError('CHECKER_CONFIG', `${file}: cannot read (${(err as Error).message})`, { cause: err });
-  }
-  return parseDbConf(text, file);
+  return parseDbConf(readConfigFile(file), file);
 }
 
 export function tagConfig(file: string, doc: Record<string, Record<string, unknown>>, tag: string): MysqlTagConfig {

@@ -6,4 +6,5 @@ export type { Entry, EntryBody, EntryServer, ServerRole } from '@confd-haproxy/s
 export { takeLocalLock } from './lockfile.js';
 export type { LocalLock } from './lockfile.js';
 export { CheckerError } from './errors.js';
+export { readConfigFile } from './config-file.js';
 export type { CheckerErrorCode } from './errors.js';
