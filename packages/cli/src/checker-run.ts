@@ -93,6 +93,17 @@ export function parseTag(tag: string, kind: string): string {
 /** Collects a repeatable, comma-separated host:port flag. */
 export const collectList = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
+/** Collects a repeatable flag, one value each time (--tag a --tag b). */
+export const collectRepeated = (v: string, prev: string[]) => [...prev, v];
+
+/** A port flag (--proxyport), or undefined when not given. */
+export function parsePort(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new UsageError(`${flag}: "${text}" is not a port`);
+  return port;
+}
+
 /** host:port values without duplicates, in the order given. */
 export function hostPorts(values: string[], flag: string): { host: string; port: number }[] {
   const all = values.map((v) => parseHostPort(v, flag));
@@ -114,6 +125,12 @@ export interface CheckerPlan<D = unknown> {
 }
 
 type Planner<D> = (store: KVStore, logger: Logger) => CheckerPlan<D> | Promise<CheckerPlan<D>>;
+
+/** For --once: the entry points at a target that may serve. */
+export const servesEligible = (r: PassReport): boolean => r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port);
+
+/** For --once: "127.0.0.1:3307 SQL thread not running", one per failed probe of the pass. */
+export const failedProbes = (r: PassReport): string[] => r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`);
 
 /** --prefix checked as the key segments it becomes; "" when not given. */
 export function parsePrefix(prefix: string | undefined): string {

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { galeraKind, maintenancePrefix, readGaleraConfig, type Roles } from '@confd-haproxy/check-galera';
 import { maintenanceKey } from '@confd-haproxy/schema';
 import { CheckerError } from '@confd-haproxy/checker';
-import { checkerFlags, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
+import { checkerFlags, collectRepeated, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
 import { EXIT, UsageError } from '../common.js';
 import type { CommandIO } from './confd-haproxy.js';
 
@@ -21,7 +21,7 @@ function buildProgram(): Command {
     new Command('checkgalera')
       .description('Check Galera clusters with pxcScheduler\'s rules and keep haproxy/galera/<cluster> with the writer, the readers, and the drained and maintenance nodes.')
       .option('--config <file>', 'the clusters: [global] and one [cluster.<name>] section each (README: checkgalera)', 'etc/galera.toml')
-      .option('--cluster <name>', 'check only this cluster (repeatable; default: every cluster of --config)', (v: string, prev: string[]) => [...prev, v], [])
+      .option('--cluster <name>', 'check only this cluster (repeatable; default: every cluster of --config)', collectRepeated, [])
       .option('--maint <host:port>', 'put this node of --cluster in maintenance (HAProxy: disabled) and exit')
       .option('--unmaint <host:port>', 'take this node of --cluster out of maintenance and exit')
       .option('--reason <text>', 'with --maint: why, kept in the maintenance key', 'maintenance'),

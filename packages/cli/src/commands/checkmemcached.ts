@@ -1,8 +1,8 @@
 // checkmemcached: keep haproxy/memcached/<tag> pointed at a live memcached.
 import { Command } from 'commander';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
-import { checkerFlags, collectList, hostPorts, parseCheckerFlags, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
-import { EXIT, UsageError } from '../common.js';
+import { checkerFlags, collectList, failedProbes, hostPorts, parseCheckerFlags, parsePort, parseTag, runCheckers, runProgram, servesEligible, type CheckerFlags } from '../checker-run.js';
+import { EXIT } from '../common.js';
 import type { CommandIO } from './confd-haproxy.js';
 
 interface Flags extends CheckerFlags {
@@ -33,15 +33,11 @@ async function checkmemcached(cmd: Command, io: CommandIO): Promise<number> {
   parseCheckerFlags(f);
   const servers = hostPorts(f.server, '--server');
   const tag = parseTag(f.tag ?? `mem${servers[0]!.port}`, 'memcached');
-  const proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
-  if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
+  const proxyport = parsePort(f.proxyport, '--proxyport');
   return runCheckers(f, io, () => ({
     bin: 'checkmemcached',
     tags: [{ tag, kind: memcachedKind({ tag, servers, ...(proxyport ? { proxyport } : {}) }) }],
-    unhealthy: (r) =>
-      r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port)
-        ? undefined
-        : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`).join('; ') || r.reason})`,
+    unhealthy: (r) => (servesEligible(r) ? undefined : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${failedProbes(r).join('; ') || r.reason})`),
   }));
 }
 

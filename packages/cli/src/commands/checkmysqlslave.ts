@@ -1,7 +1,7 @@
 // checkmysqlslave: keep haproxy/mysqlslave/<tag> pointed at healthy replicas of each db.conf section.
 import { Command } from 'commander';
 import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
-import { checkerFlags, parseCheckerFlags, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
+import { checkerFlags, collectRepeated, failedProbes, parseCheckerFlags, runCheckers, runProgram, servesEligible, type CheckerFlags } from '../checker-run.js';
 import { CheckerError, type PassReport } from '@confd-haproxy/checker';
 import { UsageError, parseDuration } from '../common.js';
 import type { CommandIO } from './confd-haproxy.js';
@@ -19,7 +19,7 @@ function buildProgram(): Command {
     new Command('checkmysqlslave')
       .description('Check MySQL/MariaDB replicas of each db.conf section and keep haproxy/mysqlslave/<tag> on healthy ones (the master when none is).')
       .option('--conf <file>', 'INI file with one section per tag (host/port are the master)', 'etc/db.conf')
-      .option('--tag <tag>', 'a section of --conf (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+      .option('--tag <tag>', 'a section of --conf (repeatable)', collectRepeated, [])
       .option('--all-tags', 'check every section of --conf in this one process')
       .option('--max-lag <duration>', 'largest Seconds_Behind_Master still served', '30s')
       .option('--no-master-fallback', 'with no healthy replica keep the entry instead of pointing it at the master'),
@@ -48,14 +48,14 @@ async function checkmysqlslave(cmd: Command, io: CommandIO): Promise<number> {
     return {
       bin: 'checkmysqlslave',
       tags: current.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
-      unhealthy: (r) => (r.eligible.some((t) => t.host === r.entry?.host && t.port === r.entry?.port) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
+      unhealthy: (r) => (servesEligible(r) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
     };
   });
 }
 
 /** "127.0.0.1:3307 SQL thread not running; 127.0.0.1:3308 timed out" for --once. */
 function describeFailures(r: PassReport): string {
-  const failed = r.results.filter((x) => !x.result.ok).map((x) => `${x.target.host}:${x.target.port} ${x.result.reason ?? 'failed'}`);
+  const failed = failedProbes(r);
   return failed.length ? failed.join('; ') : r.results.length ? r.reason : 'no replica found on the master';
 }
 

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type MasterChoice, type RedisTls } from '@confd-haproxy/check-redis';
-import { checkerFlags, collectList, hostPorts, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
+import { checkerFlags, collectList, hostPorts, parsePort, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
 import { UsageError, readFirstLine } from '../common.js';
 import type { CommandIO } from './confd-haproxy.js';
 
@@ -53,8 +53,7 @@ async function checkredis(cmd: Command, io: CommandIO): Promise<number> {
   const named = f.tag ?? f.masterName ?? (servers[0] ? `redis${servers[0].port}` : undefined);
   if (!named) throw new UsageError('--tag or --master-name is required with --sentinel alone');
   const tag = parseTag(named, 'redis');
-  let proxyport = f.proxyport === undefined ? undefined : Number(f.proxyport);
-  if (proxyport !== undefined && !(Number.isInteger(proxyport) && proxyport >= 1 && proxyport <= 65535)) throw new UsageError(`--proxyport: "${f.proxyport}" is not a port`);
+  let proxyport = parsePort(f.proxyport, '--proxyport');
   if (proxyport === undefined && servers.length === 0) throw new UsageError('--proxyport is required with --sentinel alone (the listen must not move with the master)');
   proxyport ??= servers[0]!.port + REDIS_PROXYPORT_OFFSET;
   const problem = proxyportProblem(proxyport, servers, sentinels);
