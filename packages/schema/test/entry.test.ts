@@ -1,5 +1,6 @@
+// The entry: what a checker may write, what a template may render, when two are the same, and what a stored value reads as.
 import t from 'tap';
-import { BUNDLE_KEY, entryKey, entryProblem, lockKey, maintenanceKey, maintenancePrefix, prefixedKey, prefixProblem, statusKey, STATUS_PREFIX, type Entry } from '@confd-haproxy/schema';
+import { entryProblem, parseEntry, sameEntry, type Entry } from '@confd-haproxy/schema';
 
 const written: Entry = {
   name: 'mem11211',
@@ -71,21 +72,33 @@ t.test('a value that is not an object is not an entry', async (t) => {
   for (const v of [null, 'x', 3, [written]]) t.equal(entryProblem(v, 'read'), 'the entry is not an object');
 });
 
-t.test('entries, locks and maintenance keys sit under the prefix; status and bundle keys do not', async (t) => {
-  t.equal(entryKey('mysqlslave', 's1'), 'haproxy/mysqlslave/s1');
-  t.equal(entryKey('mysqlslave', 's1', '/prod/'), 'prod/haproxy/mysqlslave/s1');
-  t.equal(lockKey('galera', 'main', 'prod'), 'prod/haproxy/.locks/galera/main');
-  t.equal(maintenancePrefix('galera', 'main'), 'haproxy/.maint/galera/main/');
-  t.equal(maintenanceKey('galera', 'main', { host: '10.0.0.1', port: 3306 }, 'a/b'), 'a/b/haproxy/.maint/galera/main/10.0.0.1:3306');
-  t.equal(statusKey('abc'), 'haproxy/.status/abc');
-  t.ok(statusKey('abc').startsWith(STATUS_PREFIX));
-  t.equal(BUNDLE_KEY, 'haproxy/.config/bundle');
-  t.equal(prefixedKey('', 'haproxy/x'), 'haproxy/x');
+const badWrite: [string, Partial<Entry>, RegExp][] = [
+  ['a name with a space', { name: 'slave 3301' }, /name "slave 3301"/],
+  ['a host with a template brace', { host: '{{x}}' }, /host "\{\{x\}\}" is not a host/],
+  ['port 0', { port: 0 }, /port 0 is not 1\.\.65535/],
+  ['a proxyport above 65535', { proxyport: 70000 }, /proxyport 70000/],
+  ['no servers', { servers: [] }, /servers is empty/],
+  ['a server with a bad port', { servers: [{ host: 'h', port: 99999, weight: 1, role: 'active' }] }, /server h:99999 is not host:port/],
+  ['an unknown role', { servers: [{ host: 'h', port: 1, weight: 1, role: 'primary' as 'active' }] }, /role "primary"/],
+  ['a weight HAProxy refuses', { servers: [{ host: 'h', port: 1, weight: 300, role: 'active' }] }, /weight 300/],
+];
+for (const [what, patch, why] of badWrite) {
+  t.test(`${what} is refused before it is written`, async (t) => {
+    t.match(entryProblem({ ...written, ...patch } as Entry), why);
+  });
+}
+
+t.test('entries that differ only in checker, updated or key order are the same', async (t) => {
+  const other = JSON.parse(JSON.stringify({ updated: 'later', checker: 'b:2', version: 1, servers: written.servers, proxyport: written.proxyport, port: written.port, host: written.host, name: written.name })) as Entry;
+  t.ok(sameEntry(written, other));
+  t.notOk(sameEntry(written, { ...written, servers: [...written.servers, { host: '10.0.0.7', port: 11211, weight: 100, role: 'active' }] }), 'another server is a change');
+  t.notOk(sameEntry(written, { ...written, port: 11212 }));
 });
 
-t.test('a prefix is segments of tag characters, never . or ..', async (t) => {
-  t.equal(prefixProblem('/prod/eu-1/'), undefined);
-  t.equal(prefixProblem(''), undefined);
-  t.match(prefixProblem('prod/../x'), /"\.\." is not one/);
-  t.match(prefixProblem('pr od'), /"pr od" is not one/);
+t.test('a stored value that is not an entry reads as absent, so it gets replaced', async (t) => {
+  t.equal(parseEntry(undefined), undefined);
+  t.equal(parseEntry('{not json'), undefined);
+  t.equal(parseEntry('"a string"'), undefined);
+  t.equal(parseEntry('null'), undefined);
+  t.match(parseEntry('{"name":"slave3301","host":"10.0.21.5","port":3301,"proxyport":13351}'), { host: '10.0.21.5', port: 3301 }, "the original's entry is read");
 });
