@@ -9,9 +9,8 @@ import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { flagNames, normalizeSingleDash } from './argv.js';
-import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags } from './common.js';
+import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, processIO, storeCredentialFlags, type CommandIO } from './common.js';
 import { trapSignals } from './signals.js';
-import type { CommandIO } from './commands/confd-haproxy.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
 import { VERSION } from './version.js';
@@ -49,17 +48,13 @@ export interface CheckerFlags {
 const defaultLockDir = () => (process.getuid?.() === 0 ? '/run/confd-haproxy' : join(tmpdir(), 'confd-haproxy'));
 
 export function checkerFlags(cmd: Command): Command {
-  return cmd
+  return storeCredentialFlags(cmd)
     .version(VERSION, '--version', 'print the version and exit')
     .option('--consul <host:port>', 'Consul agent (default CONSUL_HTTP_ADDR)')
     .option('--backend <name>', 'store backend: consul, etcd or file')
     .option('--node <address>', `store address: a Consul agent (as --consul) or an etcd endpoint (http://${ETCD_DEFAULT_NODE})`)
     .option('--file <path>', 'the file store (with --backend file)')
     .option('--token <token>', 'Consul ACL token; sent only as a header, but visible in ps: prefer CONSUL_HTTP_TOKEN or --token-file')
-    .option('--token-file <path>', 'read the Consul ACL token from a file')
-    .option('--client-cert <path>', 'TLS client certificate for the store (Consul or etcd)')
-    .option('--client-key <path>', 'TLS client key for the store')
-    .option('--client-ca-keys <path>', 'TLS CA certificate the store\'s certificate is verified with')
     .option('--etcd-username <name>', 'etcd user (with --etcd-password-file)')
     .option('--etcd-password-file <path>', 'the etcd user\'s password, first line of this file')
     .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", the default) or bare ("haproxy/...")')
@@ -265,8 +260,6 @@ async function replan<D>(plan: Planner<D>, store: KVStore, logger: Logger, previ
 /** What a program does once its flags are parsed: the parsed command and where to write → the exit code. */
 export type ProgramAction = (cmd: Command, io: CommandIO) => Promise<number>;
 
-/** The process's own streams, the default of every main. */
-export const processIO = (): CommandIO => ({ stdout: process.stdout, stderr: process.stderr });
 
 /**
  * Run a commander program in-process: argv → the exit code its action returns; commander's own

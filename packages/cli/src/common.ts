@@ -2,6 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import parseGoDuration from 'parse-duration';
+import type { Command } from 'commander';
 import { pino, destination, type Logger } from 'pino';
 import { EXIT, exitCodeOf, NoInputError, UsageError } from '@confd-haproxy/base';
 import { isStoreBackend, STORE_BACKENDS, type StoreBackend, type StoreOptions } from '@confd-haproxy/kv';
@@ -118,6 +119,23 @@ export function readFirstLine(path: string, flag: string): string {
   } catch (err) {
     throw new UsageError(`${flag}: cannot read ${path} (${(err as Error).message})`);
   }
+}
+
+/** Where a command writes: the process's streams, or a test's. */
+export interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export const processIO = (): CommandIO => ({ stdout: process.stdout, stderr: process.stderr });
+
+/** The store's token file and TLS flags: the same names and meaning on the renderer and every checker. */
+export function storeCredentialFlags(cmd: Command): Command {
+  return cmd
+    .option('--token-file <path>', 'read the Consul ACL token from a file')
+    .option('--client-cert <path>', 'TLS client certificate for the store (Consul or etcd)')
+    .option('--client-key <path>', 'TLS client key for the store')
+    .option('--client-ca-keys <path>', 'TLS CA certificate the store\'s certificate is verified with');
 }
 
 export interface StoreFlags {

@@ -6,7 +6,7 @@ import { maintenanceKey } from '@confd-haproxy/schema';
 import { CheckerError } from '@confd-haproxy/checker';
 import { checkerFlags, collectRepeated, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
 import { EXIT, UsageError } from '../common.js';
-import type { CommandIO } from './confd-haproxy.js';
+import type { CommandIO } from '../common.js';
 
 interface Flags extends CheckerFlags {
   config: string;

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { checkerFlags, collectList, failedProbes, hostPorts, parseCheckerFlags, parsePort, parseTag, runCheckers, runProgram, servesEligible, type CheckerFlags } from '../checker-run.js';
 import { EXIT } from '../common.js';
-import type { CommandIO } from './confd-haproxy.js';
+import type { CommandIO } from '../common.js';
 
 interface Flags extends CheckerFlags {
   server: string[];

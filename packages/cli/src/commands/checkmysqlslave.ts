@@ -4,7 +4,7 @@ import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-
 import { checkerFlags, collectRepeated, failedProbes, parseCheckerFlags, runCheckers, runProgram, servesEligible, type CheckerFlags } from '../checker-run.js';
 import { CheckerError, type PassReport } from '@confd-haproxy/checker';
 import { UsageError, parseDuration } from '../common.js';
-import type { CommandIO } from './confd-haproxy.js';
+import type { CommandIO } from '../common.js';
 
 interface Flags extends CheckerFlags {
   conf: string;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type MasterChoice, type RedisTls } from '@confd-haproxy/check-redis';
 import { checkerFlags, collectList, hostPorts, parsePort, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
 import { UsageError, readFirstLine } from '../common.js';
-import type { CommandIO } from './confd-haproxy.js';
+import type { CommandIO } from '../common.js';
 
 interface Flags extends CheckerFlags {
   server: string[];

@@ -16,7 +16,7 @@ import { VERSION } from '../version.js';
 import { rendererMetrics } from '../metrics.js';
 import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { newRegistry, startObserver } from '../observe.js';
-import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, storeOptionsFromFlags, type StoreFlags } from '../common.js';
+import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
 /** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
 interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
@@ -58,7 +58,7 @@ const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(
 const repeat = (v: string, prev: string[]) => [...prev, v];
 
 function storeFlags(cmd: Command): Command {
-  return cmd
+  return storeCredentialFlags(cmd)
     .option('--backend <name>', 'store backend: consul, etcd or file', undefined)
     .option('--node <address>', `store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or ${CONSUL_DEFAULT_ADDRESS})`, collect, [])
     .option('--file <path>', 'the file store (with --backend file); it must exist')
@@ -67,11 +67,7 @@ function storeFlags(cmd: Command): Command {
     .option('--confdir <dir>', 'directory holding conf.d/ and templates/', '/etc/confd')
     .option('--config-file <path>', 'confd-style TOML config file (flags override it)')
     .option('--auth-token <token>', 'Consul ACL token (prefer CONSUL_HTTP_TOKEN or --token-file: argv is visible in ps)')
-    .option('--token-file <path>', 'read the Consul ACL token from a file')
     .option('--scheme <scheme>', 'http or https for --node without a scheme')
-    .option('--client-cert <path>', 'TLS client certificate')
-    .option('--client-key <path>', 'TLS client key')
-    .option('--client-ca-keys <path>', 'TLS CA certificate')
     .option('--basic-auth', 'etcd: authenticate with --username and --password (as confd)')
     .option('--username <name>', 'etcd user')
     .option('--password <password>', 'etcd password (argv is visible in ps: prefer password in --config-file)')
@@ -278,11 +274,6 @@ function logSummary(logger: Logger, pass: PassResult, planning: boolean): void {
 type StoreRendererOptions = RendererOptions & { store: KVStore };
 
 /** Where a run writes; tests pass their own streams. */
-export interface CommandIO {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
-
 /** What one invocation holds open; main closes it whatever happened. */
 export interface Session {
   readonly io: CommandIO;
@@ -443,7 +434,7 @@ const SUBCOMMANDS: Record<Subcommand, (session: Session, cmd: Command) => Promis
 };
 
 /** The confd-haproxy command: argv (without node and the script) → exit code. Runs nothing on import. */
-export async function main(argv: string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
   const session: Session = { io, signals: trapSignals('confd-haproxy') };
   let code: number = EXIT.OK;
   const program = buildProgram(async (cmd, name) => {

@@ -6,7 +6,7 @@ import { reloadHaproxy } from '@confd-haproxy/runner';
 import { runProgram } from '../checker-run.js';
 import { EXIT, parseDuration } from '../common.js';
 import { VERSION } from '../version.js';
-import type { CommandIO } from './confd-haproxy.js';
+import type { CommandIO } from '../common.js';
 
 function buildProgram(): Command {
   return new Command('haproxy-reload')
