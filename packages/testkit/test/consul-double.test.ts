@@ -176,6 +176,23 @@ t.test('a session TTL outside 10s..24h is refused; renew, info and destroy work'
   t.equal((await api(`/session/renew/${id}`, { method: 'PUT' })).status, 404, 'a destroyed session cannot be renewed');
 });
 
+t.test('session_ttl_min sets the shortest TTL accepted, as on an agent; a TTL of 0 is no TTL', async (t) => {
+  const refused = await api('/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '5s' }) });
+  t.equal(await refused.text(), "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]", 'the default minimum is 10 s, named as Consul names it');
+  const d = await ownDouble(t, { sessionTtlMinMs: 500 });
+  const lowered = await client(d)('/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '499ms' }) });
+  t.equal(lowered.status, 400, 'below the configured minimum is refused');
+  t.equal(await lowered.text(), "Invalid Session TTL '499000000', must be between [500ms=24h0m0s]");
+  const id = await session(d, { TTL: '500ms' });
+  t.ok(id, 'the minimum itself is accepted');
+  const [info] = (await (await client(d)(`/session/info/${id}`)).json()) as Record<string, unknown>[];
+  t.equal(info!.TTL, '500ms', 'and shown as the client wrote it');
+  const forever = await session(double, { TTL: '0s' });
+  t.ok(forever, 'TTL 0s is accepted');
+  const [none] = (await (await api(`/session/info/${forever}`)).json()) as Record<string, unknown>[];
+  t.equal(none!.TTL, '0s');
+});
+
 t.test('acquire and release follow the session; LockIndex counts acquisitions', async (t) => {
   const s1 = await session(double, { LockDelay: '0s' });
   const s2 = await session(double, { LockDelay: '0s' });
@@ -196,16 +213,22 @@ t.test('acquire and release follow the session; LockIndex counts acquisitions', 
 });
 
 t.test('an invalidated session releases its lock and starts lock-delay; a release does not', async (t) => {
-  const s1 = await session(double, { TTL: '10s', LockDelay: '2s' });
+  const s1 = await session(double, { TTL: '10s', LockDelay: '1s' });
   const s2 = await session(double, { TTL: '10s', LockDelay: '0s' });
   t.equal(await put(`/kv/lock/a?acquire=${s1}`, 'one'), true);
   t.equal(await put(`/kv/lock/a?acquire=${s2}`, 'two'), false, 'held');
+  const expired = Date.now();
   double.expireSession(s1);
   const [entry] = await entries('/kv/lock/a');
   t.equal(entry!.Session, undefined, 'released on invalidation');
   t.equal(await put(`/kv/lock/a?acquire=${s2}`, 'two'), false, 'lock-delay holds it free');
-  await sleep(2100);
-  t.equal(await put(`/kv/lock/a?acquire=${s2}`, 'two'), true, 'taken after lock-delay');
+  let taken = false;
+  while (!taken && Date.now() - expired < 5000) {
+    await sleep(20);
+    taken = (await put(`/kv/lock/a?acquire=${s2}`, 'two')) === true;
+  }
+  t.ok(taken, 'taken after lock-delay');
+  t.ok(Date.now() - expired >= 1000, `not before the 1 s lock-delay ran out (${Date.now() - expired} ms)`);
   t.equal(await put(`/kv/lock/a?release=${s2}`, 'two'), true);
   const s3 = await session(double, { LockDelay: '15s' });
   t.equal(await put(`/kv/lock/a?acquire=${s3}`, 'three'), true, 'an explicit release starts no lock-delay');
@@ -219,17 +242,19 @@ t.test('an invalidated session releases its lock and starts lock-delay; a releas
 });
 
 t.test('a session without renew is invalidated between TTL and 2×TTL', async (t) => {
-  const d = await ownDouble(t);
-  const id = await session(d, { TTL: '10s', LockDelay: '0s' });
+  // session_ttl_min lowered as an operator may configure an agent, so the TTL can be short.
+  const ttl = 500;
+  const d = await ownDouble(t, { sessionTtlMinMs: ttl });
   const started = Date.now();
+  const id = await session(d, { TTL: `${ttl}ms`, LockDelay: '0s' });
   await client(d)(`/kv/ttl?acquire=${id}`, { method: 'PUT', body: 'x' });
   let gone: number | undefined;
-  while (gone === undefined && Date.now() - started < 21_000) {
-    await sleep(250);
+  while (gone === undefined && Date.now() - started < 2 * ttl + 1000) {
+    await sleep(10);
     const [e] = (await (await client(d)('/kv/ttl')).json()) as Entry[];
     if (!e?.Session) gone = Date.now() - started;
   }
-  t.ok(gone !== undefined && gone >= 10_000 && gone <= 20_500, `invalidated after ${gone} ms`);
+  t.ok(gone !== undefined && gone >= ttl && gone <= 2 * ttl + 500, `invalidated after ${gone} ms (TTL ${ttl} ms)`);
 });
 
 t.test('ACL: tokens from the header, a Bearer header or ?token=, longest prefix wins', async (t) => {
@@ -294,6 +319,20 @@ t.test('faults: refused connections, slow and failing answers, no leader; every 
   d.faults.knownLeader(false);
   t.equal((await api('/kv/f')).headers.get('x-consul-knownleader'), 'false');
   t.equal(await (await api('/status/leader')).json(), '');
+});
+
+t.test('close ends a delayed answer at once instead of keeping the process alive for the delay', async (t) => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const d = await startConsulDouble();
+  d.faults.delay(30_000);
+  const pending = client(d)('/kv/f');
+  for (let i = 0; i < 500 && d.requests.length === 0; i++) await sleep(10);
+  const started = Date.now();
+  await d.close();
+  await t.rejects(pending, 'the client sees the connection go');
+  t.ok(Date.now() - started < 5000, `ended ${Date.now() - started} ms after close`);
+  t.equal(timers(), before, 'and no timer of the delay is left to keep the process alive');
 });
 
 t.test('the consul-double bin serves until SIGTERM and prints its address', async (t) => {

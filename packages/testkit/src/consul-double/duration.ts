@@ -21,3 +21,20 @@ export function parseLockDelay(value: unknown): number | undefined {
   if (typeof value === 'string') return parseGoDuration(value);
   return undefined;
 }
+
+/** A duration as Go's time.Duration.String() writes it, the way Consul's messages show one: "10s", "500ms", "24h0m0s". */
+export function formatGoDuration(ms: number): string {
+  const ns = Math.round(ms * 1e6);
+  if (ns === 0) return '0s';
+  if (ns < 1e9) {
+    const [size, unit] = ns < 1e3 ? [1, 'ns'] : ns < 1e6 ? [1e3, 'µs'] : [1e6, 'ms'];
+    return `${decimal(ns / size)}${unit}`;
+  }
+  const h = Math.floor(ns / 3.6e12);
+  const m = Math.floor((ns % 3.6e12) / 6e10);
+  const s = `${decimal((ns % 6e10) / 1e9)}s`;
+  return h ? `${h}h${m}m${s}` : m ? `${m}m${s}` : s;
+}
+
+/** Up to nine decimals, trailing zeros dropped, as Go prints the fraction of a unit. */
+const decimal = (n: number): string => n.toFixed(9).replace(/\.?0+$/, '');

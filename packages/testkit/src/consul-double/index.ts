@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { AclTable, requestToken, type Authorizer, type ConsulDoubleAclOptions } from './acl.js';
 import { ApiError, Catalog, type CheckStatus } from './catalog.js';
-import { parseGoDuration, parseLockDelay } from './duration.js';
+import { formatGoDuration, parseGoDuration, parseLockDelay } from './duration.js';
 
 export type { AclPolicy, AclRule, ConsulDoubleAclOptions } from './acl.js';
 export { parseGoDuration } from './duration.js';
@@ -19,6 +19,8 @@ export interface ConsulDoubleOptions {
   acl?: ConsulDoubleAclOptions;
   /** How long after its TTL a session without renew is invalidated (ms). Default: random, up to min(TTL, 1 s). */
   sessionGraceMs?: number;
+  /** The agent's `session_ttl_min`: the shortest session TTL accepted (ms). Default 10 s, as Consul's. */
+  sessionTtlMinMs?: number;
   /** Keep every request in `requests` (default true; the long-running bin turns it off). */
   recordRequests?: boolean;
   /** The datacenters `?dc=` may name, the local one first (default ["dc1"]). */
@@ -80,6 +82,8 @@ interface Entry {
 interface Session {
   id: string;
   name: string;
+  /** The TTL as the client wrote it ("" for none): Consul keeps and shows the text. */
+  ttl: string;
   ttlMs: number;
   lockDelayMs: number;
   behavior: 'release' | 'delete';
@@ -97,7 +101,8 @@ interface Waiter {
 const MAX_VALUE = 512 * 1024;
 const DEFAULT_WAIT_MS = 5 * 60_000;
 const MAX_WAIT_MS = 10 * 60_000;
-const MIN_TTL_MS = 10_000;
+/** Consul's default session_ttl_min. */
+const DEFAULT_SESSION_TTL_MIN_MS = 10_000;
 const MAX_TTL_MS = 86_400_000;
 
 const byKey = <T>([a]: [string, T], [b]: [string, T]) => (a < b ? -1 : a > b ? 1 : 0);
@@ -106,6 +111,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   const host = opts.host ?? '127.0.0.1';
   const acl = new AclTable(opts.acl);
   const record = opts.recordRequests !== false;
+  const sessionTtlMinMs = opts.sessionTtlMinMs ?? DEFAULT_SESSION_TTL_MIN_MS;
   const kv = new Map<string, Entry>();
   const tombstones = new Map<string, number>();
   const sessions = new Map<string, Session>();
@@ -123,6 +129,17 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   let failCount = 0;
   let refusing = false;
   let closed = false;
+
+  /** The delay fault's pending waits: close() ends them, so a delayed answer keeps no timer alive. */
+  const pauses = new Map<NodeJS.Timeout, () => void>();
+  const pause = (ms: number) =>
+    new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        pauses.delete(timer);
+        done();
+      }, ms);
+      pauses.set(timer, done);
+    });
 
   const bump = () => ++raftIndex;
   const notify = () => {
@@ -218,7 +235,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     Node: nodeName,
     LockDelay: Math.round(s.lockDelayMs * 1e6),
     Behavior: s.behavior,
-    TTL: s.ttlMs ? `${s.ttlMs / 1000}s` : '',
+    TTL: s.ttl,
     NodeChecks: ['serfHealth'],
     ServiceChecks: null,
     CreateIndex: s.createIndex,
@@ -391,14 +408,16 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       }
       const ttlText = typeof body.TTL === 'string' ? body.TTL : '';
       const ttlMs = ttlText ? parseGoDuration(ttlText) : 0;
-      if (ttlMs === undefined || (ttlText && (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS))) {
-        return send(res, 400, `Invalid Session TTL '${ttlText}', must be between [10s=24h0m0s]`);
+      if (ttlMs === undefined) return send(res, 400, `Invalid Session TTL '${ttlText}'`);
+      // As Consul: a TTL of 0 is no TTL, any other lies within [session_ttl_min, 24h]; the message names it in nanoseconds.
+      if (ttlMs !== 0 && (ttlMs < sessionTtlMinMs || ttlMs > MAX_TTL_MS)) {
+        return send(res, 400, `Invalid Session TTL '${Math.round(ttlMs * 1e6)}', must be between [${formatGoDuration(sessionTtlMinMs)}=${formatGoDuration(MAX_TTL_MS)}]`);
       }
       const lockDelayMs = parseLockDelay(body.LockDelay);
       if (lockDelayMs === undefined) return send(res, 400, `Request decode failed: bad LockDelay ${JSON.stringify(body.LockDelay)}`);
       const behavior = body.Behavior ?? 'release';
       if (behavior !== 'release' && behavior !== 'delete') return send(res, 400, `Invalid Behavior setting '${String(behavior)}'`);
-      const s: Session = { id: randomUUID(), name: String(body.Name ?? ''), ttlMs, lockDelayMs, behavior, createIndex: bump() };
+      const s: Session = { id: randomUUID(), name: String(body.Name ?? ''), ttl: ttlText, ttlMs, lockDelayMs, behavior, createIndex: bump() };
       sessions.set(s.id, s);
       if (s.ttlMs > 0) arm(s);
       return send(res, 200, { ID: s.id });
@@ -490,8 +509,8 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   // --- server -----------------------------------------------------------------------------
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (record) requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-    if (res.destroyed) return;
+    if (delayMs > 0) await pause(delayMs);
+    if (closed || res.destroyed) return;
     if (failCount !== 0 && failStatus) {
       if (failCount > 0) failCount--;
       return send(res, failStatus, failStatus === 429 ? 'rate limit exceeded' : `rpc error: injected fault ${failStatus}`);
@@ -604,6 +623,11 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       closed = true;
       catalog.close();
       for (const s of sessions.values()) if (s.timer) clearTimeout(s.timer);
+      for (const [timer, done] of pauses) {
+        clearTimeout(timer);
+        done();
+      }
+      pauses.clear();
       wakeAll();
       await closeServer();
     },
