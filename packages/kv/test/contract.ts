@@ -16,11 +16,17 @@ export interface ContractSpace {
 export interface ContractFixture {
   name: string;
   open(): Promise<ContractSpace>;
+  /**
+   * How many cases may run side by side (default 1): more only where one case's writes change
+   * nothing another case reads, indexes included. The lock cases mostly wait out TTLs.
+   */
+  casesAtOnce?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function runContract(t: Test, fixture: ContractFixture): void {
+  t.jobs = fixture.casesAtOnce ?? 1;
   const space = async (tt: Test): Promise<ContractSpace> => {
     const s = await fixture.open();
     tt.teardown(() => s.close());
