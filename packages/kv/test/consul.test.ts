@@ -231,15 +231,16 @@ t.test('watchPrefix yields once across a reset, an early wake-up and a restart o
     }
   })();
   const stop = setTimeout(() => ac.abort(), 20_000);
-  await sleep(200);
+  t.ok(await held(double, 1), 'the watch is held');
   double.faults.wakeBlockedQueries();
-  await sleep(100);
+  t.ok(await held(double, 1), 'and held again after an early wake-up');
   double.faults.resetIndex();
-  await sleep(100);
+  t.ok(await held(double, 1), 'and again after an index reset');
   await double.faults.refuseConnections(true);
-  await sleep(1200);
+  const down = Date.now();
+  while (errors.length === 0 && Date.now() - down < 10_000) await sleep(20);
   await double.faults.refuseConnections(false);
-  await sleep(300);
+  t.ok(await held(double, 1), 'and again once the agent is back');
   await store.put('haproxy/a', '2');
   await loop;
   clearTimeout(stop);

@@ -90,7 +90,10 @@ t.test('watchPrefix yields only real changes and stops on abort', async (t) => {
   await store.put('haproxy/b', '2');
   await new Promise((r) => setTimeout(r, 200));
   await store.delete('haproxy/a');
-  await Promise.race([loop, new Promise((r) => setTimeout(r, 10_000))]);
+  // Bounded, and the bound's timer cleared so it does not hold the process open once the loop ends.
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([loop, new Promise((r) => (bound = setTimeout(r, 10_000)))]);
+  clearTimeout(bound);
   t.same(seen, ['1', '1,2', '2']);
 });
 
