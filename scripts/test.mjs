@@ -5,6 +5,7 @@
 // the unit tier installs and starts nothing. Files given after the options run instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -119,7 +120,10 @@ const report = createWriteStream('.tap/report.tap');
 const run = files.length > 0 || opts.tier === undefined ? files : await filesOf(opts.tier);
 if (opts.tier) console.log(`# the ${opts.tier} tier: ${run.length} files`);
 if (opts.tier && run.length === 0) finish(0, 1, 1); // node-tap would fall back to every file
-const tap = spawn('npx', ['tap', '--reporter=tap', ...run], { stdio: ['ignore', 'pipe', 'inherit'] });
+// Unit files mostly wait on timers and loopback I/O, so two per core keep the cores busy; the
+// tiers that start services keep .taprc's jobs.
+const jobs = opts.tier === 'unit' ? [`--jobs=${2 * availableParallelism()}`] : [];
+const tap = spawn('npx', ['tap', '--reporter=tap', ...jobs, ...run], { stdio: ['ignore', 'pipe', 'inherit'] });
 let tail = '';
 tap.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
