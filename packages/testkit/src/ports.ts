@@ -1,4 +1,5 @@
 // Loopback ports for test services: pick a free one, wait (bounded) until a process accepts on it.
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { LauncherError } from './errors.js';
 import { waitWhileAlive } from './proc.js';
@@ -6,27 +7,53 @@ import { waitWhileAlive } from './proc.js';
 // Ports handed out by this process: parallel starts must not get the same one twice.
 const given = new Set<number>();
 
-function bindZero(host: string): Promise<number> {
+/** Bind host:port (0: any), close, and answer the port; undefined when it is taken. */
+function tryBind(host: string, port: number): Promise<number | undefined> {
   return new Promise((done, fail) => {
     const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => done(port));
+    srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? done(undefined) : fail(err)));
+    srv.listen(port, host, () => {
+      const bound = (srv.address() as { port: number }).port;
+      srv.close(() => done(bound));
     });
   });
 }
 
-/** A free TCP port on host (bind :0, read, close), not handed out before by this process. */
+/**
+ * Where test services listen: below the kernel's ephemeral range (ip_local_port_range). A port in
+ * that range can be taken by any outgoing connection (a client, a Galera node's state transfer)
+ * between the pick and the service's own bind, which failed starts on a loaded machine; below
+ * it, only another explicit bind can take it. Undefined where that range is too small.
+ */
+function listenRange(): { low: number; high: number } | undefined {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: the default range's start
+  }
+  const low = 10_000;
+  return ephemeralLow - low >= 2_000 ? { low, high: ephemeralLow - 1 } : undefined;
+}
+
+const range = listenRange();
+
+/** A candidate port: a random one of the listen range, or any free one (bind :0) without a range. */
+async function candidate(host: string): Promise<number | undefined> {
+  if (!range) return tryBind(host, 0);
+  return tryBind(host, range.low + Math.floor(Math.random() * (range.high - range.low + 1)));
+}
+
+/** A free TCP port on host, below the ephemeral range where there is one, not handed out before by this process. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await bindZero(host);
-    if (!given.has(port)) {
+  for (let i = 0; i < 200; i++) {
+    const port = await candidate(host);
+    if (port !== undefined && !given.has(port)) {
       given.add(port);
       return port;
     }
   }
-  throw new LauncherError('SETUP', `no fresh free port on ${host} after 50 tries`);
+  throw new LauncherError('SETUP', `no fresh free port on ${host} after 200 tries`);
 }
 
 /** Whether host:port accepts a TCP connection within timeoutMs. */
