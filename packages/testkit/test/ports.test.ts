@@ -9,7 +9,7 @@ const RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
 
 t.test('a port is free, below the ephemeral range, and never handed out twice', { skip: existsSync(RANGE) ? false : 'no ip_local_port_range here' }, async (t) => {
   const ephemeralLow = Number(readFileSync(RANGE, 'utf8').trim().split(/\s+/)[0]);
-  const ports = [];
+  const ports: number[] = [];
   for (let i = 0; i < 50; i++) ports.push(await freePort());
   t.equal(new Set(ports).size, ports.length, 'fifty ports, all different');
   t.ok(ports.every((p) => p >= 10_000 && p < ephemeralLow), `all in [10000, ${ephemeralLow})`);
