@@ -210,10 +210,11 @@ export function runContract(t: Test, fixture: ContractFixture): void {
   t.test(`${fixture.name}: a lock whose holder stops renewing is taken over after it expires`, async (tt) => {
     const { a, b, prefix, lockTtlMs } = await space(tt);
     const key = `${prefix}.locks/memcached/m1`;
+    // Timed from before the acquire: the TTL starts after this, however slow the calls are.
+    const started = Date.now();
     const la = await a.acquireLock(key, { holder: 'host-a:1', ttlMs: lockTtlMs, lockDelayMs: 0 });
     tt.ok(la);
     // a "dies": it never renews again.
-    const started = Date.now();
     let lb = await b.acquireLock(key, { holder: 'host-b:2', ttlMs: lockTtlMs, lockDelayMs: 0 });
     tt.equal(lb, undefined, 'not before expiry');
     const deadline = started + lockTtlMs * 2 + 5000;
@@ -266,9 +267,10 @@ export function runContract(t: Test, fixture: ContractFixture): void {
     tt.ok(released);
     await released!.release();
     tt.equal(await b.get(`${prefix}.status/gone`), undefined, 'released: the key is deleted');
+    // Timed from before the acquire: the TTL starts after this, however slow the calls are.
+    const started = Date.now();
     const dying = await a.acquireLock(`${prefix}.status/dies`, { holder: 'z', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'delete' });
     tt.ok(dying);
-    const started = Date.now();
     const deadline = started + lockTtlMs * 2 + 5000;
     let present = true;
     while (present && Date.now() < deadline) {
@@ -289,10 +291,11 @@ export function runContract(t: Test, fixture: ContractFixture): void {
     const kept = await b.get(key);
     tt.equal(kept?.value, 'x', 'released: the key stays with its value');
     tt.equal(kept?.session, undefined, 'released: nobody holds it');
+    // Timed from before the acquire: the TTL starts after this, however slow the calls are.
+    const started = Date.now();
     const dying = await a.acquireLock(`${prefix}.locks/expires`, { holder: 'z', ttlMs: lockTtlMs, lockDelayMs: 0, behavior: 'release' });
     tt.ok(dying);
     tt.equal(await dying!.update('z2'), true);
-    const started = Date.now();
     const deadline = started + lockTtlMs * 2 + 5000;
     let held = true;
     while (held && Date.now() < deadline) {
