@@ -3,7 +3,7 @@ export { parseServiceQuery, parseStatusFilter, sameInstances, serviceQueryText, 
 export type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus, WatchCatalogOptions } from './catalog.js';
 export { KVError, isKVError, throwIfAborted } from './errors.js';
 export type { KVErrorCode } from './errors.js';
-export { createConsulStore, CONSUL_DEFAULT_ADDRESS, parseConsulAddress, resolveConsulConfig } from './consul/index.js';
+export { createConsulStore, CONSUL_DEFAULT_ADDRESS, CONSUL_SESSION_TTL_MIN_MS, parseConsulAddress, resolveConsulConfig } from './consul/index.js';
 export type { ConsulStoreOptions } from './consul/index.js';
 export { createFileStore } from './file/index.js';
 export { createEtcdStore, ETCD_DEFAULT_NODE } from './etcd/index.js';

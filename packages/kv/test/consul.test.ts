@@ -399,6 +399,19 @@ t.test('a lock is a session named after the key, TTL rounded up to 10 s, with it
   t.equal(all.filter((s) => s.Name === `confd-haproxy lock ${key}`).length, 1, 'the refused attempt destroyed its session');
 });
 
+t.test('told the agent’s session_ttl_min, a store raises lock TTLs to it instead of to 10 s', onlyDouble, async (t) => {
+  const { double, store } = await doubleStore(t, { sessionTtlMinMs: 1000 }, { sessionTtlMinMs: 1000 });
+  const ttlOf = async (key: string, ttlMs: number) => {
+    const lock = await store.acquireLock(key, { holder: 'me', ttlMs, lockDelayMs: 0 });
+    t.teardown(() => lock?.release());
+    const [info] = (await (await fetch(`http://${double.address}/v1/session/info/${lock!.session}`)).json()) as { TTL: string }[];
+    return info!.TTL;
+  };
+  t.equal(await ttlOf('haproxy/.locks/short', 400), '1s', 'raised to the agent’s minimum');
+  t.equal(await ttlOf('haproxy/.locks/long', 2500), '3s', 'above it, rounded up to whole seconds as before');
+  t.throws(() => createConsulStore({ sessionTtlMinMs: 0 }), { code: 'KV_CONFIG', message: /session_ttl_min must be above 0 ms \(got 0\)/ });
+});
+
 t.test('renew is false once the key is no longer held by the lock’s session', async (t) => {
   const target = await consulTarget();
   t.teardown(() => target.close());

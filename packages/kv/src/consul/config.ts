@@ -5,6 +5,9 @@ import { KVError } from '../errors.js';
 /** The agent used when neither an address nor CONSUL_HTTP_ADDR is given, as Consul's own clients. */
 export const CONSUL_DEFAULT_ADDRESS = '127.0.0.1:8500';
 
+/** Consul's default `session_ttl_min`: an agent refuses shorter session TTLs. */
+export const CONSUL_SESSION_TTL_MIN_MS = 10_000;
+
 export interface ConsulStoreOptions {
   /** host:port or scheme://host:port; default env CONSUL_HTTP_ADDR, then CONSUL_DEFAULT_ADDRESS. */
   address?: string;
@@ -24,6 +27,8 @@ export interface ConsulStoreOptions {
   tlsSkipVerify?: boolean;
   /** Per-request timeout for calls that are not blocking queries (ms). Default 10 s. */
   timeoutMs?: number;
+  /** The agent's `session_ttl_min` (ms): lock TTLs are raised to it. Default 10 s, as Consul's. */
+  sessionTtlMinMs?: number;
   /** The environment to read CONSUL_HTTP_* from (libraries never read process.env themselves). */
   env?: Record<string, string | undefined>;
 }
@@ -49,6 +54,7 @@ export interface ConsulConfig {
   /** Only for https addresses. */
   tls?: ConsulTls;
   timeoutMs: number;
+  sessionTtlMinMs: number;
   /** "consul 127.0.0.1:8500" / "consul https://h:8501": for logs and messages; never the token. */
   describe: string;
 }
@@ -117,8 +123,10 @@ export function resolveConsulConfig(opts: ConsulStoreOptions = {}): ConsulConfig
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;
   if (!(timeoutMs > 0)) throw new KVError('KV_CONFIG', `consul timeout must be above 0 ms (got ${timeoutMs})`);
+  const sessionTtlMinMs = opts.sessionTtlMinMs ?? CONSUL_SESSION_TTL_MIN_MS;
+  if (!(sessionTtlMinMs > 0)) throw new KVError('KV_CONFIG', `consul session_ttl_min must be above 0 ms (got ${sessionTtlMinMs})`);
   const hostPort = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
-  const config: ConsulConfig = { address, ...(tls ? { tls } : {}), timeoutMs, describe: `consul ${address.secure ? 'https://' : ''}${hostPort}` };
+  const config: ConsulConfig = { address, ...(tls ? { tls } : {}), timeoutMs, sessionTtlMinMs, describe: `consul ${address.secure ? 'https://' : ''}${hostPort}` };
   // Not enumerable: a config that ends up in a log line or JSON does not carry the token.
   if (token) Object.defineProperty(config, 'token', { value: token, enumerable: false });
   return config;

@@ -9,11 +9,8 @@ import { resolveConsulConfig, type ConsulConfig, type ConsulStoreOptions } from 
 import { blockFrom, blockingTimeoutMs, ConsulConnection, header, indexOf, type Answer, type Call } from './client.js';
 import { httpStatusOf } from './errors.js';
 
-export { CONSUL_DEFAULT_ADDRESS, parseConsulAddress, resolveConsulConfig } from './config.js';
+export { CONSUL_DEFAULT_ADDRESS, CONSUL_SESSION_TTL_MIN_MS, parseConsulAddress, resolveConsulConfig } from './config.js';
 export type { ConsulAddress, ConsulConfig, ConsulStoreOptions, ConsulTls } from './config.js';
-
-/** Consul refuses session TTLs below 10 s. */
-const SESSION_MIN_TTL_MS = 10_000;
 
 export function createConsulStore(opts: ConsulStoreOptions = {}): KVStore {
   return new ConsulStore(resolveConsulConfig(opts));
@@ -118,7 +115,8 @@ class ConsulStore implements KVStore {
 
   async acquireLock(key: string, opts: KVLockOptions): Promise<KVLock | undefined> {
     const timeoutMs = this.#config.timeoutMs;
-    const ttlS = Math.ceil(Math.max(SESSION_MIN_TTL_MS, opts.ttlMs ?? DEFAULT_LOCK_TTL_MS) / 1000);
+    // An agent refuses a TTL below its session_ttl_min, so raise it there; whole seconds, as before.
+    const ttlS = Math.ceil(Math.max(this.#config.sessionTtlMinMs, opts.ttlMs ?? DEFAULT_LOCK_TTL_MS) / 1000);
     const lockDelayMs = Math.max(0, Math.round(opts.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS));
     const sessionOp = { what: `create a lock session for "${key}"`, access: 'create sessions for', target: key };
     const [, created] = await this.#consul.call(sessionOp, opts.signal, timeoutMs, (call) =>

@@ -1,5 +1,6 @@
 // Where the Consul tests run: a real agent when CONSUL_HTTP_ADDR is set, otherwise the double.
 import { randomBytes } from 'node:crypto';
+import { CONSUL_SESSION_TTL_MIN_MS } from '@confd-haproxy/kv';
 import { startConsulDouble, type ConsulDouble, type ConsulDoubleOptions } from '@confd-haproxy/testkit';
 
 export const realAgent = process.env.CONSUL_HTTP_ADDR || undefined;
@@ -16,6 +17,8 @@ export interface ConsulTarget {
   address: string;
   /** Pass to createConsulStore: the real agent's token and TLS settings, if any. */
   env: Record<string, string | undefined>;
+  /** The agent's session_ttl_min (ms): what the double was given, Consul's default on a real agent. */
+  sessionTtlMinMs: number;
   /** Only when running against the double. */
   double?: ConsulDouble;
   /** Raw HTTP to the agent's /v1 API, with the agent's token when there is one. */
@@ -31,6 +34,7 @@ export async function consulTarget(opts: ConsulDoubleOptions = {}): Promise<Cons
   return {
     address,
     env: agentEnv,
+    sessionTtlMinMs: double ? (opts.sessionTtlMinMs ?? CONSUL_SESSION_TTL_MIN_MS) : CONSUL_SESSION_TTL_MIN_MS,
     ...(double ? { double } : {}),
     api: (path, init = {}) =>
       fetch(`${base}/v1${path}`, { ...init, headers: { ...(token ? { 'X-Consul-Token': token } : {}), ...(init.headers as Record<string, string> | undefined) } }),
