@@ -260,7 +260,6 @@ async function replan<D>(plan: Planner<D>, store: KVStore, logger: Logger, previ
 /** What a program does once its flags are parsed: the parsed command and where to write → the exit code. */
 export type ProgramAction = (cmd: Command, io: CommandIO) => Promise<number>;
 
-
 /**
  * Run a commander program in-process: argv → the exit code its action returns; commander's own
  * errors are 64. Everything, commander's help and errors too, is written to io.
