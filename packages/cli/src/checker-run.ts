@@ -1,5 +1,5 @@
 // What the checker bins share: the common flags, one TagChecker per tag, the local lock per tag,
-// graceful shutdown, --once for cron, and running a program in-process (argv and streams → exit code).
+// graceful shutdown and --once for cron.
 import { Command } from 'commander';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -8,8 +8,7 @@ import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy
 import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { flagNames, normalizeSingleDash } from './argv.js';
-import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, processIO, storeCredentialFlags, type CommandIO } from './common.js';
+import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, storeCredentialFlags, type CommandIO } from './common.js';
 import { trapSignals } from './signals.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
@@ -254,29 +253,5 @@ async function replan<D>(plan: Planner<D>, store: KVStore, logger: Logger, previ
   } catch (err) {
     logger.error(`${previous.bin}: SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
     return previous;
-  }
-}
-
-/** What a program does once its flags are parsed: the parsed command and where to write → the exit code. */
-export type ProgramAction = (cmd: Command, io: CommandIO) => Promise<number>;
-
-/**
- * Run a commander program in-process: argv → the exit code its action returns; commander's own
- * errors are 64. Everything, commander's help and errors too, is written to io.
- */
-export async function runProgram(bin: string, program: Command, action: ProgramAction, argv: string[], io: CommandIO = processIO()): Promise<number> {
-  let code: number = EXIT.OK;
-  program
-    .action(async () => {
-      code = await action(program, io);
-    })
-    .exitOverride()
-    .configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
-  const { longNames, booleans } = flagNames(program);
-  try {
-    await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
-    return code;
-  } catch (err) {
-    return exitFor(bin, err, io.stderr);
   }
 }

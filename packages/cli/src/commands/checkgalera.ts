@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { galeraKind, maintenancePrefix, readGaleraConfig, type Roles } from '@confd-haproxy/check-galera';
 import { maintenanceKey } from '@confd-haproxy/schema';
 import { CheckerError } from '@confd-haproxy/checker';
-import { checkerFlags, collectRepeated, parseHostPort, parsePrefix, runCheckers, runProgram, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
+import { checkerFlags, collectRepeated, parseHostPort, parsePrefix, runCheckers, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
+import { runProgram } from '../program.js';
 import { EXIT, UsageError } from '../common.js';
 import type { CommandIO } from '../common.js';
 

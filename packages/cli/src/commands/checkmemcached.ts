@@ -1,7 +1,8 @@
 // checkmemcached: keep haproxy/memcached/<tag> pointed at a live memcached.
 import { Command } from 'commander';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
-import { checkerFlags, collectList, failedProbes, hostPorts, parseCheckerFlags, parsePort, parseTag, runCheckers, runProgram, servesEligible, type CheckerFlags } from '../checker-run.js';
+import { checkerFlags, collectList, failedProbes, hostPorts, parseCheckerFlags, parsePort, parseTag, runCheckers, servesEligible, type CheckerFlags } from '../checker-run.js';
+import { runProgram } from '../program.js';
 import { EXIT } from '../common.js';
 import type { CommandIO } from '../common.js';
 

@@ -1,7 +1,8 @@
 // checkmysqlslave: keep haproxy/mysqlslave/<tag> pointed at healthy replicas of each db.conf section.
 import { Command } from 'commander';
 import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
-import { checkerFlags, collectRepeated, failedProbes, parseCheckerFlags, runCheckers, runProgram, servesEligible, type CheckerFlags } from '../checker-run.js';
+import { checkerFlags, collectRepeated, failedProbes, parseCheckerFlags, runCheckers, servesEligible, type CheckerFlags } from '../checker-run.js';
+import { runProgram } from '../program.js';
 import { CheckerError, type PassReport } from '@confd-haproxy/checker';
 import { UsageError, parseDuration } from '../common.js';
 import type { CommandIO } from '../common.js';

@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type MasterChoice, type RedisTls } from '@confd-haproxy/check-redis';
-import { checkerFlags, collectList, hostPorts, parsePort, parseTag, runCheckers, runProgram, type CheckerFlags } from '../checker-run.js';
+import { checkerFlags, collectList, hostPorts, parsePort, parseTag, runCheckers, type CheckerFlags } from '../checker-run.js';
+import { runProgram } from '../program.js';
 import { UsageError, readFirstLine } from '../common.js';
 import type { CommandIO } from '../common.js';
 

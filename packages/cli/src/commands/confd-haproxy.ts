@@ -10,13 +10,14 @@ import { planAll, runInterval, runOnce, runWatch, type PassResult, type Renderer
 import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { flagNames, mergedOpts, normalizeSingleDash, userSet } from '../argv.js';
+import { mergedOpts, userSet } from '../argv.js';
+import { parseArgv } from '../program.js';
 import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
 import { rendererMetrics } from '../metrics.js';
 import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { newRegistry, startObserver } from '../observe.js';
-import { EXIT, UsageError, createLogger, exitFor, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
+import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
 /** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
 interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
@@ -114,7 +115,6 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
-    .exitOverride()
     .showHelpAfterError()
     .action(runAs('run'));
   storeFlags(program.command('status'))
@@ -122,23 +122,19 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--json', 'print JSON for scripts')
     .option('--fleet', 'every instance that publishes haproxy/.status/: its bundle version, checksums, and who is behind, diverged or failed since when. Exit 0: converged, 2: not')
     .option('--wait-converged <duration>', 'with --fleet: wait up to this long for the fleet to converge; exit 1 when it did not')
-    .exitOverride()
     .action(runAs('status'));
   storeFlags(program.command('push'))
     .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
     .option('--sign-key <file>', 'sign the bundle with this Ed25519 private key (confd-haproxy keygen); instances with --trust-key adopt only signed bundles')
     .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
-    .exitOverride()
     .action(runAs('push'));
   program
     .command('keygen')
     .description('write an Ed25519 key pair for signing bundles: DIR/push.key (mode 0600, for push --sign-key) and DIR/push.pub (for --trust-key). Exit 0: written, 65: a key exists already')
     .requiredOption('--out <dir>', 'directory for push.key and push.pub')
-    .exitOverride()
     .action(runAs('keygen'));
   storeFlags(program.command('plan'))
     .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
-    .exitOverride()
     .action(runAs('plan'));
   return program;
 }
@@ -440,13 +436,8 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   const program = buildProgram(async (cmd, name) => {
     code = await SUBCOMMANDS[name](session, cmd);
   });
-  for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
-  const { longNames, booleans } = flagNames(program);
   try {
-    await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
-    return code;
-  } catch (err) {
-    return exitFor('confd-haproxy', err, io.stderr);
+    return (await parseArgv('confd-haproxy', program, argv, io)) ?? code;
   } finally {
     await session.store?.close().catch(() => {});
     session.observer?.close();

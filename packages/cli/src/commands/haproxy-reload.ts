@@ -3,7 +3,7 @@
 // new workers run (0) or HAProxy refused the configuration (1).
 import { Command } from 'commander';
 import { reloadHaproxy } from '@confd-haproxy/runner';
-import { runProgram } from '../checker-run.js';
+import { runProgram } from '../program.js';
 import { EXIT, parseDuration } from '../common.js';
 import { VERSION } from '../version.js';
 import type { CommandIO } from '../common.js';
