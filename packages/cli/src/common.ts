@@ -190,9 +190,9 @@ function givenStoreFlags(flags: StoreFlags): StoreFlags {
   return Object.fromEntries((Object.keys(FLAG_NAMES) as (keyof StoreFlags)[]).filter((k) => given(flags[k])).map((k) => [k, flags[k]]));
 }
 
-/** A store flag the chosen backend would ignore is refused, never silently dropped. */
-function refuseUnhonoured(backend: StoreBackend, f: StoreFlags): void {
-  const ignored = (Object.keys(FLAG_NAMES) as (keyof StoreFlags)[]).filter((k) => k !== 'backend' && given(f[k]) && !HONOURED[backend].has(k));
+/** A store flag the chosen backend would ignore is refused, never silently dropped; given: the flags givenStoreFlags kept. */
+function refuseUnhonoured(backend: StoreBackend, given: StoreFlags): void {
+  const ignored = (Object.keys(given) as (keyof StoreFlags)[]).filter((k) => k !== 'backend' && !HONOURED[backend].has(k));
   if (ignored.length) throw new UsageError(`${ignored.map((k) => FLAG_NAMES[k]).join(', ')}: not used by --backend ${backend}; remove ${ignored.length > 1 ? 'them' : 'it'} or choose the backend that uses ${ignored.length > 1 ? 'them' : 'it'}`);
 }
 
