@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { flagNames, normalizeSingleDash } from './argv.js';
 import { EXIT, exitFor, processIO, type CommandIO } from './common.js';
+import { usageLine } from './usage-error.js';
 
 /**
  * Parse argv into the program and run the action it picks. Everything commander writes goes to
@@ -10,12 +11,18 @@ import { EXIT, exitFor, processIO, type CommandIO } from './common.js';
  * Undefined: the action ran through.
  */
 export async function parseArgv(bin: string, program: Command, argv: string[], io: CommandIO): Promise<number | undefined> {
-  for (const c of [program, ...program.commands]) c.exitOverride().configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
+  // commander's own error line is replaced by usageLine's (one line, a suggestion, no help dump).
+  const output = { writeOut: (t: string) => io.stdout.write(t), writeErr: (t: string) => io.stderr.write(t), outputError: () => {} };
+  for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(output);
   const { longNames, booleans } = flagNames(program);
   try {
     await program.parseAsync(normalizeSingleDash(argv, longNames, booleans), { from: 'user' });
     return undefined;
   } catch (err) {
+    const { code, message } = err as { code?: unknown; message?: string };
+    if (typeof code === 'string' && code.startsWith('commander.') && code !== 'commander.helpDisplayed' && code !== 'commander.version') {
+      io.stderr.write(usageLine({ bin, program, argv, longNames }, message ?? '', code));
+    }
     return exitFor(bin, err, io.stderr);
   }
 }

@@ -115,7 +115,6 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
-    .showHelpAfterError()
     .action(runAs('run'));
   storeFlags(program.command('status'))
     .description('for each resource: its last render, check and reload, and whether dest differs from what the store holds now. Exit 0: in sync, 2: differs, 1: error')
