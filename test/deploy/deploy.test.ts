@@ -30,6 +30,9 @@ const execArgv = (line: string) => (line.match(/"[^"]*"|\S+/g) ?? []).map((w) =>
 /** The values of every `--flag value` in argv. */
 const flagValues = (argv: string[], flag: string) => argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
 
+/** The port the Dockerfile's HEALTHCHECK asks /healthz on. */
+const healthcheckPort = () => /HEALTHCHECK[\s\S]*?127\.0\.0\.1:(\d+)\/healthz/.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))![1]!;
+
 interface Service {
   image?: string;
   build?: string;
@@ -57,6 +60,7 @@ t.test('docker-compose.yml: every service runs a real image or this Dockerfile w
       else t.ok(src in (doc.volumes ?? {}), `${name}: volume ${src} is declared`);
     }
     if (s.command) t.same(unknownFlags(s.command), [], `${name}: ${s.command[0]} knows every flag used`);
+    if (s.build && s.command) t.same(flagValues(s.command, '--listen'), [`0.0.0.0:${healthcheckPort()}`], `${name}: serves the port the image's HEALTHCHECK asks, or Docker would mark it unhealthy`);
   }
   t.match(doc.services.haproxy!.command!.join(' '), /-W -db -S \/var\/run\/haproxy\/master\.sock/, 'HAProxy runs master-worker with a master CLI socket');
   t.match(readFileSync(join(root, 'deploy/compose/confd/conf.d/haproxy.toml'), 'utf8'), /reload_cmd = "haproxy-reload --master-socket \/var\/run\/haproxy\/master\.sock"/, 'the renderer reloads through that socket');
@@ -71,7 +75,7 @@ t.test('systemd units start the installed bins with real flags, hardened (verifi
     const text = readFileSync(join(dir, u), 'utf8');
     for (const exec of settings(text, 'ExecStart')) {
       const [bin, ...args] = execArgv(exec);
-      t.match(bin, /^\/usr\/local\/bin\/[\w-]+$/, `${u}: starts a bin where npm install -g puts it`);
+      t.match(bin, /^[\w-]+$/, `${u}: starts a bin by name, found by systemd in /usr/local/bin or /usr/bin, wherever npm's prefix put it`);
       t.same(unknownFlags([bin!, ...args]), [], `${u}: real flags`);
     }
     t.same(settings(text, 'NoNewPrivileges'), ['yes'], `${u}: NoNewPrivileges`);
@@ -80,6 +84,8 @@ t.test('systemd units start the installed bins with real flags, hardened (verifi
       t.same(settings(text, 'DynamicUser'), ['yes'], `${u}: a checker runs as an unprivileged dynamic user`);
       t.same(settings(text, 'CapabilityBoundingSet'), [''], `${u}: with no capabilities`);
       t.notOk(/^ReadWritePaths=/m.test(text), `${u}: and writes nowhere but its runtime directory`);
+      t.ok(settings(text, 'LoadCredential').includes('consul-token:/etc/confd-haproxy/checker.token'), `${u}: its Consul token comes as a systemd credential (its user could not read a root-only file)`);
+      t.same(settings(text, 'UnsetEnvironment'), ['CONSUL_HTTP_TOKEN_FILE'], `${u}: and no token file it could not read`);
       t.ok(settings(text, 'ExecStart').every((e) => e.includes(`--lock-dir /run/${settings(text, 'RuntimeDirectory')[0]}`)), `${u}: its lock dir is its RuntimeDirectory`);
     } else {
       t.same(settings(text, 'StateDirectory'), ['confd-haproxy'], `${u}: /var/lib/confd-haproxy is its state dir`);

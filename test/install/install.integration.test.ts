@@ -101,11 +101,7 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
   // The documented install, `npm install -g confd-haproxy`, into <root>/usr/local.
   const sysroot = join(dir, 'root');
   const prefix = join(sysroot, 'usr/local');
-  // Not spawnSync: the registry answers from this process's event loop.
-  const install = await promisify(execFile)('npm', ['install', '-g', '--prefix', prefix, cli.tarball, `--@confd-haproxy:registry=${registry.url}`, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, encoding: 'utf8', timeout: 300_000 }).then(
-    () => ({ ok: true, stderr: '' }),
-    (err: { stderr?: string; message: string }) => ({ ok: false, stderr: err.stderr ?? err.message }),
-  );
+  const install = await npmInstallGlobal(prefix, cli.tarball, registry.url, dir);
   t.ok(install.ok, `npm install -g succeeds\n${install.stderr}`);
   if (!install.ok) return;
   t.same([...registry.served].sort(), packed.filter((p) => p !== cli).map((p) => p.ws.manifest.name).sort(), 'every scoped package was resolved through the registry of the tarballs (npm takes the bytes from its cache by integrity)');
@@ -126,6 +122,12 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
 
   await verifyUnits(t, installed, sysroot);
 
+  // npm's prefix is /usr where Node comes from NodeSource's packages: the units start the bins there too.
+  const usrRoot = join(dir, 'root-usr');
+  const usrInstall = await npmInstallGlobal(join(usrRoot, 'usr'), cli.tarball, registry.url, dir);
+  t.ok(usrInstall.ok, `npm install -g with the prefix /usr succeeds\n${usrInstall.stderr}`);
+  if (usrInstall.ok) await verifyUnits(t, join(usrRoot, 'usr/lib/node_modules/confd-haproxy'), usrRoot);
+
   // The documented setup: copy share/conf.d and share/templates, point dest somewhere writable.
   const etc = join(dir, 'etc');
   cpSync(join(installed, 'share/conf.d'), join(etc, 'conf.d'), { recursive: true });
@@ -143,7 +145,16 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
   }
 });
 
-/** The documented unit install (share/systemd → /etc/systemd/system), verified inside <root>. */
+/** `npm install -g <tarball>` into prefix, the scope served by the tarballs' registry. */
+function npmInstallGlobal(prefix: string, tarball: string, registryUrl: string, cwd: string): Promise<{ ok: boolean; stderr: string }> {
+  // Not spawnSync: the registry answers from this process's event loop.
+  return promisify(execFile)('npm', ['install', '-g', '--prefix', prefix, tarball, `--@confd-haproxy:registry=${registryUrl}`, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', timeout: 300_000 }).then(
+    () => ({ ok: true, stderr: '' }),
+    (err: { stderr?: string; message: string }) => ({ ok: false, stderr: err.stderr ?? err.message }),
+  );
+}
+
+/** The documented unit install (share/systemd → /etc/systemd/system), verified inside <root>: systemd finds each bare ExecStart name in <root>'s /usr/local/bin or /usr/bin. */
 async function verifyUnits(t: Test, installed: string, sysroot: string): Promise<void> {
   if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
     t.comment('systemd-analyze is not installed: the units were not verified');
@@ -155,7 +166,7 @@ async function verifyUnits(t: Test, installed: string, sysroot: string): Promise
   cpSync('/usr/lib/systemd/system', join(sysroot, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
   // ExecReload's /bin/kill, as a merged-/usr system has it.
   cpSync('/usr/bin/kill', join(sysroot, 'usr/bin/kill'));
-  symlinkSync('usr/bin', join(sysroot, 'bin'));
+  if (!existsSync(join(sysroot, 'bin'))) symlinkSync('usr/bin', join(sysroot, 'bin'));
   for (const unit of units) {
     const name = unit.replace(/@\./, '@test.');
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', `--root=${sysroot}`, name], { encoding: 'utf8', timeout: 60_000 });

@@ -159,6 +159,15 @@ t.test('the token comes from the option, else a token file, else CONSUL_HTTP_TOK
   t.notMatch(inspect(config, { depth: 10 }), TOKEN);
 });
 
+t.test('a unit with a dynamic user gets its token as the systemd credential consul-token', async (t) => {
+  const dir = t.testdir({ creds: { 'consul-token': 'from-credential\n' }, empty: { 'consul-token': '' }, none: {} });
+  const [creds, empty] = [join(dir, 'creds'), join(dir, 'empty')];
+  t.equal(resolveConsulConfig({ env: { CREDENTIALS_DIRECTORY: creds, CONSUL_HTTP_TOKEN: 'env' } }).token, 'from-credential', 'the credential wins over the variable, as a file does');
+  t.equal(resolveConsulConfig({ env: { CREDENTIALS_DIRECTORY: empty, CONSUL_HTTP_TOKEN: 'env' } }).token, 'env', "an empty credential (the unit's SetCredential= default) is no token");
+  t.equal(resolveConsulConfig({ env: { CREDENTIALS_DIRECTORY: join(dir, 'none') } }).token, undefined, 'no credential of that name: no token');
+  t.equal(resolveConsulConfig({ tokenFile: join(creds, 'consul-token'), env: { CREDENTIALS_DIRECTORY: empty } }).token, 'from-credential', 'a token file given by flag still wins');
+});
+
 t.test('errors never show the token, not even deep inside their cause', onlyDouble, async (t) => {
   const { double, store } = await doubleStore(t, { acl: { tokens: { [TOKEN]: [{ prefix: 'haproxy/', policy: 'read' }] } } }, { token: TOKEN, timeoutMs: 300 });
   const errors: unknown[] = [];

@@ -1,5 +1,6 @@
 // Options and CONSUL_HTTP_* variables → one resolved config, validated once at the edge.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { KVError } from '../errors.js';
 
 /** The agent used when neither an address nor CONSUL_HTTP_ADDR is given, as Consul's own clients. */
@@ -13,7 +14,7 @@ export interface ConsulStoreOptions {
   address?: string;
   /** http or https when the address has no scheme (default: https when CONSUL_HTTP_SSL=true). */
   scheme?: 'http' | 'https';
-  /** The ACL token (else tokenFile, CONSUL_HTTP_TOKEN_FILE, CONSUL_HTTP_TOKEN). */
+  /** The ACL token (else tokenFile, CONSUL_HTTP_TOKEN_FILE, the systemd credential consul-token, CONSUL_HTTP_TOKEN). */
   token?: string;
   /** A file whose first line is the token. */
   tokenFile?: string;
@@ -96,7 +97,26 @@ function resolveToken(opts: ConsulStoreOptions, env: Record<string, string | und
     if (!token) throw new KVError('KV_CONFIG', `the token file ${file} is empty`);
     return token;
   }
-  return env.CONSUL_HTTP_TOKEN || undefined;
+  return credentialToken(env) ?? (env.CONSUL_HTTP_TOKEN || undefined);
+}
+
+/**
+ * The systemd credential `consul-token` (LoadCredential=consul-token:/etc/…): systemd reads the file
+ * as root and hands it to a unit's dynamic user, which could not read a root-owned 0600 file itself.
+ * Empty (the units' SetCredential= default when no file is there): no token.
+ */
+export const TOKEN_CREDENTIAL = 'consul-token';
+
+function credentialToken(env: Record<string, string | undefined>): string | undefined {
+  if (!env.CREDENTIALS_DIRECTORY) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(join(env.CREDENTIALS_DIRECTORY, TOKEN_CREDENTIAL), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new KVError('KV_CONFIG', `cannot read the systemd credential ${TOKEN_CREDENTIAL} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+  return text.split(/\r?\n/)[0]!.trim() || undefined;
 }
 
 export function resolveConsulConfig(opts: ConsulStoreOptions = {}): ConsulConfig {
