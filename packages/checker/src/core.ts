@@ -131,9 +131,14 @@ interface Counter {
   seen: boolean;
   ups: number;
   downs: number;
+  /** Why its last probe failed. */
+  reason?: string;
 }
 
 const id = (t: Target) => `${t.host}:${t.port}`;
+
+/** "2 of 2" while counting towards --retry-down; "21 in a row" once past it (a long outage). */
+const downsText = (downs: number, retryDown: number) => (downs > retryDown ? `${downs} in a row` : `${downs} of ${retryDown}`);
 
 /** targets() answered the candidates alone, or with a context. */
 function found<T extends Target, C>(r: T[] | FoundTargets<T, C>): FoundTargets<T, C | undefined> {
@@ -250,6 +255,8 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   #running = false;
   #wake: (() => void) | undefined;
   #lastParsed: { value: string; entry: Entry | undefined } | undefined;
+  /** Whether no target may serve, as last told (undefined before the first pass). */
+  #noHealthy: boolean | undefined;
 
   constructor(opts: TagCheckerOptions<T, P, C, D>) {
     this.#o = opts;
@@ -350,7 +357,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return this.#lastParsed.entry;
   }
 
-  #count(t: T, ok: boolean): Counter {
+  #count(t: T, ok: boolean, reason?: string): Counter {
     const o = this.#o;
     const c = this.#counters.get(id(t)) ?? { eligible: false, seen: false, ups: 0, downs: 0 };
     if (ok) {
@@ -360,6 +367,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     } else {
       c.downs++;
       c.ups = 0;
+      c.reason = reason;
       if (c.eligible && c.downs >= o.retryDown) c.eligible = false;
     }
     c.seen = true;
@@ -370,7 +378,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   /** Count one probe and say so at debug level. */
   #record(target: T, result: ProbeResult, what = ''): void {
     const o = this.#o;
-    const c = this.#count(target, result.ok);
+    const c = this.#count(target, result.ok, result.reason ?? 'failed');
     const log = withFields(this.#log, { server: id(target), durationMs: result.ms });
     if (result.ok) log.debug(`${o.tag}: ${what}${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
     else log.debug(`${o.tag}: ${what}${id(target)} failed (${result.reason}); ${c.downs} in a row`);
@@ -468,6 +476,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     let choice: Choice<D> | undefined;
     const report = (r: Omit<PassReport<T, D>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger' | 'choice'>) => this.#report(trigger, { ...r, ...(choice ? { choice } : {}) });
     const eligible = targets.filter((t) => this.#counters.get(id(t))?.eligible);
+    this.#tellHealth(targets, eligible);
     const holder = await this.keepLock();
     for (let attempt = 0; attempt < 3; attempt++) {
       let stored;
@@ -481,7 +490,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       const current = this.#parsed(stored?.value);
       choice = asChoice(o.kind.choose(eligible, current, targets, this.#probed, this.#context));
       const chosen = choice.entry;
-      if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: 'nothing to choose; entry kept' });
+      if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: eligible.length ? 'nothing to choose; entry kept' : `no healthy server (${this.#failures(targets)}); entry kept` });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
       if (current && sameEntry(current, entry)) {
         // Told at info when the state becomes ok (first pass, after a change or a failure); each steady pass is debug.
@@ -515,6 +524,25 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return report({ results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' });
   }
 
+  /** "127.0.0.1:11211 connection refused; 127.0.0.1:11212 timed out after 500 ms": each target's last failure. */
+  #failures(targets: T[]): string {
+    return targets.map((t) => `${id(t)} ${this.#counters.get(id(t))?.reason ?? 'not probed yet'}`).join('; ') || 'no targets';
+  }
+
+  /**
+   * A tag with no server that may serve is told once, at error, naming each server and why it
+   * failed; its recovery once, at info. Nothing is said on the passes in between.
+   */
+  #tellHealth(targets: T[], eligible: T[]): void {
+    const none = eligible.length === 0;
+    if (none === this.#noHealthy) return;
+    const first = this.#noHealthy === undefined;
+    this.#noHealthy = none;
+    const log = withFields(this.#log, { outcome: none ? 'no-healthy-server' : 'healthy' });
+    if (none) log.error(`${this.#o.tag}: no healthy server: ${this.#failures(targets)}`);
+    else if (!first) log.info(`${this.#o.tag}: healthy again: ${eligible.map(id).join(', ')}`);
+  }
+
   #remember(r: PassReport<T, D>): PassReport<T, D> {
     this.#lastReason = r.reason;
     return r;
@@ -529,7 +557,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     const was = results.find((x) => x.target.host === current.host && x.target.port === current.port);
     const c = this.#counters.get(id(current));
     if (!was) return `${o.tag}: ${id(current)} is no longer a candidate → ${to}`;
-    if (!was.result.ok) return `${o.tag}: ${id(current)} failed (${was.result.reason ?? 'failed'}, ${c?.downs ?? 1} of ${o.retryDown}) → ${to}`;
+    if (!was.result.ok) return `${o.tag}: ${id(current)} failed (${was.result.reason ?? 'failed'}, ${downsText(c?.downs ?? 1, o.retryDown)}) → ${to}`;
     return `${o.tag}: ${id(current)} is healthy but ${id(next)} is preferred → ${to}`;
   }
 

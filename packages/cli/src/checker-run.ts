@@ -209,7 +209,7 @@ export async function runCheckers<D>(flags: CheckerFlags, io: CommandIO, plan: P
   const store = storeFromCheckerFlags(flags);
   let locks: LocalLock[] = [];
   let observer: Server | undefined;
-  const signals = trapSignals(flags.bin ?? basename(process.argv[1] ?? 'checker', '.js'));
+  const signals = trapSignals(flags.bin ?? basename(process.argv[1] ?? 'checker', '.js'), 'probes under way end within --timeout and the tag locks are handed back');
   signals.setLogger(logger);
   const releaseLocks = () => {
     for (const l of locks) l.release();

@@ -93,7 +93,10 @@ export function checkerMetrics(registry: Registry, opts: { tags: string[]; stale
   const active = new Gauge({ name: 'confd_haproxy_checker_active_server', help: '1 for the server each tag points at', labelNames: ['tag', 'server'], registers: [registry] });
   const writes = new Counter({ name: 'confd_haproxy_checker_writes_total', help: 'Entries written', labelNames: ['tag'], registers: [registry] });
   const holder = new Gauge({ name: 'confd_haproxy_checker_lock_held', help: '1 while this process holds the tag lock', labelNames: ['tag'], registers: [registry] });
+  const healthyServers = new Gauge({ name: 'confd_haproxy_checker_healthy_servers', help: 'Servers of each tag that may serve now (0: the tag has no healthy server)', labelNames: ['tag'], registers: [registry] });
   const last = new Map<string, number>();
+  /** Tags whose last pass found no server that may serve. */
+  const noHealthy = new Set<string>();
   const current = new Map<string, string>();
   return {
     onPass(r: PassReport) {
@@ -111,6 +114,9 @@ export function checkerMetrics(registry: Registry, opts: { tags: string[]; stale
       }
       if (r.wrote) writes.inc({ tag: r.tag });
       holder.set({ tag: r.tag }, r.holder ? 1 : 0);
+      healthyServers.set({ tag: r.tag }, r.eligible.length);
+      if (r.eligible.length) noHealthy.delete(r.tag);
+      else noHealthy.add(r.tag);
     },
     health(): Verdict {
       const stale = opts.tags.filter((t) => Date.now() - (last.get(t) ?? Date.now()) > opts.staleAfterMs);
@@ -118,7 +124,9 @@ export function checkerMetrics(registry: Registry, opts: { tags: string[]; stale
     },
     ready(): Verdict {
       const missing = opts.tags.filter((t) => !last.has(t));
-      return missing.length ? { ok: false, why: `no pass yet for ${missing.join(', ')}` } : { ok: true, why: 'every tag checked' };
+      if (missing.length) return { ok: false, why: `no pass yet for ${missing.join(', ')}` };
+      if (noHealthy.size) return { ok: false, why: `no healthy server for ${[...noHealthy].join(', ')}` };
+      return { ok: true, why: 'every tag checked and served' };
     },
   };
 }

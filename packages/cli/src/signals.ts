@@ -26,7 +26,11 @@ function exitAtOnce(sig: NodeJS.Signals): never {
   process.exit(signalExitCode(SIGNO[sig] ?? 15));
 }
 
-export function trapSignals(bin: string): Signals {
+/**
+ * `finishing` names the work a first SIGTERM lets finish ("a running reload finishes within its
+ * timeout" for the renderer; a checker's probes and writes are bounded by its own timeout).
+ */
+export function trapSignals(bin: string, finishing = 'a running reload finishes within its timeout'): Signals {
   const stop = new AbortController();
   let hangup = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
@@ -37,7 +41,7 @@ export function trapSignals(bin: string): Signals {
       exitAtOnce(sig);
     }
     stoppedBy = sig;
-    const text = `${sig}: stopping; a running reload finishes within its timeout (${sig} again exits at once)`;
+    const text = `${sig}: stopping; ${finishing} (${sig} again exits at once)`;
     if (log) log.info(text);
     else process.stderr.write(`${bin}: ${text}\n`);
     stop.abort();

@@ -81,7 +81,7 @@ t.test('checkmemcached --once with no live server exits 1 and logs why, as JSON,
   t.equal(r.code, 1);
   t.equal(r.err, '');
   const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
-  t.match(lines.at(-1), { level: 'error', msg: 'mem1: nothing to choose; entry kept' }, 'every line is JSON, the reason last');
+  t.match(lines.at(-1), { level: 'error', msg: `mem1: no healthy server (127.0.0.1:${port} connection refused); entry kept` }, 'every line is JSON, the reason last');
   t.equal(process.exitCode, undefined, 'the exit code is returned, not set on the process');
   t.same(signalListeners(), before, 'its signal handlers are gone');
 });
