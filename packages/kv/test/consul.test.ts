@@ -109,7 +109,7 @@ t.test('flags are stored, and a write without flags resets them to 0 as Consul d
 });
 
 t.test('the token travels only in the X-Consul-Token header, from the option, CONSUL_HTTP_TOKEN and a token file', onlyDouble, async (t) => {
-  const double = await startConsulDouble({ acl: { enabled: true, tokens: { [TOKEN]: { rules: [{ prefix: '', policy: 'write' }] } } } });
+  const double = await startConsulDouble({ acl: { enabled: true, tokens: { [TOKEN]: { rules: [{ prefix: '', policy: 'write' }, { resource: 'session', prefix: '', policy: 'write' }] } } } });
   t.teardown(() => double.close());
   const dir = t.testdir({ token: `${TOKEN}\n`, empty: '\n' });
   const sources = {
@@ -292,7 +292,8 @@ t.test('an ACL denial is KV_FORBIDDEN naming the key and the permission, never t
     acl: {
       enabled: true,
       masterToken: 'root',
-      tokens: { [TOKEN]: { rules: [{ prefix: 'haproxy/', policy: 'read' }, { prefix: 'haproxy/secret/', policy: 'deny' }] } },
+      // Sessions on the agent's node: a lock is then refused for its key, not for its session.
+      tokens: { [TOKEN]: { rules: [{ prefix: 'haproxy/', policy: 'read' }, { prefix: 'haproxy/secret/', policy: 'deny' }, { resource: 'session', prefix: 'consul-double', exact: true, policy: 'write' }] } },
     },
   });
   t.teardown(() => double.close());
