@@ -313,6 +313,10 @@ t.test('an ACL denial is KV_FORBIDDEN naming the key and the permission, never t
   await t.rejects(reader.delete('haproxy/mysqlslave/s1'), { code: 'KV_FORBIDDEN', message: /delete "haproxy\/mysqlslave\/s1"/ });
   await t.rejects(anonymous.get('haproxy/mysqlslave/s1'), { code: 'KV_FORBIDDEN', message: /no ACL token is set .*CONSUL_HTTP_TOKEN/ });
   await t.rejects(reader.acquireLock('haproxy/.locks/x', { holder: 'me' }), { code: 'KV_FORBIDDEN', message: /acquire the lock "haproxy\/.locks\/x"/ });
+  await t.rejects(anonymous.acquireLock('haproxy/.locks/x', { holder: 'me' }), {
+    code: 'KV_FORBIDDEN',
+    message: /create a lock session for "haproxy\/.locks\/x": permission denied \(no ACL token is set and the anonymous token lacks permission to create a session \(session write on the agent's node\)/,
+  }, 'without session rules the lock is refused at its session, saying which rule is missing');
   const sessions = (await (await fetch(`${double.url}/v1/session/list`, { headers: { 'X-Consul-Token': 'root' } })).json()) as unknown[];
   t.same(sessions, [], 'the refused lock left no session behind');
 
