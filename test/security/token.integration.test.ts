@@ -21,7 +21,8 @@ const run = (bin: string, args: string[]) =>
   });
 
 t.test('the token never reaches a URL, a log line or a child process argv', async (t) => {
-  const double = await startConsulDouble({ acl: { tokens: { [TOKEN]: [{ prefix: 'haproxy/', policy: 'write' }] } } });
+  // The checker's lock takes a session on the agent's node.
+  const double = await startConsulDouble({ acl: { tokens: { [TOKEN]: [{ prefix: 'haproxy/', policy: 'write' }, { resource: 'session', prefix: 'consul-double', exact: true, policy: 'write' }] } } });
   t.teardown(() => double.close());
   const mem = await startMemcached();
   t.teardown(() => mem.stop());

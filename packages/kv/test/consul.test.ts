@@ -109,7 +109,7 @@ t.test('flags are stored, and a write without flags resets them to 0 as Consul d
 });
 
 t.test('the token travels only in the X-Consul-Token header, from the option, CONSUL_HTTP_TOKEN and a token file', onlyDouble, async (t) => {
-  const double = await startConsulDouble({ acl: { enabled: true, tokens: { [TOKEN]: { rules: [{ prefix: '', policy: 'write' }] } } } });
+  const double = await startConsulDouble({ acl: { enabled: true, tokens: { [TOKEN]: { rules: [{ prefix: '', policy: 'write' }, { resource: 'session', prefix: '', policy: 'write' }] } } } });
   t.teardown(() => double.close());
   const dir = t.testdir({ token: `${TOKEN}\n`, empty: '\n' });
   const sources = {
@@ -301,7 +301,8 @@ t.test('an ACL denial is KV_FORBIDDEN naming the key and the permission, never t
     acl: {
       enabled: true,
       masterToken: 'root',
-      tokens: { [TOKEN]: { rules: [{ prefix: 'haproxy/', policy: 'read' }, { prefix: 'haproxy/secret/', policy: 'deny' }] } },
+      // Sessions on the agent's node: a lock is then refused for its key, not for its session.
+      tokens: { [TOKEN]: { rules: [{ prefix: 'haproxy/', policy: 'read' }, { prefix: 'haproxy/secret/', policy: 'deny' }, { resource: 'session', prefix: 'consul-double', exact: true, policy: 'write' }] } },
     },
   });
   t.teardown(() => double.close());
@@ -321,6 +322,10 @@ t.test('an ACL denial is KV_FORBIDDEN naming the key and the permission, never t
   await t.rejects(reader.delete('haproxy/mysqlslave/s1'), { code: 'KV_FORBIDDEN', message: /delete "haproxy\/mysqlslave\/s1"/ });
   await t.rejects(anonymous.get('haproxy/mysqlslave/s1'), { code: 'KV_FORBIDDEN', message: /no ACL token is set .*CONSUL_HTTP_TOKEN/ });
   await t.rejects(reader.acquireLock('haproxy/.locks/x', { holder: 'me' }), { code: 'KV_FORBIDDEN', message: /acquire the lock "haproxy\/.locks\/x"/ });
+  await t.rejects(anonymous.acquireLock('haproxy/.locks/x', { holder: 'me' }), {
+    code: 'KV_FORBIDDEN',
+    message: /create a lock session for "haproxy\/.locks\/x": permission denied \(no ACL token is set and the anonymous token lacks permission to create a session \(session write on the agent's node\)/,
+  }, 'without session rules the lock is refused at its session, saying which rule is missing');
   const sessions = (await (await fetch(`${double.url}/v1/session/list`, { headers: { 'X-Consul-Token': 'root' } })).json()) as unknown[];
   t.same(sessions, [], 'the refused lock left no session behind');
 

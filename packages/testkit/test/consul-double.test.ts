@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startConsulDouble, type ConsulDouble, type ConsulDoubleOptions } from '@confd-haproxy/testkit';
+import { startConsulDouble, type AclRule, type ConsulDouble, type ConsulDoubleOptions } from '@confd-haproxy/testkit';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -292,6 +292,180 @@ t.test('ACL: tokens from the header, a Bearer header or ?token=, longest prefix 
   t.equal((await api('/session/create', { method: 'PUT', body: '{}', headers: as('app') })).status, 403, 'on every endpoint');
   const open = await ownDouble(t, { acl: { enabled: false, tokens: {} } });
   t.equal((await client(open)('/kv/x', { method: 'PUT', body: '1', headers: as('anything') })).status, 200, 'enabled: false lets everything through');
+});
+
+/** A double with ACLs on (default deny) and these tokens; `as(token)` calls its HTTP API with one (or none). */
+async function aclDouble(t: Test, tokens: Record<string, AclRule[]>, opts: ConsulDoubleOptions = {}) {
+  const d = await ownDouble(t, { ...opts, acl: { masterToken: 'root', tokens } });
+  const as =
+    (token?: string) =>
+    (path: string, init: { method?: string; body?: unknown } = {}) =>
+      fetch(`${d.url}/v1${path}`, {
+        method: init.method ?? 'GET',
+        ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
+        headers: token ? { 'X-Consul-Token': token } : {},
+      });
+  return { d, as };
+}
+const filtered = (res: Response) => res.headers.get('x-consul-results-filtered-by-acls') === 'true';
+
+t.test('ACL: a recursive delete needs write from a prefix rule on the whole prefix; a key rule is not enough', async (t) => {
+  const { as } = await aclDouble(t, {
+    // A checker's token: its own entry, by an exact key rule.
+    checker: [{ prefix: 'haproxy/memcached/mem11211', exact: true, policy: 'write' }],
+    owner: [{ prefix: 'app/', policy: 'write' }],
+    mixed: [{ prefix: 'app/', policy: 'write' }, { prefix: 'app/keep', exact: true, policy: 'read' }],
+  });
+  const root = as('root');
+  for (const k of ['haproxy/memcached/mem11211', 'haproxy/memcached/mem112110', 'haproxy/memcached/mem11211/x', 'app/a', 'app/keep']) await root(`/kv/${k}`, { method: 'PUT', body: 'v' });
+  const checker = as('checker');
+  const del = await checker('/kv/haproxy/memcached/mem11211?recurse', { method: 'DELETE' });
+  t.equal(del.status, 403, "the checker's key rule does not cover the keys that start with its key");
+  t.equal(await del.text(), 'Permission denied');
+  const keys = async () => (await (await root('/kv/?keys')).json()) as string[];
+  t.same(await keys(), ['app/a', 'app/keep', 'haproxy/memcached/mem11211', 'haproxy/memcached/mem11211/x', 'haproxy/memcached/mem112110'], 'nothing was deleted');
+  t.equal((await checker('/kv/haproxy/?recurse', { method: 'DELETE' })).status, 403, 'nor may it empty haproxy/');
+  t.equal((await checker('/kv/?recurse', { method: 'DELETE' })).status, 403, 'nor the whole store');
+  t.equal((await checker('/kv/haproxy/memcached/mem11211', { method: 'DELETE' })).status, 200, 'its own key it may delete');
+  t.equal((await as('mixed')('/kv/app/?recurse', { method: 'DELETE' })).status, 403, 'a rule under the prefix that does not grant write refuses the recursive delete');
+  t.equal((await as('owner')('/kv/app/?recurse', { method: 'DELETE' })).status, 200, 'write on the whole prefix allows it');
+  t.same(await keys(), ['haproxy/memcached/mem11211/x', 'haproxy/memcached/mem112110']);
+});
+
+t.test('ACL: sessions need session write on their node to be created, renewed or destroyed, and session read to be seen', async (t) => {
+  const { as } = await aclDouble(
+    t,
+    {
+      lb: [{ resource: 'session', prefix: 'lb1', exact: true, policy: 'write' }],
+      db: [{ resource: 'session', prefix: 'db1', exact: true, policy: 'write' }],
+      auditor: [{ resource: 'session', prefix: '', policy: 'read' }],
+      // The exact rule wins over the prefix rule for its node.
+      allButDb: [{ resource: 'session', prefix: '', policy: 'write' }, { resource: 'session', prefix: 'db1', exact: true, policy: 'deny' }],
+      entries: [{ prefix: '', policy: 'write' }],
+    },
+    { nodeName: 'lb1' },
+  );
+  const root = as('root');
+  // A second node with the check a session needs, as an agent on another host would have.
+  t.equal((await root('/catalog/register', { method: 'PUT', body: { Node: 'db1', Address: '10.0.0.2', Check: { CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing' } } })).status, 200);
+  const create = async (token: string | undefined, body: Record<string, unknown> = {}) => {
+    const res = await as(token)('/session/create', { method: 'PUT', body });
+    return { status: res.status, id: res.status === 200 ? ((await res.json()) as { ID: string }).ID : await res.text() };
+  };
+  const lbSession = await create('lb', { Name: 'status' });
+  t.equal(lbSession.status, 200, "session write on the agent's node creates a session");
+  t.match((await (await root(`/session/info/${lbSession.id}`)).json()) as unknown[], [{ Node: 'lb1', NodeChecks: ['serfHealth'] }], "and the session is on the agent's node");
+  t.same(await create('lb', { Node: 'db1' }), { status: 403, id: 'Permission denied' }, 'not on another node');
+  const dbSession = await create('db', { Node: 'db1', Name: 'lock' });
+  t.equal(dbSession.status, 200, 'a token for db1 creates one there');
+  t.equal((await create(undefined)).status, 403, 'no token: the anonymous token has no session rules');
+  t.equal((await create('entries')).status, 403, 'key rules, even write on everything, give no session');
+  const prefixed = await create('allButDb');
+  t.equal(prefixed.status, 200, 'a session_prefix rule covers every node');
+  t.equal((await create('allButDb', { Node: 'db1' })).status, 403, 'but an exact deny for a node wins over it');
+  t.same(await create('root', { Node: 'ghost' }), { status: 500, id: 'Missing node registration' }, 'a session needs a registered node');
+
+  const listed = async (token: string | undefined) => {
+    const res = await as(token)('/session/list');
+    return { ids: ((await res.json()) as { ID: string }[]).map((s) => s.ID).sort(), filtered: filtered(res) };
+  };
+  const all = (await listed('root')).ids;
+  t.equal(all.length, 3);
+  t.same(await listed('auditor'), { ids: all, filtered: false }, 'session read on every node lists them all');
+  t.same((await listed('lb')).ids, [lbSession.id, prefixed.id].sort(), "a node's token lists only that node's sessions");
+  t.ok((await listed('lb')).filtered, 'and the answer says it was filtered');
+  t.same(await listed(undefined), { ids: [], filtered: true }, 'no token lists none');
+  t.same(await (await as('lb')(`/session/info/${dbSession.id}`)).json(), [], "another node's session reads as absent");
+  t.equal(((await (await as('auditor')(`/session/info/${dbSession.id}`)).json()) as unknown[]).length, 1);
+
+  for (const [who, token] of [['no token', undefined], ['a read-only token', 'auditor'], ["another node's token", 'lb'], ['a key-only token', 'entries']] as const) {
+    t.equal((await as(token)(`/session/destroy/${dbSession.id}`, { method: 'PUT' })).status, 403, `${who} cannot destroy it`);
+    t.equal((await as(token)(`/session/renew/${dbSession.id}`, { method: 'PUT' })).status, 403, `${who} cannot renew it`);
+  }
+  t.ok((await listed('root')).ids.includes(dbSession.id), 'the session lives on');
+  t.equal((await as('db')(`/session/renew/${dbSession.id}`, { method: 'PUT' })).status, 200, 'its own node renews it');
+  t.equal(await (await as('db')(`/session/destroy/${dbSession.id}`, { method: 'PUT' })).json(), true, 'and destroys it');
+  t.equal(await (await as(undefined)('/session/destroy/00000000-0000-4000-8000-000000000000', { method: 'PUT' })).json(), true, 'destroying an unknown session is true, as on Consul');
+});
+
+t.test('ACL: acquiring a lock needs key write, whoever owns the session', async (t) => {
+  const { as } = await aclDouble(t, {
+    locker: [{ prefix: 'locks/mine', exact: true, policy: 'write' }, { resource: 'session', prefix: 'consul-double', exact: true, policy: 'write' }],
+  });
+  const locker = as('locker');
+  const id = ((await (await locker('/session/create', { method: 'PUT', body: { LockDelay: '0s' } })).json()) as { ID: string }).ID;
+  t.equal(await (await locker(`/kv/locks/mine?acquire=${id}`, { method: 'PUT', body: 'me' })).json(), true);
+  t.equal((await locker(`/kv/locks/theirs?acquire=${id}`, { method: 'PUT', body: 'me' })).status, 403, 'not a key it may not write');
+  t.equal((await as(undefined)(`/kv/locks/mine?release=${id}`, { method: 'PUT', body: 'me' })).status, 403, 'a release needs key write too');
+});
+
+t.test('ACL: registering a service needs service write; the catalog needs node write to add or change a node', async (t) => {
+  const { as } = await aclDouble(t, {
+    web: [{ resource: 'service', prefix: 'web', exact: true, policy: 'write' }],
+    ext: [{ resource: 'node', prefix: 'ext1', exact: true, policy: 'write' }, { resource: 'service', prefix: 'web', exact: true, policy: 'write' }],
+    reader: [{ prefix: '', policy: 'read' }],
+  });
+  const register = { Name: 'web', ID: 'web-1', Port: 8080, Check: { TTL: '60s', Status: 'passing' } };
+  const anon = await as(undefined)('/agent/service/register', { method: 'PUT', body: register });
+  t.equal(anon.status, 403, 'no token registers no service');
+  t.equal(await anon.text(), 'Permission denied');
+  t.equal((await as('reader')('/agent/service/register', { method: 'PUT', body: register })).status, 403, 'nor does a key reader');
+  t.equal((await as('web')('/agent/service/register', { method: 'PUT', body: { ...register, Name: 'api', ID: 'api-1' } })).status, 403, 'service write on web is not on api');
+  t.equal((await as('web')('/agent/service/register', { method: 'PUT', body: register })).status, 200, 'service write on web registers web');
+  t.equal((await as('root')('/agent/service/register', { method: 'PUT', body: { Name: 'api', ID: 'api-1', Port: 9090 } })).status, 200);
+  t.equal((await as('web')('/agent/service/register', { method: 'PUT', body: { ...register, ID: 'api-1' } })).status, 403, 'nor may it take over the ID of a service it may not write');
+  t.equal((await as(undefined)('/agent/check/fail/service:web-1', { method: 'PUT' })).status, 403, "no token cannot fail the service's check");
+  t.equal((await as('web')('/agent/check/warn/service:web-1', { method: 'PUT' })).status, 200, 'its writer can');
+  t.equal((await as('reader')('/agent/service/deregister/web-1', { method: 'PUT' })).status, 403, 'a reader cannot deregister it');
+
+  const external = { Node: 'ext1', Address: '10.0.0.9', Service: { Service: 'web', ID: 'web-ext', Port: 80 } };
+  t.equal((await as('web')('/catalog/register', { method: 'PUT', body: external })).status, 403, 'a new node needs node write');
+  t.equal((await as('ext')('/catalog/register', { method: 'PUT', body: external })).status, 200, 'node and service write register it');
+  t.equal((await as('web')('/catalog/register', { method: 'PUT', body: external })).status, 200, 'the same node again needs only service write');
+  t.equal((await as('web')('/catalog/register', { method: 'PUT', body: { ...external, Address: '10.6.6.6' } })).status, 403, 'changing the node needs node write');
+  t.equal((await as('web')('/catalog/register', { method: 'PUT', body: { ...external, Check: { CheckID: 'node-ok', Status: 'passing' } } })).status, 403, 'and so does a node check');
+  t.equal((await as('web')('/catalog/register', { method: 'PUT', body: { Node: 'ext1', Address: '10.0.0.9', Service: { Service: 'api', ID: 'web-ext', Port: 80 } } })).status, 403, 'renaming a service needs write on the new name');
+  t.equal((await as('web')('/catalog/deregister', { method: 'PUT', body: { Node: 'ext1' } })).status, 403, 'removing the node needs node write');
+  t.equal((await as('web')('/catalog/deregister', { method: 'PUT', body: { Node: 'ext1', ServiceID: 'web-ext' } })).status, 200, 'removing its service needs service write');
+  t.equal((await as('ext')('/catalog/deregister', { method: 'PUT', body: { Node: 'ext1' } })).status, 200);
+});
+
+t.test('ACL: health and services leave out what the token may not read', async (t) => {
+  const { as } = await aclDouble(t, {
+    services: [{ resource: 'service', prefix: '', policy: 'read' }],
+    catalog: [{ resource: 'service', prefix: '', policy: 'read' }, { resource: 'node', prefix: '', policy: 'read' }],
+    webOnly: [{ resource: 'service', prefix: 'web', exact: true, policy: 'read' }, { resource: 'node', prefix: '', policy: 'read' }],
+    notDb: [{ resource: 'service', prefix: '', policy: 'read' }, { resource: 'node', prefix: '', policy: 'read' }, { resource: 'node', prefix: 'db', policy: 'deny' }],
+  });
+  const root = as('root');
+  await root('/agent/service/register', { method: 'PUT', body: { Name: 'web', ID: 'web-1', Port: 8080 } });
+  await root('/agent/service/register', { method: 'PUT', body: { Name: 'api', ID: 'api-1', Port: 9090 } });
+  await root('/catalog/register', { method: 'PUT', body: { Node: 'db9', Address: '10.0.0.9', Service: { Service: 'web', ID: 'web-9', Port: 80 } } });
+  const health = async (token: string | undefined) => {
+    const res = await as(token)('/health/service/web');
+    t.equal(res.status, 200, 'a filtered read is no error');
+    return { nodes: ((await res.json()) as { Node: { Node: string } }[]).map((e) => e.Node.Node), filtered: filtered(res) };
+  };
+  t.same(await health('catalog'), { nodes: ['consul-double', 'db9'], filtered: false }, 'service and node read see every instance');
+  t.same(await health('services'), { nodes: [], filtered: true }, 'without node read an instance is left out');
+  t.same(await health(undefined), { nodes: [], filtered: true }, 'and so it is without a token');
+  t.same(await health('notDb'), { nodes: ['consul-double'], filtered: true }, 'a node the token may not read drops its instances');
+  const names = async (token: string | undefined) => Object.keys((await (await as(token)('/catalog/services')).json()) as object).sort();
+  t.same(await names('catalog'), ['api', 'consul', 'web']);
+  t.same(await names('webOnly'), ['web'], 'the services list needs service read only');
+  t.same(await names(undefined), []);
+});
+
+t.test('another agent of the cluster: sessions and services made through it are on its node', async (t) => {
+  const { d, as } = await aclDouble(t, { lb: [{ resource: 'session', prefix: 'lb1', exact: true, policy: 'write' }] }, { nodeName: 'lb1' });
+  const db = await d.addAgent('db1');
+  t.not(db.port, d.port);
+  const onDb = (path: string, init: RequestInit = {}) => fetch(`${db.url}/v1${path}`, { ...init, headers: { 'X-Consul-Token': 'root' } });
+  const { ID } = (await (await onDb('/session/create', { method: 'PUT', body: '{}' })).json()) as { ID: string };
+  t.match(await (await as('root')(`/session/info/${ID}`)).json(), [{ Node: 'db1' }], "a session made through db1's agent is on db1, and every agent sees it");
+  await onDb('/agent/service/register', { method: 'PUT', body: JSON.stringify({ Name: 'mysql', Port: 3306 }) });
+  t.match(await (await as('root')('/health/service/mysql')).json(), [{ Node: { Node: 'db1' }, Checks: [{ CheckID: 'serfHealth', Status: 'passing' }] }]);
+  t.equal((await as('lb')(`/session/destroy/${ID}`, { method: 'PUT' })).status, 403, "lb1's token cannot destroy db1's session");
 });
 
 t.test('faults: refused connections, slow and failing answers, no leader; every request is logged', async (t) => {

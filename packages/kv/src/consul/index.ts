@@ -118,14 +118,14 @@ class ConsulStore implements KVStore {
     // An agent refuses a TTL below its session_ttl_min, so raise it there; whole seconds, as before.
     const ttlS = Math.ceil(Math.max(this.#config.sessionTtlMinMs, opts.ttlMs ?? DEFAULT_LOCK_TTL_MS) / 1000);
     const lockDelayMs = Math.max(0, Math.round(opts.lockDelayMs ?? DEFAULT_LOCK_DELAY_MS));
-    const sessionOp = { what: `create a lock session for "${key}"`, access: 'create sessions for', target: key };
+    const sessionOp = { what: `create a lock session for "${key}"`, access: "create a session (session write on the agent's node) for the lock", target: key };
     const [, created] = await this.#consul.call(sessionOp, opts.signal, timeoutMs, (call) =>
       this.#consul.client.session.create({ ...call, name: `confd-haproxy lock ${key}`, ttl: `${ttlS}s`, lockdelay: `${lockDelayMs}ms`, behavior: opts.behavior ?? 'release' }),
     );
     const session = created?.ID;
     if (!session) throw new KVError('KV_SERVER', `${this.describe}: create a lock session for "${key}": the answer had no session ID`);
     const destroy = () =>
-      this.#consul.call({ what: `destroy the lock session for "${key}"`, access: 'write sessions for', target: key }, undefined, timeoutMs, (call) =>
+      this.#consul.call({ what: `destroy the lock session for "${key}"`, access: "write its session (session write on the agent's node) for the lock", target: key }, undefined, timeoutMs, (call) =>
         this.#consul.client.session.destroy({ ...call, id: session }),
       );
     let got: boolean;
@@ -148,7 +148,7 @@ class ConsulStore implements KVStore {
       holder: opts.holder,
       renew: async () => {
         try {
-          await this.#consul.call({ what: `renew the lock session for "${key}"`, access: 'write sessions for', target: key }, undefined, timeoutMs, (call) =>
+          await this.#consul.call({ what: `renew the lock session for "${key}"`, access: "write its session (session write on the agent's node) for the lock", target: key }, undefined, timeoutMs, (call) =>
             this.#consul.client.session.renew({ ...call, id: session }),
           );
         } catch (err) {

@@ -1,14 +1,26 @@
-// Consul's KV ACL model, reduced to key and key_prefix rules: an exact key rule decides for its key,
-// otherwise the longest matching prefix does.
+// Consul's ACL model for the resources the double serves: key, session, node and service rules,
+// each exact (`key "x"`) or by prefix (`key_prefix "x"`). As Consul's policy authorizer: an exact
+// rule decides for its own segment, otherwise the longest matching prefix rule, otherwise the
+// default policy; of two rules for the same segment, deny beats write beats read.
 import type { IncomingMessage } from 'node:http';
 
 export type AclPolicy = 'read' | 'write' | 'deny';
 
+/** Consul's rule resources the double checks (each also in its `_prefix` form). */
+export type AclResource = 'key' | 'session' | 'node' | 'service';
+
+export type AclAccess = 'read' | 'write';
+
 export interface AclRule {
-  /** A key prefix ("" matches every key), like `key_prefix "haproxy/"` in a Consul policy. */
+  /** What the rule is about; default 'key' (so `{ prefix, policy }` is a key rule). */
+  resource?: AclResource;
+  /**
+   * The segment: a key, a node name (session and node rules) or a service name, or the start of
+   * one ("" matches everything), like `key_prefix "haproxy/"` or `session_prefix ""`.
+   */
   prefix: string;
   policy: AclPolicy;
-  /** `key "x"` instead of `key_prefix "x"`: the rule applies to that key only. */
+  /** `key "x"` (`session "x"`, …) instead of `key_prefix "x"`: the rule applies to that segment only. */
   exact?: boolean;
 }
 
@@ -17,7 +29,7 @@ export interface ConsulDoubleAclOptions {
   enabled?: boolean;
   /** A token allowed everything (Consul's initial management token). */
   masterToken?: string;
-  /** What a key that no rule matches gets (Consul's acl.default_policy). Default deny. */
+  /** What a segment that no rule matches gets (Consul's acl.default_policy). Default deny. */
   defaultPolicy?: 'allow' | 'deny';
   /** Rules of the anonymous token, used for requests without a token. Default none. */
   anonymous?: AclRule[];
@@ -31,8 +43,8 @@ export interface ConsulDoubleAclOptions {
 }
 
 export interface Authorizer {
-  canRead(key: string): boolean;
-  canWrite(key: string): boolean;
+  /** Whether the token may read or write the segment of a resource (a key, a session's node, a node, a service). */
+  allows(resource: AclResource, access: AclAccess, segment: string): boolean;
   /** Write on the prefix and on everything under it (Consul's KeyWritePrefix, for a recursive delete). */
   canWritePrefix(prefix: string): boolean;
   /** Whether a recursive or ?keys read of the prefix is refused outright. */
@@ -40,8 +52,7 @@ export interface Authorizer {
 }
 
 const ALLOW_ALL: Authorizer = {
-  canRead: () => true,
-  canWrite: () => true,
+  allows: () => true,
   canWritePrefix: () => true,
   refusesList: () => false,
 };
@@ -53,6 +64,50 @@ export function requestToken(req: IncomingMessage, url: URL): string | undefined
   const auth = req.headers.authorization;
   if (typeof auth === 'string' && /^Bearer /i.test(auth)) return auth.slice(7).trim();
   return url.searchParams.get('token') || undefined;
+}
+
+const resourceOf = (r: AclRule): AclResource => r.resource ?? 'key';
+
+/** Consul's merge of two rules for one segment: deny, then write, then read. */
+const PRECEDENCE: Record<AclPolicy, number> = { deny: 2, write: 1, read: 0 };
+const stronger = (a: AclPolicy, b: AclPolicy): AclPolicy => (PRECEDENCE[a] >= PRECEDENCE[b] ? a : b);
+
+/** The merged policy of the rules of one kind (exact or prefix) written for exactly this segment. */
+function ruleAt(rules: readonly AclRule[], resource: AclResource, exact: boolean, segment: string): AclPolicy | undefined {
+  let policy: AclPolicy | undefined;
+  for (const r of rules) {
+    if (resourceOf(r) === resource && !!r.exact === exact && r.prefix === segment) policy = policy ? stronger(policy, r.policy) : r.policy;
+  }
+  return policy;
+}
+
+/** The longest prefix rule covering the segment (exact rules do not count); undefined when none does. */
+function longestPrefixRule(rules: readonly AclRule[], resource: AclResource, segment: string): AclPolicy | undefined {
+  let longest: string | undefined;
+  for (const r of rules) {
+    if (resourceOf(r) === resource && !r.exact && segment.startsWith(r.prefix) && (longest === undefined || r.prefix.length > longest.length)) longest = r.prefix;
+  }
+  return longest === undefined ? undefined : ruleAt(rules, resource, false, longest);
+}
+
+/** The policy of one segment: its exact rule, else the longest prefix rule; undefined when no rule matches. */
+export function rulePolicy(rules: readonly AclRule[], resource: AclResource, segment: string): AclPolicy | undefined {
+  return ruleAt(rules, resource, true, segment) ?? longestPrefixRule(rules, resource, segment);
+}
+
+const grants = (policy: AclPolicy, access: AclAccess) => policy === 'write' || (policy === 'read' && access === 'read');
+
+/**
+ * Consul's KeyWritePrefix: the longest prefix rule covering the prefix (exact rules do not count)
+ * must grant write, and so must every rule, exact or prefix, at or under it; with no such prefix
+ * rule the default policy decides.
+ */
+export function keyWritePrefix(rules: readonly AclRule[], prefix: string, defaultAllows: boolean): boolean {
+  const base = longestPrefixRule(rules, 'key', prefix);
+  if (base !== undefined && base !== 'write') return false;
+  const under = rules.filter((r) => resourceOf(r) === 'key' && r.prefix.startsWith(prefix));
+  if (under.some((r) => ruleAt(rules, 'key', !!r.exact, r.prefix) !== 'write')) return false;
+  return base === 'write' || defaultAllows;
 }
 
 export class AclTable {
@@ -80,20 +135,15 @@ export class AclTable {
       if (!t) return 'unknown';
       rules = Array.isArray(t) ? t : t.rules;
     }
-    const fallback: AclPolicy = opts.defaultPolicy === 'allow' ? 'write' : 'deny';
-    const policyFor = (key: string): AclPolicy => {
-      const exact = rules.find((r) => r.exact && r.prefix === key);
-      if (exact) return exact.policy;
-      let best: AclRule | undefined;
-      for (const r of rules) if (!r.exact && key.startsWith(r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
-      return best?.policy ?? fallback;
+    const defaultAllows = opts.defaultPolicy === 'allow';
+    const allows = (resource: AclResource, access: AclAccess, segment: string) => {
+      const policy = rulePolicy(rules, resource, segment);
+      return policy === undefined ? defaultAllows : grants(policy, access);
     };
     return {
-      canRead: (key) => policyFor(key) !== 'deny',
-      canWrite: (key) => policyFor(key) === 'write',
-      canWritePrefix: (prefix) =>
-        policyFor(prefix) === 'write' && rules.every((r) => !(r.prefix.startsWith(prefix) && r.prefix.length > prefix.length) || r.policy === 'write'),
-      refusesList: (prefix) => opts.keyListPolicy === true && policyFor(prefix) === 'deny',
+      allows,
+      canWritePrefix: (prefix) => keyWritePrefix(rules, prefix, defaultAllows),
+      refusesList: (prefix) => opts.keyListPolicy === true && (rulePolicy(rules, 'key', prefix) ?? (defaultAllows ? 'write' : 'deny')) === 'deny',
     };
   }
 }

@@ -1,7 +1,12 @@
 // The catalog and health state of the Consul double: nodes, services and checks per datacenter,
-// the local agent's services with TTL checks, and the table indexes blocking queries watch.
+// the agents' services with TTL checks, and the table indexes blocking queries watch. Writes are
+// vetted against the request's ACL token as Consul's catalog and agent endpoints vet them.
 import { randomUUID } from 'node:crypto';
+import type { AclAccess, AclResource } from './acl.js';
 import { parseGoDuration } from './duration.js';
+
+/** What the request's token may do (everything when ACLs are off). */
+export type Allows = (resource: AclResource, access: AclAccess, segment: string) => boolean;
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
 const STATUSES = new Set<string>(['passing', 'warning', 'critical']);
@@ -68,12 +73,13 @@ export class ApiError extends Error {
 }
 
 const bad = (message: string) => new ApiError(400, message);
+const denied = () => new ApiError(403, 'Permission denied');
 const k = (node: string, id: string) => `${node}\0${id}`;
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export interface CatalogOptions {
-  /** The agent's node name (default "consul-double"). */
+  /** The first agent's node name (a server: it also runs the "consul" service). */
   nodeName: string;
   /** The local datacenter first; default ["dc1"]. */
   datacenters: string[];
@@ -84,6 +90,12 @@ export interface CatalogOptions {
 }
 
 type Json = Record<string, unknown>;
+/** One instance of GET /v1/health/service/<name>. */
+export interface HealthEntry {
+  Node: Json & { Node: string };
+  Service: Json & { Service: string };
+  Checks: Json[];
+}
 
 const str = (v: unknown, what: string): string => {
   if (v === undefined || v === null) return '';
@@ -126,7 +138,7 @@ const status = (v: unknown, dflt: CheckStatus): CheckStatus => {
 export class Catalog {
   readonly #opts: CatalogOptions;
   readonly #dcs = new Map<string, Datacenter>();
-  /** The local agent's TTL checks: check ID → TTL and its expiry timer. */
+  /** The agents' TTL checks: node + "\0" + check ID → TTL and its expiry timer. */
   readonly #ttl = new Map<string, { ttlMs: number; timer?: NodeJS.Timeout; lastOutput: string }>();
   readonly #agentAddress = '127.0.0.1';
 
@@ -139,28 +151,7 @@ export class Catalog {
     // index 1, so the double's first write still takes index 2 as before the catalog existed.
     const idx = 1;
     const dc = this.#dc(undefined);
-    const a = this.#agentAddress;
-    dc.nodes.set(opts.nodeName, {
-      id: randomUUID(),
-      node: opts.nodeName,
-      address: a,
-      taggedAddresses: { lan: a, lan_ipv4: a, wan: a, wan_ipv4: a },
-      meta: { 'consul-network-segment': '' },
-      createIndex: idx,
-      modifyIndex: idx,
-    });
-    dc.checks.set(k(opts.nodeName, 'serfHealth'), {
-      node: opts.nodeName,
-      checkId: 'serfHealth',
-      name: 'Serf Health Status',
-      status: 'passing',
-      notes: '',
-      output: 'Agent alive and reachable',
-      serviceId: '',
-      type: '',
-      createIndex: idx,
-      modifyIndex: idx,
-    });
+    this.#addAgentNode(dc, opts.nodeName, idx);
     dc.services.set(k(opts.nodeName, 'consul'), {
       node: opts.nodeName,
       id: 'consul',
@@ -176,6 +167,52 @@ export class Catalog {
     });
     dc.nodesIndex = dc.servicesIndex = idx;
     dc.serviceIndex.set('consul', idx);
+  }
+
+  /** Another client agent joins the local datacenter: its node with a passing serfHealth. */
+  joinAgent(node: string): void {
+    const dc = this.#dc(undefined);
+    if (dc.nodes.has(node)) throw new Error(`the node "${node}" is already in the catalog`);
+    const idx = this.#opts.bump();
+    this.#addAgentNode(dc, node, idx);
+    this.#touchNode(dc, node, idx);
+    this.#opts.notify();
+  }
+
+  #addAgentNode(dc: Datacenter, node: string, idx: number) {
+    const a = this.#agentAddress;
+    dc.nodes.set(node, {
+      id: randomUUID(),
+      node,
+      address: a,
+      taggedAddresses: { lan: a, lan_ipv4: a, wan: a, wan_ipv4: a },
+      meta: { 'consul-network-segment': '' },
+      createIndex: idx,
+      modifyIndex: idx,
+    });
+    dc.checks.set(k(node, 'serfHealth'), {
+      node,
+      checkId: 'serfHealth',
+      name: 'Serf Health Status',
+      status: 'passing',
+      notes: '',
+      output: 'Agent alive and reachable',
+      serviceId: '',
+      type: '',
+      createIndex: idx,
+      modifyIndex: idx,
+    });
+  }
+
+  /** A session's node and its checks, as Consul's state store checks them when a session is created. */
+  sessionChecks(node: string, checks: readonly string[]): void {
+    const dc = this.#dc(undefined);
+    if (!dc.nodes.has(node)) throw new ApiError(500, 'Missing node registration');
+    for (const id of checks) {
+      const c = dc.checks.get(k(node, id));
+      if (!c) throw new ApiError(500, `Missing check '${id}' registration`);
+      if (c.status === 'critical') throw new ApiError(500, `Check '${id}' is in critical state`);
+    }
   }
 
   /** The datacenter a request names (`?dc=`), the local one without it. */
@@ -224,12 +261,12 @@ export class Catalog {
   }
 
   /** GET /v1/health/service/<name>: one entry per instance, with its node's checks and its own. */
-  health(dcName: string | undefined, name: string, opts: { tags: string[]; passing: boolean }): Json[] {
+  health(dcName: string | undefined, name: string, opts: { tags: string[]; passing: boolean }): HealthEntry[] {
     const dc = this.#dc(dcName);
     const instances = [...dc.services.values()]
       .filter((s) => s.service === name && opts.tags.every((t) => (s.tags ?? []).includes(t)))
       .sort((a, b) => byString(a.node, b.node) || byString(a.id, b.id));
-    const out: Json[] = [];
+    const out: HealthEntry[] = [];
     for (const s of instances) {
       const checks = [...dc.checks.values()]
         .filter((c) => c.node === s.node && (c.serviceId === '' || c.serviceId === s.id))
@@ -241,7 +278,7 @@ export class Catalog {
     return out;
   }
 
-  #nodeJson(dcName: string | undefined, n: Node): Json {
+  #nodeJson(dcName: string | undefined, n: Node): Json & { Node: string } {
     return {
       ID: n.id,
       Node: n.node,
@@ -256,7 +293,7 @@ export class Catalog {
 
   // --- catalog writes ---------------------------------------------------------------------
   /** PUT /v1/catalog/register. */
-  register(dcName: string | undefined, body: Json): void {
+  register(dcName: string | undefined, body: Json, allows: Allows): void {
     const dc = this.#dc(typeof body.Datacenter === 'string' && body.Datacenter ? body.Datacenter : dcName);
     const nodeName = str(body.Node, 'Node');
     if (!nodeName) throw bad('Must provide node');
@@ -273,9 +310,12 @@ export class Catalog {
       const serviceId = str(c.ServiceID, 'ServiceID');
       return { checkId: id, name: str(c.Name, 'Name') || id, status: status(c.Status, 'critical'), notes: str(c.Notes, 'Notes'), output: str(c.Output, 'Output'), serviceId, type: '' };
     });
+    const cur = dc.nodes.get(nodeName);
+    const nodeFields = { id: str(body.ID, 'ID'), address, taggedAddresses: strMap(body.TaggedAddresses, 'TaggedAddresses'), meta: strMap(body.NodeMeta, 'NodeMeta') };
+    const changesNode = !cur || (!skipNodeUpdate && !sameJson(nodeFields, { id: cur.id, address: cur.address, taggedAddresses: cur.taggedAddresses, meta: cur.meta }));
+    this.#vetRegister(dc, allows, { node: nodeName, changesNode, ...(service ? { service } : {}), checks });
     const idx = this.#opts.bump();
     let changed = false;
-    const cur = dc.nodes.get(nodeName);
     if (!skipNodeUpdate || !cur) {
       const next: Node = {
         id: str(body.ID, 'ID') || cur?.id || '',
@@ -297,13 +337,38 @@ export class Catalog {
     if (changed) this.#opts.notify();
   }
 
+  /**
+   * Consul's vetRegisterWithACL: node write to create or change the node, service write on the
+   * service and on the one its ID replaces, node write for a node check, service write for a check
+   * of another service already on the node.
+   */
+  #vetRegister(dc: Datacenter, allows: Allows, r: { node: string; changesNode: boolean; service?: { id: string; service: string }; checks: { checkId: string; serviceId: string }[] }) {
+    if (r.changesNode && !allows('node', 'write', r.node)) throw denied();
+    if (r.service) {
+      if (!allows('service', 'write', r.service.service)) throw denied();
+      const replaced = dc.services.get(k(r.node, r.service.id));
+      if (replaced && !allows('service', 'write', replaced.service)) throw denied();
+    }
+    for (const c of r.checks) {
+      if (!c.serviceId) {
+        if (!allows('node', 'write', r.node)) throw denied();
+        continue;
+      }
+      if (r.service?.id === c.serviceId) continue;
+      const other = dc.services.get(k(r.node, c.serviceId));
+      if (!other) throw new ApiError(500, `Unknown service ID '${c.serviceId}' for check ID '${c.checkId}'`);
+      if (!allows('service', 'write', other.service)) throw denied();
+    }
+  }
+
   /** PUT /v1/catalog/deregister: a node with all it holds, one service with its checks, or one check. */
-  deregister(dcName: string | undefined, body: Json): void {
+  deregister(dcName: string | undefined, body: Json, allows: Allows): void {
     const dc = this.#dc(typeof body.Datacenter === 'string' && body.Datacenter ? body.Datacenter : dcName);
     const nodeName = str(body.Node, 'Node');
     if (!nodeName) throw bad('Must provide node');
     const serviceId = str(body.ServiceID, 'ServiceID');
     const checkId = str(body.CheckID, 'CheckID');
+    this.#vetDeregister(dc, allows, nodeName, serviceId, checkId);
     const idx = this.#opts.bump();
     let changed = false;
     if (serviceId) changed = this.#dropService(dc, nodeName, serviceId, idx);
@@ -316,6 +381,21 @@ export class Catalog {
       changed = true;
     }
     if (changed) this.#opts.notify();
+  }
+
+  /** Consul's vetDeregisterWithACL: node write allows it all; else service write on the service (or the check's service). */
+  #vetDeregister(dc: Datacenter, allows: Allows, node: string, serviceId: string, checkId: string) {
+    if (allows('node', 'write', node)) return;
+    if (serviceId) {
+      const s = dc.services.get(k(node, serviceId));
+      if (!s) throw new ApiError(500, `Unknown service ID '${serviceId}'`);
+      if (!allows('service', 'write', s.service)) throw denied();
+    } else if (checkId) {
+      const c = dc.checks.get(k(node, checkId));
+      if (!c) throw new ApiError(500, `Unknown check ID '${checkId}'`);
+      const svc = c.serviceId ? dc.services.get(k(node, c.serviceId)) : undefined;
+      if (!svc || !allows('service', 'write', svc.service)) throw denied();
+    } else throw denied();
   }
 
   #serviceFrom(b: Json, node: string): Omit<Service, 'createIndex' | 'modifyIndex'> {
@@ -375,12 +455,12 @@ export class Catalog {
     return true;
   }
 
-  // --- the local agent --------------------------------------------------------------------
-  /** PUT /v1/agent/service/register: a service on the agent's node, with its TTL checks. */
-  agentRegister(body: Json): void {
+  // --- the agents -------------------------------------------------------------------------
+  /** PUT /v1/agent/service/register on the agent of `node`: a service on its node, with its TTL checks. */
+  agentRegister(node: string, body: Json, allows: Allows): void {
     const name = str(body.Name, 'Name');
     if (!name) throw bad('Missing service name');
-    const s = this.#serviceFrom({ ...body, Service: name }, this.#opts.nodeName);
+    const s = this.#serviceFrom({ ...body, Service: name }, node);
     const defs = [...(body.Check ? [body.Check] : []), ...(Array.isArray(body.Checks) ? body.Checks : [])] as Json[];
     const many = Array.isArray(body.Checks) && body.Checks.length > 0;
     const checks = defs.map((d, i) => {
@@ -392,67 +472,73 @@ export class Catalog {
       return { checkId, name: str(d.Name, 'Check.Name') || `Service '${name}' check`, notes: str(d.Notes, 'Check.Notes'), status: status(d.Status, 'critical'), ttlMs };
     });
     const dc = this.#dc(undefined);
+    // Consul's vetServiceRegister: service write on the service and on the one its ID replaces (its checks are the service's).
+    const replaced = dc.services.get(k(node, s.id));
+    if (!allows('service', 'write', name) || (replaced && !allows('service', 'write', replaced.service))) throw denied();
     const idx = this.#opts.bump();
     // Re-registering replaces the service; its checks keep the status they had.
-    const old = [...dc.checks.values()].filter((c) => c.node === this.#opts.nodeName && c.serviceId === s.id);
+    const old = [...dc.checks.values()].filter((c) => c.node === node && c.serviceId === s.id);
     let changed = this.#putService(dc, s, idx);
     for (const c of old) {
       if (!checks.some((n) => n.checkId === c.checkId)) changed = this.#dropCheck(dc, c.node, c.checkId, idx) || changed;
     }
     for (const c of checks) {
-      const prev = dc.checks.get(k(this.#opts.nodeName, c.checkId));
+      const prev = dc.checks.get(k(node, c.checkId));
       const st = prev && prev.serviceId === s.id ? { status: prev.status, output: prev.output } : { status: c.status, output: '' };
-      changed = this.#putCheck(dc, { node: this.#opts.nodeName, checkId: c.checkId, name: c.name, notes: c.notes, serviceId: s.id, type: 'ttl', ...st }, idx) || changed;
-      this.#armTtl(c.checkId, c.ttlMs, prev?.output ?? '');
+      changed = this.#putCheck(dc, { node, checkId: c.checkId, name: c.name, notes: c.notes, serviceId: s.id, type: 'ttl', ...st }, idx) || changed;
+      this.#armTtl(node, c.checkId, c.ttlMs, prev?.output ?? '');
     }
     if (changed) this.#opts.notify();
   }
 
-  /** PUT /v1/agent/service/deregister/<id>. */
-  agentDeregister(id: string): void {
+  /** PUT /v1/agent/service/deregister/<id> on the agent of `node`. */
+  agentDeregister(node: string, id: string, allows: Allows): void {
     const dc = this.#dc(undefined);
-    if (!dc.services.has(k(this.#opts.nodeName, id))) {
-      throw new ApiError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
-    }
-    for (const c of dc.checks.values()) if (c.node === this.#opts.nodeName && c.serviceId === id) this.#disarmTtl(c.checkId);
-    if (this.#dropService(dc, this.#opts.nodeName, id, this.#opts.bump())) this.#opts.notify();
+    const s = dc.services.get(k(node, id));
+    if (!s) throw new ApiError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+    if (!allows('service', 'write', s.service)) throw denied();
+    for (const c of dc.checks.values()) if (c.node === node && c.serviceId === id) this.#disarmTtl(node, c.checkId);
+    if (this.#dropService(dc, node, id, this.#opts.bump())) this.#opts.notify();
   }
 
-  /** PUT /v1/agent/check/pass|warn|fail/<id>?note=: a TTL check's new status, and its TTL starts again. */
-  agentCheckUpdate(id: string, next: CheckStatus, note: string): void {
-    const ttl = this.#ttl.get(id);
+  /** PUT /v1/agent/check/pass|warn|fail/<id>?note= on the agent of `node`: a TTL check's new status, and its TTL starts again. */
+  agentCheckUpdate(node: string, id: string, next: CheckStatus, note: string, allows: Allows): void {
+    const ttl = this.#ttl.get(k(node, id));
     const dc = this.#dc(undefined);
-    const cur = dc.checks.get(k(this.#opts.nodeName, id));
+    const cur = dc.checks.get(k(node, id));
     if (!ttl || !cur) throw new ApiError(500, `CheckID "${id}" does not have associated TTL`);
+    // Consul's vetCheckUpdate: service write for a service's check, node write for the node's own.
+    const svc = cur.serviceId ? dc.services.get(k(node, cur.serviceId)) : undefined;
+    if (svc ? !allows('service', 'write', svc.service) : !allows('node', 'write', node)) throw denied();
     ttl.lastOutput = note;
-    this.#armTtl(id, ttl.ttlMs, note);
-    this.#setStatus(id, next, note);
+    this.#armTtl(node, id, ttl.ttlMs, note);
+    this.#setStatus(node, id, next, note);
   }
 
-  #setStatus(id: string, next: CheckStatus, output: string) {
+  #setStatus(node: string, id: string, next: CheckStatus, output: string) {
     const dc = this.#dc(undefined);
-    const cur = dc.checks.get(k(this.#opts.nodeName, id));
+    const cur = dc.checks.get(k(node, id));
     // The agent syncs a status change at once; an output-only change waits for its next full
     // sync (check_update_interval, 5 m), so it is no catalog write here.
     if (!cur || cur.status === next) return;
     if (this.#putCheck(dc, { ...cur, status: next, output }, this.#opts.bump())) this.#opts.notify();
   }
 
-  #armTtl(id: string, ttlMs: number, lastOutput: string) {
-    this.#disarmTtl(id);
+  #armTtl(node: string, id: string, ttlMs: number, lastOutput: string) {
+    this.#disarmTtl(node, id);
     const entry: { ttlMs: number; timer?: NodeJS.Timeout; lastOutput: string } = { ttlMs, lastOutput };
     entry.timer = setTimeout(() => {
       const out = entry.lastOutput ? `TTL expired (last output before timeout follows): ${entry.lastOutput}` : 'TTL expired';
-      this.#setStatus(id, 'critical', out);
+      this.#setStatus(node, id, 'critical', out);
     }, ttlMs);
     entry.timer.unref();
-    this.#ttl.set(id, entry);
+    this.#ttl.set(k(node, id), entry);
   }
 
-  #disarmTtl(id: string) {
-    const t = this.#ttl.get(id);
+  #disarmTtl(node: string, id: string) {
+    const t = this.#ttl.get(k(node, id));
     if (t?.timer) clearTimeout(t.timer);
-    this.#ttl.delete(id);
+    this.#ttl.delete(k(node, id));
   }
 
   /** A snapshot restore: every catalog index drops to `idx`. */
@@ -466,11 +552,12 @@ export class Catalog {
 
   /** Stop every TTL timer (the double closes). */
   close(): void {
-    for (const id of [...this.#ttl.keys()]) this.#disarmTtl(id);
+    for (const t of this.#ttl.values()) if (t.timer) clearTimeout(t.timer);
+    this.#ttl.clear();
   }
 }
 
-function serviceJson(s: Service): Json {
+function serviceJson(s: Service): Json & { Service: string } {
   return {
     ID: s.id,
     Service: s.service,

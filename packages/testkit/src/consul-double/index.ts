@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { AclTable, requestToken, type Authorizer, type ConsulDoubleAclOptions } from './acl.js';
-import { ApiError, Catalog, type CheckStatus } from './catalog.js';
+import { ApiError, Catalog, type Allows, type CheckStatus } from './catalog.js';
 import { formatGoDuration, parseGoDuration, parseLockDelay } from './duration.js';
 
-export type { AclPolicy, AclRule, ConsulDoubleAclOptions } from './acl.js';
+export type { AclAccess, AclPolicy, AclResource, AclRule, ConsulDoubleAclOptions } from './acl.js';
 export { parseGoDuration } from './duration.js';
 
 export interface ConsulDoubleOptions {
@@ -27,6 +27,17 @@ export interface ConsulDoubleOptions {
   datacenters?: string[];
   /** The agent's node name (default "consul-double"). */
   nodeName?: string;
+}
+
+/** Another agent of the double's cluster: same KV, sessions and catalog, its own node and port. */
+export interface ConsulDoubleAgent {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** 127.0.0.1:PORT */
+  readonly address: string;
+  readonly port: number;
+  /** Its node: the Node of the sessions created through it and of the services registered with it. */
+  readonly nodeName: string;
 }
 
 export interface RecordedRequest {
@@ -64,6 +75,12 @@ export interface ConsulDouble {
   readonly blockedQueries: number;
   /** From now on the token is unknown (403 "ACL not found"). */
   revokeToken(token: string): void;
+  /**
+   * Start another agent of the cluster on a free port, as a client agent on another host: its node
+   * (with a passing serfHealth) joins the catalog, sessions created through it are on that node,
+   * and its agent endpoints register on it. Faults other than refuseConnections apply to it too.
+   */
+  addAgent(nodeName: string): Promise<ConsulDoubleAgent>;
   /** Invalidate a session now, as if its TTL ran out: its locks are released and lock-delay starts. */
   expireSession(id: string): void;
   expireAllSessions(): void;
@@ -82,6 +99,10 @@ interface Entry {
 interface Session {
   id: string;
   name: string;
+  /** The node it belongs to (the agent's, unless the request named one): its ACL segment. */
+  node: string;
+  /** Its node checks (serfHealth unless the request named others). */
+  checks: string[];
   /** The TTL as the client wrote it ("" for none): Consul keeps and shows the text. */
   ttl: string;
   ttlMs: number;
@@ -232,11 +253,11 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   const sessionJson = (s: Session) => ({
     ID: s.id,
     Name: s.name,
-    Node: nodeName,
+    Node: s.node,
     LockDelay: Math.round(s.lockDelayMs * 1e6),
     Behavior: s.behavior,
     TTL: s.ttl,
-    NodeChecks: ['serfHealth'],
+    NodeChecks: s.checks,
     ServiceChecks: null,
     CreateIndex: s.createIndex,
     ModifyIndex: s.createIndex,
@@ -291,14 +312,15 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     if (!list && key === '') return send(res, 400, 'Missing key name');
     const p = blockingParams(q);
     if (typeof p === 'string') return send(res, 400, p);
-    if (list ? auth.refusesList(key) : !auth.canRead(key)) return send(res, 403, 'Permission denied');
+    const canRead = (k: string) => auth.allows('key', 'read', k);
+    if (list ? auth.refusesList(key) : !canRead(key)) return send(res, 403, 'Permission denied');
     if (!(await waitForChange(res, p, () => readIndex(key, list)))) return;
     const idx = readIndex(key, list);
     if (keysOnly) {
       const sep = q.has('separator') ? (q.get('separator') ?? '') : (q.get('seperator') ?? '');
       const out: string[] = [];
       for (const [k] of [...kv].sort(byKey)) {
-        if (!k.startsWith(key) || !auth.canRead(k)) continue;
+        if (!k.startsWith(key) || !canRead(k)) continue;
         const cut = sep ? k.indexOf(sep, key.length) : -1;
         const name = cut >= 0 ? k.slice(0, cut + sep.length) : k;
         if (out[out.length - 1] !== name) out.push(name);
@@ -307,7 +329,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       return out.length || key === '' ? send(res, 200, out, idx) : send(res, 404, '', idx);
     }
     if (list) {
-      const found = [...kv].filter(([k]) => k.startsWith(key) && auth.canRead(k)).sort(byKey);
+      const found = [...kv].filter(([k]) => k.startsWith(key) && canRead(k)).sort(byKey);
       return found.length ? send(res, 200, found.map(([k, e]) => entryJson(k, e)), idx) : send(res, 404, '', idx);
     }
     const e = kv.get(key);
@@ -328,7 +350,8 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     const body = await readBody(req);
     const size = Math.max(declared, body.length);
     if (size > MAX_VALUE) return send(res, 413, `Request body(${size} bytes) too large, max size: ${MAX_VALUE} bytes.`);
-    if (!auth.canWrite(key)) return send(res, 403, 'Permission denied');
+    // Consul asks key write for every write, ?acquire and ?release included (and nothing of the session).
+    if (!auth.allows('key', 'write', key)) return send(res, 403, 'Permission denied');
     const cur = kv.get(key);
     const write = (session: string | undefined, lockIndex: number) => {
       const idx = bump();
@@ -376,7 +399,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     if (!recurse && key === '') return send(res, 400, 'Missing key name');
     const cas = uintParam(q, 'cas');
     if (cas === 'bad') return send(res, 400, `Invalid cas index "${q.get('cas')}"`);
-    if (recurse ? !auth.canWritePrefix(key) : !auth.canWrite(key)) return send(res, 403, 'Permission denied');
+    if (recurse ? !auth.canWritePrefix(key) : !auth.allows('key', 'write', key)) return send(res, 403, 'Permission denied');
     const idx = bump();
     const gone = recurse ? [...kv.keys()].filter((k) => k.startsWith(key)) : kv.has(key) ? [key] : [];
     const cur = kv.get(key);
@@ -394,47 +417,87 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   };
 
   // --- session endpoints ------------------------------------------------------------------
-  const sessionHandler = async (req: IncomingMessage, res: ServerResponse, op: string, id: string) => {
+  /** Tell the client that an answer left out what the token may not read (Consul 1.11+). */
+  const markFiltered = (res: ServerResponse, removed: boolean) => {
+    if (removed) res.setHeader('X-Consul-Results-Filtered-By-ACLs', 'true');
+  };
+  /** The Node and node checks of a session/create body: the agent's node and serfHealth unless it names others. */
+  const sessionTarget = (body: Record<string, unknown>, agentNode: string): { node: string; checks: string[] } | string => {
+    if (body.Node !== undefined && body.Node !== null && typeof body.Node !== 'string') return 'Request decode failed: Node must be a string';
+    const named = [body.Checks, body.NodeChecks].filter((c) => c !== undefined && c !== null);
+    if (!named.every((c) => Array.isArray(c) && c.every((x) => typeof x === 'string'))) return 'Request decode failed: Checks must be a list of strings';
+    const checks = named.length ? [...new Set((named as string[][]).flat())] : ['serfHealth'];
+    return { node: typeof body.Node === 'string' ? body.Node : agentNode, checks };
+  };
+
+  // Consul's session rules: session write on the session's node to create, renew or destroy it,
+  // session read on it to see it in info and list (the others are left out, not refused).
+  /** PUT /v1/session/create, checked in Consul's order: decoding, ACL, TTL and Behavior, then the node and its checks. */
+  const createSession = async (req: IncomingMessage, res: ServerResponse, auth: Authorizer, agentNode: string) => {
+    const text = (await readBody(req)).toString() || '{}';
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+      if (!body || typeof body !== 'object') throw new Error('not an object');
+    } catch (err) {
+      return send(res, 400, `Request decode failed: ${(err as Error).message}`);
+    }
+    const lockDelayMs = parseLockDelay(body.LockDelay);
+    if (lockDelayMs === undefined) return send(res, 400, `Request decode failed: bad LockDelay ${JSON.stringify(body.LockDelay)}`);
+    const target = sessionTarget(body, agentNode);
+    if (typeof target === 'string') return send(res, 400, target);
+    if (!target.node) return send(res, 500, 'Must provide Node');
+    if (!auth.allows('session', 'write', target.node)) return send(res, 403, 'Permission denied');
+    const ttlText = typeof body.TTL === 'string' ? body.TTL : '';
+    const ttlMs = ttlText ? parseGoDuration(ttlText) : 0;
+    if (ttlMs === undefined) return send(res, 400, `Invalid Session TTL '${ttlText}'`);
+    // As Consul: a TTL of 0 is no TTL, any other lies within [session_ttl_min, 24h]; the message names it in nanoseconds.
+    if (ttlMs !== 0 && (ttlMs < sessionTtlMinMs || ttlMs > MAX_TTL_MS)) {
+      return send(res, 400, `Invalid Session TTL '${Math.round(ttlMs * 1e6)}', must be between [${formatGoDuration(sessionTtlMinMs)}=${formatGoDuration(MAX_TTL_MS)}]`);
+    }
+    const behavior = body.Behavior ?? 'release';
+    if (behavior !== 'release' && behavior !== 'delete') return send(res, 400, `Invalid Behavior setting '${String(behavior)}'`);
+    try {
+      catalog.sessionChecks(target.node, target.checks);
+    } catch (err) {
+      if (err instanceof ApiError) return send(res, err.status, err.message);
+      throw err;
+    }
+    const s: Session = { id: randomUUID(), name: String(body.Name ?? ''), ...target, ttl: ttlText, ttlMs, lockDelayMs, behavior, createIndex: bump() };
+    sessions.set(s.id, s);
+    if (s.ttlMs > 0) arm(s);
+    return send(res, 200, { ID: s.id });
+  };
+
+  const sessionHandler = async (req: IncomingMessage, res: ServerResponse, op: string, id: string, auth: Authorizer, agentNode: string) => {
     const method = op === 'info' || op === 'list' ? 'GET' : 'PUT';
     if (req.method !== method) return send(res, 405, `method ${req.method} not allowed`);
-    if (op === 'create') {
-      const text = (await readBody(req)).toString() || '{}';
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(text) as Record<string, unknown>;
-        if (!body || typeof body !== 'object') throw new Error('not an object');
-      } catch (err) {
-        return send(res, 400, `Request decode failed: ${(err as Error).message}`);
-      }
-      const ttlText = typeof body.TTL === 'string' ? body.TTL : '';
-      const ttlMs = ttlText ? parseGoDuration(ttlText) : 0;
-      if (ttlMs === undefined) return send(res, 400, `Invalid Session TTL '${ttlText}'`);
-      // As Consul: a TTL of 0 is no TTL, any other lies within [session_ttl_min, 24h]; the message names it in nanoseconds.
-      if (ttlMs !== 0 && (ttlMs < sessionTtlMinMs || ttlMs > MAX_TTL_MS)) {
-        return send(res, 400, `Invalid Session TTL '${Math.round(ttlMs * 1e6)}', must be between [${formatGoDuration(sessionTtlMinMs)}=${formatGoDuration(MAX_TTL_MS)}]`);
-      }
-      const lockDelayMs = parseLockDelay(body.LockDelay);
-      if (lockDelayMs === undefined) return send(res, 400, `Request decode failed: bad LockDelay ${JSON.stringify(body.LockDelay)}`);
-      const behavior = body.Behavior ?? 'release';
-      if (behavior !== 'release' && behavior !== 'delete') return send(res, 400, `Invalid Behavior setting '${String(behavior)}'`);
-      const s: Session = { id: randomUUID(), name: String(body.Name ?? ''), ttl: ttlText, ttlMs, lockDelayMs, behavior, createIndex: bump() };
-      sessions.set(s.id, s);
-      if (s.ttlMs > 0) arm(s);
-      return send(res, 200, { ID: s.id });
+    if (op === 'create') return createSession(req, res, auth, agentNode);
+    const mayWrite = (node: string) => auth.allows('session', 'write', node);
+    const maySee = (sess: Session) => auth.allows('session', 'read', sess.node);
+    if (op === 'list') {
+      const all = [...sessions.values()];
+      const seen = all.filter(maySee);
+      markFiltered(res, seen.length < all.length);
+      return send(res, 200, seen.map(sessionJson));
     }
-    if (op === 'list') return send(res, 200, [...sessions.values()].map(sessionJson));
     if (!id) return send(res, 400, 'Missing session');
     const s = sessions.get(id);
     if (op === 'renew') {
       if (!s) return send(res, 404, `Session id '${id}' not found`);
+      if (!mayWrite(s.node)) return send(res, 403, 'Permission denied');
       if (s.ttlMs > 0) arm(s);
       return send(res, 200, [sessionJson(s)]);
     }
     if (op === 'destroy') {
+      // Consul answers true for an unknown session, and checks the token only against a known one.
+      if (s && !mayWrite(s.node)) return send(res, 403, 'Permission denied');
       invalidate(id);
       return send(res, 200, true);
     }
-    return send(res, 200, s ? [sessionJson(s)] : []);
+    const visible = s !== undefined && maySee(s);
+    markFiltered(res, s !== undefined && !visible);
+    return send(res, 200, visible ? [sessionJson(s)] : []);
   };
 
   // --- catalog, health and agent endpoints ------------------------------------------------
@@ -458,12 +521,15 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     throw new ApiError(400, 'Invalid value for ?passing');
   };
 
-  const catalogHandler = async (req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams) => {
+  // Consul's catalog rules: reads leave out what the token may not read (an instance needs node and
+  // service read, a name in the services list service read); writes are vetted by the catalog.
+  const catalogHandler = async (req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams, auth: Authorizer, agentNode: string) => {
     const dc = q.get('dc') || undefined;
+    const allows: Allows = auth.allows;
     const needs = (method: string) => {
       if (req.method !== method) throw new ApiError(405, `method ${req.method} not allowed`);
     };
-    const read = async (index: () => number, body: () => unknown) => {
+    const read = async <T>(index: () => number, body: () => T[], visible: (item: T) => boolean) => {
       needs('GET');
       if (q.has('filter')) throw new ApiError(400, 'filter expressions are not supported by the Consul double');
       const p = blockingParams(q);
@@ -471,43 +537,55 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       index(); // an unknown datacenter fails before the wait
       if (!(await waitForChange(res, p, index))) return;
       // Without coordinates (the double has none) `near` leaves Consul's order as it is.
-      send(res, 200, body(), index());
+      const all = body();
+      const seen = all.filter(visible);
+      markFiltered(res, seen.length < all.length);
+      return seen;
     };
     let m: RegExpExecArray | null;
     if ((m = /^\/v1\/health\/service\/([^/]+)$/.exec(path))) {
       const name = decodeURIComponent(m[1]!);
       const opts = { tags: q.getAll('tag'), passing: passingParam(q) };
-      return read(() => catalog.serviceIndex(dc, name), () => catalog.health(dc, name, opts));
+      const index = () => catalog.serviceIndex(dc, name);
+      const seen = await read(index, () => catalog.health(dc, name, opts), (e) => allows('node', 'read', e.Node.Node) && allows('service', 'read', e.Service.Service));
+      if (seen) send(res, 200, seen, index());
+      return;
     }
-    if (path === '/v1/catalog/services') return read(() => catalog.servicesIndex(dc), () => catalog.services(dc));
+    if (path === '/v1/catalog/services') {
+      const index = () => catalog.servicesIndex(dc);
+      const seen = await read(index, () => Object.entries(catalog.services(dc)), ([name]) => allows('service', 'read', name));
+      if (seen) send(res, 200, Object.fromEntries(seen), index());
+      return;
+    }
     if (path === '/v1/catalog/register' || path === '/v1/catalog/deregister') {
       needs('PUT');
       const body = await jsonBody(req);
-      if (path.endsWith('/register')) catalog.register(dc, body);
-      else catalog.deregister(dc, body);
+      if (path.endsWith('/register')) catalog.register(dc, body, allows);
+      else catalog.deregister(dc, body, allows);
       return send(res, 200, true);
     }
     if (path === '/v1/agent/service/register') {
       needs('PUT');
-      catalog.agentRegister(await jsonBody(req));
+      catalog.agentRegister(agentNode, await jsonBody(req), allows);
       return send(res, 200, '');
     }
     if ((m = /^\/v1\/agent\/service\/deregister\/([^/]+)$/.exec(path))) {
       needs('PUT');
-      catalog.agentDeregister(decodeURIComponent(m[1]!));
+      catalog.agentDeregister(agentNode, decodeURIComponent(m[1]!), allows);
       return send(res, 200, '');
     }
     if ((m = /^\/v1\/agent\/check\/(pass|warn|fail)\/([^/]+)$/.exec(path))) {
       needs('PUT');
       const next: CheckStatus = m[1] === 'pass' ? 'passing' : m[1] === 'warn' ? 'warning' : 'critical';
-      catalog.agentCheckUpdate(decodeURIComponent(m[2]!), next, q.get('note') ?? '');
+      catalog.agentCheckUpdate(agentNode, decodeURIComponent(m[2]!), next, q.get('note') ?? '', allows);
       return send(res, 200, '');
     }
     return send(res, 404, '');
   };
 
   // --- server -----------------------------------------------------------------------------
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  /** One request to the agent of `agentNode`. */
+  const handle = async (req: IncomingMessage, res: ServerResponse, agentNode: string) => {
     if (record) requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
     if (delayMs > 0) await pause(delayMs);
     if (closed || res.destroyed) return;
@@ -533,10 +611,10 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       return send(res, 405, `method ${req.method} not allowed`);
     }
     const sm = /^\/v1\/session\/(create|renew|destroy|info|list)(?:\/([^/]*))?$/.exec(path);
-    if (sm) return sessionHandler(req, res, sm[1]!, decodeURIComponent(sm[2] ?? ''));
+    if (sm) return sessionHandler(req, res, sm[1]!, decodeURIComponent(sm[2] ?? ''), auth, agentNode);
     if (/^\/v1\/(health|catalog|agent)\//.test(path)) {
       try {
-        return await catalogHandler(req, res, path, url.searchParams);
+        return await catalogHandler(req, res, path, url.searchParams, auth, agentNode);
       } catch (err) {
         if (err instanceof ApiError) return send(res, err.status, err.message);
         throw err;
@@ -546,29 +624,34 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     return send(res, 404, '');
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => send(res, 500, String(err)));
-  });
+  const agentServer = (agentNode: string) =>
+    createServer((req, res) => {
+      handle(req, res, agentNode).catch((err: unknown) => send(res, 500, String(err)));
+    });
+  const listen = (srv: Server, port: number) =>
+    new Promise<number>((done, fail) => {
+      srv.once('error', fail);
+      srv.listen(port, host, () => {
+        srv.off('error', fail);
+        done((srv.address() as AddressInfo).port);
+      });
+    });
+  const closeListener = (srv: Server, open: Set<Socket>) =>
+    new Promise<void>((done) => {
+      for (const s of open) s.destroy();
+      if (!srv.listening) return done();
+      srv.close(() => done());
+    });
+  const server = agentServer(nodeName);
   server.on('connection', (s) => {
     if (refusing) return s.destroy();
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  const listen = (port: number) =>
-    new Promise<number>((done, fail) => {
-      server.once('error', fail);
-      server.listen(port, host, () => {
-        server.off('error', fail);
-        done((server.address() as AddressInfo).port);
-      });
-    });
-  const port = await listen(opts.port ?? 0);
-  const closeServer = () =>
-    new Promise<void>((done) => {
-      for (const s of sockets) s.destroy();
-      if (!server.listening) return done();
-      server.close(() => done());
-    });
+  const port = await listen(server, opts.port ?? 0);
+  const closeServer = () => closeListener(server, sockets);
+  /** The listeners of addAgent's agents, closed with the double. */
+  const agents: { server: Server; sockets: Set<Socket> }[] = [];
 
   return {
     url: `http://${host}:${port}`,
@@ -582,7 +665,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       async refuseConnections(on) {
         refusing = on;
         if (on) await closeServer();
-        else if (!server.listening && !closed) await listen(port);
+        else if (!server.listening && !closed) await listen(server, port);
       },
       delay(ms) {
         delayMs = ms;
@@ -613,6 +696,18 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     revokeToken(token) {
       acl.revoke(token);
     },
+    async addAgent(agentNode) {
+      if (closed) throw new Error('the Consul double is closed');
+      catalog.joinAgent(agentNode);
+      const agent = { server: agentServer(agentNode), sockets: new Set<Socket>() };
+      agent.server.on('connection', (s) => {
+        agent.sockets.add(s);
+        s.on('close', () => agent.sockets.delete(s));
+      });
+      agents.push(agent);
+      const agentPort = await listen(agent.server, 0);
+      return { url: `http://${host}:${agentPort}`, address: `${host}:${agentPort}`, port: agentPort, nodeName: agentNode };
+    },
     expireSession(id) {
       invalidate(id);
     },
@@ -629,7 +724,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
       }
       pauses.clear();
       wakeAll();
-      await closeServer();
+      await Promise.all([closeServer(), ...agents.map((a) => closeListener(a.server, a.sockets))]);
     },
   };
 }
