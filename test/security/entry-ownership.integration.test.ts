@@ -62,6 +62,15 @@ function site(t: Test): Site {
   return { dir, dest, store, lines, pass: () => runOnce(opts), cfg: () => readFileSync(dest, 'utf8') };
 }
 
+/** A site whose first render, slave3301 on 23351 and mem11211 on 21211, went through and is remembered. */
+async function honestSite(t: Test): Promise<Site> {
+  const s = site(t);
+  await s.store.put(SLAVE, slave('slave3301', '10.0.21.5', 23351));
+  await s.store.put(MEM, memcached('mem11211', 21211));
+  t.ok((await s.pass()).ok, 'the honest render goes through and is remembered');
+  return s;
+}
+
 const binds = (cfg: string, port: number) => cfg.split('\n').filter((l) => l.trim() === `bind 0.0.0.0:${port}`).length;
 const listens = (cfg: string, name: string) => cfg.split('\n').filter((l) => l === `listen ${name}`).length;
 /** The listen section `name` (up to the next blank line). */
@@ -74,10 +83,7 @@ function haproxyAccepts(t: Test, file: string): void {
 }
 
 t.test("an entry that sets another tag's proxyport is refused: one bind, the victim's listen intact", async (t) => {
-  const s = site(t);
-  await s.store.put(SLAVE, slave('slave3301', '10.0.21.5', 23351));
-  await s.store.put(MEM, memcached('mem11211', 21211));
-  t.ok((await s.pass()).ok, 'the honest render goes through and is remembered');
+  const s = await honestSite(t);
   // The memcached checker's token rewrites its own key to bind the MySQL port.
   await s.store.put(MEM, memcached('mem11211', 23351));
   const pass = await s.pass();
@@ -106,10 +112,7 @@ t.test('a port thief never seen good is left out, and the older key keeps the po
 });
 
 t.test('a refused entry whose last good port is taken meanwhile is left out, not rendered twice', async (t) => {
-  const s = site(t);
-  await s.store.put(SLAVE, slave('slave3301', '10.0.21.5', 23351));
-  await s.store.put(MEM, memcached('mem11211', 21211));
-  t.ok((await s.pass()).ok, 'the honest render goes through');
+  const s = await honestSite(t);
   // mem11211 reaches for slave3301's port while a new tag takes the port mem11211 left.
   await s.store.put(MEM, memcached('mem11211', 23351));
   await s.store.put('haproxy/memcached/mem11212', memcached('mem11212', 21211));
@@ -125,10 +128,7 @@ t.test('a refused entry whose last good port is taken meanwhile is left out, not
 });
 
 t.test("an entry named like another tag is refused, and that tag's failover still renders", async (t) => {
-  const s = site(t);
-  await s.store.put(SLAVE, slave('slave3301', '10.0.21.5', 23351));
-  await s.store.put(MEM, memcached('mem11211', 21211));
-  t.ok((await s.pass()).ok, 'the honest render goes through');
+  const s = await honestSite(t);
   // A byte-for-byte copy of slave3301's entry under the memcached key.
   await s.store.put(MEM, slave('slave3301', '10.0.21.5', 23351));
   const copied = await s.pass();
