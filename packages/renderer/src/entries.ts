@@ -54,7 +54,7 @@ export class EntryMemory {
   }
 
   /** `pairs`: what the resource renders from, so an entry that claims another key's listen name or port is refused (ownership.ts). */
-  begin(resource: string, pairs: readonly StoredPair[] = []): EntryRender {
+  begin(resource: string, pairs: readonly StoredPair[]): EntryRender {
     const known = this.#values[resource] ?? {};
     const owners = decideOwnership(pairs, known);
     const next: Record<string, string> = {};
