@@ -37,8 +37,8 @@ t.test('onetime with the shipped resource renders, passes real haproxy -c on the
 });
 
 t.test('a config haproxy refuses fails the check: exit 1, nothing written', async (t) => {
-  // Valid entries each, but two listens with one name: only HAProxy itself can tell.
-  const dir = shipped(t, { 'haproxy/mysqlslave/a': entry('twin', 3301), 'haproxy/mysqlslave/b': entry('twin', 3302) });
+  // A valid entry whose host does not resolve: only HAProxy itself can tell.
+  const dir = shipped(t, { 'haproxy/mysqlslave/s1': JSON.stringify({ name: 's1', host: 'no-such-host.invalid', port: 3301, proxyport: 13351 }) });
   const r = run(['--onetime', ...common(dir)]);
   t.equal(r.code, 1);
   t.match(r.err, /check_cmd exited with 1/);

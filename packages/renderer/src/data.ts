@@ -6,6 +6,8 @@ import type { KVPair, KVReader, KVSnapshot } from '@confd-haproxy/kv';
 export interface TemplatePair {
   key: string;
   value: string;
+  /** The store index that created the key: who claimed a listen name or port first (ownership.ts). */
+  createIndex?: number;
 }
 
 const trimSlashes = (s: string) => s.replace(/^\/+/, '').replace(/\/+$/, '');
@@ -24,15 +26,15 @@ export function storePrefixes(prefix: string, keys: readonly string[]): string[]
 /** Template data: every pair under the resource's prefixes, keys relative to its prefix, with "/". */
 export function templatePairs(prefix: string, snapshots: Iterable<{ pairs: readonly KVPair[] }>): TemplatePair[] {
   const base = trimSlashes(prefix);
-  const seen = new Map<string, string>();
+  const seen = new Map<string, KVPair>();
   for (const snap of snapshots) {
     for (const p of snap.pairs) {
       if (base && !(p.key === base || p.key.startsWith(`${base}/`))) continue;
       const rel = base ? p.key.slice(base.length) : `/${p.key}`;
-      seen.set(rel.startsWith('/') ? rel : `/${rel}`, p.value);
+      seen.set(rel.startsWith('/') ? rel : `/${rel}`, p);
     }
   }
-  return [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, value]) => ({ key, value }));
+  return [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, p]) => ({ key, value: p.value, createIndex: p.createIndex }));
 }
 
 /** Read every prefix once; the data is fresh only if every answer came with a known leader. */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { EntryRecovery } from '@confd-haproxy/template';
+import { decideOwnership, type StoredPair } from './ownership.js';
 
 export interface BadEntry {
   resource: string;
@@ -52,12 +53,15 @@ export class EntryMemory {
     this.#values = load(file);
   }
 
-  begin(resource: string): EntryRender {
+  /** `pairs`: what the resource renders from, so an entry that claims another key's listen name or port is refused (ownership.ts). */
+  begin(resource: string, pairs: readonly StoredPair[]): EntryRender {
     const known = this.#values[resource] ?? {};
+    const owners = decideOwnership(pairs, known);
     const next: Record<string, string> = {};
     const bad = new Map<string, BadEntry>();
     const recovery: EntryRecovery = {
-      lastGood: (key) => known[key],
+      lastGood: (key) => (owners.lastGoodFree(key) ? known[key] : undefined),
+      conflict: (key) => owners.conflict(key),
       accepted: (key, value) => {
         next[key] = value;
         bad.delete(key);

@@ -6,6 +6,8 @@ export { guardRender, GuardError } from './guards.js';
 export type { GuardLimits } from './guards.js';
 export { EntryMemory, entriesPath } from './entries.js';
 export type { BadEntry } from './entries.js';
+export { decideOwnership } from './ownership.js';
+export type { Ownership, StoredPair } from './ownership.js';
 export { guardEmptiedBackends } from './guards.js';
 export { catalogKeys, serviceData } from './services.js';
 export type { CatalogSnapshot } from './services.js';

@@ -45,8 +45,9 @@ export async function readStage(r: ResourceConfig, input: ReadInput): Promise<Re
 
 /** render: the template over the data read, with each key's last good entry at hand. */
 export async function renderStage(r: ResourceConfig, data: ReadResult, engine: TemplateEngine, entries: EntryMemory): Promise<RenderResult> {
-  const memory = entries.begin(r.name);
-  const text = await engine.render(r.src, templatePairs(r.prefix, data.snapshots), { entries: memory.recovery, ...(data.services.data ? { services: data.services.data } : {}) });
+  const pairs = templatePairs(r.prefix, data.snapshots);
+  const memory = entries.begin(r.name, pairs);
+  const text = await engine.render(r.src, pairs, { entries: memory.recovery, ...(data.services.data ? { services: data.services.data } : {}) });
   return { text, knownLeader: data.knownLeader, bad: memory.bad, commit: memory.commit };
 }
 

@@ -65,6 +65,8 @@ function headProblem(e: Record<string, unknown>, use: EntryUse): string | undefi
   if (!isPort(e.port)) return portProblem('port', e.port, use);
   if (!isPort(e.proxyport)) return portProblem('proxyport', e.proxyport, use);
   if (e.readerport !== undefined && !isPort(e.readerport)) return portProblem('readerport', e.readerport, use);
+  // Two binds on one port would split its connections between the writer and the readers.
+  if (e.readerport !== undefined && e.readerport === e.proxyport) return `readerport ${String(e.readerport)} is also its proxyport`;
   return undefined;
 }
 

@@ -155,7 +155,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
       const options = (all[all.length - 1] ?? {}) as HbOptions;
       if (typeof options.fn === 'function') throw notABlock(name, options);
       try {
-        return impl(current(), all.slice(0, -1));
+        return impl(current(), all.slice(0, -1), this);
       } catch (err) {
         throw located(err, options.loc, name);
       }

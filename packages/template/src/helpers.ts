@@ -1,7 +1,7 @@
 // confd's template functions, as plain functions of the render scope and their arguments. The
 // engine wraps them for Handlebars (drops the trailing options object, refuses block use).
 import { existsSync } from 'node:fs';
-import { entryProblem } from '@confd-haproxy/schema';
+import { entryProblem, ownerProblem, type Entry } from '@confd-haproxy/schema';
 import { TemplateProblem } from './errors.js';
 
 export interface KVPairView {
@@ -37,9 +37,15 @@ export interface EntryRecovery {
   accepted(key: string, value: string): void;
   /** `entry` refused `key`'s value; the render goes on with its last good value, or without the entry. */
   refused(key: string, message: string, fallback: 'last-good' | 'left-out'): void;
+  /**
+   * Why `key`'s value, a good entry, must still not render: it claims a listen name or port that
+   * another key of the resource serves. Its last good value is then offered only if it collides with nothing.
+   */
+  conflict?(key: string): string | undefined;
 }
 
-export type Helper = (scope: RenderScope, args: unknown[]) => unknown;
+/** `self` is the template's context where the helper was called (the pair of `{{#each (gets ...)}}`). */
+export type Helper = (scope: RenderScope, args: unknown[], self?: unknown) => unknown;
 
 /** A lookup the engine must resolve between passes. */
 export type LookupRequest = { kind: 'ip' | 'ip4' | 'ip6'; name: string } | { kind: 'srv'; name: string };
@@ -173,9 +179,8 @@ function int(helper: string, v: unknown): number {
   return n;
 }
 
-function parseJson(scope: RenderScope, helper: 'json' | 'jsonArray', text: unknown): unknown {
+function parseJson(scope: RenderScope, helper: 'json' | 'jsonArray', text: unknown, key = scope.keyOfValue(str(text))): unknown {
   const s = str(text);
-  const key = scope.keyOfValue(s);
   // "<key>: json: value is not JSON (...)", the key first as in every data error.
   const what = `${key === undefined ? '' : `${key}: `}${helper}: value`;
   let parsed: unknown;
@@ -194,24 +199,42 @@ function parseJson(scope: RenderScope, helper: 'json' | 'jsonArray', text: unkno
   return parsed;
 }
 
+/**
+ * The key `entry` reads: the pair it is called on ({{#each (gets ...)}}{{#with (entry Value)}}) when
+ * that pair holds the value, else the first key holding it. Two keys may hold the same text, and
+ * only the pair itself tells which one a render is at.
+ */
+function keyOfEntry(scope: RenderScope, text: unknown, self: unknown): string | undefined {
+  const s = str(text);
+  if (self && typeof self === 'object') {
+    const { Key, Value } = self as Partial<KVPairView>;
+    if (typeof Key === 'string' && Value === s && scope.byKey.get(Key) === s) return Key;
+  }
+  return scope.keyOfValue(s);
+}
+
+const badEntry = (key: string | undefined, problem: string) =>
+  new TemplateProblem('TEMPLATE_BAD_VALUE', `${key === undefined ? '' : `${key}: `}entry: ${problem}`, { key });
+
 // An entry's fields end up as words of HAProxy config lines, so the shipped templates read entries
-// through `entry`: the schema's rules for an entry as a template may meet it.
-function parseEntry(scope: RenderScope, text: unknown): unknown {
-  const e = parseJson(scope, 'json', text);
-  const problem = entryProblem(e, 'read');
+// through `entry`: the schema's rules for an entry as a template may meet it, and its name is its key's tag.
+function parseEntry(scope: RenderScope, text: unknown, key: string | undefined): unknown {
+  const e = parseJson(scope, 'json', text, key);
+  const problem = entryProblem(e, 'read') ?? (key === undefined ? undefined : ownerProblem(key, e as Entry));
   if (problem === undefined) return e;
-  const key = scope.keyOfValue(str(text));
-  throw new TemplateProblem('TEMPLATE_BAD_VALUE', `${key === undefined ? '' : `${key}: `}entry: ${problem}`, { key });
+  throw badEntry(key, problem);
 }
 
 /** `entry` with recovery: a bad value yields the key's last good entry, or nothing ({{#with}} skips it). */
-function entryOrLastGood(scope: RenderScope, text: unknown): unknown {
+function entryOrLastGood(scope: RenderScope, text: unknown, key: string | undefined): unknown {
   const recovery = scope.entries;
-  if (!recovery) return parseEntry(scope, text);
+  if (!recovery) return parseEntry(scope, text, key);
   try {
-    const parsed = parseEntry(scope, text);
-    const key = scope.keyOfValue(str(text));
-    if (key !== undefined) recovery.accepted(key, str(text));
+    const parsed = parseEntry(scope, text, key);
+    if (key === undefined) return parsed;
+    const conflict = recovery.conflict?.(key);
+    if (conflict !== undefined) throw badEntry(key, conflict);
+    recovery.accepted(key, str(text));
     return parsed;
   } catch (err) {
     if (!(err instanceof TemplateProblem) || err.code !== 'TEMPLATE_BAD_VALUE' || err.key === undefined) throw err;
@@ -226,7 +249,7 @@ function entryOrLastGood(scope: RenderScope, text: unknown): unknown {
 /** A remembered value, checked again (and tainted as `key`'s) as if the store held it. */
 function parseLastGood(scope: RenderScope, key: string, good: string): unknown {
   try {
-    return parseEntry({ ...scope, keyOfValue: (v) => (v === good ? key : scope.keyOfValue(v)) }, good);
+    return parseEntry(scope, good, key);
   } catch {
     return undefined;
   }
@@ -322,7 +345,7 @@ export const CONFD_HELPERS: Readonly<Record<string, Helper>> = {
   },
   json: (s, a) => (arity('json', a, 1), parseJson(s, 'json', a[0])),
   jsonArray: (s, a) => (arity('jsonArray', a, 1), parseJson(s, 'jsonArray', a[0])),
-  entry: (s, a) => (arity('entry', a, 1), entryOrLastGood(s, a[0])),
+  entry: (s, a, self) => (arity('entry', a, 1), entryOrLastGood(s, a[0], keyOfEntry(s, a[0], self))),
   map: (_s, a) => {
     if (a.length % 2) fail('map', 'needs key/value pairs (an even number of arguments)');
     const out: Record<string, unknown> = {};

@@ -87,6 +87,26 @@ t.test('a value that is not JSON fails naming the key and the JSON problem', asy
   await t.rejects(e.render('a.hbs', kv({ '/list': '{"a":1}' })), { code: 'TEMPLATE_BAD_VALUE', key: '/list', message: /\/list: jsonArray: value is not a JSON array/ });
 });
 
+t.test("entry refuses a value whose name is not its key's tag, naming the key", async (t) => {
+  const e = engineWith(t, { 'e.hbs': '{{#each (gets "/haproxy/*/*")}}{{#with (entry Value)}}listen {{name}}\n{{/with}}{{/each}}' });
+  t.equal(await e.render('e.hbs', kv({ '/haproxy/mysqlslave/s1': entry({}) })), 'listen s1\n');
+  await t.rejects(e.render('e.hbs', kv({ '/haproxy/memcached/m1': entry({}) })), {
+    code: 'TEMPLATE_BAD_VALUE',
+    key: '/haproxy/memcached/m1',
+    message: /\/haproxy\/memcached\/m1: entry: name "s1" is not the key's tag "m1"/,
+  });
+});
+
+t.test('entry judges the pair it is called on, even when another key holds the same text', async (t) => {
+  const e = engineWith(t, { 'e.hbs': '{{#each (gets "/haproxy/*/*")}}{{#with (entry Value)}}{{../Key}}: listen {{name}}\n{{/with}}{{/each}}' });
+  const refused: string[] = [];
+  const recovery = { lastGood: () => undefined, accepted: () => {}, refused: (key: string) => void refused.push(key) };
+  // /haproxy/memcached/m1 sorts first and holds a copy of s1's entry: only the copy is refused.
+  const out = await e.render('e.hbs', kv({ '/haproxy/memcached/m1': entry({}), '/haproxy/mysqlslave/s1': entry({}) }), { entries: recovery });
+  t.equal(out, '/haproxy/mysqlslave/s1: listen s1\n');
+  t.same(refused, ['/haproxy/memcached/m1']);
+});
+
 t.test('an entry with a newline in its host field fails the render, naming the key, the file and the line', async (t) => {
   const e = engineWith(t, { 'x.hbs': listen, 'p.hbs': 'global\n{{> svc}}', partials: { 'svc.hbs': listen } });
   const data = kv({ '/haproxy/mysqlslave/s0': entry({ name: 's0' }), '/haproxy/mysqlslave/s1': entry({ host: '10.0.0.1\nlisten evil' }) });
