@@ -1,2 +1,3 @@
+export { isHostName, isHostOrAddress, isPort } from './address.js';
 export { entryProblem, parseEntry, sameEntry, SERVER_ROLES, TAG_PATTERN, type Entry, type EntryBody, type EntryServer, type EntryUse, type ServerRole } from './entry.js';
 export { BUNDLE_KEY, CONFIG_PREFIX, entryKey, lockKey, maintenanceKey, maintenancePrefix, prefixedKey, prefixProblem, ROOT, STATUS_PREFIX, statusKey, trimPrefix } from './keys.js';
