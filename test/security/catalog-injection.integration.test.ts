@@ -2,6 +2,8 @@
 // cannot add words to haproxy.cfg, comment out a health check, or make HAProxy expand the
 // renderer's environment. The bad instance is left out and named; every other one still renders,
 // and real `haproxy -c` checks the result (the shipped services template, as the quick start).
+// The registrations are the requests such a token makes (Consul keeps any string as an address);
+// the double runs without ACLs here, what a token may register is the ACL role test's business.
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
