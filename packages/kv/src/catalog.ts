@@ -3,6 +3,7 @@
  * health endpoints). A store that has one offers it as `store.catalog`; the renderer reads and
  * watches services through it as it reads and watches keys through KVReader and KVWatcher.
  */
+import { isHostOrAddress, isPort } from '@confd-haproxy/schema';
 import { watchIndexed, type WatchIndexedOptions } from './watch.js';
 import type { KVIndex, KVReadOptions, KVWatchOptions } from './types.js';
 
@@ -98,6 +99,46 @@ export function parseStatusFilter(text: string): 'any' | ServiceStatus[] | undef
 
 export function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** What a catalog string may print as in a message: quoted (it is someone else's text), and short. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text);
+}
+
+/** The key an instance is reported under (bad entries, metrics): what makes it one in Consul. */
+export function instanceKey(i: Pick<ServiceInstance, 'name' | 'nodeDatacenter' | 'node' | 'id'>): string {
+  return `service:${i.name}${i.nodeDatacenter ? `@${i.nodeDatacenter}` : ''}/${i.node}/${i.id}`;
+}
+
+/** How messages name an instance. */
+export function instanceLabel(i: Pick<ServiceInstance, 'name' | 'node' | 'id'>): string {
+  return `service ${quoted(i.name)} instance ${quoted(i.id)} on node ${quoted(i.node)}`;
+}
+
+/** The key a service of a datacenter's service list is reported under. */
+export function listedServiceKey(dc: string, name: string): string {
+  return `services:${dc ? `@${dc}` : ''}/${name}`;
+}
+
+/** A field of an instance that cannot be a server's address or port. */
+export interface InstanceProblem {
+  field: 'NodeAddress' | 'Address' | 'Port';
+  /** "service "web" instance "web-9" on node "n1": Address "…" is not an IP address or host name". */
+  message: string;
+}
+
+/**
+ * Why an instance must not reach a template, or undefined: Consul takes any string as an address
+ * and any number as a port, and templates write them as words of a server line.
+ */
+export function instanceProblem(i: ServiceInstance): InstanceProblem | undefined {
+  const bad = (field: InstanceProblem['field'], what: string): InstanceProblem => ({ field, message: `${instanceLabel(i)}: ${field} ${what}` });
+  // The node's first: an instance without an address of its own has its node's.
+  if (!isHostOrAddress(i.nodeAddress)) return bad('NodeAddress', `${quoted(i.nodeAddress)} is not an IP address or host name`);
+  if (!isHostOrAddress(i.address)) return bad('Address', `${quoted(i.address)} is not an IP address or host name`);
+  if (!isPort(i.port)) return bad('Port', `${JSON.stringify(i.port)} is not a port number (1..65535)`);
+  return undefined;
 }
 
 /** The options of watchHealth and watchServices: watchPrefix's, over catalog answers. */

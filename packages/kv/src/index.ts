@@ -1,6 +1,6 @@
 export type * from './types.js';
-export { parseServiceQuery, parseStatusFilter, sameInstances, serviceQueryText, watchHealth, watchServices } from './catalog.js';
-export type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus, WatchCatalogOptions } from './catalog.js';
+export { instanceKey, instanceLabel, instanceProblem, listedServiceKey, parseServiceQuery, parseStatusFilter, sameInstances, serviceQueryText, watchHealth, watchServices } from './catalog.js';
+export type { CatalogReader, HealthReadOptions, HealthSnapshot, InstanceProblem, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus, WatchCatalogOptions } from './catalog.js';
 export { KVError, isKVError, throwIfAborted } from './errors.js';
 export type { KVErrorCode } from './errors.js';
 export { createConsulStore, CONSUL_DEFAULT_ADDRESS, CONSUL_SESSION_TTL_MIN_MS, parseConsulAddress, resolveConsulConfig } from './consul/index.js';

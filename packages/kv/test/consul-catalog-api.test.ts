@@ -214,6 +214,24 @@ t.test('catalog register and deregister: an external node with a service and a c
   t.notOk(name in (await services()).services);
 });
 
+t.test('addresses, tags and meta values are any strings, kept as written: Consul checks none of them', async (t) => {
+  // What an attacker with service:write or node:write registers; consumers must treat it as data.
+  const name = unique('loose');
+  const id = `${name}-1`;
+  const address = '127.0.0.1:9 "${CONSUL_HTTP_TOKEN}" #';
+  await api.agent.service.register({ name, id, address, port: 9092, tags: ['v1 backup', 'x#y'], meta: { owner: 'team "blue" #ops', hdr: '%[env(X)] $Y' }, check: { ttl: '60s', status: 'passing' } });
+  t.teardown(() => api.agent.service.deregister({ id }).catch(() => undefined));
+  const [own] = (await health(name)).entries;
+  t.equal(own?.Service.Address, address);
+  t.same(own?.Service.Tags, ['v1 backup', 'x#y']);
+  t.same(own?.Service.Meta, { owner: 'team "blue" #ops', hdr: '%[env(X)] $Y' });
+  const node = unique('loose-node');
+  t.teardown(() => api.catalog.deregister({ node }).catch(() => undefined));
+  await api.catalog.register({ node, address: '10.6.6.7:80 backup #', service: { service: name, id: `${name}-ext`, port: 8085 } });
+  const ext = (await health(name)).entries.find((e) => e.Node.Node === node);
+  t.equal(ext?.Node.Address, '10.6.6.7:80 backup #', "a node's address too");
+});
+
 t.test('dc names a datacenter; one the agent has no route to is an error', async (t) => {
   const err = await health('consul', { dc: unique('nowhere') }).then(
     () => undefined,

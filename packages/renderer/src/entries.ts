@@ -8,11 +8,14 @@ import { decideOwnership, type StoredPair } from './ownership.js';
 
 export interface BadEntry {
   resource: string;
+  /** A KV key, or a catalog item's (`service:web@dc1/node/id`, `services:/web`). */
   key: string;
-  /** "<key>: entry: <what is wrong>". */
+  /** "<key>: entry: <what is wrong>", or "service "web" instance "web-9" on node "n1": <what is wrong>". */
   message: string;
   /** What was rendered instead: the key's last good value, or nothing. */
   fallback: 'last-good' | 'left-out';
+  /** A KV entry read through `entry`, or a catalog instance (or listed service), always left out. */
+  source: 'entry' | 'catalog';
 }
 
 type Remembered = Record<string, Record<string, string>>;
@@ -67,7 +70,7 @@ export class EntryMemory {
         bad.delete(key);
       },
       refused: (key, message, fallback) => {
-        bad.set(key, { resource, key, message, fallback });
+        bad.set(key, { resource, key, message, fallback, source: 'entry' });
         if (fallback === 'last-good' && known[key] !== undefined) next[key] = known[key];
       },
     };

@@ -165,7 +165,8 @@ export class Renderer {
       if (this.#loggedBad.get(id) === b.message) continue;
       this.#loggedBad.set(id, b.message);
       const instead = b.fallback === 'last-good' ? 'rendering its last good value' : 'leaving it out (no good value seen yet)';
-      this.#opts.logger.error(`${resource}: ${b.message}; ${instead}, every other entry renders as the store holds it`);
+      if (b.source === 'catalog') this.#opts.logger.error(`${resource}: ${b.message}; leaving it out, everything else renders as the catalog holds it`);
+      else this.#opts.logger.error(`${resource}: ${b.message}; ${instead}, every other entry renders as the store holds it`);
     }
   }
 

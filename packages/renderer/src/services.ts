@@ -1,6 +1,8 @@
 // A resource's declared catalog services → what the renderer watches ("service:web",
 // "services:dc2") and the data its template's `service` and `services` read.
 import {
+  instanceKey,
+  instanceProblem,
   KVError,
   parseServiceQuery,
   watchHealth,
@@ -14,6 +16,7 @@ import {
 } from '@confd-haproxy/kv';
 import type { ResourceConfig } from '@confd-haproxy/resource';
 import type { ServiceData } from '@confd-haproxy/template';
+import type { BadEntry } from './entries.js';
 
 export type CatalogSnapshot = HealthSnapshot | ServicesSnapshot;
 
@@ -49,25 +52,42 @@ export function watchCatalogKey(catalog: CatalogReader, key: string, opts: Watch
   return watchServices(catalog, { ...opts, ...(dc ? { dc } : {}) });
 }
 
+/** The instances a template may see, and a bad entry for each it must not (an address or port that is no word of a server line). */
+export function screenInstances(resource: string, instances: readonly ServiceInstance[]): { good: ServiceInstance[]; refused: BadEntry[] } {
+  const good: ServiceInstance[] = [];
+  const refused: BadEntry[] = [];
+  for (const i of instances) {
+    const problem = instanceProblem(i);
+    if (problem) refused.push({ resource, key: instanceKey(i), message: problem.message, fallback: 'left-out', source: 'catalog' });
+    else good.push(i);
+  }
+  return { good, refused };
+}
+
 /**
  * The catalog data of one resource, from the watch loops' latest answers when they hold every key
- * the resource needs, else read now. Undefined data: the resource declares no services.
+ * the resource needs, else read now; instances with a bad address or port are left out (`refused`).
+ * Undefined data: the resource declares no services.
  */
 export async function serviceData(
   store: KVInfo,
   r: Pick<ResourceConfig, 'name' | 'services'>,
   latest: ReadonlyMap<string, CatalogSnapshot> | undefined,
   signal?: AbortSignal,
-): Promise<{ data?: ServiceData; knownLeader: boolean }> {
+): Promise<{ data?: ServiceData; knownLeader: boolean; refused: BadEntry[] }> {
   const keys = catalogKeys(r);
-  if (!keys.length) return { knownLeader: true };
+  if (!keys.length) return { knownLeader: true, refused: [] };
   const snaps = latest && keys.every((k) => latest.has(k)) ? keys.map((k) => latest.get(k)!) : await Promise.all(keys.map((k) => readKey(catalogOf(store, r), k, signal)));
   const health = new Map<string, readonly ServiceInstance[]>();
   const catalog = new Map<string, Readonly<Record<string, readonly string[]>>>();
+  // An instance two declared queries answer is refused once.
+  const refused = new Map<string, BadEntry>();
   keys.forEach((k, i) => {
     const snap = snaps[i]!;
-    if (k.startsWith(HEALTH)) health.set(k.slice(HEALTH.length), (snap as HealthSnapshot).instances);
-    else catalog.set(k.slice(LIST.length), (snap as ServicesSnapshot).services);
+    if (!k.startsWith(HEALTH)) return void catalog.set(k.slice(LIST.length), (snap as ServicesSnapshot).services);
+    const screened = screenInstances(r.name, (snap as HealthSnapshot).instances);
+    health.set(k.slice(HEALTH.length), screened.good);
+    for (const b of screened.refused) refused.set(b.key, b);
   });
-  return { data: { health, catalog }, knownLeader: snaps.every((s) => s.knownLeader) };
+  return { data: { health, catalog }, knownLeader: snaps.every((s) => s.knownLeader), refused: [...refused.values()] };
 }

@@ -43,12 +43,19 @@ export async function readStage(r: ResourceConfig, input: ReadInput): Promise<Re
   return { snapshots, services, knownLeader: snapshots.every((s) => s.knownLeader) && services.knownLeader };
 }
 
-/** render: the template over the data read, with each key's last good entry at hand. */
+/**
+ * render: the template over the data read, with each key's last good entry at hand; a catalog
+ * instance (or listed service) whose printed strings the guard refuses is left out, as are those
+ * the read refused.
+ */
 export async function renderStage(r: ResourceConfig, data: ReadResult, engine: TemplateEngine, entries: EntryMemory): Promise<RenderResult> {
   const pairs = templatePairs(r.prefix, data.snapshots);
   const memory = entries.begin(r.name, pairs);
-  const text = await engine.render(r.src, pairs, { entries: memory.recovery, ...(data.services.data ? { services: data.services.data } : {}) });
-  return { text, knownLeader: data.knownLeader, bad: memory.bad, commit: memory.commit };
+  const catalogBad = new Map(data.services.refused.map((b) => [b.key, b]));
+  const catalog = { refused: (key: string, message: string) => void catalogBad.set(key, { resource: r.name, key, message, fallback: 'left-out', source: 'catalog' }) };
+  const services = data.services.data ? { services: data.services.data, catalog } : {};
+  const text = await engine.render(r.src, pairs, { entries: memory.recovery, ...services });
+  return { text, knownLeader: data.knownLeader, bad: [...memory.bad, ...catalogBad.values()], commit: memory.commit };
 }
 
 /** guard: why this render must not replace dest (stale data, too few servers, emptied backends), or undefined. */

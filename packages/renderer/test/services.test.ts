@@ -76,14 +76,55 @@ t.test('a store without a service catalog is an error naming the resource', asyn
   t.match(pass.errors[0]?.message, /conf\.d\/svc\.toml: \[template\]\.services needs a store with a service catalog \(--backend consul\); file .* has none/);
 });
 
-t.test('a newline in catalog data is refused by the injection guard, naming the service', async (t) => {
+t.test('a newline in catalog data the template writes costs only its instance, named with the field', async (t) => {
   const { store, put } = await consul(t);
   await register(put, 1, { Meta: { note: 'x\n    server evil 6.6.6.6:1' } });
-  const dir = confdir(t, { template: '{{#each (service "web")}}# {{Meta.note}}\n{{/each}}' });
+  await register(put, 2, { Meta: { note: 'ok' } });
+  const dir = confdir(t, { template: '{{#each (service "web")}}# {{ID}} {{Meta.note}}\n{{/each}}' });
   writeFileSync(join(dir, 'out/svc.cfg'), 'old\n');
   const pass = await runOnce({ store, confdir: dir, logger: quietLogger(), signal: new AbortController().signal });
-  t.match(pass.errors[0], { code: 'TEMPLATE_INJECTION', message: /service "web"/ });
-  t.equal(read(join(dir, 'out/svc.cfg')), 'old\n');
+  t.equal(pass.exitCode, 65);
+  t.match(pass.badEntries, [{ key: 'service:web@dc1/consul-double/web-1', source: 'catalog', fallback: 'left-out', message: /^svc\.hbs:1:\d+: service "web" instance "web-1" on node "consul-double": Meta\["note"\] "x\\n    server evil 6\.6\.6\.6:1" holds whitespace/ }]);
+  t.match(pass.errors, [{ code: 'TEMPLATE_BAD_VALUE', key: 'service:web@dc1/consul-double/web-1', message: /^conf\.d\/svc\.toml: svc\.hbs/ }]);
+  t.equal(read(join(dir, 'out/svc.cfg')), '# web-2 ok\n');
+});
+
+t.test('an instance whose address or port is no word of a server line is left out and named; the others render', async (t) => {
+  const { store, put } = await consul(t);
+  await register(put, 1, { Address: '10.0.0.1' });
+  await register(put, 2, { Address: '10.6.6.6:6666 weight 256 source 0.0.0.0 #' });
+  await register(put, 3, { Address: '10.0.0.3', Port: 0 });
+  const dir = confdir(t);
+  const log: string[] = [];
+  const pass = await runOnce({ store, confdir: dir, logger: quietLogger(log), signal: new AbortController().signal });
+  t.equal(read(join(dir, 'out/svc.cfg')), 'listen web\n    server web-1 10.0.0.1:8001 weight 1\n');
+  t.equal(pass.exitCode, 65, 'bad data, as a bad entry');
+  t.match(pass.badEntries, [
+    { resource: 'conf.d/svc.toml', key: 'service:web@dc1/consul-double/web-2', source: 'catalog', message: 'service "web" instance "web-2" on node "consul-double": Address "10.6.6.6:6666 weight 256 source 0.0.0.0 #" is not an IP address or host name' },
+    { key: 'service:web@dc1/consul-double/web-3', message: /: Port 0 is not a port number \(1\.\.65535\)$/ },
+  ]);
+  t.match(log, [/^ERROR conf\.d\/svc\.toml: service "web" instance "web-2" .*; leaving it out, everything else renders as the catalog holds it$/, /web-3/, /updated/]);
+});
+
+t.test('in watch mode a bad instance is logged once while it stays bad, and forgotten once it is fixed', async (t) => {
+  const { store, put } = await consul(t);
+  await register(put, 1);
+  await register(put, 2, { Address: '10.6.6.6 backup' });
+  const dir = confdir(t);
+  const { passes, log } = await watching(t, store, dir);
+  const complaints = () => log.filter((l) => /instance "web-2"/.test(l)).length;
+  t.ok(await until(() => passes.length >= 1), 'the first pass ran');
+  t.match(passes[0]?.badEntries, [{ key: 'service:web@dc1/consul-double/web-2' }]);
+  await put('/agent/check/warn/service:web-1');
+  // The file is swapped before the pass is told: wait for the pass.
+  t.ok(await until(() => passes.length >= 2), 'a later change renders');
+  t.match(read(join(dir, 'out/svc.cfg')), /server web-1 \S+ weight 1 disabled/);
+  t.match(passes.at(-1)?.badEntries, [{ key: 'service:web@dc1/consul-double/web-2' }], 'still reported with each pass');
+  t.equal(complaints(), 1, 'but logged once, not once per pass');
+  await register(put, 2, { Address: '10.0.0.2' });
+  t.ok(await until(() => passes.at(-1)?.badEntries.length === 0), 'the fixed instance is no bad entry');
+  t.match(read(join(dir, 'out/svc.cfg')), /server web-2 10\.0\.0\.2:8002/, 'and renders');
+  t.equal(complaints(), 1);
 });
 
 async function watching(t: Test, store: KVStore, dir: string) {

@@ -1,5 +1,7 @@
 // The entry every checker writes and every template reads (design: "Entry, version 1").
 // name/host/port/proxyport stay exactly as the original wrote them; the rest is added for new templates.
+import { isPort } from './address.js';
+
 export type ServerRole = 'active' | 'backup' | 'drain' | 'maint';
 
 export interface EntryServer {
@@ -38,7 +40,6 @@ const MAX_WEIGHT = 256;
  */
 export type EntryUse = 'read' | 'write';
 
-const isPort = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
 const isHost = (v: unknown): boolean => typeof v === 'string' && HOST_PATTERN.test(v);
 const isWeight = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_WEIGHT;
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v);

@@ -4,10 +4,10 @@ import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 import Handlebars from 'handlebars';
-import { TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
-import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type GuardLocation } from './guard.js';
+import { CatalogRefusal, TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
+import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type CatalogCollector, type GuardLocation } from './guard.js';
 import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
-import { SERVICE_HELPERS, type ServiceData } from './service.js';
+import { SERVICE_HELPERS, withoutItems, type ServiceData } from './service.js';
 
 const ALL_HELPERS: Readonly<Record<string, Helper>> = { ...CONFD_HELPERS, ...EXTRA_HELPERS, ...SERVICE_HELPERS };
 
@@ -36,6 +36,14 @@ export interface RenderOptions {
   entries?: EntryRecovery;
   /** The catalog data of the resource's declared services, for `service` and `services`. */
   services?: ServiceData;
+  /** With it, a catalog string the guard refuses costs only its instance (or listed service), not the render. */
+  catalog?: CatalogRecovery;
+}
+
+/** How a refused catalog string costs only its item: the render runs again without it, and the caller is told. */
+export interface CatalogRecovery {
+  /** `key` (an instance's or a listed service's) was left out; `message` says where and why. */
+  refused(key: string, message: string): void;
 }
 
 export interface TemplateEngine {
@@ -47,6 +55,8 @@ export interface TemplateEngine {
 
 /** Passes of a render that uses DNS lookups: each pass may ask for names the previous answers revealed. */
 const MAX_PASSES = 4;
+/** Renders of one template, each without the catalog items the one before refused (more are needed only by a template that prints a bad item's replacement). */
+const MAX_CATALOG_ROUNDS = 5;
 /** Helpers whose block form only ever returns the output of their own block bodies. */
 const BLOCK_HELPERS = new Set(['each', 'if', 'unless', 'with', 'blockHelperMissing', 'helperMissing']);
 
@@ -139,7 +149,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
   (hb as unknown as { JavaScriptCompiler: unknown }).JavaScriptCompiler = GuardedCompiler;
 
   // What the helpers of the pass in progress read; passes run synchronously, so one slot suffices.
-  let active: { scope: RenderScope; taint: Taint } | undefined;
+  let active: { scope: RenderScope; taint: Taint; collect?: CatalogCollector } | undefined;
   const current = (): RenderScope => {
     if (!active) throw new TemplateProblem('TEMPLATE_HELPER', 'a template function was called outside a render');
     return active.scope;
@@ -176,7 +186,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
     if (all.length === 1) return undefined; // {{name}} that is neither a helper nor a field: empty, as Handlebars
     throw new TemplateProblem('TEMPLATE_HELPER', `unknown template function "${options.name ?? '?'}"`, { at: locOf(options.loc) });
   });
-  hb.registerHelper(GUARD_HELPER, (value: unknown, at: GuardLocation) => guardedString(value, at, active?.taint));
+  hb.registerHelper(GUARD_HELPER, (value: unknown, at: GuardLocation) => guardedString(value, at, active?.taint, active?.collect));
 
   // Caches, dropped by reset(); `generation` keeps a load that straddles a reset from repopulating them.
   let generation = 0;
@@ -285,7 +295,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
     return { pairs, byKey, taint, keyOfValue };
   };
 
-  return {
+  const engine: TemplateEngine = {
     reset() {
       generation++;
       partials = undefined;
@@ -310,12 +320,17 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
             wanted,
             keyOfValue: v.keyOfValue,
             taint: (x, key) => v.taint.addParsed(x, key),
+            taintCatalog: (text, source) => v.taint.addCatalog(text, source),
             ...(renderOpts.entries ? { entries: renderOpts.entries } : {}),
             ...(renderOpts.services ? { services: renderOpts.services } : {}),
           };
           let out: string | undefined;
           let failure: TemplateProblem | undefined;
-          active = { scope, taint: v.taint };
+          // Catalog strings are remembered per pass: the data may have lost items since the last render.
+          v.taint.clearCatalog();
+          const refused = new Map<string, string>();
+          const collect: CatalogCollector = (p) => void (refused.has(p.key) || refused.set(p.key, toTemplateError(p, file).message));
+          active = { scope, taint: v.taint, ...(renderOpts.catalog && renderOpts.services ? { collect } : {}) };
           try {
             out = fn({});
           } catch (err) {
@@ -329,6 +344,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
             if (wanted.size) {
               throw new TemplateProblem('TEMPLATE_HELPER', `DNS lookups still unanswered after ${MAX_PASSES} passes: ${[...wanted].map((w) => (JSON.parse(w) as LookupRequest).name).join(', ')}`, { at: { file } });
             }
+            if (refused.size) throw new CatalogRefusal(refused);
             return out!;
           }
           await Promise.all(
@@ -350,4 +366,19 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
       }
     },
   };
+  return { reset: () => engine.reset(), render: (src, data, renderOpts = {}) => renderLeavingOut(engine, src, data, renderOpts) };
+}
+
+/** A render whose refused catalog items are left out: it runs again without them, each told to `opts.catalog`. */
+async function renderLeavingOut(engine: TemplateEngine, src: string, data: TemplateData, opts: RenderOptions): Promise<string> {
+  let services = opts.services;
+  for (let round = 1; ; round++) {
+    try {
+      return await engine.render(src, data, { ...opts, ...(services ? { services } : {}) });
+    } catch (err) {
+      if (!(err instanceof CatalogRefusal) || !opts.catalog || !services || round >= MAX_CATALOG_ROUNDS) throw err;
+      for (const [key, message] of err.refused) opts.catalog.refused(key, message);
+      services = withoutItems(services, new Set(err.refused.keys()));
+    }
+  }
 }

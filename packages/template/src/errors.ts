@@ -22,7 +22,7 @@ export interface TemplateErrorDetails {
   file?: string;
   line?: number;
   column?: number;
-  /** The KV key the problem came from, when known. */
+  /** The KV key (or catalog item: `service:web@dc1/node/id`) the problem came from, when known. */
   key?: string;
 }
 
@@ -39,6 +39,20 @@ export class TemplateError extends ConfdError<TemplateErrorCode> {
     this.line = details.line;
     this.column = details.column;
     this.key = details.key;
+  }
+}
+
+/**
+ * A render that may leave catalog items out met catalog strings it must not write: it is rendered
+ * again without them. Message and key: the first refusal's.
+ */
+export class CatalogRefusal extends TemplateError {
+  /** Item key (an instance's, a listed service's) → "<file>:<line>:<column>: <what was wrong>". */
+  readonly refused: ReadonlyMap<string, string>;
+  constructor(refused: ReadonlyMap<string, string>) {
+    const [key, message] = [...refused][0]!;
+    super('TEMPLATE_INJECTION', message, { key });
+    this.refused = refused;
   }
 }
 

@@ -2,7 +2,8 @@
 // pass marks them all escaped) compiles to a call of one guard function instead of Handlebars'
 // HTML escaper; helpers that could return raw text from a block ({{#getv}}, {{#lookup}}, raw
 // blocks) are refused by the engine. So the only text that reaches the output unguarded is text
-// written in the template files themselves.
+// written in the template files themselves. Catalog strings are data, never words: one that holds
+// a character HAProxy would read as syntax (WORD_DANGER) is refused where it would be written.
 import Handlebars from 'handlebars';
 import { TemplateProblem, type TemplateLocation } from './errors.js';
 
@@ -10,6 +11,13 @@ import { TemplateProblem, type TemplateLocation } from './errors.js';
 export const GUARD_HELPER = '\u0000guard';
 
 export const DANGER = /[\r\n\0]/;
+
+/**
+ * What a catalog string must not bring into haproxy.cfg: whitespace and control characters (they end
+ * a word or a line), '#' (a comment), quotes and '\\' (HAProxy's quoting), '$' ("$NAME" and "${NAME}"
+ * expand the environment inside double quotes) and '%' (log-format's %[env(NAME)]). Holds DANGER.
+ */
+export const WORD_DANGER = /[\s\0-\x1f\x7f#'"`\\$%]/;
 
 interface CompilerSource {
   currentLocation?: { source?: string; start?: { line: number; column: number } };
@@ -32,8 +40,8 @@ if (typeof Base?.prototype?.['appendEscaped' as keyof JavaScriptCompilerLike] !=
 const REGISTER = 'guardValue';
 
 /**
- * Emits, where Handlebars would emit `escapeExpression(value)`: numbers and strings free of CR, LF
- * and NUL as they are (the common case, inline for speed), anything else through
+ * Emits, where Handlebars would emit `escapeExpression(value)`: numbers and strings free of
+ * WORD_DANGER as they are (the common case, inline for speed), anything else through
  * `helpers[GUARD](value, {f, l, c})`.
  */
 export class GuardedCompiler extends Base {
@@ -46,7 +54,7 @@ export class GuardedCompiler extends Base {
       this.appendToBuffer([
         `((${r} = `,
         this.popStack(),
-        `), typeof ${r} === "number" ? "" + ${r} : typeof ${r} === "string" && ${r}.indexOf("\\n") < 0 && ${r}.indexOf("\\r") < 0 && ${r}.indexOf("\\u0000") < 0 ? ${r} : helpers[`,
+        `), typeof ${r} === "number" ? "" + ${r} : typeof ${r} === "string" && !${String(WORD_DANGER)}.test(${r}) ? ${r} : helpers[`,
         this.quotedString(GUARD_HELPER),
         `](${r}, ${at}))`,
       ]),
@@ -92,9 +100,32 @@ const charName = (s: string): string => {
   return names.join(' and ');
 };
 
-/** Strings from the KV data that hold CR, LF or NUL, with the key each came from. */
+/** The value a map holds for the longest of its texts found in `output` (as it is, or in other case). */
+function longestIn<T>(texts: ReadonlyMap<string, T>, output: string): T | undefined {
+  let best: { text: string; value: T } | undefined;
+  const low = output.toLowerCase();
+  for (const [text, value] of texts) {
+    if ((output.includes(text) || low.includes(text.toLowerCase())) && (!best || text.length > best.text.length)) best = { text, value };
+  }
+  return best?.value;
+}
+
+/** Where a catalog string came from: the item it belongs to, and its field. */
+export interface CatalogSource {
+  /** The item's key (an instance's, or a service's in a service list): what a render may drop. */
+  key: string;
+  /** `service "web" instance "web-9" on node "n1": Meta["zone"]`. */
+  label: string;
+}
+
+/**
+ * Strings from the KV data that hold CR, LF or NUL, with the key each came from; and catalog
+ * strings that hold any WORD_DANGER, with their source.
+ */
 export class Taint {
   readonly #byText = new Map<string, string>();
+  /** Text → every item and field holding it (the guard cannot tell which of them was written). */
+  readonly #catalog = new Map<string, { text: string; sources: CatalogSource[] }>();
   add(text: string, key: string): void {
     if (DANGER.test(text) && !this.#byText.has(text)) this.#byText.set(text, key);
   }
@@ -110,14 +141,24 @@ export class Taint {
       }
     }
   }
+  /** A string of the catalog; only one HAProxy would not read as one word is kept. */
+  addCatalog(text: string, source: CatalogSource): void {
+    if (!WORD_DANGER.test(text)) return;
+    const known = this.#catalog.get(text);
+    if (!known) this.#catalog.set(text, { text, sources: [source] });
+    else if (!known.sources.some((s) => s.key === source.key && s.label === source.label)) known.sources.push(source);
+  }
+  /** Forget the catalog strings: a pass remembers those of the data it renders. */
+  clearCatalog(): void {
+    this.#catalog.clear();
+  }
   /** The key the output most likely came from: a KV string it contains (longest first). */
   keyFor(output: string): string | undefined {
-    let best: { text: string; key: string } | undefined;
-    const low = output.toLowerCase();
-    for (const [text, key] of this.#byText) {
-      if ((output.includes(text) || low.includes(text.toLowerCase())) && (!best || text.length > best.text.length)) best = { text, key };
-    }
-    return best?.key;
+    return longestIn(this.#byText, output);
+  }
+  /** The catalog string the output contains (longest first), with its sources. */
+  catalogFor(output: string): { text: string; sources: CatalogSource[] } | undefined {
+    return this.#catalog.size ? longestIn(this.#catalog, output) : undefined;
   }
   keys(): string[] {
     return [...new Set(this.#byText.values())].sort();
@@ -130,14 +171,55 @@ export interface GuardLocation {
   c: number;
 }
 
-/** What {{value}} writes: its string form, or a TEMPLATE_INJECTION problem if it holds CR, LF or NUL. */
-export function guardedString(value: unknown, at: GuardLocation, taint: Taint | undefined): string {
+/** Takes a refused catalog string instead of failing the render: the caller renders again without its item. */
+export type CatalogCollector = (problem: TemplateProblem & { key: string }) => void;
+
+const snippetOf = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
+const whereOf = (at: GuardLocation): TemplateLocation => ({ file: at.f || undefined, line: at.l || undefined, column: at.l ? at.c : undefined });
+
+/** "whitespace, '#' and a quote": what in `text` HAProxy would read as syntax. */
+function syntaxIn(text: string): string {
+  const kinds: [RegExp, string][] = [
+    [/[\s\0-\x1f\x7f]/, 'whitespace or control characters'],
+    [/#/, "'#'"],
+    [/['"`]/, 'a quote'],
+    [/\\/, 'a backslash'],
+    [/\$/, "'$'"],
+    [/%/, "'%'"],
+  ];
+  const found = kinds.filter(([re]) => re.test(text)).map(([, name]) => name);
+  return found.length > 1 ? `${found.slice(0, -1).join(', ')} and ${found[found.length - 1]}` : (found[0] ?? '');
+}
+
+/** A catalog string about to be written: refused, naming its item and field (each of them, when several hold it). */
+function refuseCatalog(found: { text: string; sources: CatalogSource[] }, at: GuardLocation, collect: CatalogCollector | undefined): string {
+  const problems = found.sources.map(
+    (source) =>
+      new TemplateProblem(
+        'TEMPLATE_INJECTION',
+        `${source.label} ${snippetOf(found.text)} holds ${syntaxIn(found.text)}: HAProxy would not read it as one word` + (collect ? '' : '; nothing was rendered'),
+        { key: source.key, at: whereOf(at) },
+      ) as TemplateProblem & { key: string },
+  );
+  if (!collect) throw problems[0];
+  for (const p of problems) collect(p);
+  return '';
+}
+
+/**
+ * What {{value}} writes: its string form; a TEMPLATE_INJECTION problem if it holds CR, LF or NUL,
+ * or a catalog string that holds WORD_DANGER (given to `collect` when there is one).
+ */
+export function guardedString(value: unknown, at: GuardLocation, taint: Taint | undefined, collect?: CatalogCollector): string {
   if (value == null) return '';
   const s = typeof (value as { toHTML?: unknown }).toHTML === 'function' ? String((value as { toHTML: () => unknown }).toHTML()) : String(value);
+  if (!WORD_DANGER.test(s)) return s;
+  const catalog = taint?.catalogFor(s);
+  if (catalog) return refuseCatalog(catalog, at, collect);
   if (!DANGER.test(s)) return s;
   const key = taint?.keyFor(s);
-  const snippet = JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
-  const where = { file: at.f || undefined, line: at.l || undefined, column: at.l ? at.c : undefined };
+  const snippet = snippetOf(s);
+  const where = whereOf(at);
   if (key !== undefined) {
     throw new TemplateProblem(
       'TEMPLATE_INJECTION',

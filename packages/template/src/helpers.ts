@@ -23,6 +23,8 @@ export interface RenderScope {
   keyOfValue(value: string): string | undefined;
   /** Remember every string inside what was parsed out of `key`'s value, for the injection guard. */
   taint(parsed: unknown, key: string): void;
+  /** Remember a catalog string and where it came from, for the injection guard. */
+  taintCatalog(text: string, source: import('./guard.js').CatalogSource): void;
   /** Lets `entry` fall back to a key's last good value instead of failing the whole render. */
   entries?: EntryRecovery;
   /** The catalog data of the resource's declared services (service.ts). */

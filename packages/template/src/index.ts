@@ -1,5 +1,5 @@
 export { createTemplateEngine } from './engine.js';
-export type { RenderOptions, TemplateData, TemplateEngine, TemplateEngineOptions, TemplatePair } from './engine.js';
+export type { CatalogRecovery, RenderOptions, TemplateData, TemplateEngine, TemplateEngineOptions, TemplatePair } from './engine.js';
 export { TemplateError } from './errors.js';
 export type { TemplateErrorCode, TemplateErrorDetails } from './errors.js';
 export { HELPER_NAMES, globToRegExp } from './helpers.js';

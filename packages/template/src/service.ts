@@ -1,6 +1,6 @@
 // consul-template's `service` and `services` functions over the catalog data the renderer read
 // for a resource's declared services, with consul-template's field names.
-import { parseServiceQuery, parseStatusFilter, serviceQueryText, type ServiceInstance, type ServiceQuery } from '@confd-haproxy/kv';
+import { instanceKey, instanceLabel, listedServiceKey, parseServiceQuery, parseStatusFilter, serviceQueryText, type ServiceInstance, type ServiceQuery } from '@confd-haproxy/kv';
 import { TemplateProblem } from './errors.js';
 import type { Helper, RenderScope } from './helpers.js';
 
@@ -68,8 +68,47 @@ function declaredFor(data: ServiceData, q: ServiceQuery): { text: string; instan
   return undefined;
 }
 
-/** The taint label of a service's strings, for the injection guard's messages. */
-const label = (q: string) => `service "${q}"`;
+const metaFields = (what: string, meta: Record<string, string>): [string, string][] =>
+  Object.entries(meta).flatMap(([k, v]): [string, string][] => [
+    [`a key of ${what}`, k],
+    [`${what}[${JSON.stringify(k)}]`, v],
+  ]);
+
+/** Every string of an instance a template may print, named by its field, for the injection guard. */
+function taintInstance(s: RenderScope, i: ServiceInstance): void {
+  const key = instanceKey(i);
+  const fields: [string, string][] = [
+    ['Node', i.node],
+    ['NodeID', i.nodeId],
+    ['NodeAddress', i.nodeAddress],
+    ['NodeDatacenter', i.nodeDatacenter],
+    ['Address', i.address],
+    ['ID', i.id],
+    ['Name', i.name],
+    ...i.tags.map((t, n): [string, string] => [`Tags[${n}]`, t]),
+    ...metaFields('Meta', i.meta),
+    ...metaFields('NodeMeta', i.nodeMeta),
+  ];
+  for (const [field, text] of fields) s.taintCatalog(text, { key, label: `${instanceLabel(i)}: ${field}` });
+}
+
+/** A datacenter's service list, its names and tags, for the injection guard. */
+function taintList(s: RenderScope, dc: string, list: Readonly<Record<string, readonly string[]>>): void {
+  for (const [name, tags] of Object.entries(list)) {
+    const key = listedServiceKey(dc, name);
+    const at = `the services of ${dc ? `datacenter ${JSON.stringify(dc)}` : 'the local datacenter'}: service ${JSON.stringify(name)}`;
+    s.taintCatalog(name, { key, label: `${at}: Name` });
+    tags.forEach((t, n) => s.taintCatalog(t, { key, label: `${at}: Tags[${n}]` }));
+  }
+}
+
+/** The data without the items (instances, listed services) under `keys`: what a render that refused them renders again. */
+export function withoutItems(data: ServiceData, keys: ReadonlySet<string>): ServiceData {
+  return {
+    health: new Map([...data.health].map(([q, list]) => [q, list.filter((i) => !keys.has(instanceKey(i)))])),
+    catalog: new Map([...data.catalog].map(([dc, list]) => [dc, Object.fromEntries(Object.entries(list).filter(([name]) => !keys.has(listedServiceKey(dc, name))))])),
+  };
+}
 
 export const SERVICE_HELPERS: Readonly<Record<string, Helper>> = {
   /** service "tag.name@dc" ["passing,warning" | "any"]: the instances, passing only by default, sorted by node then ID. */
@@ -89,12 +128,11 @@ export const SERVICE_HELPERS: Readonly<Record<string, Helper>> = {
       const declared = [...data.health.keys()].map((k) => `"${k}"`).join(', ');
       return fail('service', `"${serviceQueryText(q)}" is not among the services this resource declares (${declared}): add it to services = [...] in its [template] table`);
     }
-    const out = found.instances
+    const picked = found.instances
       .filter((i) => !q.tag || found.text === serviceQueryText(q) || i.tags.includes(q.tag))
-      .filter((i) => (filter === undefined ? i.status === 'passing' : filter === 'any' || filter.includes(i.status)))
-      .map(view);
-    s.taint(out, label(serviceQueryText(q)));
-    return out;
+      .filter((i) => (filter === undefined ? i.status === 'passing' : filter === 'any' || filter.includes(i.status)));
+    for (const i of picked) taintInstance(s, i);
+    return picked.map(view);
   },
   /** services ["@dc"]: every service name with its tags, as consul-template's CatalogSnippet list. */
   services: (s, a) => {
@@ -104,8 +142,7 @@ export const SERVICE_HELPERS: Readonly<Record<string, Helper>> = {
     const dc = m[1] ?? '';
     const data = catalogData(s, 'services');
     const list = data.catalog.get(dc) ?? fail('services', `the services of datacenter "${dc}" are not read by this resource: declare a service "name@${dc}" in services = [...]`);
-    const out = Object.entries(list).map(([Name, Tags]) => ({ Name, Tags: [...Tags] }));
-    s.taint(out, dc ? `services "@${dc}"` : 'services');
-    return out;
+    taintList(s, dc, list);
+    return Object.entries(list).map(([Name, Tags]) => ({ Name, Tags: [...Tags] }));
   },
 };
