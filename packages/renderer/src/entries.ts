@@ -13,7 +13,7 @@ export interface BadEntry {
   /** "<key>: entry: <what is wrong>", or "service "web" instance "web-9" on node "n1": <what is wrong>". */
   message: string;
   /** What was rendered instead: the key's last good value, or nothing. */
-  fallback: 'last-good' | 'left-out';
+  fallback: 'last-good' | 'left-out' | 'kept';
   /** A KV entry read through `entry`, or a catalog instance (or listed service), always left out. */
   source: 'entry' | 'catalog';
 }

@@ -5,7 +5,7 @@ import { ConfdError } from '@confd-haproxy/base';
 export interface GuardLimits {
   /** Refuse a render with fewer server lines than this. */
   minServers?: number;
-  /** Refuse a render that removes more than this share (0..1) of the current server lines. */
+  /** Refuse a render that removes more than this share (0..1) of the current server lines, or of its listen/backend/frontend sections. */
   maxRemoved?: number;
 }
 
@@ -17,6 +17,18 @@ export class GuardError extends ConfdError<'GUARD_REFUSED'> {
 }
 
 const countServers = (cfg: string) => (cfg.match(/^\s+server\s+\S+/gm) ?? []).length;
+const sectionNames = (cfg: string) => new Set([...cfg.matchAll(/^(listen|backend|frontend)\s+(\S+)/gm)].map((m) => `${m[1]} ${m[2]}`));
+
+/** Why removing these sections breaks max_removed, or undefined. */
+function sectionsRemovedProblem(name: string, previous: string, rendered: string, maxRemoved: number): GuardError | undefined {
+  const before = sectionNames(previous);
+  if (before.size === 0) return undefined;
+  const now = sectionNames(rendered);
+  const gone = [...before].filter((s) => !now.has(s));
+  const share = gone.length / before.size;
+  if (share <= maxRemoved) return undefined;
+  return new GuardError(`${name}: the render removes ${gone.length} of ${before.size} sections at once (${gone.join(', ')}; ${Math.round(share * 100)} % > max_removed ${Math.round(maxRemoved * 100)} %); keeping the last good file`);
+}
 
 /** Why this render must not replace `previous`, or undefined when it may. */
 export function guardRender(opts: { name: string; previous: string | undefined; rendered: string; knownLeader: boolean; allowStale: boolean; limits: GuardLimits }): GuardError | undefined {
@@ -36,6 +48,7 @@ export function guardRender(opts: { name: string; previous: string | undefined; 
       return new GuardError(`${name}: the render removes ${before - now} of ${before} servers at once (${Math.round(removed * 100)} % > max_removed ${Math.round(limits.maxRemoved * 100)} %); keeping the last good file`);
     }
   }
+  if (limits.maxRemoved !== undefined && previous !== undefined) return sectionsRemovedProblem(name, previous, rendered, limits.maxRemoved);
   return undefined;
 }
 

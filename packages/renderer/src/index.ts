@@ -7,6 +7,7 @@ export type { GuardLimits } from './guards.js';
 export { EntryMemory, entriesPath } from './entries.js';
 export type { BadEntry } from './entries.js';
 export { decideOwnership } from './ownership.js';
+export { holdServedSections, sectionNamesOf } from './hold.js';
 export type { Ownership, StoredPair } from './ownership.js';
 export { guardEmptiedBackends } from './guards.js';
 export { catalogKeys, serviceData } from './services.js';

@@ -30,6 +30,7 @@ import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
 import { mostKeysGone, ResetHold } from './reset-hold.js';
 import { catalogKeys, catalogOf, watchCatalogKey, type CatalogSnapshot } from './services.js';
 import { guardStage, readStage, renderStage, type ReadInput, type RenderResult } from './stages.js';
+import { holdServedSections } from './hold.js';
 
 export type RendererLogger = Logger;
 
@@ -138,6 +139,13 @@ type Step =
   /** A runtime-only pass found nothing to do for it. */
   | { skipped: true };
 
+/** What a bad entry renders instead, in its log line. */
+const FALLBACK_TEXT: Record<BadEntry['fallback'], string> = {
+  'last-good': 'rendering its last good value',
+  'left-out': 'leaving it out (no good value seen yet)',
+  kept: 'keeping its listens as dest serves them (no good value seen yet)',
+};
+
 /** A runtime-only pass looks only at resources the runtime API can update. */
 const runtimeCandidate = (r: ResourceConfig, ctx: PassContext) => Boolean(r.runtimeSocket) && !ctx.noop && !ctx.syncOnly && r.dest !== STDOUT_DEST;
 
@@ -164,7 +172,7 @@ export class Renderer {
       const id = `${resource}\0${b.key}`;
       if (this.#loggedBad.get(id) === b.message) continue;
       this.#loggedBad.set(id, b.message);
-      const instead = b.fallback === 'last-good' ? 'rendering its last good value' : 'leaving it out (no good value seen yet)';
+      const instead = FALLBACK_TEXT[b.fallback];
       if (b.source === 'catalog') this.#opts.logger.error(`${resource}: ${b.message}; leaving it out, everything else renders as the catalog holds it`);
       else this.#opts.logger.error(`${resource}: ${b.message}; ${instead}, every other entry renders as the store holds it`);
     }
@@ -269,14 +277,19 @@ export class Renderer {
       const e = err as Error;
       return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${e.message}; ${r.dest} left as it was`);
     }
-    this.#keepEntries(r, rendered, ctx);
-    if (r.dest === STDOUT_DEST) return { done: this.#print(r, rendered.text, rlog) };
+    if (r.dest === STDOUT_DEST) {
+      this.#keepEntries(r, rendered, ctx);
+      return { done: this.#print(r, rendered.text, rlog) };
+    }
     let previous: string | undefined;
     try {
       previous = await readDest(r.name, r.dest);
     } catch (err) {
+      this.#keepEntries(r, rendered, ctx);
       return failedStep(r, err as Error, ctx, rlog, 'refused', (err as Error).message);
     }
+    rendered = { ...rendered, ...holdServedSections(previous, rendered.text, rendered.bad) };
+    this.#keepEntries(r, rendered, ctx);
     const change: Change = { resource: r, previous, rendered: rendered.text };
     const strategy = chooseApply(change, ctx);
     if (ctx.runtimeOnly && strategy.kind !== 'runtime-api') return previous !== rendered.text ? { deferred: r.name } : { skipped: true };
