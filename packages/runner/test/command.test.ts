@@ -1,7 +1,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dedupeCommands, describeFailure, MAX_OUTPUT_BYTES, runCommand, type RunnerLogger } from '@confd-haproxy/runner';
+import { commandEnv, dedupeCommands, describeFailure, MAX_OUTPUT_BYTES, runCommand, type RunnerLogger } from '@confd-haproxy/runner';
 
 // process.kill(pid, 0) fails for a gone process; a killed one whose parent died stays a zombie
 // until PID 1 reaps it, and this VM's PID 1 never does — so a zombie counts as gone too.
@@ -89,6 +89,36 @@ t.test('argv commands lead their own process group too: a timeout kills the prog
   t.teardown(reap([pid!]));
   t.match(await running, { ok: false, timedOut: true });
   t.ok(await gone(pid!), 'the child is gone');
+});
+
+t.test('commands see PATH, HOME, LANG, LC_*, TZ, TMPDIR, HAPROXY_* and the names asked for, never a store credential', async (t) => {
+  const env = {
+    PATH: '/usr/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C',
+    TZ: 'UTC',
+    TMPDIR: '/tmp',
+    HAPROXY_STATS_SOCKET: '/run/haproxy/admin.sock',
+    EXTRA: 'yes',
+    CONSUL_HTTP_TOKEN: 'secret',
+    CONSUL_HTTP_TOKEN_FILE: '/etc/token',
+    CONSUL_CLIENT_KEY: '/etc/key.pem',
+    ETCDCTL_PASSWORD: 'secret',
+    REDISCLI_AUTH: 'secret',
+    UNSET: undefined,
+  };
+  t.same(commandEnv(env, ['EXTRA']), {
+    PATH: '/usr/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C',
+    TZ: 'UTC',
+    TMPDIR: '/tmp',
+    HAPROXY_STATS_SOCKET: '/run/haproxy/admin.sock',
+    EXTRA: 'yes',
+  });
+  t.notOk('EXTRA' in commandEnv(env), 'a name not asked for stays out');
 });
 
 t.test('a chatty command keeps only the tail of its output', async (t) => {
