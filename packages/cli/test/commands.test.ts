@@ -77,6 +77,13 @@ t.test('bad usage exits 64 with the reason on the given stderr', async (t) => {
   t.same([both.code, both.err], [64, 'confd-haproxy: --onetime and --watch exclude each other\n']);
 });
 
+t.test('an --allow-command pattern that is not words and globs, or a --command-env that is not a name, is bad usage', async (t) => {
+  const pattern = await run(['--onetime', '--backend', 'file', '--file', 'x.json', '--allow-command', 'systemctl reload haproxy; true']);
+  t.same([pattern.code, pattern.err], [64, 'confd-haproxy: --allow-command: "systemctl reload haproxy; true" is not plain words and globs (shell operator ";")\n']);
+  const name = await run(['--onetime', '--backend', 'file', '--file', 'x.json', '--command-env', 'A-B']);
+  t.same([name.code, name.err], [64, 'confd-haproxy: --command-env: "A-B" is not a variable name\n']);
+});
+
 t.test('store settings left empty in confd.toml count as not given', async (t) => {
   const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
   writeFileSync(join(dir, 'confd.toml'), 'backend = ""\nscheme = ""\nauth_token = ""\nusername = ""\nnodes = []\n');

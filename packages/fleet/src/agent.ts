@@ -224,13 +224,11 @@ export class FleetAgent {
     return this.#trust.length ? untrustedReason(b, this.#trust) : undefined;
   }
 
-  /** The local policy's objections to a materialized bundle (none when it does not load: the pass says why). */
+  /** The local policy's objections to a materialized bundle, its commands read as argv words (none when it does not load: the pass says why). */
   async policyProblem(dir: string): Promise<string | undefined> {
-    const policy = this.#policy;
-    if (!policy.allowCommands.length && !policy.allowDests.length) return undefined;
     try {
       const resources = await loadResources({ confdir: dir, prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir });
-      const problems = policyProblems(resources, policy);
+      const problems = policyProblems(resources, this.#policy, { fromBundle: true });
       return problems.length ? problems.join('; ') : undefined;
     } catch (err) {
       if (err instanceof ResourceError) return undefined;
@@ -261,7 +259,7 @@ export class FleetAgent {
 
   /** Every resource must load and render before any dest is touched; then the real pass checks and swaps. Undefined: refused. */
   async #passWith(b: Bundle, dir: string): Promise<Applied | undefined> {
-    const renderer = new Renderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir });
+    const renderer = new Renderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, fromBundle: true });
     const plan = await renderer.pass(undefined, { noop: true });
     const pass = plan.ok ? await renderer.pass() : plan;
     if (!pass.ok) {
@@ -314,6 +312,8 @@ export class FleetAgent {
       ...this.#opts,
       confdir: this.#applied?.dir ?? this.#opts.confdir,
       destDir: this.#opts.confdir,
+      // Until a bundle is adopted it runs the operator's own --confdir.
+      fromBundle: this.#applied !== undefined,
       signal,
       onPass: (p) => {
         this.#recordPass(p);

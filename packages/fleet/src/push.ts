@@ -25,6 +25,8 @@ export interface PushOptions {
   logger: RendererLogger;
   signal: AbortSignal;
   env?: Record<string, string | undefined>;
+  /** Names of env that check_cmd and reload_cmd see besides the defaults (--command-env). */
+  commandEnv?: readonly string[];
   prefix?: string;
   commandTimeoutMs?: number;
   /** Sign the bundle with this Ed25519 key (push --sign-key). */
@@ -51,6 +53,9 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     logger: opts.logger,
     signal: opts.signal,
     env: opts.env ?? {},
+    commandEnv: opts.commandEnv ?? [],
+    // Run the way every instance will run it: a bundle's commands are argv words, never a shell.
+    fromBundle: true,
     prefix: opts.prefix ?? '',
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
   };

@@ -42,13 +42,14 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
       logger: quiet,
       signal: ac.signal,
       env: { PATH: process.env.PATH, RELOAD_LOG: join(root, n, 'reloads.log') },
+      commandEnv: ['RELOAD_LOG'],
       wait: { minMs: 20, maxMs: 200 },
       diffsBeforeSync: 2,
       checkIntervalMs: 100,
       statusTtlMs,
       retryRefusedMs: 300,
       trustKeys: [readTrustKey(keys.pubFile)],
-      policy: { allowCommands: [RELOAD, '/usr/sbin/haproxy -c *'], allowDests: [confdir] },
+      policy: { allowCommands: [RELOAD, '/usr/sbin/haproxy -c -q -f *'], allowDests: [confdir] },
       onBundle: (e) => events.push(e),
     }).finally(() => s.close());
     return {
@@ -142,8 +143,8 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
 
   await t.test('a signed push with a command outside --allow-command is refused by every instance, and nothing runs', async (t) => {
     const running = (await readFleet(admin)).rows[0]!.version;
-    // The glob "/usr/sbin/haproxy -c *" does not stretch over a ";" into a second command.
-    const r = await push('v3', { check: `${CHECK}; ${evil.check}`, reload: evil.reload });
+    // The glob word of "/usr/sbin/haproxy -c -q -f *" does not stretch over a space into more words.
+    const r = await push('v3', { check: `${CHECK} ${evil.check}`, reload: evil.reload });
     t.equal(r.changed, true, 'the pusher signs whatever it is given');
     await refusedBy(r.bundle.version, 1);
     const v = await fleetWhen((x) => x.rows.every((row) => row.status.refused?.version === r.bundle.version));

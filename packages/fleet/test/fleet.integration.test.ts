@@ -54,6 +54,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
           logger: quiet,
           signal: ac.signal,
           env: { PATH: process.env.PATH, RELOAD_LOG: inst.reloadLog, REFUSE_FILE: inst.refuseFile },
+          commandEnv: ['RELOAD_LOG', 'REFUSE_FILE'],
           wait: { minMs: 20, maxMs: 200 },
           diffsBeforeSync: extra.diffsBeforeSync ?? 2,
           checkIntervalMs: 100,
@@ -82,7 +83,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
   const push = (marker: string, from: { confdir: string; stateDir: string; reloadLog: string; refuseFile: string } = outside) => {
     writeConfdir(from.confdir, marker, REFUSABLE);
     const env = { PATH: process.env.PATH, RELOAD_LOG: from.reloadLog, REFUSE_FILE: from.refuseFile };
-    return pushConfig({ store: admin, confdir: from.confdir, stateDir: from.stateDir, logger: quiet, signal: new AbortController().signal, env });
+    return pushConfig({ store: admin, confdir: from.confdir, stateDir: from.stateDir, logger: quiet, signal: new AbortController().signal, env, commandEnv: ['RELOAD_LOG', 'REFUSE_FILE'] });
   };
 
   await t.test('three instances publish their status before any push', async (t) => {

@@ -9,6 +9,7 @@ import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVInfo, type
 import {
   applySwapped,
   chooseApply,
+  commandMode,
   loadResources,
   policyProblems,
   readDest,
@@ -23,7 +24,7 @@ import {
   type Swapped,
   type SwapOptions,
 } from '@confd-haproxy/resource';
-import { createQuiescence, type CommandResult } from '@confd-haproxy/runner';
+import { commandEnv, createQuiescence, type CommandResult } from '@confd-haproxy/runner';
 import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
@@ -45,8 +46,12 @@ export interface RendererOptions {
   prefix?: string;
   logger: RendererLogger;
   signal: AbortSignal;
-  /** For templates' getenv and for commands. */
+  /** For templates' getenv; commands see only its names that commandEnv keeps. */
   env?: Record<string, string | undefined>;
+  /** Names of env that check_cmd and reload_cmd see besides PATH, HOME, LANG, LC_*, TZ, TMPDIR and HAPROXY_* (--command-env). */
+  commandEnv?: readonly string[];
+  /** conf.d comes from a store bundle: its commands run as argv words, never through a shell. */
+  fromBundle?: boolean;
   commandTimeoutMs?: number;
   /** Quiescence in watch mode. */
   wait?: { minMs: number; maxMs: number };
@@ -193,10 +198,14 @@ export class Renderer {
     this.#engine.reset();
   }
 
+  get #policy(): LocalPolicy {
+    return this.#opts.policy ?? { allowCommands: [], allowDests: [] };
+  }
+
   async resources(): Promise<ResourceConfig[]> {
     if (this.#resources) return this.#resources;
     const loaded = await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
-    const problems = this.#opts.policy ? policyProblems(loaded, this.#opts.policy) : [];
+    const problems = policyProblems(loaded, this.#policy, { fromBundle: this.#opts.fromBundle ?? false });
     if (problems.length) throw new ResourceError('RESOURCE_NOT_ALLOWED', problems.join('\n'));
     this.#resources = loaded;
     return loaded;
@@ -254,15 +263,17 @@ export class Renderer {
     const noop = mode.noop ?? o.noop ?? false;
     const syncOnly = o.syncOnly ?? false;
     const commandTimeoutMs = o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    const env = o.env ?? {};
+    // check_cmd and reload_cmd: never the store's credentials, and argv words unless the operator's own conf.d allows a shell.
+    const env = commandEnv(o.env ?? {}, o.commandEnv ?? []);
+    const run = commandMode({ fromBundle: o.fromBundle ?? false, allowCommands: this.#policy.allowCommands });
     return {
       read: { store: o.store, snapshots, catalog: mode.catalog, signal: o.signal },
       noop,
       syncOnly,
       runtimeOnly: mode.runtimeOnly ?? false,
-      swap: { noop, syncOnly, keepStageFile: o.keepStageFile ?? false, commandTimeoutMs, env, logger: o.logger, signal: o.signal },
+      swap: { noop, syncOnly, keepStageFile: o.keepStageFile ?? false, commandTimeoutMs, env, commandMode: run, logger: o.logger, signal: o.signal },
       // A stop does not abort a reload: a swapped dest is reloaded (bounded by its timeout), never half-applied.
-      reload: { commandTimeoutMs, env, logger: o.logger },
+      reload: { commandTimeoutMs, env, commandMode: run, logger: o.logger },
       badEntries: [],
     };
   }

@@ -1,9 +1,12 @@
 export { loadResources, validateResource, STDOUT_DEST } from './load.js';
 export type { ResourceConfig, LoadResourcesOptions } from './load.js';
-export { stageAndSwap, shellQuote, substituteSrc, removeStageFilesSync, readDest } from './pipeline.js';
+export { stageAndSwap, removeStageFilesSync, readDest } from './pipeline.js';
 export type { SwapOptions, ResourceResult, SwapResult } from './pipeline.js';
 export * from './apply/index.js';
 export { ResourceError } from './errors.js';
 export type { ResourceErrorCode } from './errors.js';
-export { commandAllowed, policyProblems, realPath } from './policy.js';
+export { policyProblems, realPath } from './policy.js';
+export { commandAllowed, commandMode, commandProblems, invocation, patternProblem, shellQuote, substituteSrc } from './command-policy.js';
+export { PLAIN_CHARS, PLAIN_CHARS_TEXT } from './plain.js';
+export type { CommandMode, Invocation } from './command-policy.js';
 export type { LocalPolicy } from './policy.js';

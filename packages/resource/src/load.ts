@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { parseServiceQuery, serviceQueryText } from '@confd-haproxy/kv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ResourceError } from './errors.js';
+import { notPlain, PLAIN_CHARS_TEXT } from './plain.js';
 
 export interface ResourceConfig {
   /** conf.d/haproxy.toml, relative to the confdir, for messages. */
@@ -101,6 +102,12 @@ export function specialFileKind(st: FileType): string | undefined {
   return 'not a regular file';
 }
 
+/** dest as written holds only plain characters: its stage path becomes check_cmd's `{{.src}}`, and a dest is no place for shell syntax. */
+function checkDestName(destRaw: string, bad: (msg: string) => ResourceError): void {
+  const chars = notPlain(destRaw);
+  if (chars.length) throw bad(`[template].dest ${JSON.stringify(destRaw)} holds ${chars.map((c) => JSON.stringify(c)).join(' ')}: a dest may hold only ${PLAIN_CHARS_TEXT}`);
+}
+
 /** dest's directory exists and dest, when it exists, is a regular file (a FIFO or a device would hang a read). */
 function checkDest(destRaw: string, dest: string, bad: (msg: string) => ResourceError): void {
   const destDir = dirname(dest);
@@ -156,6 +163,7 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const src = resolve(templatesDir, srcName);
   if (!statOf(src)?.isFile()) throw bad(`[template].src "${srcName}" does not exist (looked for ${src})`);
   const destRaw = str('dest', true)!;
+  checkDestName(destRaw, bad);
   const dest = destRaw === STDOUT_DEST ? STDOUT_DEST : isAbsolute(destRaw) ? destRaw : resolve(opts.destDir ?? confdir, destRaw);
   if (dest !== STDOUT_DEST) checkDest(destRaw, dest, bad);
   const services = serviceList(tt.services, bad);

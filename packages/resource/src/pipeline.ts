@@ -3,10 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { describeFailure, runCommand, type CommandResult, type RunnerLogger } from '@confd-haproxy/runner';
+import { commandRefusal, invocation, stagePath, type CommandMode } from './command-policy.js';
 import { ResourceError } from './errors.js';
 import { specialFileKind, type ResourceConfig } from './load.js';
 
@@ -20,6 +21,8 @@ export interface SwapOptions {
   commandTimeoutMs?: number;
   /** The environment of check_cmd. */
   env?: Record<string, string | undefined>;
+  /** How check_cmd runs (command-policy.ts): through /bin/sh (the default, as confd) or as argv words. */
+  commandMode?: CommandMode;
   logger?: RunnerLogger;
   signal?: AbortSignal;
 }
@@ -107,19 +110,9 @@ async function readState(path: string, resource = path): Promise<FileState | und
   }
 }
 
-/** Single-quote for /bin/sh: the only thing ever substituted into a command is a path we made. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** check_cmd's `{{.src}}` (confd spelling, spaces allowed) → the quoted stage path; nothing else is substituted. */
-export function substituteSrc(command: string, stage: string): string {
-  return command.replace(/\{\{\s*\.src\s*\}\}/g, () => shellQuote(stage));
-}
-
 /** Write a file next to dest with the final mode and owner from its first byte; returns its path. */
 async function writeStage(dest: string, content: Buffer, mode: number, uid: number, gid: number): Promise<string> {
-  const stage = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}`);
+  const stage = stagePath(dest, randomBytes(6).toString('hex'));
   // 'wx' never follows or reuses an existing path; the mode is never wider than the final one.
   const fh = await open(stage, 'wx', mode & 0o777);
   liveStages.add(stage);
@@ -216,6 +209,15 @@ export function commandOutput(r: CommandResult): string {
   return out ? `\n${out.split('\n').slice(-20).join('\n')}` : '';
 }
 
+/** A command of the resource that may not run in this mode: refused before anything is staged or run. */
+function refusedCommand(r: ResourceConfig, mode: CommandMode): ResourceError | undefined {
+  for (const [field, command] of [['check_cmd', r.checkCmd], ['reload_cmd', r.reloadCmd]] as const) {
+    const why = command === undefined ? undefined : commandRefusal(command, mode);
+    if (why) return new ResourceError('RESOURCE_NOT_ALLOWED', `${r.name}: ${field} ${JSON.stringify(command)} ${why}; ${r.dest} left as it was`);
+  }
+  return undefined;
+}
+
 /** Stage, compare, check and swap one rendered resource. The reload is left to the caller. */
 export async function stageAndSwap(resource: ResourceConfig, rendered: string, opts: SwapOptions = {}): Promise<SwapResult> {
   const { dest } = resource;
@@ -234,6 +236,8 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   const diff = createTwoFilesPatch(dest, dest, previous?.content.toString() ?? '', rendered, '', '', { context: 3 });
   if (opts.noop) return { ...base, changed: true, diff };
   if (previous) Object.assign(base, { previous: previous.content.toString() });
+  const refused = opts.syncOnly ? undefined : refusedCommand(resource, opts.commandMode ?? 'shell');
+  if (refused) return { ...base, changed: true, diff, error: refused };
 
   let stage: string;
   try {
@@ -248,8 +252,11 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   };
   const commands: CommandResult[] = [];
   let checked = false;
-  if (resource.checkCmd && !opts.syncOnly) {
-    const r = await runCommand(substituteSrc(resource.checkCmd, stage), {
+  const check = resource.checkCmd && !opts.syncOnly ? invocation(resource.checkCmd, opts.commandMode ?? 'shell', stage) : undefined;
+  // A check that cannot be read as words was refused above, before anything was staged.
+  if (check && 'command' in check) {
+    const r = await runCommand(check.command, {
+      ...(check.argv ? { argv: check.argv } : {}),
       timeoutMs: resource.commandTimeoutMs ?? opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),

@@ -73,6 +73,9 @@ const cases: [string, string, RegExp][] = [
   ['a services entry that is not a service query', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nservices = ["web", "we b"]'), /\[template\]\.services entry "we b" is not a service/],
   ['services that are not strings', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nservices = "web"'), /\[template\]\.services must be an array of strings/],
   ['neither keys nor services', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nservices = []'), /\[template\]\.keys must be a non-empty array .*unless services is given/],
+  ['a dest with a command substitution', toml('src = "haproxy.cfg.hbs"\ndest = "out/h$(id>PWNED).cfg"\nkeys = ["/a"]'), /conf\.d\/bad\.toml: \[template\]\.dest "out\/h\$\(id>PWNED\)\.cfg" holds "\$" "\(" ">" "\)": a dest may hold only letters, digits and _ @ % \+ = : , \. \/ -/],
+  ['a dest with a space, a quote or a backtick', toml(`src = "haproxy.cfg.hbs"\ndest = 'out/a b"\`c'\nkeys = ["/a"]`), /\[template\]\.dest "out\/a b\\"`c" holds " " "\\"" "`"/],
+  ['a dest with a newline', toml('src = "haproxy.cfg.hbs"\ndest = "out/a\\nb"\nkeys = ["/a"]'), /\[template\]\.dest "out\/a\\nb" holds "\\n"/],
   ['a bad command_timeout', toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\ncommand_timeout = "soon"'), /command_timeout "soon" is not a duration/],
 ];
 for (const [what, text, message] of cases) {

@@ -1,5 +1,6 @@
-// Shell commands for check_cmd and reload_cmd: own process group, a timeout that kills the whole
-// group (grandchildren included), a bounded tail of the output, and the outcome returned as data.
+// Commands for check_cmd and reload_cmd, through /bin/sh or as argv words without a shell: own
+// process group, a timeout that kills the whole group (grandchildren included), a bounded tail of
+// the output, and the outcome returned as data.
 import { execa } from 'execa';
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Logger } from '@confd-haproxy/base';
 
@@ -13,8 +14,10 @@ export interface RunCommandOptions {
   /** Default 30 000 ms. */
   timeoutMs?: number;
   cwd?: string;
-  /** The exact environment of the command (the caller decides what it holds); default: inherited. */
+  /** The exact environment of the command (the caller decides what it holds, see commandEnv); default: inherited. */
   env?: Record<string, string | undefined>;
+  /** Run these words as the program and its arguments, without a shell; `command` is then only the text for logs and results. */
+  argv?: readonly string[];
   signal?: AbortSignal;
   logger?: RunnerLogger;
   /** After SIGTERM to the group, SIGKILL this much later (ms). Default 1000. */
@@ -32,6 +35,8 @@ export interface CommandResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** Why the program could not be started at all (argv: not found, not executable). */
+  notStarted?: string;
 }
 
 export const MAX_OUTPUT_BYTES = 64 * 1024;
@@ -76,10 +81,11 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
   const grace = opts.killGraceMs ?? 1000;
   const started = Date.now();
   const log = opts.logger;
-  log?.debug(`running "${command}" (timeout ${timeoutMs} ms)`);
-  // detached: the shell leads its own process group, so the whole tree can be signalled at once.
-  const child = execa(command, {
-    shell: '/bin/sh',
+  log?.debug(`running "${command}"${opts.argv ? ' without a shell' : ''} (timeout ${timeoutMs} ms)`);
+  const [file, ...args] = opts.argv ?? [command];
+  // detached: the command leads its own process group, so the whole tree can be signalled at once.
+  const child = execa(file!, args, {
+    shell: opts.argv ? false : '/bin/sh',
     detached: true,
     reject: false,
     buffer: false,
@@ -113,6 +119,7 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
   // The shell may be gone while children that ignored SIGTERM live on: make sure the group is.
   if (timedOut || aborted) killGroup(child.pid, 'SIGKILL');
   if (hardKill) clearTimeout(hardKill);
+  const unstarted = notStarted(r);
   const result: CommandResult = {
     command,
     ok: !timedOut && !aborted && r.exitCode === 0,
@@ -123,6 +130,7 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
     stdout: stdout.toString(),
     stderr: stderr.toString(),
     durationMs: Date.now() - started,
+    ...(unstarted ? { notStarted: unstarted } : {}),
   };
   if (log) {
     const out = [result.stdout.trim(), result.stderr.trim()].filter(Boolean).join('\n');
@@ -133,8 +141,14 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
   return result;
 }
 
+/** A spawn error (ENOENT, EACCES): the program never ran. */
+function notStarted(r: { exitCode?: number; signal?: string; code?: string; originalMessage?: string }): string | undefined {
+  return r.exitCode === undefined && !r.signal && r.code ? (r.originalMessage ?? r.code) : undefined;
+}
+
 /** "exited with 3", "timed out after 30001 ms (process group killed)", ... for messages. */
 export function describeFailure(r: CommandResult): string {
+  if (r.notStarted) return `could not be started (${r.notStarted})`;
   if (r.timedOut) return `timed out after ${r.durationMs} ms (process group killed)`;
   if (r.aborted) return 'was aborted (process group killed)';
   if (r.signal) return `was killed by ${r.signal}`;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dedupeCommands, MAX_OUTPUT_BYTES, runCommand, type RunnerLogger } from '@confd-haproxy/runner';
+import { commandEnv, dedupeCommands, describeFailure, MAX_OUTPUT_BYTES, runCommand, type RunnerLogger } from '@confd-haproxy/runner';
 
 // process.kill(pid, 0) fails for a gone process; a killed one whose parent died stays a zombie
 // until PID 1 reaps it, and this VM's PID 1 never does — so a zombie counts as gone too.
@@ -65,6 +65,60 @@ t.test('a command sees only the environment it is given, in the directory it is 
   const dir = t.testdir({});
   const r = await runCommand('echo "[$SECRET][$ONLY]"; pwd', { env: { ONLY: 'yes', PATH: '/usr/bin:/bin' }, cwd: dir });
   t.equal(r.stdout, `[][yes]\n${dir}\n`);
+});
+
+t.test('argv words run without a shell: quotes, $ and ; reach the program as they are', async (t) => {
+  const dir = t.testdir({});
+  const odd = `a b 'q' "dq" $(touch ${join(dir, 'ran')}); x`;
+  const r = await runCommand('shown only', { argv: ['/usr/bin/printf', '[%s]', odd, '$HOME'], env: { HOME: '/nowhere' } });
+  t.match(r, { command: 'shown only', ok: true, stdout: `[${odd}][$HOME]` });
+  t.notOk(existsSync(join(dir, 'ran')), 'nothing in the words ran');
+});
+
+t.test('a program that cannot be started is a failed result saying why', async (t) => {
+  const r = await runCommand('/no/such/program', { argv: ['/no/such/program', 'x'] });
+  t.match(r, { ok: false, exitCode: undefined, notStarted: /ENOENT/ });
+  t.match(describeFailure(r), /^could not be started \(.*ENOENT.*\)$/);
+});
+
+t.test('argv commands lead their own process group too: a timeout kills the program\'s children', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'pids');
+  const running = runCommand('a script', { argv: ['/bin/sh', '-c', `sleep 60 & echo $! > ${file}; wait`], timeoutMs: 500, killGraceMs: 200 });
+  const [pid] = await pidsIn(file, 1);
+  t.teardown(reap([pid!]));
+  t.match(await running, { ok: false, timedOut: true });
+  t.ok(await gone(pid!), 'the child is gone');
+});
+
+t.test('commands see PATH, HOME, LANG, LC_*, TZ, TMPDIR, HAPROXY_* and the names asked for, never a store credential', async (t) => {
+  const env = {
+    PATH: '/usr/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C',
+    TZ: 'UTC',
+    TMPDIR: '/tmp',
+    HAPROXY_STATS_SOCKET: '/run/haproxy/admin.sock',
+    EXTRA: 'yes',
+    CONSUL_HTTP_TOKEN: 'secret',
+    CONSUL_HTTP_TOKEN_FILE: '/etc/token',
+    CONSUL_CLIENT_KEY: '/etc/key.pem',
+    ETCDCTL_PASSWORD: 'secret',
+    REDISCLI_AUTH: 'secret',
+    UNSET: undefined,
+  };
+  t.same(commandEnv(env, ['EXTRA']), {
+    PATH: '/usr/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C',
+    TZ: 'UTC',
+    TMPDIR: '/tmp',
+    HAPROXY_STATS_SOCKET: '/run/haproxy/admin.sock',
+    EXTRA: 'yes',
+  });
+  t.notOk('EXTRA' in commandEnv(env), 'a name not asked for stays out');
 });
 
 t.test('a chatty command keeps only the tail of its output', async (t) => {

@@ -7,6 +7,7 @@ import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTr
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { patternProblem } from '@confd-haproxy/resource';
 import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -50,6 +51,7 @@ interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
   trustKey: string[];
   allowCommand: string[];
   allowDest: string[];
+  commandEnv: string[];
   signKey?: string;
   allowSecrets?: boolean;
 }
@@ -111,8 +113,9 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
     .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key (repeatable, for key rotation)', repeat, [])
-    .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must equal one of these or match it as a glob (* and ? never match a shell operator); repeatable', repeat, [])
+    .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must match one of these word for word ({{.src}}: the stage file; * and ? in a word match only letters, digits and _ @ % + = : , . / -); commands then run without a shell; repeatable', repeat, [])
     .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
+    .option('--command-env <name>', 'a variable check_cmd and reload_cmd see besides PATH, HOME, LANG, LANGUAGE, LC_*, TZ, TMPDIR and HAPROXY_* (never the store credentials unless named here); repeatable', repeat, [])
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
     .action(runAs('run'));
@@ -232,6 +235,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
     prefix: flags.prefix ?? '',
     logger,
     env: process.env,
+    commandEnv: commandEnvNames(flags.commandEnv ?? []),
     commandTimeoutMs: parseDuration(flags.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT, '--command-timeout', 's'),
     wait: parseWait(flags.wait ?? '200ms:2s'),
     noop: Boolean(flags.noop),
@@ -402,6 +406,7 @@ export async function pushCommand(session: Session, cmd: Command): Promise<numbe
     logger: settings.logger,
     signal: session.signals.stop,
     env: process.env,
+    commandEnv: opts.commandEnv ?? [],
     prefix: opts.prefix ?? '',
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     allowSecrets: Boolean(settings.flags.allowSecrets),
@@ -449,9 +454,18 @@ function localTrust(flags: Flags): LocalTrust {
   if (flags.trustKey.length && !flags.configFromStore) throw new UsageError('--trust-key applies to bundles: it needs --config-from-store');
   const empty = flags.allowCommand.find((p) => !p.trim());
   if (empty !== undefined) throw new UsageError('--allow-command: an empty pattern');
+  const unreadable = flags.allowCommand.map(patternProblem).find(Boolean);
+  if (unreadable) throw new UsageError(`--allow-command: ${unreadable}`);
   const relativeDir = flags.allowDest.find((d) => !d.startsWith('/'));
   if (relativeDir !== undefined) throw new UsageError(`--allow-dest: "${relativeDir}" is not an absolute directory`);
   return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, allowDests: flags.allowDest } };
+}
+
+/** --command-env: variable names, checked. */
+function commandEnvNames(names: string[]): string[] {
+  const bad = names.find((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
+  if (bad !== undefined) throw new UsageError(`--command-env: "${bad}" is not a variable name`);
+  return names;
 }
 
 /** One configuration cycle of a long run: until SIGHUP or a stop. */

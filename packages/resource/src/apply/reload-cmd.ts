@@ -3,6 +3,7 @@
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { withFields, type FieldLogger } from '@confd-haproxy/kv';
 import { dedupeCommands, describeFailure, runCommand, type CommandResult } from '@confd-haproxy/runner';
+import { invocation, type CommandMode } from '../command-policy.js';
 import { ResourceError } from '../errors.js';
 import { commandOutput, errorMessage, type SwapResult } from '../pipeline.js';
 
@@ -11,6 +12,8 @@ export interface ReloadOptions {
   commandTimeoutMs?: number;
   /** The environment of reload_cmd. */
   env?: Record<string, string | undefined>;
+  /** How reload_cmd runs (command-policy.ts): through /bin/sh (the default, as confd) or as argv words. */
+  commandMode?: CommandMode;
   logger?: FieldLogger;
 }
 
@@ -34,17 +37,28 @@ export interface ReloadOutcome {
   dests: string[];
 }
 
+/** A command that was not run (stageAndSwap refuses such a resource before its swap, so only a direct caller meets this). */
+function refusedResult(command: string, problem: string): CommandResult {
+  const notStarted = `not plain words (${problem}): it runs without a shell`;
+  return { command, ok: false, exitCode: undefined, signal: undefined, timedOut: false, aborted: false, stdout: '', stderr: '', durationMs: 0, notStarted };
+}
+
 /** Run a reload command; on failure roll back every swap that depended on it. */
 export async function reloadOrRollback(
   command: string,
   swaps: readonly SwapResult[],
   opts: ReloadOptions & { timeoutMs?: number },
 ): Promise<{ result: CommandResult; error?: ResourceError; rolledBack: boolean; restored: string[] }> {
-  const result = await runCommand(command, {
-    timeoutMs: opts.timeoutMs ?? opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-    ...(opts.env ? { env: opts.env } : {}),
-    ...(opts.logger ? { logger: opts.logger } : {}),
-  });
+  const run = invocation(command, opts.commandMode ?? 'shell');
+  const result =
+    'problem' in run
+      ? refusedResult(command, run.problem)
+      : await runCommand(run.command, {
+          ...(run.argv ? { argv: run.argv } : {}),
+          timeoutMs: opts.timeoutMs ?? opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+          ...(opts.env ? { env: opts.env } : {}),
+          ...(opts.logger ? { logger: opts.logger } : {}),
+        });
   if (result.ok) return { result, rolledBack: false, restored: [] };
   const restored: string[] = [];
   const notOurs: string[] = [];
