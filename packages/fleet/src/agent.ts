@@ -81,6 +81,8 @@ export class FleetAgent {
   // A refused bundle is tried again after a back-off (the reason may pass: a store outage, a slow check).
   readonly #backoff: RefusalBackoff;
   #applied: Applied | undefined;
+  // The bundle the store held at the last read (its retry time, when refused, ends a watch early).
+  #inStore: Bundle | undefined;
   #since = 0;
   #failures = 0;
   // The data watch runs with the current bundle; switching bundles restarts it.
@@ -177,11 +179,13 @@ export class FleetAgent {
     if (this.#candidate.pending) await sleep(this.#checkMs, signal);
     const snap = this.#candidate.pending
       ? await store.list(CONFIG_PREFIX, { signal })
-      : await store.watch(CONFIG_PREFIX, this.#since, { signal, waitMs: this.#backoff.waitMs(this.#clock.now(), WATCH_WAIT_MS) });
+      : await store.watch(CONFIG_PREFIX, this.#since, { signal, waitMs: this.#backoff.waitMs(this.#inStore, this.#clock.now(), WATCH_WAIT_MS) });
     this.#since = snap.index;
     this.#failures = 0;
     const pair = snap.pairs.find((p) => p.key === BUNDLE_KEY);
-    return pair ? parseBundle(pair.value) : undefined;
+    this.#inStore = undefined;
+    if (pair) this.#inStore = parseBundle(pair.value);
+    return this.#inStore;
   }
 
   async #readFailed(err: unknown): Promise<void> {
@@ -196,7 +200,7 @@ export class FleetAgent {
     }
   }
 
-  /** Any other bundle than the one running is the store's wish (even a lower version, after a store reset); a refused one only once its retry time has come. */
+  /** Any other bundle than the one running is the store's wish (even a lower version, after a store reset); a refused one only once its own retry time has come. */
   wants(b: Bundle): boolean {
     return b.checksum !== this.#applied?.checksum && this.#backoff.mayTry(b, this.#clock.now());
   }
@@ -283,7 +287,7 @@ export class FleetAgent {
     this.publish();
   }
 
-  /** Keep the running bundle, say why b was refused, and try b again after the back-off. */
+  /** Keep the running bundle, say why b was refused, and try b (that very bundle, not another with its files) again after the back-off. */
   refuse(b: Bundle, reason: string, refusal: RefusalKind = 'failed'): void {
     this.#backoff.refuse(b, this.#clock.now());
     this.#status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };

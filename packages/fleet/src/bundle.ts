@@ -24,6 +24,8 @@ export interface Bundle {
   host: string;
   pushedAt: string;
   files: BundleFiles;
+  /** The environment it was pushed for (push --environment); instances adopt only their own (--environment). */
+  environment?: string;
   /** The pusher's Ed25519 signature over every other field (push --sign-key). */
   signature?: BundleSignature;
 }
