@@ -11,6 +11,7 @@ import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '
 import { Candidate, RefusalBackoff } from './adoption.js';
 import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
+import { privateStateDir } from './state-dir.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
 
@@ -93,6 +94,7 @@ export class FleetAgent {
     this.#opts = opts;
     this.#log = opts.logger;
     this.#clock = clock;
+    privateStateDir(opts.stateDir, { create: true });
     this.id = instanceId(opts.stateDir);
     this.#checkMs = opts.checkIntervalMs ?? 200;
     this.#trust = opts.trustKeys ?? [];

@@ -97,11 +97,11 @@ export function materializeBundle(files: BundleFiles, dir: string): string {
   rmSync(tmp, { recursive: true, force: true });
   for (const [path, content] of Object.entries(files)) {
     const target = join(tmp, path);
-    mkdirSync(dirname(target), { recursive: true });
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
     writeFileSync(target, content);
   }
-  mkdirSync(join(tmp, 'templates'), { recursive: true });
-  mkdirSync(dirname(dir), { recursive: true });
+  mkdirSync(join(tmp, 'templates'), { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
   try {
     renameSync(tmp, dir);
   } catch (err) {
@@ -134,8 +134,8 @@ export function writeApplied(stateDir: string, a: Applied): void {
   const file = join(stateDir, 'fleet.json');
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    mkdirSync(stateDir, { recursive: true });
-    writeFileSync(tmp, `${JSON.stringify(a, null, 2)}\n`);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, `${JSON.stringify(a, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, file);
   } catch (err) {
     throw new FleetError('FLEET_STATE', `${file}: cannot record the applied bundle (${(err as Error).message})`, { cause: err });

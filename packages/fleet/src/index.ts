@@ -5,5 +5,6 @@ export * from './status.js';
 export * from './agent.js';
 export * from './push.js';
 export * from './trust.js';
+export * from './state-dir.js';
 export { commandAllowed, policyProblems, type LocalPolicy } from '@confd-haproxy/resource';
 export * from './secrets.js';

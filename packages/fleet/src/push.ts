@@ -14,6 +14,7 @@ import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFil
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
 import { findSecrets } from './secrets.js';
+import { privateStateDir } from './state-dir.js';
 
 export interface PushOptions {
   /** Read and watched by the pass that tries the bundle, written with the bundle. */
@@ -42,6 +43,7 @@ export interface PushResult {
 }
 
 export async function pushConfig(opts: PushOptions): Promise<PushResult> {
+  privateStateDir(opts.stateDir, { create: true });
   const files = readBundleFiles(opts.confdir);
   if (!opts.allowSecrets) refuseSecrets(opts.confdir, files);
   const id = instanceId(opts.stateDir);

@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
+import { fleetTable, generatePushKey, privateStateDir, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
@@ -15,9 +15,9 @@ import { parseArgv } from '../program.js';
 import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
 import { rendererMetrics } from '../metrics.js';
-import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from '../status.js';
+import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { newRegistry, startObserver } from '../observe.js';
-import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
+import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
 /** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
 interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
@@ -77,7 +77,7 @@ function storeFlags(cmd: Command): Command {
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', DEFAULT_COMMAND_TIMEOUT)
     .option('--keep-stage-file', 'keep stage files for inspection')
-    .option('--state-dir <dir>', `where the status of the last passes is kept (default ${defaultStateDir()})`)
+    .option('--state-dir <dir>', 'where the status, the last good entries and the adopted bundles are kept, private to this user (default /var/lib/confd-haproxy as root, else $XDG_STATE_HOME/confd-haproxy or ~/.local/state/confd-haproxy)')
     .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
 }
 
@@ -239,7 +239,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
     syncOnly: Boolean(flags.syncOnly),
     keepStageFile: Boolean(flags.keepStageFile),
     allowStale: Boolean(flags.allowStale),
-    stateDir: flags.stateDir ?? defaultStateDir(),
+    stateDir: stateDirFlag(flags, mode),
     resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
     // Always set: a SIGHUP that drops every --allow-* flag must drop the policy too (empty lists allow any).
     policy: trust?.policy ?? { allowCommands: [], allowDests: [] },
@@ -453,6 +453,13 @@ function localTrust(flags: Flags): LocalTrust {
   const relativeDir = flags.allowDest.find((d) => !d.startsWith('/'));
   if (relativeDir !== undefined) throw new UsageError(`--allow-dest: "${relativeDir}" is not an absolute directory`);
   return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, allowDests: flags.allowDest } };
+}
+
+/** --state-dir (or the default), refused unless private to this user; made 0700 by the modes that write it. */
+function stateDirFlag(flags: Flags, mode: Mode): string {
+  const dir = flags.stateDir ?? defaultStateDir();
+  privateStateDir(dir, { create: (mode === 'run' && !flags.noop) || mode === 'push' });
+  return dir;
 }
 
 /** One configuration cycle of a long run: until SIGHUP or a stop. */
