@@ -11,12 +11,16 @@ import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '
 import { Candidate, RefusalBackoff } from './adoption.js';
 import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
+import { foreignReason, staleReason } from './scope.js';
 import { privateStateDir } from './state-dir.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
 
-/** Why a bundle was refused: not signed by a trusted key, against local policy, or its pass failed. */
-export type RefusalKind = 'untrusted' | 'not allowed' | 'failed';
+/**
+ * Why a bundle was refused: not signed by a trusted key, pushed for another environment, not newer
+ * than the trusted one running (a replay), against local policy, or its pass failed.
+ */
+export type RefusalKind = 'untrusted' | 'foreign' | 'stale' | 'not allowed' | 'failed';
 
 /** Every adoption or refusal of a bundle, as the agent reports it (tests, logs, metrics). */
 export interface BundleEvent {
@@ -42,8 +46,10 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   statusTtlMs?: number;
   /** First wait before a refused bundle is tried again (ms, doubling up to 30 min; default 1 min). */
   retryRefusedMs?: number;
-  /** Public keys (--trust-key): when given, only a bundle signed by one of them is adopted. */
+  /** Public keys (--trust-key): when given, only a bundle signed by one of them, with a version above the running one, is adopted. */
   trustKeys?: readonly TrustedKey[];
+  /** The environment this instance is for (--environment): only bundles pushed for it are adopted (none: only bundles pushed for none). */
+  environment?: string;
   onBundle?: (e: BundleEvent) => void;
 }
 
@@ -82,6 +88,8 @@ export class FleetAgent {
   // A refused bundle is tried again after a back-off (the reason may pass: a store outage, a slow check).
   readonly #backoff: RefusalBackoff;
   #applied: Applied | undefined;
+  // The version of the trusted bundle running: with --trust-key, only a higher one is adopted.
+  #floor = 0;
   // The bundle the store held at the last read (its retry time, when refused, ends a watch early).
   #inStore: Bundle | undefined;
   #since = 0;
@@ -102,6 +110,7 @@ export class FleetAgent {
     this.#candidate = new Candidate(opts.diffsBeforeSync ?? 3);
     this.#backoff = new RefusalBackoff(opts.retryRefusedMs ?? 60_000);
     this.#applied = readApplied(opts.stateDir);
+    if (this.#trust.length) this.#floor = this.#applied?.version ?? 0;
     this.#status = {
       id: this.id,
       host: hostname(),
@@ -202,7 +211,7 @@ export class FleetAgent {
     }
   }
 
-  /** Any other bundle than the one running is the store's wish (even a lower version, after a store reset); a refused one only once its own retry time has come. */
+  /** Any other bundle than the one running is the store's wish (adopt says whether it may run); a refused one only once its own retry time has come. */
   wants(b: Bundle): boolean {
     return b.checksum !== this.#applied?.checksum && this.#backoff.mayTry(b, this.#clock.now());
   }
@@ -213,7 +222,8 @@ export class FleetAgent {
   }
 
   async #tryAdopt(b: Bundle): Promise<void> {
-    if (b.version < (this.#applied?.version ?? 0)) this.#log.warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it`);
+    // Without --trust-key anyone who writes the store picks what runs: a lower version is followed, as after a store reset.
+    if (!this.#trust.length && b.version < (this.#applied?.version ?? 0)) this.#log.warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it (no --trust-key)`);
     try {
       await this.adopt(b);
     } catch (err) {
@@ -228,6 +238,16 @@ export class FleetAgent {
   /** Why b is not signed by a trusted key (undefined: it is, or no --trust-key is given). */
   trustProblem(b: Bundle): string | undefined {
     return this.#trust.length ? untrustedReason(b, this.#trust) : undefined;
+  }
+
+  /** Why b is for another environment than this instance's (undefined: it is for this one). */
+  scopeProblem(b: Bundle): string | undefined {
+    return foreignReason(b, this.#opts.environment);
+  }
+
+  /** Why b is not newer than the trusted bundle running (undefined: it is, or no --trust-key is given). */
+  orderProblem(b: Bundle): string | undefined {
+    return this.#trust.length ? staleReason(b, this.#floor) : undefined;
   }
 
   /** The local policy's objections to a materialized bundle (none when it does not load: the pass says why). */
@@ -249,6 +269,10 @@ export class FleetAgent {
     // Trust and policy first: a refused bundle runs nothing, and the running watch goes on.
     const untrusted = this.trustProblem(b);
     if (untrusted) return this.refuse(b, `untrusted (${untrusted})`, 'untrusted');
+    const foreign = this.scopeProblem(b);
+    if (foreign) return this.refuse(b, `foreign (${foreign})`, 'foreign');
+    const stale = this.orderProblem(b);
+    if (stale) return this.refuse(b, `stale (${stale})`, 'stale');
     const dir = materializeBundle(b.files, bundleDir(this.#opts.stateDir, b));
     const notAllowed = await this.policyProblem(dir);
     if (notAllowed) return this.refuse(b, `not allowed (${notAllowed})`, 'not allowed');
@@ -282,6 +306,7 @@ export class FleetAgent {
 
   #adopted(b: Bundle, applied: Applied): void {
     this.#applied = applied;
+    if (this.#trust.length) this.#floor = b.version;
     this.#backoff.clear();
     delete this.#status.refused;
     Object.assign(this.#status, { version: applied.version, checksum: applied.checksum, appliedAt: applied.appliedAt });

@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { fleetTable, generatePushKey, privateStateDir, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
+import { environmentProblem, fleetTable, generatePushKey, privateStateDir, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
@@ -52,6 +52,8 @@ interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
   allowDest: string[];
   signKey?: string;
   allowSecrets?: boolean;
+  environment?: string;
+  rollbackTo?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -110,7 +112,8 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--config-from-store', 'take conf.d and templates from the bundle in the store (haproxy/.config/bundle), --confdir until one is adopted; implies --watch')
     .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
-    .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key (repeatable, for key rotation)', repeat, [])
+    .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key, each version above the last (repeatable, for key rotation)', repeat, [])
+    .option('--environment <name>', 'with --config-from-store: adopt only bundles pushed for this environment (push --environment)')
     .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must equal one of these or match it as a glob (* and ? never match a shell operator); repeatable', repeat, [])
     .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
     .addOption(new Option('--debug').hideHelp())
@@ -127,6 +130,8 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
     .option('--sign-key <file>', 'sign the bundle with this Ed25519 private key (confd-haproxy keygen); instances with --trust-key adopt only signed bundles')
     .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
+    .option('--environment <name>', 'the environment the bundle is for (signed with it): instances adopt it only with the same --environment')
+    .option('--rollback-to <version>', 'push the files of a bundle kept under --state-dir/bundles/ (an instance\'s adopted bundles) as the next version, instead of --confdir\'s')
     .action(runAs('push'));
   program
     .command('keygen')
@@ -227,6 +232,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
   const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
   if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
   const trust = mode === 'run' ? localTrust(flags) : undefined;
+  if (flags.environment !== undefined) environmentFlag(flags, mode);
   const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
   const base = {
     confdir: flags.confdir ?? '/etc/confd',
@@ -407,10 +413,14 @@ export async function pushCommand(session: Session, cmd: Command): Promise<numbe
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     allowSecrets: Boolean(settings.flags.allowSecrets),
     ...(settings.signKey ? { signKey: settings.signKey } : {}),
+    ...(settings.flags.environment ? { environment: settings.flags.environment } : {}),
+    ...(settings.flags.rollbackTo ? { rollbackTo: settings.flags.rollbackTo } : {}),
   });
   const signed = r.bundle.signature ? `, signed by key ${r.bundle.signature.keyId.slice(0, 12)}` : ', unsigned';
   const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
-  session.io.stdout.write(`${what} (${r.bundle.checksum.slice(0, 12)})${signed}${r.appliedHere ? ', applied on this instance first' : ''}\n`);
+  const from = r.rolledBackTo ? ` with the files of version ${r.rolledBackTo.version}` : '';
+  const env = r.bundle.environment ? ` for environment ${r.bundle.environment}` : '';
+  session.io.stdout.write(`${what}${from} (${r.bundle.checksum.slice(0, 12)})${env}${signed}${r.appliedHere ? ', applied on this instance first' : ''}\n`);
   return EXIT.OK;
 }
 
@@ -455,6 +465,13 @@ function localTrust(flags: Flags): LocalTrust {
   return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, allowDests: flags.allowDest } };
 }
 
+/** --environment names bundles: a run takes it only with --config-from-store, push signs it. */
+function environmentFlag(flags: Flags, mode: Mode): void {
+  if (mode === 'run' && !flags.configFromStore) throw new UsageError('--environment applies to bundles: it needs --config-from-store (or push)');
+  const problem = environmentProblem(flags.environment!);
+  if (problem) throw new UsageError(`--environment "${flags.environment}": ${problem}`);
+}
+
 /** --state-dir (or the default), refused unless private to this user; made 0700 by the modes that write it. */
 function stateDirFlag(flags: Flags, mode: Mode): string {
   const dir = flags.stateDir ?? defaultStateDir();
@@ -468,7 +485,7 @@ async function runCycle(settings: Settings, opts: StoreRendererOptions, stateDir
   if (flags.configFromStore) {
     const diffs = Number(flags.diffsBeforeSync ?? '3');
     if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
-    await runFleet({ ...opts, trustKeys: settings.trustKeys, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
+    await runFleet({ ...opts, trustKeys: settings.trustKeys, ...(flags.environment ? { environment: flags.environment } : {}), stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
   } else if (flags.watch) await runWatch(opts);
   else await runInterval({ ...opts, intervalMs: settings.intervalMs });
 }
