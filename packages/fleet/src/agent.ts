@@ -9,8 +9,9 @@ import { backoffDelay, sleep, type KVInfo, type KVLocker, type KVReader, type KV
 import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
 import { Candidate, RefusalBackoff } from './adoption.js';
-import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
+import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
+import { resumeApplied } from './resume.js';
 import { foreignReason, staleReason } from './scope.js';
 import { privateStateDir } from './state-dir.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
@@ -109,7 +110,8 @@ export class FleetAgent {
     this.#policy = opts.policy ?? { allowCommands: [], allowDests: [] };
     this.#candidate = new Candidate(opts.diffsBeforeSync ?? 3);
     this.#backoff = new RefusalBackoff(opts.retryRefusedMs ?? 60_000);
-    this.#applied = readApplied(opts.stateDir);
+    const resumed = resumeApplied(opts.stateDir, this.#trust);
+    this.#applied = resumed.applied;
     if (this.#trust.length) this.#floor = this.#applied?.version ?? 0;
     this.#status = {
       id: this.id,
@@ -119,6 +121,7 @@ export class FleetAgent {
       version: this.#applied?.version ?? 0,
       checksum: this.#applied?.checksum ?? '',
       ...(this.#applied ? { appliedAt: this.#applied.appliedAt } : {}),
+      ...(resumed.setAside ? { setAside: { ...resumed.setAside, at: new Date().toISOString() } } : {}),
       dests: {},
     };
     this.#publisher = new StatusPublisher(opts.store, this.id, { ttlMs: opts.statusTtlMs ?? 15_000, logger: this.#log });
@@ -153,6 +156,8 @@ export class FleetAgent {
   start(): void {
     // What a restart continues with counts as adopted (metrics show the running version at once).
     if (this.#applied) this.#opts.onBundle?.({ version: this.#applied.version, adopted: true, rendered: false });
+    const aside = this.#status.setAside;
+    if (aside) this.#log.error(`bundle version ${aside.version} (${aside.checksum.slice(0, 12)}), adopted before this start, is not used: ${aside.reason}; rendering --confdir ${this.#opts.confdir} until a bundle is adopted`);
     if (!this.#trust.length) this.#log.warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
     this.publish();
     this.startWatch();
@@ -298,7 +303,7 @@ export class FleetAgent {
       if (!this.#opts.signal.aborted) this.refuse(b, pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed');
       return undefined;
     }
-    const next = { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() };
+    const next = appliedOf(b, dir);
     writeApplied(this.#opts.stateDir, next);
     this.#log.info(`bundle version ${b.version} adopted (${b.checksum.slice(0, 12)}, pushed by ${b.host})`);
     return next;
@@ -309,6 +314,7 @@ export class FleetAgent {
     if (this.#trust.length) this.#floor = b.version;
     this.#backoff.clear();
     delete this.#status.refused;
+    delete this.#status.setAside;
     Object.assign(this.#status, { version: applied.version, checksum: applied.checksum, appliedAt: applied.appliedAt });
     this.#opts.onBundle?.({ version: b.version, adopted: true, rendered: b.pushedBy !== this.id });
     this.publish();

@@ -157,6 +157,8 @@ export interface Applied {
   checksum: string;
   dir: string;
   appliedAt: string;
+  /** The bundle as adopted, but its files (those are in dir): what a restart checks against the trusted keys. Absent when kept by an earlier release. */
+  bundle?: BundleInfo;
 }
 
 export function readApplied(stateDir: string): Applied | undefined {
@@ -166,6 +168,12 @@ export function readApplied(stateDir: string): Applied | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What fleet.json records of b, adopted from dir at appliedAt. */
+export function appliedOf(b: Bundle, dir: string, appliedAt = new Date().toISOString()): Applied {
+  const { files: _files, ...bundle } = b;
+  return { version: b.version, checksum: b.checksum, dir, appliedAt, bundle };
 }
 
 export function writeApplied(stateDir: string, a: Applied): void {

@@ -7,5 +7,6 @@ export * from './push.js';
 export * from './trust.js';
 export * from './scope.js';
 export * from './state-dir.js';
+export * from './resume.js';
 export { commandAllowed, policyProblems, type LocalPolicy } from '@confd-haproxy/resource';
 export * from './secrets.js';

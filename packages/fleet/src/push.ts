@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import type { KVInfo, KVReader, KVWatcher, KVWriter } from '@confd-haproxy/kv';
 import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
-import { bundleDir, keptBundleFiles, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle, type BundleFiles } from './bundle.js';
+import { appliedOf, bundleDir, keptBundleFiles, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle, type BundleFiles } from './bundle.js';
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
 import { findSecrets } from './secrets.js';
@@ -95,7 +95,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
   const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, prepare, { signKey: opts.signKey, environment: opts.environment });
   // Recorded only once published: the instance then adopts its own push without a second pass.
   const appliedHere = changed && applied?.checksum === bundle.checksum;
-  if (appliedHere) writeApplied(opts.stateDir, { version: bundle.version, checksum: bundle.checksum, dir: applied!.dir, appliedAt: new Date().toISOString() });
+  if (appliedHere) writeApplied(opts.stateDir, appliedOf(bundle, applied!.dir));
   return { bundle, changed, appliedHere, ...(rolledBackTo ? { rolledBackTo } : {}) };
 }
 
