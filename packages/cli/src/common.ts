@@ -1,5 +1,7 @@
 // What every bin shares: exit codes, durations, the logger, and the store flags.
 import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
 import parseGoDuration from 'parse-duration';
 import type { Command } from 'commander';
@@ -110,6 +112,26 @@ export function parseLogLevel(text: string): string {
 export function parseLogFormat(text: string): LogFormat {
   if (text === 'text' || text === 'json') return text;
   throw new UsageError(`--log-format: "${text}" is not text or json`);
+}
+
+/** Who the default state dir is for (tests give their own). */
+export interface StateDirUser {
+  uid: number | undefined;
+  env: NodeJS.ProcessEnv;
+  home: () => string;
+}
+
+/**
+ * --state-dir's default: root's /var/lib/confd-haproxy; anyone else's own state directory
+ * ($XDG_STATE_HOME/confd-haproxy, else ~/.local/state/confd-haproxy), never a shared temporary one.
+ */
+export function defaultStateDir(who: StateDirUser = { uid: process.getuid?.(), env: process.env, home: homedir }): string {
+  if (who.uid === 0) return '/var/lib/confd-haproxy';
+  const xdg = who.env.XDG_STATE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'confd-haproxy');
+  const home = who.env.HOME || who.home();
+  if (!isAbsolute(home)) throw new UsageError('--state-dir: this user has no home directory to keep its state in; give --state-dir');
+  return join(home, '.local', 'state', 'confd-haproxy');
 }
 
 /** A secret from a file flag (--token-file, --password-file): the file's first line, trimmed. */

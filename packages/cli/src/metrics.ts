@@ -31,7 +31,7 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
     },
   });
   const bundleVersion = new Gauge({ name: 'confd_haproxy_fleet_bundle_version', help: 'The bundle version this instance runs (--config-from-store)', registers: [registry] });
-  const bundlesRefused = new Counter({ name: 'confd_haproxy_fleet_bundles_refused_total', help: 'Pushed bundles this instance refused, by kind: untrusted, not_allowed or failed', labelNames: ['reason'], registers: [registry] });
+  const bundlesRefused = new Counter({ name: 'confd_haproxy_fleet_bundles_refused_total', help: 'Pushed bundles this instance refused, by kind: untrusted, foreign, stale, not_allowed or failed', labelNames: ['reason'], registers: [registry] });
   let lastAlive = Date.now();
   let lastWatchError: string | undefined;
   let readyAt: number | undefined;

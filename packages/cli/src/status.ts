@@ -1,7 +1,6 @@
 // The renderer's status file (what the last passes did, per resource) and `confd-haproxy status`.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { PassResult } from '@confd-haproxy/renderer';
 
@@ -21,8 +20,6 @@ export interface ResourceStatus {
   /** Entries the last render refused ("<key>: entry: … (last-good|left-out)"); the rest rendered. */
   badEntries?: string[];
 }
-
-export const defaultStateDir = () => (process.getuid?.() === 0 ? '/var/lib/confd-haproxy' : join(tmpdir(), 'confd-haproxy'));
 
 /** One status file per confdir, so several renderers on a host do not mix. */
 export function statusPath(stateDir: string, confdir: string): string {

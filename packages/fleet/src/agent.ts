@@ -9,13 +9,19 @@ import { backoffDelay, sleep, type KVInfo, type KVLocker, type KVReader, type KV
 import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
 import { Candidate, RefusalBackoff } from './adoption.js';
-import { bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
+import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
+import { resumeApplied } from './resume.js';
+import { foreignReason, staleReason } from './scope.js';
+import { privateStateDir } from './state-dir.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
 
-/** Why a bundle was refused: not signed by a trusted key, against local policy, or its pass failed. */
-export type RefusalKind = 'untrusted' | 'not allowed' | 'failed';
+/**
+ * Why a bundle was refused: not signed by a trusted key, pushed for another environment, not newer
+ * than the trusted one running (a replay), against local policy, or its pass failed.
+ */
+export type RefusalKind = 'untrusted' | 'foreign' | 'stale' | 'not allowed' | 'failed';
 
 /** Every adoption or refusal of a bundle, as the agent reports it (tests, logs, metrics). */
 export interface BundleEvent {
@@ -41,8 +47,10 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   statusTtlMs?: number;
   /** First wait before a refused bundle is tried again (ms, doubling up to 30 min; default 1 min). */
   retryRefusedMs?: number;
-  /** Public keys (--trust-key): when given, only a bundle signed by one of them is adopted. */
+  /** Public keys (--trust-key): when given, only a bundle signed by one of them, with a version above the running one, is adopted. */
   trustKeys?: readonly TrustedKey[];
+  /** The environment this instance is for (--environment): only bundles pushed for it are adopted (none: only bundles pushed for none). */
+  environment?: string;
   onBundle?: (e: BundleEvent) => void;
 }
 
@@ -81,6 +89,10 @@ export class FleetAgent {
   // A refused bundle is tried again after a back-off (the reason may pass: a store outage, a slow check).
   readonly #backoff: RefusalBackoff;
   #applied: Applied | undefined;
+  // The version of the trusted bundle running: with --trust-key, only a higher one is adopted.
+  #floor = 0;
+  // The bundle the store held at the last read (its retry time, when refused, ends a watch early).
+  #inStore: Bundle | undefined;
   #since = 0;
   #failures = 0;
   // The data watch runs with the current bundle; switching bundles restarts it.
@@ -91,13 +103,16 @@ export class FleetAgent {
     this.#opts = opts;
     this.#log = opts.logger;
     this.#clock = clock;
+    privateStateDir(opts.stateDir, { create: true });
     this.id = instanceId(opts.stateDir);
     this.#checkMs = opts.checkIntervalMs ?? 200;
     this.#trust = opts.trustKeys ?? [];
     this.#policy = opts.policy ?? { allowCommands: [], allowDests: [] };
     this.#candidate = new Candidate(opts.diffsBeforeSync ?? 3);
     this.#backoff = new RefusalBackoff(opts.retryRefusedMs ?? 60_000);
-    this.#applied = readApplied(opts.stateDir);
+    const resumed = resumeApplied(opts.stateDir, this.#trust);
+    this.#applied = resumed.applied;
+    if (this.#trust.length) this.#floor = this.#applied?.version ?? 0;
     this.#status = {
       id: this.id,
       host: hostname(),
@@ -106,6 +121,7 @@ export class FleetAgent {
       version: this.#applied?.version ?? 0,
       checksum: this.#applied?.checksum ?? '',
       ...(this.#applied ? { appliedAt: this.#applied.appliedAt } : {}),
+      ...(resumed.setAside ? { setAside: { ...resumed.setAside, at: new Date().toISOString() } } : {}),
       dests: {},
     };
     this.#publisher = new StatusPublisher(opts.store, this.id, { ttlMs: opts.statusTtlMs ?? 15_000, logger: this.#log });
@@ -140,6 +156,8 @@ export class FleetAgent {
   start(): void {
     // What a restart continues with counts as adopted (metrics show the running version at once).
     if (this.#applied) this.#opts.onBundle?.({ version: this.#applied.version, adopted: true, rendered: false });
+    const aside = this.#status.setAside;
+    if (aside) this.#log.error(`bundle version ${aside.version} (${aside.checksum.slice(0, 12)}), adopted before this start, is not used: ${aside.reason}; rendering --confdir ${this.#opts.confdir} until a bundle is adopted`);
     if (!this.#trust.length) this.#log.warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
     this.publish();
     this.startWatch();
@@ -177,11 +195,13 @@ export class FleetAgent {
     if (this.#candidate.pending) await sleep(this.#checkMs, signal);
     const snap = this.#candidate.pending
       ? await store.list(CONFIG_PREFIX, { signal })
-      : await store.watch(CONFIG_PREFIX, this.#since, { signal, waitMs: this.#backoff.waitMs(this.#clock.now(), WATCH_WAIT_MS) });
+      : await store.watch(CONFIG_PREFIX, this.#since, { signal, waitMs: this.#backoff.waitMs(this.#inStore, this.#clock.now(), WATCH_WAIT_MS) });
     this.#since = snap.index;
     this.#failures = 0;
     const pair = snap.pairs.find((p) => p.key === BUNDLE_KEY);
-    return pair ? parseBundle(pair.value) : undefined;
+    this.#inStore = undefined;
+    if (pair) this.#inStore = parseBundle(pair.value);
+    return this.#inStore;
   }
 
   async #readFailed(err: unknown): Promise<void> {
@@ -196,7 +216,7 @@ export class FleetAgent {
     }
   }
 
-  /** Any other bundle than the one running is the store's wish (even a lower version, after a store reset); a refused one only once its retry time has come. */
+  /** Any other bundle than the one running is the store's wish (adopt says whether it may run); a refused one only once its own retry time has come. */
   wants(b: Bundle): boolean {
     return b.checksum !== this.#applied?.checksum && this.#backoff.mayTry(b, this.#clock.now());
   }
@@ -207,7 +227,8 @@ export class FleetAgent {
   }
 
   async #tryAdopt(b: Bundle): Promise<void> {
-    if (b.version < (this.#applied?.version ?? 0)) this.#log.warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it`);
+    // Without --trust-key anyone who writes the store picks what runs: a lower version is followed, as after a store reset.
+    if (!this.#trust.length && b.version < (this.#applied?.version ?? 0)) this.#log.warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it (no --trust-key)`);
     try {
       await this.adopt(b);
     } catch (err) {
@@ -222,6 +243,16 @@ export class FleetAgent {
   /** Why b is not signed by a trusted key (undefined: it is, or no --trust-key is given). */
   trustProblem(b: Bundle): string | undefined {
     return this.#trust.length ? untrustedReason(b, this.#trust) : undefined;
+  }
+
+  /** Why b is for another environment than this instance's (undefined: it is for this one). */
+  scopeProblem(b: Bundle): string | undefined {
+    return foreignReason(b, this.#opts.environment);
+  }
+
+  /** Why b is not newer than the trusted bundle running (undefined: it is, or no --trust-key is given). */
+  orderProblem(b: Bundle): string | undefined {
+    return this.#trust.length ? staleReason(b, this.#floor) : undefined;
   }
 
   /** The local policy's objections to a materialized bundle, its commands read as argv words (none when it does not load: the pass says why). */
@@ -241,6 +272,10 @@ export class FleetAgent {
     // Trust and policy first: a refused bundle runs nothing, and the running watch goes on.
     const untrusted = this.trustProblem(b);
     if (untrusted) return this.refuse(b, `untrusted (${untrusted})`, 'untrusted');
+    const foreign = this.scopeProblem(b);
+    if (foreign) return this.refuse(b, `foreign (${foreign})`, 'foreign');
+    const stale = this.orderProblem(b);
+    if (stale) return this.refuse(b, `stale (${stale})`, 'stale');
     const dir = materializeBundle(b.files, bundleDir(this.#opts.stateDir, b));
     const notAllowed = await this.policyProblem(dir);
     if (notAllowed) return this.refuse(b, `not allowed (${notAllowed})`, 'not allowed');
@@ -266,7 +301,7 @@ export class FleetAgent {
       if (!this.#opts.signal.aborted) this.refuse(b, pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed');
       return undefined;
     }
-    const next = { version: b.version, checksum: b.checksum, dir, appliedAt: new Date().toISOString() };
+    const next = appliedOf(b, dir);
     writeApplied(this.#opts.stateDir, next);
     this.#log.info(`bundle version ${b.version} adopted (${b.checksum.slice(0, 12)}, pushed by ${b.host})`);
     return next;
@@ -274,14 +309,16 @@ export class FleetAgent {
 
   #adopted(b: Bundle, applied: Applied): void {
     this.#applied = applied;
+    if (this.#trust.length) this.#floor = b.version;
     this.#backoff.clear();
     delete this.#status.refused;
+    delete this.#status.setAside;
     Object.assign(this.#status, { version: applied.version, checksum: applied.checksum, appliedAt: applied.appliedAt });
     this.#opts.onBundle?.({ version: b.version, adopted: true, rendered: b.pushedBy !== this.id });
     this.publish();
   }
 
-  /** Keep the running bundle, say why b was refused, and try b again after the back-off. */
+  /** Keep the running bundle, say why b was refused, and try b (that very bundle, not another with its files) again after the back-off. */
   refuse(b: Bundle, reason: string, refusal: RefusalKind = 'failed'): void {
     this.#backoff.refuse(b, this.#clock.now());
     this.#status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };

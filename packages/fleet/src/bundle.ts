@@ -1,14 +1,14 @@
 // The shared part of the configuration as one versioned bundle in the store: conf.d resources,
 // templates and partials, with a monotonic version, a checksum, who pushed it and when. One key,
 // written with CAS, so a reader sees a whole bundle or the previous one, never a mix.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, KeyObject } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import type { KeyObject } from 'node:crypto';
-import type { KVReader, KVWriter } from '@confd-haproxy/kv';
-import { BUNDLE_KEY, CONFIG_PREFIX } from '@confd-haproxy/schema';
+import type { KVPair, KVReader, KVWriter } from '@confd-haproxy/kv';
+import { BUNDLE_KEY, CONFIG_PREFIX, STATUS_PREFIX } from '@confd-haproxy/schema';
 import { FleetError } from './errors.js';
-import { keyIdOfPrivate, signBundle, type BundleSignature } from './trust.js';
+import { environmentProblem } from './scope.js';
+import { signBundle, signedWith, type BundleSignature } from './trust.js';
 
 export { BUNDLE_KEY, CONFIG_PREFIX };
 
@@ -24,6 +24,8 @@ export interface Bundle {
   host: string;
   pushedAt: string;
   files: BundleFiles;
+  /** The environment it was pushed for (push --environment); instances adopt only their own (--environment). */
+  environment?: string;
   /** The pusher's Ed25519 signature over every other field (push --sign-key). */
   signature?: BundleSignature;
 }
@@ -72,12 +74,16 @@ export function parseBundle(value: string, key = BUNDLE_KEY): Bundle {
     return bad(`not JSON (${(err as Error).message})`);
   }
   if (!b || typeof b !== 'object') bad('not an object');
-  if (!Number.isInteger(b.version) || b.version! < 1) bad(`version ${JSON.stringify(b.version)} is not a whole number ≥ 1`);
+  if (!Number.isSafeInteger(b.version) || b.version! < 1) bad(`version ${JSON.stringify(b.version)} is not a whole number ≥ 1`);
   if (typeof b.pushedBy !== 'string' || typeof b.host !== 'string' || typeof b.pushedAt !== 'string') bad('pushedBy, host and pushedAt must be strings');
   if (!b.files || typeof b.files !== 'object') bad('files is not an object');
   for (const [path, content] of Object.entries(b.files!)) {
     if (!PATH.test(path) || path.split('/').includes('..')) bad(`file "${path}" is not under conf.d/ or templates/`);
     if (typeof content !== 'string') bad(`file "${path}" is not text`);
+  }
+  if (b.environment !== undefined) {
+    const problem = typeof b.environment === 'string' ? environmentProblem(b.environment) : 'not a string';
+    if (problem) bad(`environment ${JSON.stringify(b.environment)}: ${problem}`);
   }
   if (b.signature !== undefined) {
     const sig = b.signature as Partial<BundleSignature> | null;
@@ -88,18 +94,52 @@ export function parseBundle(value: string, key = BUNDLE_KEY): Bundle {
   return b as Bundle;
 }
 
-/** Write the files into dir (made whole in a temp dir, then renamed into place); dir stays as it is when it exists. */
+/** Every file under dir's conf.d/ and templates/ as the bundle's files (what a materialized bundle holds, nothing skipped). */
+export function readBundleTree(dir: string): BundleFiles {
+  const files: BundleFiles = {};
+  const walk = (rel: string, depth: number) => {
+    const abs = join(dir, rel);
+    if (depth > 16 || !existsSync(abs)) return;
+    for (const name of readdirSync(abs).sort()) {
+      const path = `${rel}/${name}`;
+      const st = lstatSync(join(dir, path));
+      if (st.isDirectory()) walk(path, depth + 1);
+      else files[path] = readFileSync(join(dir, path), 'utf8');
+    }
+  };
+  walk('conf.d', 0);
+  walk('templates', 0);
+  return files;
+}
+
+/** Why dir does not hold exactly these files (a file added, missing or changed), or undefined. */
+export function treeProblem(dir: string, files: BundleFiles): string | undefined {
+  let found: BundleFiles;
+  try {
+    found = readBundleTree(dir);
+  } catch (err) {
+    return `cannot read it (${(err as Error).message})`;
+  }
+  const paths = new Set([...Object.keys(found), ...Object.keys(files)]);
+  const differ = [...paths].filter((p) => found[p] !== files[p]).sort();
+  return differ.length ? `${differ.slice(0, 3).join(', ')}${differ.length > 3 ? ', …' : ''} differ from the bundle` : undefined;
+}
+
+/** Write the files into dir (made whole in a temp dir, then renamed into place); a dir that holds them already stays as it is. */
 export function materializeBundle(files: BundleFiles, dir: string): string {
-  if (existsSync(dir)) return dir;
+  if (existsSync(dir)) {
+    if (!treeProblem(dir, files)) return dir;
+    rmSync(dir, { recursive: true, force: true }); // not what the bundle holds: written again
+  }
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   for (const [path, content] of Object.entries(files)) {
     const target = join(tmp, path);
-    mkdirSync(dirname(target), { recursive: true });
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
     writeFileSync(target, content);
   }
-  mkdirSync(join(tmp, 'templates'), { recursive: true });
-  mkdirSync(dirname(dir), { recursive: true });
+  mkdirSync(join(tmp, 'templates'), { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
   try {
     renameSync(tmp, dir);
   } catch (err) {
@@ -117,6 +157,8 @@ export interface Applied {
   checksum: string;
   dir: string;
   appliedAt: string;
+  /** The bundle as adopted, but its files (those are in dir): what a restart checks against the trusted keys. Absent when kept by an earlier release. */
+  bundle?: BundleInfo;
 }
 
 export function readApplied(stateDir: string): Applied | undefined {
@@ -128,27 +170,75 @@ export function readApplied(stateDir: string): Applied | undefined {
   }
 }
 
+/** What fleet.json records of b, adopted from dir at appliedAt. */
+export function appliedOf(b: Bundle, dir: string, appliedAt = new Date().toISOString()): Applied {
+  const { files: _files, ...bundle } = b;
+  return { version: b.version, checksum: b.checksum, dir, appliedAt, bundle };
+}
+
 export function writeApplied(stateDir: string, a: Applied): void {
   const file = join(stateDir, 'fleet.json');
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    mkdirSync(stateDir, { recursive: true });
-    writeFileSync(tmp, `${JSON.stringify(a, null, 2)}\n`);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, `${JSON.stringify(a, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, file);
   } catch (err) {
     throw new FleetError('FLEET_STATE', `${file}: cannot record the applied bundle (${(err as Error).message})`, { cause: err });
   }
 }
 
-/** The version field of a stored value that is not a good bundle (0 when it has none). */
+/** The files of a bundle kept under <state-dir>/bundles/ (`version`, or `version-<checksum prefix>` when several share it), for push --rollback-to. */
+export function keptBundleFiles(stateDir: string, which: string): { version: number; checksum: string; files: BundleFiles } {
+  const m = /^v?(\d+)(?:-([0-9a-f]{1,64}))?$/.exec(which);
+  if (!m) throw new FleetError('FLEET_BUNDLE_REFUSED', `--rollback-to: "${which}" is not a version (e.g. 3, or 3-1a2b3c when several kept bundles have version 3)`);
+  const root = join(stateDir, 'bundles');
+  const names = existsSync(root) ? readdirSync(root) : [];
+  const kept = names.filter((n) => {
+    const k = /^v(\d+)-([0-9a-f]{12})$/.exec(n);
+    return k && Number(k[1]) === Number(m[1]) && (!m[2] || k[2]!.startsWith(m[2].slice(0, 12)));
+  });
+  if (kept.length !== 1) {
+    const what = kept.length ? `several kept bundles have version ${m[1]} (${kept.join(', ')}); name one as ${m[1]}-<checksum prefix>` : `no bundle version ${m[1]} is kept under ${root} (an instance keeps the bundles it adopted: use its --state-dir)`;
+    throw new FleetError('FLEET_BUNDLE_REFUSED', `--rollback-to ${which}: ${what}`);
+  }
+  const dir = join(root, kept[0]!);
+  const files = readBundleTree(dir);
+  const checksum = bundleChecksum(files);
+  if (!checksum.startsWith(kept[0]!.slice(-12))) throw new FleetError('FLEET_BUNDLE_REFUSED', `--rollback-to ${which}: ${dir} no longer holds the files of that bundle (checksum ${checksum.slice(0, 12)})`);
+  return { version: Number(m[1]), checksum, files };
+}
+
+/** The version field of a stored value (a bundle that does not parse, an instance's status); 0 when it has none. */
 function storedVersion(value: string): number {
   try {
     const v = (JSON.parse(value) as { version?: unknown }).version;
-    return Number.isInteger(v) && (v as number) > 0 ? (v as number) : 0;
+    return Number.isSafeInteger(v) && (v as number) > 0 ? (v as number) : 0;
   } catch {
     return 0;
   }
 }
+
+/**
+ * The highest version the fleet knows of: the bundle key's, and every version an instance says it
+ * runs (after a store reset the instances publish theirs again; a trusting instance refuses any
+ * version not above its own, so a push must count on from there).
+ */
+async function highestVersion(store: KVReader, pair: KVPair | undefined, cur: Bundle | undefined): Promise<number> {
+  const statuses = await store.list(STATUS_PREFIX);
+  return Math.max(cur?.version ?? (pair ? storedVersion(pair.value) : 0), ...statuses.pairs.map((p) => storedVersion(p.value)));
+}
+
+export interface PublishOptions {
+  /** Sign the bundle with this Ed25519 key (push --sign-key). */
+  signKey?: KeyObject;
+  /** The environment it is for (push --environment). */
+  environment?: string;
+}
+
+/** The store holds these files already, for this environment, and signed with signKey when one is given: nothing to publish. */
+const alreadyPublished = (cur: Bundle | undefined, checksum: string, opts: PublishOptions): cur is Bundle =>
+  cur?.checksum === checksum && (cur.environment ?? '') === (opts.environment ?? '') && (!opts.signKey || signedWith(cur, opts.signKey));
 
 /**
  * Publish files as the next version with CAS (a concurrent push makes this one re-read and retry).
@@ -160,10 +250,10 @@ export async function publishBundle(
   files: BundleFiles,
   who: { id: string; host: string },
   prepare?: (b: Bundle) => Promise<void>,
-  signKey?: KeyObject,
+  opts: PublishOptions | KeyObject = {},
 ): Promise<{ bundle: Bundle; changed: boolean }> {
+  const { signKey, environment } = opts instanceof KeyObject ? { signKey: opts, environment: undefined } : opts;
   const checksum = bundleChecksum(files);
-  const keyId = signKey ? keyIdOfPrivate(signKey) : undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     const pair = await store.get(BUNDLE_KEY);
     let cur: Bundle | undefined;
@@ -172,10 +262,10 @@ export async function publishBundle(
     } catch {
       cur = undefined; // a damaged bundle is replaced; its version number is kept going
     }
-    // The same files are published again only to sign them (or sign them with another key).
-    if (cur?.checksum === checksum && (!keyId || cur.signature?.keyId === keyId)) return { bundle: cur, changed: false };
-    const prevVersion = cur?.version ?? (pair ? storedVersion(pair.value) : 0);
-    const unsigned: Bundle = { version: prevVersion + 1, checksum, pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files };
+    // The same files are published again only to sign them (with another key, or because the stored signature is broken) or to scope them.
+    if (alreadyPublished(cur, checksum, { signKey, environment })) return { bundle: cur, changed: false };
+    const version = (await highestVersion(store, pair, cur)) + 1;
+    const unsigned: Bundle = { version, checksum, pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files, ...(environment ? { environment } : {}) };
     const bundle: Bundle = signKey ? signBundle(unsigned, signKey) : unsigned;
     // What every instance will check when it reads it (file names, checksum): refused here first.
     try {

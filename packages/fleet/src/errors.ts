@@ -7,8 +7,10 @@ export type FleetErrorCode =
   | 'FLEET_BUNDLE_REFUSED'
   /** The state dir cannot hold the identity or the applied bundle. */
   | 'FLEET_STATE'
+  /** The state dir or a file in it belongs to another user or is writable by others. */
+  | 'FLEET_STATE_UNSAFE'
   /** A signing or trusted key that cannot be read or is not an Ed25519 key. */
   | 'FLEET_KEY';
 
 /** The codes listed are bad input (exit 65); the rest are failures. */
-export class FleetError extends codedErrorClass<FleetErrorCode>('FleetError', ['FLEET_BAD_BUNDLE', 'FLEET_BUNDLE_REFUSED', 'FLEET_KEY']) {}
+export class FleetError extends codedErrorClass<FleetErrorCode>('FleetError', ['FLEET_BAD_BUNDLE', 'FLEET_BUNDLE_REFUSED', 'FLEET_KEY', 'FLEET_STATE_UNSAFE']) {}

@@ -10,7 +10,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function instanceId(stateDir: string): string {
   const file = join(stateDir, 'instance-id');
   try {
-    mkdirSync(stateDir, { recursive: true });
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, `${randomUUID()}\n`, { flag: 'wx', mode: 0o644 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new FleetError('FLEET_STATE', `${file}: cannot create the instance identity (${(err as Error).message})`, { cause: err });

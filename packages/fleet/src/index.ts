@@ -5,5 +5,8 @@ export * from './status.js';
 export * from './agent.js';
 export * from './push.js';
 export * from './trust.js';
+export * from './scope.js';
+export * from './state-dir.js';
+export * from './resume.js';
 export { commandAllowed, policyProblems, type LocalPolicy } from '@confd-haproxy/resource';
 export * from './secrets.js';

@@ -2,7 +2,8 @@
 // that does not load or render is refused. When the state dir belongs to an instance that takes its
 // configuration from the store, the push applies the bundle there first (a real pass: check_cmd,
 // swap, reload) and publishes only if that worked; that instance then adopts its own push without
-// a second pass, so the push reloads the pushing host once.
+// a second pass, so the push reloads the pushing host once. A rollback (--rollback-to) is a push
+// too: the files of a bundle kept under the state dir, published as the next version.
 import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -10,10 +11,11 @@ import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import type { KVInfo, KVReader, KVWatcher, KVWriter } from '@confd-haproxy/kv';
 import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
-import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle } from './bundle.js';
+import { appliedOf, bundleDir, keptBundleFiles, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle, type BundleFiles } from './bundle.js';
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
 import { findSecrets } from './secrets.js';
+import { privateStateDir } from './state-dir.js';
 
 export interface PushOptions {
   /** Read and watched by the pass that tries the bundle, written with the bundle. */
@@ -33,6 +35,10 @@ export interface PushOptions {
   signKey?: KeyObject;
   /** Push files that look like they hold credentials (push --allow-secrets). */
   allowSecrets?: boolean;
+  /** The environment the bundle is for (push --environment); instances adopt only bundles for theirs. */
+  environment?: string;
+  /** Push the files of this bundle kept under stateDir/bundles/ (`3`, or `3-1a2b3c`) instead of confdir's (push --rollback-to). */
+  rollbackTo?: string;
 }
 
 export interface PushResult {
@@ -41,11 +47,21 @@ export interface PushResult {
   changed: boolean;
   /** Applied on this host's instance before it was published. */
   appliedHere: boolean;
+  /** With rollbackTo: the kept bundle whose files were pushed. */
+  rolledBackTo?: { version: number; checksum: string };
+}
+
+/** What a push publishes: confdir's conf.d and templates, or the files of a kept bundle. */
+function filesToPush(opts: PushOptions): { files: BundleFiles; from: string; rolledBackTo?: { version: number; checksum: string } } {
+  if (!opts.rollbackTo) return { files: readBundleFiles(opts.confdir), from: opts.confdir };
+  const { files, ...kept } = keptBundleFiles(opts.stateDir, opts.rollbackTo);
+  return { files, from: `${bundleDir(opts.stateDir, kept)} (--rollback-to ${opts.rollbackTo})`, rolledBackTo: kept };
 }
 
 export async function pushConfig(opts: PushOptions): Promise<PushResult> {
-  const files = readBundleFiles(opts.confdir);
-  if (!opts.allowSecrets) refuseSecrets(opts.confdir, files);
+  privateStateDir(opts.stateDir, { create: true });
+  const { files, from, rolledBackTo } = filesToPush(opts);
+  if (!opts.allowSecrets) refuseSecrets(from, files);
   const id = instanceId(opts.stateDir);
   const instanceHere = readApplied(opts.stateDir) !== undefined;
   const rendererOpts = {
@@ -61,7 +77,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
   };
   let applied: { dir: string; checksum: string } | undefined;
   const refuse = (errors: Error[], what: string): never => {
-    throw new FleetError('FLEET_BUNDLE_REFUSED', `${opts.confdir}: not pushed, it ${what}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`, { cause: errors[0] });
+    throw new FleetError('FLEET_BUNDLE_REFUSED', `${from}: not pushed, it ${what}:\n${errors.map((e) => `  ${e.message}`).join('\n')}`, { cause: errors[0] });
   };
   const prepare = async (b: Bundle) => {
     if (instanceHere) {
@@ -81,11 +97,11 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
       rmSync(tmp, { recursive: true, force: true });
     }
   };
-  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, prepare, opts.signKey);
+  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, prepare, { signKey: opts.signKey, environment: opts.environment });
   // Recorded only once published: the instance then adopts its own push without a second pass.
   const appliedHere = changed && applied?.checksum === bundle.checksum;
-  if (appliedHere) writeApplied(opts.stateDir, { version: bundle.version, checksum: bundle.checksum, dir: applied!.dir, appliedAt: new Date().toISOString() });
-  return { bundle, changed, appliedHere };
+  if (appliedHere) writeApplied(opts.stateDir, appliedOf(bundle, applied!.dir));
+  return { bundle, changed, appliedHere, ...(rolledBackTo ? { rolledBackTo } : {}) };
 }
 
 /** A bundle is readable by every store reader: credentials go to files on the hosts or the environment. */

@@ -26,6 +26,8 @@ export interface InstanceStatus {
   last?: { at: string; ok: boolean; reloaded: boolean; error?: string };
   /** A newer bundle it refused, and why (it keeps running `version`). */
   refused?: { version: number; checksum: string; at: string; reason: string };
+  /** The bundle it had adopted but did not run at this start, and why (untrusted now, changed on disk): it runs its own --confdir. */
+  setAside?: { version: number; checksum: string; at: string; reason: string };
 }
 
 export type PublisherLogger = Pick<Logger, 'warn' | 'debug'>;
@@ -168,6 +170,7 @@ export async function readFleet(store: KVReader, signal?: AbortSignal): Promise<
       if (s.refused && bundle && s.refused.checksum === bundle.checksum) {
         return { ...base, state: 'failed', since: s.refused.at, detail: `refused: ${s.refused.reason}; version ${s.refused.version} not adopted, runs version ${s.version}` };
       }
+      if (s.setAside) return { ...base, state: 'failed', since: s.setAside.at, detail: `set aside version ${s.setAside.version} at start: ${s.setAside.reason}; runs its own --confdir` };
       if (s.last && !s.last.ok) return { ...base, state: 'failed', since: s.last.at, detail: `last pass failed: ${s.last.error ?? 'unknown error'}` };
       if (bundle && s.checksum !== bundle.checksum) return { ...base, state: 'behind', since: bundle.pushedAt, detail: `runs version ${s.version}, latest is ${bundle.version}` };
       const odd = Object.entries(s.dests).filter(([name, sum]) => usual.get(name) !== sum).map(([name]) => name);
@@ -181,7 +184,7 @@ export async function readFleet(store: KVReader, signal?: AbortSignal): Promise<
 /** The table `status --fleet` prints. */
 export function fleetTable(view: FleetView): string {
   const head = view.bundle
-    ? `bundle version ${view.bundle.version} (${view.bundle.checksum.slice(0, 12)}) pushed by ${view.bundle.host} (${view.bundle.pushedBy.slice(0, 8)}) at ${view.bundle.pushedAt}, ${view.bundle.signature ? `signed by key ${view.bundle.signature.keyId.slice(0, 12)}` : 'unsigned'}`
+    ? `bundle version ${view.bundle.version} (${view.bundle.checksum.slice(0, 12)}) pushed by ${view.bundle.host} (${view.bundle.pushedBy.slice(0, 8)}) at ${view.bundle.pushedAt}${view.bundle.environment ? ` for environment ${view.bundle.environment}` : ''}, ${view.bundle.signature ? `signed by key ${view.bundle.signature.keyId.slice(0, 12)}` : 'unsigned'}`
     : view.bundleProblem
       ? `bundle: ${view.bundleProblem}`
       : 'no bundle pushed: instances run their own --confdir';

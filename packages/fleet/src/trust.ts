@@ -26,12 +26,17 @@ const keyIdOf = (publicKey: KeyObject) => createHash('sha256').update(publicKey.
 /** The key id a private key signs with. */
 export const keyIdOfPrivate = (privateKey: KeyObject) => keyIdOf(createPublicKey(privateKey));
 
-/** What is signed: every field but the signature, in a fixed order, the files sorted by path. */
+/**
+ * What is signed: every field but the signature, in a fixed order, the files sorted by path. A
+ * bundle for an environment signs it too (format 2); one without is signed as before (format 1),
+ * so removing or adding an environment breaks the signature either way.
+ */
 export function signedBytes(b: Omit<Bundle, 'signature'>): Buffer {
   const files = Object.keys(b.files)
     .sort()
     .map((path) => [path, b.files[path]]);
-  return Buffer.from(JSON.stringify(['confd-haproxy bundle 1', b.version, b.checksum, b.pushedBy, b.host, b.pushedAt, files]));
+  const fields = [b.version, b.checksum, b.pushedBy, b.host, b.pushedAt, files];
+  return Buffer.from(JSON.stringify(b.environment === undefined ? ['confd-haproxy bundle 1', ...fields] : ['confd-haproxy bundle 2', ...fields, b.environment]));
 }
 
 /** `keygen --out DIR`: DIR/push.key (PKCS#8 PEM, 0600) and DIR/push.pub (SPKI PEM); never overwrites. */
@@ -109,4 +114,10 @@ export function untrustedReason(b: Bundle, trusted: readonly TrustedKey[]): stri
     ok = false;
   }
   return ok ? undefined : `the signature by key ${s.keyId.slice(0, 12)}… (${key.file}) does not match the bundle`;
+}
+
+/** Whether b carries a good signature by this private key's public half. */
+export function signedWith(b: Bundle, privateKey: KeyObject): boolean {
+  const publicKey = createPublicKey(privateKey);
+  return b.signature?.keyId === keyIdOf(publicKey) && untrustedReason(b, [{ file: '--sign-key', keyId: b.signature.keyId, key: publicKey }]) === undefined;
 }

@@ -5,7 +5,7 @@ import type { Test } from 'tap';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '@confd-haproxy/kv';
-import { bundleDir, FleetAgent, generatePushKey, publishBundle, readSignKey, readTrustKey, type BundleEvent, type BundleFiles, type FleetOptions } from '@confd-haproxy/fleet';
+import { bundleChecksum, bundleDir, FleetAgent, generatePushKey, publishBundle, readSignKey, readTrustKey, BUNDLE_KEY, type Bundle, type BundleEvent, type BundleFiles, type FleetOptions } from '@confd-haproxy/fleet';
 import { tempDir } from '@confd-haproxy/testkit';
 import { quiet } from './helpers.js';
 
@@ -17,6 +17,9 @@ const filesOf = (marker: string, resource = ''): BundleFiles => ({
   'conf.d/app.toml': `[template]\nsrc = "app.cfg.hbs"\ndest = "app.cfg"\nkeys = ["/haproxy/app"]\n${resource}`,
   'templates/app.cfg.hbs': `# ${marker}\n`,
 });
+
+/** A bundle of version v as a pusher that counted from elsewhere (a store reset) writes it. */
+const bundleOf = (version: number, files: BundleFiles): Bundle => ({ version, checksum: bundleChecksum(files), pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files });
 
 /** An agent over a fresh file store in its own temp dir (opts may use the dir), its clock at `clock.ms`, stopped and removed when the test ends. */
 function agentFor(t: Test, opts: (dir: string) => Partial<FleetOptions> = () => ({})) {
@@ -134,4 +137,16 @@ t.test('the wait before a retry doubles with each refusal of the same bundle, up
   const b2 = await push(filesOf('v2'));
   agent.refuse(b2, 'the check failed');
   t.equal(agent.retryAt - clock.ms, MINUTE, 'a different bundle waits retryRefusedMs again');
+});
+
+t.test('without --trust-key a lower version is still followed, with a warning (a store reset); with it, it is refused as stale', async (t) => {
+  const warnings: string[] = [];
+  const { agent, events, store, rendered } = agentFor(t, () => ({ diffsBeforeSync: 1, logger: { ...quiet, warn: (m: string) => warnings.push(m) } }));
+  await store.put(BUNDLE_KEY, JSON.stringify(bundleOf(5, filesOf('v5'))));
+  await agent.step();
+  await store.put(BUNDLE_KEY, JSON.stringify(bundleOf(2, filesOf('v2'))));
+  await agent.step();
+  t.match(events, [{ version: 5, adopted: true }, { version: 2, adopted: true }], 'version 2 follows version 5');
+  t.equal(rendered(), '# v2');
+  t.match(warnings.at(-1), /^bundle version 2 is below the running 5: the store was reset or rewritten; adopting it \(no --trust-key\)$/);
 });

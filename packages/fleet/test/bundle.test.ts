@@ -32,6 +32,8 @@ t.test('a bundle whose files do not match its checksum is refused by readers, an
   await store.put(BUNDLE_KEY, JSON.stringify(tampered));
   t.throws(() => parseBundle(JSON.stringify(tampered)), { code: 'FLEET_BAD_BUNDLE', message: /haproxy\/.config\/bundle: checksum .* does not match the files/ });
   t.throws(() => parseBundle('{"version":0}'), { message: /version 0 is not a whole number ≥ 1/ });
+  t.throws(() => parseBundle(JSON.stringify({ ...tampered, version: 2 ** 60 })), { message: /version 1152921504606847000 is not a whole number ≥ 1/ }, 'a version past 2^53 (where +1 stops counting) is refused');
+  t.throws(() => parseBundle(JSON.stringify({ ...tampered, files, environment: 'prod uction' })), { code: 'FLEET_BAD_BUNDLE', message: /environment "prod uction": an environment is 1 to 63 letters/ });
   await store.put('haproxy/.status/x', JSON.stringify({ id: 'x', host: 'h', pid: 1, startedAt: '', version: 2, checksum: 'c', dests: {} }));
   const view = await readFleet(store);
   t.match(view.bundleProblem, /does not match the files/);

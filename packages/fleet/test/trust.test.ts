@@ -64,7 +64,7 @@ t.test('a signature covers every field: changing any of them makes the bundle un
   const stored = parseBundle((await store.get(BUNDLE_KEY))!.value);
   t.equal(untrustedReason(stored, trusted), undefined, 'the stored bundle verifies');
   t.equal(untrustedReason(stored, [readTrustKey(other.pubFile), ...trusted]), undefined, 'with any of several trusted keys (rotation)');
-  for (const change of [{ version: bundle.version + 1 }, { pushedBy: 'someone' }, { host: 'elsewhere' }, { pushedAt: '2020-01-01T00:00:00.000Z' }]) {
+  for (const change of [{ version: bundle.version + 1 }, { pushedBy: 'someone' }, { host: 'elsewhere' }, { pushedAt: '2020-01-01T00:00:00.000Z' }, { environment: 'production' }]) {
     t.match(untrustedReason({ ...stored, ...change }, trusted), /^the signature by key \w+… .* does not match the bundle$/, `changing ${Object.keys(change)[0]}`);
   }
   t.equal(untrustedReason({ ...stored, signature: undefined }, trusted), 'the bundle is not signed');
@@ -84,6 +84,10 @@ t.test('the same files are published again to sign them, and not again once sign
   t.match(signed, { changed: true, bundle: { version: 2, signature: { keyId: k.keyId } } });
   t.match(await publishBundle(store, files, who, undefined, readSignKey(k.keyFile)), { changed: false, bundle: { version: 2 } });
   t.match(await publishBundle(store, files, who), { changed: false, bundle: { version: 2 } }, 'an unsigned push of the same files leaves the signed bundle');
+  const stored = parseBundle((await store.get(BUNDLE_KEY))!.value);
+  await store.put(BUNDLE_KEY, JSON.stringify({ ...stored, signature: { ...stored.signature!, sig: Buffer.alloc(64).toString('base64') } }));
+  t.match(await publishBundle(store, files, who, undefined, readSignKey(k.keyFile)), { changed: true, bundle: { version: 3 } }, 'a copy with a broken signature is published over');
+  t.match(await publishBundle(store, files, who, undefined, { signKey: readSignKey(k.keyFile), environment: 'production' }), { changed: true, bundle: { version: 4, environment: 'production' } }, 'and so are the same files for an environment');
 });
 
 t.test('a command is allowed when its words match a pattern\'s, a glob word never spanning a space or a shell operator', async (t) => {

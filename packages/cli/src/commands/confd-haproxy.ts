@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { fleetTable, generatePushKey, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
+import { environmentProblem, fleetTable, generatePushKey, privateStateDir, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
@@ -16,9 +16,9 @@ import { parseArgv } from '../program.js';
 import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
 import { rendererMetrics } from '../metrics.js';
-import { defaultStateDir, readStatus, recordPass, statusPath, statusTable } from '../status.js';
+import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { newRegistry, startObserver } from '../observe.js';
-import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
+import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
 /** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
 interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
@@ -54,6 +54,8 @@ interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
   commandEnv: string[];
   signKey?: string;
   allowSecrets?: boolean;
+  environment?: string;
+  rollbackTo?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -79,7 +81,7 @@ function storeFlags(cmd: Command): Command {
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', DEFAULT_COMMAND_TIMEOUT)
     .option('--keep-stage-file', 'keep stage files for inspection')
-    .option('--state-dir <dir>', `where the status of the last passes is kept (default ${defaultStateDir()})`)
+    .option('--state-dir <dir>', 'where the status, the last good entries and the adopted bundles are kept, private to this user (default /var/lib/confd-haproxy as root, else $XDG_STATE_HOME/confd-haproxy or ~/.local/state/confd-haproxy)')
     .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
 }
 
@@ -112,7 +114,8 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--config-from-store', 'take conf.d and templates from the bundle in the store (haproxy/.config/bundle), --confdir until one is adopted; implies --watch')
     .option('--diffs-before-sync <n>', 'with --config-from-store: reads of the same new bundle version before it is adopted', '3')
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
-    .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key (repeatable, for key rotation)', repeat, [])
+    .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key, each version above the last (repeatable, for key rotation)', repeat, [])
+    .option('--environment <name>', 'with --config-from-store: adopt only bundles pushed for this environment (push --environment)')
     .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must match one of these word for word ({{.src}}: the stage file; * and ? in a word match only letters, digits and _ @ % + = : , . / -); commands then run without a shell; repeatable', repeat, [])
     .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
     .option('--command-env <name>', 'a variable check_cmd and reload_cmd see besides PATH, HOME, LANG, LANGUAGE, LC_*, TZ, TMPDIR and HAPROXY_* (never the store credentials unless named here); repeatable', repeat, [])
@@ -129,6 +132,8 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .description('push --confdir\'s conf.d and templates as the next bundle version (haproxy/.config/bundle, CAS); refused unless it loads and renders. Exit 0: pushed or unchanged, 65: refused, 1: error')
     .option('--sign-key <file>', 'sign the bundle with this Ed25519 private key (confd-haproxy keygen); instances with --trust-key adopt only signed bundles')
     .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
+    .option('--environment <name>', 'the environment the bundle is for (signed with it): instances adopt it only with the same --environment')
+    .option('--rollback-to <version>', 'push the files of a bundle kept under --state-dir/bundles/ (an instance\'s adopted bundles) as the next version, instead of --confdir\'s')
     .action(runAs('push'));
   program
     .command('keygen')
@@ -229,6 +234,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
   const intervalMs = parseDuration(flags.interval ?? '600', '--interval', 's');
   if (intervalMs <= 0) throw new UsageError('--interval must be above 0');
   const trust = mode === 'run' ? localTrust(flags) : undefined;
+  if (flags.environment !== undefined) environmentFlag(flags, mode);
   const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
   const base = {
     confdir: flags.confdir ?? '/etc/confd',
@@ -242,7 +248,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
     syncOnly: Boolean(flags.syncOnly),
     keepStageFile: Boolean(flags.keepStageFile),
     allowStale: Boolean(flags.allowStale),
-    stateDir: flags.stateDir ?? defaultStateDir(),
+    stateDir: stateDirFlag(flags, mode),
     resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
     // Always set: a SIGHUP that drops every --allow-* flag must drop the policy too (empty lists allow any).
     policy: trust?.policy ?? { allowCommands: [], allowDests: [] },
@@ -411,10 +417,14 @@ export async function pushCommand(session: Session, cmd: Command): Promise<numbe
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     allowSecrets: Boolean(settings.flags.allowSecrets),
     ...(settings.signKey ? { signKey: settings.signKey } : {}),
+    ...(settings.flags.environment ? { environment: settings.flags.environment } : {}),
+    ...(settings.flags.rollbackTo ? { rollbackTo: settings.flags.rollbackTo } : {}),
   });
   const signed = r.bundle.signature ? `, signed by key ${r.bundle.signature.keyId.slice(0, 12)}` : ', unsigned';
   const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
-  session.io.stdout.write(`${what} (${r.bundle.checksum.slice(0, 12)})${signed}${r.appliedHere ? ', applied on this instance first' : ''}\n`);
+  const from = r.rolledBackTo ? ` with the files of version ${r.rolledBackTo.version}` : '';
+  const env = r.bundle.environment ? ` for environment ${r.bundle.environment}` : '';
+  session.io.stdout.write(`${what}${from} (${r.bundle.checksum.slice(0, 12)})${env}${signed}${r.appliedHere ? ', applied on this instance first' : ''}\n`);
   return EXIT.OK;
 }
 
@@ -468,13 +478,27 @@ function commandEnvNames(names: string[]): string[] {
   return names;
 }
 
+/** --environment names bundles: a run takes it only with --config-from-store, push signs it. */
+function environmentFlag(flags: Flags, mode: Mode): void {
+  if (mode === 'run' && !flags.configFromStore) throw new UsageError('--environment applies to bundles: it needs --config-from-store (or push)');
+  const problem = environmentProblem(flags.environment!);
+  if (problem) throw new UsageError(`--environment "${flags.environment}": ${problem}`);
+}
+
+/** --state-dir (or the default), refused unless private to this user; made 0700 by the modes that write it. */
+function stateDirFlag(flags: Flags, mode: Mode): string {
+  const dir = flags.stateDir ?? defaultStateDir();
+  privateStateDir(dir, { create: (mode === 'run' && !flags.noop) || mode === 'push' });
+  return dir;
+}
+
 /** One configuration cycle of a long run: until SIGHUP or a stop. */
 async function runCycle(settings: Settings, opts: StoreRendererOptions, stateDir: string, onBundle?: (e: BundleEvent) => void): Promise<void> {
   const { flags } = settings;
   if (flags.configFromStore) {
     const diffs = Number(flags.diffsBeforeSync ?? '3');
     if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
-    await runFleet({ ...opts, trustKeys: settings.trustKeys, stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
+    await runFleet({ ...opts, trustKeys: settings.trustKeys, ...(flags.environment ? { environment: flags.environment } : {}), stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
   } else if (flags.watch) await runWatch(opts);
   else await runInterval({ ...opts, intervalMs: settings.intervalMs });
 }
