@@ -5,6 +5,10 @@ import { keyKind, keyTag } from '@confd-haproxy/schema';
 import type { BadEntry } from './entries.js';
 
 const SECTION_HEAD = /^(listen|backend|frontend)\s+(\S+)/;
+const BIND_PORT = /^\s+bind\s+\S*:(\d+)\b/;
+
+/** The ports a section binds. */
+const boundPorts = (lines: readonly string[]) => lines.flatMap((l) => BIND_PORT.exec(l)?.[1] ?? []);
 
 /** The listen/backend/frontend names the shipped partials render for the entry under `key`. */
 export function sectionNamesOf(key: string): string[] {
@@ -47,16 +51,19 @@ export function holdServedSections(previous: string | undefined, rendered: strin
   const before = blocks(previous);
   const after = blocks(rendered);
   const present = new Set(after.sections.map((s) => s.name));
+  // A kept section never binds a port the render gives to another entry (the owner of a port wins).
+  const bound = new Set(after.sections.flatMap((s) => boundPorts(s.lines)));
   const kept = new Set<string>();
   for (const b of leftOut) {
     for (const name of sectionNamesOf(b.key)) {
       if (present.has(name)) continue;
       const at = before.sections.findIndex((s) => s.name === name);
-      if (at < 0) continue;
+      if (at < 0 || boundPorts(before.sections[at]!.lines).some((p) => bound.has(p))) continue;
       const next = before.sections.slice(at + 1).find((s) => present.has(s.name));
       const where = next ? after.sections.findIndex((s) => s.name === next.name) : after.sections.length;
       after.sections.splice(where, 0, before.sections[at]!);
       present.add(name);
+      for (const p of boundPorts(before.sections[at]!.lines)) bound.add(p);
       kept.add(b.key);
     }
   }

@@ -32,3 +32,9 @@ t.test('max_removed counts removed listens, not only server lines', async (t) =>
   t.match(err?.message, /removes 2 of 3 sections at once \(listen b, listen c; 67 % > max_removed 50 %\)/);
   t.equal(guardRender({ name: 'h', previous: three, rendered: three.replace('listen c', 'listen c2'), knownLeader: true, allowStale: false, limits: { maxRemoved: 0.5 } }), undefined, 'one of three is within it');
 });
+
+t.test('a kept section never binds a port the render gives to another entry', async (t) => {
+  const taken = rendered.replace('listen z\n    bind :3', 'listen z\n    bind :2');
+  const b = bad('haproxy/memcached/mem1', 'left-out');
+  t.same(holdServedSections(previous, taken, [b]), { text: taken, bad: [b] });
+});
