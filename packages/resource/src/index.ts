@@ -1,9 +1,15 @@
 export { loadResources, validateResource, STDOUT_DEST } from './load.js';
 export type { ResourceConfig, LoadResourcesOptions } from './load.js';
-export { stageAndSwap, shellQuote, substituteSrc, removeStageFilesSync, readDest } from './pipeline.js';
+export { stageAndSwap, shellQuote, substituteSrc, removeStageFilesSync, readDest, writeTarget } from './pipeline.js';
 export type { SwapOptions, ResourceResult, SwapResult } from './pipeline.js';
 export * from './apply/index.js';
 export { ResourceError } from './errors.js';
 export type { ResourceErrorCode } from './errors.js';
 export { commandAllowed, policyProblems, realPath } from './policy.js';
 export type { LocalPolicy } from './policy.js';
+export { renderedProblem, outputRules, CODE_DIRECTIVES } from './output-policy.js';
+export type { OutputRules } from './output-policy.js';
+export { destProblem, writeLocation, namesDirectory, directoryNamedAsFile } from './dest-policy.js';
+export type { DestPolicy } from './dest-policy.js';
+export { configLines } from './config-words.js';
+export type { ConfigLine } from './config-words.js';
