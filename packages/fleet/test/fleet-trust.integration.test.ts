@@ -48,7 +48,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
       statusTtlMs,
       retryRefusedMs: 300,
       trustKeys: [readTrustKey(keys.pubFile)],
-      policy: { allowCommands: [RELOAD, '/usr/sbin/haproxy -c *'], allowDests: [confdir] },
+      policy: { allowCommands: [RELOAD, '/usr/sbin/haproxy -c *'], allowDests: [`${confdir}/`] },
       onBundle: (e) => events.push(e),
     }).finally(() => s.close());
     return {

@@ -10,13 +10,16 @@ import {
   applySwapped,
   chooseApply,
   loadResources,
+  outputRules,
   policyProblems,
   readDest,
+  renderedProblem,
   ResourceError,
   STDOUT_DEST,
   swapChange,
   type Change,
   type LocalPolicy,
+  type OutputRules,
   type ReloadOptions,
   type ResourceConfig,
   type ResourceResult,
@@ -60,8 +63,14 @@ export interface RendererOptions {
   /** Render data a store without a known leader answered with (default: refuse it). */
   allowStale?: boolean;
   keepStageFile?: boolean;
-  /** Commands and dest directories resources may use (--allow-command, --allow-dest); empty lists allow any. */
+  /** Commands and dest files resources may use (--allow-command, --allow-dest); empty lists allow any. */
   policy?: LocalPolicy;
+  /**
+   * conf.d and templates come from a pushed bundle: src only from its own templates, getenv and
+   * "${NAME}" only for --allow-env names, owners only the instance's or --allow-owner ones, and no
+   * directive that loads code or runs a program unless --allow-directive names it.
+   */
+  bundle?: boolean;
   /** Called after every pass (tests, status, metrics). */
   onPass?: (pass: PassResult) => void;
   /** Called after every answer or failure of a store watch (liveness, metrics). */
@@ -120,6 +129,8 @@ export interface PassMode {
 /** One pass's settings, resolved once, and what its resources found. */
 interface PassContext {
   read: ReadInput;
+  /** What each rendered file may say; undefined: anything. */
+  output: OutputRules | undefined;
   noop: boolean;
   syncOnly: boolean;
   runtimeOnly: boolean;
@@ -152,7 +163,8 @@ export class Renderer {
 
   constructor(opts: RendererOptions) {
     this.#opts = opts;
-    this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {} });
+    const envNames = opts.bundle ? { envNames: opts.policy?.allowEnv ?? [] } : {};
+    this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames });
     this.#entries = new EntryMemory(opts.stateDir ? entriesPath(opts.stateDir, opts.confdir) : undefined);
   }
 
@@ -186,8 +198,9 @@ export class Renderer {
 
   async resources(): Promise<ResourceConfig[]> {
     if (this.#resources) return this.#resources;
-    const loaded = await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
-    const problems = this.#opts.policy ? policyProblems(loaded, this.#opts.policy) : [];
+    const bundle = this.#opts.bundle ?? false;
+    const loaded = await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', bundle, ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
+    const problems = this.#opts.policy ? policyProblems(loaded, this.#opts.policy, { bundle }) : [];
     if (problems.length) throw new ResourceError('RESOURCE_NOT_ALLOWED', problems.join('\n'));
     this.#resources = loaded;
     return loaded;
@@ -248,10 +261,11 @@ export class Renderer {
     const env = o.env ?? {};
     return {
       read: { store: o.store, snapshots, catalog: mode.catalog, signal: o.signal },
+      output: outputRules(o.policy, o.bundle ?? false),
       noop,
       syncOnly,
       runtimeOnly: mode.runtimeOnly ?? false,
-      swap: { noop, syncOnly, keepStageFile: o.keepStageFile ?? false, commandTimeoutMs, env, logger: o.logger, signal: o.signal },
+      swap: { noop, syncOnly, keepStageFile: o.keepStageFile ?? false, commandTimeoutMs, env, logger: o.logger, signal: o.signal, ...(o.policy ? { policy: o.policy } : {}) },
       // A stop does not abort a reload: a swapped dest is reloaded (bounded by its timeout), never half-applied.
       reload: { commandTimeoutMs, env, logger: o.logger },
       badEntries: [],
@@ -269,10 +283,12 @@ export class Renderer {
       return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${e.message}; ${r.dest} left as it was`);
     }
     this.#keepEntries(r, rendered, ctx);
+    const said = ctx.output && renderedProblem(r, rendered.text, ctx.output);
+    if (said) return failedStep(r, said, ctx, rlog, 'refused', said.message);
     if (r.dest === STDOUT_DEST) return { done: this.#print(r, rendered.text, rlog) };
     let previous: string | undefined;
     try {
-      previous = await readDest(r.name, r.dest);
+      previous = await readDest(r.name, r.dest, ctx.swap.policy);
     } catch (err) {
       return failedStep(r, err as Error, ctx, rlog, 'refused', (err as Error).message);
     }
