@@ -1,9 +1,8 @@
 // The host half of the local policy from its flags: which files resources may write (--allow-dest),
 // and what a pushed bundle may do beyond rendering HAProxy's configuration (--allow-directive,
 // --allow-env, --allow-owner). Checked once, at start and on SIGHUP.
-import { statSync } from 'node:fs';
 import { UsageError } from '@confd-haproxy/base';
-import { CODE_DIRECTIVES, directoryNamedAsFile, namesDirectory, type LocalPolicy } from '@confd-haproxy/resource';
+import { allowDestProblems, CODE_DIRECTIVES, type LocalPolicy } from '@confd-haproxy/resource';
 
 export interface HostPolicyFlags {
   allowDest: string[];
@@ -15,26 +14,18 @@ export interface HostPolicyFlags {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const OWNER = /^(\d+):(\d+)$/;
 
-const isDirectory = (path: string) => {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-};
-
 /** --allow-dest: an absolute file, or a directory written with a trailing "/"; a directory without it is the old meaning, refused with the fix. */
 function allowDests(entries: readonly string[]): string[] {
-  for (const d of entries) {
-    if (!d.startsWith('/')) throw new UsageError(`--allow-dest: "${d}" is not an absolute path`);
-    if (!namesDirectory(d) && isDirectory(d)) throw new UsageError(directoryNamedAsFile(d));
-  }
+  const relative = entries.find((d) => !d.startsWith('/'));
+  if (relative !== undefined) throw new UsageError(`--allow-dest: "${relative}" is not an absolute path`);
+  const [directory] = allowDestProblems({ allowDests: entries });
+  if (directory) throw new UsageError(directory);
   return [...entries];
 }
 
 function allowDirectives(names: readonly string[]): string[] {
   const unknown = names.find((n) => !(n in CODE_DIRECTIVES));
-  if (unknown !== undefined) throw new UsageError(`--allow-directive: "${unknown}" is not one of the directives a rendered file needs it for (${Object.keys(CODE_DIRECTIVES).join(', ')})`);
+  if (unknown !== undefined) throw new UsageError(`--allow-directive: "${unknown}" is not one of the directives refused without it (${Object.keys(CODE_DIRECTIVES).join(', ')})`);
   return [...names];
 }
 

@@ -26,7 +26,7 @@ export function writeLocation(path: string): string {
 }
 
 /** An --allow-dest ending in "/" names a directory: every file under it. */
-export const namesDirectory = (entry: string): boolean => entry.endsWith('/');
+const namesDirectory = (entry: string): boolean => entry.endsWith('/');
 
 export const destRestricted = (policy: DestPolicy): boolean => policy.allowDests.length > 0;
 
@@ -60,11 +60,10 @@ export function destProblem(dest: string, policy: DestPolicy): string | undefine
 
 /** An --allow-dest that names an existing directory without the trailing "/": it names files now, so the fix is spelled out. */
 export function allowDestProblems(policy: DestPolicy): string[] {
-  return policy.allowDests.filter((entry) => !namesDirectory(entry) && isDirectory(entry)).map(directoryNamedAsFile);
+  return policy.allowDests
+    .filter((entry) => !namesDirectory(entry) && isDirectory(entry))
+    .map((entry) => `--allow-dest ${entry} is a directory: --allow-dest names files (e.g. --allow-dest ${join(entry, 'haproxy.cfg')}); to allow every file under it, write --allow-dest ${entry}/`);
 }
-
-export const directoryNamedAsFile = (entry: string): string =>
-  `--allow-dest ${entry} is a directory: --allow-dest names files (e.g. --allow-dest ${join(entry, 'haproxy.cfg')}); to allow every file under it, write --allow-dest ${entry}/`;
 
 function isDirectory(path: string): boolean {
   try {

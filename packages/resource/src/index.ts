@@ -9,7 +9,7 @@ export { commandAllowed, policyProblems, realPath } from './policy.js';
 export type { LocalPolicy } from './policy.js';
 export { renderedProblem, outputRules, CODE_DIRECTIVES } from './output-policy.js';
 export type { OutputRules } from './output-policy.js';
-export { destProblem, writeLocation, namesDirectory, directoryNamedAsFile } from './dest-policy.js';
+export { allowDestProblems, destProblem, writeLocation } from './dest-policy.js';
 export type { DestPolicy } from './dest-policy.js';
 export { configLines } from './config-words.js';
 export type { ConfigLine } from './config-words.js';
