@@ -208,12 +208,12 @@ t.test('bad resource: a reload_cmd outside --allow-command or a dest outside --a
   const marker = join(e.dir, 'marker');
   e.conf(`reload_cmd = "touch ${marker}"\n`);
   await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
-  const policy = { allowCommands: ['/usr/sbin/haproxy -c -f *', 'systemctl reload haproxy'], allowDests: [join(e.dir, 'out')] };
+  const policy = { allowCommands: ['/usr/sbin/haproxy -c -f *', 'systemctl reload haproxy'], allowDests: [`${join(e.dir, 'out')}/`] };
   const pass = await failingPass(t, e, /^conf\.d\/haproxy\.toml: reload_cmd "touch .*marker" matches no --allow-command$/, { policy });
   t.equal(pass?.exitCode, 65);
   t.notOk(existsSync(marker), 'reload_cmd did not run');
   e.conf('');
-  await failingPass(t, e, /^conf\.d\/haproxy\.toml: dest .*out\/haproxy\.cfg is outside every --allow-dest$/, { policy: { ...policy, allowDests: [join(e.dir, 'conf.d')] } });
+  await failingPass(t, e, /^conf\.d\/haproxy\.toml: dest .*out\/haproxy\.cfg is outside every --allow-dest$/, { policy: { ...policy, allowDests: [`${join(e.dir, 'conf.d')}/`] } });
   t.ok((await runOnce({ ...e.opts, policy })).ok, 'within the policy the pass runs');
   await e.store.delete('haproxy/mysqlslave/slave3302');
   await runOnce(e.opts);
@@ -256,7 +256,7 @@ const badFlags: [string, string[], RegExp][] = [
   ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--cert', 'c.pem'], /--cert and --key go together/],
   ['checkredis', ['--server', '127.0.0.1:6379', '--backend', 'file', '--file', 'x', '--cacert', '/nonexistent/ca.pem'], /--cacert: cannot read \/nonexistent\/ca\.pem/],
   ['confd-haproxy', ['--trust-key', 'push.pub', '--backend', 'file', '--file', 'x'], /--trust-key applies to bundles: it needs --config-from-store/],
-  ['confd-haproxy', ['--config-from-store', '--allow-dest', 'etc/haproxy', '--backend', 'file', '--file', 'x'], /--allow-dest: "etc\/haproxy" is not an absolute directory/],
+  ['confd-haproxy', ['--config-from-store', '--allow-dest', 'etc/haproxy', '--backend', 'file', '--file', 'x'], /--allow-dest: "etc\/haproxy" is not an absolute path/],
   ['confd-haproxy', ['--log-level', 'loud', '--backend', 'file', '--file', 'x'], /--log-level: "loud" is not one of panic, fatal, error, warn/],
   ['checkmemcached', ['--server', 'x:1', '--backend', 'file', '--file', 'x', '--log-level', 'loud'], /--log-level: "loud" is not one of/],
   ['confd-haproxy', ['--interval', '1m30x', '--backend', 'file', '--file', 'x'], /--interval: "1m30x" is not a duration/],
@@ -348,7 +348,7 @@ async function refusedBundle(t: Test, e: Env, make: (ctx: { files: Record<string
     diffsBeforeSync: 1,
     checkIntervalMs: 50,
     trustKeys: [readTrustKey(keys.pubFile)],
-    policy: { allowCommands: ['/usr/sbin/haproxy -c -f *'], allowDests: [join(e.dir, 'out')], ...policy },
+    policy: { allowCommands: ['/usr/sbin/haproxy -c -f *'], allowDests: [`${join(e.dir, 'out')}/`], ...policy },
     onBundle: (b) => outcome.push(b),
   }).catch(() => {
     crashed = true;

@@ -172,7 +172,7 @@ t.test('each role does its job with the README policy, and nothing else', async 
     const ac = new AbortController();
     const fleetDir = join(dir, 'fleet');
     mkdirSync(join(fleetDir, 'out'), { recursive: true });
-    const running = runFleet({ store: storeOf('fleet instance'), confdir: fleetDir, stateDir: join(dir, 'state'), logger: quiet, signal: ac.signal, env: renderEnv, diffsBeforeSync: 1, checkIntervalMs: 50, statusTtlMs: 10_000 });
+    const running = runFleet({ store: storeOf('fleet instance'), confdir: fleetDir, stateDir: join(dir, 'state'), logger: quiet, signal: ac.signal, env: renderEnv, policy: { allowCommands: [], allowDests: [], allowEnv: ['HAPROXY_STATS_SOCKET'] }, diffsBeforeSync: 1, checkIntervalMs: 50, statusTtlMs: 10_000 });
     t.teardown(async () => {
       ac.abort();
       await running;

@@ -84,6 +84,27 @@ t.test('an --allow-command pattern that is not words and globs, or a --command-e
   t.same([name.code, name.err], [64, 'confd-haproxy: --command-env: "A-B" is not a variable name\n']);
 });
 
+t.test('--allow-dest names files: a directory needs its trailing /, and the other policy flags say which value is wrong', async (t) => {
+  const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
+  const out = join(dir, 'out');
+  const bare = await run(['--onetime', ...common(dir), '--allow-dest', out]);
+  t.equal(bare.code, 64, 'a directory without the / (what --allow-dest meant before) is refused at start');
+  t.match(bare.err, new RegExp(`--allow-dest ${out} is a directory: --allow-dest names files \\(e\\.g\\. --allow-dest ${out}/haproxy\\.cfg\\); to allow every file under it, write --allow-dest ${out}/`));
+  t.equal((await run(['--onetime', ...common(dir), '--allow-dest', join(out, 'other.cfg')])).code, 65, 'another file of the directory is not allowed');
+  t.notOk(existsSync(join(out, 'haproxy.cfg')));
+  t.equal((await run(['--onetime', ...common(dir), '--allow-dest', join(out, 'haproxy.cfg')])).code, 0, 'the file itself is');
+  t.equal((await run(['--onetime', ...common(dir), '--allow-dest', `${out}/`])).code, 0, 'and so is every file under the directory with the /');
+  for (const [flag, value, expect] of [
+    ['--allow-directive', 'lua', /--allow-directive: "lua" is not one of the directives refused without it \(lua-load, /],
+    ['--allow-env', 'A-B', /--allow-env: "A-B" is not an environment variable name/],
+    ['--allow-owner', 'haproxy', /--allow-owner: "haproxy" is not UID:GID/],
+  ] as const) {
+    const r = await run(['--onetime', ...common(dir), flag, value]);
+    t.equal(r.code, 64, `${flag} ${value} exits 64`);
+    t.match(r.err, expect);
+  }
+});
+
 t.test('store settings left empty in confd.toml count as not given', async (t) => {
   const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });
   writeFileSync(join(dir, 'confd.toml'), 'backend = ""\nscheme = ""\nauth_token = ""\nusername = ""\nnodes = []\n');

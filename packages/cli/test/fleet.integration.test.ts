@@ -85,7 +85,7 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
   const inst = confdir(join(dir, 'inst'), 'bootstrap');
   const port = await freePort();
   const flags = ['--config-from-store', '--confdir', inst, '--state-dir', join(dir, 'inst-state'), '--status-ttl', '2s', '--diffs-before-sync', '1', '--listen', `127.0.0.1:${port}`];
-  const child = spawn(process.execPath, [bin, ...flags, '--trust-key', join(dir, 'keys/push.pub'), '--allow-dest', inst, ...store], { env, stdio: 'ignore' });
+  const child = spawn(process.execPath, [bin, ...flags, '--trust-key', join(dir, 'keys/push.pub'), '--allow-dest', join(inst, 'app.cfg'), ...store], { env, stdio: 'ignore' });
   t.teardown(() => killAndWait(child));
   const metric = async (series: string) => {
     const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');

@@ -324,7 +324,7 @@ t.test('SIGHUP re-reads the --trust-key files; an unreadable key keeps the previ
   const f = fixture(t);
   const keys = join(f.dir, 'keys');
   t.match(run(['keygen', `-out=${keys}`]), { code: 0 });
-  const p = start(t, [...f.args, '--config-from-store', '--trust-key', join(keys, 'push.pub'), `-allow-dest=${join(f.dir, 'out')}`]);
+  const p = start(t, [...f.args, '--config-from-store', '--trust-key', join(keys, 'push.pub'), `-allow-dest=${join(f.dir, 'out')}/`]);
   t.ok(await until(() => existsSync(f.dest) && readFileSync(f.dest, 'utf8') === 'servers: a\n'), p.err());
   copyFileSync(join(keys, 'push.key'), join(keys, 'push.pub'));
   p.child.kill('SIGHUP');

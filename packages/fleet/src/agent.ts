@@ -32,7 +32,7 @@ export interface BundleEvent {
   rendered: boolean;
 }
 
-export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir'> {
+export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir' | 'bundle'> {
   /** Renders from it (read, watch), and publishes its status under a lock (write, lock). */
   store: KVReader & KVWatcher & KVWriter & KVLocker & KVInfo;
   /** Holds the instance id, the adopted bundles and fleet.json. */
@@ -66,6 +66,9 @@ const sha = (path: string) => {
 export interface FleetClock {
   now(): number;
 }
+
+/** Errors of a pass that mean the bundle asked for what the instance does not allow. */
+const NOT_ALLOWED_CODES: ReadonlySet<string> = new Set(['RESOURCE_NOT_ALLOWED', 'TEMPLATE_NOT_ALLOWED']);
 
 /** Longest a watch of the bundle key waits for a change. */
 const WATCH_WAIT_MS = 30_000;
@@ -159,6 +162,7 @@ export class FleetAgent {
     const aside = this.#status.setAside;
     if (aside) this.#log.error(`bundle version ${aside.version} (${aside.checksum.slice(0, 12)}), adopted before this start, is not used: ${aside.reason}; rendering --confdir ${this.#opts.confdir} until a bundle is adopted`);
     if (!this.#trust.length) this.#log.warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
+    if (!this.#policy.allowDests.length) this.#log.warn('no --allow-dest: a bundle may write any file this process can; name the files it renders (--allow-dest /etc/haproxy/haproxy.cfg)');
     this.publish();
     this.startWatch();
   }
@@ -255,14 +259,18 @@ export class FleetAgent {
     return this.#trust.length ? staleReason(b, this.#floor) : undefined;
   }
 
-  /** The local policy's objections to a materialized bundle, its commands read as argv words (none when it does not load: the pass says why). */
+  /**
+   * The local policy's objections to a materialized bundle, its commands read as argv words, and what
+   * no bundle may do (a src outside its templates, an unsafe mode); none when it does not load
+   * otherwise: the pass says why.
+   */
   async policyProblem(dir: string): Promise<string | undefined> {
     try {
-      const resources = await loadResources({ confdir: dir, prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir });
-      const problems = policyProblems(resources, this.#policy, { fromBundle: true });
+      const resources = await loadResources({ confdir: dir, prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir, bundle: true });
+      const problems = policyProblems(resources, this.#policy, { bundle: true });
       return problems.length ? problems.join('; ') : undefined;
     } catch (err) {
-      if (err instanceof ResourceError) return undefined;
+      if (err instanceof ResourceError) return err.code === 'RESOURCE_NOT_ALLOWED' ? err.message.split('\n').join('; ') : undefined;
       throw err;
     }
   }
@@ -294,17 +302,25 @@ export class FleetAgent {
 
   /** Every resource must load and render before any dest is touched; then the real pass checks and swaps. Undefined: refused. */
   async #passWith(b: Bundle, dir: string): Promise<Applied | undefined> {
-    const renderer = new Renderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, fromBundle: true });
+    const renderer = new Renderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true });
     const plan = await renderer.pass(undefined, { noop: true });
     const pass = plan.ok ? await renderer.pass() : plan;
     if (!pass.ok) {
-      if (!this.#opts.signal.aborted) this.refuse(b, pass.errors[0]?.message.split('\n')[0] ?? 'the pass failed');
+      if (!this.#opts.signal.aborted) this.#refusePass(b, pass);
       return undefined;
     }
     const next = appliedOf(b, dir);
     writeApplied(this.#opts.stateDir, next);
     this.#log.info(`bundle version ${b.version} adopted (${b.checksum.slice(0, 12)}, pushed by ${b.host})`);
     return next;
+  }
+
+  /** A pass that failed: the bundle is "not allowed" when what failed was a render the instance does not allow (a directive, getenv). */
+  #refusePass(b: Bundle, pass: PassResult): void {
+    const notAllowed = pass.errors.find((e) => NOT_ALLOWED_CODES.has((e as { code?: string }).code ?? ''));
+    const first = (e: Error | undefined) => e?.message.split('\n')[0] ?? 'the pass failed';
+    if (notAllowed) this.refuse(b, `not allowed (${first(notAllowed)})`, 'not allowed');
+    else this.refuse(b, first(pass.errors[0]));
   }
 
   #adopted(b: Bundle, applied: Applied): void {
@@ -350,7 +366,7 @@ export class FleetAgent {
       confdir: this.#applied?.dir ?? this.#opts.confdir,
       destDir: this.#opts.confdir,
       // Until a bundle is adopted it runs the operator's own --confdir.
-      fromBundle: this.#applied !== undefined,
+      bundle: this.#applied !== undefined,
       signal,
       onPass: (p) => {
         this.#recordPass(p);

@@ -97,7 +97,7 @@ t.test('an untrusted bundle is refused without being written out or rendered; a 
 });
 
 t.test('a bundle with a command outside --allow-command is refused before any of its commands runs', async (t) => {
-  const { agent, events, push, rendered, dir } = agentFor(t, (dir) => ({ diffsBeforeSync: 1, policy: { allowCommands: ['/bin/true'], allowDests: [dir] } }));
+  const { agent, events, push, rendered, dir } = agentFor(t, (dir) => ({ diffsBeforeSync: 1, policy: { allowCommands: ['/bin/true'], allowDests: [`${dir}/`] } }));
   const ran = join(dir, 'ran');
   await push(filesOf('evil', `reload_cmd = "touch ${ran}"\n`));
   await agent.step();

@@ -49,7 +49,7 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
       statusTtlMs,
       retryRefusedMs: 300,
       trustKeys: [readTrustKey(keys.pubFile)],
-      policy: { allowCommands: [RELOAD, '/usr/sbin/haproxy -c -q -f *'], allowDests: [confdir] },
+      policy: { allowCommands: [RELOAD, '/usr/sbin/haproxy -c -q -f *'], allowDests: [`${confdir}/`] },
       onBundle: (e) => events.push(e),
     }).finally(() => s.close());
     return {

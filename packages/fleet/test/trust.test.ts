@@ -115,13 +115,13 @@ t.test('a command is allowed when its words match a pattern\'s, a glob word neve
   t.notOk(commandAllowed('anything', []), 'no pattern allows nothing (an empty policy is not checked at all)');
 });
 
-t.test('a dest must lie under an --allow-dest directory once symlinks are resolved', async (t) => {
+t.test('a dest must be a file --allow-dest names, or lie under a directory it names with a trailing /, once symlinks are resolved', async (t) => {
   const dir = t.testdir({ confdir: { 'conf.d': {}, templates: { 't.hbs': 'x' } }, allowed: { sub: {} }, elsewhere: {} });
   symlinkSync(join(dir, 'elsewhere'), join(dir, 'allowed/link'));
   const write = (dest: string) => writeFileSync(join(dir, 'confdir/conf.d/r.toml'), `[template]\nsrc = "t.hbs"\ndest = "${dest}"\nkeys = ["/a"]\n`);
-  const problems = async (dest: string) => {
+  const problems = async (dest: string, allowDests = [`${join(dir, 'allowed')}/`]) => {
     write(dest);
-    return policyProblems(await loadResources({ confdir: join(dir, 'confdir'), destDir: join(dir, 'allowed') }), { allowCommands: [], allowDests: [join(dir, 'allowed')] });
+    return policyProblems(await loadResources({ confdir: join(dir, 'confdir'), destDir: join(dir, 'allowed') }), { allowCommands: [], allowDests });
   };
   t.same(await problems(join(dir, 'allowed/haproxy.cfg')), []);
   t.same(await problems(join(dir, 'allowed/sub/haproxy.cfg')), []);
@@ -131,7 +131,15 @@ t.test('a dest must lie under an --allow-dest directory once symlinks are resolv
   t.match(await problems(join(dir, 'allowed/link/haproxy.cfg')), [/dest .*allowed\/link\/haproxy\.cfg \(.*elsewhere\/haproxy\.cfg\) is outside every --allow-dest/], 'through a symlink');
   t.match(await problems(join(dir, 'allowed/sub/../../elsewhere/haproxy.cfg')), [/is outside every --allow-dest/], 'through ..');
   symlinkSync('/etc/passwd', join(dir, 'allowed/passwd'));
-  t.match(await problems(join(dir, 'allowed/passwd')), [/\(\/etc\/passwd\) is outside every --allow-dest/], 'a dest that is itself a symlink out');
+  t.match(await problems(join(dir, 'allowed/passwd')), [/dest .*allowed\/passwd is a symlink to \/etc\/passwd, outside every --allow-dest/], 'a dest that is itself a symlink out');
+
+  const file = [join(dir, 'allowed/haproxy.cfg')];
+  t.same(await problems(join(dir, 'allowed/haproxy.cfg'), file), [], 'a file --allow-dest names');
+  t.same(await problems(join(dir, 'allowed/link/../haproxy.cfg'), file), [], 'the same file spelled otherwise');
+  t.match(await problems(join(dir, 'allowed/other.cfg'), file), [/dest .*allowed\/other\.cfg is outside every --allow-dest/], 'another file beside it');
+  symlinkSync(join(dir, 'allowed/haproxy.cfg'), join(dir, 'elsewhere/into.cfg'));
+  t.match(await problems(join(dir, 'elsewhere/into.cfg'), file), [/dest .*elsewhere\/into\.cfg is outside every --allow-dest/], 'a link outside that leads to the allowed file: the write would replace the link');
+  t.match(await problems(join(dir, 'allowed/haproxy.cfg'), [join(dir, 'allowed')]), [/--allow-dest .*allowed is a directory: --allow-dest names files .*write --allow-dest .*allowed\//], 'a directory without the trailing / says how to write it');
 });
 
 t.test('credentials in a bundle are found by shape and named by file and line, never by value', async (t) => {

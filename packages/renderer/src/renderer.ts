@@ -11,13 +11,16 @@ import {
   chooseApply,
   commandMode,
   loadResources,
+  outputRules,
   policyProblems,
   readDest,
+  renderedProblem,
   ResourceError,
   STDOUT_DEST,
   swapChange,
   type Change,
   type LocalPolicy,
+  type OutputRules,
   type ReloadOptions,
   type ResourceConfig,
   type ResourceResult,
@@ -50,7 +53,7 @@ export interface RendererOptions {
   env?: Record<string, string | undefined>;
   /** Names of env that check_cmd and reload_cmd see besides PATH, HOME, LANG, LC_*, TZ, TMPDIR and HAPROXY_* (--command-env). */
   commandEnv?: readonly string[];
-  /** conf.d comes from a store bundle: its commands run as argv words, never through a shell. */
+  /** Commands run as argv words, never through a shell, as a bundle's do (push renders a bundle this way; `bundle` implies it). */
   fromBundle?: boolean;
   commandTimeoutMs?: number;
   /** Quiescence in watch mode. */
@@ -66,8 +69,15 @@ export interface RendererOptions {
   /** Render data a store without a known leader answered with (default: refuse it). */
   allowStale?: boolean;
   keepStageFile?: boolean;
-  /** Commands and dest directories resources may use (--allow-command, --allow-dest); empty lists allow any. */
+  /** Commands and dest files resources may use (--allow-command, --allow-dest); empty lists allow any. */
   policy?: LocalPolicy;
+  /**
+   * conf.d and templates come from a pushed bundle: its commands run as argv words, never through a
+   * shell; src only from its own templates, getenv and
+   * "${NAME}" only for --allow-env names, owners only the instance's or --allow-owner ones, and no
+   * directive that loads code or runs a program unless --allow-directive names it.
+   */
+  bundle?: boolean;
   /** Called after every pass (tests, status, metrics). */
   onPass?: (pass: PassResult) => void;
   /** Called after every answer or failure of a store watch (liveness, metrics). */
@@ -126,6 +136,8 @@ export interface PassMode {
 /** One pass's settings, resolved once, and what its resources found. */
 interface PassContext {
   read: ReadInput;
+  /** What each rendered file may say; undefined: anything. */
+  output: OutputRules | undefined;
   noop: boolean;
   syncOnly: boolean;
   runtimeOnly: boolean;
@@ -165,7 +177,8 @@ export class Renderer {
 
   constructor(opts: RendererOptions) {
     this.#opts = opts;
-    this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {} });
+    const envNames = opts.bundle ? { envNames: opts.policy?.allowEnv ?? [] } : {};
+    this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames });
     this.#entries = new EntryMemory(opts.stateDir ? entriesPath(opts.stateDir, opts.confdir) : undefined);
   }
 
@@ -204,8 +217,9 @@ export class Renderer {
 
   async resources(): Promise<ResourceConfig[]> {
     if (this.#resources) return this.#resources;
-    const loaded = await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
-    const problems = policyProblems(loaded, this.#policy, { fromBundle: this.#opts.fromBundle ?? false });
+    const bundle = this.#opts.bundle ?? false;
+    const loaded = await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', bundle, ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
+    const problems = policyProblems(loaded, this.#policy, { bundle, argv: this.#opts.fromBundle ?? false });
     if (problems.length) throw new ResourceError('RESOURCE_NOT_ALLOWED', problems.join('\n'));
     this.#resources = loaded;
     return loaded;
@@ -265,13 +279,14 @@ export class Renderer {
     const commandTimeoutMs = o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     // check_cmd and reload_cmd: never the store's credentials, and argv words unless the operator's own conf.d allows a shell.
     const env = commandEnv(o.env ?? {}, o.commandEnv ?? []);
-    const run = commandMode({ fromBundle: o.fromBundle ?? false, allowCommands: this.#policy.allowCommands });
+    const run = commandMode({ fromBundle: (o.bundle ?? false) || (o.fromBundle ?? false), allowCommands: this.#policy.allowCommands });
     return {
       read: { store: o.store, snapshots, catalog: mode.catalog, signal: o.signal },
+      output: outputRules(o.policy, o.bundle ?? false),
       noop,
       syncOnly,
       runtimeOnly: mode.runtimeOnly ?? false,
-      swap: { noop, syncOnly, keepStageFile: o.keepStageFile ?? false, commandTimeoutMs, env, commandMode: run, logger: o.logger, signal: o.signal },
+      swap: { noop, syncOnly, keepStageFile: o.keepStageFile ?? false, commandTimeoutMs, env, commandMode: run, logger: o.logger, signal: o.signal, ...(o.policy ? { policy: o.policy } : {}) },
       // A stop does not abort a reload: a swapped dest is reloaded (bounded by its timeout), never half-applied.
       reload: { commandTimeoutMs, env, commandMode: run, logger: o.logger },
       badEntries: [],
@@ -288,13 +303,18 @@ export class Renderer {
       const e = err as Error;
       return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${e.message}; ${r.dest} left as it was`);
     }
+    const said = ctx.output && renderedProblem(r, rendered.text, ctx.output);
+    if (said) {
+      this.#keepEntries(r, rendered, ctx);
+      return failedStep(r, said, ctx, rlog, 'refused', said.message);
+    }
     if (r.dest === STDOUT_DEST) {
       this.#keepEntries(r, rendered, ctx);
       return { done: this.#print(r, rendered.text, rlog) };
     }
     let previous: string | undefined;
     try {
-      previous = await readDest(r.name, r.dest);
+      previous = await readDest(r.name, r.dest, ctx.swap.policy);
     } catch (err) {
       this.#keepEntries(r, rendered, ctx);
       return failedStep(r, err as Error, ctx, rlog, 'refused', (err as Error).message);

@@ -1,6 +1,6 @@
 export { loadResources, validateResource, STDOUT_DEST } from './load.js';
 export type { ResourceConfig, LoadResourcesOptions } from './load.js';
-export { stageAndSwap, removeStageFilesSync, readDest } from './pipeline.js';
+export { stageAndSwap, removeStageFilesSync, readDest, writeTarget } from './pipeline.js';
 export type { SwapOptions, ResourceResult, SwapResult } from './pipeline.js';
 export * from './apply/index.js';
 export { ResourceError } from './errors.js';
@@ -10,3 +10,9 @@ export { commandAllowed, commandMode, commandProblems, invocation, patternProble
 export { PLAIN_CHARS, PLAIN_CHARS_TEXT } from './plain.js';
 export type { CommandMode, Invocation } from './command-policy.js';
 export type { LocalPolicy } from './policy.js';
+export { renderedProblem, outputRules, CODE_DIRECTIVES } from './output-policy.js';
+export type { OutputRules } from './output-policy.js';
+export { allowDestProblems, destProblem, writeLocation } from './dest-policy.js';
+export type { DestPolicy } from './dest-policy.js';
+export { configLines } from './config-words.js';
+export type { ConfigLine } from './config-words.js';

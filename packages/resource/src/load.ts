@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseServiceQuery, serviceQueryText } from '@confd-haproxy/kv';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import { bundleSrcProblem } from './bundle-policy.js';
 import { ResourceError } from './errors.js';
 import { notPlain, PLAIN_CHARS_TEXT } from './plain.js';
 
@@ -44,6 +45,8 @@ export interface LoadResourcesOptions {
    * conf.d from the store keeps writing next to its own --confdir.
    */
   destDir?: string;
+  /** The confdir is a pushed bundle: each src must be one of its own templates. */
+  bundle?: boolean;
 }
 
 const FIELDS = new Set(['src', 'dest', 'keys', 'services', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket', 'min_servers', 'max_removed']);
@@ -117,6 +120,13 @@ function checkDest(destRaw: string, dest: string, bad: (msg: string) => Resource
   if (kind) throw bad(`[template].dest "${destRaw}" is ${kind}, not a regular file (dest = "-" writes to stdout)`);
 }
 
+/** Why a rendered file must not have this mode: a config file never needs set-id bits or writes by every user. */
+export function unsafeModeProblem(mode: number): string | undefined {
+  if (mode & 0o7000) return 'sets the setuid, setgid or sticky bit, which a rendered file never needs';
+  if (mode & 0o002) return 'lets every user write dest (and so change what runs as root)';
+  return undefined;
+}
+
 /** [template].services: consul-template service queries, each parsed; their canonical texts. */
 function serviceList(v: unknown, bad: (msg: string) => ResourceError): string[] {
   if (v === undefined) return [];
@@ -161,6 +171,8 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   const srcName = str('src', true)!;
   const templatesDir = join(confdir, 'templates');
   const src = resolve(templatesDir, srcName);
+  const outside = opts.bundle ? bundleSrcProblem(srcName, templatesDir) : undefined;
+  if (outside) throw new ResourceError('RESOURCE_NOT_ALLOWED', `${name}: ${outside}`);
   if (!statOf(src)?.isFile()) throw bad(`[template].src "${srcName}" does not exist (looked for ${src})`);
   const destRaw = str('dest', true)!;
   checkDestName(destRaw, bad);
@@ -175,6 +187,8 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
   if (typeof modeRaw !== 'string' || !/^0?[0-7]{3,4}$/.test(modeRaw)) throw bad(`[template].mode "${String(modeRaw)}" is not an octal file mode (e.g. "0644")`);
   const mode = parseInt(modeRaw, 8);
   if (mode > 0o7777) throw bad(`[template].mode "${modeRaw}" is not an octal file mode`);
+  const unsafe = unsafeModeProblem(mode);
+  if (unsafe) throw new ResourceError('RESOURCE_NOT_ALLOWED', `${name}: [template].mode "${modeRaw}" ${unsafe}`);
   const id = (k: 'uid' | 'gid', dflt: number): number => {
     const v = tt[k];
     if (v === undefined) return dflt;
@@ -258,7 +272,7 @@ export async function loadResources(opts: LoadResourcesOptions): Promise<Resourc
   }
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) {
-    const code = problems.some((p) => p.code === 'RESOURCE_INVALID') ? 'RESOURCE_INVALID' : 'RESOURCE_DUPLICATE_DEST';
+    const code = (['RESOURCE_INVALID', 'RESOURCE_NOT_ALLOWED'] as const).find((c) => problems.some((p) => p.code === c)) ?? 'RESOURCE_DUPLICATE_DEST';
     throw new ResourceError(code, problems.map((p) => p.message).join('\n'), { cause: new AggregateError(problems) });
   }
   if (resources.length === 0) throw new ResourceError('RESOURCE_INVALID', `${dir}: no *.toml resources found`);

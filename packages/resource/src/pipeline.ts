@@ -1,13 +1,15 @@
 // One resource's stage/check/swap: stage in dest's directory with the final mode → compare → check
-// the stage file → atomic swap, with a rollback for later. Applying the swap is apply/'s job.
+// the stage file → atomic swap, with a rollback for later. Applying the swap is apply/'s job. Where
+// the write lands is resolved and checked against --allow-dest when it happens, not only at load.
 import { randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
+import { constants, unlinkSync } from 'node:fs';
 import { copyFile, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import { describeFailure, runCommand, type CommandResult, type RunnerLogger } from '@confd-haproxy/runner';
 import { commandRefusal, invocation, stagePath, type CommandMode } from './command-policy.js';
+import { destProblem, writeLocation, type DestPolicy } from './dest-policy.js';
 import { ResourceError } from './errors.js';
 import { specialFileKind, type ResourceConfig } from './load.js';
 
@@ -23,6 +25,8 @@ export interface SwapOptions {
   env?: Record<string, string | undefined>;
   /** How check_cmd runs (command-policy.ts): through /bin/sh (the default, as confd) or as argv words. */
   commandMode?: CommandMode;
+  /** --allow-dest, checked again against where each write lands when it happens. */
+  policy?: DestPolicy;
   logger?: RunnerLogger;
   signal?: AbortSignal;
 }
@@ -86,10 +90,21 @@ function notRegularFile(resource: string, dest: string, st: Parameters<typeof sp
   return what ? new ResourceError('RESOURCE_INVALID', `${resource}: dest ${dest} is ${what}, not a regular file; it is left alone (dest = "-" writes to stdout)`) : undefined;
 }
 
-/** dest's content for the render guards; undefined when it does not exist; a ResourceError when it is not a regular file. */
-export async function readDest(resource: string, dest: string): Promise<string | undefined> {
+/**
+ * Where a write to dest lands now (its real directory, its own name), once the policy allows that
+ * place now: a directory or a link swapped in since the resources loaded is caught here. A
+ * ResourceError (RESOURCE_NOT_ALLOWED) when it does not.
+ */
+export function writeTarget(resource: string, dest: string, policy: DestPolicy | undefined): string {
+  const problem = policy ? destProblem(dest, policy) : undefined;
+  if (problem) throw new ResourceError('RESOURCE_NOT_ALLOWED', `${resource}: ${problem} at the time of writing; nothing was read or written there`);
+  return writeLocation(dest);
+}
+
+/** dest's content for the render guards; undefined when it does not exist; a ResourceError when it is not a regular file or not allowed now. */
+export async function readDest(resource: string, dest: string, policy?: DestPolicy): Promise<string | undefined> {
   try {
-    return (await readState(dest, resource))?.content.toString();
+    return (await readState(writeTarget(resource, dest, policy), resource))?.content.toString();
   } catch (err) {
     if (err instanceof ResourceError) throw err;
     return undefined;
@@ -113,8 +128,8 @@ async function readState(path: string, resource = path): Promise<FileState | und
 /** Write a file next to dest with the final mode and owner from its first byte; returns its path. */
 async function writeStage(dest: string, content: Buffer, mode: number, uid: number, gid: number): Promise<string> {
   const stage = stagePath(dest, randomBytes(6).toString('hex'));
-  // 'wx' never follows or reuses an existing path; the mode is never wider than the final one.
-  const fh = await open(stage, 'wx', mode & 0o777);
+  // O_EXCL never reuses an existing path, O_NOFOLLOW never follows a link; the mode is never wider than the final one.
+  const fh = await open(stage, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
   liveStages.add(stage);
   try {
     if (uid !== process.getuid?.() || gid !== process.getgid?.()) await fh.chown(uid, gid);
@@ -224,8 +239,10 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   const next = Buffer.from(rendered);
   const base = { resource: resource.name, dest, commands: [] as CommandResult[], checked: false, rollback: async () => true };
   let previous: FileState | undefined;
+  let target: string;
   try {
-    previous = await readState(dest, resource.name);
+    target = writeTarget(resource.name, dest, opts.policy);
+    previous = await readState(target, resource.name);
   } catch (err) {
     if (err instanceof ResourceError) return { ...base, changed: false, diff: '', error: err };
     return { ...base, changed: false, diff: '', error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot read ${dest} (${errorMessage(err)})`, { cause: err }) };
@@ -241,7 +258,7 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
 
   let stage: string;
   try {
-    stage = await writeStage(dest, next, resource.mode, resource.uid, resource.gid);
+    stage = await writeStage(target, next, resource.mode, resource.uid, resource.gid);
   } catch (err) {
     return { ...base, changed: true, diff, error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot stage ${dest} (${errorMessage(err)})`, { cause: err }) };
   }
@@ -276,7 +293,9 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
     checked = true;
   }
   try {
-    await swapIn(stage, dest, resource);
+    // check_cmd may have taken seconds: the place is checked once more right before the rename.
+    if (writeTarget(resource.name, dest, opts.policy) !== target) throw new ResourceError('RESOURCE_NOT_ALLOWED', `${resource.name}: ${dest} now leads elsewhere than when it was staged`);
+    await swapIn(stage, target, resource);
   } catch (err) {
     await dropStage();
     return {
@@ -285,15 +304,15 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
       checked,
       diff,
       commands,
-      error: new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot replace ${dest} (${errorMessage(err)}); it is left as it was`, { cause: err }),
+      error: err instanceof ResourceError ? err : new ResourceError('RESOURCE_WRITE_FAILED', `${resource.name}: cannot replace ${dest} (${errorMessage(err)}); it is left as it was`, { cause: err }),
     };
   }
   let written: Written;
   try {
-    written = { content: next, ino: (await stat(dest)).ino };
+    written = { content: next, ino: (await stat(target)).ino };
   } catch {
     // dest vanished right after the swap: someone else owns it now, a rollback must not touch it.
     written = { content: next, ino: -1 };
   }
-  return { ...base, changed: true, checked, diff, commands, rollback: () => restoreIfOurs(dest, previous, written) };
+  return { ...base, changed: true, checked, diff, commands, rollback: () => restoreIfOurs(target, previous, written) };
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { applySwapped, chooseApply, readDest, swapChange, type ResourceConfig, type SwapOptions } from '@confd-haproxy/resource';
 
@@ -225,4 +225,24 @@ t.test('a dest that cannot be written is a write error and nothing else changes'
   const r = await swapAndApply(resource(dir, { dest: join(dir, 'etc/notadir/haproxy.cfg'), reloadCmd: 'exit 1' }), 'new\n');
   t.match(r, { reloaded: false, error: { code: 'RESOURCE_WRITE_FAILED', message: /notadir/ } });
   t.same(files(dir), ['haproxy.cfg', 'notadir']);
+});
+
+t.test('with a policy, where dest lands is checked when it is read and written: a directory swapped for a link out is refused, and so is a dest swapped for one', async (t) => {
+  const dir = t.testdir({ allowed: {}, outside: { victim: 'victim\n' } });
+  symlinkSync(join(dir, 'allowed'), join(dir, 'etc'));
+  const policy = { allowDests: [`${join(dir, 'allowed')}/`] };
+  const r = resource(dir);
+  t.match(await swapAndApply(r, 'one\n', { policy }), { changed: true, error: undefined });
+  t.equal(readFileSync(join(dir, 'allowed/haproxy.cfg'), 'utf8'), 'one\n', 'written through the link while it leads into the allowed directory');
+  renameSync(join(dir, 'etc'), join(dir, 'etc.old'));
+  symlinkSync(join(dir, 'outside'), join(dir, 'etc'));
+  await t.rejects(readDest(r.name, r.dest, policy), { code: 'RESOURCE_NOT_ALLOWED' }, 'not even read for the render guards');
+  t.match(await swapAndApply(r, 'two\n', { policy }), { changed: false, error: { code: 'RESOURCE_NOT_ALLOWED', message: /^conf\.d\/haproxy\.toml: dest .*\/etc\/haproxy\.cfg \(.*\/outside\/haproxy\.cfg\) is outside every --allow-dest at the time of writing; nothing was read or written there$/ } });
+  t.notOk(existsSync(join(dir, 'outside/haproxy.cfg')), 'nothing landed outside');
+  renameSync(join(dir, 'etc.old'), join(dir, 'etc'));
+  symlinkSync(join(dir, 'outside/victim'), join(dir, 'allowed/haproxy.cfg.link'));
+  renameSync(join(dir, 'allowed/haproxy.cfg.link'), join(dir, 'allowed/haproxy.cfg'));
+  t.match(await swapAndApply(r, 'three\n', { policy }), { changed: false, error: { code: 'RESOURCE_NOT_ALLOWED', message: /is a symlink to .*\/outside\/victim, outside every --allow-dest/ } });
+  t.equal(readFileSync(join(dir, 'outside/victim'), 'utf8'), 'victim\n');
+  t.ok(lstatSync(join(dir, 'allowed/haproxy.cfg')).isSymbolicLink(), 'the link is left alone');
 });

@@ -23,6 +23,8 @@ export interface TemplateEngineOptions {
   templatesDir: string;
   /** For `getenv` (the engine never reads process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** When given, `getenv` reads only these names of `env` and fails naming any other. */
+  envNames?: readonly string[];
   /** For `datetime`. */
   now?: () => Date;
   /** Per DNS lookup (lookupIP*, lookupSRV); a lookup that times out answers an empty list. Default 5000. */
@@ -141,7 +143,9 @@ async function resolveLookup(req: LookupRequest, timeoutMs: number, signal: Abor
 
 export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngine {
   const templatesDir = opts.templatesDir;
-  const env = opts.env ?? {};
+  const envNames = opts.envNames ? new Set(opts.envNames) : undefined;
+  // Only the names a template may read are kept at all.
+  const env = envNames ? Object.fromEntries(Object.entries(opts.env ?? {}).filter(([k]) => envNames.has(k))) : (opts.env ?? {});
   const now = opts.now ?? (() => new Date());
   const lookupTimeoutMs = opts.lookupTimeoutMs ?? 5000;
 
@@ -315,6 +319,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
             pairs: v.pairs,
             byKey: v.byKey,
             env,
+            ...(envNames ? { envNames } : {}),
             now,
             lookups,
             wanted,

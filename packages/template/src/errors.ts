@@ -14,7 +14,9 @@ export type TemplateErrorCode =
   /** A KV value is not what the template needs (e.g. not JSON). */
   | 'TEMPLATE_BAD_VALUE'
   /** A value holding CR, LF or NUL reached the output. */
-  | 'TEMPLATE_INJECTION';
+  | 'TEMPLATE_INJECTION'
+  /** The template asked for something the instance does not let it read (getenv of a name not allowed). */
+  | 'TEMPLATE_NOT_ALLOWED';
 
 export interface TemplateErrorDetails {
   cause?: unknown;

@@ -15,6 +15,8 @@ export interface RenderScope {
   pairs: readonly KVPairView[];
   byKey: ReadonlyMap<string, string>;
   env: Readonly<Record<string, string | undefined>>;
+  /** When set, `getenv` reads only these names and fails naming any other (a pushed bundle's templates). */
+  envNames?: ReadonlySet<string>;
   now: () => Date;
   /** DNS answers resolved before this pass; a miss is recorded in `wanted` and answers []. */
   lookups: ReadonlyMap<string, unknown>;
@@ -359,7 +361,12 @@ export const CONFD_HELPERS: Readonly<Record<string, Helper>> = {
   },
   getenv: (s, a) => {
     arity('getenv', a, 1, 2);
-    const v = s.env[str(a[0])];
+    const name = str(a[0]);
+    // Loudly, default or not: a default would hide that the template wanted something it may not read.
+    if (s.envNames && !s.envNames.has(name)) {
+      throw new TemplateProblem('TEMPLATE_NOT_ALLOWED', `getenv: ${JSON.stringify(name)} is not an environment variable these templates may read (the instance allows it with --allow-env ${name})`);
+    }
+    const v = s.env[name];
     return v === undefined || v === '' ? str(a[1]) : v;
   },
   datetime: (s, a) => (arity('datetime', a, 0), s.now().toISOString()),

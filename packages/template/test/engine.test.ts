@@ -51,6 +51,13 @@ t.test('getenv reads only the env option, never the process environment', async 
   t.equal(await e.render('g.hbs', []), 'none');
 });
 
+t.test('with envNames, getenv reads only those names and fails naming any other, default or not', async (t) => {
+  const dir = t.testdir({ 'ok.hbs': '{{getenv "ZONE"}} {{getenv "UNSET" "dflt"}}', 'token.hbs': '{{getenv "TOKEN" "none"}}' });
+  const e = createTemplateEngine({ templatesDir: dir, env: { ZONE: 'eu', TOKEN: 'secret' }, envNames: ['ZONE', 'UNSET'] });
+  t.equal(await e.render('ok.hbs', []), 'eu dflt');
+  await t.rejects(e.render('token.hbs', []), { code: 'TEMPLATE_NOT_ALLOWED', message: /^token\.hbs:1:\d+: getenv: "TOKEN" is not an environment variable these templates may read \(the instance allows it with --allow-env TOKEN\)$/ });
+});
+
 t.test('gets and getvs follow confd: pairs sorted by key, values sorted by value, * never crosses a slash', async (t) => {
   const e = engineWith(t, {
     'g.hbs': '{{#each (gets "/a/*")}}{{Key}}={{Value}} {{/each}}| {{join (getvs "/a/*") ","}} | {{#each (gets "/a/x?")}}{{Key}} {{/each}}| {{#each (gets "/a/[xy]*")}}{{Key}} {{/each}}| {{#each (gets "/a/[^x]*")}}{{Key}} {{/each}}',

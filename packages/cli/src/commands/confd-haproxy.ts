@@ -12,6 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { mergedOpts, userSet } from '../argv.js';
+import { hostPolicy } from '../host-policy.js';
 import { parseArgv } from '../program.js';
 import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
@@ -52,6 +53,9 @@ interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
   allowCommand: string[];
   allowDest: string[];
   commandEnv: string[];
+  allowDirective: string[];
+  allowEnv: string[];
+  allowOwner: string[];
   signKey?: string;
   allowSecrets?: boolean;
   environment?: string;
@@ -117,7 +121,10 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key, each version above the last (repeatable, for key rotation)', repeat, [])
     .option('--environment <name>', 'with --config-from-store: adopt only bundles pushed for this environment (push --environment)')
     .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must match one of these word for word ({{.src}}: the stage file; * and ? in a word match only letters, digits and _ @ % + = : , . / -); commands then run without a shell; repeatable', repeat, [])
-    .option('--allow-dest <dir>', 'every dest (of --confdir and of any bundle) must lie under one of these directories, symlinks resolved; repeatable', repeat, [])
+    .option('--allow-dest <file>', 'every dest (of --confdir and of any bundle) must be one of these files, or lie under one of these directories written with a trailing / (e.g. /etc/haproxy/), checked again when it is written; repeatable', repeat, [])
+    .option('--allow-directive <name>', "a rendered file may use this directive although it loads code or runs a program (lua-load, external-check, program, setenv, ...; the README lists them), which bundles may not by default, nor --confdir once an --allow-* flag is given; repeatable", repeat, [])
+    .option('--allow-env <name>', "a bundle's templates (getenv) and the HAProxy configuration it renders (\"${NAME}\") may read this environment variable; repeatable", repeat, [])
+    .option('--allow-owner <uid:gid>', 'a bundle may give its dests this owner besides the instance\'s own; repeatable', repeat, [])
     .option('--command-env <name>', 'a variable check_cmd and reload_cmd see besides PATH, HOME, LANG, LANGUAGE, LC_*, TZ, TMPDIR and HAPROXY_* (never the store credentials unless named here); repeatable', repeat, [])
     .addOption(new Option('--debug').hideHelp())
     .enablePositionalOptions()
@@ -459,16 +466,14 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   }
 }
 
-/** --trust-key (only with --config-from-store), --allow-command, --allow-dest: read and checked at start and on SIGHUP. */
+/** --trust-key (only with --config-from-store), --allow-command, --allow-dest and the rest of the policy: read and checked at start and on SIGHUP. */
 function localTrust(flags: Flags): LocalTrust {
   if (flags.trustKey.length && !flags.configFromStore) throw new UsageError('--trust-key applies to bundles: it needs --config-from-store');
   const empty = flags.allowCommand.find((p) => !p.trim());
   if (empty !== undefined) throw new UsageError('--allow-command: an empty pattern');
   const unreadable = flags.allowCommand.map(patternProblem).find(Boolean);
   if (unreadable) throw new UsageError(`--allow-command: ${unreadable}`);
-  const relativeDir = flags.allowDest.find((d) => !d.startsWith('/'));
-  if (relativeDir !== undefined) throw new UsageError(`--allow-dest: "${relativeDir}" is not an absolute directory`);
-  return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, allowDests: flags.allowDest } };
+  return { trustKeys: flags.trustKey.map(readTrustKey), policy: { allowCommands: flags.allowCommand, ...hostPolicy(flags) } };
 }
 
 /** --command-env: variable names, checked. */
