@@ -111,7 +111,7 @@ t.test('a signed bundle cannot run a root command through an --allow-command glo
   const inst = confdir(join(dir, 'inst'), resource('out/app.cfg', '/usr/sbin/haproxy -c -f {{.src}}'));
   const keys = generatePushKey(join(dir, 'keys'));
   const { double, store } = await consul(t);
-  const log = instance(t, ['--confdir', inst, '--state-dir', join(dir, 'state'), '--trust-key', keys.pubFile, '--allow-command', '/usr/sbin/haproxy -c -f *', '--allow-dest', join(inst, 'out')], { cwd: work, double });
+  const log = instance(t, ['--confdir', inst, '--state-dir', join(dir, 'state'), '--trust-key', keys.pubFile, '--allow-command', '/usr/sbin/haproxy -c -f *', '--allow-dest', `${join(inst, 'out')}/`], { cwd: work, double });
   t.ok(await rowWhen(store, (r) => Object.keys(r.status.dests).length > 0), 'the instance runs its own --confdir first');
   await store.put(BUNDLE_KEY, JSON.stringify(signBundle(bundleOf(bundleFiles(ATTACK)), readSignKey(keys.keyFile))));
   const row = await rowWhen(store, (r) => r.status.refused?.version === 7);
@@ -127,7 +127,7 @@ t.test('the plain renderer refuses the same resource in its own conf.d, and runs
   mkdirSync(work);
   const conf = confdir(join(dir, 'conf'), ATTACK);
   writeFileSync(join(dir, 'kv.json'), '{}');
-  const r = await run(['--onetime', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', conf, '--state-dir', join(dir, 'state'), '--allow-command', '/usr/sbin/haproxy -c -f *', '--allow-dest', join(conf, 'out')], { cwd: work });
+  const r = await run(['--onetime', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', conf, '--state-dir', join(dir, 'state'), '--allow-command', '/usr/sbin/haproxy -c -f *', '--allow-dest', `${join(conf, 'out')}/`], { cwd: work });
   t.equal(r.code, 65, 'bad input');
   t.match(r.out, /conf\.d\/haproxy\.toml: \[template\]\.dest "out\/h\$\(id>PWNED\)\.cfg" holds "\$" "\(" ">" "\)"/);
   t.same(pwned(dir), [], 'id did not run');
