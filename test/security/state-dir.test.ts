@@ -116,3 +116,12 @@ t.test("a non-root user's default state dir is in their own state directory, nev
   t.throws(() => defaultStateDir({ uid: 1000, env: {}, home: () => '' }), { message: /no home directory .* give --state-dir/ });
   for (const uid of [1000, 65534]) t.notOk(defaultStateDir({ uid, env: {}, home }).startsWith(tmpdir()), `uid ${uid}: not under ${tmpdir()}`);
 });
+
+t.test("a non-root checker's default lock dir is its own, never a shared temporary one", async (t) => {
+  const { defaultLockDir } = await import('confd-haproxy');
+  const home = () => '/home/alice';
+  t.equal(defaultLockDir({ uid: 1000, env: { XDG_RUNTIME_DIR: '/run/user/1000' }, home }), '/run/user/1000/confd-haproxy', '$XDG_RUNTIME_DIR/confd-haproxy');
+  t.equal(defaultLockDir({ uid: 1000, env: {}, home }), '/home/alice/.local/state/confd-haproxy/locks', 'else under the state dir');
+  t.equal(defaultLockDir({ uid: 0, env: {}, home }), '/run/confd-haproxy', 'root keeps /run/confd-haproxy');
+  for (const uid of [1000, 65534]) t.notOk(defaultLockDir({ uid, env: {}, home }).startsWith(tmpdir()), `uid ${uid}: not under ${tmpdir()}`);
+});

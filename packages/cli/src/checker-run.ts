@@ -1,14 +1,14 @@
 // What the checker bins share: the common flags, one TagChecker per tag, the local lock per tag,
 // graceful shutdown and --once for cron.
 import { Command } from 'commander';
-import { hostname, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { homedir, hostname } from 'node:os';
+import { basename, isAbsolute, join } from 'node:path';
 import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, storeCredentialFlags, type CommandIO } from './common.js';
+import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, storeCredentialFlags, defaultStateDir, type CommandIO, type StateDirUser } from './common.js';
 import { trapSignals } from './signals.js';
 import { checkerMetrics } from './metrics.js';
 import { newRegistry, startObserver } from './observe.js';
@@ -44,7 +44,16 @@ export interface CheckerFlags {
   bin?: string;
 }
 
-const defaultLockDir = () => (process.getuid?.() === 0 ? '/run/confd-haproxy' : join(tmpdir(), 'confd-haproxy'));
+/**
+ * Root: /run/confd-haproxy. Anyone else: a directory of their own ($XDG_RUNTIME_DIR, else under
+ * their state dir), never a shared temporary path another local user could fill with lock files.
+ */
+export function defaultLockDir(who: StateDirUser = { uid: process.getuid?.(), env: process.env, home: homedir }): string {
+  if (who.uid === 0) return '/run/confd-haproxy';
+  const runtime = who.env.XDG_RUNTIME_DIR;
+  if (runtime && isAbsolute(runtime)) return join(runtime, 'confd-haproxy');
+  return join(defaultStateDir(who), 'locks');
+}
 
 export function checkerFlags(cmd: Command): Command {
   return storeCredentialFlags(cmd)

@@ -7,3 +7,4 @@ export { main as checkmemcached } from './commands/checkmemcached.js';
 export { main as checkmysqlslave } from './commands/checkmysqlslave.js';
 export { main as checkredis } from './commands/checkredis.js';
 export { main as haproxyReload } from './commands/haproxy-reload.js';
+export { defaultLockDir } from './checker-run.js';
