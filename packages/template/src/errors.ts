@@ -14,7 +14,11 @@ export type TemplateErrorCode =
   /** A KV value is not what the template needs (e.g. not JSON). */
   | 'TEMPLATE_BAD_VALUE'
   /** A value holding CR, LF or NUL reached the output. */
-  | 'TEMPLATE_INJECTION';
+  | 'TEMPLATE_INJECTION'
+  /** The render computed longer than its time limit (budget.ts). */
+  | 'TEMPLATE_TIMEOUT'
+  /** The output grew past its size limit, or the render past its memory (budget.ts). */
+  | 'TEMPLATE_TOO_LARGE';
 
 export interface TemplateErrorDetails {
   cause?: unknown;

@@ -1,0 +1,37 @@
+// What the isolated engine (isolated.ts) and its render worker (render-worker.ts) say to each other.
+// Everything here crosses a thread as a structured clone: plain data, no functions.
+import type { TemplateData } from './engine.js';
+import type { TemplateErrorCode } from './errors.js';
+import type { ServiceData } from './service.js';
+
+/** The worker's workerData: one engine's settings. */
+export interface WorkerSettings {
+  templatesDir: string;
+  env: Record<string, string>;
+  maxBytes: number;
+}
+
+/** What `entry` did during a render, replayed on the caller's EntryRecovery afterwards, in order. */
+export type EntryEvent = { accepted: { key: string; value: string } } | { refused: { key: string; message: string; fallback: 'last-good' | 'left-out' } };
+
+/** A TemplateError as data. */
+export interface ErrorData {
+  code: TemplateErrorCode;
+  message: string;
+  file?: string | undefined;
+  line?: number | undefined;
+  column?: number | undefined;
+  key?: string | undefined;
+}
+
+export type ToWorker =
+  /** lastGood: each data key's last good entry value, when the caller recovers bad entries. */
+  | { type: 'render'; id: number; src: string; data: TemplateData; lastGood?: Map<string, string>; services?: ServiceData }
+  | { type: 'answers'; id: number; answers: ReadonlyArray<readonly [string, unknown]> }
+  | { type: 'reset' };
+
+export type FromWorker =
+  /** The render waits for these DNS lookups (its time does not run meanwhile). */
+  | { type: 'lookups'; id: number; ids: string[] }
+  | { type: 'rendered'; id: number; text: string; events: EntryEvent[] }
+  | { type: 'failed'; id: number; error: ErrorData; events: EntryEvent[] };
