@@ -9,7 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import type { KVInfo, KVReader, KVWatcher, KVWriter } from '@confd-haproxy/kv';
-import { Renderer, type RendererLogger } from '@confd-haproxy/renderer';
+import { Renderer, type RendererLogger, type RendererOptions } from '@confd-haproxy/renderer';
 import { bundleDir, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle } from './bundle.js';
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
@@ -27,6 +27,8 @@ export interface PushOptions {
   env?: Record<string, string | undefined>;
   prefix?: string;
   commandTimeoutMs?: number;
+  /** The render budget the trial pass renders within (--render-timeout, --render-max-size). */
+  renderBudget?: RendererOptions['renderBudget'];
   /** Sign the bundle with this Ed25519 key (push --sign-key). */
   signKey?: KeyObject;
   /** Push files that look like they hold credentials (push --allow-secrets). */
@@ -53,6 +55,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     env: opts.env ?? {},
     prefix: opts.prefix ?? '',
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    ...(opts.renderBudget ? { renderBudget: opts.renderBudget } : {}),
   };
   let applied: { dir: string; checksum: string } | undefined;
   const refuse = (errors: Error[], what: string): never => {

@@ -24,7 +24,7 @@ import {
   type SwapOptions,
 } from '@confd-haproxy/resource';
 import { createQuiescence, type CommandResult } from '@confd-haproxy/runner';
-import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
+import { createIsolatedEngine, TemplateError, type RenderBudget, type TemplateEngine } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
 import { mostKeysGone, ResetHold } from './reset-hold.js';
@@ -47,6 +47,8 @@ export interface RendererOptions {
   /** For templates' getenv and for commands. */
   env?: Record<string, string | undefined>;
   commandTimeoutMs?: number;
+  /** How long one render may compute and how large its output may grow (--render-timeout, --render-max-size). */
+  renderBudget?: Partial<RenderBudget>;
   /** Quiescence in watch mode. */
   wait?: { minMs: number; maxMs: number };
   /** Where each key's last good `entry` value is kept across restarts (default: only in memory). */
@@ -152,7 +154,8 @@ export class Renderer {
 
   constructor(opts: RendererOptions) {
     this.#opts = opts;
-    this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {} });
+    // Templates render in a worker within a budget: a looping one costs its resource's render, never the process.
+    this.#engine = createIsolatedEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...(opts.renderBudget ? { budget: opts.renderBudget } : {}) });
     this.#entries = new EntryMemory(opts.stateDir ? entriesPath(opts.stateDir, opts.confdir) : undefined);
   }
 
@@ -263,7 +266,7 @@ export class Renderer {
     const rlog = withFields(this.#opts.logger, { resource: r.name, dest: r.dest });
     let rendered: RenderResult;
     try {
-      rendered = await renderStage(r, await readStage(r, ctx.read), this.#engine, this.#entries);
+      rendered = await renderStage(r, await readStage(r, ctx.read), this.#engine, this.#entries, ctx.read.signal);
     } catch (err) {
       const e = err as Error;
       return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${e.message}; ${r.dest} left as it was`);

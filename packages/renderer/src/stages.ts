@@ -43,10 +43,14 @@ export async function readStage(r: ResourceConfig, input: ReadInput): Promise<Re
   return { snapshots, services, knownLeader: snapshots.every((s) => s.knownLeader) && services.knownLeader };
 }
 
-/** render: the template over the data read, with each key's last good entry at hand. */
-export async function renderStage(r: ResourceConfig, data: ReadResult, engine: TemplateEngine, entries: EntryMemory): Promise<RenderResult> {
+/** render: the template over the data read, with each key's last good entry at hand; a stop ends it. */
+export async function renderStage(r: ResourceConfig, data: ReadResult, engine: TemplateEngine, entries: EntryMemory, signal?: AbortSignal): Promise<RenderResult> {
   const memory = entries.begin(r.name);
-  const text = await engine.render(r.src, templatePairs(r.prefix, data.snapshots), { entries: memory.recovery, ...(data.services.data ? { services: data.services.data } : {}) });
+  const text = await engine.render(r.src, templatePairs(r.prefix, data.snapshots), {
+    entries: memory.recovery,
+    ...(data.services.data ? { services: data.services.data } : {}),
+    ...(signal ? { signal } : {}),
+  });
   return { text, knownLeader: data.knownLeader, bad: memory.bad, commit: memory.commit };
 }
 
