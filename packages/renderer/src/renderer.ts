@@ -24,7 +24,7 @@ import {
   type SwapOptions,
 } from '@confd-haproxy/resource';
 import { createQuiescence, type CommandResult } from '@confd-haproxy/runner';
-import { createIsolatedEngine, TemplateError, type RenderBudget, type TemplateEngine } from '@confd-haproxy/template';
+import { createIsolatedEngine, TemplateError, type IsolatedEngine, type RenderBudget } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
 import { mostKeysGone, ResetHold } from './reset-hold.js';
@@ -146,7 +146,7 @@ const runtimeCandidate = (r: ResourceConfig, ctx: PassContext) => Boolean(r.runt
 /** The state one renderer keeps between passes. */
 export class Renderer {
   readonly #opts: RendererOptions;
-  readonly #engine: TemplateEngine;
+  readonly #engine: IsolatedEngine;
   readonly #entries: EntryMemory;
   /** The message last logged per bad entry: a bad value is logged once, not every pass. */
   readonly #loggedBad = new Map<string, string>();
@@ -179,6 +179,11 @@ export class Renderer {
     } catch (err) {
       this.#opts.logger.warn(`cannot keep the last good entries under ${this.#opts.stateDir}: ${(err as Error).message}`);
     }
+  }
+
+  /** Stop the render worker: this renderer is done (a later pass would start another). */
+  close(): Promise<void> {
+    return this.#engine.close();
   }
 
   /** Drop cached resources and compiled templates: conf.d or templates changed. */
@@ -335,24 +340,35 @@ function logSwap(rlog: RendererLogger, { swap, runtime }: Swapped, noop: boolean
   else withFields(rlog, { outcome: 'in sync' }).debug(`${swap.dest} in sync`);
 }
 
+/** One renderer for the length of `use`, its render worker stopped afterwards. */
+export async function withRenderer<T>(opts: RendererOptions, use: (renderer: Renderer) => Promise<T>): Promise<T> {
+  const renderer = new Renderer(opts);
+  try {
+    return await use(renderer);
+  } finally {
+    await renderer.close();
+  }
+}
+
 /** -onetime: one pass, fresh reads. */
 export async function runOnce(opts: RendererOptions): Promise<PassResult> {
-  return new Renderer(opts).pass();
+  return withRenderer(opts, (r) => r.pass());
 }
 
 /** plan / -noop: render and diff, change nothing. */
 export async function planAll(opts: RendererOptions): Promise<PassResult> {
-  return new Renderer(opts).pass(undefined, { noop: true });
+  return withRenderer(opts, (r) => r.pass(undefined, { noop: true }));
 }
 
 /** -interval N: a pass every N ms, re-reading conf.d and templates each time (as confd). */
 export async function runInterval(opts: RendererOptions & { intervalMs: number }): Promise<void> {
-  const renderer = new Renderer(opts);
-  while (!opts.signal.aborted) {
-    renderer.invalidate();
-    await renderer.pass();
-    await sleep(opts.intervalMs, opts.signal);
-  }
+  await withRenderer(opts, async (renderer) => {
+    while (!opts.signal.aborted) {
+      renderer.invalidate();
+      await renderer.pass();
+      await sleep(opts.intervalMs, opts.signal);
+    }
+  });
 }
 
 /**
@@ -485,4 +501,5 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   await files.close();
   await q.idle();
   await serial;
+  await renderer.close();
 }

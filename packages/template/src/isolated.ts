@@ -2,7 +2,8 @@
 // budget (budget.ts). A render that computes past its time limit has its worker stopped and fails
 // with TEMPLATE_TIMEOUT; the next render starts a new worker. Meanwhile the process's own thread
 // stays free: /livez answers, signals are handled, a stop ends the render at once. The worker is
-// long-lived (start-up and compiled templates are paid once) and exits after a while idle.
+// long-lived (start-up and compiled templates are paid once, not by the first render after a quiet
+// hour, a failover's) until close().
 import { performance } from 'node:perf_hooks';
 import { isAbsolute, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -21,12 +22,10 @@ export interface IsolatedEngineOptions {
   budget?: Partial<RenderBudget>;
   /** Per DNS lookup (answered here, not in the worker). Default 5000. */
   lookupTimeoutMs?: number;
-  /** An idle worker exits after this long; the next render starts a new one. Default 30 s. */
-  idleMs?: number;
 }
 
 export interface IsolatedEngine extends TemplateEngine {
-  /** Stop the worker now (an idle one also exits by itself). */
+  /** Stop the worker (a later render starts another); an idle worker never keeps the process alive. */
   close(): Promise<void>;
 }
 
@@ -94,9 +93,7 @@ class WorkerEngine implements IsolatedEngine {
   readonly #settings: WorkerSettings;
   readonly #budget: RenderBudget;
   readonly #answer: LookupAnswerer;
-  readonly #idleMs: number;
   #worker: Worker | undefined;
-  #idle: NodeJS.Timeout | undefined;
   #ids = 0;
   /** Renders run one after another: a stopped worker takes only its own render with it. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -105,7 +102,6 @@ class WorkerEngine implements IsolatedEngine {
     this.#budget = renderBudget(opts.budget);
     this.#settings = { templatesDir: opts.templatesDir, env: plainEnv(opts.env ?? {}), maxBytes: this.#budget.maxBytes };
     this.#answer = dnsAnswerer(opts.lookupTimeoutMs ?? 5000);
-    this.#idleMs = opts.idleMs ?? 30_000;
   }
 
   render(src: string, data: TemplateData, opts: RenderOptions = {}): Promise<string> {
@@ -119,7 +115,6 @@ class WorkerEngine implements IsolatedEngine {
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.#idle);
     const w = this.#worker;
     this.#worker = undefined;
     await w?.terminate();
@@ -127,7 +122,6 @@ class WorkerEngine implements IsolatedEngine {
 
   async #render(src: string, data: TemplateData, opts: RenderOptions): Promise<string> {
     opts.signal?.throwIfAborted();
-    clearTimeout(this.#idle);
     const request: RenderRequest = {
       type: 'render',
       id: ++this.#ids,
@@ -136,14 +130,10 @@ class WorkerEngine implements IsolatedEngine {
       ...(opts.entries ? { lastGood: lastGoodValues(data, opts.entries) } : {}),
       ...(opts.services ? { services: opts.services } : {}),
     };
-    try {
-      const outcome = await this.#exchange(this.#started(), request, opts.signal);
-      replay(outcome.events, opts.entries);
-      if (outcome.type === 'failed') throw fromData(outcome.error);
-      return outcome.text;
-    } finally {
-      if (this.#worker) this.#idle = setTimeout(() => void this.close(), this.#idleMs).unref();
-    }
+    const outcome = await this.#exchange(this.#started(), request, opts.signal);
+    replay(outcome.events, opts.entries);
+    if (outcome.type === 'failed') throw fromData(outcome.error);
+    return outcome.text;
   }
 
   #started(): Worker {
