@@ -9,7 +9,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, killAndWait } from '@confd-haproxy/testkit';
+import { freePort, killAndWait, waitWhileAlive } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(root, 'packages/cli/dist/confd-haproxy.js');
@@ -59,15 +59,12 @@ async function startWatcher(t: Test, dir: string, extra: string[] = []): Promise
   return { child, port, log: () => log };
 }
 
-/** Poll until what() holds, at most boundMs. */
-async function until(what: () => boolean | Promise<boolean>, boundMs: number): Promise<boolean> {
-  const deadline = Date.now() + boundMs;
-  while (Date.now() < deadline) {
-    if (await what()) return true;
-    await sleep(100);
-  }
-  return what();
-}
+/** Whether holds() comes true within boundMs while the watcher runs. */
+const eventually = (w: Watcher, what: string, holds: () => boolean | Promise<boolean>, boundMs: number) =>
+  waitWhileAlive(w.child.pid!, what, async () => ((await holds()) ? true : undefined), { timeoutMs: boundMs, intervalMs: 100 }).then(
+    () => true,
+    () => false,
+  );
 
 /** The CPU time (user + system, in seconds) a process has used: a spinning render makes it climb. */
 function cpuSeconds(pid: number): number {
@@ -103,9 +100,9 @@ const exited = (child: ChildProcess, boundMs: number) =>
 t.test('while a template loops, /livez answers within 1 s and SIGTERM ends the process', async (t) => {
   const dir = confdir(t, LOOP);
   const w = await startWatcher(t, dir);
-  t.ok(await until(async () => (await livez(w.port)).ok, 20_000), '/livez answers once the watcher is up');
+  t.ok(await eventually(w, '/livez', async () => (await livez(w.port)).ok, 20_000), '/livez answers once the watcher is up');
   const before = cpuSeconds(w.child.pid!);
-  t.ok(await until(() => cpuSeconds(w.child.pid!) - before >= 1, 20_000), 'the looping render is burning CPU');
+  t.ok(await eventually(w, 'the looping render', () => cpuSeconds(w.child.pid!) - before >= 1, 20_000), 'the looping render is burning CPU');
   for (let i = 0; i < 3; i++) {
     const probe = await livez(w.port);
     t.ok(probe.ok, `/livez answered in ${probe.ms} ms while the template loops (probe ${i + 1})`);
@@ -122,12 +119,12 @@ t.test('while a template loops, /livez answers within 1 s and SIGTERM ends the p
 t.test('a looping template is stopped at the time limit: dest stays, the watcher goes on and renders the fixed template', async (t) => {
   const dir = confdir(t, LOOP);
   const w = await startWatcher(t, dir);
-  t.ok(await until(() => /render time limit/.test(w.log()), 25_000), 'the render is stopped and the failure logged');
+  t.ok(await eventually(w, 'the time limit', () => /render time limit/.test(w.log()), 25_000), 'the render is stopped and the failure logged');
   t.match(w.log(), /ERROR conf\.d\/budget\.toml: budget\.hbs: rendering took longer than 10 s, the render time limit \(--render-timeout\); it was stopped; \S+out\/budget\.cfg left as it was/);
   t.equal(dest(dir), OLD, 'dest keeps the old configuration');
   t.equal(w.child.exitCode, null, 'the watcher is still running');
   writeFileSync(join(dir, 'templates/budget.hbs'), FIXED);
-  t.ok(await until(() => dest(dir) === 'fixed web\n', 20_000), 'the fixed template renders into dest');
+  t.ok(await eventually(w, 'the fixed render', () => dest(dir) === 'fixed web\n', 20_000), 'the fixed template renders into dest');
   t.equal(dest(dir), 'fixed web\n');
   await killAndWait(w.child);
 });
