@@ -113,6 +113,7 @@ t.test('while a template loops, /livez answers within 1 s and SIGTERM ends the p
   w.child.kill('SIGTERM');
   const code = await exited(w.child, 5000);
   t.equal(code, 0, `SIGTERM ended the process (${Date.now() - t0} ms)`);
+  t.match(w.log(), /ERROR conf\.d\/budget\.toml: stopped while rendering; \S+out\/budget\.cfg left as it was/, 'the render in progress was stopped, and said so');
   t.equal(dest(dir), OLD, 'dest still holds the old configuration');
 });
 

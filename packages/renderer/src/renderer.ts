@@ -274,7 +274,9 @@ export class Renderer {
       rendered = await renderStage(r, await readStage(r, ctx.read), this.#engine, this.#entries, ctx.read.signal);
     } catch (err) {
       const e = err as Error;
-      return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${e.message}; ${r.dest} left as it was`);
+      // A stop or SIGHUP ends a render in progress (its worker is stopped): say so, not the abort's text.
+      const what = ctx.read.signal.aborted ? 'stopped while rendering' : e.message;
+      return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${what}; ${r.dest} left as it was`);
     }
     this.#keepEntries(r, rendered, ctx);
     if (r.dest === STDOUT_DEST) return { done: this.#print(r, rendered.text, rlog) };

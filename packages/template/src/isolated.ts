@@ -190,7 +190,7 @@ class WorkerEngine implements IsolatedEngine {
         }, fail);
       };
       const onError = (err: Error) => fail(this.#crashed(request.src, err));
-      const onExit = (code: number) => fail(new Error(`${request.src}: the render worker exited (code ${code})`));
+      const onExit = (code: number) => fail(new Error(`${this.#file(request.src)}: the render worker exited (code ${code})`));
       const onAbort = () => fail(signal!.reason);
       w.on('message', onMessage).on('error', onError).on('exit', onExit);
       signal?.addEventListener('abort', onAbort, { once: true });
