@@ -38,7 +38,7 @@ export interface TemplateEngineOptions {
 export type LookupAnswerer = (ids: readonly string[], signal?: AbortSignal) => Promise<ReadonlyArray<readonly [string, unknown]>>;
 
 export interface RenderOptions {
-  /** Aborts waiting for DNS lookups between passes. */
+  /** Aborts waiting for DNS lookups between passes; the isolated engine also stops the render itself. */
   signal?: AbortSignal;
   /** With it, a bad value read through `entry` costs only that entry (its last good value, or nothing). */
   entries?: EntryRecovery;
@@ -199,6 +199,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
   // Output multiplies only in loops and partials: each stops at the size limit as it grows.
   const each = hb.helpers.each as (this: unknown, context: unknown, options: HbOptions) => string;
   hb.registerHelper('each', function (this: unknown, context: unknown, options: HbOptions) {
+    if (typeof options?.fn !== 'function') return each.call(this, context, options);
     const body = options.fn as HbBlock;
     let grown = 0;
     const bounded: HbBlock = (ctx, o) => {
