@@ -63,21 +63,28 @@ class RenderClock {
   }
 }
 
-/** Each data key's last good entry value, for the worker's `entry`. */
-function lastGoodValues(data: TemplateData, recovery: EntryRecovery): Map<string, string> {
+/** The data by key as the engine sees it: keys with "/", the last of a repeated key winning. */
+function valuesByKey(data: TemplateData): Map<string, string> {
+  return new Map(data.map((p) => [p.key.startsWith('/') ? p.key : `/${p.key}`, p.value]));
+}
+
+/**
+ * The last good entry values the worker's `entry` may need: those of keys that now hold another
+ * value. A key whose value is its last good one needs none: if that value is refused now, its
+ * last good one would be refused alike, and the entry is left out either way.
+ */
+function lastGoodValues(values: ReadonlyMap<string, string>, recovery: EntryRecovery): Map<string, string> {
   const out = new Map<string, string>();
-  for (const { key } of data) {
-    const k = key.startsWith('/') ? key : `/${key}`;
-    const v = recovery.lastGood(k);
-    if (v !== undefined) out.set(k, v);
+  for (const [key, value] of values) {
+    const good = recovery.lastGood(key);
+    if (good !== undefined && good !== value) out.set(key, good);
   }
   return out;
 }
 
-function replay(events: readonly EntryEvent[], recovery: EntryRecovery | undefined): void {
-  if (!recovery) return;
+function replay(events: readonly EntryEvent[], values: ReadonlyMap<string, string>, recovery: EntryRecovery): void {
   for (const e of events) {
-    if ('accepted' in e) recovery.accepted(e.accepted.key, e.accepted.value);
+    if ('accepted' in e) recovery.accepted(e.accepted, values.get(e.accepted)!);
     else recovery.refused(e.refused.key, e.refused.message, e.refused.fallback);
   }
 }
@@ -122,16 +129,17 @@ class WorkerEngine implements IsolatedEngine {
 
   async #render(src: string, data: TemplateData, opts: RenderOptions): Promise<string> {
     opts.signal?.throwIfAborted();
+    const values = opts.entries ? valuesByKey(data) : undefined;
     const request: RenderRequest = {
       type: 'render',
       id: ++this.#ids,
       src,
       data,
-      ...(opts.entries ? { lastGood: lastGoodValues(data, opts.entries) } : {}),
+      ...(opts.entries ? { lastGood: lastGoodValues(values!, opts.entries) } : {}),
       ...(opts.services ? { services: opts.services } : {}),
     };
     const outcome = await this.#exchange(this.#started(), request, opts.signal);
-    replay(outcome.events, opts.entries);
+    if (opts.entries) replay(outcome.events, values!, opts.entries);
     if (outcome.type === 'failed') throw fromData(outcome.error);
     return outcome.text;
   }

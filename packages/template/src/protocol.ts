@@ -11,8 +11,11 @@ export interface WorkerSettings {
   maxBytes: number;
 }
 
-/** What `entry` did during a render, replayed on the caller's EntryRecovery afterwards, in order. */
-export type EntryEvent = { accepted: { key: string; value: string } } | { refused: { key: string; message: string; fallback: 'last-good' | 'left-out' } };
+/**
+ * What `entry` did during a render, replayed on the caller's EntryRecovery afterwards, in order.
+ * An accepted value is always its key's value in the render's data, so only the key travels.
+ */
+export type EntryEvent = { accepted: string } | { refused: { key: string; message: string; fallback: 'last-good' | 'left-out' } };
 
 /** A TemplateError as data. */
 export interface ErrorData {
@@ -25,7 +28,7 @@ export interface ErrorData {
 }
 
 export type ToWorker =
-  /** lastGood: each data key's last good entry value, when the caller recovers bad entries. */
+  /** lastGood: the last good entry value of each data key that now holds another value, when the caller recovers bad entries. */
   | { type: 'render'; id: number; src: string; data: TemplateData; lastGood?: Map<string, string>; services?: ServiceData }
   | { type: 'answers'; id: number; answers: ReadonlyArray<readonly [string, unknown]> }
   | { type: 'reset' };

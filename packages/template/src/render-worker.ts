@@ -30,7 +30,7 @@ const engine = createTemplateEngine({
 function recorder(lastGood: ReadonlyMap<string, string>, events: EntryEvent[]): EntryRecovery {
   return {
     lastGood: (key) => lastGood.get(key),
-    accepted: (key, value) => events.push({ accepted: { key, value } }),
+    accepted: (key) => events.push({ accepted: key }),
     refused: (key, message, fallback) => events.push({ refused: { key, message, fallback } }),
   };
 }
