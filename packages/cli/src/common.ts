@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
 import parseGoDuration from 'parse-duration';
+import bytes from 'bytes';
 import type { Command } from 'commander';
 import { pino, destination, type Logger } from 'pino';
 import { EXIT, exitCodeOf, NoInputError, UsageError } from '@confd-haproxy/base';
@@ -30,6 +31,14 @@ export function parseDuration(text: string, flag: string, bareUnit: 'ms' | 's' =
   const ms = /^\d+(\.\d+)?$/.test(s) ? Number(s) * (bareUnit === 's' ? 1000 : 1) : GO_DURATION.test(s) ? parseGoDuration(s) : null;
   if (ms === null || !Number.isFinite(ms)) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 500ms, 1s, 1m30s)`);
   return Math.round(ms);
+}
+
+/** "64MB", "512KB", "1GB" (the `bytes` package's units: 1 KB = 1024 bytes) or a bare number of bytes → bytes. */
+export function parseSize(text: string, flag: string): number {
+  const s = String(text).trim();
+  const n = /^\d+(\.\d+)?\s*([kmgtp]?b)?$/i.test(s) ? bytes.parse(s) : null;
+  if (n === null || !Number.isFinite(n)) throw new UsageError(`${flag}: "${text}" is not a size (e.g. 64MB, 512KB, 1048576)`);
+  return n;
 }
 
 export type LogFormat = 'text' | 'json';

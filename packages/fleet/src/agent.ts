@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { backoffDelay, sleep, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
-import { Renderer, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
 import { Candidate, RefusalBackoff } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
@@ -302,9 +302,10 @@ export class FleetAgent {
 
   /** Every resource must load and render before any dest is touched; then the real pass checks and swaps. Undefined: refused. */
   async #passWith(b: Bundle, dir: string): Promise<Applied | undefined> {
-    const renderer = new Renderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true });
-    const plan = await renderer.pass(undefined, { noop: true });
-    const pass = plan.ok ? await renderer.pass() : plan;
+    const pass = await withRenderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true }, async (renderer) => {
+      const plan = await renderer.pass(undefined, { noop: true });
+      return plan.ok ? renderer.pass() : plan;
+    });
     if (!pass.ok) {
       if (!this.#opts.signal.aborted) this.#refusePass(b, pass);
       return undefined;

@@ -28,7 +28,7 @@ import {
   type SwapOptions,
 } from '@confd-haproxy/resource';
 import { commandEnv, createQuiescence, type CommandResult } from '@confd-haproxy/runner';
-import { createTemplateEngine, TemplateError, type TemplateEngine } from '@confd-haproxy/template';
+import { createIsolatedEngine, TemplateError, type IsolatedEngine, type RenderBudget } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
 import { mostKeysGone, ResetHold } from './reset-hold.js';
@@ -56,6 +56,8 @@ export interface RendererOptions {
   /** Commands run as argv words, never through a shell, as a bundle's do (push renders a bundle this way; `bundle` implies it). */
   fromBundle?: boolean;
   commandTimeoutMs?: number;
+  /** How long one render may compute and how large its output may grow (--render-timeout, --render-max-size). */
+  renderBudget?: Partial<RenderBudget>;
   /** Quiescence in watch mode. */
   wait?: { minMs: number; maxMs: number };
   /** Where each key's last good `entry` value is kept across restarts (default: only in memory). */
@@ -169,7 +171,7 @@ const runtimeCandidate = (r: ResourceConfig, ctx: PassContext) => Boolean(r.runt
 /** The state one renderer keeps between passes. */
 export class Renderer {
   readonly #opts: RendererOptions;
-  readonly #engine: TemplateEngine;
+  readonly #engine: IsolatedEngine;
   readonly #entries: EntryMemory;
   /** The message last logged per bad entry: a bad value is logged once, not every pass. */
   readonly #loggedBad = new Map<string, string>();
@@ -177,8 +179,9 @@ export class Renderer {
 
   constructor(opts: RendererOptions) {
     this.#opts = opts;
+    // Templates render in a worker within a budget: a looping one costs its resource's render, never the process.
     const envNames = opts.bundle ? { envNames: opts.policy?.allowEnv ?? [] } : {};
-    this.#engine = createTemplateEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames });
+    this.#engine = createIsolatedEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames, ...(opts.renderBudget ? { budget: opts.renderBudget } : {}) });
     this.#entries = new EntryMemory(opts.stateDir ? entriesPath(opts.stateDir, opts.confdir) : undefined);
   }
 
@@ -203,6 +206,11 @@ export class Renderer {
     } catch (err) {
       this.#opts.logger.warn(`cannot keep the last good entries under ${this.#opts.stateDir}: ${(err as Error).message}`);
     }
+  }
+
+  /** Stop the render worker: this renderer is done (a later pass would start another). */
+  close(): Promise<void> {
+    return this.#engine.close();
   }
 
   /** Drop cached resources and compiled templates: conf.d or templates changed. */
@@ -298,10 +306,12 @@ export class Renderer {
     const rlog = withFields(this.#opts.logger, { resource: r.name, dest: r.dest });
     let rendered: RenderResult;
     try {
-      rendered = await renderStage(r, await readStage(r, ctx.read), this.#engine, this.#entries);
+      rendered = await renderStage(r, await readStage(r, ctx.read), this.#engine, this.#entries, ctx.read.signal);
     } catch (err) {
       const e = err as Error;
-      return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${e.message}; ${r.dest} left as it was`);
+      // A stop or SIGHUP ends a render in progress (its worker is stopped): say so, not the abort's text.
+      const what = ctx.read.signal.aborted ? 'stopped while rendering' : e.message;
+      return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${what}; ${r.dest} left as it was`);
     }
     const said = ctx.output && renderedProblem(r, rendered.text, ctx.output);
     if (said) {
@@ -377,24 +387,35 @@ function logSwap(rlog: RendererLogger, { swap, runtime }: Swapped, noop: boolean
   else withFields(rlog, { outcome: 'in sync' }).debug(`${swap.dest} in sync`);
 }
 
+/** One renderer for the length of `use`, its render worker stopped afterwards. */
+export async function withRenderer<T>(opts: RendererOptions, use: (renderer: Renderer) => Promise<T>): Promise<T> {
+  const renderer = new Renderer(opts);
+  try {
+    return await use(renderer);
+  } finally {
+    await renderer.close();
+  }
+}
+
 /** -onetime: one pass, fresh reads. */
 export async function runOnce(opts: RendererOptions): Promise<PassResult> {
-  return new Renderer(opts).pass();
+  return withRenderer(opts, (r) => r.pass());
 }
 
 /** plan / -noop: render and diff, change nothing. */
 export async function planAll(opts: RendererOptions): Promise<PassResult> {
-  return new Renderer(opts).pass(undefined, { noop: true });
+  return withRenderer(opts, (r) => r.pass(undefined, { noop: true }));
 }
 
 /** -interval N: a pass every N ms, re-reading conf.d and templates each time (as confd). */
 export async function runInterval(opts: RendererOptions & { intervalMs: number }): Promise<void> {
-  const renderer = new Renderer(opts);
-  while (!opts.signal.aborted) {
-    renderer.invalidate();
-    await renderer.pass();
-    await sleep(opts.intervalMs, opts.signal);
-  }
+  await withRenderer(opts, async (renderer) => {
+    while (!opts.signal.aborted) {
+      renderer.invalidate();
+      await renderer.pass();
+      await sleep(opts.intervalMs, opts.signal);
+    }
+  });
 }
 
 /**
@@ -527,4 +548,5 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   await files.close();
   await q.idle();
   await serial;
+  await renderer.close();
 }

@@ -46,15 +46,15 @@ export async function readStage(r: ResourceConfig, input: ReadInput): Promise<Re
 /**
  * render: the template over the data read, with each key's last good entry at hand; a catalog
  * instance (or listed service) whose printed strings the guard refuses is left out, as are those
- * the read refused.
+ * the read refused; a stop ends it.
  */
-export async function renderStage(r: ResourceConfig, data: ReadResult, engine: TemplateEngine, entries: EntryMemory): Promise<RenderResult> {
+export async function renderStage(r: ResourceConfig, data: ReadResult, engine: TemplateEngine, entries: EntryMemory, signal?: AbortSignal): Promise<RenderResult> {
   const pairs = templatePairs(r.prefix, data.snapshots);
   const memory = entries.begin(r.name, pairs);
   const catalogBad = new Map(data.services.refused.map((b) => [b.key, b]));
   const catalog = { refused: (key: string, message: string) => void catalogBad.set(key, { resource: r.name, key, message, fallback: 'left-out', source: 'catalog' }) };
   const services = data.services.data ? { services: data.services.data, catalog } : {};
-  const text = await engine.render(r.src, pairs, { entries: memory.recovery, ...services });
+  const text = await engine.render(r.src, pairs, { entries: memory.recovery, ...services, ...(signal ? { signal } : {}) });
   return { text, knownLeader: data.knownLeader, bad: [...memory.bad, ...catalogBad.values()], commit: memory.commit };
 }
 

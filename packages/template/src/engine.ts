@@ -4,6 +4,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 import Handlebars from 'handlebars';
+import { checkGrowth, checkOutput, DEFAULT_RENDER_BUDGET, tooLarge } from './budget.js';
 import { CatalogRefusal, TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
 import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type CatalogCollector, type GuardLocation } from './guard.js';
 import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
@@ -29,10 +30,17 @@ export interface TemplateEngineOptions {
   now?: () => Date;
   /** Per DNS lookup (lookupIP*, lookupSRV); a lookup that times out answers an empty list. Default 5000. */
   lookupTimeoutMs?: number;
+  /** How many bytes one render may produce (budget.ts). Default 64 MiB. */
+  maxBytes?: number;
+  /** Who answers a pass's DNS lookups (the isolated engine's worker asks its host). Default: DNS, here. */
+  answerLookups?: LookupAnswerer;
 }
 
+/** Answers the lookups a pass asked for (ids are JSON LookupRequests); a lookup that failed answers []. */
+export type LookupAnswerer = (ids: readonly string[], signal?: AbortSignal) => Promise<ReadonlyArray<readonly [string, unknown]>>;
+
 export interface RenderOptions {
-  /** Aborts waiting for DNS lookups between passes. */
+  /** Aborts waiting for DNS lookups between passes; the isolated engine also stops the render itself. */
   signal?: AbortSignal;
   /** With it, a bad value read through `entry` costs only that entry (its last good value, or nothing). */
   entries?: EntryRecovery;
@@ -64,6 +72,8 @@ const BLOCK_HELPERS = new Set(['each', 'if', 'unless', 'with', 'blockHelperMissi
 
 type HbLoc = { source?: string; start?: { line: number; column: number } } | undefined;
 type HbOptions = { fn?: unknown; name?: string; loc?: HbLoc };
+type HbBlock = (context: unknown, options?: unknown) => string;
+type HbRuntime = { invokePartial(this: unknown, partial: unknown, context: unknown, options: unknown): unknown };
 type Compiled = (context: unknown) => string;
 
 const locOf = (loc: HbLoc): TemplateLocation | undefined =>
@@ -141,13 +151,35 @@ async function resolveLookup(req: LookupRequest, timeoutMs: number, signal: Abor
   return [...new Set(addrs.map((a) => a.address))].sort();
 }
 
+/** Lookups answered by DNS from this thread, each within timeoutMs; a stop (signal) rejects. */
+export function dnsAnswerer(timeoutMs: number): LookupAnswerer {
+  return (ids, signal) =>
+    Promise.all(
+      ids.map(async (id): Promise<readonly [string, unknown]> => {
+        try {
+          return [id, await resolveLookup(JSON.parse(id) as LookupRequest, timeoutMs, signal)];
+        } catch (err) {
+          if (signal?.aborted) throw err;
+          return [id, []]; // confd: a failed lookup is an empty list
+        }
+      }),
+    );
+}
+
+/** How messages name a template: relative to templatesDir when inside it, else its path. */
+export function templateFileName(templatesDir: string, path: string): string {
+  const rel = relative(templatesDir, path);
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
+}
+
 export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngine {
   const templatesDir = opts.templatesDir;
   const envNames = opts.envNames ? new Set(opts.envNames) : undefined;
   // Only the names a template may read are kept at all.
   const env = envNames ? Object.fromEntries(Object.entries(opts.env ?? {}).filter(([k]) => envNames.has(k))) : (opts.env ?? {});
   const now = opts.now ?? (() => new Date());
-  const lookupTimeoutMs = opts.lookupTimeoutMs ?? 5000;
+  const maxBytes = opts.maxBytes ?? DEFAULT_RENDER_BUDGET.maxBytes;
+  const answerLookups = opts.answerLookups ?? dnsAnswerer(opts.lookupTimeoutMs ?? 5000);
 
   const hb = Handlebars.create();
   (hb as unknown as { JavaScriptCompiler: unknown }).JavaScriptCompiler = GuardedCompiler;
@@ -169,12 +201,42 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
       const options = (all[all.length - 1] ?? {}) as HbOptions;
       if (typeof options.fn === 'function') throw notABlock(name, options);
       try {
-        return impl(current(), all.slice(0, -1), this);
+        const out = impl(current(), all.slice(0, -1), this);
+        if (typeof out === 'string') checkGrowth(out, maxBytes);
+        return out;
       } catch (err) {
         throw located(err, options.loc, name);
       }
     };
   for (const [name, impl] of Object.entries(ALL_HELPERS)) hb.registerHelper(name, wrap(name, impl));
+
+  // Output multiplies only in loops and partials: each stops at the size limit as it grows.
+  const each = hb.helpers.each as (this: unknown, context: unknown, options: HbOptions) => string;
+  hb.registerHelper('each', function (this: unknown, context: unknown, options: HbOptions) {
+    if (typeof options?.fn !== 'function') return each.call(this, context, options);
+    const body = options.fn as HbBlock;
+    let grown = 0;
+    const bounded: HbBlock = (ctx, o) => {
+      const out = body(ctx, o);
+      grown += out.length;
+      if (grown > maxBytes) throw tooLarge(maxBytes);
+      return out;
+    };
+    try {
+      return each.call(this, context, { ...options, fn: bounded });
+    } catch (err) {
+      throw err instanceof TemplateProblem ? located(err, options.loc, 'each') : err;
+    }
+  });
+  const runtime = (hb as unknown as { VM: HbRuntime }).VM;
+  (hb as unknown as { VM: HbRuntime }).VM = {
+    ...runtime,
+    invokePartial(this: unknown, partial, context, options) {
+      const out = runtime.invokePartial.call(this, partial, context, options);
+      if (typeof out === 'string') checkGrowth(out, maxBytes);
+      return out;
+    },
+  };
 
   // Built-ins that could hand a raw value to the output in block form: keep them, refuse the block form.
   for (const [name, builtin] of Object.entries(hb.helpers)) {
@@ -197,10 +259,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
   let partials: Promise<Set<string>> | undefined;
   const compiled = new Map<string, { fn: Compiled; file: string }>();
 
-  const fileName = (path: string): string => {
-    const rel = relative(templatesDir, path);
-    return rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
-  };
+  const fileName = (path: string): string => templateFileName(templatesDir, path);
 
   const compile = (text: string, file: string): { fn: Compiled; refs: ReturnType<typeof partialReferences> } => {
     try {
@@ -350,19 +409,10 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
               throw new TemplateProblem('TEMPLATE_HELPER', `DNS lookups still unanswered after ${MAX_PASSES} passes: ${[...wanted].map((w) => (JSON.parse(w) as LookupRequest).name).join(', ')}`, { at: { file } });
             }
             if (refused.size) throw new CatalogRefusal(refused);
+            checkOutput(out!, maxBytes);
             return out!;
           }
-          await Promise.all(
-            [...wanted].map(async (id) => {
-              const req = JSON.parse(id) as LookupRequest;
-              try {
-                lookups.set(id, await resolveLookup(req, lookupTimeoutMs, renderOpts.signal));
-              } catch (err) {
-                if (renderOpts.signal?.aborted) throw err;
-                lookups.set(id, []); // confd: a failed lookup is an empty list
-              }
-            }),
-          );
+          for (const [id, answer] of await answerLookups([...wanted], renderOpts.signal)) lookups.set(id, answer);
         }
       } catch (err) {
         if (err instanceof TemplateProblem) throw toTemplateError(err, fallbackFile);

@@ -16,7 +16,11 @@ export type TemplateErrorCode =
   /** A value holding CR, LF or NUL reached the output. */
   | 'TEMPLATE_INJECTION'
   /** The template asked for something the instance does not let it read (getenv of a name not allowed). */
-  | 'TEMPLATE_NOT_ALLOWED';
+  | 'TEMPLATE_NOT_ALLOWED'
+  /** The render computed longer than its time limit (budget.ts). */
+  | 'TEMPLATE_TIMEOUT'
+  /** The output grew past its size limit, or the render past its memory (budget.ts). */
+  | 'TEMPLATE_TOO_LARGE';
 
 export interface TemplateErrorDetails {
   cause?: unknown;

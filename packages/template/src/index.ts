@@ -1,5 +1,9 @@
 export { createTemplateEngine } from './engine.js';
 export type { CatalogRecovery, RenderOptions, TemplateData, TemplateEngine, TemplateEngineOptions, TemplatePair } from './engine.js';
+export { createIsolatedEngine } from './isolated.js';
+export type { IsolatedEngine, IsolatedEngineOptions } from './isolated.js';
+export { DEFAULT_RENDER_BUDGET, renderBudget } from './budget.js';
+export type { RenderBudget } from './budget.js';
 export { TemplateError } from './errors.js';
 export type { TemplateErrorCode, TemplateErrorDetails } from './errors.js';
 export { HELPER_NAMES, globToRegExp } from './helpers.js';

@@ -1,10 +1,11 @@
 // Golden files: test/fixtures/templates/<case>/{kv.json, template.hbs?, partials/?, expect/output}.
 // A case without template.hbs renders the shipped templates/haproxy.cfg.hbs. UPDATE_GOLDEN=1 rewrites.
+// The renderer's isolated engine (a worker thread) must render the same bytes.
 import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTemplateEngine } from '@confd-haproxy/template';
+import { createIsolatedEngine, createTemplateEngine } from '@confd-haproxy/template';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = join(root, 'test/fixtures/templates');
@@ -31,6 +32,11 @@ function lineDiff(expected: string, actual: string): string {
   return `first difference at line ${i + 1}\nexpected:\n${show(e, '-')}\nactual:\n${show(a, '+')}`;
 }
 
+/** One isolated engine per templates dir (a worker each), closed when the file's tests end. */
+const isolated = new Map<string, ReturnType<typeof createIsolatedEngine>>();
+const isolatedFor = (templatesDir: string) => isolated.get(templatesDir) ?? isolated.set(templatesDir, createIsolatedEngine({ templatesDir, env: {} })).get(templatesDir)!;
+t.teardown(() => Promise.all([...isolated.values()].map((e) => e.close())));
+
 const cases = readdirSync(fixtures).sort();
 t.ok(cases.length >= 11, 'every fixture case is found');
 
@@ -48,5 +54,7 @@ for (const name of cases) {
     }
     const expected = readFileSync(expectFile, 'utf8');
     t.ok(out === expected, out === expected ? 'output matches' : lineDiff(expected, out));
+    const inWorker = await isolatedFor(templatesDir).render(src, data);
+    t.ok(inWorker === expected, inWorker === expected ? 'the isolated engine renders the same bytes' : lineDiff(expected, inWorker));
   });
 }

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { environmentProblem, fleetTable, generatePushKey, privateStateDir, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
-import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
+import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_RENDER_MAX_SIZE, DEFAULT_RENDER_TIMEOUT } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { patternProblem } from '@confd-haproxy/resource';
@@ -19,7 +19,7 @@ import { VERSION } from '../version.js';
 import { rendererMetrics } from '../metrics.js';
 import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { newRegistry, startObserver } from '../observe.js';
-import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
+import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, parseSize, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
 /** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
 interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
@@ -38,6 +38,8 @@ interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
   logFormat?: string;
   wait?: string;
   commandTimeout?: string;
+  renderTimeout?: string;
+  renderMaxSize?: string;
   debug?: boolean;
   allowStale?: boolean;
   listen?: string;
@@ -84,6 +86,8 @@ function storeFlags(cmd: Command): Command {
     .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', DEFAULT_COMMAND_TIMEOUT)
+    .option('--render-timeout <duration>', 'how long one template may render; past it the render is stopped and that resource fails, its dest left as it was', DEFAULT_RENDER_TIMEOUT)
+    .option('--render-max-size <size>', 'how large one rendered file may grow (e.g. 64MB; 1 MB = 1024 KB); past it the render fails likewise', DEFAULT_RENDER_MAX_SIZE)
     .option('--keep-stage-file', 'keep stage files for inspection')
     .option('--state-dir <dir>', 'where the status, the last good entries and the adopted bundles are kept, private to this user (default /var/lib/confd-haproxy as root, else $XDG_STATE_HOME/confd-haproxy or ~/.local/state/confd-haproxy)')
     .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9101)')
@@ -210,6 +214,15 @@ function applyConfigFile(flags: Flags, cmd: Command): Flags {
   return out;
 }
 
+/** --render-timeout and --render-max-size: a limit of 0 would fail every render. */
+function renderBudgetFlags(flags: Flags): { timeoutMs: number; maxBytes: number } {
+  const timeoutMs = parseDuration(flags.renderTimeout ?? DEFAULT_RENDER_TIMEOUT, '--render-timeout', 's');
+  const maxBytes = parseSize(flags.renderMaxSize ?? DEFAULT_RENDER_MAX_SIZE, '--render-max-size');
+  if (timeoutMs <= 0) throw new UsageError('--render-timeout must be above 0');
+  if (maxBytes <= 0) throw new UsageError('--render-max-size must be above 0');
+  return { timeoutMs, maxBytes };
+}
+
 function parseWait(text: string): { minMs: number; maxMs: number } {
   const [min, max] = text.split(':');
   const minMs = parseDuration(min ?? '', '--wait', 's');
@@ -250,6 +263,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
     env: process.env,
     commandEnv: commandEnvNames(flags.commandEnv ?? []),
     commandTimeoutMs: parseDuration(flags.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT, '--command-timeout', 's'),
+    renderBudget: renderBudgetFlags(flags),
     wait: parseWait(flags.wait ?? '200ms:2s'),
     noop: Boolean(flags.noop),
     syncOnly: Boolean(flags.syncOnly),
@@ -422,6 +436,7 @@ export async function pushCommand(session: Session, cmd: Command): Promise<numbe
     commandEnv: opts.commandEnv ?? [],
     prefix: opts.prefix ?? '',
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    ...(opts.renderBudget ? { renderBudget: opts.renderBudget } : {}),
     allowSecrets: Boolean(settings.flags.allowSecrets),
     ...(settings.signKey ? { signKey: settings.signKey } : {}),
     ...(settings.flags.environment ? { environment: settings.flags.environment } : {}),
