@@ -6,20 +6,11 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, killAndWait, startMemcached } from '@confd-haproxy/testkit';
+import { freePort, killAndWait, sleep, startMemcached, until } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'packages/cli/dist/checkmemcached.js');
 const env = { PATH: process.env.PATH ?? '' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(fn: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn()) return true;
-    await sleep(100);
-  }
-  return fn();
-}
 const get = async (url: string) => {
   const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
   return { status: r.status, body: await r.text() };

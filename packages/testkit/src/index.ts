@@ -11,3 +11,4 @@ export * from './redis.js';
 export * from './galera.js';
 export * from './tls.js';
 export * from './tier.js';
+export { sleep, until } from './sleep.js';
