@@ -92,7 +92,7 @@ t.test('argv commands lead their own process group too: a timeout kills the prog
 });
 
 t.test('commands see PATH, HOME, LANG, LC_*, TZ, TMPDIR, HAPROXY_* and the names asked for, never a store credential', async (t) => {
-  const env = {
+  const kept = {
     PATH: '/usr/bin',
     HOME: '/root',
     LANG: 'C.UTF-8',
@@ -101,23 +101,9 @@ t.test('commands see PATH, HOME, LANG, LC_*, TZ, TMPDIR, HAPROXY_* and the names
     TMPDIR: '/tmp',
     HAPROXY_STATS_SOCKET: '/run/haproxy/admin.sock',
     EXTRA: 'yes',
-    CONSUL_HTTP_TOKEN: 'secret',
-    CONSUL_HTTP_TOKEN_FILE: '/etc/token',
-    CONSUL_CLIENT_KEY: '/etc/key.pem',
-    ETCDCTL_PASSWORD: 'secret',
-    REDISCLI_AUTH: 'secret',
-    UNSET: undefined,
   };
-  t.same(commandEnv(env, ['EXTRA']), {
-    PATH: '/usr/bin',
-    HOME: '/root',
-    LANG: 'C.UTF-8',
-    LC_ALL: 'C',
-    TZ: 'UTC',
-    TMPDIR: '/tmp',
-    HAPROXY_STATS_SOCKET: '/run/haproxy/admin.sock',
-    EXTRA: 'yes',
-  });
+  const env = { ...kept, CONSUL_HTTP_TOKEN: 'secret', CONSUL_HTTP_TOKEN_FILE: '/etc/token', CONSUL_CLIENT_KEY: '/etc/key.pem', ETCDCTL_PASSWORD: 'secret', REDISCLI_AUTH: 'secret', UNSET: undefined };
+  t.same(commandEnv(env, ['EXTRA']), kept);
   t.notOk('EXTRA' in commandEnv(env), 'a name not asked for stays out');
 });
 
