@@ -21,7 +21,7 @@ t.test('an unreachable etcd is KV_UNREACHABLE', async (t) => {
 t.test('confd-haproxy reads etcd with -backend etcd -node, as confd', async (t) => {
   const store = createEtcdStore({ nodes: [etcd.endpoint] });
   t.teardown(() => store.close());
-  await store.put('haproxy/memcached/m1', JSON.stringify({ name: 'etcdmem', host: '127.0.0.1', port: 11211, proxyport: 16299 }));
+  await store.put('haproxy/memcached/etcdmem', JSON.stringify({ name: 'etcdmem', host: '127.0.0.1', port: 11211, proxyport: 16299 }));
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
