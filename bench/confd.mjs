@@ -305,7 +305,7 @@ try {
       rmSync(join(qs, 'out/haproxy.cfg'), { force: true });
       return [process.execPath, BIN, '--onetime', '--backend', 'file', '--file', join(qs, 'kv.json'), '--confdir', qs, '--state-dir', join(qs, 'state'), '--log-level', 'info'];
     },
-    checker: () => [process.execPath, CHECKMEMCACHED, '--server', `127.0.0.1:${mem.port}`, '--tag', `mem${mem.port}`, '--backend', 'file', '--file', join(work, 'checker-kv.json'), '--once', '--log-level', 'error'],
+    checker: () => [process.execPath, CHECKMEMCACHED, '--server', `127.0.0.1:${mem.port}`, '--tag', `mem${mem.port}`, '--backend', 'file', '--file', join(work, 'checker-kv.json'), '--once', '--lock-dir', work, '--log-level', 'error'],
   };
   const samples = Object.fromEntries(Object.keys(starts).map((k) => [k, []]));
   for (let i = 0; i < STARTS + 1; i++) {
