@@ -27,7 +27,7 @@ function sources(dir: string): string[] {
 export function importedPackages(ws: Workspace): Set<string> {
   const names = new Set<string>();
   for (const file of sources(join(ws.path, 'src'))) {
-    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:\bfrom|\bimport)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g)) {
       if (spec!.startsWith('.') || spec!.startsWith('node:') || builtinModules.includes(spec!)) continue;
       names.add(spec!.split('/').slice(0, spec!.startsWith('@') ? 2 : 1).join('/'));
     }

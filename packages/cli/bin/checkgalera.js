@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 // The checkgalera command: a committed entry point, so npm links it before dist/ is built.
-import { main } from '../dist/commands/checkgalera.js';
+import { run } from './run.js';
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+await run('checkgalera');

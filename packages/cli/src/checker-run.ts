@@ -10,8 +10,6 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, storeCredentialFlags, defaultStateDir, type CommandIO, type StateDirUser } from './common.js';
 import { trapSignals } from './signals.js';
-import { checkerMetrics } from './metrics.js';
-import { newRegistry, startObserver } from './observe.js';
 import { VERSION } from './version.js';
 
 export interface CheckerFlags {
@@ -234,6 +232,8 @@ export async function runCheckers<D>(flags: CheckerFlags, io: CommandIO, plan: P
       if (flags.once) return await runOnce(p, checkers, logger, signals.stop);
       logger.debug(`${p.bin}: checking ${p.tags.map((x) => x.tag).join(', ')} every ${parsed.intervalMs} ms on ${store.describe}`);
       if (flags.listen && cycle === 0) {
+        // prom-client and the HTTP server load only for --listen.
+        const [{ checkerMetrics }, { newRegistry, startObserver }] = await Promise.all([import('./metrics.js'), import('./observe.js')]);
         const registry = newRegistry();
         const m = checkerMetrics(registry, { tags: p.tags.map((x) => x.tag), staleAfterMs: 3 * parsed.intervalMs + 3 * parsed.timeoutMs + 5000 });
         onPass = m.onPass;

@@ -1,7 +1,6 @@
 // Commands for check_cmd and reload_cmd, through /bin/sh or as argv words without a shell: own
 // process group, a timeout that kills the whole group (grandchildren included), a bounded tail of
 // the output, and the outcome returned as data.
-import { execa } from 'execa';
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Logger } from '@confd-haproxy/base';
 
 /**
@@ -83,6 +82,8 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
   const log = opts.logger;
   log?.debug(`running "${command}"${opts.argv ? ' without a shell' : ''} (timeout ${timeoutMs} ms)`);
   const [file, ...args] = opts.argv ?? [command];
+  // Loaded on the first command: a render without check_cmd or reload_cmd (a quick start, plan) never pays for execa.
+  const { execa } = await import('execa');
   // detached: the command leads its own process group, so the whole tree can be signalled at once.
   const child = execa(file!, args, {
     shell: opts.argv ? false : '/bin/sh',

@@ -16,9 +16,7 @@ import { hostPolicy } from '../host-policy.js';
 import { parseArgv } from '../program.js';
 import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
-import { rendererMetrics } from '../metrics.js';
 import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
-import { newRegistry, startObserver } from '../observe.js';
 import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, parseSize, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
 /** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
@@ -324,6 +322,8 @@ async function open(session: Session, cmd: Command, mode: Mode): Promise<Opened>
   const opts: StoreRendererOptions = { ...settings.base, store, signal: session.signals.stop, stdout: session.io.stdout };
   settings.logger.info(`backend ${store.describe}, confdir ${opts.confdir}`);
   if (!settings.flags.listen) return { settings, store, opts };
+  // prom-client and the HTTP server load only for --listen.
+  const [{ rendererMetrics }, { newRegistry, startObserver }] = await Promise.all([import('../metrics.js'), import('../observe.js')]);
   const registry = newRegistry();
   const m = rendererMetrics(registry, { staleAfterMs: settings.flags.watch ? 3 * 60_000 : 3 * settings.intervalMs + 60_000 });
   opts.onPass = m.onPass;
