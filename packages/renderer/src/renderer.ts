@@ -420,9 +420,10 @@ export async function runInterval(opts: RendererOptions & { intervalMs: number }
 
 /**
  * -watch: blocking watches on every prefix, plus file events on conf.d and templates; changes are
- * coalesced (wait min of quiet, at most max) into one pass. The first change of a burst is also
- * tried at once as a runtime-only pass: a failover that only moves servers goes to the runtime API
- * without waiting for the quiet period (anything needing a reload still waits for it).
+ * coalesced: the first change after min of quiet is rendered at once (leading edge), the changes
+ * that follow wait for min of quiet, at most max, and go in one more pass. A change within a burst
+ * is also tried at once as a runtime-only pass: a failover that only moves servers goes to the
+ * runtime API without waiting for the quiet period (anything needing a reload still waits for it).
  */
 export async function runWatch(opts: RendererOptions): Promise<void> {
   const log = opts.logger;
@@ -436,7 +437,8 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   // Runtime-only and full passes never overlap: both may write the same dest.
   let serial: Promise<unknown> = Promise.resolve();
   const exclusive = (fn: () => Promise<unknown>) => (serial = serial.then(fn, fn).catch(() => undefined));
-  const q = createQuiescence({ ...wait, signal: opts.signal }, async () => {
+  // Leading edge: a change after a quiet period renders at once; the changes that follow it are coalesced.
+  const q = createQuiescence({ ...wait, signal: opts.signal, leading: true }, async () => {
     await exclusive(async () => {
       if (hold.held) return;
       await renderer.pass(latest, { catalog: latestCatalog });
@@ -448,7 +450,8 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
   let fastQueued = false;
   let deferredAt = -Infinity;
   const changed = () => {
-    q.poke();
+    // Rendered at once (leading edge): that full pass applies what the runtime API can, first.
+    if (q.poke()) return;
     if (fastQueued || opts.signal.aborted || Date.now() - deferredAt < wait.minMs) return;
     fastQueued = true;
     void exclusive(async () => {

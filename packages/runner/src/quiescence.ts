@@ -1,15 +1,20 @@
 // Quiescence (consul-template's wait {min, max}): after a poke, wait for `minMs` of quiet but
 // never longer than `maxMs` since the burst began, then fire once. Pokes during a run queue
-// exactly one more run.
+// exactly one more run. With `leading`, the first poke after `minMs` of quiet fires at once and
+// only the pokes that follow it are coalesced: a lone change goes out without waiting, a burst
+// still costs two runs at most.
 export interface QuiescenceOptions {
   minMs: number;
   maxMs: number;
   /** Aborting it is stop(). */
   signal?: AbortSignal;
+  /** Fire at once on the first poke after minMs of quiet (leading edge); later pokes wait as usual. */
+  leading?: boolean;
 }
 
 export interface Quiescence {
-  poke(): void;
+  /** A change: true when it fired at once (the leading edge), false when it waits. */
+  poke(): boolean;
   /** Fire a pending burst now instead of waiting; resolves when nothing is pending or running. */
   flush(): Promise<void>;
   /** Resolves when nothing is pending or running, without hurrying a pending burst. */
@@ -24,6 +29,8 @@ export function createQuiescence(opts: QuiescenceOptions, fire: () => Promise<vo
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
+  /** When the last run ended, or the last poke came (leading: only a poke after minMs of both fires at once). */
+  let lastActivity = -Infinity;
   const idleWaiters: (() => void)[] = [];
 
   const settle = () => {
@@ -49,6 +56,7 @@ export function createQuiescence(opts: QuiescenceOptions, fire: () => Promise<vo
       }
     })().finally(() => {
       running = undefined;
+      lastActivity = Date.now();
       // The queued burst already waited its quiet (or hit max) while fire ran: go at once.
       if (again && !stopped) {
         again = false;
@@ -57,11 +65,20 @@ export function createQuiescence(opts: QuiescenceOptions, fire: () => Promise<vo
       settle();
     });
   };
-  const poke = () => {
-    if (stopped) return;
+  /** Nothing pending, nothing running, and quiet for minMs: a leading poke may fire now. */
+  const leadingEdge = () => opts.leading === true && !quiet && !running && Date.now() - lastActivity >= opts.minMs;
+  const poke = (): boolean => {
+    if (stopped) return false;
+    const lead = leadingEdge();
+    lastActivity = Date.now();
+    if (lead) {
+      run();
+      return true;
+    }
     if (quiet) clearTimeout(quiet);
     quiet = setTimeout(run, opts.minMs);
     cap ??= setTimeout(run, opts.maxMs);
+    return false;
   };
   const idle = () => new Promise<void>((done) => (quiet || running ? idleWaiters.push(done) : done()));
   function stop() {

@@ -109,3 +109,29 @@ t.test('stop and an aborted signal cancel a pending run', async (t) => {
   await q2.idle();
   await q3.idle();
 });
+
+t.test('leading: a poke after a quiet period fires at once, the burst after it fires once more', async (t) => {
+  const { q, runs } = counting(t, { minMs: 200, maxMs: 2000, leading: true });
+  t.equal(q.poke(), true, 'the first poke fires at once');
+  await sleep(5);
+  t.equal(runs.fired, 1);
+  for (let i = 0; i < 100; i++) {
+    t.equal(q.poke(), false);
+    await sleep(5);
+  }
+  await q.idle();
+  t.equal(runs.fired, 2, 'a burst of 101 pokes costs two runs');
+  await sleep(250);
+  t.equal(q.poke(), true, 'after min of quiet the next poke leads again');
+  await q.idle();
+  t.equal(runs.fired, 3);
+});
+
+t.test('without leading, the first poke waits for its quiet period as before', async (t) => {
+  const { q, runs } = counting(t, { minMs: 100, maxMs: 1000 });
+  t.equal(q.poke(), false);
+  await sleep(20);
+  t.equal(runs.fired, 0);
+  await q.idle();
+  t.equal(runs.fired, 1);
+});
