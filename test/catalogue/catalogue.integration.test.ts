@@ -13,7 +13,7 @@ import { parseGaleraConfig } from '@confd-haproxy/check-galera';
 import { bundleChecksum, generatePushKey, readBundleFiles, readSignKey, readTrustKey, runFleet, signBundle, BUNDLE_KEY, type Bundle, type LocalPolicy, type RefusalKind } from '@confd-haproxy/fleet';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
-import { alive, startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
+import { alive, shippedConfdir, startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -35,12 +35,8 @@ interface Env {
 
 /** A confdir with the shipped templates, real `haproxy -c`, and a first good render. */
 async function env(t: Test, backend: 'file' | 'consul' = 'file', toml = ''): Promise<Env> {
-  const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-test-catalogue-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(join(dir, 'conf.d'));
-  mkdirSync(join(dir, 'out'));
-  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const dest = join(dir, 'out/haproxy.cfg');
+  const { dir, dest, remove } = shippedConfdir('catalogue');
+  t.teardown(remove);
   const conf = (extra: string) =>
     writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "${dest}"\nkeys = ["/haproxy/mysqlslave", "/haproxy/memcached"]\ncheck_cmd = "/usr/sbin/haproxy -c -f {{.src}}"\n${extra}`);
   conf(toml);

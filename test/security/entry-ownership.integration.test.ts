@@ -6,12 +6,12 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runOnce, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { shippedConfdir } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -36,12 +36,8 @@ interface Site {
 
 /** A confdir with the shipped conf.d/haproxy.toml (real `haproxy -c`, dest in a temp dir) over a file store. */
 function site(t: Test): Site {
-  const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-test-ownership-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(join(dir, 'conf.d'));
-  mkdirSync(join(dir, 'out'));
-  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const dest = join(dir, 'out/haproxy.cfg');
+  const { dir, dest, remove } = shippedConfdir('ownership');
+  t.teardown(remove);
   const toml = readFileSync(join(root, 'conf.d/haproxy.toml'), 'utf8')
     .replace('dest = "/etc/haproxy/haproxy.cfg"', `dest = "${dest}"`)
     .replace('reload_cmd = "systemctl reload haproxy"', 'reload_cmd = "true"')

@@ -61,3 +61,12 @@ export async function startRenderedHAProxy(opts: {
     },
   };
 }
+
+/** A confdir in a temp dir for the shipped templates: an empty conf.d/, out/ for dest, the repository's templates/ linked in. */
+export function shippedConfdir(what: string): { dir: string; dest: string; remove(): void } {
+  const dir = tempDir(what);
+  mkdirSync(join(dir, 'conf.d'));
+  mkdirSync(join(dir, 'out'));
+  symlinkSync(join(root, 'templates'), join(dir, 'templates'));
+  return { dir, dest: join(dir, 'out/haproxy.cfg'), remove: () => removeDir(dir) };
+}
