@@ -41,13 +41,13 @@ function plan(t: Test, ...flags: string[]) {
 
 const entry = (name: string, proxyport: number) => JSON.stringify({ name, host: '127.0.0.1', port: 11211, proxyport });
 
-/** Entry slashmem under confd's key ("/haproxy/memcached/slashmem") and baremem under a bare one, as an etcd user would write them. */
+/** Entry slashmem under confd's key ("/haproxy/memcached/slashmem") and baremem under a bare one (haproxy/memcached/baremem), as an etcd user would write them. */
 async function writeBothLayouts(t: Test, slashPort: number, barePort: number): Promise<void> {
   const raw = new Etcd3({ hosts: etcd.endpoint });
   t.teardown(() => raw.close());
   await raw.put('/haproxy/memcached/slashmem').value(entry('slashmem', slashPort));
-  await raw.put('haproxy/memcached/bare').value(entry('baremem', barePort));
-  t.teardown(() => raw.delete().prefix('/haproxy/memcached/').exec().then(() => raw.delete().key('haproxy/memcached/bare').exec()));
+  await raw.put('haproxy/memcached/baremem').value(entry('baremem', barePort));
+  t.teardown(() => raw.delete().prefix('/haproxy/memcached/').exec().then(() => raw.delete().key('haproxy/memcached/baremem').exec()));
 }
 
 t.test('keys an etcd user wrote with a leading slash render, as confd reads them', async (t) => {
