@@ -55,7 +55,7 @@ export function originalStamp(d = new Date()): string {
 const LEVELS: Record<string, string> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'FATAL' };
 const WARN_OR_WORSE = new Set(['warn', 'error', 'fatal']);
 /** Fields the message already says in words: JSON carries them, text lines leave them out. */
-const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'resource', 'dest', 'key', 'tag', 'server', 'outcome', 'err', 'durationMs', 'prefix', 'failures', 'reason', 'summary']);
+const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'resource', 'dest', 'key', 'tag', 'server', 'outcome', 'err', 'durationMs', 'prefix', 'failures', 'reason', 'summary', 'fallback']);
 
 /** Text lines in the original's style: "[2017-10-16T16:03:34] slave3301 in consul is ok". */
 function textDestination(out: NodeJS.WritableStream): Writable {

@@ -195,6 +195,25 @@ t.test('--log-format json gives fields: level by name, resource, dest, outcome, 
   t.notOk((failed?.err as Record<string, unknown>).stack, 'no stack trace in the log');
 });
 
+t.test('--log-format json: a bad entry, a template error and a broken conf.d each log an error an alert can use', async (t) => {
+  const f = fixture(t, '', { 'haproxy/x/a': JSON.stringify({ name: 'b', host: '127.0.0.1', port: 1, proxyport: 2 }) });
+  const json = (r: { err: string }) => r.err.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const errorsOf = (r: { err: string }) => json(r).filter((l) => l.level === 'error' || l.level === 'warn');
+  writeFileSync(join(f.dir, 'templates/a.tmpl'), '{{#each (gets "/haproxy/x/*")}}{{#with (entry Value)}}listen {{name}}{{/with}}{{/each}}\n');
+  const bad = run(['-onetime', '--log-format', 'json', ...f.args]);
+  t.equal(bad.code, 65);
+  t.match(errorsOf(bad), [{ resource: 'conf.d/a.toml', key: '/haproxy/x/a', outcome: 'bad-entry', err: { code: 'TEMPLATE_BAD_VALUE', message: /is not the key's tag/ } }], 'the bad entry: resource, key, code');
+  writeFileSync(join(f.dir, 'templates/a.tmpl'), '{{#each (gets "/haproxy/x/*")}}\n');
+  const template = run(['-onetime', '--log-format', 'json', ...f.args]);
+  t.ok(errorsOf(template).length > 0);
+  for (const l of errorsOf(template)) t.match(l, { resource: 'conf.d/a.toml', err: { code: /^TEMPLATE_/ } }, `a template error names the resource and its code: ${String(l.msg)}`);
+  writeFileSync(join(f.dir, 'conf.d/a.toml'), '[template\n');
+  const toml = run(['-onetime', '--log-format', 'json', ...f.args]);
+  t.equal(toml.code, 65);
+  t.ok(errorsOf(toml).length > 0);
+  for (const l of errorsOf(toml)) t.match(l, { err: { code: 'RESOURCE_INVALID', message: /conf\.d\/a\.toml: TOML syntax error at line 1/ } }, `a broken conf.d names the file and its code: ${String(l.msg)}`);
+});
+
 t.test('a store outage is logged once when it starts, as a count while it lasts, and once when it ends', async (t) => {
   const f = fixture(t);
   const double = await startConsulDouble();

@@ -194,8 +194,9 @@ export class Renderer {
       if (this.#loggedBad.get(id) === b.message) continue;
       this.#loggedBad.set(id, b.message);
       const instead = FALLBACK_TEXT[b.fallback];
-      if (b.source === 'catalog') this.#opts.logger.error(`${resource}: ${b.message}; leaving it out, everything else renders as the catalog holds it`);
-      else this.#opts.logger.error(`${resource}: ${b.message}; ${instead}, every other entry renders as the store holds it`);
+      const log = withFields(this.#opts.logger, { resource, key: b.key, outcome: 'bad-entry', fallback: b.fallback, err: { message: b.message, code: 'TEMPLATE_BAD_VALUE' } });
+      if (b.source === 'catalog') log.error(`${resource}: ${b.message}; leaving it out, everything else renders as the catalog holds it`);
+      else log.error(`${resource}: ${b.message}; ${instead}, every other entry renders as the store holds it`);
     }
   }
 
@@ -249,7 +250,7 @@ export class Renderer {
   /** A pass that stopped at loading conf.d: logged, and told to onPass like every other pass. */
   loadFailed(err: Error, mode: Pick<PassMode, 'runtimeOnly'> = {}, then = ''): PassResult {
     this.#resources = undefined;
-    this.#opts.logger.error(`${err.message}${then}`);
+    withFields(this.#opts.logger, { outcome: 'load-failed', err }).error(`${err.message}${then}`);
     const pass = summarize([], [], [err]);
     // A runtime-only pass leaves everything to the full pass, this failure too.
     if (!mode.runtimeOnly) this.#opts.onPass?.(pass);
