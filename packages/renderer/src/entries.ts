@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { EntryRecovery } from '@confd-haproxy/template';
-import { decideOwnership, type StoredPair } from './ownership.js';
+import { ClaimCache, decideOwnership, type StoredPair } from './ownership.js';
 
 export interface BadEntry {
   resource: string;
@@ -49,6 +49,8 @@ export interface EntryRender {
 export class EntryMemory {
   readonly #file: string | undefined;
   readonly #values: Remembered;
+  /** Per resource: the claims its last render's values made, so an unchanged store is not parsed again. */
+  readonly #claims = new Map<string, ClaimCache>();
 
   /** Without a file the values live as long as the process. */
   constructor(file: string | undefined) {
@@ -59,7 +61,9 @@ export class EntryMemory {
   /** `pairs`: what the resource renders from, so an entry that claims another key's listen name or port is refused (ownership.ts). */
   begin(resource: string, pairs: readonly StoredPair[]): EntryRender {
     const known = this.#values[resource] ?? {};
-    const owners = decideOwnership(pairs, known);
+    const cache = this.#claims.get(resource) ?? new ClaimCache();
+    this.#claims.set(resource, cache);
+    const owners = decideOwnership(pairs, known, cache);
     const next: Record<string, string> = {};
     const bad = new Map<string, BadEntry>();
     const recovery: EntryRecovery = {

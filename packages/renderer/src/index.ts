@@ -6,7 +6,7 @@ export { guardRender, GuardError } from './guards.js';
 export type { GuardLimits } from './guards.js';
 export { EntryMemory, entriesPath } from './entries.js';
 export type { BadEntry } from './entries.js';
-export { decideOwnership } from './ownership.js';
+export { ClaimCache, decideOwnership } from './ownership.js';
 export { holdServedSections, sectionNamesOf } from './hold.js';
 export type { Ownership, StoredPair } from './ownership.js';
 export { guardEmptiedBackends } from './guards.js';

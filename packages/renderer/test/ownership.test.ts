@@ -1,7 +1,7 @@
 // Who keeps a listen name or port two entries of one resource claim: the key that served it last
 // time, else the older key; a loser's last good value renders only if it collides with nothing.
 import t from 'tap';
-import { decideOwnership, type StoredPair } from '@confd-haproxy/renderer';
+import { ClaimCache, decideOwnership, type StoredPair } from '@confd-haproxy/renderer';
 
 const mem = (name: string, proxyport: number) => JSON.stringify({ name, host: '10.0.0.1', port: 11211, proxyport });
 const galera = (name: string, proxyport: number, readerport: number) => JSON.stringify({ name, host: '10.0.0.2', port: 3306, proxyport, readerport });
@@ -65,4 +65,17 @@ t.test('values that are not entries of their key, and dot folders, claim nothing
     {},
   );
   t.equal(o.conflict(B), undefined, 'a misnamed entry under a, a status key and a non-entry leave b its port');
+});
+
+t.test('a cache across decisions gives the same verdicts as a fresh decision, also after a value changes', async (t) => {
+  const cache = new ClaimCache();
+  const last = { [A]: mem('a', 1001), [B]: mem('b', 1002) };
+  const steady = [pair(A, mem('a', 1001), 1), pair(B, mem('b', 1002), 2)];
+  const moved = [pair(A, mem('a', 1001), 1), pair(B, mem('b', 1001), 2)];
+  for (const pairs of [steady, steady, moved, moved, steady]) {
+    const cached = decideOwnership(pairs, last, cache);
+    const fresh = decideOwnership(pairs, last);
+    t.same([cached.conflict(A), cached.conflict(B), cached.lastGoodFree(A), cached.lastGoodFree(B)], [fresh.conflict(A), fresh.conflict(B), fresh.lastGoodFree(A), fresh.lastGoodFree(B)]);
+  }
+  t.match(decideOwnership(moved, last, cache).conflict(B), /proxyport 1001 is already served by/);
 });
