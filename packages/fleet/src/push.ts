@@ -73,7 +73,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     env: opts.env ?? {},
     commandEnv: opts.commandEnv ?? [],
     // Run the way every instance will run it: a bundle's commands are argv words, never a shell.
-    fromBundle: true,
+    argvCommands: true,
     prefix: opts.prefix ?? '',
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     ...(opts.renderBudget ? { renderBudget: opts.renderBudget } : {}),

@@ -53,8 +53,8 @@ export interface RendererOptions {
   env?: Record<string, string | undefined>;
   /** Names of env that check_cmd and reload_cmd see besides PATH, HOME, LANG, LC_*, TZ, TMPDIR and HAPROXY_* (--command-env). */
   commandEnv?: readonly string[];
-  /** Commands run as argv words, never through a shell, as a bundle's do (push renders a bundle this way; `bundle` implies it). */
-  fromBundle?: boolean;
+  /** Commands run as argv words, never through a shell, as a bundle's do (push tries a bundle this way; `bundle` implies it). */
+  argvCommands?: boolean;
   commandTimeoutMs?: number;
   /** How long one render may compute and how large its output may grow (--render-timeout, --render-max-size). */
   renderBudget?: Partial<RenderBudget>;
@@ -224,11 +224,16 @@ export class Renderer {
     return this.#opts.policy ?? { allowCommands: [], allowDests: [] };
   }
 
+  /** A bundle's commands, and those of push's trial of one, run as argv words (--allow-command makes every command so, in commandMode). */
+  get #argv(): boolean {
+    return (this.#opts.bundle ?? false) || (this.#opts.argvCommands ?? false);
+  }
+
   async resources(): Promise<ResourceConfig[]> {
     if (this.#resources) return this.#resources;
     const bundle = this.#opts.bundle ?? false;
     const loaded = await loadResources({ confdir: this.#opts.confdir, prefix: this.#opts.prefix ?? '', bundle, ...(this.#opts.destDir ? { destDir: this.#opts.destDir } : {}) });
-    const problems = policyProblems(loaded, this.#policy, { bundle, argv: this.#opts.fromBundle ?? false });
+    const problems = policyProblems(loaded, this.#policy, { bundle, argv: this.#argv });
     if (problems.length) throw new ResourceError('RESOURCE_NOT_ALLOWED', problems.join('\n'));
     this.#resources = loaded;
     return loaded;
@@ -288,7 +293,7 @@ export class Renderer {
     const commandTimeoutMs = o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     // check_cmd and reload_cmd: never the store's credentials, and argv words unless the operator's own conf.d allows a shell.
     const env = commandEnv(o.env ?? {}, o.commandEnv ?? []);
-    const run = commandMode({ fromBundle: (o.bundle ?? false) || (o.fromBundle ?? false), allowCommands: this.#policy.allowCommands });
+    const run = commandMode({ fromBundle: this.#argv, allowCommands: this.#policy.allowCommands });
     return {
       read: { store: o.store, snapshots, catalog: mode.catalog, signal: o.signal },
       output: outputRules(o.policy, o.bundle ?? false),
@@ -315,23 +320,14 @@ export class Renderer {
       return failedStep(r, e, ctx, rlog, 'failed', `${r.name}: ${what}; ${r.dest} left as it was`);
     }
     const said = ctx.output && renderedProblem(r, rendered.text, ctx.output);
-    if (said) {
-      this.#keepEntries(r, rendered, ctx);
-      return failedStep(r, said, ctx, rlog, 'refused', said.message);
-    }
-    if (r.dest === STDOUT_DEST) {
-      this.#keepEntries(r, rendered, ctx);
-      return { done: this.#print(r, rendered.text, rlog) };
-    }
-    let previous: string | undefined;
-    try {
-      previous = await readDest(r.name, r.dest, ctx.swap.policy);
-    } catch (err) {
-      this.#keepEntries(r, rendered, ctx);
-      return failedStep(r, err as Error, ctx, rlog, 'refused', (err as Error).message);
-    }
-    rendered = { ...rendered, ...holdServedSections(previous, rendered.text, rendered.bad) };
+    const dest = said || r.dest === STDOUT_DEST ? undefined : await readDest(r.name, r.dest, ctx.swap.policy).then((previous) => ({ previous }), (err: Error) => ({ err }));
+    // A bad entry never removes a section dest serves; its entries are told and remembered as held.
+    if (dest && 'previous' in dest) rendered = { ...rendered, ...holdServedSections(dest.previous, rendered.text, rendered.bad) };
     this.#keepEntries(r, rendered, ctx);
+    if (said) return failedStep(r, said, ctx, rlog, 'refused', said.message);
+    if (!dest) return { done: this.#print(r, rendered.text, rlog) };
+    if ('err' in dest) return failedStep(r, dest.err, ctx, rlog, 'refused', dest.err.message);
+    const previous = dest.previous;
     const change: Change = { resource: r, previous, rendered: rendered.text };
     const strategy = chooseApply(change, ctx);
     if (ctx.runtimeOnly && strategy.kind !== 'runtime-api') return previous !== rendered.text ? { deferred: r.name } : { skipped: true };
