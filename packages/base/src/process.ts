@@ -21,3 +21,12 @@ export function pidAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** A file's owner, as uid and gid. */
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** This process's user and group (0 where the platform has none): who owns what it writes. */
+export const processOwner = (): Owner => ({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });

@@ -3,15 +3,11 @@
 // root) may have written it or anything in it.
 import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { processOwner, type Owner } from '@confd-haproxy/base';
 import { FleetError } from './errors.js';
 
 /** Whose the state dir must be: the process's user, and the group that may also write it. */
-export interface StateDirOwner {
-  uid: number;
-  gid: number;
-}
-
-const processOwner = (): StateDirOwner => ({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+export type StateDirOwner = Owner;
 const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
 
 /**

@@ -1,16 +1,9 @@
 // What a pushed bundle may not do that the operator's own confdir may: hand a dest to another owner,
 // or name a template outside its own templates/.
 import { isAbsolute, resolve } from 'node:path';
+import { processOwner, type Owner } from '@confd-haproxy/base';
 import isPathInside from 'is-path-inside';
 import { realPath } from './dest-policy.js';
-
-export interface Owner {
-  uid: number;
-  gid: number;
-}
-
-/** The renderer's own uid and gid: what a resource that names no owner gets. */
-export const processOwner = (): Owner => ({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
 
 /** Why a bundle's resource may not give its dest this owner (undefined: the instance's own, or one --allow-owner names). */
 export function ownerProblem(r: Owner, allowOwners: readonly Owner[]): string | undefined {

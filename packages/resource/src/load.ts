@@ -3,6 +3,7 @@ import { realpathSync, statSync, type Stats } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseServiceQuery, serviceQueryText } from '@confd-haproxy/kv';
+import { processOwner } from '@confd-haproxy/base';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { bundleSrcProblem } from './bundle-policy.js';
 import { ResourceError } from './errors.js';
@@ -213,8 +214,8 @@ export function validateResource(doc: Record<string, unknown>, file: string, opt
     services,
     prefix,
     mode,
-    uid: id('uid', process.getuid?.() ?? 0),
-    gid: id('gid', process.getgid?.() ?? 0),
+    uid: id('uid', processOwner().uid),
+    gid: id('gid', processOwner().gid),
     ...(checkCmd ? { checkCmd } : {}),
     ...(reloadCmd ? { reloadCmd } : {}),
     ...(runtimeSocket ? { runtimeSocket } : {}),
