@@ -1,7 +1,7 @@
 // A bad entry never removes a section the current dest serves. With no last good value (a new
 // host, lost state) the entry's listens are kept exactly as dest has them, and every other entry
 // renders from the store as usual: another tag's failover still goes out (runtime API or reload).
-import { keyKind, keyTag } from '@confd-haproxy/schema';
+import { keyTag, listenNames } from '@confd-haproxy/schema';
 import type { BadEntry } from './entries.js';
 
 const SECTION_HEAD = /^(listen|backend|frontend)\s+(\S+)/;
@@ -12,9 +12,7 @@ const boundPorts = (lines: readonly string[]) => lines.flatMap((l) => BIND_PORT.
 
 /** The listen/backend/frontend names the shipped partials render for the entry under `key`. */
 export function sectionNamesOf(key: string): string[] {
-  const tag = keyTag(key);
-  if (!tag) return [];
-  return keyKind(key) === 'galera' ? [`${tag}-writer`, `${tag}-reader`] : [tag];
+  return keyTag(key) ? listenNames(key) : [];
 }
 
 interface Block {

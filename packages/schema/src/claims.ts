@@ -27,6 +27,14 @@ export function ownerProblem(key: string, e: Pick<Entry, 'name'>): string | unde
   return `name ${JSON.stringify(e.name)} is not the key's tag ${JSON.stringify(tag)} (an entry speaks only for its own key)`;
 }
 
+/**
+ * The listen names the shipped templates (templates/partials/*.hbs) render for the entry named
+ * `name` under `key`: a galera cluster's `<name>-writer` and `<name>-reader`, every other kind's `<name>`.
+ */
+export function listenNames(key: string, name = keyTag(key)): string[] {
+  return keyKind(key) === 'galera' ? [`${name}-writer`, `${name}-reader`] : [name];
+}
+
 const listen = (name: string): EntryClaim => ({ id: `listen:${name}`, what: `listen ${name}` });
 const port = (field: string, n: number): EntryClaim => ({ id: `port:${n}`, what: `${field} ${n}` });
 
@@ -36,7 +44,7 @@ const port = (field: string, n: number): EntryClaim => ({ id: `port:${n}`, what:
  * `<name>-reader` on it; every other kind `<name>` on proxyport.
  */
 export function entryClaims(key: string, e: Pick<Entry, 'name' | 'proxyport'> & { readerport?: unknown }): EntryClaim[] {
-  if (keyKind(key) !== 'galera') return [listen(e.name), port('proxyport', e.proxyport)];
-  const reader = typeof e.readerport === 'number' && e.readerport > 0 ? [listen(`${e.name}-reader`), port('readerport', e.readerport)] : [];
-  return [listen(`${e.name}-writer`), port('proxyport', e.proxyport), ...reader];
+  const [main, reader] = listenNames(key, e.name);
+  const readerClaims = reader !== undefined && typeof e.readerport === 'number' && e.readerport > 0 ? [listen(reader), port('readerport', e.readerport)] : [];
+  return [listen(main!), port('proxyport', e.proxyport), ...readerClaims];
 }
