@@ -1,6 +1,7 @@
 // checkgalera: one entry per Galera cluster, haproxy/galera/<cluster>, with the writer(s) for the
 // writer listen and every node with its role for the reader listen (pxcScheduler's rules, see
 // rules.ts). Each node answers one query per pass on a kept connection.
+import { withFields } from '@confd-haproxy/base';
 import type { CheckerKind, CheckerLogger, Choice, Target } from '@confd-haproxy/checker';
 import { maintenancePrefix as maintenanceFolder, type Entry } from '@confd-haproxy/schema';
 import { MysqlConnections, privilegeHint } from '@confd-haproxy/check-mysql';
@@ -79,7 +80,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
           maint = await opts.maintenance(signal);
         } catch (err) {
           // Never take a node out of maintenance because the store did not answer.
-          opts.logger?.warn(`${cfg.name}: cannot read the maintenance keys (${(err as Error).message}); keeping ${[...maint].join(', ') || 'none'}`);
+          withFields(opts.logger, { tag: cfg.name, code: 'MAINTENANCE_READ_FAILED', err })?.warn(`${cfg.name}: cannot read the maintenance keys (${(err as Error).message}); keeping ${[...maint].join(', ') || 'none'}`);
         }
       }
       return { targets: cfg.nodes, context: maint };
@@ -116,12 +117,12 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
       const currentWriters: Target[] = current ? (Array.isArray(current.servers) && current.servers.length ? current.servers : [current]) : [];
       const roles = assignRoles(cfg, views, currentWriters);
       if (roles.problem) {
-        if (roles.problem !== lastProblem) opts.logger?.error(`${cfg.name}: ${roles.problem}; the entry is kept`);
+        if (roles.problem !== lastProblem) withFields(opts.logger, { tag: cfg.name, code: 'GALERA_NO_WRITER' })?.error(`${cfg.name}: ${roles.problem}; the entry is kept`);
         lastProblem = roles.problem;
         return { problem: roles.problem, detail: roles };
       }
       lastProblem = '';
-      if (roles.lastInSegment) opts.logger?.warn(`${cfg.name}: ${nodeKey(roles.lastInSegment)} is ${roles.lastInSegment.reason} but the last node of main segment ${cfg.mainSegment}: it keeps serving`);
+      if (roles.lastInSegment) withFields(opts.logger, { tag: cfg.name, code: 'GALERA_LAST_NODE_KEPT' })?.warn(`${cfg.name}: ${nodeKey(roles.lastInSegment)} is ${roles.lastInSegment.reason} but the last node of main segment ${cfg.mainSegment}: it keeps serving`);
       const w = roles.writers[0]!;
       const entry = {
         name: cfg.name,

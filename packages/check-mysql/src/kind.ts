@@ -1,6 +1,7 @@
 // checkmysqlslave: a replica serves when it answers in time, both replication threads run, its
 // lag is within max-lag and it replicates from the configured master. Every candidate is checked
 // before it is chosen; with none healthy the entry points at the master (switchable off).
+import { withFields } from '@confd-haproxy/base';
 import type { CheckerKind, CheckerLogger, Target } from '@confd-haproxy/checker';
 import type { Entry, EntryBody } from '@confd-haproxy/schema';
 import type { MysqlTagConfig } from './config.js';
@@ -61,7 +62,7 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
       }
     }
     if (problems.length > 0 && found.length === 0) {
-      opts.logger?.warn(`${c.tag}: cannot discover replicas on the master ${key(master)} (${problems.join('; ')}); using the last known list (${known.map(key).join(', ') || 'empty'})`);
+      withFields(opts.logger, { tag: c.tag, code: 'REPLICA_DISCOVERY_FAILED' })?.warn(`${c.tag}: cannot discover replicas on the master ${key(master)} (${problems.join('; ')}); using the last known list (${known.map(key).join(', ') || 'empty'})`);
       return known;
     }
     const unique = found.filter((t, i) => found.findIndex((x) => same(x, t)) === i && !same(t, master));

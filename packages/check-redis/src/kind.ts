@@ -2,7 +2,7 @@
 // asked ROLE; with sentinels, Sentinel names the master and ROLE must agree. Two masters at once is
 // split-brain: the stored entry stays where it is (it never flips back and forth) and it is
 // reported on every pass until an operator resolves it.
-import type { Logger } from '@confd-haproxy/base';
+import { withFields, type Logger } from '@confd-haproxy/base';
 import type { CheckerKind, Choice, FoundTargets, Target } from '@confd-haproxy/checker';
 import type { Entry } from '@confd-haproxy/schema';
 import { RedisConnection, RedisReplyError, type RedisTls, type Reply } from './resp.js';
@@ -24,7 +24,7 @@ export interface RoleInfo {
   replicas?: Target[];
 }
 
-export type RedisLogger = Pick<Logger, 'warn' | 'error'>;
+export type RedisLogger = Logger;
 
 export interface RedisKindOptions {
   tag: string;
@@ -132,8 +132,8 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
       lastReported = '';
       return;
     }
-    if (c.splitBrain) opts.logger?.error(`${opts.tag}: ${c.problem}; keeping the current entry until it is resolved`);
-    else if (c.problem !== lastReported) opts.logger?.warn(`${opts.tag}: ${c.problem}`);
+    if (c.splitBrain) withFields(opts.logger, { tag: opts.tag, code: 'REDIS_SPLIT_BRAIN' })?.error(`${opts.tag}: ${c.problem}; keeping the current entry until it is resolved`);
+    else if (c.problem !== lastReported) withFields(opts.logger, { tag: opts.tag, code: 'REDIS_TOPOLOGY' })?.warn(`${opts.tag}: ${c.problem}`);
     lastReported = c.problem;
   };
 

@@ -306,17 +306,17 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
         kept = await this.#lock.renew();
       } catch (err) {
         // The store did not answer: the session may still be ours, but nothing is written until a renew succeeds.
-        if (!this.#renewFailed) o.logger.warn(`${o.tag}: cannot renew the lock ${this.lockKey} (${(err as Error).message}); not writing until it is renewed`);
+        if (!this.#renewFailed) withFields(this.#log, { code: 'LOCK_RENEW_FAILED', err }).warn(`${o.tag}: cannot renew the lock ${this.lockKey} (${(err as Error).message}); not writing until it is renewed`);
         this.#renewFailed = true;
         return false;
       }
       if (kept) {
-        if (this.#renewFailed) o.logger.info(`${o.tag}: renewed the lock ${this.lockKey} again`);
+        if (this.#renewFailed) this.#log.info(`${o.tag}: renewed the lock ${this.lockKey} again`);
         this.#renewFailed = false;
         this.#lastRenew = started;
         return true;
       }
-      o.logger.warn(`${o.tag}: lost the lock ${this.lockKey}: ${await this.#whyLost()}`);
+      withFields(this.#log, { code: 'LOCK_LOST' }).warn(`${o.tag}: lost the lock ${this.lockKey}: ${await this.#whyLost()}`);
       this.#lock = undefined;
       this.#renewFailed = false;
     }
@@ -501,7 +501,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       }
       const problem = entryProblem(entry);
       if (problem) {
-        o.logger.error(`${o.tag}: refusing to write a bad entry to ${this.key}: ${problem}`);
+        withFields(this.#log, { code: 'ENTRY_REFUSED', err: { message: problem } }).error(`${o.tag}: refusing to write a bad entry to ${this.key}: ${problem}`);
         return report({ results, eligible, entry: current, wrote: false, holder, reason: `bad entry: ${problem}` });
       }
       // Checked again right before the write: a renew that failed meanwhile stops the write.
@@ -538,7 +538,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     if (none === this.#noHealthy) return;
     const first = this.#noHealthy === undefined;
     this.#noHealthy = none;
-    const log = withFields(this.#log, { outcome: none ? 'no-healthy-server' : 'healthy' });
+    const log = withFields(this.#log, { outcome: none ? 'no-healthy-server' : 'healthy', ...(none ? { code: 'NO_HEALTHY_SERVER' } : {}) });
     if (none) log.error(`${this.#o.tag}: no healthy server: ${this.#failures(targets)}`);
     else if (!first) log.info(`${this.#o.tag}: healthy again: ${eligible.map(id).join(', ')}`);
   }

@@ -5,7 +5,7 @@ import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
-import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
+import { ETCD_DEFAULT_NODE, openStore, withFields, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, storeCredentialFlags, defaultStateDir, type CommandIO, type StateDirUser } from './common.js';
@@ -202,7 +202,7 @@ async function runOnce<D>(p: CheckerPlan<D>, checkers: TagChecker<Target, unknow
     await c.close();
     const why = r.entry ? p.unhealthy?.(r) : `${r.tag}: ${r.reason}`;
     if (why) {
-      logger.error(why);
+      withFields(logger, { code: r.entry ? 'TAG_UNHEALTHY' : 'NO_ENTRY', tag: r.tag }).error(why);
       code = EXIT.FAILED;
     }
   }
@@ -260,7 +260,7 @@ async function replan<D>(plan: Planner<D>, store: KVStore, logger: Logger, previ
     logger.info(`${p.bin}: re-read the configuration; checking ${p.tags.map((x) => x.tag).join(', ')}`);
     return p;
   } catch (err) {
-    logger.error(`${previous.bin}: SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
+    withFields(logger, { code: 'CONFIG_RELOAD_FAILED', err }).error(`${previous.bin}: SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
     return previous;
   }
 }

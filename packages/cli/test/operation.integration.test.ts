@@ -235,6 +235,26 @@ t.test('a store outage is logged once when it starts, as a count while it lasts,
   t.match(await p.exit, { code: 0 });
 });
 
+t.test('a corrupt store file is one warning and one recovery, however many prefixes are watched', async (t) => {
+  const f = fixture(t, '', { 'haproxy/x/a': '1', 'haproxy/y/b': '2', 'haproxy/z/c': '3' });
+  f.conf('', f.dest);
+  writeFileSync(join(f.dir, 'conf.d/b.toml'), `[template]\nsrc = "a.tmpl"\ndest = "${join(f.dir, 'out/b.cfg')}"\nkeys = ["/haproxy/y", "/haproxy/z"]\n`);
+  const p = start(t, ['--watch', ...f.args, '--wait', '20ms:100ms']);
+  t.ok(await until(() => existsSync(join(f.dir, 'out/b.cfg')) && existsSync(f.dest)), p.err());
+  const good = readFileSync(f.kv, 'utf8');
+  writeFileSync(f.kv, '{"haproxy/x/a": ');
+  t.ok(await until(() => /outage started/.test(p.err())), p.err());
+  await sleep(1500);
+  writeFileSync(f.kv, good.replace('"1"', '"4"'));
+  t.ok(await until(() => /recovered after/.test(p.err())), p.err());
+  await sleep(500);
+  const lines = p.err().split('\n');
+  t.equal(lines.filter((l) => / WARN /.test(l)).length, 1, `one warning for three watched prefixes:\n${p.err()}`);
+  t.equal(lines.filter((l) => /recovered after/.test(l)).length, 1, 'one recovery');
+  p.child.kill('SIGTERM');
+  t.match(await p.exit, { code: 0 });
+});
+
 t.test('a checker logs a change with its reason at info and nothing per pass in a steady state', async (t) => {
   const mem = await startMemcached();
   t.teardown(() => mem.stop());

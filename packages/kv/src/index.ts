@@ -17,5 +17,5 @@ export { backoffDelay } from './backoff.js';
 // Moved to @confd-haproxy/base; still exported here for existing importers.
 export { pidAlive, sleep } from '@confd-haproxy/base';
 export type { BackoffOptions } from './backoff.js';
-export { outageLog, withFields } from './outage.js';
-export type { FieldLogger, OutageLog } from './outage.js';
+export { outageLog, sharedOutageLog, withFields } from './outage.js';
+export type { FieldLogger, OutageLog, SharedOutageLog } from './outage.js';

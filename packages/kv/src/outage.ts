@@ -1,14 +1,11 @@
 // How a store outage is logged: once when it starts, a count at a bounded rate while it lasts,
 // once when it ends; every failure in between is debug. Shared by the renderer and the checkers.
-import type { Logger } from '@confd-haproxy/base';
+import { withFields, type Logger } from '@confd-haproxy/base';
+
+export { withFields };
 
 /** The shared Logger under the name this package used before it existed. */
 export type FieldLogger = Logger;
-
-/** The logger with these fields on every line when it can carry fields; the logger itself otherwise. */
-export function withFields<L extends FieldLogger>(log: L, fields: Record<string, unknown>): L {
-  return (log.child ? log.child(fields) : log) as L;
-}
 
 export interface OutageLog {
   /** A failure: the first one of an outage is a warning, the rest a count every `everyMs`. */
@@ -34,7 +31,7 @@ export function outageLog(log: FieldLogger, what: string, opts: { everyMs?: numb
     failed(err, detail) {
       failures++;
       const t = now();
-      const e = withFields(log, { err, failures });
+      const e = withFields(log, { err, failures, code: 'STORE_UNAVAILABLE' });
       if (failures === 1) {
         since = t;
         lastReport = t;
@@ -51,6 +48,40 @@ export function outageLog(log: FieldLogger, what: string, opts: { everyMs?: numb
       if (failures === 0) return;
       withFields(log, { failures, durationMs: now() - since }).info(`${what}: recovered after ${failures} failure(s) in ${Math.round((now() - since) / 1000)} s`);
       failures = 0;
+    },
+  };
+}
+
+/** One outage log over many watches of one store: `source(name)` is each watch's handle. */
+export interface SharedOutageLog {
+  source(name: string): OutageLog;
+  /** Forget the watches not in `names` (they stopped): an outage only they had ends. */
+  retain(names: readonly string[]): void;
+}
+
+/**
+ * A store that fails fails for every watch at once (a corrupt file, a dead agent): the outage is
+ * told once when the first watch fails and once when none fails any more, not once per prefix.
+ */
+export function sharedOutageLog(log: FieldLogger, what: string, opts: { everyMs?: number; now?: () => number } = {}): SharedOutageLog {
+  const outage = outageLog(log, what, opts);
+  const failing = new Set<string>();
+  const recovered = (name: string) => {
+    if (failing.delete(name) && failing.size === 0) outage.ok();
+  };
+  return {
+    source: (name) => ({
+      get failing() {
+        return failing.has(name);
+      },
+      failed(err, detail) {
+        failing.add(name);
+        outage.failed(err, `${name}: ${detail ?? messageOf(err)}`);
+      },
+      ok: () => recovered(name),
+    }),
+    retain(names) {
+      for (const name of [...failing]) if (!names.includes(name)) recovered(name);
     },
   };
 }

@@ -5,7 +5,7 @@
 import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS, exitCodeOfAll, type Logger } from '@confd-haproxy/base';
-import { isKVError, outageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
+import { isKVError, sharedOutageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
 import {
   applySwapped,
   chooseApply,
@@ -27,7 +27,7 @@ import {
   type Swapped,
   type SwapOptions,
 } from '@confd-haproxy/resource';
-import { commandEnv, createQuiescence, type CommandResult } from '@confd-haproxy/runner';
+import { changeSummary, commandEnv, createQuiescence, describeChange, type CommandResult } from '@confd-haproxy/runner';
 import { createIsolatedEngine, TemplateError, type IsolatedEngine, type RenderBudget } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
@@ -205,7 +205,7 @@ export class Renderer {
     try {
       commit();
     } catch (err) {
-      this.#opts.logger.warn(`cannot keep the last good entries under ${this.#opts.stateDir}: ${(err as Error).message}`);
+      withFields(this.#opts.logger, { code: 'STATE_WRITE_FAILED', err }).warn(`cannot keep the last good entries under ${this.#opts.stateDir}: ${(err as Error).message}`);
     }
   }
 
@@ -337,7 +337,7 @@ export class Renderer {
       return { done: failedResult(r, refused) };
     }
     const swapped = await swapChange(change, strategy, ctx.swap);
-    logSwap(rlog, swapped, ctx.noop);
+    logSwap(rlog, swapped, change, ctx.noop);
     return { swapped };
   }
 
@@ -377,11 +377,18 @@ function failedStep(r: ResourceConfig, err: Error, ctx: PassContext, rlog: Rende
   return { done: failedResult(r, err) };
 }
 
-function logSwap(rlog: RendererLogger, { swap, runtime }: Swapped, noop: boolean): void {
+function logSwap(rlog: RendererLogger, { swap, runtime }: Swapped, change: Change, noop: boolean): void {
   if (swap.error) withFields(rlog, { outcome: 'failed', err: swap.error }).error(runtime ? `${swap.error.message}; HAProxy already runs the new servers (runtime API), the old file stays for the next reload` : swap.error.message);
   else if (swap.changed && noop) withFields(rlog, { outcome: 'would change' }).info(`${swap.dest} would change`);
-  else if (swap.changed) withFields(rlog, { outcome: 'updated' }).info(`${swap.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}`);
+  else if (swap.changed) logUpdated(rlog, swap, change);
   else withFields(rlog, { outcome: 'in sync' }).debug(`${swap.dest} in sync`);
+}
+
+/** "dest updated (check_cmd passed): listen x: server a 10.0.0.1:3306 → 10.0.0.2:3306": what changed, per proxy, as text and as a field. */
+function logUpdated(rlog: RendererLogger, swap: Swapped['swap'], { previous, rendered }: Change): void {
+  const changes = previous === undefined ? undefined : describeChange(previous, rendered);
+  const summary = changes ? changeSummary(changes) : 'new file';
+  withFields(rlog, { outcome: 'updated', ...(changes ? { changes } : {}) }).info(`${swap.dest} updated${swap.checked ? ' (check_cmd passed)' : ''}${summary ? `: ${summary}` : ''}`);
 }
 
 /** One renderer for the length of `use`, its render worker stopped afterwards. */
@@ -469,6 +476,8 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
     if (!hold.held && ready()) changed();
   };
   const ready = () => prefixes.every((x) => latest.has(x)) && catalog.every((x) => latestCatalog.has(x));
+  // An outage is told once when its first watch fails, as a count while it lasts, and once when no watch fails.
+  const outages = sharedOutageLog(log, `store ${opts.store.describe}`);
 
   const startLoops = async () => {
     loops.abort();
@@ -478,13 +487,14 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
     try {
       prefixes = await renderer.prefixes();
       catalog = await renderer.catalogKeys();
+      outages.retain([...catalog.map((k) => `watch ${k}`), ...prefixes.map((p) => `watch ${p || '/'}`)]);
     } catch (err) {
       renderer.loadFailed(err as Error, {}, '; keeping the last good configuration, waiting for conf.d to be fixed');
       return;
     }
     const signal = AbortSignal.any([opts.signal, loops.signal]);
     for (const key of catalog) {
-      const outage = outageLog(withFields(log, { prefix: key }), `watch ${key}`);
+      const outage = outages.source(`watch ${key}`);
       void (async () => {
         for await (const snap of watchCatalogKey(opts.store.catalog!, key, {
           signal,
@@ -506,8 +516,7 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
       })();
     }
     for (const p of prefixes) {
-      // An outage is told once when it starts, as a count while it lasts, and once when it ends.
-      const outage = outageLog(withFields(log, { prefix: p || '/' }), `watch ${p || '/'}`);
+      const outage = outages.source(`watch ${p || '/'}`);
       void (async () => {
         for await (const snap of watchPrefix(opts.store, p, {
           signal,
@@ -536,7 +545,7 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
     renderer.invalidate();
     void startLoops();
   });
-  files.on('error', (err) => log.warn(`file watch: ${String(err)}`));
+  files.on('error', (err) => withFields(log, { code: 'CONFDIR_WATCH_FAILED', err }).warn(`file watch: ${String(err)}`));
   await startLoops();
   await new Promise<void>((done) => {
     if (opts.signal.aborted) return done();

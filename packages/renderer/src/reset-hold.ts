@@ -2,6 +2,7 @@
 // may be a partial picture that checkers are still filling in: renders wait until it has been
 // stable for a short time, so a half-empty store is never taken for the truth.
 import type { RendererLogger } from './renderer.js';
+import { withFields } from '@confd-haproxy/base';
 
 export class ResetHold {
   readonly #ms: number;
@@ -23,10 +24,10 @@ export class ResetHold {
   /** The store reset: hold renders (or keep holding) until its data is stable again. */
   reset(why: string): void {
     if (this.#ms <= 0) {
-      this.#log.warn(`${why}; rendering at once (--reset-hold 0)`);
+      withFields(this.#log, { code: 'STORE_RESET' }).warn(`${why}; rendering at once (--reset-hold 0)`);
       return;
     }
-    this.#log.warn(`${why}; holding renders until the data has been stable for ${this.#ms} ms (--reset-hold 0 renders at once)`);
+    withFields(this.#log, { code: 'STORE_RESET' }).warn(`${why}; holding renders until the data has been stable for ${this.#ms} ms (--reset-hold 0 renders at once)`);
     this.#restart();
   }
 

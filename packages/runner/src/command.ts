@@ -1,7 +1,7 @@
 // Commands for check_cmd and reload_cmd, through /bin/sh or as argv words without a shell: own
 // process group, a timeout that kills the whole group (grandchildren included), a bounded tail of
 // the output, and the outcome returned as data.
-import { DEFAULT_COMMAND_TIMEOUT_MS, type Logger } from '@confd-haproxy/base';
+import { DEFAULT_COMMAND_TIMEOUT_MS, withFields, type Logger } from '@confd-haproxy/base';
 
 /**
  * The part of a pino logger the runner uses. It is only ever called with one string, so pino,
@@ -135,9 +135,9 @@ export async function runCommand(command: string, opts: RunCommandOptions = {}):
   };
   if (log) {
     const out = [result.stdout.trim(), result.stderr.trim()].filter(Boolean).join('\n');
-    if (result.ok) log.debug(`"${command}" ok in ${result.durationMs} ms${out ? `: ${out}` : ''}`);
-    else if (result.timedOut) log.error(`"${command}" ${describeFailure(result)}${out ? `: ${out}` : ''}`);
-    else log.warn(`"${command}" ${describeFailure(result)}${out ? `: ${out}` : ''}`);
+    const told = `"${command}" ${result.ok ? `ok in ${result.durationMs} ms` : describeFailure(result)}${out ? `: ${out}` : ''}`;
+    if (result.ok) log.debug(told);
+    else withFields(log, { code: result.timedOut ? 'COMMAND_TIMEOUT' : 'COMMAND_FAILED', command, exitCode: result.exitCode, durationMs: result.durationMs })[result.timedOut ? 'error' : 'warn'](told);
   }
   return result;
 }

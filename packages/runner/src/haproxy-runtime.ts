@@ -2,46 +2,8 @@
 // maintenance state of servers that exist in both, the change is applied through HAProxy's runtime
 // API (`set server ...` on the admin stats socket) instead of a reload. Anything else reloads.
 import { isIP } from 'node:net';
+import { parseConfig as parse } from './haproxy-config.js';
 import { masterCommand } from './haproxy.js';
-
-interface ServerLine {
-  proxy: string;
-  name: string;
-  host: string;
-  port: string;
-  params: string[];
-}
-
-interface Parsed {
-  /** Every line with server lines reduced to "server <proxy>/<name>": the structure. */
-  shape: string[];
-  servers: Map<string, ServerLine>;
-}
-
-const SECTION = /^(global|defaults|listen|frontend|backend|resolvers|peers|userlist|program|cache|mailers|ring|http-errors)\b\s*(\S*)/;
-
-function parse(cfg: string): Parsed {
-  const shape: string[] = [];
-  const servers = new Map<string, ServerLine>();
-  let proxy = '';
-  for (const raw of cfg.split('\n')) {
-    const line = raw.replace(/\s+#.*$/, '').trimEnd();
-    if (!line.trim() || line.trim().startsWith('#')) continue;
-    const sec = SECTION.exec(line);
-    if (sec && !/^\s/.test(line)) proxy = sec[2] ?? '';
-    const m = /^\s+server\s+(\S+)\s+(\S+)\s*(.*)$/.exec(line);
-    if (m) {
-      const addr = m[2]!;
-      const cut = addr.lastIndexOf(':');
-      const host = cut > 0 ? addr.slice(0, cut).replace(/^\[|\]$/g, '') : addr;
-      const port = cut > 0 ? addr.slice(cut + 1) : '';
-      const s: ServerLine = { proxy, name: m[1]!, host, port, params: m[3]!.split(/\s+/).filter(Boolean) };
-      servers.set(`${proxy}/${s.name}`, s);
-      shape.push(`server ${proxy}/${s.name}`);
-    } else shape.push(line.trim());
-  }
-  return { shape, servers };
-}
 
 /** weight N and disabled are runtime-settable; every other parameter must stay as it was. */
 function split(params: string[]): { weight: string | undefined; disabled: boolean; rest: string } {

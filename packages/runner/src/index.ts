@@ -7,3 +7,5 @@ export { masterCommand, parseShowProc, reloadHaproxy } from './haproxy.js';
 export type { HaproxyReloadResult, ProcState } from './haproxy.js';
 export { planRuntimeUpdate, applyRuntimeUpdate, runtimeCommand } from './haproxy-runtime.js';
 export type { RuntimePlan } from './haproxy-runtime.js';
+export { changeSummary, describeChange, parseConfig } from './haproxy-config.js';
+export type { ConfigChange, ParsedConfig, ServerLine } from './haproxy-config.js';

@@ -5,6 +5,7 @@ import { checkerFlags, collectRepeated, failedProbes, parseCheckerFlags, runChec
 import { runProgram } from '../program.js';
 import { CheckerError, type PassReport } from '@confd-haproxy/checker';
 import { UsageError, parseDuration } from '../common.js';
+import { withFields } from '@confd-haproxy/base';
 import type { CommandIO } from '../common.js';
 
 interface Flags extends CheckerFlags {
@@ -45,7 +46,7 @@ async function checkmysqlslave(cmd: Command, io: CommandIO): Promise<number> {
     // Read again on SIGHUP (the first plan uses the file read above).
     const current = configs ?? readConfigs();
     configs = undefined;
-    for (const w of current.flatMap((c) => c.warnings)) logger.warn(w);
+    for (const w of current.flatMap((c) => c.warnings)) withFields(logger, { code: 'CONFIG_WARNING' }).warn(w);
     return {
       bin: 'checkmysqlslave',
       tags: current.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),

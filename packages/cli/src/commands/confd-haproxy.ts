@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { environmentProblem, fleetTable, generatePushKey, privateStateDir, pushConfig, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type LocalPolicy, type TrustedKey } from '@confd-haproxy/fleet';
-import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_RENDER_MAX_SIZE, DEFAULT_RENDER_TIMEOUT } from '@confd-haproxy/base';
+import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_RENDER_MAX_SIZE, DEFAULT_RENDER_TIMEOUT, withFields } from '@confd-haproxy/base';
 import { CONSUL_DEFAULT_ADDRESS, openStore, sleep, type KVStore } from '@confd-haproxy/kv';
 import { planAll, runInterval, runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { patternProblem } from '@confd-haproxy/resource';
@@ -347,7 +347,7 @@ function recordPasses(session: Session, o: Opened): () => LastPass {
     try {
       recordPass(statusFile, p);
     } catch (err) {
-      o.settings.logger.warn(`cannot write the status file ${statusFile}: ${(err as Error).message}`);
+      withFields(o.settings.logger, { code: 'STATUS_WRITE_FAILED', err }).warn(`cannot write the status file ${statusFile}: ${(err as Error).message}`);
     }
   };
   return () => lastPass;
@@ -394,7 +394,7 @@ async function longRun(session: Session, cmd: Command, o: Opened): Promise<void>
       settings = readSettings(cmd, 'run', session.io.stderr);
       signals.setLogger(settings.logger);
     } catch (err) {
-      o.settings.logger.error(`SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
+      withFields(o.settings.logger, { code: 'CONFIG_RELOAD_FAILED', err }).error(`SIGHUP: ${(err as Error).message}; keeping the previous configuration`);
     }
     store = session.store = openStore(settings.storeOpts);
     settings.logger.info(`re-read the configuration: backend ${store.describe}, confdir ${settings.base.confdir}; rendering now`);

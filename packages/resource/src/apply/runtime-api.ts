@@ -1,4 +1,5 @@
 // The runtime-API strategy: `set server` commands on HAProxy's admin socket instead of a reload.
+import { withFields } from '@confd-haproxy/base';
 import { applyRuntimeUpdate, type RunnerLogger } from '@confd-haproxy/runner';
 import type { ApplyStrategy } from './strategy.js';
 
@@ -21,7 +22,7 @@ export async function applyBeforeSwap(strategy: ApplyStrategy, dest: string, log
   }
   const applied = await applyRuntimeUpdate(strategy.socket, strategy.commands);
   if (!applied.ok) {
-    log.warn(`${dest}: the runtime API refused (${applied.error}); reloading instead`);
+    withFields(log, { code: 'RUNTIME_API_REFUSED', dest, err: { message: applied.error } }).warn(`${dest}: the runtime API refused (${applied.error}); reloading instead`);
     return { after: strategy.otherwise };
   }
   log.info(`${dest}: applied through the runtime API without a reload: ${strategy.commands.join('; ') || 'nothing to set'}`);
