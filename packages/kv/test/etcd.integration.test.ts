@@ -120,3 +120,43 @@ t.test('a watch from a compacted revision answers at once with a fresh read', as
   t.same(snap.pairs.map((p) => p.value), ['v5'], 'the current data');
   t.ok(snap.index >= latest);
 });
+
+/** How many reads (Range requests) etcd has served, from its own metrics. */
+async function ranges(endpoint: string): Promise<number> {
+  const text = await (await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const m = /^etcd_grpc_server_handled_total\{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"\} (\d+)$/m.exec(text);
+  return Number(m?.[1] ?? 0);
+}
+
+t.test('a watch whose wait ends with no change answers from its last read: an idle watcher reads nothing', async (t) => {
+  const store = createEtcdStore({ nodes: [etcd.endpoint] });
+  t.teardown(() => store.close());
+  await store.put('haproxy/idle/k', 'v1');
+  const first = await store.list('haproxy/idle/');
+  const before = await ranges(etcd.endpoint);
+  let snap = first;
+  for (let i = 0; i < 3; i++) snap = await store.watch('haproxy/idle/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 300 });
+  t.equal((await ranges(etcd.endpoint)) - before, 0, 'three quiet waits, no read of the prefix');
+  t.same(snap, first, 'the same answer');
+  const changed = store.watch('haproxy/idle/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 5000 });
+  await store.put('haproxy/idle/k', 'v2');
+  t.same((await changed).pairs.map((p) => p.value), ['v2'], 'a change is read at once');
+});
+
+t.test('a quiet wait on an etcd that hangs or went away is not taken for "nothing changed"', async (t) => {
+  const other = await startEtcd();
+  t.teardown(() => other.stop());
+  const store = createEtcdStore({ nodes: [other.endpoint], timeoutMs: 1000 });
+  t.teardown(() => store.close());
+  await store.put('haproxy/gone/k', 'v1');
+  const snap = await store.list('haproxy/gone/');
+  // Hung: the connection stays open, nothing answers (no watcher is confirmed, none is disconnected).
+  process.kill(other.pid, 'SIGSTOP');
+  try {
+    await t.rejects(store.watch('haproxy/gone/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 500 }), { code: /^KV_/ }, 'a hung etcd is an outage');
+  } finally {
+    process.kill(other.pid, 'SIGCONT');
+  }
+  await other.stop();
+  await t.rejects(store.watch('haproxy/gone/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 500 }), { code: /^KV_/ }, 'a stopped one too');
+});
