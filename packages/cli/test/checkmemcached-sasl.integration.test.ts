@@ -77,7 +77,7 @@ t.test('no SASL flags against a SASL server: --once exits 65 and says the server
   t.equal(entry('memnone'), undefined, 'nothing written');
 });
 
-t.test('a password file that is missing, unreadable or empty, or given without --sasl-user, is a usage error naming the flag and the file', async (t) => {
+t.test('a password file that is missing, unreadable or empty, or given without --sasl-user, or an empty user, is a usage error naming the flag and the file', async (t) => {
   const { dir, base } = setup(t);
   const missing = join(dir, 'missing');
   const cases: [string[], RegExp][] = [
@@ -86,6 +86,7 @@ t.test('a password file that is missing, unreadable or empty, or given without -
     [['--sasl-user', 'probe', '--sasl-password-file', join(dir, 'empty')], new RegExp(`--sasl-password-file: ${join(dir, 'empty')} is empty`)],
     [['--sasl-user', 'probe'], /--sasl-user needs --sasl-password-file <file> \(or the systemd credential memcached-sasl-password\)/],
     [['--sasl-password-file', join(dir, 'right')], /--sasl-password-file needs --sasl-user/],
+    [['--sasl-user', '', '--sasl-password-file', join(dir, 'right')], /--sasl-user: empty/],
   ];
   for (const [flags, err] of cases) {
     const r = await run([...base('memflags'), '--once', ...flags]);

@@ -42,6 +42,7 @@ function passwordSource(f: Flags, env: NodeJS.ProcessEnv): { path: string; what:
 
 /** The SASL login, or undefined without --sasl-user; the password is read from a file only, never from argv. */
 function saslLogin(f: Flags, env: NodeJS.ProcessEnv): SaslCredentials | undefined {
+  if (f.saslUser === '') throw new UsageError('--sasl-user: empty; give the SASL user name');
   if (!f.saslUser) {
     if (f.saslPasswordFile) throw new UsageError('--sasl-password-file needs --sasl-user');
     return undefined;
