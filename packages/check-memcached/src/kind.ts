@@ -47,7 +47,8 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, M
     probe: async (t, signal) => {
       const r = await probeOf(t).probe(signal);
       if (!r.unanswered || opts.sasl) return outcome(r);
-      // Closed unanswered: a server that speaks only SASL does that to the text protocol; ask it.
+      // Closed unanswered: memcached -S does that to a text request once it has read a binary header's
+      // 24 bytes (the probe's request is longer); ask the server whether it wants a login.
       return (await saslRequired(t.host, t.port, signal)) ? { ok: false, reason: saslReason('required'), data: { sasl: 'required' } } : outcome(r);
     },
     onConnectionLost: (fn) => {

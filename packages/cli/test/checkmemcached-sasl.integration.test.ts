@@ -63,7 +63,7 @@ t.test('a wrong password: --once exits 65 naming each server and "SASL authentic
   const r = await run([...base('memwrong'), '--once', '--sasl-user', 'probe', '--sasl-password-file', join(dir, 'wrong')]);
   t.equal(r.code, 65, 'the configuration is wrong: 65');
   for (const m of [a, b]) t.match(r.out, `127.0.0.1:${m.port}: SASL authentication failed for user "probe"`, `names ${m.port}`);
-  t.match(r.out, 'check --sasl-user and the password');
+  t.match(r.out, `check --sasl-user and the password in ${join(dir, 'wrong')}`);
   t.notMatch(r.out + r.err, 'not the password', 'the password is never printed');
   t.equal(entry('memwrong'), before, 'the entry is byte for byte what it was');
 });

@@ -67,7 +67,7 @@ async function checkmemcached(cmd: Command, io: CommandIO): Promise<number> {
   const proxyport = parsePort(f.proxyport, '--proxyport');
   // Read before the store is touched (a missing file exits 64), and again on each SIGHUP (a rotated password).
   let sasl: SaslCredentials | undefined = saslLogin(f, process.env);
-  const hint = f.saslUser ? 'check --sasl-user and the password' : 'give --sasl-user and --sasl-password-file';
+  const hint = sasl ? `check --sasl-user and the password in ${passwordSource(f, process.env).path}` : 'give --sasl-user and --sasl-password-file';
   return runCheckers<MemcachedChoiceDetail>(f, io, () => {
     const login = sasl ?? saslLogin(f, process.env);
     sasl = undefined;
