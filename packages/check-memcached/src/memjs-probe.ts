@@ -4,11 +4,11 @@
 // logged in.
 // The checker's deadline rules: memjs retries nothing (retries: 0) and its own timers are set past
 // the deadline. At the deadline, or on any failure, the connection is destroyed and the client let
-// go, so the next probe connects and logs in afresh on a new one (memjs's handler for an old
-// socket's close would otherwise clear the new socket of the same client). memjs only ends (does not destroy) a socket on
-// its own timeouts and tells nobody when one closes, so this probe holds memjs's socket itself
-// (`_socket`, the one internal of memjs ~1.3 used here): to destroy it, to see it close between
-// probes (onLost, as the text probe), and to end a probe at once when it closes under one.
+// go: the next probe connects and logs in on a new one (memjs's close handler for an old socket
+// would otherwise clear the new socket of the same client). memjs only ends (does not destroy) a
+// socket on its own timeouts and tells nobody when one closes, so this probe holds memjs's socket
+// itself (`_socket`, the one internal of memjs ~1.3 used here): to destroy it, to see it close
+// between probes (onLost, as the text probe), and to end a probe at once when it closes under one.
 import type { Socket } from 'node:net';
 import { Client, Server, type ServerOptions } from 'memjs';
 import { saslReason } from './errors.js';
