@@ -39,6 +39,7 @@ const SERVICES = [
   ['redis-server', '/usr/bin/redis-server', 'redis-server'],
   ['redis-sentinel', '/usr/bin/redis-sentinel', 'redis-sentinel'],
   ['socat', '/usr/bin/socat', 'socat'],
+  ['saslpasswd2', '/usr/sbin/saslpasswd2', 'sasl2-bin'],
   ['rsync', '/usr/bin/rsync', 'rsync'],
   ['openssl', '/usr/bin/openssl', 'openssl'],
   ['promtool', '/usr/bin/promtool', 'prometheus'],

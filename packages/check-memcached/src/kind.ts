@@ -1,8 +1,12 @@
 // checkmemcached: one active server per tag (sticky while healthy, else the first healthy in the
 // order given), the others rendered as HAProxy backups so HAProxy fails over before we write.
-import type { CheckerKind, Target } from '@confd-haproxy/checker';
+import type { CheckerKind, Choice, ProbeData, Target } from '@confd-haproxy/checker';
 import type { Entry, EntryBody } from '@confd-haproxy/schema';
+import { saslReason } from './errors.js';
+import { MemjsProbe } from './memjs-probe.js';
 import { MemcachedProbe } from './probe.js';
+import { saslRequired } from './sasl-required.js';
+import type { MemcachedChoiceDetail, MemcachedProbeData, ProbeOutcome, SaslCredentials, ServerProbe } from './types.js';
 
 export const MEMCACHED_PROXYPORT_OFFSET = 5000;
 
@@ -11,47 +15,78 @@ export interface MemcachedKindOptions {
   servers: Target[];
   /** Default port + 5000, as the original. */
   proxyport?: number;
+  /** Log in with SASL PLAIN: probes go through memjs over the binary protocol instead of the text protocol. */
+  sasl?: SaslCredentials;
+  /** The checker's probe deadline (ms), which memjs's own timers are set past (default 10 s). */
+  timeoutMs?: number;
 }
 
-const same = (a: Target, b: { host: string; port: number }) => a.host === b.host && a.port === b.port;
+const DEFAULT_DEADLINE_MS = 10_000;
 
-export function memcachedKind(opts: MemcachedKindOptions): CheckerKind {
-  const probes = new Map<string, MemcachedProbe>();
+const same = (a: Target, b: { host: string; port: number }) => a.host === b.host && a.port === b.port;
+const id = (t: Target) => `${t.host}:${t.port}`;
+
+/** What the checker core receives: ok, the reason and the data, without the probes' own flags. */
+const outcome = ({ ok, reason, data }: ProbeOutcome) => ({ ok, ...(reason !== undefined ? { reason } : {}), ...(data ? { data } : {}) });
+
+export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, MemcachedProbeData, unknown, MemcachedChoiceDetail> {
+  const probes = new Map<string, ServerProbe>();
   let lost: ((t: Target, reason: string) => void) | undefined;
   const probeOf = (t: Target) => {
-    const k = `${t.host}:${t.port}`;
-    let p = probes.get(k);
-    if (!p) probes.set(k, (p = new MemcachedProbe(t.host, t.port, (reason) => lost?.(t, reason))));
+    let p = probes.get(id(t));
+    if (p) return p;
+    const onLost = (reason: string) => lost?.(t, reason);
+    const { sasl } = opts;
+    p = sasl ? new MemjsProbe({ host: t.host, port: t.port, sasl, deadlineMs: opts.timeoutMs ?? DEFAULT_DEADLINE_MS, onLost }) : new MemcachedProbe(t.host, t.port, onLost);
+    probes.set(id(t), p);
     return p;
   };
   return {
     kind: 'memcached',
     targets: async () => opts.servers,
-    probe: (t, signal) => probeOf(t).probe(signal),
+    probe: async (t, signal) => {
+      const r = await probeOf(t).probe(signal);
+      if (!r.unanswered || opts.sasl) return outcome(r);
+      // Closed unanswered: memcached -S does that to a text request once it has read a binary header's
+      // 24 bytes (the probe's request is longer); ask the server whether it wants a login.
+      return (await saslRequired(t.host, t.port, signal)) ? { ok: false, reason: saslReason('required'), data: { sasl: 'required' } } : outcome(r);
+    },
     onConnectionLost: (fn) => {
       lost = fn;
     },
     close: async () => {
       for (const p of probes.values()) p.close();
     },
-    choose(eligible, current): EntryBody | undefined {
-      if (eligible.length === 0) return undefined; // nothing alive: keep what HAProxy has
+    choose(eligible, current, _all, probed): Choice<MemcachedChoiceDetail> {
+      const detail = { sasl: saslProblems(opts.servers, probed) };
+      if (eligible.length === 0) return { detail }; // nothing alive: keep what HAProxy has
       const active = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;
       return {
-        name: opts.tag,
-        host: active.host,
-        port: active.port,
-        // From the first configured server, so the listen port never moves with the active one.
-        proxyport: opts.proxyport ?? opts.servers[0]!.port + MEMCACHED_PROXYPORT_OFFSET,
-        servers: [active, ...opts.servers.filter((t) => !same(t, active))].map((t) => ({
-          host: t.host,
-          port: t.port,
-          weight: 100,
-          role: same(t, active) ? ('active' as const) : ('backup' as const),
-        })),
+        detail,
+        entry: {
+          name: opts.tag,
+          host: active.host,
+          port: active.port,
+          // From the first configured server, so the listen port never moves with the active one.
+          proxyport: opts.proxyport ?? opts.servers[0]!.port + MEMCACHED_PROXYPORT_OFFSET,
+          servers: [active, ...opts.servers.filter((t) => !same(t, active))].map((t) => ({
+            host: t.host,
+            port: t.port,
+            weight: 100,
+            role: same(t, active) ? ('active' as const) : ('backup' as const),
+          })),
+        } satisfies EntryBody,
       };
     },
     okLine: (e: Entry) => `current ${e.host}:${e.port} is ok`,
     changedLine: (e: Entry) => `set new alive ${e.host}:${e.port} with tag ${e.name} ok`,
   };
+}
+
+/** The servers whose probe found a SASL problem, in server order. */
+function saslProblems(servers: Target[], probed: ProbeData<MemcachedProbeData>): MemcachedChoiceDetail['sasl'] {
+  return servers.flatMap((target) => {
+    const problem = probed.get(id(target))?.sasl;
+    return problem ? [{ target, problem }] : [];
+  });
 }

@@ -4,21 +4,14 @@
 // accepts and never answers fails at the caller's deadline: the signal destroys the socket, and
 // the next probe connects afresh. A kept connection that closes between probes (the server was
 // killed, crashed or restarted) is reported to `onLost` at once.
-// Not memjs: it speaks only the binary protocol, which memcached's docs call deprecated and which
-// twemproxy and mcrouter do not speak; set/get in the text protocol works with all of them.
-import { randomBytes } from 'node:crypto';
+// The text protocol, not memjs, unless SASL is asked for (memjs-probe.ts): memcached's docs call the
+// binary protocol deprecated, and twemproxy and mcrouter do not speak it; set/get in the text
+// protocol works with all of them.
 import { connect, type Socket } from 'node:net';
+import { nextProbeKey, PROBE_KEY_TTL_S } from './probe-key.js';
+import type { ProbeOutcome, ServerProbe } from './types.js';
 
-// Unique keys without a random draw per probe: a random prefix per process and a counter.
-const KEY_PREFIX = `confd-haproxy:probe:${randomBytes(6).toString('hex')}:`;
-let sequence = 0;
-
-export interface ProbeOutcome {
-  ok: boolean;
-  reason?: string;
-}
-
-export class MemcachedProbe {
+export class MemcachedProbe implements ServerProbe {
   readonly #host: string;
   readonly #port: number;
   #socket: Socket | undefined;
@@ -95,9 +88,7 @@ export class MemcachedProbe {
   }
 
   async #probe(signal: AbortSignal): Promise<ProbeOutcome> {
-    const seq = (sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER).toString(36);
-    const key = KEY_PREFIX + seq;
-    const value = `v${seq}`;
+    const { key, value } = nextProbeKey();
     let socket: Socket;
     try {
       socket = await this.#socketFor(signal);
@@ -118,7 +109,7 @@ export class MemcachedProbe {
       const onAbort = () => finish({ ok: false, reason: 'timed out' });
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#onFail = (reason) => finish({ ok: false, reason });
+      this.#onFail = (reason) => finish({ ok: false, reason, ...(buf === '' ? { unanswered: true } : {}) });
       this.#onData = (chunk) => {
         buf += chunk;
         const firstLine = buf.indexOf('\r\n');
@@ -127,7 +118,7 @@ export class MemcachedProbe {
         if (!buf.endsWith('END\r\n')) return;
         finish(buf === expected ? { ok: true } : { ok: false, reason: 'get returned another value' });
       };
-      socket.write(`set ${key} 0 10 ${value.length}\r\n${value}\r\nget ${key}\r\ndelete ${key} noreply\r\n`);
+      socket.write(`set ${key} 0 ${PROBE_KEY_TTL_S} ${value.length}\r\n${value}\r\nget ${key}\r\ndelete ${key} noreply\r\n`);
     });
   }
 

@@ -6,23 +6,25 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { TagChecker, runTagChecker, type PassReport } from '@confd-haproxy/checker';
-import { memcachedKind } from '@confd-haproxy/check-memcached';
+import { memcachedKind, type SaslCredentials } from '@confd-haproxy/check-memcached';
 import { startMemcached, type ServiceHandle } from '@confd-haproxy/testkit';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const LONG_INTERVAL_MS = 60_000;
 
-async function pair(t: Test): Promise<[ServiceHandle, ServiceHandle]> {
-  const [a, b] = await Promise.all([startMemcached(), startMemcached()]);
+async function pair(t: Test, sasl?: SaslCredentials): Promise<[ServiceHandle, ServiceHandle]> {
+  const [a, b] = await Promise.all([startMemcached(sasl ? { sasl } : {}), startMemcached(sasl ? { sasl } : {})]);
   t.teardown(() => Promise.all([a.stop(), b.stop()]));
   return [a, b];
 }
 
-/** A checker loop at a one-minute interval; its reports in order. */
-function loop(t: Test, servers: ServiceHandle[], retryDown: number) {
+/** A checker loop at a one-minute interval (logging in with `sasl` when given); its reports in order. */
+function loop(t: Test, servers: ServiceHandle[], retryDown: number, sasl?: SaslCredentials) {
   const store = createFileStore({ file: join(t.testdir({}), 'kv.json') });
-  const kind = memcachedKind({ tag: 'mem', servers: servers.map((m) => ({ host: m.host, port: m.port })) });
-  const checker = new TagChecker({ tag: 'mem', kind, store, logger: quiet, checker: 'test:1', timeoutMs: 500, retryUp: 1, retryDown, lockTtlMs: 5000, noLock: true });
+  // A first SASL login costs tens of ms, more on a loaded machine: a deadline it cannot miss.
+  const timeoutMs = sasl ? 2000 : 500;
+  const kind = memcachedKind({ tag: 'mem', servers: servers.map((m) => ({ host: m.host, port: m.port })), ...(sasl ? { sasl, timeoutMs } : {}) });
+  const checker = new TagChecker({ tag: 'mem', kind, store, logger: quiet, checker: 'test:1', timeoutMs, retryUp: 1, retryDown, lockTtlMs: 5000, noLock: true });
   const reports: PassReport[] = [];
   const ac = new AbortController();
   const running = runTagChecker(checker, { intervalMs: LONG_INTERVAL_MS, signal: ac.signal, onPass: (r) => reports.push(r) });
@@ -55,6 +57,18 @@ t.test('a killed active server is probed again at once and replaced, without wai
   t.ok(moved, 'a re-probe decided');
   t.equal(moved?.entry?.port, b.port, 'the entry moved to the healthy server');
   t.same(moved?.results.map((x) => [x.target.port, x.result.ok]), [[a.port, false]], 'only the server whose connection closed was probed');
+  t.equal(reports.filter((r) => r.trigger === 'interval').length, 1, 'no second interval pass was needed');
+});
+
+t.test('a kept SASL connection (memjs) that closes is probed again at once too', async (t) => {
+  const login = { user: 'probe', password: 'secret' };
+  const [a, b] = await pair(t, login);
+  const { reports } = loop(t, [a, b], 1, login);
+  const first = await reportWhere(reports, (r) => r.trigger === 'interval' && r.wrote);
+  t.equal(first?.entry?.port, a.port, 'the first pass logged in and chose the first server');
+  a.kill('SIGKILL');
+  const moved = await reportWhere(reports, (r) => r.trigger === 'connection-lost' && r.wrote);
+  t.equal(moved?.entry?.port, b.port, 'a re-probe moved the entry to the healthy server');
   t.equal(reports.filter((r) => r.trigger === 'interval').length, 1, 'no second interval pass was needed');
 });
 

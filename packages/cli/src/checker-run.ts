@@ -6,6 +6,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, withFields, type KVStore } from '@confd-haproxy/kv';
+import { exitCodeOfAll, type ConfdError } from '@confd-haproxy/base';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, storeCredentialFlags, defaultStateDir, type CommandIO, type StateDirUser } from './common.js';
@@ -123,6 +124,8 @@ export interface CheckerPlan<D = unknown> {
   tags: { tag: string; kind: CheckerKind<any, any, any, D>; retryUp?: number; retryDown?: number; timeoutMs?: number; lockTtlMs?: number }[];
   /** For --once: the reason a tag is unhealthy, or undefined when healthy. */
   unhealthy?: (r: PassReport<Target, D>) => string | undefined;
+  /** For --once: what the pass showed wrong in the configuration (a password the servers refuse); its category sets the exit code (65). */
+  configProblem?: (r: PassReport<Target, D>) => ConfdError | undefined;
 }
 
 type Planner<D> = (store: KVStore, logger: Logger) => CheckerPlan<D> | Promise<CheckerPlan<D>>;
@@ -194,19 +197,20 @@ function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: Re
   );
 }
 
-/** --once: one pass per tag; exit 1 with the reason when one is unhealthy. */
+/** --once: one pass per tag; exit 1 with the reason when one is unhealthy, 65 when every failure is the configuration's. */
 async function runOnce<D>(p: CheckerPlan<D>, checkers: TagChecker<Target, unknown, unknown, D>[], logger: Logger, signal: AbortSignal): Promise<number> {
-  let code: number = EXIT.OK;
+  const failures: Error[] = [];
   for (const c of checkers) {
     const r = await c.pass(signal);
     await c.close();
-    const why = r.entry ? p.unhealthy?.(r) : `${r.tag}: ${r.reason}`;
+    const problem = p.configProblem?.(r);
+    const why = problem?.message ?? (r.entry ? p.unhealthy?.(r) : `${r.tag}: ${r.reason}`);
     if (why) {
-      withFields(logger, { code: r.entry ? 'TAG_UNHEALTHY' : 'NO_ENTRY', tag: r.tag }).error(why);
-      code = EXIT.FAILED;
+      withFields(logger, { code: problem?.code ?? (r.entry ? 'TAG_UNHEALTHY' : 'NO_ENTRY'), tag: r.tag }).error(why);
+      failures.push(problem ?? new Error(why));
     }
   }
-  return code;
+  return exitCodeOfAll(failures);
 }
 
 /** The checkers of the plan until stopped (or one pass with --once) → exit code; the log goes to io's stdout, as the original printed. */

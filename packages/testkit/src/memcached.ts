@@ -1,9 +1,16 @@
 // memcached for tests: foreground child on a free loopback port, stopped by PID, and plain-text
 // requests to it (directly or through a proxy).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
-import { handle, removeDir, startProcess, tempDir, type ServiceHandle } from './proc.js';
+import { handle, removeDir, runBounded, startProcess, tempDir, type ServiceHandle } from './proc.js';
+
+/** One SASL user memcached accepts (PLAIN, from a sasldb the launcher makes). */
+export interface MemcachedSaslUser {
+  user: string;
+  password: string;
+}
 
 export interface MemcachedOptions {
   port?: number;
@@ -12,18 +19,36 @@ export interface MemcachedOptions {
   /** Extra memcached flags, appended. */
   args?: string[];
   timeoutMs?: number;
+  /** Require SASL (-S: binary protocol only) with this user in a sasldb of its own. */
+  sasl?: MemcachedSaslUser;
 }
 
-/** `memcached -l 127.0.0.1 -p <port> -U 0 -m 16 -c 256 -u root` in the foreground. */
+const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
+
+/**
+ * The SASL configuration memcached -S reads from SASL_CONF_PATH: memcached.conf (PLAIN only) and
+ * a sasldb with the one user, made by saslpasswd2 (the password on its stdin, not in argv).
+ */
+async function saslConfig(dir: string, sasl: MemcachedSaslUser): Promise<string> {
+  const conf = join(dir, 'sasl');
+  mkdirSync(conf, { mode: 0o700 });
+  const db = join(conf, 'sasldb');
+  await runBounded(SASLPASSWD2, ['-a', 'memcached', '-c', '-p', '-f', db, sasl.user], { pkg: 'sasl2-bin', timeoutMs: 10_000, input: sasl.password });
+  writeFileSync(join(conf, 'memcached.conf'), `mech_list: plain\nsasldb_path: ${db}\n`);
+  return conf;
+}
+
+/** `memcached -l 127.0.0.1 -p <port> -U 0 -m 16 -c 256 -u root` (with `sasl`: and -S) in the foreground. */
 export async function startMemcached(opts: MemcachedOptions = {}): Promise<ServiceHandle> {
   const port = opts.port ?? (await freePort());
   const dir = tempDir('memcached');
   const log = join(dir, 'memcached.log');
   // -c stays low: the default (1024) is fine, but tests run many services under one ulimit.
-  const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', String(opts.memoryMb ?? 16), '-c', '256', '-u', 'root', ...(opts.args ?? [])];
+  const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', String(opts.memoryMb ?? 16), '-c', '256', '-u', 'root', ...(opts.sasl ? ['-S'] : []), ...(opts.args ?? [])];
   let child;
   try {
-    child = startProcess('/usr/bin/memcached', args, { pkg: 'memcached', output: log, dir });
+    const env = opts.sasl ? { ...process.env, SASL_CONF_PATH: await saslConfig(dir, opts.sasl) } : undefined;
+    child = startProcess('/usr/bin/memcached', args, { pkg: 'memcached', output: log, dir, ...(env ? { env } : {}) });
   } catch (err) {
     removeDir(dir);
     throw err;

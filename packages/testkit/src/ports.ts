@@ -1,5 +1,5 @@
 // Loopback ports for test services: pick a free one, wait (bounded) until a process accepts on it.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { LauncherError } from './errors.js';
 import { waitWhileAlive } from './proc.js';
@@ -84,4 +84,29 @@ export async function waitForPort(pid: number, host: string, port: number, opts:
     timeoutMs: opts.timeoutMs ?? 30_000,
     log: opts.log,
   });
+}
+
+/**
+ * This process's open TCP sockets to `port` on IPv4 (its file descriptors matched against
+ * /proc/net/tcp): their local ports, in no particular order. A socket the process ended but never
+ * destroyed still counts; one it destroyed does not, whatever state the kernel keeps it in.
+ */
+export function ownSocketsTo(port: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const local: number[] = [];
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !inodes.has(f[9]!)) continue;
+    if (parseInt(f[2]!.split(':')[1]!, 16) === port) local.push(parseInt(f[1]!.split(':')[1]!, 16));
+  }
+  return local;
 }

@@ -138,9 +138,10 @@ export interface RunResult {
 
 /**
  * Run a short-lived command in its own process group, bounded by timeoutMs: on timeout the whole
- * group is SIGKILLed (a shell script's children too). Rejects with SETUP on failure.
+ * group is SIGKILLed (a shell script's children too). Rejects with SETUP on failure. `input`, when
+ * given, is written to its stdin.
  */
-export function runBounded(bin: string, args: readonly string[], opts: { pkg: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+export function runBounded(bin: string, args: readonly string[], opts: { pkg: string; timeoutMs: number; env?: NodeJS.ProcessEnv; input?: string }): Promise<RunResult> {
   try {
     // openssl is a tool, not a service: unit tests may make certificates.
     if (opts.pkg !== 'openssl') requireTier('integration', bin);
@@ -149,7 +150,9 @@ export function runBounded(bin: string, args: readonly string[], opts: { pkg: st
   }
   if (!existsSync(bin)) return Promise.reject(new LauncherError('MISSING_BINARY', `${bin} is missing: install the Debian package ${opts.pkg} (npm test does this as root)`));
   return new Promise((done, fail) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: opts.env });
+    const child = spawn(bin, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true, env: opts.env });
+    // What the command reads on stdin (saslpasswd2 -p: a password kept out of argv).
+    if (opts.input !== undefined) child.stdin!.on('error', () => undefined).end(opts.input); // a command that exits unread: told by its exit
     const pgid = child.pid;
     if (pgid !== undefined) groups.add(pgid);
     let stdout = '';

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { existsSync } from 'node:fs';
-import { alive, memcachedPidBehind, memcachedVersion, startMemcached, LauncherError } from '@confd-haproxy/testkit';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { alive, askMemcached, memcachedPidBehind, memcachedVersion, startMemcached, LauncherError } from '@confd-haproxy/testkit';
 
 t.test('memcached answers version over TCP on its loopback port', async (t) => {
   const m = await startMemcached();
@@ -8,6 +9,17 @@ t.test('memcached answers version over TCP on its loopback port', async (t) => {
   t.equal(m.host, '127.0.0.1');
   t.match((await memcachedVersion(m.port)).answer, /^VERSION 1\.\d+/);
   t.equal(await memcachedPidBehind(m.port), m.pid, 'stats names its pid');
+});
+
+t.test('with sasl, memcached runs with -S: a text request is closed unanswered, and its sasldb holds the user', async (t) => {
+  const m = await startMemcached({ sasl: { user: 'probe', password: 'secret' } });
+  t.teardown(() => m.stop());
+  // memcached -S reads a whole 24-byte binary header before it refuses: the request must be longer.
+  const get = await askMemcached(m.port, 'get a-key-longer-than-a-binary-header', (answer) => answer.endsWith('END\r\n'), 3000);
+  t.same(get, { failure: 'closed without an answer' }, 'SASL needs the binary protocol');
+  t.match(readFileSync(join(m.dir, 'sasl', 'memcached.conf'), 'utf8'), `sasldb_path: ${join(m.dir, 'sasl', 'sasldb')}`, 'memcached.conf names the sasldb');
+  t.ok(statSync(join(m.dir, 'sasl', 'sasldb')).size > 0, 'the sasldb saslpasswd2 made');
+  t.notOk(readFileSync(join(m.dir, 'sasl', 'memcached.conf'), 'utf8').includes('secret'), 'the password is only in the sasldb');
 });
 
 t.test('a request that gets no answer says why: a timeout from a stopped memcached, the errno from a closed port', async (t) => {
