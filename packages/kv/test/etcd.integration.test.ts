@@ -124,8 +124,9 @@ t.test('a watch from a compacted revision answers at once with a fresh read', as
 /** How many reads (Range requests) etcd has served, from its own metrics. */
 async function ranges(endpoint: string): Promise<number> {
   const text = await (await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  const m = /^etcd_grpc_server_handled_total\{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"\} (\d+)$/m.exec(text);
-  return Number(m?.[1] ?? 0);
+  const m = /^grpc_server_handled_total\{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"\} (\d+)$/m.exec(text);
+  if (!m) throw new Error(`etcd's /metrics has no count of Range requests:\n${text.slice(0, 2000)}`);
+  return Number(m[1]);
 }
 
 t.test('a watch whose wait ends with no change answers from its last read: an idle watcher reads nothing', async (t) => {

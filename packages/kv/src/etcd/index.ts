@@ -192,9 +192,9 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       const watcher = client.watch().prefix(toEtcd(prefix)).startRevision(String(since + 1)).watcher();
       // A watcher etcd cancelled (compacted revision) is gone: cancelling it again would wait forever.
       let gone = false;
-      let quiet = false;
       // Only a watcher etcd confirmed, still connected when the wait ends, vouches for "nothing changed".
       let connected = false;
+      let quiet = false;
       try {
         await new Promise<void>((done) => {
           const finish = () => {
@@ -202,8 +202,9 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
             o.signal.removeEventListener('abort', finish);
             done();
           };
+          // Judged when the wait ends: the cancel below ends the watcher too.
           const timer = setTimeout(() => {
-            quiet = true;
+            quiet = connected && !gone;
             finish();
           }, waitMs);
           o.signal.addEventListener('abort', finish, { once: true });
@@ -230,7 +231,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       throwIfAborted(o.signal);
       // The wait ended with no event on a watcher that stayed connected: nothing changed since `since`.
       const unchanged = lastList.get(prefix);
-      if (quiet && connected && !gone && unchanged?.index === since) return unchanged;
+      if (quiet && unchanged?.index === since) return unchanged;
       return list(prefix, o.signal);
     },
 
