@@ -2,8 +2,8 @@
 #   docker build -t ghcr.io/confd-haproxy/confd-haproxy:0.1.0 .
 # The tag is the version of packages/cli/package.json; docker-compose.yml and deploy/k8s use it.
 
-# Build: compile the workspace, pack every published package, and install the packed packages
-# with production dependencies only, exactly as `npm install confd-haproxy` would.
+# Build: compile the workspace, pack the one tarball (every command bundled with its libraries) and
+# install it as `npm install -g ./confd-haproxy-<version>.tgz` would: from that file alone.
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json LICENSE ./
@@ -16,7 +16,7 @@ RUN npm ci --no-audit --no-fund
 RUN node scripts/pack.mjs tarballs > tarballs.json
 RUN mkdir install && cd install \
  && echo '{"name":"confd-haproxy-image","private":true}' > package.json \
- && npm install --omit=dev --no-audit --no-fund ../tarballs/*.tgz \
+ && npm install --omit=dev --offline --no-audit --no-fund ../tarballs/confd-haproxy-*.tgz \
  && mkdir bin \
  && for b in confd-haproxy checkmysqlslave checkmemcached checkgalera checkredis haproxy-reload; do \
       ln -s ../node_modules/confd-haproxy/bin/$b.js bin/$b; done

@@ -1,64 +1,33 @@
-// What a user installs: every published package packed with `npm pack`, then
-// `npm install -g confd-haproxy` into an empty prefix, as it would come from the registry after a
-// publish. The @confd-haproxy scope is served from the packed tarballs by a minimal registry on
-// loopback (the npm registry protocol: a packument per name, then the tarball); everything else
-// comes from the npm registry (or npm's cache). Nothing resolves into this clone.
+// What a user installs: the one tarball scripts/pack.mjs makes (every command bundled with its
+// libraries), `npm install -g ./confd-haproxy-<version>.tgz` into an empty prefix with no registry
+// to reach and an empty npm cache, as a host without network access would. From there every command
+// runs, renders and checks against real services, and `npm uninstall -g` takes every file back.
 import t, { type Test } from 'tap';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
-import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { declaredDependencies, importedPackages, publishedPackages, type Workspace } from './workspaces.js';
+import { freePort, startEtcd, startMemcached } from '@confd-haproxy/testkit';
+import { declaredDependencies, importedPackages, publishedPackages } from './workspaces.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
 const HAPROXY = '/usr/sbin/haproxy';
+const VERSION = (JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')) as { version: string }).version;
 
 interface Packed {
-  ws: Workspace;
+  name: string;
   tarball: string;
   files: string[];
+  bundled: string[];
 }
 
-/** scripts/pack.mjs: what a publish would upload, one tarball per published package. */
+/** scripts/pack.mjs: what a publish would upload. */
 function packAll(dest: string): Packed[] {
   const out = execFileSync(process.execPath, [join(root, 'scripts/pack.mjs'), dest], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-  const infos = JSON.parse(out) as { name: string; filename: string; files: { path: string }[] }[];
-  return infos.map((info) => ({ ws: workspaces.find((w) => w.manifest.name === info.name)!, tarball: join(dest, info.filename), files: info.files.map((f) => f.path) }));
-}
-
-/** The npm registry protocol for the tarballs of one scope: GET /<name> → packument, GET /-/<file> → tarball. */
-async function scopeRegistry(packed: Packed[]): Promise<{ url: string; server: Server; served: Set<string> }> {
-  const served = new Set<string>();
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    const byFile = packed.find((p) => path === `/-/${p.tarball.split('/').pop()}`);
-    if (byFile) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(byFile.tarball));
-      return;
-    }
-    const byName = packed.find((p) => path === `/${p.ws.manifest.name}`);
-    if (!byName) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not found"}');
-      return;
-    }
-    served.add(byName.ws.manifest.name);
-    const bytes = readFileSync(byName.tarball);
-    const { name, version } = byName.ws.manifest;
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const dist = {
-      tarball: `${base}/-/${byName.tarball.split('/').pop()}`,
-      shasum: createHash('sha1').update(bytes).digest('hex'),
-      integrity: `sha512-${createHash('sha512').update(bytes).digest('base64')}`,
-    };
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, 'dist-tags': { latest: version }, versions: { [version]: { ...byName.ws.manifest, _id: `${name}@${version}`, dist } } }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server, served };
+  const infos = JSON.parse(out) as { name: string; filename: string; files: { path: string }[]; bundled: string[] }[];
+  return infos.map((info) => ({ name: info.name, tarball: join(dest, info.filename), files: info.files.map((f) => f.path), bundled: info.bundled }));
 }
 
 const workspaces = publishedPackages(root);
@@ -75,56 +44,58 @@ t.test('every package declares exactly the packages its code imports', async (t)
 t.test('in the clone, npm ci links every bin: npx runs them', async (t) => {
   for (const bin of BINS) {
     const r = spawnSync('npx', ['--no-install', bin, '--version'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-    t.equal(`${r.status} ${r.stdout.trim()}`, `0 ${JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')).version}`, `npx ${bin} --version`);
+    t.equal(`${r.status} ${r.stdout.trim()}`, `0 ${VERSION}`, `npx ${bin} --version`);
   }
 });
 
-t.test('installed from packed tarballs into an empty prefix, every command runs', async (t) => {
+t.test('the one tarball installs with no registry into an empty prefix; every command runs, renders and checks; uninstall takes it all back', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-install-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  for (const sub of ['tarballs', 'root/usr/local', 'etc', 'out']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['tarballs', 'root/usr/local', 'etc', 'out', 'npm-cache']) mkdirSync(join(dir, sub), { recursive: true });
   const packed = packAll(join(dir, 'tarballs'));
-  t.equal(packed.length, workspaces.length, 'every published package is packed');
-
-  for (const p of packed) {
-    t.ok(p.files.includes('dist/index.js') && p.files.includes('dist/index.d.ts'), `${p.ws.manifest.name}: compiled code and types are packed`);
-    t.ok(p.files.includes('README.md') && p.files.includes('LICENSE'), `${p.ws.manifest.name}: README and LICENSE are packed`);
-    t.notOk(p.files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.endsWith('.tsbuildinfo')), `${p.ws.manifest.name}: no sources, tests or build state`);
-  }
-  const cli = packed.find((p) => p.ws.manifest.name === 'confd-haproxy');
-  t.ok(cli, 'the user-facing package is confd-haproxy');
+  t.same(packed.map((p) => p.name), ['confd-haproxy'], 'one tarball: confd-haproxy');
+  const cli = packed[0];
   if (!cli) return;
+  t.equal(cli.tarball, join(dir, 'tarballs', `confd-haproxy-${VERSION}.tgz`), 'named confd-haproxy-<version>.tgz');
+  t.ok(BINS.every((b) => cli.files.includes(`bin/${b}.js`)), 'every command is in bin/');
+  t.ok(cli.files.includes('lib/render-worker.js'), 'the render worker is beside the chunks that start it');
   t.ok(['share/conf.d/haproxy.toml', 'share/templates/haproxy.cfg.hbs', 'share/systemd/confd-haproxy.service'].every((f) => cli.files.includes(f)), 'it ships the resource, the templates and the units');
+  t.ok(cli.files.includes('README.md') && cli.files.includes('LICENSE'), 'README and LICENSE are packed');
+  t.notOk(cli.files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/') || f.endsWith('.tsbuildinfo') || f.endsWith('.ts')), 'no sources, tests, workspace builds or build state');
+  t.same(cli.bundled, ['etcd3'], 'the one library loaded by name at run time (etcd3, with gRPC inside) is a bundled dependency');
 
-  const registry = await scopeRegistry(packed.filter((p) => p !== cli));
-  t.teardown(() => registry.server.close());
-  // The documented install, `npm install -g confd-haproxy`, into <root>/usr/local.
+  // No registry to reach (a loopback port nobody listens on) and an empty cache: only the tarball's own bytes.
+  const registry = `http://127.0.0.1:${await freePort()}/`;
   const sysroot = join(dir, 'root');
   const prefix = join(sysroot, 'usr/local');
-  const install = await npmInstallGlobal(prefix, cli.tarball, registry.url, dir);
-  t.ok(install.ok, `npm install -g succeeds\n${install.stderr}`);
+  const install = npmGlobal(['install', cli.tarball], prefix, registry, dir);
+  t.ok(install.ok, `npm install -g succeeds offline\n${install.stderr}`);
   if (!install.ok) return;
-  t.same([...registry.served].sort(), packed.filter((p) => p !== cli).map((p) => p.ws.manifest.name).sort(), 'every scoped package was resolved through the registry of the tarballs (npm takes the bytes from its cache by integrity)');
-
   const installed = join(prefix, 'lib/node_modules/confd-haproxy');
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; bundleDependencies?: string[] };
+  t.same(Object.keys(manifest.dependencies ?? {}).filter((d) => !(manifest.bundleDependencies ?? []).includes(d)), [], 'it depends on nothing it does not bring');
   t.notOk(linksInto(installed, [join(root, 'packages'), join(root, 'node_modules')]), 'nothing in the install points back into the clone');
 
   for (const bin of BINS) {
     const path = join(prefix, 'bin', bin);
     t.ok(existsSync(path), `${bin} is in <prefix>/bin`);
     for (const flag of ['--version', '-version']) {
-      const r = spawnSync(path, [flag], { encoding: 'utf8', timeout: 30_000 });
-      t.equal(`${r.status} ${r.stdout.trim()}`, `0 ${cli.ws.manifest.version}`, `${bin} ${flag} prints the package version`);
+      const r = spawnSync(path, [flag], { encoding: 'utf8', timeout: 30_000, cwd: dir });
+      t.equal(`${r.status} ${r.stdout.trim()}`, `0 ${VERSION}`, `${bin} ${flag} prints the package version`);
     }
-    const help = spawnSync(path, ['--help'], { encoding: 'utf8', timeout: 30_000 });
+    const help = spawnSync(path, ['--help'], { encoding: 'utf8', timeout: 30_000, cwd: dir });
     t.match(`${help.status} ${help.stdout}`, new RegExp(`^0 Usage: ${bin}`), `${bin} --help`);
   }
+  // What loads only on demand (a command's program, execa, the metrics) is there too: every chunk imports.
+  const chunks = readdirSync(join(installed, 'lib')).filter((f) => f.endsWith('.js') && f !== 'render-worker.js');
+  const load = spawnSync(process.execPath, ['--input-type=module', '-e', `for (const f of ${JSON.stringify(chunks)}) await import(${JSON.stringify(`${join(installed, 'lib')}/`)} + f);`], { encoding: 'utf8', timeout: 60_000, cwd: dir });
+  t.equal(load.status, 0, `every chunk in lib/ loads (${chunks.length})\n${load.stderr}`);
 
   await verifyUnits(t, installed, sysroot);
 
   // npm's prefix is /usr where Node comes from NodeSource's packages: the units start the bins there too.
   const usrRoot = join(dir, 'root-usr');
-  const usrInstall = await npmInstallGlobal(join(usrRoot, 'usr'), cli.tarball, registry.url, dir);
+  const usrInstall = npmGlobal(['install', cli.tarball], join(usrRoot, 'usr'), registry, dir);
   t.ok(usrInstall.ok, `npm install -g with the prefix /usr succeeds\n${usrInstall.stderr}`);
   if (usrInstall.ok) await verifyUnits(t, join(usrRoot, 'usr/lib/node_modules/confd-haproxy'), usrRoot);
 
@@ -136,22 +107,49 @@ t.test('installed from packed tarballs into an empty prefix, every command runs'
   const dest = join(dir, 'out/haproxy.cfg');
   writeFileSync(toml, forTemp(readFileSync(toml, 'utf8'), dest));
   cpSync(join(root, 'examples/quickstart/kv.json'), join(dir, 'kv.json'));
-  const run = spawnSync(join(prefix, 'bin/confd-haproxy'), ['-onetime', '-backend', 'file', '-file', join(dir, 'kv.json'), '-confdir', etc, '-state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '' } });
-  t.equal(run.status, 0, `a -onetime render of the shipped templates succeeds\n${run.stderr}`);
+  const env = { PATH: process.env.PATH ?? '' };
+  const run = spawnSync(join(prefix, 'bin/confd-haproxy'), ['-onetime', '-backend', 'file', '-file', join(dir, 'kv.json'), '-confdir', etc, '-state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 60_000, env, cwd: dir });
+  t.equal(run.status, 0, `a -onetime render of the quick start's data succeeds\n${run.stderr}`);
   t.match(readFileSync(dest, 'utf8'), /listen \S+/, 'haproxy.cfg has the listens of the quick-start data');
   if (existsSync(HAPROXY)) {
     const check = spawnSync(HAPROXY, ['-c', '-f', dest], { encoding: 'utf8', timeout: 30_000 });
     t.equal(check.status, 0, `haproxy -c accepts it\n${check.stdout}${check.stderr}`);
   }
+
+  // A checker and the renderer from the install on real services: memcached probed, etcd (the bundled etcd3 and its gRPC) written and read.
+  const [mem, etcd] = await Promise.all([startMemcached(), startEtcd()]);
+  t.teardown(() => Promise.all([mem.stop(), etcd.stop()]));
+  const check = spawnSync(join(prefix, 'bin/checkmemcached'), ['--server', `127.0.0.1:${mem.port}`, '--tag', 'meminstall', '--backend', 'etcd', '--node', etcd.endpoint, '--once', '--lock-dir', dir], { encoding: 'utf8', timeout: 60_000, env, cwd: dir });
+  t.equal(check.status, 0, `checkmemcached --once writes the entry into etcd\n${check.stdout}${check.stderr}`);
+  rmSync(dest, { force: true });
+  const fromEtcd = spawnSync(join(prefix, 'bin/confd-haproxy'), ['-onetime', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', etc, '-state-dir', join(dir, 'state-etcd')], { encoding: 'utf8', timeout: 60_000, env, cwd: dir });
+  t.equal(fromEtcd.status, 0, `a -onetime render from etcd succeeds\n${fromEtcd.stderr}`);
+  t.match(existsSync(dest) ? readFileSync(dest, 'utf8') : '', new RegExp(`listen meminstall\\b[^]*server \\S+ 127\\.0\\.0\\.1:${mem.port}\\b`), 'haproxy.cfg sends the checked tag to the live memcached');
+
+  // `npm uninstall -g confd-haproxy` leaves no file of ours behind, in either prefix (under /usr,
+  // verifyUnits put the system's units and kill there, as a host has them).
+  for (const p of [prefix, join(usrRoot, 'usr')]) {
+    const un = npmGlobal(['uninstall', 'confd-haproxy'], p, registry, dir);
+    t.ok(un.ok, `npm uninstall -g succeeds\n${un.stderr}`);
+    const left = filesUnder(p).map((f) => relative(p, f)).filter((f) => !f.startsWith('lib/systemd/') && f !== 'bin/kill');
+    t.same(left, [], `${relative(dir, p)}: no file left after uninstall`);
+  }
 });
 
-/** `npm install -g <tarball>` into prefix, the scope served by the tarballs' registry. */
-function npmInstallGlobal(prefix: string, tarball: string, registryUrl: string, cwd: string): Promise<{ ok: boolean; stderr: string }> {
-  // Not spawnSync: the registry answers from this process's event loop.
-  return promisify(execFile)('npm', ['install', '-g', '--prefix', prefix, tarball, `--@confd-haproxy:registry=${registryUrl}`, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', timeout: 300_000 }).then(
-    () => ({ ok: true, stderr: '' }),
-    (err: { stderr?: string; message: string }) => ({ ok: false, stderr: err.stderr ?? err.message }),
-  );
+/** `npm <install|uninstall> -g … --prefix prefix` with no registry to reach and a cache of its own. */
+function npmGlobal(args: string[], prefix: string, registry: string, dir: string): { ok: boolean; stderr: string } {
+  const r = spawnSync('npm', [...args, '-g', '--prefix', prefix, '--offline', `--registry=${registry}`, `--cache=${join(dir, 'npm-cache')}`, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  return { ok: r.status === 0, stderr: `${r.stderr ?? ''}${r.error?.message ?? ''}` };
+}
+
+/** Every file and link under dir (directories alone are npm's prefix layout, not ours). */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    return st.isDirectory() ? filesUnder(path) : [path];
+  });
 }
 
 /** The documented unit install (share/systemd → /etc/systemd/system), verified inside <root>: systemd finds each bare ExecStart name in <root>'s /usr/local/bin or /usr/bin. */

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// `node scripts/bundle.mjs DIR`: lay out in DIR the confd-haproxy package as it is published — one
+// package that needs nothing from a registry. Each command in bin/ is bundled with esbuild from the
+// compiled workspace (packages/*/dist) and its third-party libraries; what a run may not need
+// (a command's program, execa, the metrics, etcd's gRPC stack) stays in chunks of lib/ that load
+// when first imported, as they do in the workspace.
+//
+// Paths the code finds at run time, relative to its own file, are kept true:
+//   lib/render-worker.js   beside the chunks (the template engine starts it by `new URL` from its chunk)
+//   package.json           one level above lib/ and bin/ (`--version`, VERSION)
+//   node_modules/etcd3     etcd3 and gRPC bundled into one file, shipped as a bundled dependency:
+//                          the kv package loads it with require('etcd3') on first use, and etcd3
+//                          reads its .proto files from beside its own lib/
+//   share/                 the resource, templates and units (scripts/share.mjs)
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'packages/cli');
+const requireFromKv = createRequire(join(root, 'packages/kv/package.json'));
+
+/** Bundled ESM still holds CommonJS libraries: they get a real require (for node's built-ins) in every output file. */
+const ESM_REQUIRE = "import { createRequire as __confdCreateRequire } from 'node:module';\nconst require = __confdCreateRequire(import.meta.url);";
+
+/** The published manifest: the workspace's, less what only the workspace needs (its dependencies are inside the bundle). */
+function manifest() {
+  const m = JSON.parse(readFileSync(join(cli, 'package.json'), 'utf8'));
+  const etcd3 = JSON.parse(readFileSync(requireFromKv.resolve('etcd3/package.json'), 'utf8'));
+  for (const key of ['main', 'types', 'exports', 'scripts', 'dependencies', 'devDependencies']) delete m[key];
+  return {
+    ...m,
+    files: ['bin', 'lib', 'share', 'README.md', 'LICENSE'],
+    dependencies: { etcd3: etcd3.version },
+    bundleDependencies: ['etcd3'],
+  };
+}
+
+/**
+ * The workspace packages import nothing for its side effects (no bare `import './x.js'`), so a
+ * chunk holds only the modules whose exports are used: the render worker, which needs kv's catalog
+ * helpers, does not load the Consul client with them.
+ */
+const workspaceHasNoSideEffects = {
+  name: 'workspace-side-effects',
+  setup(b) {
+    const packages = join(root, 'packages') + '/';
+    b.onResolve({ filter: /^(@confd-haproxy\/|\.)/, namespace: 'file' }, async (args) => {
+      if (args.pluginData === 'resolving') return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+      if (r.errors.length > 0) return { errors: r.errors };
+      return { path: r.path, sideEffects: !r.path.startsWith(packages) };
+    });
+  },
+};
+
+/** Every command: bin/<name>.js with the `--version` fast path, its program one dynamic import away. */
+async function bundleCommands(out, bins) {
+  const result = await build({
+    entryPoints: [
+      ...bins.map((bin) => ({ in: join(cli, 'bin', `${bin}.js`), out: `bin/${bin}` })),
+      { in: join(root, 'packages/template/dist/render-worker.js'), out: 'lib/render-worker' },
+    ],
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    chunkNames: 'lib/[name]-[hash]',
+    external: ['etcd3'],
+    banner: { js: ESM_REQUIRE },
+    legalComments: 'inline',
+    logLevel: 'warning',
+    metafile: true,
+    plugins: [workspaceHasNoSideEffects],
+    minify: process.env.BUNDLE_MINIFY === '1',
+    keepNames: true,
+  });
+  return result.metafile;
+}
+
+/** etcd3 with gRPC and protobuf in one CommonJS file, its .proto files beside it where it looks for them. */
+async function bundleEtcd3(out) {
+  const pkg = dirname(requireFromKv.resolve('etcd3/package.json'));
+  const meta = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
+  const dest = join(out, 'node_modules/etcd3');
+  await build({
+    entryPoints: [requireFromKv.resolve('etcd3')],
+    outfile: join(dest, 'lib/index.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    legalComments: 'inline',
+    logLevel: 'warning',
+  });
+  cpSync(join(pkg, 'proto'), join(dest, 'proto'), { recursive: true });
+  cpSync(join(pkg, 'LICENSE'), join(dest, 'LICENSE'));
+  const bundled = { name: meta.name, version: meta.version, description: `${meta.description ?? 'etcd3'} (bundled with its dependencies)`, license: meta.license, main: 'lib/index.cjs' };
+  writeFileSync(join(dest, 'package.json'), `${JSON.stringify(bundled, null, 2)}\n`);
+}
+
+/** Lay out the published package in out (emptied first); returns esbuild's metafile of the commands. */
+export async function bundle(out) {
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'scripts/share.mjs')], { cwd: root, stdio: 'inherit' });
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const m = manifest();
+  const metafile = await bundleCommands(out, Object.keys(m.bin).map((bin) => m.bin[bin].replace(/^\.\/bin\/|\.js$/g, '')));
+  await bundleEtcd3(out);
+  cpSync(join(cli, 'share'), join(out, 'share'), { recursive: true });
+  for (const f of ['README.md', 'LICENSE']) cpSync(join(cli, f), join(out, f));
+  writeFileSync(join(out, 'package.json'), `${JSON.stringify(m, null, 2)}\n`);
+  return metafile;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const out = resolve(process.argv[2] ?? 'bundle');
+  await bundle(out);
+  process.stdout.write(`${out}: ${readdirSync(join(out, 'lib')).length} files in lib/\n`);
+}
