@@ -57,30 +57,39 @@ const workspaceHasNoSideEffects = {
   },
 };
 
+/** What every ESM output shares. */
+const ESM = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: ['etcd3'],
+  banner: { js: ESM_REQUIRE },
+  legalComments: 'inline',
+  logLevel: 'warning',
+  plugins: [workspaceHasNoSideEffects],
+};
+
 /** Every command: bin/<name>.js with the `--version` fast path, its program one dynamic import away. */
 async function bundleCommands(out, bins) {
   const result = await build({
-    entryPoints: [
-      ...bins.map((bin) => ({ in: join(cli, 'bin', `${bin}.js`), out: `bin/${bin}` })),
-      { in: join(root, 'packages/template/dist/render-worker.js'), out: 'lib/render-worker' },
-    ],
+    ...ESM,
+    entryPoints: bins.map((bin) => ({ in: join(cli, 'bin', `${bin}.js`), out: `bin/${bin}` })),
     outdir: out,
-    bundle: true,
     splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
     chunkNames: 'lib/[name]-[hash]',
-    external: ['etcd3'],
-    banner: { js: ESM_REQUIRE },
-    legalComments: 'inline',
-    logLevel: 'warning',
     metafile: true,
-    plugins: [workspaceHasNoSideEffects],
-    minify: process.env.BUNDLE_MINIFY === '1',
-    keepNames: true,
   });
   return result.metafile;
+}
+
+/**
+ * The render worker in one file of its own, not split with the commands: a chunk shared with them
+ * would bring along what they need beside the template engine (the store clients, chokidar), and
+ * every worker start would load it.
+ */
+async function bundleRenderWorker(out) {
+  await build({ ...ESM, entryPoints: [join(root, 'packages/template/dist/render-worker.js')], outfile: join(out, 'lib/render-worker.js') });
 }
 
 /** etcd3 with gRPC and protobuf in one CommonJS file, its .proto files beside it where it looks for them. */
@@ -112,6 +121,7 @@ export async function bundle(out) {
   mkdirSync(out, { recursive: true });
   const m = manifest();
   const metafile = await bundleCommands(out, Object.keys(m.bin).map((bin) => m.bin[bin].replace(/^\.\/bin\/|\.js$/g, '')));
+  await bundleRenderWorker(out);
   await bundleEtcd3(out);
   cpSync(join(cli, 'share'), join(out, 'share'), { recursive: true });
   for (const f of ['README.md', 'LICENSE']) cpSync(join(cli, f), join(out, f));
