@@ -4,11 +4,16 @@
 // until dest is rewritten, a burst of changes → reloads. Both render the original's memcached
 // template (Go text/template for confd, the same in Handlebars for us) and must write the same bytes.
 // Then start-up against `node -e 0`: `--version`, the quick start's `-onetime`, `checkmemcached --once`
-// against a real memcached. Prints two tables, a met/missed line per goal and a summary line.
+// against a real memcached, each from the workspace build and from the one tarball installed.
+// Prints two tables, a met/missed line per goal and a summary line.
+//
+// Ours: BENCH_BUILD=installed (the default: scripts/pack.mjs's tarball, `npm install -g`ed offline
+// into a temp prefix, as users run it) or workspace (packages/cli/bin, over packages/*/dist) runs
+// the rows against confd and is the build the goals judge; the start-up rows always show both.
 //
 // confd: CONFD_BIN, else a build of CONFD_SRC (a confd source checkout, vendored; built into a temp
 // dir), else `confd` on PATH, else /tmp/confd; without one the confd rows are skipped.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -29,8 +34,8 @@ const BURST = Number(process.env.BENCH_BURST ?? 100);
 const QUIET_MS = Number(process.env.BENCH_QUIET_MS ?? 5000);
 const WAIT = process.env.BENCH_WAIT; // --wait for our watcher; unset: the renderer's default
 const root = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(root, 'packages/cli/bin/confd-haproxy.js');
-const CHECKMEMCACHED = join(root, 'packages/cli/bin/checkmemcached.js');
+const BUILD = process.env.BENCH_BUILD ?? 'installed';
+if (!['installed', 'workspace'].includes(BUILD)) throw new Error(`BENCH_BUILD=${BUILD}: installed or workspace`);
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const TOOLS = ['confd', 'ours'];
 
@@ -70,6 +75,17 @@ function findConfd() {
 }
 
 // --- etcd through its HTTP gateway: a writer that is neither of the two tools ----------------------
+/** Our commands in one build: the workspace's entry points, or the one tarball installed into a temp prefix. */
+function ourBuild(build) {
+  if (build === 'workspace') return { name: 'workspace', dir: join(root, 'packages/cli') };
+  const tarballs = join(work, 'tarballs');
+  const [packed] = JSON.parse(execFileSync(process.execPath, [join(root, 'scripts/pack.mjs'), tarballs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+  const prefix = join(work, 'prefix');
+  execFileSync('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', '--loglevel=error', join(tarballs, packed.filename)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return { name: 'installed', dir: join(prefix, 'lib/node_modules/confd-haproxy') };
+}
+const binOf = (b, command) => join(b.dir, 'bin', `${command}.js`);
+
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 const b64 = (s) => Buffer.from(s).toString('base64');
 function etcdCall(endpoint, path, body) {
@@ -157,11 +173,12 @@ function confdir(tool, name, reload) {
 // --- processes ------------------------------------------------------------------------------------
 /**
  * Run a short-lived command to its end (SIGKILL after timeoutMs): wall time from spawn to exit and
- * peak RSS — from /usr/bin/time when installed, else VmHWM polled from /proc every 2 ms.
+ * peak RSS and CPU time (user + system) — from /usr/bin/time when installed, else VmHWM polled from
+ * /proc every 2 ms (and no CPU time).
  */
 function runTimed(argv, { timeoutMs = 60_000, cwd } = {}) {
   const rssFile = join(work, `rss-${process.hrtime.bigint()}`);
-  const [file, args] = TIME ? [TIME, ['-f', '%M', '-o', rssFile, ...argv]] : [argv[0], argv.slice(1)];
+  const [file, args] = TIME ? [TIME, ['-f', '%M %U %S', '-o', rssFile, ...argv]] : [argv[0], argv.slice(1)];
   return new Promise((done, fail) => {
     const t0 = performance.now();
     const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd });
@@ -185,21 +202,22 @@ function runTimed(argv, { timeoutMs = 60_000, cwd } = {}) {
       const ms = performance.now() - t0;
       clearTimeout(timer);
       clearInterval(poll);
-      let kb = hwm;
+      let [kb, cpu] = [hwm, NaN];
       if (TIME) {
         try {
-          kb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+          const [maxKb, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+          [kb, cpu] = [maxKb, (user + sys) * 1000];
           rmSync(rssFile);
         } catch {
           kb = NaN;
         }
       }
       if (code !== 0) return fail(new Error(`${argv.join(' ')}: ${signal ? `killed by ${signal}` : `exit ${code}`}\n${stderr}`));
-      done({ ms, rssMb: mb(kb) });
+      done({ ms, cpuMs: cpu, rssMb: mb(kb) });
     });
   });
 }
-const summary = (samples) => ({ ms: median(samples.map((s) => s.ms)), rssMb: median(samples.map((s) => s.rssMb)), maxRssMb: Math.max(...samples.map((s) => s.rssMb)) });
+const summary = (samples) => ({ ms: median(samples.map((s) => s.ms)), cpuMs: median(samples.map((s) => s.cpuMs)), rssMb: median(samples.map((s) => s.rssMb)), maxRssMb: Math.max(...samples.map((s) => s.rssMb)) });
 
 /** CPU time of every thread of pid, in ms (nanosecond schedstat), else utime+stime ticks. */
 function cpuMs(pid) {
@@ -265,19 +283,22 @@ const handles = []; // etcd, memcached
 function watcher(tool, c, endpoint) {
   const [bin, args] = tool === 'confd'
     ? [confd.bin, ['-watch', '-backend', 'etcdv3', '-node', endpoint, '-confdir', c.dir, '-log-level', 'error']]
-    : [process.execPath, [BIN, '--watch', '--backend', 'etcd', '--node', endpoint, '--confdir', c.dir, '--state-dir', join(c.dir, 'state'), '--log-level', 'error', ...(WAIT ? ['--wait', WAIT] : [])]];
+    : [process.execPath, [binOf(ours, 'confd-haproxy'), '--watch', '--backend', 'etcd', '--node', endpoint, '--confdir', c.dir, '--state-dir', join(c.dir, 'state'), '--log-level', 'error', ...(WAIT ? ['--wait', WAIT] : [])]];
   const child = startProcess(bin, args, { pkg: tool === 'confd' ? 'confd' : 'nodejs', output: join(c.dir, 'watch.log') });
   started.push(child.pid);
   return child.pid;
 }
 const onetimeArgv = (tool, c, endpoint) => (tool === 'confd'
   ? [confd.bin, '-onetime', '-backend', 'etcdv3', '-node', endpoint, '-confdir', c.dir, '-log-level', 'error']
-  : [process.execPath, BIN, '--onetime', '--backend', 'etcd', '--node', endpoint, '--confdir', c.dir, '--state-dir', join(c.dir, 'state'), '--log-level', 'error']);
+  : [process.execPath, binOf(ours, 'confd-haproxy'), '--onetime', '--backend', 'etcd', '--node', endpoint, '--confdir', c.dir, '--state-dir', join(c.dir, 'state'), '--log-level', 'error']);
 
 // --- the run --------------------------------------------------------------------------------------
 let confd;
+let ours;
 const results = { onetime: [], startup: {} };
 try {
+  const builds = Object.fromEntries(['workspace', 'installed'].map((b) => [b, ourBuild(b)]));
+  ours = builds[BUILD];
   confd = findConfd();
   if (confd) {
     const v = spawnSync(confd.bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
@@ -288,6 +309,7 @@ try {
     console.log('confd: none found (CONFD_BIN, CONFD_SRC, confd on PATH, /tmp/confd): the rows against confd are skipped');
   }
   if (!TIME) console.log('/usr/bin/time is not installed (apt-get install time): peak RSS of short runs is VmHWM polled every 2 ms, which can miss the last milliseconds');
+  console.log(`ours: the ${BUILD} build (${ours.dir})`);
   console.log(`node ${process.version}, ${STARTS} runs of every short-lived process, ${RUNS} single changes, idle ${SECONDS} s${WAIT ? `, our --wait ${WAIT}` : ''}\n`);
 
   // Start-up against `node -e 0`: nothing else of this bench is running yet.
@@ -298,15 +320,17 @@ try {
   const qsToml = join(qs, 'conf.d/haproxy.toml');
   writeFileSync(qsToml, readFileSync(qsToml, 'utf8').replace(/^dest = .*$/m, `dest = "${join(qs, 'out/haproxy.cfg')}"`));
   mkdirSync(join(qs, 'out'));
-  const starts = {
-    node: () => [process.execPath, '-e', '0'],
-    version: () => [process.execPath, BIN, '--version'],
-    quickstart: () => {
-      rmSync(join(qs, 'out/haproxy.cfg'), { force: true });
-      return [process.execPath, BIN, '--onetime', '--backend', 'file', '--file', join(qs, 'kv.json'), '--confdir', qs, '--state-dir', join(qs, 'state'), '--log-level', 'info'];
-    },
-    checker: () => [process.execPath, CHECKMEMCACHED, '--server', `127.0.0.1:${mem.port}`, '--tag', `mem${mem.port}`, '--backend', 'file', '--file', join(work, 'checker-kv.json'), '--once', '--lock-dir', work, '--log-level', 'error'],
-  };
+  const starts = { node: () => [process.execPath, '-e', '0'] };
+  for (const b of Object.values(builds)) {
+    Object.assign(starts, {
+      [`version.${b.name}`]: () => [process.execPath, binOf(b, 'confd-haproxy'), '--version'],
+      [`quickstart.${b.name}`]: () => {
+        rmSync(join(qs, 'out/haproxy.cfg'), { force: true });
+        return [process.execPath, binOf(b, 'confd-haproxy'), '--onetime', '--backend', 'file', '--file', join(qs, 'kv.json'), '--confdir', qs, '--state-dir', join(qs, 'state'), '--log-level', 'info'];
+      },
+      [`checker.${b.name}`]: () => [process.execPath, binOf(b, 'checkmemcached'), '--server', `127.0.0.1:${mem.port}`, '--tag', `mem${mem.port}`, '--backend', 'file', '--file', join(work, 'checker-kv.json'), '--once', '--lock-dir', work, '--log-level', 'error'],
+    });
+  }
   const samples = Object.fromEntries(Object.keys(starts).map((k) => [k, []]));
   for (let i = 0; i < STARTS + 1; i++) {
     for (const [k, argv] of Object.entries(starts)) {
@@ -432,13 +456,20 @@ if (confd) {
   goal('one change p50 ≤ confd\'s p50', change.ours.p50 <= change.confd.p50, `${fmtMs(change.ours.p50)} against ${fmtMs(change.confd.p50)}`);
   goal(`a burst of ${BURST} changes ≤ 2 reloads`, burst.ours <= 2 && burst.done[1] !== Infinity, `${burst.ours} (confd ${burst.confd})`);
 }
-const st = results.startup;
-table(['', 'node -e 0', 'confd-haproxy', 'difference'], [
-  ['`confd-haproxy --version`, p50 wall / peak RSS', `${fmtMs(st.node.ms)} / ${fmtMb(st.node.rssMb)}`, `${fmtMs(st.version.ms)} / ${fmtMb(st.version.rssMb)}`, `+${fmtMs(st.version.ms - st.node.ms)} / +${fmtMb(st.version.rssMb - st.node.rssMb)}`],
-  ['the quick start\'s `-onetime` (file store), p50 wall / peak RSS', `${fmtMs(st.node.ms)} / ${fmtMb(st.node.rssMb)}`, `${fmtMs(st.quickstart.ms)} / ${fmtMb(st.quickstart.rssMb)}`, `+${fmtMs(st.quickstart.ms - st.node.ms)} / +${fmtMb(st.quickstart.rssMb - st.node.rssMb)}`],
-  ['`checkmemcached --once` (a real memcached, file store), p50 wall / peak RSS', `${fmtMs(st.node.ms)} / ${fmtMb(st.node.rssMb)}`, `${fmtMs(st.checker.ms)} / ${fmtMb(st.checker.rssMb)}`, `+${fmtMs(st.checker.ms - st.node.ms)} / +${fmtMb(st.checker.rssMb - st.node.rssMb)}`],
+const startRow = (what, k) => {
+  const [node, ws, inst] = [results.startup.node, results.startup[`${k}.workspace`], results.startup[`${k}.installed`]];
+  const cpu = (s) => (Number.isNaN(s.cpuMs) ? '–' : fmtMs(s.cpuMs));
+  const fmt = (s) => `${fmtMs(s.ms)} / ${cpu(s)} / ${fmtMb(s.rssMb)}`;
+  return [what, fmt(node), fmt(ws), fmt(inst), `+${fmtMs(inst.ms - node.ms)} / +${Number.isNaN(inst.cpuMs) ? '–' : fmtMs(inst.cpuMs - node.cpuMs)} / +${fmtMb(inst.rssMb - node.rssMb)}`, `${ratio(inst.ms, ws.ms)} / ${ratio(inst.cpuMs, ws.cpuMs)} / ${ratio(inst.rssMb, ws.rssMb)}`];
+};
+table(['', 'node -e 0', 'workspace', 'installed tarball', 'installed − node', 'installed ÷ workspace'], [
+  startRow('`confd-haproxy --version`, p50 wall / CPU / peak RSS', 'version'),
+  startRow('the quick start\'s `-onetime` (file store), p50 wall / CPU / peak RSS', 'quickstart'),
+  startRow('`checkmemcached --once` (a real memcached, file store), p50 wall / CPU / peak RSS', 'checker'),
 ]);
 console.log('');
+const st = Object.fromEntries(['version', 'quickstart', 'checker'].map((k) => [k, results.startup[`${k}.${BUILD}`]]));
+st.node = results.startup.node;
 goal('`--version` ≤ node -e 0 + 40 ms', st.version.ms <= st.node.ms + 40, `+${fmtMs(st.version.ms - st.node.ms)}`);
 goal('quick-start `-onetime` ≤ 150 ms', st.quickstart.ms <= 150, fmtMs(st.quickstart.ms));
 goal('quick-start `-onetime` ≤ 55 MB', st.quickstart.rssMb <= 55, fmtMb(st.quickstart.rssMb));
@@ -450,4 +481,4 @@ const parts = [
   ...(results.idle ? [`idle ${results.idle.ours.cpu.toFixed(3)} % / ${fmtMb(results.idle.ours.rssMb)}`, `one change p50 ${fmtMs(results.change.ours.p50)} (confd ${fmtMs(results.change.confd.p50)})`, `burst ${results.burst.ours} reload(s) (confd ${results.burst.confd})`] : []),
   `--version +${fmtMs(st.version.ms - st.node.ms)} over node -e 0`,
 ];
-console.log(`confd: ${met} of ${goals.length} goals met${confd ? '' : ' (no confd: the goals against it were not judged)'}; ${parts.join(', ')}`);
+console.log(`confd: ${met} of ${goals.length} goals met (the ${BUILD} build)${confd ? '' : ' (no confd: the goals against it were not judged)'}; ${parts.join(', ')}`);
