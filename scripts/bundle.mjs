@@ -6,16 +6,18 @@
 // when first imported, as they do in the workspace.
 //
 // Paths the code finds at run time, relative to its own file, are kept true:
-//   lib/render-worker.js   beside the chunks (the template engine starts it by `new URL` from its chunk)
+//   lib/render-worker.js   a file of its own beside the chunks (the template engine starts it by
+//                          `new URL` from its chunk)
 //   package.json           one level above lib/ and bin/ (`--version`, VERSION)
 //   node_modules/etcd3     etcd3 and gRPC bundled into one file, shipped as a bundled dependency:
 //                          the kv package loads it with require('etcd3') on first use, and etcd3
 //                          reads its .proto files from beside its own lib/
 //   share/                 the resource, templates and units (scripts/share.mjs)
+// and THIRD-PARTY-NOTICES.md holds the license of every library bundled in.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -33,7 +35,7 @@ function manifest() {
   for (const key of ['main', 'types', 'exports', 'scripts', 'dependencies', 'devDependencies']) delete m[key];
   return {
     ...m,
-    files: ['bin', 'lib', 'share', 'README.md', 'LICENSE'],
+    files: ['bin', 'lib', 'share', 'README.md', 'LICENSE', 'THIRD-PARTY-NOTICES.md'],
     dependencies: { etcd3: etcd3.version },
     bundleDependencies: ['etcd3'],
   };
@@ -59,6 +61,8 @@ const workspaceHasNoSideEffects = {
 
 /** What every ESM output shares. */
 const ESM = {
+  absWorkingDir: root,
+  metafile: true,
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -78,7 +82,6 @@ async function bundleCommands(out, bins) {
     outdir: out,
     splitting: true,
     chunkNames: 'lib/[name]-[hash]',
-    metafile: true,
   });
   return result.metafile;
 }
@@ -89,7 +92,8 @@ async function bundleCommands(out, bins) {
  * every worker start would load it.
  */
 async function bundleRenderWorker(out) {
-  await build({ ...ESM, entryPoints: [join(root, 'packages/template/dist/render-worker.js')], outfile: join(out, 'lib/render-worker.js') });
+  const result = await build({ ...ESM, entryPoints: [join(root, 'packages/template/dist/render-worker.js')], outfile: join(out, 'lib/render-worker.js') });
+  return result.metafile;
 }
 
 /** etcd3 with gRPC and protobuf in one CommonJS file, its .proto files beside it where it looks for them. */
@@ -97,7 +101,9 @@ async function bundleEtcd3(out) {
   const pkg = dirname(requireFromKv.resolve('etcd3/package.json'));
   const meta = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
   const dest = join(out, 'node_modules/etcd3');
-  await build({
+  const result = await build({
+    absWorkingDir: root,
+    metafile: true,
     entryPoints: [requireFromKv.resolve('etcd3')],
     outfile: join(dest, 'lib/index.cjs'),
     bundle: true,
@@ -111,6 +117,27 @@ async function bundleEtcd3(out) {
   cpSync(join(pkg, 'LICENSE'), join(dest, 'LICENSE'));
   const bundled = { name: meta.name, version: meta.version, description: `${meta.description ?? 'etcd3'} (bundled with its dependencies)`, license: meta.license, main: 'lib/index.cjs' };
   writeFileSync(join(dest, 'package.json'), `${JSON.stringify(bundled, null, 2)}\n`);
+  return result.metafile;
+}
+
+/**
+ * The libraries esbuild took in (by the inputs of its metafiles) with their license files: MIT and
+ * its kin ask that the notice travel with the code. Hand-written: a few lines over metafiles esbuild
+ * already gives, where a plugin would be one more dependency.
+ */
+function thirdPartyNotices(metafiles) {
+  const dirs = new Set();
+  for (const input of metafiles.flatMap((m) => Object.keys(m.inputs))) {
+    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match) dirs.add(match[1]);
+  }
+  const sections = [...dirs].sort().map((dir) => {
+    const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+    const file = readdirSync(join(root, dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+    const text = file ? readFileSync(join(root, dir, file), 'utf8').trim() : `(no license file in the package; package.json says ${pkg.license ?? 'nothing'})`;
+    return `## ${pkg.name} ${pkg.version} (${pkg.license ?? 'unknown'})\n\n\`\`\`\n${text}\n\`\`\`\n`;
+  });
+  return `# Third-party notices\n\nThe code in lib/ and node_modules/etcd3 bundles these libraries.\n\n${sections.join('\n')}`;
 }
 
 /** Lay out the published package in out (emptied first); returns esbuild's metafile of the commands. */
@@ -120,9 +147,10 @@ export async function bundle(out) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const m = manifest();
-  const metafile = await bundleCommands(out, Object.keys(m.bin).map((bin) => m.bin[bin].replace(/^\.\/bin\/|\.js$/g, '')));
-  await bundleRenderWorker(out);
-  await bundleEtcd3(out);
+  const metafile = await bundleCommands(out, Object.values(m.bin).map((path) => basename(path, '.js')));
+  const worker = await bundleRenderWorker(out);
+  const etcd3 = await bundleEtcd3(out);
+  writeFileSync(join(out, 'THIRD-PARTY-NOTICES.md'), thirdPartyNotices([metafile, worker, etcd3]));
   cpSync(join(cli, 'share'), join(out, 'share'), { recursive: true });
   for (const f of ['README.md', 'LICENSE']) cpSync(join(cli, f), join(out, f));
   writeFileSync(join(out, 'package.json'), `${JSON.stringify(m, null, 2)}\n`);

@@ -61,6 +61,7 @@ t.test('the one tarball installs with no registry into an empty prefix; every co
   t.ok(cli.files.includes('lib/render-worker.js'), 'the render worker is beside the chunks that start it');
   t.ok(['share/conf.d/haproxy.toml', 'share/templates/haproxy.cfg.hbs', 'share/systemd/confd-haproxy.service'].every((f) => cli.files.includes(f)), 'it ships the resource, the templates and the units');
   t.ok(cli.files.includes('README.md') && cli.files.includes('LICENSE'), 'README and LICENSE are packed');
+  t.ok(cli.files.includes('THIRD-PARTY-NOTICES.md'), 'and the licenses of the libraries bundled in');
   t.notOk(cli.files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/') || f.endsWith('.tsbuildinfo') || f.endsWith('.ts')), 'no sources, tests, workspace builds or build state');
   t.same(cli.bundled, ['etcd3'], 'the one library loaded by name at run time (etcd3, with gRPC inside) is a bundled dependency');
 
