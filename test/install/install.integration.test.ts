@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startEtcd, startMemcached } from '@confd-haproxy/testkit';
 import { declaredDependencies, importedPackages, publishedPackages } from './workspaces.js';
@@ -92,6 +92,16 @@ t.test('the one tarball installs with no registry into an empty prefix; every co
   const load = spawnSync(process.execPath, ['--input-type=module', '-e', `for (const f of ${JSON.stringify(chunks)}) await import(${JSON.stringify(`${join(installed, 'lib')}/`)} + f);`], { encoding: 'utf8', timeout: 60_000, cwd: dir });
   t.equal(load.status, 0, `every chunk in lib/ loads (${chunks.length})\n${load.stderr}`);
 
+  // Bundled, a run still loads only what it needs: a bin alone is the `--version` fast path, and a
+  // command's program leaves the metrics, execa and the clients other commands use to a later import.
+  for (const bin of BINS) t.same(librariesLoadedWith(join(installed, 'bin', `${bin}.js`)), [], `${bin}: no library loads before the command is chosen`);
+  const lazy: [string, string[]][] = [['confd-haproxy', ['prom-client', 'execa', 'mysql2', 'etcd3']], ['checkmemcached', ['prom-client', 'execa', 'mysql2', 'etcd3', 'handlebars']]];
+  for (const [command, later] of lazy) {
+    const program = readdirSync(join(installed, 'lib')).find((f) => f.startsWith(`${command}-`));
+    t.ok(program, `${command}'s program is a chunk of its own in lib/`);
+    if (program) t.same(librariesLoadedWith(join(installed, 'lib', program)).filter((l) => later.includes(l)), [], `${command} loads ${later.join(', ')} only when a run asks for them`);
+  }
+
   await verifyUnits(t, installed, sysroot);
 
   // npm's prefix is /usr where Node comes from NodeSource's packages: the units start the bins there too.
@@ -141,6 +151,16 @@ t.test('the one tarball installs with no registry into an empty prefix; every co
 function npmGlobal(args: string[], prefix: string, registry: string, dir: string): { ok: boolean; stderr: string } {
   const r = spawnSync('npm', [...args, '-g', '--prefix', prefix, '--offline', `--registry=${registry}`, `--cache=${join(dir, 'npm-cache')}`, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
   return { ok: r.status === 0, stderr: `${r.stderr ?? ''}${r.error?.message ?? ''}` };
+}
+
+/** The libraries (by esbuild's `// node_modules/<name>/` markers) in file and every file it imports statically, transitively. */
+function librariesLoadedWith(file: string, seen = new Set<string>()): string[] {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  const libs = [...text.matchAll(/^\/\/ node_modules\/((?:@[^/\n]+\/)?[^/\n]+)\//gm)].map((m) => m[1]!);
+  for (const [, spec] of text.matchAll(/^import\s(?:[^;]*?\sfrom\s)?"(\.{1,2}\/[^"]+)"/gm)) libs.push(...librariesLoadedWith(join(dirname(file), spec!), seen));
+  return [...new Set(libs)].sort();
 }
 
 /** Every file and link under dir (directories alone are npm's prefix layout, not ours). */
