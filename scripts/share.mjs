@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm pack` of the confd-haproxy package: copy what a user installs beside the commands — the
+// For the one tarball (scripts/bundle.mjs): copy what a user installs beside the commands — the
 // shipped resource, templates and systemd units — into packages/cli/share/ (git-ignored).
 import { cpSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
