@@ -2,7 +2,6 @@
 // One pass = load resources → per resource read → render → guard (stages.ts) → stage/check/swap,
 // the runtime API first when that is its apply strategy → apply: each distinct reload_cmd once,
 // rolling back the resources whose reload failed (@confd-haproxy/resource, apply/).
-import { watch as chokidarWatch } from 'chokidar';
 import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS, exitCodeOfAll, type Logger } from '@confd-haproxy/base';
 import { isKVError, sharedOutageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
@@ -539,6 +538,8 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
     }
   };
 
+  // Loaded here: a -onetime run never needs a file watcher.
+  const { watch: chokidarWatch } = await import('chokidar');
   const files = chokidarWatch([join(opts.confdir, 'conf.d'), join(opts.confdir, 'templates')], { ignoreInitial: true, depth: 3 });
   files.on('all', () => {
     log.info('conf.d or templates changed: reloading them');

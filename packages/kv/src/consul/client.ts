@@ -3,7 +3,7 @@
 // blocking query, and the response headers both read.
 import { EventEmitter } from 'node:events';
 import { Agent as HttpsAgent } from 'node:https';
-import Consul from 'consul';
+import type Consul from 'consul';
 import { KVError, throwIfAborted } from '../errors.js';
 import { DEFAULT_WATCH_WAIT_MS, type KVIndex } from '../types.js';
 import type { ConsulConfig } from './config.js';
@@ -46,14 +46,33 @@ export function blockingTimeoutMs(block: { waitMs: number } | undefined, plainMs
 
 /** The client, typed as the slice C its caller uses, and the way to run calls on it. */
 export class ConsulConnection<C extends { destroy(): void }> {
-  readonly client: C;
   readonly #config: ConsulConfig;
+  // The npm client loads with the first call (a run on another backend never loads it: ~70 ms of start-up).
+  #client: C | undefined;
+  #loading: Promise<void> | undefined;
   /** Fires on close(): every request in flight is cancelled. */
   readonly #closing = new AbortController();
 
   constructor(config: ConsulConfig) {
     this.#config = config;
-    const { address, token, tls } = config;
+  }
+
+  /** The client, once a call has loaded it. */
+  get client(): C {
+    if (!this.#client) throw new KVError('KV_CONFIG', `${this.#config.describe}: the Consul client is used before a call loaded it`);
+    return this.#client;
+  }
+
+  #load(): Promise<void> {
+    this.#loading ??= import('consul').then(({ default: Consul }) => {
+      this.#client = this.#create(Consul);
+      if (this.closed) this.#client.destroy();
+    });
+    return this.#loading;
+  }
+
+  #create(Client: typeof Consul): C {
+    const { address, token, tls } = this.#config;
     const agent =
       tls &&
       new HttpsAgent({
@@ -64,7 +83,7 @@ export class ConsulConnection<C extends { destroy(): void }> {
         ...(tls.key ? { key: tls.key } : {}),
         ...(tls.servername ? { servername: tls.servername } : {}),
       });
-    this.client = new Consul({
+    return new Client({
       host: address.host.includes(':') ? `[${address.host}]` : address.host,
       port: address.port,
       secure: address.secure,
@@ -82,6 +101,8 @@ export class ConsulConnection<C extends { destroy(): void }> {
   async call<T>(op: ConsulOp, signal: AbortSignal | undefined, timeoutMs: number, fn: (call: Call) => Promise<T>): Promise<T> {
     const { describe } = this.#config;
     throwIfAborted(signal);
+    if (this.closed) throw new KVError('KV_ABORTED', `${describe}: ${op.what}: the store is closed`);
+    await this.#load();
     if (this.closed) throw new KVError('KV_ABORTED', `${describe}: ${op.what}: the store is closed`);
     const ctx = Object.assign(new EventEmitter(), { includeResponse: true as const });
     const cancel = () => ctx.emit('cancel');
@@ -102,6 +123,6 @@ export class ConsulConnection<C extends { destroy(): void }> {
   /** Cancel every call in flight; the client keeps no sockets after this. */
   close(): void {
     this.#closing.abort();
-    this.client.destroy();
+    this.#client?.destroy();
   }
 }

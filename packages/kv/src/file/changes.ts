@@ -1,4 +1,4 @@
-import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
@@ -27,7 +27,32 @@ export class FileChanges {
   }
 
   #start(): void {
-    if (this.#watcher) return;
+    if (this.#poll) return;
+    // chokidar loads with the first watch (a -onetime run never needs it); until it watches, the poll does.
+    void import('chokidar').then(({ watch }) => {
+      if (!this.#poll) return;
+      this.#watchDir(watch);
+      // A change while chokidar loaded is not lost.
+      this.#check();
+    });
+    this.#poll = setInterval(() => this.#check(), this.#pollMs);
+    this.#poll.unref();
+  }
+
+  /** Wake the subscribers when the file's inode, mtime or size moved since the last look. */
+  #check(): void {
+    stat(this.#file).then(
+      (s) => `${s.ino}:${s.mtimeMs}:${s.size}`,
+      () => 'missing',
+    ).then((stamp) => {
+      if (stamp !== this.#lastStamp) {
+        this.#lastStamp = stamp;
+        this.#fire();
+      }
+    }, () => {});
+  }
+
+  #watchDir(chokidarWatch: typeof import('chokidar').watch): void {
     const dir = dirname(this.#file);
     this.#watcher = chokidarWatch(dir, {
       depth: 0,
@@ -44,18 +69,6 @@ export class FileChanges {
       this.#trailing = setTimeout(() => this.#fire(), 60);
     };
     this.#watcher.on('add', fire).on('change', fire).on('unlink', fire).on('error', fire);
-    this.#poll = setInterval(() => {
-      stat(this.#file).then(
-        (s) => `${s.ino}:${s.mtimeMs}:${s.size}`,
-        () => 'missing',
-      ).then((stamp) => {
-        if (stamp !== this.#lastStamp) {
-          this.#lastStamp = stamp;
-          this.#fire();
-        }
-      }, () => {});
-    }, this.#pollMs);
-    this.#poll.unref();
   }
 
   #fire(): void {
