@@ -1,6 +1,7 @@
 // The two counters behind an adoption: how often a new bundle was read (ProxySQL's
 // diffs_before_sync), and how long a refused bundle waits before it is tried again.
 import { createHash } from 'node:crypto';
+import { isKVError } from '@confd-haproxy/kv';
 import type { BundleInfo } from './bundle.js';
 
 /** What tells one bundle from another: every signed field and the signature (the files are in the checksum). */
@@ -96,4 +97,17 @@ export class RefusalBackoff {
     const refused = b && this.#refused.get(bundleKey(b));
     return refused ? Math.min(maxMs, Math.max(100, refused.retryAt - now)) : maxMs;
   }
+}
+
+/** Store errors that say the store failed, not the bundle: the connection or the server. */
+const STORE_FAILURES: ReadonlySet<string> = new Set(['KV_UNREACHABLE', 'KV_SERVER']);
+
+/**
+ * The store failure behind a failed pass, when the store is all that failed (undefined: something
+ * the bundle caused failed too, so the bundle is refused for that). A pass whose data read failed
+ * judged nothing about the bundle: it is tried again soon, not refused.
+ */
+export function storeFailure(errors: readonly Error[]): Error | undefined {
+  const isStore = (e: Error) => isKVError(e) && STORE_FAILURES.has(e.code);
+  return errors.length > 0 && errors.every(isStore) ? errors[0] : undefined;
 }

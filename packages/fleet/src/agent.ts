@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { backoffDelay, sleep, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
-import { Candidate, RefusalBackoff } from './adoption.js';
+import { Candidate, RefusalBackoff, storeFailure } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
 import { instanceId } from './identity.js';
 import { resumeApplied } from './resume.js';
@@ -98,6 +98,8 @@ export class FleetAgent {
   #inStore: Bundle | undefined;
   #since = 0;
   #failures = 0;
+  // The store failed the last pass with a bundle (its data read): that bundle is read again after a short back-off, not refused.
+  #passStoreFailure: Error | undefined;
   // The data watch runs with the current bundle; switching bundles restarts it.
   #watchAc = new AbortController();
   #watching: Promise<void> = Promise.resolve();
@@ -208,14 +210,14 @@ export class FleetAgent {
     return this.#inStore;
   }
 
-  async #readFailed(err: unknown): Promise<void> {
+  async #readFailed(err: unknown, what = `reading ${BUNDLE_KEY}`): Promise<void> {
     if (this.#opts.signal.aborted) return;
     this.#candidate.forget();
     if ((err as { code?: string }).code === 'FLEET_BAD_BUNDLE') {
       this.#log.error(`${(err as Error).message}; keeping version ${this.#status.version}`);
     } else {
       // The store did not answer: the same full-jitter back-off as the data watches.
-      this.#log.warn(`reading ${BUNDLE_KEY}: ${(err as Error).message}`);
+      this.#log.warn(`${what}: ${(err as Error).message}`);
       await sleep(backoffDelay(this.#failures++, { baseMs: 250, maxMs: 30_000 }), this.#opts.signal);
     }
   }
@@ -235,6 +237,13 @@ export class FleetAgent {
     if (!this.#trust.length && b.version < (this.#applied?.version ?? 0)) this.#log.warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it (no --trust-key)`);
     try {
       await this.adopt(b);
+      const failure = this.#passStoreFailure;
+      this.#passStoreFailure = undefined;
+      if (failure) {
+        // Read the bundle again with a plain read after the back-off: a watch would wait for a change that will not come.
+        this.#since = 0;
+        await this.#readFailed(failure, `bundle version ${b.version} not tried: the store failed its pass, reading it again`);
+      }
     } catch (err) {
       // A disk error (materialize, fleet.json): report, keep the running version, try again later.
       if (this.#opts.signal.aborted) return;
@@ -307,7 +316,10 @@ export class FleetAgent {
       return plan.ok ? renderer.pass() : plan;
     });
     if (!pass.ok) {
-      if (!this.#opts.signal.aborted) this.#refusePass(b, pass);
+      if (this.#opts.signal.aborted) return undefined;
+      // Only what the bundle causes is refused; a store that failed the pass's reads judged nothing.
+      this.#passStoreFailure = storeFailure(pass.errors);
+      if (!this.#passStoreFailure) this.#refusePass(b, pass);
       return undefined;
     }
     const next = appliedOf(b, dir);

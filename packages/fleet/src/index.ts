@@ -10,3 +10,4 @@ export * from './state-dir.js';
 export * from './resume.js';
 export { commandAllowed, policyProblems, type LocalPolicy } from '@confd-haproxy/resource';
 export * from './secrets.js';
+export { storeFailure } from './adoption.js';

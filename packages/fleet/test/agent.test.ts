@@ -4,8 +4,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '@confd-haproxy/kv';
-import { bundleChecksum, bundleDir, FleetAgent, generatePushKey, publishBundle, readSignKey, readTrustKey, BUNDLE_KEY, type Bundle, type BundleEvent, type BundleFiles, type FleetOptions } from '@confd-haproxy/fleet';
+import { KVError, openStore } from '@confd-haproxy/kv';
+import { bundleChecksum, bundleDir, FleetAgent, storeFailure, generatePushKey, publishBundle, readSignKey, readTrustKey, BUNDLE_KEY, type Bundle, type BundleEvent, type BundleFiles, type FleetOptions } from '@confd-haproxy/fleet';
 import { tempDir } from '@confd-haproxy/testkit';
 import { quiet } from './helpers.js';
 
@@ -149,4 +149,14 @@ t.test('without --trust-key a lower version is still followed, with a warning (a
   t.match(events, [{ version: 5, adopted: true }, { version: 2, adopted: true }], 'version 2 follows version 5');
   t.equal(rendered(), '# v2');
   t.match(warnings.at(-1), /^bundle version 2 is below the running 5: the store was reset or rewritten; adopting it \(no --trust-key\)$/);
+});
+
+t.test('a pass that failed only on the store is not held against the bundle', async (t) => {
+  const reset = new KVError('KV_UNREACHABLE', 'list "haproxy/app": cannot connect or lost the connection (ECONNRESET)');
+  const busy = new KVError('KV_SERVER', 'list "haproxy/app": server error 503');
+  t.equal(storeFailure([reset]), reset, 'a lost connection');
+  t.equal(storeFailure([busy, reset]), busy, 'server errors too: the first one is told');
+  t.equal(storeFailure([reset, new Error('conf.d/app.toml: check_cmd exited with 1')]), undefined, 'the bundle failed too: refused for that');
+  t.equal(storeFailure([new KVError('KV_FORBIDDEN', 'permission denied')]), undefined, 'a key the token may not read is the bundle asking for it');
+  t.equal(storeFailure([]), undefined);
 });

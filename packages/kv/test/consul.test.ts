@@ -172,7 +172,7 @@ t.test('errors never show the token, not even deep inside their cause', onlyDoub
   const { double, store } = await doubleStore(t, { acl: { tokens: { [TOKEN]: [{ prefix: 'haproxy/', policy: 'read' }] } } }, { token: TOKEN, timeoutMs: 300 });
   const errors: unknown[] = [];
   errors.push(await rejection(store.put('haproxy/x', 'v')));
-  double.faults.fail(500, 1);
+  double.faults.fail(500, 4); // a read is tried 4 times
   errors.push(await rejection(store.get('haproxy/x')));
   double.faults.delay(600);
   errors.push(await rejection(store.get('haproxy/x')));
@@ -368,7 +368,11 @@ t.test('server errors, rate limits, refused connections and slow answers are tol
   const { double, store } = await doubleStore(t, {}, { timeoutMs: 500 });
   await store.put('haproxy/a', '1');
   double.faults.fail(500, 1);
-  await t.rejects(store.get('haproxy/a'), { code: 'KV_SERVER', message: /get "haproxy\/a": server error 500/ });
+  t.equal((await store.get('haproxy/a'))?.value, '1', 'a read that got a 500 is sent again');
+  double.faults.fail(500, 4);
+  await t.rejects(store.get('haproxy/a'), { code: 'KV_SERVER', message: /get "haproxy\/a": server error 500/ }, 'until its 3 retries are spent');
+  double.faults.fail(500, 1);
+  await t.rejects(store.put('haproxy/a', '1'), { code: 'KV_SERVER' }, 'a write is never sent again');
   const snap = await store.list('haproxy/');
   double.faults.fail(503, 1);
   await t.rejects(store.watch('haproxy/', snap.index, { signal: never(), waitMs: 1000 }), { code: 'KV_SERVER' }, 'a watch throws; retrying is the caller’s job');

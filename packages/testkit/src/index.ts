@@ -12,3 +12,4 @@ export * from './galera.js';
 export * from './tls.js';
 export * from './tier.js';
 export { sleep, until } from './sleep.js';
+export * from './reset-proxy.js';

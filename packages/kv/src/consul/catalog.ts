@@ -65,7 +65,7 @@ export class ConsulCatalog implements CatalogReader {
   async #health(q: ServiceQuery, status: HealthReadOptions['status'], signal: AbortSignal | undefined, block?: { index: KVIndex; waitMs: number }): Promise<HealthSnapshot> {
     const text = serviceQueryText(q);
     const op = { what: `health of service "${text}"`, access: 'read the service', target: q.name };
-    const [res, body] = await this.#consul.call(op, signal, this.#timeout(block), (call) =>
+    const [res, body] = await this.#consul.read(op, signal, this.#timeout(block), block, (call) =>
       this.#consul.client.health.service({
         ...call,
         service: q.name,
@@ -93,7 +93,7 @@ export class ConsulCatalog implements CatalogReader {
 
   async #services(dc: string | undefined, signal: AbortSignal | undefined, block?: { index: KVIndex; waitMs: number }): Promise<ServicesSnapshot> {
     const op = { what: `list the services${dc ? ` of ${dc}` : ''}`, access: 'read the services of', target: dc ?? 'the local datacenter' };
-    const [res, body] = await this.#consul.call(op, signal, this.#timeout(block), (call) =>
+    const [res, body] = await this.#consul.read(op, signal, this.#timeout(block), block, (call) =>
       this.#consul.client.catalog.service.list({ ...call, ...(dc ? { dc } : {}), ...(block ? { index: String(block.index), wait: `${block.waitMs}ms` } : {}) }),
     );
     const services = Object.fromEntries(

@@ -7,7 +7,8 @@ import type Consul from 'consul';
 import { KVError, throwIfAborted } from '../errors.js';
 import { DEFAULT_WATCH_WAIT_MS, type KVIndex } from '../types.js';
 import type { ConsulConfig } from './config.js';
-import { toKVError, type ConsulOp } from './errors.js';
+import { retryRead } from '../retry.js';
+import { isTransientRead, toKVError, type ConsulOp } from './errors.js';
 
 // --- the slice of the client both use (its typings lack ctx, timeout, index, wait) ---
 export interface Resp {
@@ -118,6 +119,15 @@ export class ConsulConnection<C extends { destroy(): void }> {
       signal?.removeEventListener('abort', cancel);
       this.#closing.signal.removeEventListener('abort', cancel);
     }
+  }
+
+  /**
+   * A read: a plain one that failed on the connection or with a 5xx is sent again (bounded, jittered);
+   * a blocking query is not: its watch loop backs off and reads without an index after a failure.
+   */
+  read<T>(op: ConsulOp, signal: AbortSignal | undefined, timeoutMs: number, block: unknown, fn: (call: Call) => Promise<T>): Promise<T> {
+    if (block) return this.call(op, signal, timeoutMs, fn);
+    return retryRead(() => this.call(op, signal, timeoutMs, fn), isTransientRead, signal);
   }
 
   /** Cancel every call in flight; the client keeps no sockets after this. */

@@ -68,3 +68,17 @@ export function toKVError(err: unknown, op: ConsulOp, ctx: { describe: string; t
   const detail = redact(e.message ?? String(err)).replace(/^consul: [\w.]+: /, '');
   return new KVError('KV_UNREACHABLE', `${where}: cannot connect or lost the connection (${code}${detail})`, { cause: err });
 }
+
+/** HTTP answers that say the server, not the request, failed: a read may be sent again. */
+const TRANSIENT_STATUS: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * A read that failed this way may succeed when sent again: the connection was refused, reset or
+ * closed (not a timeout: that one already waited its whole deadline), or the server answered 429/5xx.
+ */
+export function isTransientRead(err: unknown): boolean {
+  if (!(err instanceof KVError)) return false;
+  if (err.code === 'KV_UNREACHABLE') return !(err.cause as ClientFailure | undefined)?.isTimeout;
+  if (err.code === 'KV_SERVER') return TRANSIENT_STATUS.has(httpStatusOf(err) ?? 0);
+  return false;
+}

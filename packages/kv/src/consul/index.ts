@@ -67,7 +67,7 @@ class ConsulStore implements KVStore {
   async #list(prefix: string, signal: AbortSignal | undefined, block?: { index: KVIndex; waitMs: number }): Promise<KVSnapshot> {
     const timeoutMs = blockingTimeoutMs(block, this.#config.timeoutMs);
     const op = { what: `list "${prefix}"`, access: 'read the keys under', target: prefix };
-    const [res, body] = await this.#consul.call(op, signal, timeoutMs, (call) =>
+    const [res, body] = await this.#consul.read(op, signal, timeoutMs, block, (call) =>
       this.#consul.client.kv.get({ ...call, key: prefix, recurse: true, ...(block ? { index: String(block.index), wait: `${block.waitMs}ms` } : {}) }),
     );
     const pairs = (Array.isArray(body) ? body : []).filter((e) => e.Key.startsWith(prefix)).map(toPair);
@@ -87,7 +87,7 @@ class ConsulStore implements KVStore {
 
   async get(key: string, opts?: KVReadOptions): Promise<KVPair | undefined> {
     const op = { what: `get "${key}"`, access: 'read', target: key };
-    const [, body] = await this.#consul.call(op, opts?.signal, this.#config.timeoutMs, (call) => this.#consul.client.kv.get({ ...call, key }));
+    const [, body] = await this.#consul.read(op, opts?.signal, this.#config.timeoutMs, undefined, (call) => this.#consul.client.kv.get({ ...call, key }));
     return body && !Array.isArray(body) ? toPair(body) : undefined;
   }
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Etcd3, IOptions, Lease } from 'etcd3';
 import { KVError, throwIfAborted, type KVErrorCode } from '../errors.js';
+import { READ_RETRY } from '../retry.js';
 import { sleep } from '@confd-haproxy/base';
 import { byKey, DEFAULT_LOCK_DELAY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_WATCH_WAIT_MS } from '../types.js';
 import type { KVDeleteOptions, KVIndex, KVLock, KVLockOptions, KVPair, KVPutOptions, KVReadOptions, KVSnapshot, KVStore, KVWatchOptions } from '../types.js';
@@ -88,6 +89,22 @@ interface EtcdKV {
 const leaseOf = (kv: EtcdKV) => (kv.lease && kv.lease !== '0' ? kv.lease : undefined);
 
 type Etcd3Module = typeof import('etcd3');
+type CockatielModule = typeof import('cockatiel');
+
+/**
+ * How the client rides out a failed call: etcd3's own retry of recoverable errors (3 attempts), with
+ * a short jittered wait between them, as the Consul store's reads. etcd3's per-member circuit
+ * breaker only where there is another member to go to: one reset of the shared HTTP/2 connection
+ * fails every call on it at once, which opens the breaker, and a lone member's open breaker would
+ * refuse every call for 5 s — the watch, the status lease and the next pass's reads.
+ */
+function faultHandling(m: Etcd3Module, c: CockatielModule, members: number): NonNullable<IOptions['faultHandling']> {
+  const recoverable = c.handleWhen(m.isRecoverableError);
+  return {
+    host: members > 1 ? () => c.circuitBreaker(recoverable, { halfOpenAfter: 5000, breaker: new c.ConsecutiveBreaker(3) }) : () => c.noop,
+    global: c.retry(recoverable, { maxAttempts: READ_RETRY.retries, backoff: new c.ExponentialBackoff({ initialDelay: READ_RETRY.minMs, maxDelay: READ_RETRY.maxMs }) }),
+  };
+}
 
 // etcd answers a request without a user as InvalidArgument; its own Go client (rpctypes) tells
 // this one apart from other InvalidArguments by its exact description, as here.
@@ -133,8 +150,9 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const { toEtcd, fromEtcd } = keyMapping(opts.layout ?? 'confd');
   // Loaded on first use: etcd3 and its gRPC stack cost ~25 MB of RSS in every process that never talks to etcd.
-  const etcd3 = createRequire(import.meta.url)('etcd3') as Etcd3Module;
-  const client: Etcd3 = new etcd3.Etcd3({ hosts, dialTimeout: timeoutMs, ...security });
+  const load = createRequire(import.meta.url);
+  const etcd3 = load('etcd3') as Etcd3Module;
+  const client: Etcd3 = new etcd3.Etcd3({ hosts, dialTimeout: timeoutMs, faultHandling: faultHandling(etcd3, load('cockatiel') as CockatielModule, hosts.length), ...security });
   const deadline = () => ({ deadline: Date.now() + timeoutMs });
 
   const call = async <T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> => {
