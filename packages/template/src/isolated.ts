@@ -35,6 +35,8 @@ type Outcome = Extract<FromWorker, { type: 'rendered' | 'failed' }>;
 type RenderRequest = Extract<ToWorker, { type: 'render' }>;
 
 const MiB = 1024 * 1024;
+/** How long a worker may take to load before its render fails (the render's own limit starts after it). */
+const WORKER_START_LIMIT_MS = 60_000;
 const WORKER_URL = new URL('./render-worker.js', import.meta.url);
 
 /** The worker's heap: room for the data and a few copies of the largest output, no more. */
@@ -115,6 +117,8 @@ class WorkerEngine implements IsolatedEngine {
   readonly #budget: RenderBudget;
   readonly #answer: LookupAnswerer;
   #worker: Worker | undefined;
+  /** Resolves when the worker has loaded (its 'ready'). */
+  readonly #loaded = new WeakMap<Worker, Promise<void>>();
   #ids = 0;
   /** Renders run one after another: a stopped worker takes only its own render with it. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -171,6 +175,7 @@ class WorkerEngine implements IsolatedEngine {
     // An idle worker never keeps the process alive; a render in progress does, through its clock.
     w.unref();
     w.on('error', () => {}); // told to the render in progress, if any, by #exchange
+    this.#loaded.set(w, new Promise<void>((ready) => w.on('message', (m: FromWorker) => m.type === 'ready' && ready())));
     w.once('exit', () => {
       if (this.#worker === w) this.#worker = undefined;
     });
@@ -187,8 +192,10 @@ class WorkerEngine implements IsolatedEngine {
     return new Promise((resolve, reject) => {
       let settled = false;
       const clock = new RenderClock(this.#budget.timeoutMs, () => fail(this.#timedOut(request.src)));
+      const starting = setTimeout(() => fail(new Error(`${this.#file(request.src)}: the render worker did not start within ${formatMs(WORKER_START_LIMIT_MS)}`)), WORKER_START_LIMIT_MS);
       const finish = () => {
         settled = true;
+        clearTimeout(starting);
         clock.pause();
         w.off('message', onMessage).off('error', onError).off('exit', onExit);
         signal?.removeEventListener('abort', onAbort);
@@ -218,7 +225,12 @@ class WorkerEngine implements IsolatedEngine {
       w.on('message', onMessage).on('error', onError).on('exit', onExit);
       signal?.addEventListener('abort', onAbort, { once: true });
       w.postMessage(request satisfies ToWorker);
-      clock.run();
+      // The render's time runs from the worker's start of work, not from its thread's start.
+      void this.#loaded.get(w)!.then(() => {
+        if (settled) return;
+        clearTimeout(starting);
+        clock.run();
+      });
     });
   }
 

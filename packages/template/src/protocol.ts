@@ -41,6 +41,8 @@ export type ToWorker =
   | { type: 'reset' };
 
 export type FromWorker =
+  /** The worker has loaded: sent once, before any answer. */
+  | { type: 'ready'; id?: undefined }
   /** The render waits for these DNS lookups (its time does not run meanwhile). */
   | { type: 'lookups'; id: number; ids: string[] }
   | { type: 'rendered'; id: number; text: string; events: EntryEvent[] }

@@ -63,3 +63,5 @@ port.on('message', (m: ToWorker) => {
   else if (m.type === 'answers' && m.id === current) pendingAnswers?.(m.answers);
   else if (m.type === 'reset') engine.reset();
 });
+// Loaded: a render's time starts now, not while this thread started (a starved machine can take seconds).
+send({ type: 'ready' });
