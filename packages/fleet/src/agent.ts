@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { backoffDelay, sleep, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
+import { backoffDelay, sleep, withFields, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
 import { Candidate, RefusalBackoff, storeFailure } from './adoption.js';
@@ -162,9 +162,9 @@ export class FleetAgent {
     // What a restart continues with counts as adopted (metrics show the running version at once).
     if (this.#applied) this.#opts.onBundle?.({ version: this.#applied.version, adopted: true, rendered: false });
     const aside = this.#status.setAside;
-    if (aside) this.#log.error(`bundle version ${aside.version} (${aside.checksum.slice(0, 12)}), adopted before this start, is not used: ${aside.reason}; rendering --confdir ${this.#opts.confdir} until a bundle is adopted`);
-    if (!this.#trust.length) this.#log.warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
-    if (!this.#policy.allowDests.length) this.#log.warn('no --allow-dest: a bundle may write any file this process can; name the files it renders (--allow-dest /etc/haproxy/haproxy.cfg)');
+    if (aside) withFields(this.#log, { code: 'BUNDLE_SET_ASIDE', version: aside.version }).error(`bundle version ${aside.version} (${aside.checksum.slice(0, 12)}), adopted before this start, is not used: ${aside.reason}; rendering --confdir ${this.#opts.confdir} until a bundle is adopted`);
+    if (!this.#trust.length) withFields(this.#log, { code: 'NO_TRUST_KEY' }).warn(`no --trust-key: any principal that can write ${BUNDLE_KEY} can change the commands this instance runs`);
+    if (!this.#policy.allowDests.length) withFields(this.#log, { code: 'NO_ALLOW_DEST' }).warn('no --allow-dest: a bundle may write any file this process can; name the files it renders (--allow-dest /etc/haproxy/haproxy.cfg)');
     this.publish();
     this.startWatch();
   }
@@ -214,10 +214,10 @@ export class FleetAgent {
     if (this.#opts.signal.aborted) return;
     this.#candidate.forget();
     if ((err as { code?: string }).code === 'FLEET_BAD_BUNDLE') {
-      this.#log.error(`${(err as Error).message}; keeping version ${this.#status.version}`);
+      withFields(this.#log, { err }).error(`${(err as Error).message}; keeping version ${this.#status.version}`);
     } else {
       // The store did not answer: the same full-jitter back-off as the data watches.
-      this.#log.warn(`${what}: ${(err as Error).message}`);
+      withFields(this.#log, { code: 'STORE_UNAVAILABLE', err }).warn(`${what}: ${(err as Error).message}`);
       await sleep(backoffDelay(this.#failures++, { baseMs: 250, maxMs: 30_000 }), this.#opts.signal);
     }
   }
@@ -234,7 +234,7 @@ export class FleetAgent {
 
   async #tryAdopt(b: Bundle): Promise<void> {
     // Without --trust-key anyone who writes the store picks what runs: a lower version is followed, as after a store reset.
-    if (!this.#trust.length && b.version < (this.#applied?.version ?? 0)) this.#log.warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it (no --trust-key)`);
+    if (!this.#trust.length && b.version < (this.#applied?.version ?? 0)) withFields(this.#log, { code: 'BUNDLE_DOWNGRADE', version: b.version }).warn(`bundle version ${b.version} is below the running ${this.#applied?.version}: the store was reset or rewritten; adopting it (no --trust-key)`);
     try {
       await this.adopt(b);
       const failure = this.#passStoreFailure;
@@ -351,7 +351,7 @@ export class FleetAgent {
   refuse(b: Bundle, reason: string, refusal: RefusalKind = 'failed'): void {
     this.#backoff.refuse(b, this.#clock.now());
     this.#status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason };
-    this.#log.error(`bundle version ${b.version} refused: ${reason}; keeping version ${this.#status.version}`);
+    withFields(this.#log, { code: 'BUNDLE_REFUSED', version: b.version, refusal }).error(`bundle version ${b.version} refused: ${reason}; keeping version ${this.#status.version}`);
     this.#opts.onBundle?.({ version: b.version, adopted: false, reason, refusal, rendered: refusal === 'failed' });
     this.publish();
   }
@@ -360,7 +360,7 @@ export class FleetAgent {
   startWatch(): void {
     this.#watchAc = new AbortController();
     const signal = AbortSignal.any([this.#opts.signal, this.#watchAc.signal]);
-    this.#watching = runWatch(this.#rendererOptions(signal)).catch((err: unknown) => this.#log.error(`renderer: ${(err as Error).message}`));
+    this.#watching = runWatch(this.#rendererOptions(signal)).catch((err: unknown) => withFields(this.#log, { code: 'RENDERER_FAILED', err }).error(`renderer: ${(err as Error).message}`));
   }
 
   async stopWatch(): Promise<void> {

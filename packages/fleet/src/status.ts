@@ -1,7 +1,7 @@
 // Convergence you can see: each instance publishes haproxy/.status/<instance-id>, bound to a
 // session (Consul) or lease (etcd) with a TTL, so a dead instance's status disappears with it.
 // readFleet() compares every status with the bundle in the store.
-import type { Logger } from '@confd-haproxy/base';
+import { withFields, type Logger } from '@confd-haproxy/base';
 import type { KVLock, KVLocker, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
 
@@ -30,7 +30,7 @@ export interface InstanceStatus {
   setAside?: { version: number; checksum: string; at: string; reason: string };
 }
 
-export type PublisherLogger = Pick<Logger, 'warn' | 'debug'>;
+export type PublisherLogger = Logger;
 
 /** Keeps one status key alive: written on change, its session renewed every TTL/3, gone on close. */
 export class StatusPublisher {
@@ -61,7 +61,7 @@ export class StatusPublisher {
   }
 
   #serial(fn: () => Promise<void>): Promise<void> {
-    this.#op = this.#op.then(fn, fn).catch((err: unknown) => this.#logger.warn(`status ${this.key}: ${(err as Error).message}`));
+    this.#op = this.#op.then(fn, fn).catch((err: unknown) => withFields(this.#logger, { code: 'STATUS_WRITE_FAILED', err }).warn(`status ${this.key}: ${(err as Error).message}`));
     return this.#op;
   }
 
