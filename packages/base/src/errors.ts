@@ -1,21 +1,28 @@
 // One error model for every package: an error carries a code (what happened) and a category (what
 // kind of failure it is); the category alone decides the exit code.
 
-/** What kind of failure an error is. */
-export type ErrorCategory =
-  /** Bad usage: unknown flag, bad flag value. */
-  | 'usage'
-  /** Bad input: config file, template, KV data. */
-  | 'data'
-  /** An input file that does not exist (--file). */
-  | 'noinput'
+/**
+ * Every kind of failure an error can be, with its exit code: the one table. A new exit code is a
+ * line here (and a row in the README's "Exit codes"); the category type and the check follow.
+ */
+export const CATEGORY_EXIT_CODES = {
   /** The job failed: render, check, reload, store. */
-  | 'failure';
+  failure: 1,
+  /** Bad usage: unknown flag, bad flag value. */
+  usage: 64,
+  /** Bad input: config file, template, KV data. */
+  data: 65,
+  /** An input file that does not exist (--file). */
+  noinput: 66,
+} as const;
+
+/** What kind of failure an error is. */
+export type ErrorCategory = keyof typeof CATEGORY_EXIT_CODES;
 
 /** How a run ended: fine, with changes pending (`plan`), or failed in one of the categories. */
 export type Outcome = 'ok' | 'pending' | ErrorCategory;
 
-const CATEGORIES: ReadonlySet<string> = new Set<ErrorCategory>(['usage', 'data', 'noinput', 'failure']);
+const isCategory = (c: unknown): c is ErrorCategory => typeof c === 'string' && Object.hasOwn(CATEGORY_EXIT_CODES, c);
 
 /** The base of every error the packages throw on purpose. */
 export class ConfdError<C extends string = string> extends Error {
@@ -65,7 +72,7 @@ export class NoInputError extends ConfdError<'NOINPUT'> {
 export function isConfdError(err: unknown): err is ConfdError {
   if (!(err instanceof Error)) return false;
   const e = err as Partial<ConfdError>;
-  return typeof e.code === 'string' && typeof e.category === 'string' && CATEGORIES.has(e.category);
+  return typeof e.code === 'string' && isCategory(e.category);
 }
 
 /** The category of any thrown value; anything not ours is a failure. */

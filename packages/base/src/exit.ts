@@ -1,14 +1,11 @@
 // The one map from how a run ended to the exit code (README: "Exit codes").
-import { categoryOf, type Outcome } from './errors.js';
+import { CATEGORY_EXIT_CODES, categoryOf, type Outcome } from './errors.js';
 
-/** Outcome → exit code: the only place a number is chosen. */
+/** Outcome → exit code: the two outcomes that are no failure, and every category's own code. */
 export const EXIT_CODES = {
   ok: 0,
-  failure: 1,
   pending: 2,
-  usage: 64,
-  data: 65,
-  noinput: 66,
+  ...CATEGORY_EXIT_CODES,
 } as const satisfies Record<Outcome, number>;
 
 /** The exit-code table by name, for the bins. */

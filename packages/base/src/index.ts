@@ -1,4 +1,4 @@
-export { ConfdError, NoInputError, UsageError, categoryOf, codedErrorClass, isConfdError, isDataError, isNoInputError, isUsageError } from './errors.js';
+export { CATEGORY_EXIT_CODES, ConfdError, NoInputError, UsageError, categoryOf, codedErrorClass, isConfdError, isDataError, isNoInputError, isUsageError } from './errors.js';
 export type { CodedErrorClass, ErrorCategory, Outcome } from './errors.js';
 export { EXIT, EXIT_CODES, exitCodeOf, exitCodeOfAll, signalExitCode } from './exit.js';
 export { withFields, type Logger } from './logger.js';
