@@ -8,6 +8,7 @@ import { checkGrowth, checkOutput, DEFAULT_RENDER_BUDGET, tooLarge } from './bud
 import { CatalogRefusal, TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
 import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type CatalogCollector, type GuardLocation } from './guard.js';
 import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
+import { createGoEngine, isGoTemplate } from './go-engine.js';
 import { SERVICE_HELPERS, withoutItems, type ServiceData } from './service.js';
 
 const ALL_HELPERS: Readonly<Record<string, Helper>> = { ...CONFD_HELPERS, ...EXTRA_HELPERS, ...SERVICE_HELPERS };
@@ -421,7 +422,14 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
       }
     },
   };
-  return { reset: () => engine.reset(), render: (src, data, renderOpts = {}) => renderLeavingOut(engine, src, data, renderOpts) };
+  const goEngine = createGoEngine({ templatesDir, fileName, env, envNames, now, maxBytes, answerLookups, maxPasses: MAX_PASSES });
+  return {
+    reset: () => {
+      engine.reset();
+      goEngine.reset();
+    },
+    render: (src, data, renderOpts = {}) => (isGoTemplate(src) ? goEngine.render(src, data, renderOpts.signal) : renderLeavingOut(engine, src, data, renderOpts)),
+  };
 }
 
 /** A render whose refused catalog items are left out: it runs again without them, each told to `opts.catalog`. */
