@@ -5,7 +5,8 @@ import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createIsolatedEngine, createTemplateEngine, TemplateError } from '@confd-haproxy/template';
+import { BUILTINS } from '@confd-haproxy/gotemplate';
+import { CONFD_GO_FUNC_NAMES, createIsolatedEngine, createTemplateEngine, TemplateError } from '@confd-haproxy/template';
 // @ts-expect-error: a plain .mjs module shared with the generator
 import { CASES, DEST_RE, FIXTURE_ENV } from '../../../test/fixtures/confd/cases.mjs';
 
@@ -59,3 +60,12 @@ for (const name of CASES as string[]) {
     }
   });
 }
+
+t.test("every function of confd 0.17's map and every Go builtin is called by a fixture confd rendered", async (t) => {
+  const text = (CASES as string[])
+    .flatMap((name) => readdirSync(join(fixtures, name, 'confdir/templates')).map((f) => readFileSync(join(fixtures, name, 'confdir/templates', f), 'utf8')))
+    .join('\n');
+  const called = new Set([...text.matchAll(/[{(|=]\s*-?\s*([A-Za-z][A-Za-z0-9]*)\b/g)].map((m) => m[1]));
+  t.equal(CONFD_GO_FUNC_NAMES.length, 39, "confd 0.17's function map: 32 functions and memkv's 7");
+  for (const name of [...CONFD_GO_FUNC_NAMES, ...BUILTINS.keys()]) t.ok(called.has(name), `${name} is called`);
+});
