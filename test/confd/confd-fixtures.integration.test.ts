@@ -1,5 +1,5 @@
 // confd's own integration confdir, the original's templates, the suite and the refused cases, put on
-// a real etcd and on the Consul double and rendered by `confd-haproxy --onetime`: every dest holds
+// a real etcd, on the Consul double and in YAML files (confd's file backend) and rendered by `confd-haproxy --onetime`: every dest holds
 // the bytes real confd 0.17 wrote from the same data (test/fixtures/confd/<case>/expect/), and every
 // resource confd refused is refused here too, naming its file:line:col, with nothing written.
 import t from 'tap';
@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startConsulDouble, startEtcd } from '@confd-haproxy/testkit';
 // @ts-expect-error: a plain .mjs module shared with the generator
-import { CASES, DEST_RE, FIXTURE_ENV } from '../fixtures/confd/cases.mjs';
+import { CASES, DEST_RE, FIXTURE_ENV, nestedYaml } from '../fixtures/confd/cases.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
@@ -46,7 +46,9 @@ function confdirOf(t: Test, name: string): { dir: string; dests: { dest: string;
   return { dir, dests };
 }
 
+const hasJson = (name: string) => existsSync(join(fixtures, name, 'data.json'));
 const data = (name: string) => Object.entries(JSON.parse(readFileSync(join(fixtures, name, 'data.json'), 'utf8')) as Record<string, string>);
+const yamlDir = t.testdir({});
 
 const etcd = await startEtcd();
 t.teardown(() => etcd.stop());
@@ -66,7 +68,7 @@ const STORES = {
       await etcdCall('/v3/kv/deleterange', { key: b64('\0'), range_end: b64('\0') });
       for (const [k, v] of pairs) await etcdCall('/v3/kv/put', { key: b64(k), value: b64(v) });
     },
-    flags: () => ['--backend', 'etcd', '--node', etcd.endpoint],
+    flags: (_name: string) => ['--backend', 'etcd', '--node', etcd.endpoint],
   },
   /** Consul's keys have no leading "/" (confd's consul backend strips it, as ours does). */
   consul: {
@@ -77,16 +79,24 @@ const STORES = {
         if (!res.ok) throw new Error(`consul PUT ${k}: ${res.status}`);
       }
     },
-    flags: () => ['--backend', 'consul', '--node', consul.address],
+    flags: (_name: string) => ['--backend', 'consul', '--node', consul.address],
+  },
+  /** confd's file backend: the same keys as nested YAML (a case with data.yaml: that file). */
+  yaml: {
+    async load(pairs: [string, string][]) {
+      writeFileSync(join(yamlDir, 'data.yaml'), (nestedYaml as (d: Record<string, string>) => string)(Object.fromEntries(pairs)));
+    },
+    flags: (name: string) => ['--backend', 'file', '--file', hasJson(name) ? join(yamlDir, 'data.yaml') : join(fixtures, name, 'data.yaml')],
   },
 };
 
 for (const [store, s] of Object.entries(STORES)) {
   for (const name of CASES as string[]) {
+    if (!hasJson(name) && store !== 'yaml') continue;
     t.test(`on ${store}, the confd case ${name} renders what confd 0.17 wrote`, async (t) => {
-      await s.load(data(name));
+      if (hasJson(name)) await s.load(data(name));
       const { dir, dests } = confdirOf(t, name);
-      const r = await run(['--onetime', ...s.flags(), '--confdir', dir, '--state-dir', join(dir, 'state')]);
+      const r = await run(['--onetime', ...s.flags(name), '--confdir', dir, '--state-dir', join(dir, 'state')]);
       const refused = dests.filter((d) => existsSync(join(fixtures, name, 'expect', `${d.dest}.error`)));
       t.equal(r.code, refused.length ? 65 : 0, r.err);
       for (const { dest, src } of dests) {

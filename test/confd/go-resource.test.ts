@@ -1,6 +1,7 @@
 // A Go template resource takes part in everything a Handlebars resource does: --watch re-renders it
 // on a change in the store and on an edit of the template, `plan` shows its diff, and the data
-// guards refuse a render that would take every server away. On the Consul API double.
+// guards refuse a render that would take every server away. On the Consul API double, and on
+// confd's YAML file store (--backend file --file x.yaml) in --watch.
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawn } from 'node:child_process';
@@ -85,4 +86,24 @@ t.test('the data guards refuse a Go render that takes every server away; the las
   t.equal(r.status, 1, r.stderr);
   t.match(r.stderr, /the render has no servers at all \(had 1\); keeping the last good file/);
   t.equal(dest(dir), good, 'the last good file stays');
+});
+
+t.test("--watch on confd's YAML file store re-renders when a file changes", async (t) => {
+  const dir = confdir(t);
+  const yaml = (host: string) => `haproxy:\n  memcached:\n    mem1: '${entry('mem1', host, 11211)}'\n`;
+  writeFileSync(join(dir, 'kv.yaml'), yaml('10.0.0.5'));
+  const child = spawn(process.execPath, [bin, '--watch', '--wait', '20ms:200ms', '--backend', 'file', '--file', join(dir, 'kv.yaml'), '--confdir', dir, '--state-dir', join(dir, 'state')], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  t.teardown(() => killAndWait(child));
+  t.ok(await until(() => dest(dir).includes('10.0.0.5:11211'), 15_000), `first render\n${log}`);
+  writeFileSync(join(dir, 'kv.yaml'), yaml('10.0.0.6'));
+  t.ok(await until(() => dest(dir).includes('10.0.0.6:11211'), 15_000), `the edit is followed\n${log}`);
+});
+
+t.test('--file takes YAML files and directories together, or one JSON store, not both', async (t) => {
+  const dir = t.testdir({ 'a.yaml': 'k: v\n', 'kv.json': '{}' });
+  const r = await run(['--onetime', '--backend', 'file', '--file', join(dir, 'a.yaml'), '--file', join(dir, 'kv.json'), '--confdir', dir]);
+  t.equal(r.status, 64);
+  t.match(r.stderr, /kv\.json is not YAML \(\.yaml, \.yml or a directory\)/);
 });

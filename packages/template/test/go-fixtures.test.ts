@@ -9,6 +9,7 @@ import { BUILTINS } from '@confd-haproxy/gotemplate';
 import { CONFD_GO_FUNC_NAMES, createIsolatedEngine, createTemplateEngine, TemplateError } from '@confd-haproxy/template';
 // @ts-expect-error: a plain .mjs module shared with the generator
 import { CASES, DEST_RE, FIXTURE_ENV } from '../../../test/fixtures/confd/cases.mjs';
+import { createYamlStore } from '@confd-haproxy/kv';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = join(root, 'test/fixtures/confd');
@@ -26,13 +27,15 @@ function resources(dir: string): { src: string; dest: string }[] {
 const engines: { close(): Promise<void> }[] = [];
 t.teardown(() => Promise.all(engines.map((e) => e.close())));
 
-t.equal((CASES as string[]).length, 4, 'the cases: confd\'s integration confdir, the original\'s templates, the suite, the refused');
+t.equal((CASES as string[]).length, 5, 'the cases: confd\'s integration confdir, the original\'s templates, the suite, the refused, the YAML file store');
 
 for (const name of CASES as string[]) {
   t.test(`the confd fixture case ${name} renders byte for byte as confd 0.17 rendered it`, async (t) => {
     const dir = join(fixtures, name);
-    const kv = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as Record<string, string>;
-    const data = Object.entries(kv).map(([key, value]) => ({ key, value }));
+    // data.json as it is; data.yaml as confd's file backend flattens it (the YAML file store)
+    const data = existsSync(join(dir, 'data.json'))
+      ? Object.entries(JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as Record<string, string>).map(([key, value]) => ({ key, value }))
+      : (await createYamlStore({ files: [join(dir, 'data.yaml')] }).list('')).pairs.map((p) => ({ key: `/${p.key}`, value: p.value }));
     const templatesDir = join(dir, 'confdir/templates');
     const env = FIXTURE_ENV as Record<string, string>;
     const isolated = createIsolatedEngine({ templatesDir, env });
