@@ -33,6 +33,8 @@ t.test('a store value holding LF cannot add a line through an action', async (t)
 t.test('a JSON string\'s "\\n" escape and a base64 text are data too', async (t) => {
   const viaJson = await renderOne(t, '{{$d := json (getv "/haproxy/s1")}}server {{$d.host}}\n', { '/haproxy/s1': '{"host":"10.0.0.1\\n    server evil 6.6.6.6"}' });
   t.equal(viaJson.err?.code, 'TEMPLATE_INJECTION', 'json');
+  const viaUnicode = await renderOne(t, '{{range jsonArray (getv "/haproxy/l")}}server {{.}}\n{{end}}', { '/haproxy/l': '["a", "b\\u000Aserver evil"]' });
+  t.equal(viaUnicode.err?.code, 'TEMPLATE_INJECTION', 'jsonArray with a \\u000A escape');
   const viaBase64 = await renderOne(t, 'server {{base64Decode (getv "/haproxy/b")}}\n', { '/haproxy/b': Buffer.from('a\nb').toString('base64') });
   t.equal(viaBase64.err?.code, 'TEMPLATE_INJECTION', 'base64Decode');
   const viaEnv = await renderOne(t, 'server {{getenv "X"}}\n', {}, { env: { X: 'a\r\nb' } });

@@ -140,6 +140,8 @@ function fmtF(d: { digits: string; point: number }, prec: number): string {
 export function formatFloat(x: number, verb: 'e' | 'E' | 'f' | 'g' | 'G', prec: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
+  // The common case, a port or a count: %v of an integral float below 1e6 is its digits.
+  if (prec < 0 && verb === 'g' && Number.isInteger(x) && Math.abs(x) < 1e6 && !Object.is(x, -0)) return String(x);
   const neg = x < 0 || Object.is(x, -0);
   const ax = Math.abs(x);
   const shortest = prec < 0;

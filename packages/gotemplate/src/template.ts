@@ -19,8 +19,8 @@ export interface GoRenderOptions {
   funcs: ReadonlyMap<string, GoFunc>;
   /** The data (Go's Execute(w, data)); confd passes nil. */
   dot?: GoValue;
-  /** Called with each action's text before it is written; throw to refuse it. */
-  onPrint?: (text: string, at: { line: number; column: number }) => void;
+  /** Called with each action's text before it is written; throw to refuse it. `at` tells where (computed on demand). */
+  onPrint?: (text: string, at: () => { line: number; column: number }) => void;
   /** The output's limit in characters, and the error to throw past it. */
   maxChars?: number;
   tooLarge?: () => Error;
@@ -57,7 +57,7 @@ export function compileGoTemplate(text: string, opts: GoTemplateOptions): GoTemp
       try {
         return execute(set, opts.name, r.dot, {
           funcs,
-          onPrint: r.onPrint ? (s, pos) => r.onPrint!(s, locate(text, pos)) : undefined,
+          onPrint: r.onPrint ? (s, pos) => r.onPrint!(s, () => locate(text, pos)) : undefined,
           maxChars: r.maxChars ?? Infinity,
           tooLarge: r.tooLarge ?? (() => new GoTemplateError('GOTEMPLATE_TOO_LARGE', 'the output grew past its limit')),
         } as Parameters<typeof execute>[3]);

@@ -72,8 +72,9 @@ export function createGoEngine(opts: GoEngineOptions) {
     const funcs = confdGoFuncs({ byKey, env: opts.env, ...(opts.envNames ? { envNames: opts.envNames } : {}), now: opts.now, lookups, wanted, decoded });
     return t.render({
       funcs,
-      onPrint: (text, at) => {
-        if (!DANGER.test(text) || sources.length === 0) return;
+      onPrint: (text, where) => {
+        if (sources.length === 0 || !DANGER.test(text)) return;
+        const at = where();
         const key = sources[0];
         throw new TemplateError(
           'TEMPLATE_INJECTION',

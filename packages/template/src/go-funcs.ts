@@ -48,7 +48,8 @@ function unmarshal(text: string, want: 'object' | 'array', decoded?: (text: stri
   if (v === null) return want === 'object' ? new GoMap(INTERFACE, new Map()) : new GoSlice(goType, INTERFACE, [], true);
   const kind = Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : 'bool';
   if (kind !== want) throw new GoCallError(`json: cannot unmarshal ${kind} into Go value of type ${goType}`);
-  if (decoded) for (const x of stringsOf(v)) decoded(x);
+  // Only an escape decodes to CR, LF or NUL that the raw text (checked as a store value) did not hold.
+  if (decoded && /\\(?:[nr]|u000[0ad])/i.test(text)) for (const x of stringsOf(v)) decoded(x);
   return fromJson(v);
 }
 
