@@ -9,28 +9,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTemplateEngine } from '@confd-haproxy/template';
 import { pct, table } from './lib.mjs';
+import { memcachedGoTemplate, memcachedHbsTemplate } from './memcached-templates.mjs';
 
 const SIZES = (process.env.BENCH_ENTRIES ?? '1000,10000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const root = fileURLToPath(new URL('..', import.meta.url));
-const GO = readFileSync(join(root, 'test/fixtures/confd/original/confdir/templates/memcached.conf.tmpl'), 'utf8');
-// The same listens in Handlebars: block tags alone on a line leave no line, hence the blank lines.
-const HBS = GO.replace(/\{\{range[\s\S]*$/, `{{#each (gets "/haproxy/memcached/*")}}
-{{#with (json Value)}}
-
-
-listen {{name}} 0.0.0.0:{{proxyport}}
-    mode tcp
-    balance roundrobin
-    option tcplog
-    option tcp-smart-connect
-    option tcp-check
-    server {{name}}-memcached {{host}}:{{port}} check fall 3 rise 2 maxconn 1000
-    option tcpka
-{{/with}}
-{{/each}}
-
-`);
+// The original's header, then its listens in each language.
+const ORIGINAL = readFileSync(join(root, 'test/fixtures/confd/original/confdir/templates/memcached.conf.tmpl'), 'utf8');
+const HEADER = ORIGINAL.slice(0, ORIGINAL.indexOf('{{range'));
+const GO = memcachedGoTemplate(HEADER);
+const HBS = memcachedHbsTemplate(HEADER);
 
 const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-gotemplate-'));
 writeFileSync(join(dir, 'memcached.conf.tmpl'), GO);
