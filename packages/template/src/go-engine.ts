@@ -11,9 +11,6 @@ import { DANGER } from './guard.js';
 import { cleanKey, confdGoFuncs, CONFD_GO_FUNC_NAMES } from './go-funcs.js';
 import type { LookupRequest } from './helpers.js';
 
-/** The rule that picks the Go engine for a template file. */
-export const isGoTemplate = (src: string): boolean => src.endsWith('.tmpl');
-
 export interface GoEngineOptions {
   templatesDir: string;
   /** Names a template file in messages. */
@@ -35,7 +32,12 @@ const CODES: Readonly<Record<GoTemplateErrorCode, TemplateErrorCode>> = {
 
 const charNames = (s: string) => [...new Set([...s].filter((c) => DANGER.test(c)).map((c) => (c === '\r' ? 'CR' : c === '\n' ? 'LF' : 'NUL')))].join(' and ');
 
-export function createGoEngine(opts: GoEngineOptions) {
+export interface GoEngine {
+  reset(): void;
+  render(src: string, data: readonly { key: string; value: string }[], signal?: AbortSignal): Promise<string>;
+}
+
+export function createGoEngine(opts: GoEngineOptions): GoEngine {
   const compiled = new Map<string, GoTemplate>();
 
   const load = async (src: string): Promise<GoTemplate> => {
