@@ -42,7 +42,7 @@ t.test('a JSON string\'s "\\n" escape and a base64 text are data too', async (t)
 });
 
 t.test("the template's own line breaks are confd's output when no data holds one", async (t) => {
-  const r = await renderOne(t, '{{println "a" 1}}{{printf "%s\\n" (getv "/k")}}', { '/k': 'v' });
+  const r = await renderOne(t, '{{println "a" 1}}{{printf "%s\\n" (getv "/k")}}', { '/k': 'v' }, { env: { UNREAD: 'a variable\nthe template never reads' } });
   t.equal(r.out, 'a 1\nv\n');
 });
 

@@ -56,21 +56,15 @@ export function createGoEngine(opts: GoEngineOptions): GoEngine {
     return t;
   };
 
-  // Where a line break in an action's output may have come from: a key, a value or a variable the
-  // render can read, or a text it decoded. When none holds one, the action's line breaks are the
-  // template's own (println, a "\n" in a literal) and confd's output is kept.
-  const dangerousSources = (byKey: ReadonlyMap<string, string>): string[] => {
-    const found: string[] = [];
-    for (const [k, v] of byKey) if (DANGER.test(k) || DANGER.test(v)) found.push(k);
-    for (const [name, v] of Object.entries(opts.env)) {
-      if ((!opts.envNames || opts.envNames.has(name)) && v !== undefined && DANGER.test(v)) found.push(`the environment variable ${name}`);
-    }
-    return found;
-  };
+  // Where a line break in an action's output may have come from: a key or a value of the store, or
+  // a text a function brought in (getenv, a decoded JSON string or base64 text). When none holds
+  // one, the action's line breaks are the template's own (println, a "\n" in a literal) and
+  // confd's output is kept.
+  const dangerousKeys = (byKey: ReadonlyMap<string, string>): string[] => [...byKey].filter(([k, v]) => DANGER.test(k) || DANGER.test(v)).map(([k]) => k);
 
   const renderPass = (t: GoTemplate, byKey: ReadonlyMap<string, string>, lookups: ReadonlyMap<string, unknown>, wanted: Set<string>): string => {
-    const sources = dangerousSources(byKey);
-    const decoded = (text: string) => void (DANGER.test(text) && sources.push('a decoded value (json, jsonArray, base64Decode)'));
+    const sources = dangerousKeys(byKey);
+    const decoded = (text: string, source: string) => void (DANGER.test(text) && sources.push(source));
     const funcs = confdGoFuncs({ byKey, env: opts.env, ...(opts.envNames ? { envNames: opts.envNames } : {}), now: opts.now, lookups, wanted, decoded });
     return t.render({
       funcs,

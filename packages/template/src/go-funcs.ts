@@ -8,8 +8,8 @@ import { FALSE, getenv, globToRegExp, goBase, goDir, lookup, TRUE, type ConfdSco
 
 /** What confd's functions read during one pass (byKey: memkv's keys, cleaned). */
 export interface GoFuncScope extends ConfdScope {
-  /** Told of each decoded text (json, jsonArray, base64Decode), for the injection guard. */
-  decoded?: (text: string) => void;
+  /** Told of each text a function brought in besides the store's keys and values (getenv, and what json, jsonArray and base64Decode decoded), with where it came from, for the injection guard. */
+  decoded?: (text: string, source: string) => void;
 }
 
 const KV = 'memkv.KVPair';
@@ -36,7 +36,7 @@ function* stringsOf(v: unknown): Generator<string> {
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) yield* [k, ...stringsOf(x)];
 }
 
-function unmarshal(text: string, want: 'object' | 'array', decoded?: (text: string) => void): GoValue {
+function unmarshal(text: string, want: 'object' | 'array', decoded?: (text: string, source: string) => void): GoValue {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -49,7 +49,7 @@ function unmarshal(text: string, want: 'object' | 'array', decoded?: (text: stri
   const kind = Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : 'bool';
   if (kind !== want) throw new GoCallError(`json: cannot unmarshal ${kind} into Go value of type ${goType}`);
   // Only an escape decodes to CR, LF or NUL that the raw text (checked as a store value) did not hold.
-  if (decoded && /\\(?:[nr]|u000[0ad])/i.test(text)) for (const x of stringsOf(v)) decoded(x);
+  if (decoded && /\\(?:[nr]|u000[0ad])/i.test(text)) for (const x of stringsOf(v)) decoded(x, `a string ${want === 'object' ? 'json' : 'jsonArray'} decoded`);
   return fromJson(v);
 }
 
@@ -245,7 +245,11 @@ export function confdGoFuncs(scope: GoFuncScope): Map<string, GoFunc> {
       }
       return new GoMap(INTERFACE, m);
     }, true)],
-    ['getenv', f(['string', 'string'], 'string', ([k, ...d]) => getenv(scope, s(k), d.length ? s(d[0]) : ''), true)],
+    ['getenv', f(['string', 'string'], 'string', ([k, ...d]) => {
+      const text = getenv(scope, s(k), d.length ? s(d[0]) : '');
+      scope.decoded?.(text, `the environment variable ${s(k)}`);
+      return text;
+    }, true)],
     ['join', f(['[]string', 'string'], 'string', ([l, sep]) => (l as GoSlice).items.map(s).join(s(sep)))],
     ['datetime', f([], 'time.Time', () => timeValue(scope.now()))],
     ['toUpper', f(['string'], 'string', ([v]) => mapCase(s(v), true))],
@@ -261,7 +265,7 @@ export function confdGoFuncs(scope: GoFuncScope): Map<string, GoFunc> {
     ['base64Encode', f(['string'], 'string', ([v]) => Buffer.from(s(v)).toString('base64'))],
     ['base64Decode', f(['string'], 'string', ([v]) => {
       const text = base64Decode(s(v));
-      scope.decoded?.(text);
+      scope.decoded?.(text, 'a base64Decode result');
       return text;
     })],
     ['parseBool', f(['string'], 'bool', ([v]) => {
