@@ -58,11 +58,15 @@ t.test('--watch re-renders a Go template when the store changes and when the tem
   let log = '';
   child.stderr.on('data', (d) => (log += d));
   t.teardown(() => killAndWait(child));
+  // Should this test process be stopped before its teardown runs, the watcher goes with it.
+  process.once('exit', () => child.kill('SIGKILL'));
   t.ok(await until(() => dest(dir).includes('server mem1-memcached 10.0.0.1:11211 check'), 15_000), `first render\n${log}`);
   await put('haproxy/memcached/mem1', entry('mem1', '10.0.0.2', 11211));
   t.ok(await until(() => dest(dir).includes('server mem1-memcached 10.0.0.2:11211 check'), 15_000), `a failover is followed\n${log}`);
   writeFileSync(join(dir, 'templates/memcached.conf.tmpl'), `# edited\n${TEMPLATE}`);
   t.ok(await until(() => dest(dir).startsWith('# edited\n'), 15_000), `the edited template renders without a restart\n${log}`);
+  // before the test dir goes: a watcher still writing its state dir would race its removal
+  await killAndWait(child);
 });
 
 t.test('plan shows what a Go template would change, and exits 2', async (t) => {
@@ -96,9 +100,12 @@ t.test("--watch on confd's YAML file store re-renders when a file changes", asyn
   let log = '';
   child.stderr.on('data', (d) => (log += d));
   t.teardown(() => killAndWait(child));
+  // Should this test process be stopped before its teardown runs, the watcher goes with it.
+  process.once('exit', () => child.kill('SIGKILL'));
   t.ok(await until(() => dest(dir).includes('10.0.0.5:11211'), 15_000), `first render\n${log}`);
   writeFileSync(join(dir, 'kv.yaml'), yaml('10.0.0.6'));
   t.ok(await until(() => dest(dir).includes('10.0.0.6:11211'), 15_000), `the edit is followed\n${log}`);
+  await killAndWait(child);
 });
 
 t.test('--file takes YAML files and directories together, or one JSON store, not both', async (t) => {
