@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startEtcd, startMemcached, startProcess, stopProcess } from '@confd-haproxy/testkit';
 import { pct, sleep, table } from './lib.mjs';
+import { memcachedGoTemplate, memcachedHbsTemplate } from './memcached-templates.mjs';
 
 const SIZES = (process.env.BENCH_ENTRIES ?? '1000,10000').split(',').map(Number);
 const STARTS = Number(process.env.BENCH_STARTS ?? 10); // runs of every short-lived process
@@ -124,36 +125,8 @@ defaults
     timeout server          30m
 
 `;
-// The original's memcached template (confd_haproxy's memcached.conf.tmpl), its range unchanged.
-const GO_TEMPLATE = `${HEADER}{{range gets "/haproxy/memcached/*"}}
-{{$data := json .Value}}
-listen {{$data.name}} 0.0.0.0:{{$data.proxyport}}
-    mode tcp
-    balance roundrobin
-    option tcplog
-    option tcp-smart-connect
-    option tcp-check
-    server {{$data.name}}-memcached {{$data.host}}:{{$data.port}} check fall 3 rise 2 maxconn 1000
-    option tcpka
-{{end}}
-`;
-// The same in Handlebars: block tags alone on a line leave no line, hence the blank lines.
-const HBS_TEMPLATE = `${HEADER}{{#each (gets "/haproxy/memcached/*")}}
-{{#with (json Value)}}
-
-
-listen {{name}} 0.0.0.0:{{proxyport}}
-    mode tcp
-    balance roundrobin
-    option tcplog
-    option tcp-smart-connect
-    option tcp-check
-    server {{name}}-memcached {{host}}:{{port}} check fall 3 rise 2 maxconn 1000
-    option tcpka
-{{/with}}
-{{/each}}
-
-`;
+const GO_TEMPLATE = memcachedGoTemplate(HEADER);
+const HBS_TEMPLATE = memcachedHbsTemplate(HEADER);
 
 /** A confdir per tool: conf.d/memcached.toml, templates/, its dest and its reload counter. */
 function confdir(tool, name, reload) {

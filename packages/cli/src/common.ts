@@ -8,7 +8,7 @@ import bytes from 'bytes';
 import type { Command } from 'commander';
 import { pino, destination, type Logger } from 'pino';
 import { EXIT, exitCodeOf, NoInputError, UsageError } from '@confd-haproxy/base';
-import { isStoreBackend, STORE_BACKENDS, type StoreBackend, type StoreOptions } from '@confd-haproxy/kv';
+import { isStoreBackend, isYamlPath, STORE_BACKENDS, type StoreBackend, type StoreOptions } from '@confd-haproxy/kv';
 
 // The exit-code table and the usage errors live in base, for every package; the bins take them from here.
 export { EXIT, NoInputError, UsageError } from '@confd-haproxy/base';
@@ -173,7 +173,8 @@ export interface StoreFlags {
   backend?: string;
   /** consul address(es): -node, --consul */
   node?: string[] | string;
-  file?: string;
+  /** The JSON store's file, or confd's YAML files and directories (repeatable). */
+  file?: string | string[];
   token?: string;
   tokenFile?: string;
   scheme?: string;
@@ -269,9 +270,17 @@ const TO_OPTIONS: ToOptions = {
     };
   },
   file: (f) => {
-    if (!f.file) throw new UsageError('--backend file needs --file <kv.json>');
-    checkStoreFile(f.file, f.createFile ?? false);
-    return { backend: 'file', file: f.file };
+    const files = Array.isArray(f.file) ? f.file : f.file ? [f.file] : [];
+    if (files.length === 0) throw new UsageError('--backend file needs --file <kv.json> (or confd\'s --file x.yaml, repeatable)');
+    const yaml = files.filter(isYamlFile);
+    if (yaml.length) {
+      if (yaml.length !== files.length) throw new UsageError(`--file: ${files.filter((x) => !isYamlFile(x)).join(', ')} is not YAML (.yaml, .yml or a directory) like ${yaml[0]}; the JSON store takes one file`);
+      if (f.createFile) throw new UsageError('--create-file: the YAML file store is read-only');
+      return { backend: 'file', files: yaml };
+    }
+    if (files.length > 1) throw new UsageError(`--file: the JSON store takes one file (${files.join(', ')})`);
+    checkStoreFile(files[0]!, f.createFile ?? false);
+    return { backend: 'file', file: files[0]! };
   },
 };
 
@@ -281,6 +290,16 @@ function tlsFiles(f: StoreFlags): { caFile?: string; certFile?: string; keyFile?
     ...(f.clientCert ? { certFile: f.clientCert } : {}),
     ...(f.clientKey ? { keyFile: f.clientKey } : {}),
   };
+}
+
+/** confd's file backend: a .yaml/.yml file or a directory of them. */
+function isYamlFile(path: string): boolean {
+  try {
+    if (statSync(path).isDirectory()) return true;
+  } catch {
+    // a missing file is told by the store, naming it
+  }
+  return isYamlPath(path);
 }
 
 /** --file must name an existing regular file unless creating one was asked for. */

@@ -6,6 +6,8 @@ export type { KVErrorCode } from './errors.js';
 export { createConsulStore, CONSUL_DEFAULT_ADDRESS, CONSUL_SESSION_TTL_MIN_MS, parseConsulAddress, resolveConsulConfig } from './consul/index.js';
 export type { ConsulStoreOptions } from './consul/index.js';
 export { createFileStore } from './file/index.js';
+export { createYamlStore, isYamlPath } from './yaml/index.js';
+export type { YamlStoreOptions } from './yaml/index.js';
 export { createEtcdStore, ETCD_DEFAULT_NODE } from './etcd/index.js';
 export type { EtcdKeyLayout, EtcdStoreOptions } from './etcd/index.js';
 export type { FileStoreOptions } from './file/index.js';

@@ -3,11 +3,13 @@ import { createEtcdStore, type EtcdStoreOptions } from './etcd/index.js';
 import { KVError } from './errors.js';
 import { createFileStore, type FileStoreOptions } from './file/index.js';
 import type { KVStore } from './types.js';
+import { createYamlStore, type YamlStoreOptions } from './yaml/index.js';
 
 /** One backend's own options, named by `backend`; each backend sets its defaults itself. */
 export type StoreOptions =
   | ({ backend: 'consul' } & ConsulStoreOptions)
-  | ({ backend: 'file' } & FileStoreOptions)
+  /** `file` is the JSON store; `files` are confd's YAML files and directories (read-only). */
+  | ({ backend: 'file' } & (FileStoreOptions | YamlStoreOptions))
   | ({ backend: 'etcd' } & EtcdStoreOptions);
 
 export type StoreBackend = StoreOptions['backend'];
@@ -16,7 +18,7 @@ export type StoreBackend = StoreOptions['backend'];
 const OPENERS: { [B in StoreBackend]: (opts: Extract<StoreOptions, { backend: B }>) => KVStore } = {
   consul: createConsulStore,
   etcd: createEtcdStore,
-  file: createFileStore,
+  file: (o) => ('files' in o ? createYamlStore(o) : createFileStore(o)),
 };
 
 /** Every backend openStore can open, in the order messages list them. */

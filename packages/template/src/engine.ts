@@ -8,6 +8,7 @@ import { checkGrowth, checkOutput, DEFAULT_RENDER_BUDGET, tooLarge } from './bud
 import { CatalogRefusal, TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
 import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type CatalogCollector, type GuardLocation } from './guard.js';
 import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
+import { isGoTemplate } from './go-rule.js';
 import { SERVICE_HELPERS, withoutItems, type ServiceData } from './service.js';
 
 const ALL_HELPERS: Readonly<Record<string, Helper>> = { ...CONFD_HELPERS, ...EXTRA_HELPERS, ...SERVICE_HELPERS };
@@ -421,7 +422,16 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
       }
     },
   };
-  return { reset: () => engine.reset(), render: (src, data, renderOpts = {}) => renderLeavingOut(engine, src, data, renderOpts) };
+  // The Go engine loads with the first Go template: a Handlebars-only renderer (and its worker) never pays for it.
+  let goEngine: Promise<import('./go-engine.js').GoEngine> | undefined;
+  const go = () => (goEngine ??= import('./go-engine.js').then((m) => m.createGoEngine({ templatesDir, fileName, env, envNames, now, maxBytes, answerLookups, maxPasses: MAX_PASSES })));
+  return {
+    reset: () => {
+      engine.reset();
+      void goEngine?.then((g) => g.reset());
+    },
+    render: async (src, data, renderOpts = {}) => (isGoTemplate(src) ? (await go()).render(src, data, renderOpts.signal) : renderLeavingOut(engine, src, data, renderOpts)),
+  };
 }
 
 /** A render whose refused catalog items are left out: it runs again without them, each told to `opts.catalog`. */

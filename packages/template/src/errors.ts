@@ -20,7 +20,9 @@ export type TemplateErrorCode =
   /** The render computed longer than its time limit (budget.ts). */
   | 'TEMPLATE_TIMEOUT'
   /** The output grew past its size limit, or the render past its memory (budget.ts). */
-  | 'TEMPLATE_TOO_LARGE';
+  | 'TEMPLATE_TOO_LARGE'
+  /** A Go template uses something confd would render but this engine cannot render byte for byte: refused. */
+  | 'TEMPLATE_UNSUPPORTED';
 
 export interface TemplateErrorDetails {
   cause?: unknown;

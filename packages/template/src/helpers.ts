@@ -9,10 +9,9 @@ export interface KVPairView {
   Value: string;
 }
 
-/** What the helpers read during one render pass. */
-export interface RenderScope {
-  /** Sorted by key, one per key; keys start with "/". */
-  pairs: readonly KVPairView[];
+/** What confd's functions read during one render pass, Handlebars' and Go's (go-funcs.ts) alike. */
+export interface ConfdScope {
+  /** Keys start with "/". */
   byKey: ReadonlyMap<string, string>;
   env: Readonly<Record<string, string | undefined>>;
   /** When set, `getenv` reads only these names and fails naming any other (a pushed bundle's templates). */
@@ -21,6 +20,12 @@ export interface RenderScope {
   /** DNS answers resolved before this pass; a miss is recorded in `wanted` and answers []. */
   lookups: ReadonlyMap<string, unknown>;
   wanted: Set<string>;
+}
+
+/** What the helpers read during one render pass. */
+export interface RenderScope extends ConfdScope {
+  /** Sorted by key, one per key; keys start with "/". */
+  pairs: readonly KVPairView[];
   /** The key whose raw value is exactly `value`, if any (for taint and error messages). */
   keyOfValue(value: string): string | undefined;
   /** Remember every string inside what was parsed out of `key`'s value, for the injection guard. */
@@ -259,7 +264,8 @@ function parseLastGood(scope: RenderScope, key: string, good: string): unknown {
   }
 }
 
-function lookup(scope: RenderScope, req: LookupRequest): unknown {
+/** A lookup's answer from an earlier pass, or [] with the lookup recorded as wanted. */
+export function lookup(scope: ConfdScope, req: LookupRequest): unknown {
   const id = JSON.stringify(req);
   if (scope.lookups.has(id)) return scope.lookups.get(id);
   scope.wanted.add(id);
@@ -281,8 +287,17 @@ function printf(format: string, args: unknown[]): string {
   return out;
 }
 
-const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+/** confd's getenv under the instance's policy: a name not allowed fails loudly, default or not (a default would hide that the template wanted something it may not read). */
+export function getenv(scope: ConfdScope, name: string, fallback: string): string {
+  if (scope.envNames && !scope.envNames.has(name)) {
+    throw new TemplateProblem('TEMPLATE_NOT_ALLOWED', `getenv: ${JSON.stringify(name)} is not an environment variable these templates may read (the instance allows it with --allow-env ${name})`);
+  }
+  const v = scope.env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+export const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+export const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** confd's functions (https://github.com/kelseyhightower/confd/blob/master/docs/templates.md). */
 export const CONFD_HELPERS: Readonly<Record<string, Helper>> = {
@@ -359,16 +374,7 @@ export const CONFD_HELPERS: Readonly<Record<string, Helper>> = {
     }
     return out;
   },
-  getenv: (s, a) => {
-    arity('getenv', a, 1, 2);
-    const name = str(a[0]);
-    // Loudly, default or not: a default would hide that the template wanted something it may not read.
-    if (s.envNames && !s.envNames.has(name)) {
-      throw new TemplateProblem('TEMPLATE_NOT_ALLOWED', `getenv: ${JSON.stringify(name)} is not an environment variable these templates may read (the instance allows it with --allow-env ${name})`);
-    }
-    const v = s.env[name];
-    return v === undefined || v === '' ? str(a[1]) : v;
-  },
+  getenv: (s, a) => (arity('getenv', a, 1, 2), getenv(s, str(a[0]), str(a[1]))),
   datetime: (s, a) => (arity('datetime', a, 0), s.now().toISOString()),
   fileExists: (_s, a) => (arity('fileExists', a, 1), existsSync(str(a[0]))),
   lookupIP: (s, a) => (arity('lookupIP', a, 1), lookup(s, { kind: 'ip', name: str(a[0]) })),

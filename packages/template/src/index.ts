@@ -10,3 +10,5 @@ export { HELPER_NAMES, globToRegExp } from './helpers.js';
 export type { EntryRecovery, KVPairView } from './helpers.js';
 export { SERVICE_HELPERS } from './service.js';
 export type { ServiceData, ServiceView } from './service.js';
+export { CONFD_GO_FUNC_NAMES } from './go-funcs.js';
+export { isGoTemplate } from './go-rule.js';

@@ -70,7 +70,7 @@ function storeFlags(cmd: Command): Command {
   return storeCredentialFlags(cmd)
     .option('--backend <name>', 'store backend: consul, etcd or file', undefined)
     .option('--node <address>', `store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or ${CONSUL_DEFAULT_ADDRESS})`, collect, [])
-    .option('--file <path>', 'the file store (with --backend file); it must exist')
+    .option('--file <path>', "the file store (with --backend file): the JSON store's file, which must exist, or confd's YAML files and directories (.yaml, .yml; repeatable, later keys win, read-only)", (v: string, prev: string[] | string | undefined) => [...(Array.isArray(prev) ? prev : prev ? [prev] : []), v])
     .option('--create-file', 'with --file: start an empty store when the file does not exist')
     .option('--prefix <prefix>', 'key prefix prepended to every resource\'s keys', '')
     .option('--confdir <dir>', 'directory holding conf.d/ and templates/', '/etc/confd')
