@@ -28,6 +28,7 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind {
     kind: 'memcached',
     targets: async () => opts.servers,
     probe: (t, signal) => probeOf(t).probe(signal),
+    heartbeat: (t, signal) => probeOf(t).heartbeat(signal),
     onConnectionLost: (fn) => {
       lost = fn;
     },

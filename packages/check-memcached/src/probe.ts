@@ -3,7 +3,8 @@
 // delete go out in one write (memcached answers in order), so a probe is one round trip. A server that
 // accepts and never answers fails at the caller's deadline: the signal destroys the socket, and
 // the next probe connects afresh. A kept connection that closes between probes (the server was
-// killed, crashed or restarted) is reported to `onLost` at once.
+// killed, crashed or restarted) is reported to `onLost` at once. Between probes, `heartbeat` asks
+// `version` on the same connection: the cheapest request memcached answers.
 // Not memjs: it speaks only the binary protocol, which memcached's docs call deprecated and which
 // twemproxy and mcrouter do not speak; set/get in the text protocol works with all of them.
 import { randomBytes } from 'node:crypto';
@@ -73,10 +74,33 @@ export class MemcachedProbe {
     return this.#ready;
   }
 
-  async probe(signal: AbortSignal): Promise<ProbeOutcome> {
+  probe(signal: AbortSignal): Promise<ProbeOutcome> {
+    const seq = (sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER).toString(36);
+    const key = KEY_PREFIX + seq;
+    const value = `v${seq}`;
+    const expected = `STORED\r\nVALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+    return this.#ask(signal, `set ${key} 0 10 ${value.length}\r\n${value}\r\nget ${key}\r\ndelete ${key} noreply\r\n`, (buf) => {
+      const firstLine = buf.indexOf('\r\n');
+      if (firstLine < 0) return undefined;
+      if (!buf.startsWith('STORED\r\n')) return { ok: false, reason: `set answered ${JSON.stringify(buf.slice(0, firstLine).slice(0, 60))}` };
+      if (!buf.endsWith('END\r\n')) return undefined;
+      return buf === expected ? { ok: true } : { ok: false, reason: 'get returned another value' };
+    });
+  }
+
+  /** `version` on the kept connection (made anew when there is none): is the server answering at all. */
+  heartbeat(signal: AbortSignal): Promise<ProbeOutcome> {
+    return this.#ask(signal, 'version\r\n', (buf) => {
+      const end = buf.indexOf('\r\n');
+      if (end < 0) return undefined;
+      return buf.startsWith('VERSION ') ? { ok: true } : { ok: false, reason: `version answered ${JSON.stringify(buf.slice(0, end).slice(0, 60))}` };
+    });
+  }
+
+  async #ask(signal: AbortSignal, request: string, answer: (buf: string) => ProbeOutcome | undefined): Promise<ProbeOutcome> {
     this.#busy = true;
     try {
-      return await this.#probe(signal);
+      return await this.#exchange(signal, request, answer);
     } finally {
       this.#busy = false;
     }
@@ -94,10 +118,8 @@ export class MemcachedProbe {
     ]);
   }
 
-  async #probe(signal: AbortSignal): Promise<ProbeOutcome> {
-    const seq = (sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER).toString(36);
-    const key = KEY_PREFIX + seq;
-    const value = `v${seq}`;
+  /** Send request on the kept socket; answer(buffer so far) says when the reply is whole and what it means. */
+  async #exchange(signal: AbortSignal, request: string, answer: (buf: string) => ProbeOutcome | undefined): Promise<ProbeOutcome> {
     let socket: Socket;
     try {
       socket = await this.#socketFor(signal);
@@ -105,7 +127,6 @@ export class MemcachedProbe {
       this.#drop();
       return { ok: false, reason: (err as Error).message };
     }
-    const expected = `STORED\r\nVALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
     return new Promise<ProbeOutcome>((done) => {
       let buf = '';
       const finish = (r: ProbeOutcome) => {
@@ -121,13 +142,10 @@ export class MemcachedProbe {
       this.#onFail = (reason) => finish({ ok: false, reason });
       this.#onData = (chunk) => {
         buf += chunk;
-        const firstLine = buf.indexOf('\r\n');
-        if (firstLine < 0) return;
-        if (!buf.startsWith('STORED\r\n')) return finish({ ok: false, reason: `set answered ${JSON.stringify(buf.slice(0, firstLine).slice(0, 60))}` });
-        if (!buf.endsWith('END\r\n')) return;
-        finish(buf === expected ? { ok: true } : { ok: false, reason: 'get returned another value' });
+        const r = answer(buf);
+        if (r) finish(r);
       };
-      socket.write(`set ${key} 0 10 ${value.length}\r\n${value}\r\nget ${key}\r\ndelete ${key} noreply\r\n`);
+      socket.write(request);
     });
   }
 

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
-import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
+import { DEFAULT_HEARTBEAT_MS, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
@@ -28,6 +28,7 @@ export interface CheckerFlags {
   prefix?: string;
   interval: string;
   timeout: string;
+  heartbeat: string;
   retryUp: string;
   retryDown: string;
   once?: boolean;
@@ -67,6 +68,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--prefix <prefix>', 'write under <prefix>/haproxy/... (the renderer\'s --prefix), for several environments in one store')
     .option('--interval <duration>', 'time between passes', '1s')
     .option('--timeout <duration>', 'per-probe deadline (connect and query); keep it well under --interval: a hung server stays active for up to interval + timeout', '500ms')
+    .option('--heartbeat <duration>', 'between passes, ask the active server a cheap question (memcached version, Redis PING, MySQL ping) this often, with --timeout as its deadline: a hung server is found within heartbeat + timeout; 0 turns it off', `${DEFAULT_HEARTBEAT_MS}ms`)
     .option('--retry-up <n>', 'successes before a recovered server is eligible again', '2')
     .option('--retry-down <n>', 'failures before moving away from a server', '1')
     .option('--once', 'one pass (for cron): exit 0 when healthy, 1 with the reason otherwise')
@@ -140,11 +142,22 @@ export function parsePrefix(prefix: string | undefined): string {
   return trimPrefix(prefix);
 }
 
+/** The shortest heartbeat period taken: below it the heartbeat would cost more CPU than it saves time. */
+export const MIN_HEARTBEAT_MS = 10;
+
+/** --heartbeat: a period of at least MIN_HEARTBEAT_MS, or 0 for none. */
+function parseHeartbeat(text: string | undefined): number {
+  const ms = parseDuration(text ?? `${DEFAULT_HEARTBEAT_MS}ms`, '--heartbeat', 'ms');
+  if (ms !== 0 && ms < MIN_HEARTBEAT_MS) throw new UsageError(`--heartbeat: "${text}" is below ${MIN_HEARTBEAT_MS}ms (0 turns the heartbeat off)`);
+  return ms;
+}
+
 /** Every common flag parsed once, before any file is read: a bad flag is always exit 64. */
 export function parseCheckerFlags(flags: CheckerFlags) {
   return {
     intervalMs: parseDuration(flags.interval, '--interval'),
     timeoutMs: parseDuration(flags.timeout, '--timeout'),
+    heartbeatMs: parseHeartbeat(flags.heartbeat),
     retryUp: count(flags.retryUp, '--retry-up'),
     retryDown: count(flags.retryDown, '--retry-down'),
     lockTtlMs: parseDuration(flags.lockTtl, '--lock-ttl'),
@@ -186,6 +199,7 @@ function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: Re
         logger,
         checker: id,
         timeoutMs: t.timeoutMs ?? f.timeoutMs,
+        heartbeatMs: f.heartbeatMs,
         retryUp: t.retryUp ?? f.retryUp,
         retryDown: t.retryDown ?? f.retryDown,
         lockTtlMs: t.lockTtlMs ?? f.lockTtlMs,

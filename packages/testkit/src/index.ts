@@ -10,5 +10,6 @@ export * from './stack.js';
 export * from './redis.js';
 export * from './galera.js';
 export * from './tls.js';
+export * from './delay-proxy.js';
 export * from './tier.js';
 export { sleep, until } from './sleep.js';

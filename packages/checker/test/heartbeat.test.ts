@@ -1,0 +1,93 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { createFileStore } from '@confd-haproxy/kv';
+import { HeartbeatLoop, TagChecker, runTagChecker, type PassReport, type Target } from '@confd-haproxy/checker';
+import { pingKind, probePing, quiet, sleep, startPingService, within } from './helpers.js';
+
+/** pingKind with a heartbeat (one ping line) that counts who it asked. */
+function beatingKind(targets: Target[]) {
+  const asked: number[] = [];
+  const kind = { ...pingKind({ targets }), heartbeat: (tg: Target, signal: AbortSignal) => (asked.push(tg.port), probePing(tg, signal)) };
+  return { kind, asked };
+}
+
+t.test('a hung active server fails its heartbeat and the entry moves at once; only the active server is asked', async (t) => {
+  const a = await startPingService('ok');
+  const b = await startPingService('ok');
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const store = createFileStore({ file: join(t.testdir({}), 'kv.json') });
+  t.teardown(() => store.close());
+  const { kind, asked } = beatingKind([a, b]);
+  const c = new TagChecker({ tag: 'p1', kind, store, logger: quiet, checker: 'test:1', timeoutMs: 200, heartbeatMs: 50, retryUp: 1, retryDown: 1, lockTtlMs: 5000, noLock: true });
+  const reports: PassReport[] = [];
+  const ac = new AbortController();
+  // A one-minute interval: after the first pass only a heartbeat can move the entry.
+  const running = runTagChecker(c, { intervalMs: 60_000, signal: ac.signal, onPass: (r) => reports.push(r) });
+  t.teardown(async () => {
+    ac.abort();
+    await running;
+  });
+  t.ok((await within(5000, () => asked.length >= 3)) >= 0, 'heartbeats run between passes');
+  t.same([...new Set(asked)], [a.port], 'only the active server is asked');
+  a.mode = 'hang';
+  const ms = await within(3000, () => reports.some((r) => r.wrote && r.entry?.port === b.port));
+  t.ok(ms >= 0 && ms < 2000, `moved after ${ms} ms (heartbeat 50 ms + timeout 200 ms)`);
+  const moved = reports.find((r) => r.wrote)!;
+  t.equal(reports.at(-1)?.trigger, 'heartbeat');
+  t.match(reports.at(-1)?.results, [{ target: { port: a.port }, result: { ok: false, reason: 'no answer within 200 ms' } }, { target: { port: b.port }, result: { ok: true } }], 'the hung one failed by its heartbeat, the other was probed afresh');
+  t.equal(moved.trigger, 'interval', 'the first entry came from the first pass');
+  asked.length = 0;
+  t.ok((await within(3000, () => asked.length >= 2)) >= 0, 'heartbeats go on');
+  t.same([...new Set(asked)], [b.port], 'to the new active server');
+});
+
+t.test('a checker that does not hold the tag, or runs with heartbeatMs 0, sends no heartbeat', async (t) => {
+  const a = await startPingService('ok');
+  t.teardown(() => a.close());
+  const store = createFileStore({ file: join(t.testdir({}), 'kv.json') });
+  t.teardown(() => store.close());
+  const holder = beatingKind([a]);
+  const standby = beatingKind([a]);
+  const off = beatingKind([a]);
+  const make = (kind: ReturnType<typeof beatingKind>['kind'], name: string, heartbeatMs: number, tag = 'p1') =>
+    new TagChecker({ tag, kind, store, logger: quiet, checker: name, timeoutMs: 200, heartbeatMs, retryUp: 1, retryDown: 1, lockTtlMs: 5000 });
+  const ac = new AbortController();
+  const first = make(holder.kind, 'test:1', 20);
+  const passes: PassReport[] = [];
+  const loops = [runTagChecker(first, { intervalMs: 60_000, signal: ac.signal, onPass: (r) => passes.push(r) })];
+  t.ok((await within(5000, () => passes.length === 1 && holder.asked.length >= 3)) >= 0, 'the holder beats');
+  const others = [make(standby.kind, 'test:2', 20), make(off.kind, 'test:3', 0, 'p2')];
+  loops.push(...others.map((c) => runTagChecker(c, { intervalMs: 60_000, signal: ac.signal, onPass: (r) => passes.push(r) })));
+  t.ok((await within(5000, () => passes.length === 3)) >= 0, 'the others passed once');
+  const before = holder.asked.length;
+  t.ok((await within(5000, () => holder.asked.length >= before + 5)) >= 0, 'the holder beat five times more meanwhile');
+  t.equal(standby.asked.length, 0, 'the standby sent none');
+  t.equal(off.asked.length, 0, 'heartbeatMs 0 sent none (it holds its own tag p2)');
+  t.ok(others[1]!.holder, 'p2 is held');
+  t.notOk(others[0]!.holder, 'p1 is not held by the standby');
+  ac.abort();
+  await Promise.all(loops);
+});
+
+t.test('the loop runs one beat at a time and stop() ends it', async (t) => {
+  let running = 0;
+  let most = 0;
+  let beats = 0;
+  const loop = new HeartbeatLoop({
+    periodMs: 10,
+    beat: async () => {
+      beats++;
+      most = Math.max(most, ++running);
+      await sleep(30);
+      running--;
+    },
+  });
+  loop.start();
+  t.ok((await within(3000, () => beats >= 5)) >= 0, 'it beats');
+  loop.stop();
+  await sleep(50);
+  const after = beats;
+  await sleep(100);
+  t.equal(beats, after, 'no beat after stop()');
+  t.equal(most, 1, 'never two at once');
+});
