@@ -271,6 +271,8 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   #noHealthy: boolean | undefined;
   /** The target the stored entry points at after the last decision: the one the heartbeat asks. */
   #active: T | undefined;
+  /** Set while run() loops with a heartbeat. */
+  #heartbeat: HeartbeatLoop<T> | undefined;
 
   constructor(opts: TagCheckerOptions<T, P, C, D>) {
     this.#o = opts;
@@ -479,17 +481,25 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return this.#decide(this.#targets, [{ target, result }], this.#stopped.signal, 'connection-lost');
   }
 
-  /**
-   * One heartbeat to the active server, while this checker holds the tag. A failure counts as a
-   * failed probe of it (retry-down holds) and starts a pass at once; a success counts nothing.
-   */
-  async #heartbeat(): Promise<void> {
-    const target = this.#active;
-    const beat = this.#o.kind.heartbeat;
-    if (!target || !beat || !this.holder || this.#stopped.signal.aborted) return;
-    const result = await withTimeout(this.#o.timeoutMs, this.#inFlight, (s) => beat.call(this.#o.kind, target, s));
-    if (result.ok || this.#stopped.signal.aborted) return;
-    this.#onReport?.(await this.#pass(this.#stopped.signal, { target, result }));
+  /** The heartbeat to the active server, while this checker holds the tag; none without one. */
+  #heartbeatLoop(periodMs: number): HeartbeatLoop<T> | undefined {
+    const kind = this.#o.kind;
+    if (!periodMs || !kind.heartbeat) return undefined;
+    return new HeartbeatLoop<T>({
+      periodMs,
+      timeoutMs: this.#o.timeoutMs,
+      send: (signal) => {
+        const target = this.#active;
+        if (!target || !this.holder || this.#stopped.signal.aborted) return undefined;
+        return { target, answer: kind.heartbeat!(target, signal) };
+      },
+      // A failure counts as a failed probe of it (retry-down holds) and starts a pass at once; a success counts nothing.
+      failed: async (target, result) => {
+        if (this.#stopped.signal.aborted) return;
+        this.#onReport?.(await this.#pass(this.#stopped.signal, { target, result }));
+      },
+      exclusive: (fn) => this.#exclusive(fn),
+    });
   }
 
   #report(trigger: PassReport<T>['trigger'], r: Omit<PassReport<T, D>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger'>): PassReport<T, D> {
@@ -611,6 +621,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     this.#stopped.abort(STOPPED);
     for (const ac of this.#inFlight) ac.abort(STOPPED);
     for (const slot of this.#reprobes.values()) clearTimeout(slot.timer);
+    this.#heartbeat?.stop();
     this.#wake?.();
   }
 
@@ -638,8 +649,8 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     this.#onReport = opts.onPass;
     this.#running = true;
     // Heartbeats run between passes, never beside one: the kinds keep one connection per server.
-    const heartbeat = this.#o.heartbeatMs && this.#o.kind.heartbeat ? new HeartbeatLoop({ periodMs: this.#o.heartbeatMs, beat: () => this.#exclusive(() => this.#heartbeat()) }) : undefined;
-    heartbeat?.start();
+    this.#heartbeat = this.#heartbeatLoop(this.#o.heartbeatMs ?? 0);
+    this.#heartbeat?.start();
     try {
       while (!this.#stopped.signal.aborted) {
         const started = Date.now();
@@ -649,7 +660,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       }
     } finally {
       clearInterval(renew);
-      heartbeat?.stop();
+      this.#heartbeat?.stop();
       this.#running = false;
       this.#onReport = undefined;
       await this.close();

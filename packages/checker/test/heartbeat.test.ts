@@ -1,7 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
-import { HeartbeatLoop, TagChecker, runTagChecker, type PassReport, type Target } from '@confd-haproxy/checker';
+import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, HeartbeatLoop, heartbeatPeriod, TagChecker, runTagChecker, type PassReport, type Target } from '@confd-haproxy/checker';
 import { pingKind, probePing, quiet, sleep, startPingService, within } from './helpers.js';
 
 /** pingKind with a heartbeat (one ping line) that counts who it asked. */
@@ -69,25 +69,49 @@ t.test('a checker that does not hold the tag, or runs with heartbeatMs 0, sends 
   await Promise.all(loops);
 });
 
-t.test('the loop runs one beat at a time and stop() ends it', async (t) => {
+t.test('the loop runs one heartbeat at a time, fails one at its deadline, and stop() ends it', async (t) => {
   let running = 0;
   let most = 0;
   let beats = 0;
-  const loop = new HeartbeatLoop({
+  let answerMs = 30;
+  const failed: { target: string; reason?: string; ms: number }[] = [];
+  const loop = new HeartbeatLoop<string>({
     periodMs: 10,
-    beat: async () => {
+    timeoutMs: 100,
+    send: (signal) => {
       beats++;
       most = Math.max(most, ++running);
-      await sleep(30);
-      running--;
+      const answer = new Promise<{ ok: boolean }>((done) => {
+        const timer = setTimeout(() => done({ ok: true }), answerMs);
+        signal.addEventListener('abort', () => (clearTimeout(timer), done({ ok: false })), { once: true });
+      }).finally(() => running--);
+      return { target: 'a', answer };
     },
+    failed: async (target, outcome) => {
+      failed.push({ target, ...outcome });
+    },
+    exclusive: (fn) => fn(),
   });
   loop.start();
   t.ok((await within(3000, () => beats >= 5)) >= 0, 'it beats');
+  t.same(failed, [], 'answers within the deadline fail nothing');
+  answerMs = 1000;
+  t.ok((await within(3000, () => failed.length >= 1)) >= 0, 'a late answer fails');
+  t.match(failed[0], { target: 'a', reason: 'no answer within 100 ms' });
+  t.ok(failed[0]!.ms >= 100 && failed[0]!.ms < 1000, `at the deadline (${failed[0]!.ms} ms)`);
   loop.stop();
   await sleep(50);
   const after = beats;
   await sleep(100);
-  t.equal(beats, after, 'no beat after stop()');
+  t.equal(beats, after, 'no heartbeat after stop()');
   t.equal(most, 1, 'never two at once');
+});
+
+t.test('many tags in one process beat less often, so the process stays within its budget', async (t) => {
+  t.equal(heartbeatPeriod(DEFAULT_HEARTBEAT_MS, 1, DEFAULT_HEARTBEAT_BUDGET), 100, 'one tag beats at the period asked for');
+  t.equal(heartbeatPeriod(100, 50, 500), 100, '50 tags at 100 ms are 500 a second: within the budget');
+  t.equal(heartbeatPeriod(100, 250, 500), 500, '250 tags: every 500 ms each');
+  t.equal(heartbeatPeriod(100, 2500, 500), 5000, '2,500 tags: every 5 s each');
+  t.equal(heartbeatPeriod(100, 2500, 0), 100, 'budget 0: no limit');
+  t.equal(heartbeatPeriod(0, 3, 500), 0, 'period 0: no heartbeat');
 });

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
-import { DEFAULT_HEARTBEAT_MS, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
+import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, heartbeatPeriod, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, type KVStore } from '@confd-haproxy/kv';
 import type { Server } from 'node:http';
@@ -29,6 +29,7 @@ export interface CheckerFlags {
   interval: string;
   timeout: string;
   heartbeat: string;
+  heartbeatBudget: string;
   retryUp: string;
   retryDown: string;
   once?: boolean;
@@ -69,6 +70,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--interval <duration>', 'time between passes', '1s')
     .option('--timeout <duration>', 'per-probe deadline (connect and query); keep it well under --interval: a hung server stays active for up to interval + timeout', '500ms')
     .option('--heartbeat <duration>', 'between passes, ask the active server a cheap question (memcached version, Redis PING, MySQL ping) this often, with --timeout as its deadline: a hung server is found within heartbeat + timeout; 0 turns it off', `${DEFAULT_HEARTBEAT_MS}ms`)
+    .option('--heartbeat-budget <n>', 'heartbeats a second this process sends at most: with many tags each one beats less often (0: no limit)', String(DEFAULT_HEARTBEAT_BUDGET))
     .option('--retry-up <n>', 'successes before a recovered server is eligible again', '2')
     .option('--retry-down <n>', 'failures before moving away from a server', '1')
     .option('--once', 'one pass (for cron): exit 0 when healthy, 1 with the reason otherwise')
@@ -112,6 +114,11 @@ export function hostPorts(values: string[], flag: string): { host: string; port:
   const all = values.map((v) => parseHostPort(v, flag));
   return all.filter((t, i) => all.findIndex((x) => x.host === t.host && x.port === t.port) === i);
 }
+
+const wholeNumber = (v: string, flag: string) => {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag}: "${v}" is not a whole number`);
+  return Number(v);
+};
 
 const count = (v: string, flag: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag}: "${v}" is not a whole number ≥ 1`);
@@ -158,6 +165,7 @@ export function parseCheckerFlags(flags: CheckerFlags) {
     intervalMs: parseDuration(flags.interval, '--interval'),
     timeoutMs: parseDuration(flags.timeout, '--timeout'),
     heartbeatMs: parseHeartbeat(flags.heartbeat),
+    heartbeatBudget: wholeNumber(flags.heartbeatBudget ?? String(DEFAULT_HEARTBEAT_BUDGET), '--heartbeat-budget'),
     retryUp: count(flags.retryUp, '--retry-up'),
     retryDown: count(flags.retryDown, '--retry-down'),
     lockTtlMs: parseDuration(flags.lockTtl, '--lock-ttl'),
@@ -190,6 +198,8 @@ export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
 /** One checker per tag of the plan, with the flags' defaults where a tag sets nothing. */
 function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: ReturnType<typeof parseCheckerFlags>): TagChecker<Target, unknown, unknown, D>[] {
   const id = `${hostname()}:${process.pid}`;
+  const heartbeatMs = heartbeatPeriod(f.heartbeatMs, p.tags.length, f.heartbeatBudget);
+  if (heartbeatMs > f.heartbeatMs) logger.info(`${p.bin}: ${p.tags.length} tags: each heartbeat every ${heartbeatMs} ms, not ${f.heartbeatMs} ms, to stay within --heartbeat-budget ${f.heartbeatBudget} a second`);
   return p.tags.map(
     (t) =>
       new TagChecker({
@@ -199,7 +209,7 @@ function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: Re
         logger,
         checker: id,
         timeoutMs: t.timeoutMs ?? f.timeoutMs,
-        heartbeatMs: f.heartbeatMs,
+        heartbeatMs,
         retryUp: t.retryUp ?? f.retryUp,
         retryDown: t.retryDown ?? f.retryDown,
         lockTtlMs: t.lockTtlMs ?? f.lockTtlMs,
