@@ -68,7 +68,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", the default) or bare ("haproxy/...")')
     .option('--prefix <prefix>', 'write under <prefix>/haproxy/... (the renderer\'s --prefix), for several environments in one store')
     .option('--interval <duration>', 'time between passes', '1s')
-    .option('--timeout <duration>', 'per-probe deadline (connect and query); keep it well under --interval: a hung server stays active for up to interval + timeout', '500ms')
+    .option('--timeout <duration>', 'deadline of a probe (connect and query) and of a heartbeat; keep it well under --interval, and above the slowest answer a live server gives', '500ms')
     .option('--heartbeat <duration>', 'between passes, ask the active server a cheap question (memcached version, Redis PING, MySQL ping) this often, with --timeout as its deadline: a hung server is found within heartbeat + timeout; 0 turns it off', `${DEFAULT_HEARTBEAT_MS}ms`)
     .option('--heartbeat-budget <n>', 'heartbeats a second this process sends at most: with many tags each one beats less often (0: no limit)', String(DEFAULT_HEARTBEAT_BUDGET))
     .option('--retry-up <n>', 'successes before a recovered server is eligible again', '2')
