@@ -156,38 +156,6 @@ t.test('a hung replica fails within the timeout and does not stall the pass', as
   t.ok(back, 'after SIGCONT a new connection serves it again');
 });
 
-t.test('a stopped active replica misses its heartbeat (COM_PING) and the entry moves long before the next pass', async (t) => {
-  t.teardown(async () => {
-    r1.kill('SIGCONT');
-    await healthyAgain();
-  });
-  const config = tagConfig('db.conf', { slave: { host: '127.0.0.1', port: String(primary.port), user: MONITOR.user, password: MONITOR.password, replicas: both } }, 'slave');
-  const kind = mysqlKind({ config, maxLag: 30, timeoutMs: 300, masterFallback: true });
-  const store = createFileStore({ file: join(t.testdir({}), 'kv.json') });
-  const c = new TagChecker({ tag: 'slave', kind, store, logger: { debug() {}, info() {}, warn() {}, error() {} }, checker: 'test:1', timeoutMs: 300, heartbeatMs: 100, retryUp: 1, retryDown: 1, lockTtlMs: 5000 });
-  const reports: PassReport[] = [];
-  const ac = new AbortController();
-  // Interval 5 s, timeout 300 ms: only the heartbeat (every 100 ms) can find the stop within 2 s.
-  const running = runTagChecker(c, { intervalMs: 5000, signal: ac.signal, onPass: (r) => reports.push(r) });
-  t.teardown(async () => {
-    ac.abort();
-    await running;
-    await store.close();
-  });
-  const moved = (port: number) => reports.some((r) => r.wrote && r.entry?.port === port);
-  for (let i = 0; i < 200 && !moved(r1.port); i++) await sleep(50);
-  t.ok(moved(r1.port), 'the first replica is active');
-  await sleep(300); // a few heartbeats answered
-  const t0 = Date.now();
-  r1.kill('SIGSTOP');
-  for (let i = 0; i < 400 && !moved(r2.port); i++) await sleep(10);
-  const ms = Date.now() - t0;
-  t.ok(moved(r2.port) && ms < 2000, `moved to the second replica after ${ms} ms (heartbeat 100 ms + timeout 300 ms; the next pass was ~5 s away)`);
-  const r = reports.find((x) => x.wrote && x.entry?.port === r2.port);
-  t.equal(r?.trigger, 'heartbeat');
-  t.match(r?.results.find((x) => x.target.port === r1.port)?.result, { ok: false, reason: 'no answer within 300 ms' });
-});
-
 t.test('a recovered replica is eligible only after retry-up successes', async (t) => {
   t.teardown(async () => {
     await admin(r1, 'START SLAVE SQL_THREAD');

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
-import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, HeartbeatLoop, heartbeatPeriod, TagChecker, runTagChecker, type PassReport, type Target } from '@confd-haproxy/checker';
-import { pingKind, probePing, quiet, sleep, startPingService, within } from './helpers.js';
+import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, HeartbeatLoop, heartbeatPeriod, TagChecker, type Target } from '@confd-haproxy/checker';
+import { looping, pingKind, probePing, quiet, sleep, startPingService, within } from './helpers.js';
 
 /** pingKind with a heartbeat (one ping line) that counts who it asked. */
 function beatingKind(targets: Target[]) {
@@ -19,14 +19,8 @@ t.test('a hung active server fails its heartbeat and the entry moves at once; on
   t.teardown(() => store.close());
   const { kind, asked } = beatingKind([a, b]);
   const c = new TagChecker({ tag: 'p1', kind, store, logger: quiet, checker: 'test:1', timeoutMs: 200, heartbeatMs: 50, retryUp: 1, retryDown: 1, lockTtlMs: 5000, noLock: true });
-  const reports: PassReport[] = [];
-  const ac = new AbortController();
   // A one-minute interval: after the first pass only a heartbeat can move the entry.
-  const running = runTagChecker(c, { intervalMs: 60_000, signal: ac.signal, onPass: (r) => reports.push(r) });
-  t.teardown(async () => {
-    ac.abort();
-    await running;
-  });
+  const reports = looping(t, c, 60_000);
   t.ok((await within(5000, () => asked.length >= 3)) >= 0, 'heartbeats run between passes');
   t.same([...new Set(asked)], [a.port], 'only the active server is asked');
   a.mode = 'hang';
@@ -51,22 +45,17 @@ t.test('a checker that does not hold the tag, or runs with heartbeatMs 0, sends 
   const off = beatingKind([a]);
   const make = (kind: ReturnType<typeof beatingKind>['kind'], name: string, heartbeatMs: number, tag = 'p1') =>
     new TagChecker({ tag, kind, store, logger: quiet, checker: name, timeoutMs: 200, heartbeatMs, retryUp: 1, retryDown: 1, lockTtlMs: 5000 });
-  const ac = new AbortController();
-  const first = make(holder.kind, 'test:1', 20);
-  const passes: PassReport[] = [];
-  const loops = [runTagChecker(first, { intervalMs: 60_000, signal: ac.signal, onPass: (r) => passes.push(r) })];
-  t.ok((await within(5000, () => passes.length === 1 && holder.asked.length >= 3)) >= 0, 'the holder beats');
+  const first = looping(t, make(holder.kind, 'test:1', 20), 60_000);
+  t.ok((await within(5000, () => first.length === 1 && holder.asked.length >= 3)) >= 0, 'the holder beats');
   const others = [make(standby.kind, 'test:2', 20), make(off.kind, 'test:3', 0, 'p2')];
-  loops.push(...others.map((c) => runTagChecker(c, { intervalMs: 60_000, signal: ac.signal, onPass: (r) => passes.push(r) })));
-  t.ok((await within(5000, () => passes.length === 3)) >= 0, 'the others passed once');
+  const passes = others.map((c) => looping(t, c, 60_000));
+  t.ok((await within(5000, () => passes.every((p) => p.length === 1))) >= 0, 'the others passed once');
   const before = holder.asked.length;
   t.ok((await within(5000, () => holder.asked.length >= before + 5)) >= 0, 'the holder beat five times more meanwhile');
   t.equal(standby.asked.length, 0, 'the standby sent none');
   t.equal(off.asked.length, 0, 'heartbeatMs 0 sent none (it holds its own tag p2)');
   t.ok(others[1]!.holder, 'p2 is held');
   t.notOk(others[0]!.holder, 'p1 is not held by the standby');
-  ac.abort();
-  await Promise.all(loops);
 });
 
 t.test('the loop runs one heartbeat at a time, fails one at its deadline, and stop() ends it', async (t) => {

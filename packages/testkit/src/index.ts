@@ -11,5 +11,6 @@ export * from './redis.js';
 export * from './galera.js';
 export * from './tls.js';
 export * from './delay-proxy.js';
+export * from './background.js';
 export * from './tier.js';
 export { sleep, until } from './sleep.js';
