@@ -3,7 +3,9 @@
 // the deadline never makes the entry move.
 import t from 'tap';
 import type { Test } from 'tap';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
 import { TagChecker, runTagChecker, type CheckerKind, type PassReport, type Target } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
@@ -11,6 +13,7 @@ import { redisKind } from '@confd-haproxy/check-redis';
 import { mysqlKind, tagConfig } from '@confd-haproxy/check-mysql';
 import { MONITOR, runUntilTeardown, startDelayProxy, startMemcached, startRedis, startRedisSet, startReplicationSet, until } from '@confd-haproxy/testkit';
 
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const address = (h: Target): Target => ({ host: h.host, port: h.port });
 
@@ -75,6 +78,29 @@ t.test('memcached: a stopped active server misses its heartbeat (version) and th
   t.teardown(() => Promise.all(mems.map((m) => m.stop())));
   const l = loop(t, memcachedKind({ tag: 't', servers: mems.map(address) }), STOP_BUDGET);
   await stopIsFoundByTheHeartbeat(t, l, mems[0]!, mems[1]!, () => mems[0]!.kill('SIGSTOP'));
+});
+
+t.test('checkmemcached, the bin at its defaults but --interval 5s: a stopped active server is found by the heartbeat', async (t) => {
+  const mems = [await startMemcached(), await startMemcached()];
+  t.teardown(() => Promise.all(mems.map((m) => m.stop())));
+  const dir = t.testdir({});
+  const file = join(dir, 'kv.json');
+  const args = ['--server', mems.map((m) => `127.0.0.1:${m.port}`).join(','), '--tag', 'mem', '--backend', 'file', '--file', file, '--interval', '5s', '--timeout', '300ms', '--lock-dir', dir];
+  const child = spawn(process.execPath, [join(root, 'packages/cli/dist/checkmemcached.js'), ...args], { stdio: 'ignore' });
+  const exited = new Promise((done) => child.once('exit', done));
+  const store = createFileStore({ file });
+  t.teardown(async () => {
+    child.kill('SIGTERM');
+    await exited;
+    await store.close();
+  });
+  const active = async () => (JSON.parse((await store.get('haproxy/memcached/mem'))?.value ?? '{}') as { port?: number }).port;
+  t.ok(await until(async () => (await active()) === mems[0]!.port, 20_000, 20), 'the first memcached is active');
+  const t0 = Date.now();
+  mems[0]!.kill('SIGSTOP');
+  t.ok(await until(async () => (await active()) === mems[1]!.port, 4000, 10), 'the entry moved');
+  const ms = Date.now() - t0;
+  t.ok(ms < 2000, `moved after ${ms} ms (heartbeat 100 ms + timeout 300 ms; the next pass was up to 5 s away)`);
 });
 
 t.test('memcached: a server answering 300 ms late under a 500 ms deadline never flaps, and one later than it moves', async (t) => {

@@ -496,7 +496,9 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       // A failure counts as a failed probe of it (retry-down holds) and starts a pass at once; a success counts nothing.
       failed: async (target, result) => {
         if (this.#stopped.signal.aborted) return;
-        this.#onReport?.(await this.#pass(this.#stopped.signal, { target, result }));
+        // Not inside onReport?.(…): without an onPass the pass would never run.
+        const report = await this.#pass(this.#stopped.signal, { target, result });
+        this.#onReport?.(report);
       },
       exclusive: (fn) => this.#exclusive(fn),
     });
