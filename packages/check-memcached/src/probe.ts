@@ -106,16 +106,22 @@ export class MemcachedProbe {
     }
   }
 
-  /** The kept socket, or a new one once connected; rejects at the signal. */
+  /** The kept socket, or a new one once connected; rejects at the signal (and leaves no listener on it: the heartbeat reuses its signal). */
   async #socketFor(signal: AbortSignal): Promise<Socket> {
     if (this.#live) return this.#live;
-    return Promise.race([
-      this.#connect(),
-      new Promise<never>((_, fail) => {
-        if (signal.aborted) fail(new Error('timed out'));
-        signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
-      }),
-    ]);
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        this.#connect(),
+        new Promise<never>((_, fail) => {
+          onAbort = () => fail(new Error('timed out'));
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Send request on the kept socket; answer(buffer so far) says when the reply is whole and what it means. */

@@ -57,6 +57,7 @@ export interface HeartbeatLoopOptions<T> {
 // One reason for every abort: abort() without one builds a DOMException with a stack each time.
 const DEADLINE = new Error('heartbeat deadline');
 const STOPPED = new Error('heartbeat stopped');
+const FAILED = new Error('heartbeat failed');
 
 /** Calls send every periodMs, one heartbeat at a time, until stop(). */
 export class HeartbeatLoop<T> {
@@ -97,7 +98,10 @@ export class HeartbeatLoop<T> {
     const sent = this.#o.send(this.#ac.signal);
     if (!sent) return;
     const outcome = await this.#within(sent.answer);
-    if (outcome.ok || this.#stopped) return;
+    if (outcome.ok) return;
+    // A failed heartbeat may leave listeners on the signal (a connect that was refused): a fresh one for the next.
+    this.#renew(FAILED);
+    if (this.#stopped) return;
     await this.#o.failed(sent.target, { ...outcome, ms: Date.now() - started });
   };
 
@@ -106,8 +110,7 @@ export class HeartbeatLoop<T> {
     const { timeoutMs } = this.#o;
     return new Promise<HeartbeatOutcome>((done) => {
       const timer = setTimeout(() => {
-        this.#ac.abort(DEADLINE);
-        this.#ac = new AbortController();
+        this.#renew(DEADLINE);
         done({ ok: false, reason: `no answer within ${timeoutMs} ms` });
       }, timeoutMs);
       answer.then(
@@ -121,6 +124,12 @@ export class HeartbeatLoop<T> {
         },
       );
     });
+  }
+
+  /** Abort the current signal (once) and take a new one. */
+  #renew(reason: Error): void {
+    if (!this.#ac.signal.aborted) this.#ac.abort(reason);
+    this.#ac = new AbortController();
   }
 
   /** No heartbeat after this; the one in flight is aborted. */

@@ -104,3 +104,29 @@ t.test('many tags in one process beat less often, so the process stays within it
   t.equal(heartbeatPeriod(100, 2500, 0), 100, 'budget 0: no limit');
   t.equal(heartbeatPeriod(0, 3, 500), 0, 'period 0: no heartbeat');
 });
+
+t.test('a failed heartbeat hands the next one a fresh signal; answered ones share one', async (t) => {
+  const signals: AbortSignal[] = [];
+  let answer = { ok: true };
+  const loop = new HeartbeatLoop<string>({
+    periodMs: 10,
+    timeoutMs: 100,
+    send: (signal) => (signals.push(signal), { target: 'a', answer: Promise.resolve(answer) }),
+    failed: async () => {},
+    exclusive: (fn) => fn(),
+  });
+  loop.start();
+  t.teardown(() => loop.stop());
+  t.ok((await within(3000, () => signals.length >= 3)) >= 0, 'it beats');
+  t.equal(new Set(signals).size, 1, 'answered heartbeats reuse one signal');
+  answer = { ok: false };
+  const failedAt = signals.length;
+  t.ok((await within(3000, () => signals.length >= failedAt + 2)) >= 0, 'it beats on after failures');
+  t.ok(signals[failedAt - 1]!.aborted || signals[failedAt]!.aborted, 'the failed one was let go of');
+  t.not(signals.at(-1), signals[0], 'later heartbeats got a fresh signal');
+  answer = { ok: true };
+  const answeredAt = signals.length;
+  t.ok((await within(3000, () => signals.length >= answeredAt + 3)) >= 0, 'answered again');
+  t.notOk(signals.at(-1)!.aborted, 'on a signal that is not aborted');
+  t.equal(signals.at(-1), signals.at(-2), 'shared again while they answer');
+});
