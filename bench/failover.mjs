@@ -3,7 +3,10 @@
 // connection through HAProxy answered by the healthy one. Ours (checker at 500 ms, timeout 300 ms,
 // retry-down 1 → store → renderer → HAProxy's runtime API) against HAProxy alone given the same
 // probe budget (`inter 500ms fall 1`, `timeout check 300ms`, backup server, on-marked-down
-// shutdown-sessions) and against HAProxy's defaults (`inter 2s fall 3`), all in the same run.
+// shutdown-sessions) and against HAProxy's defaults (`inter 2s fall 3`), all in the same run. Ours
+// runs with the heartbeat at its default period (BENCH_HEARTBEAT, ms), and for SIGSTOP once more
+// without one, so the heartbeat's share is measured in the same run.
+import { DEFAULT_HEARTBEAT_MS } from '@confd-haproxy/checker';
 import { startMemcached } from '@confd-haproxy/testkit';
 import { pct, sleep, table } from './lib.mjs';
 import { HAPROXY_CHECKS, haproxyOnly, system, whoAnswers } from './system.mjs';
@@ -12,8 +15,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 // BENCH_DEFAULTS=1: the checker and renderer at the bins' defaults (interval 1s, timeout 500ms, --wait 200ms:2s).
 const DEFAULTS = process.env.BENCH_DEFAULTS === '1';
 const BUDGET = DEFAULTS ? { intervalMs: 1000, timeoutMs: 500 } : { intervalMs: 500, timeoutMs: 300 };
-const ours = (a, b) => system(a, b, { ...BUDGET, wait: { minMs: 200, maxMs: 2000 } });
-const oursName = `confd-haproxy (checker ${BUDGET.intervalMs} ms, timeout ${BUDGET.timeoutMs} ms, retry-down 1${DEFAULTS ? ', the defaults' : ''})`;
+const HEARTBEAT = Number(process.env.BENCH_HEARTBEAT ?? DEFAULT_HEARTBEAT_MS);
+const ours = (heartbeatMs) => (a, b) => system(a, b, { ...BUDGET, heartbeatMs, wait: { minMs: 200, maxMs: 2000 } });
+const oursName = (heartbeatMs) => `confd-haproxy (checker ${BUDGET.intervalMs} ms, timeout ${BUDGET.timeoutMs} ms, retry-down 1, ${heartbeatMs ? `heartbeat ${heartbeatMs} ms` : 'no heartbeat'}${DEFAULTS ? ', the defaults' : ''})`;
 
 async function once(make, sig) {
   const a = await startMemcached();
@@ -48,14 +52,15 @@ async function once(make, sig) {
 }
 
 const SYSTEMS = [
-  ['ours', oursName, ours],
+  ['ours', oursName(HEARTBEAT), ours(HEARTBEAT)],
+  ...(HEARTBEAT ? [['ours-off', oursName(0), ours(0), ['SIGSTOP']]] : []),
   ['same', `HAProxy alone, same budget (inter ${BUDGET.intervalMs}ms fall 1, timeout check ${BUDGET.timeoutMs}ms)`, (a, b) => haproxyOnly(a, b, HAPROXY_CHECKS.sameBudget(BUDGET))],
   ['defaults', 'HAProxy alone, defaults (inter 2s fall 3)', (a, b) => haproxyOnly(a, b, HAPROXY_CHECKS.defaults)],
 ];
 const rows = [];
 const p = {};
-for (const [id, name, make] of SYSTEMS) {
-  for (const sig of ['SIGKILL', 'SIGSTOP']) {
+for (const [id, name, make, sigs = ['SIGKILL', 'SIGSTOP']] of SYSTEMS) {
+  for (const sig of sigs) {
     const ts = [];
     for (let i = 0; i < RUNS; i++) ts.push(await once(make, sig));
     const ok = ts.filter(Number.isFinite);
@@ -68,7 +73,11 @@ const ratio = (sig, q) => (p[`ours ${sig}`][q] / p[`same ${sig}`][q]).toFixed(2)
 for (const sig of ['SIGKILL', 'SIGSTOP']) console.log(`${sig}: confd-haproxy / HAProxy same budget: p50 ${ratio(sig, 'p50')}×, p99 ${ratio(sig, 'p99')}×`);
 const killOk = p['ours SIGKILL'].p99 <= 300 && p['ours SIGKILL'].p99 < p['same SIGKILL'].p50;
 const stopOk = p['ours SIGSTOP'].p99 <= p['same SIGSTOP'].p99;
+// With the heartbeat, a hung server is found within heartbeat + timeout rather than interval + timeout.
+const stopRatio = p['ours SIGSTOP'].p99 / p['same SIGSTOP'].p99;
+const beatOk = stopRatio <= 0.6;
 console.log(
   `failover${DEFAULTS ? ' (defaults)' : ''}: SIGKILL p99 ${p['ours SIGKILL'].p99} ms (goal ≤ 300 ms and below HAProxy same-budget p50 ${p['same SIGKILL'].p50} ms: ${killOk ? 'met' : 'NOT met'}); ` +
-    `SIGSTOP p99 ${p['ours SIGSTOP'].p99} ms (goal ≤ HAProxy same-budget p99 ${p['same SIGSTOP'].p99} ms: ${stopOk ? 'met' : 'NOT met'})`,
+    `SIGSTOP p99 ${p['ours SIGSTOP'].p99} ms (goal ≤ HAProxy same-budget p99 ${p['same SIGSTOP'].p99} ms: ${stopOk ? 'met' : 'NOT met'}; ` +
+    `with the heartbeat goal ≤ 0.6× it: ${stopRatio.toFixed(2)}×, ${beatOk ? 'met' : 'NOT met'}${p['ours-off SIGSTOP'] ? `; without the heartbeat ${p['ours-off SIGSTOP'].p99} ms` : ''})`,
 );

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { TagChecker, runTagCheckers } from '@confd-haproxy/checker';
+import { DEFAULT_HEARTBEAT_BUDGET, TagChecker, heartbeatPeriod, runTagCheckers } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { createFileStore } from '@confd-haproxy/kv';
 
@@ -13,10 +13,12 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const store = createFileStore({ file });
 const ac = new AbortController();
 const checkers = [];
+// As the bins do: BENCH_HEARTBEAT_MS per tag, spread so the process stays within BENCH_HEARTBEAT_BUDGET a second (0: no limit).
+const heartbeatMs = heartbeatPeriod(Number(process.env.BENCH_HEARTBEAT_MS ?? 0), ports.length / 2, Number(process.env.BENCH_HEARTBEAT_BUDGET ?? DEFAULT_HEARTBEAT_BUDGET));
 for (let i = 0; i < ports.length; i += 2) {
   const tag = `mem${i / 2}`;
   const kind = memcachedKind({ tag, servers: [{ host: '127.0.0.1', port: ports[i] }, { host: '127.0.0.1', port: ports[i + 1] }], proxyport: 20000 + (i / 2) % 40000 });
-  checkers.push(new TagChecker({ tag, kind, store, logger: quiet, checker: 'bench:1', timeoutMs: 500, retryUp: 2, retryDown: 1, lockTtlMs: 15_000, noLock: true }));
+  checkers.push(new TagChecker({ tag, kind, store, logger: quiet, checker: 'bench:1', timeoutMs: 500, heartbeatMs, retryUp: 2, retryDown: 1, lockTtlMs: 15_000, noLock: true }));
 }
 let writes = 0;
 const profiler = process.env.BENCH_PROF ? new Session() : undefined;

@@ -3,13 +3,16 @@
 // process at a 1 s interval, for each size in BENCH_TARGETS (default 500 and 5,000). Prints that
 // process's CPU share of one core, CPU per probe and RSS, beside the original's one Perl process
 // per tag (~24 MB RSS each). Then a watching renderer with nothing to do, on the file store and on
-// Consul (the project's double): its idle CPU and RSS.
+// Consul (the project's double): its idle CPU and RSS. Each size runs once per heartbeat setting in
+// BENCH_HEARTBEATS (period in ms, optionally :budget a second, 0 = no limit; default "0,100": without
+// one, then at the bins' defaults), so the heartbeat's cost is a difference measured in the same run.
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, heartbeatPeriod } from '@confd-haproxy/checker';
 import { createConsulStore, createFileStore } from '@confd-haproxy/kv';
 import { startConsulDouble } from '@confd-haproxy/testkit';
 import { sleep, table } from './lib.mjs';
@@ -17,11 +20,22 @@ import { sleep, table } from './lib.mjs';
 const SIZES = (process.env.BENCH_TARGETS ?? '500,5000').split(',').map(Number);
 // The same first size once more with a smaller young generation (NODE_OPTIONS for a checker): RSS against CPU.
 const SEMI_SPACE_MB = Number(process.env.BENCH_SEMI_SPACE_MB ?? 2);
-const RUNS = [{ targets: SIZES[0], flags: [] }, ...(SEMI_SPACE_MB > 0 ? [{ targets: SIZES[0], flags: [`--max-semi-space-size=${SEMI_SPACE_MB}`] }] : []), ...SIZES.slice(1).map((targets) => ({ targets, flags: [] }))];
+const HEARTBEATS = (process.env.BENCH_HEARTBEATS ?? `0,${DEFAULT_HEARTBEAT_MS}`).split(',').map((x) => {
+  const [ms, budget] = x.split(':').map(Number);
+  return { heartbeatMs: ms, budget: budget ?? DEFAULT_HEARTBEAT_BUDGET };
+});
+const SHAPES = [{ targets: SIZES[0], flags: [] }, ...(SEMI_SPACE_MB > 0 ? [{ targets: SIZES[0], flags: [`--max-semi-space-size=${SEMI_SPACE_MB}`] }] : []), ...SIZES.slice(1).map((targets) => ({ targets, flags: [] }))];
+const RUNS = SHAPES.flatMap((shape) => HEARTBEATS.map((hb) => ({ ...shape, ...hb })));
+/** "100 ms (budget 500/s: every 500 ms)", "off". */
+const heartbeatLabel = (r) => {
+  if (!r.heartbeatMs) return 'off';
+  const every = heartbeatPeriod(r.heartbeatMs, r.targets / 2, r.budget);
+  return `${r.heartbeatMs} ms, ${r.budget ? `budget ${r.budget}/s` : 'no budget'}${every !== r.heartbeatMs ? `: every ${every} ms` : ''}`;
+};
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const SETTLE_MS = 180_000;
 
-/** Minimal memcached text protocol: set → STORED, get → VALUE/END, delete noreply → nothing. */
+/** Minimal memcached text protocol: set → STORED, get → VALUE/END, delete noreply → nothing, version → VERSION. */
 async function listeners(n) {
   const store = new Map();
   const servers = [];
@@ -47,6 +61,7 @@ async function listeners(n) {
               const v = store.get(key);
               s.write(v === undefined ? 'END\r\n' : `VALUE ${key} 0 ${v.length}\r\n${v}\r\nEND\r\n`);
             } else if (cmd === 'delete') store.delete(key);
+            else if (cmd === 'version') s.write('VERSION 1.6.21\r\n');
           }
         }
       });
@@ -90,11 +105,11 @@ async function stopChild(child) {
   return last;
 }
 
-async function measure({ targets, flags }) {
+async function measure({ targets, flags, heartbeatMs, budget }) {
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-'));
   const servers = await listeners(targets);
   const ports = servers.map((s) => s.address().port);
-  const child = fork(fileURLToPath(new URL('./scale-child.mjs', import.meta.url)), [join(dir, 'kv.json'), ports.join(',')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: flags });
+  const child = fork(fileURLToPath(new URL('./scale-child.mjs', import.meta.url)), [join(dir, 'kv.json'), ports.join(',')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: flags, env: { ...process.env, BENCH_HEARTBEAT_MS: String(heartbeatMs), BENCH_HEARTBEAT_BUDGET: String(budget) } });
   const said = (what, ms) => new Promise((done) => {
     const t = setTimeout(() => done(false), ms);
     child.on('message', (m) => {
@@ -113,7 +128,7 @@ async function measure({ targets, flags }) {
     const { seconds, cpuSeconds, sysShare, peak } = await measureWindow(child.pid);
     const { writes, memory } = await stopChild(child);
     const probes = targets * seconds;
-    return { targets, flags, cpu: (cpuSeconds / seconds) * 100, perProbeMs: (cpuSeconds * 1000) / probes, sysShare, peak, writes, memory };
+    return { targets, flags, heartbeatMs, budget, cpu: (cpuSeconds / seconds) * 100, perProbeMs: (cpuSeconds * 1000) / probes, sysShare, peak, writes, memory };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     for (const s of servers) s.close();
@@ -156,16 +171,17 @@ for (const run of RUNS) results.push(await measure(run));
 const idles = [];
 for (const backend of (process.env.BENCH_IDLE ?? 'file,consul').split(',').filter(Boolean)) idles.push(await idle(backend));
 table(
-  ['targets (tags × 2) in one process', 'node flags', 'CPU, share of one core (of it in the kernel)', 'CPU per probe', 'peak RSS', 'entries written while measured', 'the original: one Perl process per tag'],
-  results.map((r) => [String(r.targets), r.flags.join(' ') || 'none', `${r.cpu.toFixed(1)} % (${(r.sysShare * 100).toFixed(0)} %)`, `${r.perProbeMs.toFixed(3)} ms`, `${r.peak.toFixed(0)} MB`, String(r.writes), `${r.targets / 2} × ~24 MB ≈ ${((r.targets / 2) * 24 / 1024).toFixed(1)} GB`]),
+  ['targets (tags × 2) in one process', 'heartbeat', 'node flags', 'CPU, share of one core (of it in the kernel)', 'CPU per probe', 'peak RSS', 'entries written while measured', 'the original: one Perl process per tag'],
+  results.map((r) => [String(r.targets), heartbeatLabel(r), r.flags.join(' ') || 'none', `${r.cpu.toFixed(1)} % (${(r.sysShare * 100).toFixed(0)} %)`, `${r.perProbeMs.toFixed(3)} ms`, `${r.peak.toFixed(0)} MB`, String(r.writes), `${r.targets / 2} × ~24 MB ≈ ${((r.targets / 2) * 24 / 1024).toFixed(1)} GB`]),
 );
 const mb = (n) => `${(n / 1048576).toFixed(0)} MB`;
 for (const r of results) {
-  if (r.memory) console.log(`${r.targets} targets${r.flags.length ? ` (${r.flags.join(' ')})` : ''}, at the end: RSS ${mb(r.memory.rss)} = V8 heap ${mb(r.memory.heapTotal)} (${mb(r.memory.heapUsed)} used) + buffers ${mb(r.memory.external)} + code, stacks and the rest ${mb(r.memory.rss - r.memory.heapTotal - r.memory.external)}`);
+  if (r.memory) console.log(`${r.targets} targets${r.flags.length ? ` (${r.flags.join(' ')})` : ''}, heartbeat ${heartbeatLabel(r)}, at the end: RSS ${mb(r.memory.rss)} = V8 heap ${mb(r.memory.heapTotal)} (${mb(r.memory.heapUsed)} used) + buffers ${mb(r.memory.external)} + code, stacks and the rest ${mb(r.memory.rss - r.memory.heapTotal - r.memory.external)}`);
 }
 for (const b of results.filter((r) => r.targets !== results[0].targets && r.flags.length === 0)) {
-  const a = results[0];
-  console.log(`growth ${a.targets} → ${b.targets} targets (${(b.targets / a.targets).toFixed(0)}×): CPU ${(b.cpu / a.cpu).toFixed(1)}×, RSS ${(b.peak / a.peak).toFixed(2)}× (+${(b.peak - a.peak).toFixed(0)} MB, ${(((b.peak - a.peak) * 1024) / (b.targets - a.targets)).toFixed(1)} KB per target)`);
+  const a = results.find((r) => r.targets === results[0].targets && r.flags.length === 0 && r.heartbeatMs === b.heartbeatMs && r.budget === b.budget);
+  if (!a) continue;
+  console.log(`growth ${a.targets} → ${b.targets} targets, heartbeat ${heartbeatLabel(b)} (${(b.targets / a.targets).toFixed(0)}×): CPU ${(b.cpu / a.cpu).toFixed(1)}×, RSS ${(b.peak / a.peak).toFixed(2)}× (+${(b.peak - a.peak).toFixed(0)} MB, ${(((b.peak - a.peak) * 1024) / (b.targets - a.targets)).toFixed(1)} KB per target)`);
 }
 if (idles.length) {
   table(
@@ -174,5 +190,12 @@ if (idles.length) {
   );
   console.log(`idle: a watching renderer at ${idles.map((r) => `${r.cpu.toFixed(2)} % / ${r.peak.toFixed(0)} MB on ${r.backend}`).join(', ')} (goal ~0.2 % of one core)`);
 }
-const first = results[0];
-console.log(`scale: ${first.targets} targets at 1 s: ${first.cpu.toFixed(1)} % of one core (goal ≤ 5 %), ${first.perProbeMs.toFixed(3)} ms CPU per probe (goal ≤ 0.1 ms), ${first.peak.toFixed(0)} MB RSS (goal ≤ 100 MB)`);
+// The heartbeat's cost: each run against the run of the same shape without one.
+for (const r of results.filter((x) => x.heartbeatMs)) {
+  const base = results.find((x) => x.targets === r.targets && x.flags.join() === r.flags.join() && !x.heartbeatMs);
+  const perSecond = ((r.targets / 2) * 1000) / heartbeatPeriod(r.heartbeatMs, r.targets / 2, r.budget);
+  if (base) console.log(`heartbeat ${heartbeatLabel(r)} at ${r.targets} targets${r.flags.length ? ` (${r.flags.join(' ')})` : ''}: CPU ${base.cpu.toFixed(1)} → ${r.cpu.toFixed(1)} % (+${(r.cpu - base.cpu).toFixed(1)} points, ${(r.cpu / base.cpu).toFixed(2)}×), peak RSS ${base.peak.toFixed(0)} → ${r.peak.toFixed(0)} MB; ${perSecond.toFixed(0)} heartbeats/s at most, ${(((r.cpu - base.cpu) / 100) * 1e6 / perSecond).toFixed(0)} µs CPU each`);
+}
+// The goal is read at the shipped default heartbeat, Node's default flags, the first size.
+const first = results.find((r) => r.flags.length === 0 && r.heartbeatMs === DEFAULT_HEARTBEAT_MS && r.budget === DEFAULT_HEARTBEAT_BUDGET) ?? results[0];
+console.log(`scale: ${first.targets} targets at 1 s, heartbeat ${heartbeatLabel(first)}: ${first.cpu.toFixed(1)} % of one core (goal ≤ 5 %), ${first.perProbeMs.toFixed(3)} ms CPU per probe (goal ≤ 0.1 ms), ${first.peak.toFixed(0)} MB RSS (goal ≤ 100 MB)`);

@@ -1,6 +1,6 @@
 // bench helpers for the whole system: HAProxy + the renderer + a checker, as the e2e test runs them.
 import { join } from 'node:path';
-import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
+import { DEFAULT_HEARTBEAT_MS, TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runWatch } from '@confd-haproxy/renderer';
@@ -27,10 +27,10 @@ export async function haproxyOnly(a, b, checks = HAPROXY_CHECKS.defaults) {
 }
 
 /**
- * The system: checker (interval) → file store → renderer (watch, the shipped quiet period) → HAProxy,
+ * The system: checker (interval, heartbeat) → file store → renderer (watch, the shipped quiet period) → HAProxy,
  * through the runtime API when only servers move (else a checked reload through haproxy-reload).
  */
-export async function system(a, b, { intervalMs = 500, timeoutMs = 300, wait = { minMs: 200, maxMs: 2000 } } = {}) {
+export async function system(a, b, { intervalMs = 500, timeoutMs = 300, heartbeatMs = DEFAULT_HEARTBEAT_MS, wait = { minMs: 200, maxMs: 2000 } } = {}) {
   const stack = await startRenderedHAProxy({ keys: ['/haproxy/memcached'], runtimeApi: true });
   const dir = stack.dir;
   const port = await freePort();
@@ -39,7 +39,7 @@ export async function system(a, b, { intervalMs = 500, timeoutMs = 300, wait = {
   const s1 = createFileStore({ file, pollMs: 200 });
   const s2 = createFileStore({ file, pollMs: 200 });
   const kind = memcachedKind({ tag: 'mem', servers: [a, b].map((m) => ({ host: m.host, port: m.port })), proxyport: port });
-  const checker = new TagChecker({ tag: 'mem', kind, store: s1, logger: quiet, checker: 'bench:1', timeoutMs, retryUp: 2, retryDown: 1, lockTtlMs: 10_000, noLock: true });
+  const checker = new TagChecker({ tag: 'mem', kind, store: s1, logger: quiet, checker: 'bench:1', timeoutMs, heartbeatMs, retryUp: 2, retryDown: 1, lockTtlMs: 10_000, noLock: true });
   const loops = [
     runTagChecker(checker, { intervalMs, signal: ac.signal }),
     runWatch({ store: s2, confdir: dir, logger: quiet, signal: ac.signal, env: stack.env, wait }),

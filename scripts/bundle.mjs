@@ -12,6 +12,7 @@
 //   node_modules/etcd3     etcd3 and gRPC bundled into one file, shipped as a bundled dependency:
 //                          the kv package loads it with require('etcd3') on first use, and etcd3
 //                          reads its .proto files from beside its own lib/
+//   node_modules/cockatiel the same for the fault policies kv gives etcd3 (require('cockatiel'))
 //   share/                 the resource, templates and units (scripts/share.mjs)
 // and THIRD-PARTY-NOTICES.md holds the license of every library bundled in.
 import { execFileSync } from 'node:child_process';
@@ -31,13 +32,13 @@ const ESM_REQUIRE = "import { createRequire as __confdCreateRequire } from 'node
 /** The published manifest: the workspace's, less what only the workspace needs (its dependencies are inside the bundle). */
 function manifest() {
   const m = JSON.parse(readFileSync(join(cli, 'package.json'), 'utf8'));
-  const etcd3 = JSON.parse(readFileSync(requireFromKv.resolve('etcd3/package.json'), 'utf8'));
+  const version = (name) => JSON.parse(readFileSync(requireFromKv.resolve(`${name}/package.json`), 'utf8')).version;
   for (const key of ['main', 'types', 'exports', 'scripts', 'dependencies', 'devDependencies']) delete m[key];
   return {
     ...m,
     files: ['bin', 'lib', 'share', 'README.md', 'LICENSE', 'THIRD-PARTY-NOTICES.md'],
-    dependencies: { etcd3: etcd3.version },
-    bundleDependencies: ['etcd3'],
+    dependencies: Object.fromEntries(BUNDLED_DEPENDENCIES.map(({ name }) => [name, version(name)])),
+    bundleDependencies: BUNDLED_DEPENDENCIES.map(({ name }) => name),
   };
 }
 
@@ -96,15 +97,24 @@ async function bundleRenderWorker(out) {
   return result.metafile;
 }
 
-/** etcd3 with gRPC and protobuf in one CommonJS file, its .proto files beside it where it looks for them. */
-async function bundleEtcd3(out) {
-  const pkg = dirname(requireFromKv.resolve('etcd3/package.json'));
+/**
+ * The libraries kv loads by name at run time (require, not import: esbuild cannot follow it), each
+ * shipped as a bundled dependency in node_modules/<name>, with the files it reads beside its code.
+ */
+const BUNDLED_DEPENDENCIES = [
+  { name: 'etcd3', files: ['proto'] },
+  { name: 'cockatiel', files: [] },
+];
+
+/** One library (with its own dependencies: etcd3's gRPC and protobuf) in one CommonJS file, the files it reads beside it where it looks for them. */
+async function bundleDependency(out, { name, files }) {
+  const pkg = dirname(requireFromKv.resolve(`${name}/package.json`));
   const meta = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
-  const dest = join(out, 'node_modules/etcd3');
+  const dest = join(out, 'node_modules', name);
   const result = await build({
     absWorkingDir: root,
     metafile: true,
-    entryPoints: [requireFromKv.resolve('etcd3')],
+    entryPoints: [requireFromKv.resolve(name)],
     outfile: join(dest, 'lib/index.cjs'),
     bundle: true,
     format: 'cjs',
@@ -113,9 +123,10 @@ async function bundleEtcd3(out) {
     legalComments: 'inline',
     logLevel: 'warning',
   });
-  cpSync(join(pkg, 'proto'), join(dest, 'proto'), { recursive: true });
-  cpSync(join(pkg, 'LICENSE'), join(dest, 'LICENSE'));
-  const bundled = { name: meta.name, version: meta.version, description: `${meta.description ?? 'etcd3'} (bundled with its dependencies)`, license: meta.license, main: 'lib/index.cjs' };
+  for (const f of files) cpSync(join(pkg, f), join(dest, f), { recursive: true });
+  const license = readdirSync(pkg).find((f) => /^licen[sc]e/i.test(f));
+  if (license) cpSync(join(pkg, license), join(dest, license));
+  const bundled = { name: meta.name, version: meta.version, description: `${meta.description ?? name} (bundled with its dependencies)`, license: meta.license, main: 'lib/index.cjs' };
   writeFileSync(join(dest, 'package.json'), `${JSON.stringify(bundled, null, 2)}\n`);
   return result.metafile;
 }
@@ -137,7 +148,7 @@ function thirdPartyNotices(metafiles) {
     const text = file ? readFileSync(join(root, dir, file), 'utf8').trim() : `(no license file in the package; package.json says ${pkg.license ?? 'nothing'})`;
     return `## ${pkg.name} ${pkg.version} (${pkg.license ?? 'unknown'})\n\n\`\`\`\n${text}\n\`\`\`\n`;
   });
-  return `# Third-party notices\n\nThe code in lib/ and node_modules/etcd3 bundles these libraries.\n\n${sections.join('\n')}`;
+  return `# Third-party notices\n\nThe code in lib/ and ${BUNDLED_DEPENDENCIES.map(({ name }) => `node_modules/${name}`).join(' and ')} bundles these libraries.\n\n${sections.join('\n')}`;
 }
 
 /** Lay out the published package in out (emptied first); returns esbuild's metafile of the commands. */
@@ -149,8 +160,9 @@ export async function bundle(out) {
   const m = manifest();
   const metafile = await bundleCommands(out, Object.values(m.bin).map((path) => basename(path, '.js')));
   const worker = await bundleRenderWorker(out);
-  const etcd3 = await bundleEtcd3(out);
-  writeFileSync(join(out, 'THIRD-PARTY-NOTICES.md'), thirdPartyNotices([metafile, worker, etcd3]));
+  const dependencies = [];
+  for (const d of BUNDLED_DEPENDENCIES) dependencies.push(await bundleDependency(out, d));
+  writeFileSync(join(out, 'THIRD-PARTY-NOTICES.md'), thirdPartyNotices([metafile, worker, ...dependencies]));
   cpSync(join(cli, 'share'), join(out, 'share'), { recursive: true });
   for (const f of ['README.md', 'LICENSE']) cpSync(join(cli, f), join(out, f));
   writeFileSync(join(out, 'package.json'), `${JSON.stringify(m, null, 2)}\n`);

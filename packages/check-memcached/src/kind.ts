@@ -51,6 +51,7 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, M
       // 24 bytes (the probe's request is longer); ask the server whether it wants a login.
       return (await saslRequired(t.host, t.port, signal)) ? { ok: false, reason: saslReason('required'), data: { sasl: 'required' } } : outcome(r);
     },
+    heartbeat: (t, signal) => probeOf(t).heartbeat(signal),
     onConnectionLost: (fn) => {
       lost = fn;
     },

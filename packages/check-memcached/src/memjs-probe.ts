@@ -19,6 +19,8 @@ import type { ProbeOutcome, SaslCredentials, ServerProbe } from './types.js';
 const MEMJS_AUTH_FAILED = 'Memcached server authentication failed!';
 const SILENT = { log: () => undefined };
 const TIMED_OUT: ProbeOutcome = { ok: false, reason: 'timed out' };
+/** A key no probe sets: the heartbeat's get misses it, which still needs the server to answer. */
+const HEARTBEAT_KEY = 'confd-haproxy:heartbeat';
 
 /** memjs's server options that @types/memjs leaves out (seconds). */
 interface MemjsTimers {
@@ -78,11 +80,27 @@ export class MemjsProbe implements ServerProbe {
     });
   }
 
-  async probe(signal: AbortSignal): Promise<ProbeOutcome> {
-    if (signal.aborted) return TIMED_OUT;
+  probe(signal: AbortSignal): Promise<ProbeOutcome> {
     const { key, value } = nextProbeKey();
+    return this.#ask(signal, async (client) => {
+      const [stored, got] = await Promise.all([client.set(key, value, { expires: PROBE_KEY_TTL_S }), client.get(key), client.delete(key)]);
+      return !stored ? { ok: false, reason: 'set was not stored' } : got.value?.toString('latin1') === value ? { ok: true } : { ok: false, reason: 'get returned another value' };
+    });
+  }
+
+  /** Between probes: one get of a key no one sets, on the kept (logged-in) connection: is the server answering at all. */
+  heartbeat(signal: AbortSignal): Promise<ProbeOutcome> {
+    return this.#ask(signal, async (client) => {
+      await client.get(HEARTBEAT_KEY);
+      return { ok: true };
+    });
+  }
+
+  /** Run `ops` on the kept client within the signal's deadline; a failure drops the connection. */
+  async #ask(signal: AbortSignal, ops: (client: Client) => Promise<ProbeOutcome>): Promise<ProbeOutcome> {
+    if (signal.aborted) return TIMED_OUT;
     const client = this.#clientFor();
-    const ops = Promise.all([client.set(key, value, { expires: PROBE_KEY_TTL_S }), client.get(key), client.delete(key)]);
+    const answered = ops(client);
     this.#hold();
     const outcome = await new Promise<ProbeOutcome>((done) => {
       let settled = false;
@@ -96,10 +114,7 @@ export class MemjsProbe implements ServerProbe {
       const onAbort = () => finish(TIMED_OUT);
       signal.addEventListener('abort', onAbort, { once: true });
       this.#onClose = () => finish({ ok: false, reason: 'connection closed' });
-      ops.then(
-        ([stored, got]) => finish(!stored ? { ok: false, reason: 'set was not stored' } : got.value?.toString('latin1') === value ? { ok: true } : { ok: false, reason: 'get returned another value' }),
-        (err: unknown) => finish(this.#failure(err)),
-      );
+      answered.then(finish, (err: unknown) => finish(this.#failure(err)));
     });
     if (!outcome.ok) this.#drop();
     return outcome;

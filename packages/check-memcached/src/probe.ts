@@ -3,7 +3,8 @@
 // delete go out in one write (memcached answers in order), so a probe is one round trip. A server that
 // accepts and never answers fails at the caller's deadline: the signal destroys the socket, and
 // the next probe connects afresh. A kept connection that closes between probes (the server was
-// killed, crashed or restarted) is reported to `onLost` at once.
+// killed, crashed or restarted) is reported to `onLost` at once. Between probes, `heartbeat` asks
+// `version` on the same connection: the cheapest request memcached answers.
 // The text protocol, not memjs, unless SASL is asked for (memjs-probe.ts): memcached's docs call the
 // binary protocol deprecated, and twemproxy and mcrouter do not speak it; set/get in the text
 // protocol works with all of them.
@@ -66,29 +67,56 @@ export class MemcachedProbe implements ServerProbe {
     return this.#ready;
   }
 
-  async probe(signal: AbortSignal): Promise<ProbeOutcome> {
+  probe(signal: AbortSignal): Promise<ProbeOutcome> {
+    const { key, value } = nextProbeKey();
+    const expected = `STORED\r\nVALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+    return this.#ask(signal, `set ${key} 0 ${PROBE_KEY_TTL_S} ${value.length}\r\n${value}\r\nget ${key}\r\ndelete ${key} noreply\r\n`, (buf) => {
+      const firstLine = buf.indexOf('\r\n');
+      if (firstLine < 0) return undefined;
+      if (!buf.startsWith('STORED\r\n')) return { ok: false, reason: `set answered ${JSON.stringify(buf.slice(0, firstLine).slice(0, 60))}` };
+      if (!buf.endsWith('END\r\n')) return undefined;
+      return buf === expected ? { ok: true } : { ok: false, reason: 'get returned another value' };
+    });
+  }
+
+  /** `version` on the kept connection (made anew when there is none): is the server answering at all. */
+  heartbeat(signal: AbortSignal): Promise<ProbeOutcome> {
+    return this.#ask(signal, 'version\r\n', (buf) => {
+      const end = buf.indexOf('\r\n');
+      if (end < 0) return undefined;
+      return buf.startsWith('VERSION ') ? { ok: true } : { ok: false, reason: `version answered ${JSON.stringify(buf.slice(0, end).slice(0, 60))}` };
+    });
+  }
+
+  async #ask(signal: AbortSignal, request: string, answer: (buf: string) => ProbeOutcome | undefined): Promise<ProbeOutcome> {
     this.#busy = true;
     try {
-      return await this.#probe(signal);
+      return await this.#exchange(signal, request, answer);
     } finally {
       this.#busy = false;
     }
   }
 
-  /** The kept socket, or a new one once connected; rejects at the signal. */
+  /** The kept socket, or a new one once connected; rejects at the signal (and leaves no listener on it: the heartbeat reuses its signal). */
   async #socketFor(signal: AbortSignal): Promise<Socket> {
     if (this.#live) return this.#live;
-    return Promise.race([
-      this.#connect(),
-      new Promise<never>((_, fail) => {
-        if (signal.aborted) fail(new Error('timed out'));
-        signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
-      }),
-    ]);
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        this.#connect(),
+        new Promise<never>((_, fail) => {
+          onAbort = () => fail(new Error('timed out'));
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
   }
 
-  async #probe(signal: AbortSignal): Promise<ProbeOutcome> {
-    const { key, value } = nextProbeKey();
+  /** Send request on the kept socket; answer(buffer so far) says when the reply is whole and what it means. */
+  async #exchange(signal: AbortSignal, request: string, answer: (buf: string) => ProbeOutcome | undefined): Promise<ProbeOutcome> {
     let socket: Socket;
     try {
       socket = await this.#socketFor(signal);
@@ -96,7 +124,6 @@ export class MemcachedProbe implements ServerProbe {
       this.#drop();
       return { ok: false, reason: (err as Error).message };
     }
-    const expected = `STORED\r\nVALUE ${key} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
     return new Promise<ProbeOutcome>((done) => {
       let buf = '';
       const finish = (r: ProbeOutcome) => {
@@ -112,13 +139,10 @@ export class MemcachedProbe implements ServerProbe {
       this.#onFail = (reason) => finish({ ok: false, reason, ...(buf === '' ? { unanswered: true } : {}) });
       this.#onData = (chunk) => {
         buf += chunk;
-        const firstLine = buf.indexOf('\r\n');
-        if (firstLine < 0) return;
-        if (!buf.startsWith('STORED\r\n')) return finish({ ok: false, reason: `set answered ${JSON.stringify(buf.slice(0, firstLine).slice(0, 60))}` });
-        if (!buf.endsWith('END\r\n')) return;
-        finish(buf === expected ? { ok: true } : { ok: false, reason: 'get returned another value' });
+        const r = answer(buf);
+        if (r) finish(r);
       };
-      socket.write(`set ${key} 0 ${PROBE_KEY_TTL_S} ${value.length}\r\n${value}\r\nget ${key}\r\ndelete ${key} noreply\r\n`);
+      socket.write(request);
     });
   }
 

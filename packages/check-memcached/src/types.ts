@@ -26,6 +26,8 @@ export interface ProbeOutcome {
 /** One server's probe on its kept connection: the text protocol, or memjs with SASL. */
 export interface ServerProbe {
   probe(signal: AbortSignal): Promise<ProbeOutcome>;
+  /** Between probes, on the kept connection: the cheapest request the server answers. */
+  heartbeat(signal: AbortSignal): Promise<ProbeOutcome>;
   close(): void;
 }
 

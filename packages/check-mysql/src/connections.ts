@@ -3,7 +3,7 @@
 // the next query makes a new one (a hung server never answers a polite quit). A kept connection
 // that breaks while no query runs (the server was killed, crashed or restarted) is told to onLost.
 import { createConnection, type Connection } from 'mysql2';
-import type { Target } from '@confd-haproxy/checker';
+import type { HeartbeatOutcome, Target } from '@confd-haproxy/checker';
 
 /** TLS to the server: PEM contents (not paths); verify checks the chain and the host name. */
 export interface MysqlTls {
@@ -86,7 +86,20 @@ export class MysqlConnections {
 
   /** One query on t's kept connection; rejects at the signal or the timeout and drops the connection. */
   query<R>(t: Target, sql: string, signal: AbortSignal): Promise<R[]> {
-    return new Promise<R[]>((done, fail) => {
+    return this.#run<R[]>(t, signal, (conn, answered) => conn.query({ sql, timeout: this.#o.timeoutMs }, (err, rows) => answered(err, rows as R[])));
+  }
+
+  /** COM_PING on t's kept connection (the heartbeat); fails at the signal and drops the connection. */
+  heartbeat(t: Target, signal: AbortSignal): Promise<HeartbeatOutcome> {
+    return this.#run<void>(t, signal, (conn, answered) => conn.ping((err) => answered(err, undefined))).then(
+      () => ({ ok: true }),
+      (err: unknown) => ({ ok: false, reason: (err as Error).message }),
+    );
+  }
+
+  /** One command on t's kept connection: counted busy while it runs, the connection dropped when it fails or the signal fires. */
+  #run<R>(t: Target, signal: AbortSignal, send: (conn: Connection, answered: (err: Error | null, r: R) => void) => void): Promise<R> {
+    return new Promise<R>((done, fail) => {
       if (this.#closed) return fail(new Error('checker closed'));
       const conn = this.#connOf(t);
       this.#busy.set(conn, (this.#busy.get(conn) ?? 0) + 1);
@@ -99,14 +112,14 @@ export class MysqlConnections {
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        conn.query({ sql, timeout: this.#o.timeoutMs }, (err, rows) => {
+        send(conn, (err, r) => {
           if (signal.aborted) return; // onAbort already answered
           idle();
           signal.removeEventListener('abort', onAbort);
           if (err) {
             this.#drop(t, conn);
             fail(err);
-          } else done(rows as R[]);
+          } else done(r);
         });
       } catch (err) {
         idle();

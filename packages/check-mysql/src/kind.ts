@@ -96,6 +96,7 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
       if (Number(lag) > maxLag) return { ok: false, reason: `lag ${String(lag)} s above ${maxLag} s` };
       return { ok: true };
     },
+    heartbeat: (t, signal) => conns.heartbeat(t, signal),
     choose(eligible, current): EntryBody | undefined {
       let chosen: Target;
       if (eligible.length === 0) {

@@ -184,6 +184,12 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
       if (role.role === 'master' || role.role === 'slave') return { ok: true, data: role };
       return { ok: false, reason: `ROLE says ${role.role}`, data: role };
     },
+    async heartbeat(t, signal) {
+      const r = await conn(t).command(['PING'], signal);
+      if (r === 'PONG') return { ok: true };
+      // Only the error's first word (LOADING, BUSY, NOAUTH), as for AUTH.
+      return { ok: false, reason: `PING answered ${r instanceof RedisReplyError ? r.message.split(' ')[0] : 'something else'}` };
+    },
     choose(eligible, current, all, roles, sentinel): Choice<MasterChoice> {
       const choice = chooseMaster(eligible, roles, sentinel);
       report(choice);

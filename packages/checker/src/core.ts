@@ -4,6 +4,7 @@
 import type { Logger } from '@confd-haproxy/base';
 import { outageLog, withFields, type KVInfo, type KVLock, type KVLocker, type KVReader, type KVWriter, type OutageLog } from '@confd-haproxy/kv';
 import { entryKey, entryProblem, lockKey, parseEntry, sameEntry, type Entry, type EntryBody } from '@confd-haproxy/schema';
+import { HeartbeatLoop, type HeartbeatOutcome } from './heartbeat.js';
 
 export interface Target {
   host: string;
@@ -72,6 +73,12 @@ export interface CheckerKind<T extends Target = Target, P = unknown, C = unknown
    * resets between probes (a kill, a crash, a restart), so that target is probed again at once.
    */
   onConnectionLost?(lost: (target: Target, reason: string) => void): void;
+  /**
+   * A cheap request on the kept connection to the active server (memcached `version`, Redis PING,
+   * MySQL COM_PING), between passes; the signal fires at the probe deadline. A failure counts as a
+   * failed probe and the entry is decided at once. See heartbeat.ts.
+   */
+  heartbeat?(target: T, signal: AbortSignal): Promise<HeartbeatOutcome>;
   close?(): Promise<void>;
 }
 
@@ -98,6 +105,11 @@ export interface TagCheckerOptions<T extends Target, P = unknown, C = unknown, D
   lockDelayMs?: number;
   /** Key prefix (the renderer's --prefix): the entry is <prefix>/haproxy/<kind>/<tag>. */
   prefix?: string;
+  /**
+   * Period of the heartbeat to the active server while run() loops (ms); 0 or absent: none. Its
+   * deadline is timeoutMs, so a server slower than a probe allows fails it, and none faster.
+   */
+  heartbeatMs?: number;
   /** Skip the cluster lock (one pass for cron, or tests of the choice alone). */
   noLock?: boolean;
   now?: () => Date;
@@ -121,8 +133,8 @@ export interface PassReport<T extends Target = Target, D = unknown> {
   wrote: boolean;
   holder: boolean;
   reason: string;
-  /** What started it: the interval, or a kept connection that closed (one target re-probed). */
-  trigger: 'interval' | 'connection-lost';
+  /** What started it: the interval, a kept connection that closed (one target re-probed), or the active server's failed heartbeat. */
+  trigger: 'interval' | 'connection-lost' | 'heartbeat';
 }
 
 interface Counter {
@@ -257,6 +269,10 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   #lastParsed: { value: string; entry: Entry | undefined } | undefined;
   /** Whether no target may serve, as last told (undefined before the first pass). */
   #noHealthy: boolean | undefined;
+  /** The target the stored entry points at after the last decision: the one the heartbeat asks. */
+  #active: T | undefined;
+  /** Set while run() loops with a heartbeat. */
+  #heartbeat: HeartbeatLoop<T> | undefined;
 
   constructor(opts: TagCheckerOptions<T, P, C, D>) {
     this.#o = opts;
@@ -417,19 +433,26 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     });
   }
 
-  async #pass(signal: AbortSignal): Promise<PassReport<T, D>> {
+  /**
+   * List, probe every target, decide. After a failed heartbeat (`failed`), that target's result is
+   * the heartbeat's (it is not asked again) and the others are probed afresh, so the choice is made
+   * from what they say now (a replica promoted meanwhile).
+   */
+  async #pass(signal: AbortSignal, failed?: { target: T; result: ProbeResult }): Promise<PassReport<T, D>> {
     const o = this.#o;
+    const trigger = failed ? 'heartbeat' : 'interval';
     let targets: T[];
     try {
       ({ targets, context: this.#context } = found(await targetsWithin(o.timeoutMs, this.#inFlight, (s) => o.kind.targets(s))));
     } catch (err) {
-      return this.#report('interval', { results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` });
+      return this.#report(trigger, { results: [], eligible: [], entry: undefined, wrote: false, holder: this.holder, reason: `cannot list targets: ${(err as Error).message}` });
     }
     this.#targets = targets;
     this.#probed = new Map();
-    const results = await Promise.all(targets.map(async (target) => ({ target, result: await this.#probe(target) })));
-    for (const { target, result } of results) this.#record(target, result);
-    return this.#decide(targets, results, signal, 'interval');
+    const given = (t: T) => (failed && id(t) === id(failed.target) ? failed.result : undefined);
+    const results = await Promise.all(targets.map(async (target) => ({ target, result: given(target) ?? (await this.#probe(target)) })));
+    for (const { target, result } of results) this.#record(target, result, given(target) ? 'heartbeat: ' : '');
+    return this.#decide(targets, results, signal, trigger);
   }
 
   /** A kept connection closed: probe that target again now (at most every REPROBE_MIN_GAP_MS). */
@@ -458,7 +481,33 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return this.#decide(this.#targets, [{ target, result }], this.#stopped.signal, 'connection-lost');
   }
 
+  /** The heartbeat to the active server, while this checker holds the tag; none without one. */
+  #heartbeatLoop(periodMs: number): HeartbeatLoop<T> | undefined {
+    const kind = this.#o.kind;
+    if (!periodMs || !kind.heartbeat) return undefined;
+    return new HeartbeatLoop<T>({
+      periodMs,
+      timeoutMs: this.#o.timeoutMs,
+      send: (signal) => {
+        const target = this.#active;
+        if (!target || !this.holder || this.#stopped.signal.aborted) return undefined;
+        return { target, answer: kind.heartbeat!(target, signal) };
+      },
+      // A failure counts as a failed probe of it (retry-down holds) and starts a pass at once; a success counts nothing.
+      failed: async (target, result) => {
+        if (this.#stopped.signal.aborted) return;
+        // Not inside onReport?.(…): without an onPass the pass would never run.
+        const report = await this.#pass(this.#stopped.signal, { target, result });
+        this.#onReport?.(report);
+      },
+      exclusive: (fn) => this.#exclusive(fn),
+    });
+  }
+
   #report(trigger: PassReport<T>['trigger'], r: Omit<PassReport<T, D>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger'>): PassReport<T, D> {
+    // A report without an entry (the store did not answer) leaves the heartbeat where it was.
+    const e = r.entry;
+    if (e) this.#active = this.#targets.find((t) => t.host === e.host && t.port === e.port);
     return {
       tag: this.#o.tag,
       key: this.key,
@@ -574,6 +623,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     this.#stopped.abort(STOPPED);
     for (const ac of this.#inFlight) ac.abort(STOPPED);
     for (const slot of this.#reprobes.values()) clearTimeout(slot.timer);
+    this.#heartbeat?.stop();
     this.#wake?.();
   }
 
@@ -600,6 +650,9 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     }, Math.max(50, Math.floor(this.lockTtlMs / 3)));
     this.#onReport = opts.onPass;
     this.#running = true;
+    // Heartbeats run between passes, never beside one: the kinds keep one connection per server.
+    this.#heartbeat = this.#heartbeatLoop(this.#o.heartbeatMs ?? 0);
+    this.#heartbeat?.start();
     try {
       while (!this.#stopped.signal.aborted) {
         const started = Date.now();
@@ -609,6 +662,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       }
     } finally {
       clearInterval(renew);
+      this.#heartbeat?.stop();
       this.#running = false;
       this.#onReport = undefined;
       await this.close();

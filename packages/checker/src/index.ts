@@ -3,6 +3,8 @@ export type { CheckerKind, CheckerLogger, Choice, FoundTargets, PassReport, Prob
 // The entry and its checks live in @confd-haproxy/schema; kinds written against the checker still find them here.
 export { entryProblem, parseEntry, prefixedKey, prefixProblem, sameEntry, TAG_PATTERN } from '@confd-haproxy/schema';
 export type { Entry, EntryBody, EntryServer, ServerRole } from '@confd-haproxy/schema';
+export { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, HeartbeatLoop, heartbeatPeriod } from './heartbeat.js';
+export type { HeartbeatOutcome, Heartbeater, HeartbeatLoopOptions } from './heartbeat.js';
 export { takeLocalLock } from './lockfile.js';
 export type { LocalLock } from './lockfile.js';
 export { CheckerError } from './errors.js';

@@ -4,7 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { createFileStore, type KVStore } from '@confd-haproxy/kv';
-import { TagChecker, type CheckerKind, type CheckerLogger, type Entry, type EntryBody, type Target } from '@confd-haproxy/checker';
+import { TagChecker, runTagChecker, type CheckerKind, type CheckerLogger, type Entry, type EntryBody, type PassReport, type Target } from '@confd-haproxy/checker';
 
 export type Mode = 'ok' | 'fail' | 'hang';
 
@@ -140,4 +140,16 @@ export async function within(ms: number, fn: () => boolean | Promise<boolean>): 
     await sleep(20);
   }
   return (await fn()) ? Date.now() - started : -1;
+}
+
+/** A checker's run() until the test ends, its reports collected; stopped and awaited at teardown. */
+export function looping<T extends Target>(t: Test, c: TagChecker<T>, intervalMs: number): PassReport<T>[] {
+  const reports: PassReport<T>[] = [];
+  const ac = new AbortController();
+  const running = runTagChecker(c, { intervalMs, signal: ac.signal, onPass: (r) => reports.push(r) });
+  t.teardown(async () => {
+    ac.abort();
+    await running;
+  });
+  return reports;
 }

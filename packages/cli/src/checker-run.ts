@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
-import { runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
+import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, heartbeatPeriod, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, withFields, type KVStore } from '@confd-haproxy/kv';
 import { exitCodeOfAll, type ConfdError } from '@confd-haproxy/base';
@@ -29,6 +29,8 @@ export interface CheckerFlags {
   prefix?: string;
   interval: string;
   timeout: string;
+  heartbeat: string;
+  heartbeatBudget: string;
   retryUp: string;
   retryDown: string;
   once?: boolean;
@@ -67,7 +69,9 @@ export function checkerFlags(cmd: Command): Command {
     .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", the default) or bare ("haproxy/...")')
     .option('--prefix <prefix>', 'write under <prefix>/haproxy/... (the renderer\'s --prefix), for several environments in one store')
     .option('--interval <duration>', 'time between passes', '1s')
-    .option('--timeout <duration>', 'per-probe deadline (connect and query); keep it well under --interval: a hung server stays active for up to interval + timeout', '500ms')
+    .option('--timeout <duration>', 'deadline of a probe (connect and query) and of a heartbeat; keep it well under --interval, and above the slowest answer a live server gives', '500ms')
+    .option('--heartbeat <duration>', 'between passes, ask the active server a cheap question (memcached version, Redis PING, MySQL ping) this often, with --timeout as its deadline: a hung server is found within heartbeat + timeout; 0 turns it off', `${DEFAULT_HEARTBEAT_MS}ms`)
+    .option('--heartbeat-budget <n>', 'heartbeats a second this process sends at most: with many tags each one beats less often (0: no limit)', String(DEFAULT_HEARTBEAT_BUDGET))
     .option('--retry-up <n>', 'successes before a recovered server is eligible again', '2')
     .option('--retry-down <n>', 'failures before moving away from a server', '1')
     .option('--once', 'one pass (for cron): exit 0 when healthy, 1 with the reason otherwise')
@@ -112,6 +116,11 @@ export function hostPorts(values: string[], flag: string): { host: string; port:
   return all.filter((t, i) => all.findIndex((x) => x.host === t.host && x.port === t.port) === i);
 }
 
+const wholeNumber = (v: string, flag: string) => {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag}: "${v}" is not a whole number`);
+  return Number(v);
+};
+
 const count = (v: string, flag: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag}: "${v}" is not a whole number ≥ 1`);
   return Number(v);
@@ -143,11 +152,23 @@ export function parsePrefix(prefix: string | undefined): string {
   return trimPrefix(prefix);
 }
 
+/** The shortest heartbeat period taken: below it the heartbeat would cost more CPU than it saves time. */
+export const MIN_HEARTBEAT_MS = 10;
+
+/** --heartbeat: a period of at least MIN_HEARTBEAT_MS, or 0 for none. */
+function parseHeartbeat(text: string | undefined): number {
+  const ms = parseDuration(text ?? `${DEFAULT_HEARTBEAT_MS}ms`, '--heartbeat', 'ms');
+  if (ms !== 0 && ms < MIN_HEARTBEAT_MS) throw new UsageError(`--heartbeat: "${text}" is below ${MIN_HEARTBEAT_MS}ms (0 turns the heartbeat off)`);
+  return ms;
+}
+
 /** Every common flag parsed once, before any file is read: a bad flag is always exit 64. */
 export function parseCheckerFlags(flags: CheckerFlags) {
   return {
     intervalMs: parseDuration(flags.interval, '--interval'),
     timeoutMs: parseDuration(flags.timeout, '--timeout'),
+    heartbeatMs: parseHeartbeat(flags.heartbeat),
+    heartbeatBudget: wholeNumber(flags.heartbeatBudget ?? String(DEFAULT_HEARTBEAT_BUDGET), '--heartbeat-budget'),
     retryUp: count(flags.retryUp, '--retry-up'),
     retryDown: count(flags.retryDown, '--retry-down'),
     lockTtlMs: parseDuration(flags.lockTtl, '--lock-ttl'),
@@ -180,6 +201,8 @@ export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
 /** One checker per tag of the plan, with the flags' defaults where a tag sets nothing. */
 function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: ReturnType<typeof parseCheckerFlags>): TagChecker<Target, unknown, unknown, D>[] {
   const id = `${hostname()}:${process.pid}`;
+  const heartbeatMs = heartbeatPeriod(f.heartbeatMs, p.tags.length, f.heartbeatBudget);
+  if (heartbeatMs > f.heartbeatMs) logger.info(`${p.bin}: ${p.tags.length} tags: each heartbeat every ${heartbeatMs} ms, not ${f.heartbeatMs} ms, to stay within --heartbeat-budget ${f.heartbeatBudget} a second`);
   return p.tags.map(
     (t) =>
       new TagChecker({
@@ -189,6 +212,7 @@ function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: Re
         logger,
         checker: id,
         timeoutMs: t.timeoutMs ?? f.timeoutMs,
+        heartbeatMs,
         retryUp: t.retryUp ?? f.retryUp,
         retryDown: t.retryDown ?? f.retryDown,
         lockTtlMs: t.lockTtlMs ?? f.lockTtlMs,

@@ -70,3 +70,16 @@ t.test('--help still prints the help, to stdout, exit 0', async (t) => {
   t.match(r.out, /Usage: confd-haproxy/);
   t.equal(r.err, '');
 });
+
+t.test('--heartbeat takes a duration of at least 10ms or 0; anything else is one line naming the flag, exit 64', async (t) => {
+  const args = ['--server', '127.0.0.1:11211', '--tag', 'mem11211', '--backend', 'file', '--file', `${t.testdir({})}/kv.json`];
+  const fast = await run(checkmemcached, [...args, '--heartbeat', '5ms']);
+  t.equal(fast.code, 64);
+  t.match(fast.err, /--heartbeat: "5ms" is below 10ms \(0 turns the heartbeat off\)/);
+  const word = await run(checkmemcached, [...args, '--heartbeat', 'often']);
+  t.equal(word.code, 64);
+  t.match(word.err, /--heartbeat: "often" is not a duration/);
+  const budget = await run(checkmemcached, [...args, '--heartbeat-budget', '-1']);
+  t.equal(budget.code, 64);
+  t.match(budget.err, /--heartbeat-budget: "-1" is not a whole number/);
+});

@@ -10,6 +10,8 @@ export * from './stack.js';
 export * from './redis.js';
 export * from './galera.js';
 export * from './tls.js';
+export * from './delay-proxy.js';
+export * from './background.js';
 export * from './tier.js';
 export { sleep, until } from './sleep.js';
 export * from './reset-proxy.js';
