@@ -27,8 +27,8 @@ import { memcachedGoTemplate, memcachedHbsTemplate } from './memcached-templates
 const SIZES = (process.env.BENCH_ENTRIES ?? '1000,10000').split(',').map(Number);
 const STARTS = Number(process.env.BENCH_STARTS ?? 10); // runs of every short-lived process
 const RUNS = Number(process.env.BENCH_RUNS ?? 20); // single changes
-// The idle window: long enough to hold one of our watch's 60 s waits, which ends in a read of the
-// prefix (the Consul-style blocking query's wait; confd's etcdv3 watch has none).
+// The idle window: long enough to hold one of our watch's 60 s waits (the Consul-style blocking
+// query's wait; confd's etcdv3 watch has none); on etcd a quiet one ends without reading the prefix.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const SETTLE_MS = 12_000; // after the first render: start-up's last GCs (V8's memory reducer) are not idling
 const BURST = Number(process.env.BENCH_BURST ?? 100);
