@@ -13,10 +13,9 @@ import { parseGaleraConfig } from '@confd-haproxy/check-galera';
 import { bundleChecksum, generatePushKey, readBundleFiles, readSignKey, readTrustKey, runFleet, signBundle, BUNDLE_KEY, type Bundle, type LocalPolicy, type RefusalKind } from '@confd-haproxy/fleet';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runOnce, runWatch, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
-import { alive, shippedConfdir, startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
+import { alive, type ConsulDouble, quiet, shippedConfdir, startConsulDouble } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GOOD: Record<string, string> = {
   'haproxy/mysqlslave/slave3301': JSON.stringify({ name: 'slave3301', host: '127.0.0.1', port: 3301, proxyport: 13351 }),

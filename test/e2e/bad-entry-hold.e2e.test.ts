@@ -7,9 +7,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runOnce } from '@confd-haproxy/renderer';
-import { freePort, memcachedPidBehind, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
+import { freePort, memcachedPidBehind, quiet, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('a bad entry on an empty state dir keeps its listen serving; another tag still fails over', async (t) => {

@@ -10,9 +10,8 @@ import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runWatch, type PassResult } from '@confd-haproxy/renderer';
-import { freePort, memcachedPidBehind, startConsulDouble, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
+import { freePort, memcachedPidBehind, quiet, startConsulDouble, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 

@@ -6,9 +6,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runOnce, runWatch, type PassResult } from '@confd-haproxy/renderer';
-import { freePort, memcachedPidBehind, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
+import { freePort, memcachedPidBehind, quiet, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('moving the active server is applied through the runtime API before the quiet period ends', async (t) => {

@@ -8,9 +8,8 @@ import { TagChecker, runTagChecker } from '@confd-haproxy/checker';
 import { mysqlKind, tagConfig } from '@confd-haproxy/check-mysql';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runWatch } from '@confd-haproxy/renderer';
-import { freePort, startRenderedHAProxy, startReplicationSet, MONITOR } from '@confd-haproxy/testkit';
+import { freePort, MONITOR, quiet, startRenderedHAProxy, startReplicationSet } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function portBehind(proxyport: number): Promise<number | undefined> {

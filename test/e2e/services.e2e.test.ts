@@ -7,9 +7,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConsulStore } from '@confd-haproxy/kv';
 import { runWatch, type PassResult } from '@confd-haproxy/renderer';
-import { freePort, memcachedPidBehind, startConsulDouble, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
+import { freePort, memcachedPidBehind, quiet, startConsulDouble, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 // A guard refusal is a GuardError in the resource's result (its type names resource errors only).
 const refusedByGuard = (p: PassResult) => (p.resources[0]?.error as { code?: string } | undefined)?.code === 'GUARD_REFUSED';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

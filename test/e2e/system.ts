@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { TagChecker, runTagChecker, type CheckerKind } from '@confd-haproxy/checker';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runWatch } from '@confd-haproxy/renderer';
-import { startRenderedHAProxy, tempDir, type RenderedHAProxy } from '@confd-haproxy/testkit';
+import { quiet, type RenderedHAProxy, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Until `ms` runs out, ask `probe` every 50 ms whether it answers `want`; the last answer is a comment. */
 export async function eventuallyAnswers<T>(t: Test, probe: () => Promise<T>, want: T, ms: number): Promise<boolean> {

@@ -11,10 +11,9 @@ import { TagChecker, runTagChecker, type CheckerKind, type PassReport, type Targ
 import { memcachedKind } from '@confd-haproxy/check-memcached';
 import { redisKind } from '@confd-haproxy/check-redis';
 import { mysqlKind, tagConfig } from '@confd-haproxy/check-mysql';
-import { MONITOR, runUntilTeardown, startDelayProxy, startMemcached, startRedis, startRedisSet, startReplicationSet, until } from '@confd-haproxy/testkit';
+import { MONITOR, quiet, runUntilTeardown, startDelayProxy, startMemcached, startRedis, startRedisSet, startReplicationSet, until } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const address = (h: Target): Target => ({ host: h.host, port: h.port });
 
 interface Loop {

@@ -13,10 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { createConsulStore, type KVStore } from '@confd-haproxy/kv';
 import { pushConfig, readFleet, runFleet, BUNDLE_KEY, STATUS_PREFIX } from '@confd-haproxy/fleet';
 import { runOnce } from '@confd-haproxy/renderer';
-import { startConsulDouble, startGaleraCluster, startMemcached, startRedis, type AclResource, type AclRule } from '@confd-haproxy/testkit';
+import { type AclResource, type AclRule, quiet, startConsulDouble, startGaleraCluster, startMemcached, startRedis } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const INSTANCE_ID = '6f1d2c3b-4a59-4e8f-9b7a-0c1d2e3f4a5b';
 

@@ -14,11 +14,10 @@ import { createConsulStore, createFileStore } from '@confd-haproxy/kv';
 import { publishBundle, readFleet, readSignKey, readTrustKey, runFleet, type BundleEvent, type BundleFiles, type LocalPolicy } from '@confd-haproxy/fleet';
 import { runWatch, type PassResult } from '@confd-haproxy/renderer';
 import * as resource from '@confd-haproxy/resource';
-import { startConsulDouble, tempDir } from '@confd-haproxy/testkit';
+import { quiet, startConsulDouble, tempDir } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The instance's store token, in its environment as on a real host. */
 const TOKEN = 'c0ffee00-1111-4222-8333-444455556666';

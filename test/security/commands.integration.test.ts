@@ -13,12 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { bundleChecksum, generatePushKey, readFleet, readSignKey, signBundle, BUNDLE_KEY, type Bundle, type FleetRow } from '@confd-haproxy/fleet';
 import { createConsulStore, createFileStore, type KVStore } from '@confd-haproxy/kv';
 import { runOnce } from '@confd-haproxy/renderer';
-import { killAndWait, startConsulDouble, type ConsulDouble } from '@confd-haproxy/testkit';
+import { type ConsulDouble, killAndWait, quiet, startConsulDouble } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
 const TOKEN = '5e1f2a3b-7c8d-4e9f-a0b1-c2d3e4f5a6b7';
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A valid haproxy.cfg, so a check that runs at all passes unless something was injected. */

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { bundleChecksum, runFleet, BUNDLE_KEY, type BundleEvent } from '@confd-haproxy/fleet';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runOnce } from '@confd-haproxy/renderer';
+import { quiet } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TOKEN = '0c5d9a7e-1b2f-4c3d-8e9f-a1b2c3d4e5f6';
 

@@ -6,9 +6,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { runOnce, type RendererOptions } from '@confd-haproxy/renderer';
-import { freePort, memcachedPidBehind, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
+import { freePort, memcachedPidBehind, quiet, startMemcached, startRenderedHAProxy, tempDir } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const CLIENTS = 40;
 const entry = (name: string, server: { host: string; port: number }, proxyport: number) =>
   JSON.stringify({ name, host: server.host, port: server.port, proxyport, servers: [{ ...server, weight: 100, role: 'active' }], version: 1 });

@@ -5,8 +5,8 @@
 import t from 'tap';
 import { BUNDLE_KEY, pushConfig, STATUS_PREFIX } from '@confd-haproxy/fleet';
 import { filesOf, fleetHost, makeBundle, within } from './fleet-host.js';
+import { quiet } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 t.test('a signed version 1 written back over version 2 is refused, also after a restart', async (t) => {
   const host = fleetHost(t);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { TagChecker } from '@confd-haproxy/checker';
 import { galeraKind, parseGaleraConfig } from '@confd-haproxy/check-galera';
 import { createFileStore } from '@confd-haproxy/kv';
-import { makeTestCerts, MONITOR, removeDir, startGaleraCluster, tempDir } from '@confd-haproxy/testkit';
+import { makeTestCerts, MONITOR, quiet, removeDir, startGaleraCluster, tempDir } from '@confd-haproxy/testkit';
 
 const certDir = tempDir('galera-certs');
 t.teardown(() => removeDir(certDir));
@@ -18,7 +18,6 @@ t.teardown(() => cluster.stop());
 const node = cluster.nodes[0]!;
 await node.socketSql(`ALTER USER '${MONITOR.user}'@'127.0.0.1' REQUIRE SSL;`);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 const toml = (tls: string) =>
   `[cluster.main]\nuser = "${MONITOR.user}"\npassword = "${MONITOR.password}"\ncheckTimeOut = 3000\n${tls}\n[[cluster.main.node]]\nhost = "127.0.0.1"\nport = ${node.port}\n`;

@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { TagChecker, runTagChecker, type PassReport } from '@confd-haproxy/checker';
 import { memcachedKind, type SaslCredentials } from '@confd-haproxy/check-memcached';
-import { startMemcached, type ServiceHandle } from '@confd-haproxy/testkit';
+import { quiet, type ServiceHandle, startMemcached } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const LONG_INTERVAL_MS = 60_000;
 
 async function pair(t: Test, sasl?: SaslCredentials): Promise<[ServiceHandle, ServiceHandle]> {

@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { TagChecker, type Target } from '@confd-haproxy/checker';
 import { memcachedKind, saslRequired, type MemcachedChoiceDetail, type SaslCredentials } from '@confd-haproxy/check-memcached';
-import { freePort, ownSocketsTo, startMemcached, until, type ServiceHandle } from '@confd-haproxy/testkit';
+import { freePort, ownSocketsTo, quiet, type ServiceHandle, startMemcached, until } from '@confd-haproxy/testkit';
 
 const LOGIN: SaslCredentials = { user: 'probe', password: 'right horse battery' };
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const signal = new AbortController().signal;
 // Generous: a first login costs tens of ms, more on a loaded machine; the deadline tests set their own.
 const TIMEOUT_MS = 2000;

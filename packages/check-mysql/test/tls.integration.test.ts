@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createFileStore } from '@confd-haproxy/kv';
 import { TagChecker } from '@confd-haproxy/checker';
 import { mysqlKind, tagConfig } from '@confd-haproxy/check-mysql';
-import { makeTestCerts, MONITOR, removeDir, startReplicationSet, tempDir, type MariaDBHandle } from '@confd-haproxy/testkit';
+import { makeTestCerts, type MariaDBHandle, MONITOR, quiet, removeDir, startReplicationSet, tempDir } from '@confd-haproxy/testkit';
 
 // A primary and a replica serving TLS; the monitoring user may only log in over TLS.
 const certDir = tempDir('mysql-certs');
@@ -20,7 +20,6 @@ for (const h of [set.primary, replica]) await h.socketSql(`SET SESSION sql_log_b
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const signal = new AbortController().signal;
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** One pass of a checker whose db.conf section has these extra settings; the replica's probe result. */
 async function replicaProbe(t: Test, settings: Record<string, string>) {

@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { TagChecker, runTagChecker, type PassReport } from '@confd-haproxy/checker';
 import { redisKind, RedisConnection } from '@confd-haproxy/check-redis';
-import { startRedis } from '@confd-haproxy/testkit';
+import { quiet, startRedis } from '@confd-haproxy/testkit';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 t.test('a connection killed by the server (CLIENT KILL) is probed again at once and the entry does not flap', async (t) => {
   const redis = await startRedis();

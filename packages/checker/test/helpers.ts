@@ -124,7 +124,9 @@ export function lockFreeChecker<T extends Target, P, C, D>(t: Test, tag: string,
   return c;
 }
 
-export const quiet: CheckerLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+import { quiet } from '@confd-haproxy/testkit';
+
+export { quiet };
 
 export function collect(lines: string[]): CheckerLogger {
   return { debug: () => {}, info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };

@@ -29,9 +29,9 @@ interface Fixture {
 
 /** A confdir whose one resource renders "servers: a b …" from haproxy/x into out/a.cfg. */
 function fixture(t: Test, extra = '', kv: Record<string, string> = { 'haproxy/x/a': '1' }): Fixture {
-  const dir = t.testdir({ 'conf.d': {}, templates: { 'a.tmpl': 'servers:{{#each (ls "/haproxy/x")}} {{this}}{{/each}}\n' }, out: {}, 'kv.json': JSON.stringify(kv) });
+  const dir = t.testdir({ 'conf.d': {}, templates: { 'a.hbs': 'servers:{{#each (ls "/haproxy/x")}} {{this}}{{/each}}\n' }, out: {}, 'kv.json': JSON.stringify(kv) });
   const dest = join(dir, 'out/a.cfg');
-  const conf = (more = extra, to = dest) => writeFileSync(join(dir, 'conf.d/a.toml'), `[template]\nsrc = "a.tmpl"\ndest = "${to}"\nkeys = ["/haproxy/x"]\n${more}\n`);
+  const conf = (more = extra, to = dest) => writeFileSync(join(dir, 'conf.d/a.toml'), `[template]\nsrc = "a.hbs"\ndest = "${to}"\nkeys = ["/haproxy/x"]\n${more}\n`);
   conf();
   const kvFile = join(dir, 'kv.json');
   return { dir, dest, kv: kvFile, state: join(dir, 'state'), args: ['--backend', 'file', '--file', kvFile, '--confdir', dir, '--state-dir', join(dir, 'state')], conf };
@@ -199,11 +199,11 @@ t.test('--log-format json: a bad entry, a template error and a broken conf.d eac
   const f = fixture(t, '', { 'haproxy/x/a': JSON.stringify({ name: 'b', host: '127.0.0.1', port: 1, proxyport: 2 }) });
   const json = (r: { err: string }) => r.err.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const errorsOf = (r: { err: string }) => json(r).filter((l) => l.level === 'error' || l.level === 'warn');
-  writeFileSync(join(f.dir, 'templates/a.tmpl'), '{{#each (gets "/haproxy/x/*")}}{{#with (entry Value)}}listen {{name}}{{/with}}{{/each}}\n');
+  writeFileSync(join(f.dir, 'templates/a.hbs'), '{{#each (gets "/haproxy/x/*")}}{{#with (entry Value)}}listen {{name}}{{/with}}{{/each}}\n');
   const bad = run(['-onetime', '--log-format', 'json', ...f.args]);
   t.equal(bad.code, 65);
   t.match(errorsOf(bad), [{ resource: 'conf.d/a.toml', key: '/haproxy/x/a', outcome: 'bad-entry', err: { code: 'TEMPLATE_BAD_VALUE', message: /is not the key's tag/ } }], 'the bad entry: resource, key, code');
-  writeFileSync(join(f.dir, 'templates/a.tmpl'), '{{#each (gets "/haproxy/x/*")}}\n');
+  writeFileSync(join(f.dir, 'templates/a.hbs'), '{{#each (gets "/haproxy/x/*")}}\n');
   const template = run(['-onetime', '--log-format', 'json', ...f.args]);
   t.ok(errorsOf(template).length > 0);
   for (const l of errorsOf(template)) t.match(l, { resource: 'conf.d/a.toml', err: { code: /^TEMPLATE_/ } }, `a template error names the resource and its code: ${String(l.msg)}`);
@@ -238,7 +238,7 @@ t.test('a store outage is logged once when it starts, as a count while it lasts,
 t.test('a corrupt store file is one warning and one recovery, however many prefixes are watched', async (t) => {
   const f = fixture(t, '', { 'haproxy/x/a': '1', 'haproxy/y/b': '2', 'haproxy/z/c': '3' });
   f.conf('', f.dest);
-  writeFileSync(join(f.dir, 'conf.d/b.toml'), `[template]\nsrc = "a.tmpl"\ndest = "${join(f.dir, 'out/b.cfg')}"\nkeys = ["/haproxy/y", "/haproxy/z"]\n`);
+  writeFileSync(join(f.dir, 'conf.d/b.toml'), `[template]\nsrc = "a.hbs"\ndest = "${join(f.dir, 'out/b.cfg')}"\nkeys = ["/haproxy/y", "/haproxy/z"]\n`);
   const p = start(t, ['--watch', ...f.args, '--wait', '20ms:100ms']);
   t.ok(await until(() => existsSync(join(f.dir, 'out/b.cfg')) && existsSync(f.dest)), p.err());
   const good = readFileSync(f.kv, 'utf8');
@@ -345,7 +345,7 @@ t.test('SIGHUP re-reads conf.d, templates and the config file and renders at onc
   writeFileSync(cfg, `log_level = "info"\n`);
   const p = start(t, [...f.args, '--interval', '600', '-config-file', cfg]);
   t.ok(await until(() => existsSync(f.dest) && readFileSync(f.dest, 'utf8') === 'servers: a\n'), p.err());
-  writeFileSync(join(f.dir, 'templates/a.tmpl'), 'hosts:{{#each (ls "/haproxy/x")}} {{this}}{{/each}}\n');
+  writeFileSync(join(f.dir, 'templates/a.hbs'), 'hosts:{{#each (ls "/haproxy/x")}} {{this}}{{/each}}\n');
   writeFileSync(cfg, `log_level = "debug"\n`);
   p.child.kill('SIGHUP');
   t.ok(await until(() => readFileSync(f.dest, 'utf8') === 'hosts: a\n'), `re-rendered with the new template\n${p.err()}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { KVReader } from '@confd-haproxy/kv';
 import { readFleet, type FleetView } from '@confd-haproxy/fleet';
 
-export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+export { quiet } from '@confd-haproxy/testkit';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The check every instance runs unless a test gives another. */

@@ -21,10 +21,10 @@ import {
   untrustedReason,
   BUNDLE_KEY,
 } from '@confd-haproxy/fleet';
+import { quiet } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const who = { id: '00000000-0000-4000-8000-000000000001', host: 'ci' };
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 t.test('keygen writes a private key only its owner can read and a public key, and never overwrites them', async (t) => {
   const dir = join(t.testdir({}), 'keys');

@@ -14,7 +14,7 @@ export type { FileStoreOptions } from './file/index.js';
 export { isStoreBackend, openStore, STORE_BACKENDS } from './open.js';
 export type { StoreBackend, StoreOptions } from './open.js';
 export { watchPrefix, samePairs } from './watch.js';
-export type { WatchPrefixOptions } from './watch.js';
+export type { WatchIndexedOptions, WatchPrefixOptions } from './watch.js';
 export { backoffDelay } from './backoff.js';
 // Moved to @confd-haproxy/base; still exported here for existing importers.
 export { pidAlive, sleep } from '@confd-haproxy/base';

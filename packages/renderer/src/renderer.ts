@@ -4,7 +4,7 @@
 // rolling back the resources whose reload failed (@confd-haproxy/resource, apply/).
 import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS, exitCodeOfAll, type Logger } from '@confd-haproxy/base';
-import { isKVError, sharedOutageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher } from '@confd-haproxy/kv';
+import { isKVError, sharedOutageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher, type WatchIndexedOptions } from '@confd-haproxy/kv';
 import {
   applySwapped,
   chooseApply,
@@ -492,50 +492,38 @@ export async function runWatch(opts: RendererOptions): Promise<void> {
       return;
     }
     const signal = AbortSignal.any([opts.signal, loops.signal]);
-    for (const key of catalog) {
-      const outage = outages.source(`watch ${key}`);
-      void (async () => {
-        for await (const snap of watchCatalogKey(opts.store.catalog!, key, {
-          signal,
-          backoff,
-          onError: (err, attempt, delay) => {
-            const what = isKVError(err) ? err.message : String(err);
-            outage.failed(err, `${what}; retry ${attempt} in ${delay} ms`);
-            opts.onWatch?.({ prefix: key, ok: false, error: what });
-          },
-          onPoll: () => {
-            outage.ok();
-            opts.onWatch?.({ prefix: key, ok: true });
-          },
-        })) {
+    for (const key of catalog) follow<CatalogSnapshot>(key, key, signal, (o) => watchCatalogKey(opts.store.catalog!, key, o), (snap) => {
+      latestCatalog.set(key, snap);
+      if (!hold.held && ready()) changed();
+    });
+    for (const p of prefixes) follow<KVSnapshot>(p, p || '/', signal, (o) => watchPrefix(opts.store, p, o), (snap) => onSnapshot(p, snap));
+  };
+
+  /**
+   * One watch loop, whatever it reads (a KV prefix, a catalog answer): its outage told through the
+   * shared outage log, its liveness to onWatch, a reset of its index held as any store reset.
+   */
+  const follow = <S>(prefix: string, label: string, signal: AbortSignal, watch: (o: WatchIndexedOptions<S>) => AsyncGenerator<S>, onSnap: (snap: S) => void): void => {
+    const outage = outages.source(`watch ${label}`);
+    void (async () => {
+      for await (const snap of watch({
+        signal,
+        backoff,
+        onReset: ({ from, to }) => hold.reset(`watch ${label}: the store's index went back from ${from} to ${to} (restarted or restored)`),
+        onError: (err, attempt, delay) => {
+          const what = isKVError(err) ? err.message : String(err);
+          outage.failed(err, `${what}; retry ${attempt} in ${delay} ms`);
+          opts.onWatch?.({ prefix, ok: false, error: what });
+        },
+        onPoll: () => {
           outage.ok();
-          latestCatalog.set(key, snap);
-          if (!hold.held && ready()) changed();
-        }
-      })();
-    }
-    for (const p of prefixes) {
-      const outage = outages.source(`watch ${p || '/'}`);
-      void (async () => {
-        for await (const snap of watchPrefix(opts.store, p, {
-          signal,
-          backoff,
-          onReset: ({ from, to }) => hold.reset(`watch ${p || '/'}: the store's index went back from ${from} to ${to} (restarted or restored)`),
-          onError: (err, attempt, delay) => {
-            const what = isKVError(err) ? err.message : String(err);
-            outage.failed(err, `${what}; retry ${attempt} in ${delay} ms`);
-            opts.onWatch?.({ prefix: p, ok: false, error: what });
-          },
-          onPoll: () => {
-            outage.ok();
-            opts.onWatch?.({ prefix: p, ok: true });
-          },
-        })) {
-          outage.ok();
-          onSnapshot(p, snap);
-        }
-      })();
-    }
+          opts.onWatch?.({ prefix, ok: true });
+        },
+      })) {
+        outage.ok();
+        onSnap(snap);
+      }
+    })();
   };
 
   // Loaded here: a -onetime run never needs a file watcher.

@@ -2,6 +2,7 @@ import t from 'tap';
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { applySwapped, chooseApply, readDest, swapChange, type ResourceConfig, type SwapOptions } from '@confd-haproxy/resource';
+import { quiet } from '@confd-haproxy/testkit';
 
 function resource(dir: string, extra: Partial<ResourceConfig> = {}): ResourceConfig {
   return {
@@ -18,7 +19,6 @@ function resource(dir: string, extra: Partial<ResourceConfig> = {}): ResourceCon
     ...extra,
   };
 }
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** The renderer's chain after the guard, for one resource: choose how to apply → stage/check/swap → apply. */
 async function swap(resource: ResourceConfig, rendered: string, opts: SwapOptions = {}) {

@@ -13,5 +13,5 @@ export * from './tls.js';
 export * from './delay-proxy.js';
 export * from './background.js';
 export * from './tier.js';
-export { sleep, until } from './sleep.js';
+export { quiet, sleep, until } from './sleep.js';
 export * from './reset-proxy.js';

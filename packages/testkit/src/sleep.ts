@@ -9,3 +9,6 @@ export async function until(fn: () => boolean | Promise<boolean>, ms: number, st
   }
   return fn();
 }
+
+/** A logger that says nothing: for tests that look at results, not at log lines. */
+export const quiet = { debug(): void {}, info(): void {}, warn(): void {}, error(): void {} };
