@@ -3,6 +3,7 @@ import { lex, type Item, type ItemType } from './lex.js';
 import type { BranchNode, CommandNode, ElseNode, EndNode, ListNode, Node, NumberNode, PipeNode, TemplateNode, VariableNode } from './nodes.js';
 import { nodeString } from './nodes.js';
 import { goUnquote, parseNumber } from './literals.js';
+import { Unsupported } from './value.js';
 
 /** A parse failure at an offset of the text. */
 export class ParseError extends Error {
@@ -360,6 +361,7 @@ class Tree {
     try {
       return { type: 'number', pos: t.pos, text: t.val, ...parseNumber(t.val, t.type === 'charConstant', t.type === 'complex') };
     } catch (err) {
+      if (err instanceof Unsupported) throw Object.assign(err, { pos: t.pos });
       return this.errorf((err as Error).message, t.pos);
     }
   }
@@ -368,6 +370,7 @@ class Tree {
     try {
       return goUnquote(t.val);
     } catch (err) {
+      if (err instanceof Unsupported) throw Object.assign(err, { pos: t.pos });
       return this.errorf((err as Error).message, t.pos);
     }
   }

@@ -47,7 +47,7 @@ export function compileGoTemplate(text: string, opts: GoTemplateOptions): GoTemp
     set = parseTemplate(opts.name, text, (n) => names.has(n) || BUILTINS.has(n));
   } catch (err) {
     if (err instanceof ParseError) throw new GoTemplateError('GOTEMPLATE_SYNTAX', err.message, at(err.pos), { cause: err });
-    if (err instanceof Unsupported) throw new GoTemplateError('GOTEMPLATE_UNSUPPORTED', `${err.message}: not supported here; refused`, undefined, { cause: err });
+    if (err instanceof Unsupported) throw new GoTemplateError('GOTEMPLATE_UNSUPPORTED', `${err.message}: not supported here; refused`, err.pos === undefined ? undefined : at(err.pos), { cause: err });
     throw err;
   }
   return {

@@ -66,7 +66,10 @@ export interface GoFunc {
 export class GoCallError extends Error {}
 
 /** Something Go would render but this interpreter cannot render identically: refused, never guessed. */
-export class Unsupported extends Error {}
+export class Unsupported extends Error {
+  /** Where in the template text, when known at parse time. */
+  pos?: number;
+}
 
 export const NO_FIELD: unique symbol = Symbol('no field');
 

@@ -59,6 +59,8 @@ t.test('what Go would render differently here is refused, naming file:line:colum
   refusal(t, '{{now}}', 'GOTEMPLATE_UNSUPPORTED', /^t\.tmpl:1:3: printing a time\.Time/);
   refusal(t, '{{srv}}', 'GOTEMPLATE_UNSUPPORTED', /^t\.tmpl:1:3: printing a \*net\.SRV inside another value/);
   refusal(t, 'x\n{{index "abc" 1}}', 'GOTEMPLATE_UNSUPPORTED', /^t\.tmpl:2:3: index of a string/);
+  refusal(t, 'x\n{{print 1i}}', 'GOTEMPLATE_UNSUPPORTED', /^t\.tmpl:2:9: the complex number 1i/);
+  refusal(t, '{{print "\\xff"}}', 'GOTEMPLATE_UNSUPPORTED', /^t\.tmpl:1:9: the byte escape \\xff/);
   t.equal(render('{{range srv}}{{.}} {{.Target}}{{end}}'), '{a. 80} a.', 'a pointer printed on its own is its struct, as in Go');
 });
 

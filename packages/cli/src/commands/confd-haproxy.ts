@@ -16,6 +16,8 @@ import { hostPolicy } from '../host-policy.js';
 import { parseArgv } from '../program.js';
 import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
+import { CONFD_TOML_SETTINGS, type SettingType } from '../confd-toml.js';
+import { migrateCommand } from './migrate.js';
 import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, parseSize, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
@@ -92,7 +94,7 @@ function storeFlags(cmd: Command): Command {
 }
 
 type Mode = 'run' | 'plan' | 'status' | 'push';
-type Subcommand = Mode | 'keygen';
+type Subcommand = Mode | 'keygen' | 'migrate';
 
 /** What this renderer runs: bundles signed by a trusted key, commands and dests within the local policy. */
 interface LocalTrust {
@@ -152,33 +154,13 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
   storeFlags(program.command('plan'))
     .description('render and print a unified diff against each dest; change nothing. Exit 0: nothing to change, 2: changes pending, 1: error')
     .action(runAs('plan'));
+  storeFlags(program.command('migrate'))
+    .description("report how an existing confd layout (--confdir: confd.toml, conf.d, templates) fares here: per resource whether the Go engine takes its template, rendered against the store when one is given (dest never written), compared byte for byte with confd's own output with --confd-bin; and the settings and fields read differently. Exit 0: ready as is, 2: needs attention, 65: unreadable input")
+    .option('--confd-bin <path>', 'a confd binary: render each resource with it too (-onetime, into a temporary directory) and compare')
+    .option('--json', 'print JSON for scripts')
+    .action(runAs('migrate'));
   return program;
 }
-
-/** What a confd.toml setting must hold: a duration may be a number of seconds or a string. */
-type SettingType = 'string' | 'boolean' | 'duration' | 'strings';
-
-const CONFIG_KEYS: Record<string, [keyof Flags, SettingType]> = {
-  backend: ['backend', 'string'],
-  confdir: ['confdir', 'string'],
-  interval: ['interval', 'duration'],
-  prefix: ['prefix', 'string'],
-  log_level: ['logLevel', 'string'],
-  noop: ['noop', 'boolean'],
-  watch: ['watch', 'boolean'],
-  onetime: ['onetime', 'boolean'],
-  sync_only: ['syncOnly', 'boolean'],
-  auth_token: ['authToken', 'string'],
-  scheme: ['scheme', 'string'],
-  client_cert: ['clientCert', 'string'],
-  client_key: ['clientKey', 'string'],
-  client_cakeys: ['clientCaKeys', 'string'],
-  basic_auth: ['basicAuth', 'boolean'],
-  username: ['username', 'string'],
-  password: ['password', 'string'],
-  file: ['file', 'string'],
-  nodes: ['node', 'strings'],
-};
 
 const typeName = (v: unknown) => (Array.isArray(v) ? 'an array' : typeof v === 'object' && v !== null ? 'a table' : `a ${typeof v}`);
 
@@ -202,7 +184,7 @@ function applyConfigFile(flags: Flags, cmd: Command): Flags {
   }
   const out: Flags = { ...flags };
   for (const [k, v] of Object.entries(doc)) {
-    const setting = CONFIG_KEYS[k];
+    const setting = CONFD_TOML_SETTINGS[k] as [keyof Flags, SettingType] | undefined;
     if (!setting) throw new UsageError(`${flags.configFile}: unknown setting "${k}"`);
     const [name, type] = setting;
     const value = settingValue(flags.configFile, k, v, type);
@@ -463,6 +445,7 @@ const SUBCOMMANDS: Record<Subcommand, (session: Session, cmd: Command) => Promis
   status: statusCommand,
   push: pushCommand,
   keygen: keygenCommand,
+  migrate: migrateCommand,
 };
 
 /** The confd-haproxy command: argv (without node and the script) → exit code. Runs nothing on import. */
