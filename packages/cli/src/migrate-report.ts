@@ -61,18 +61,16 @@ function readToml(file: string, shown: string): Record<string, unknown> {
 }
 
 /** One setting of confd.toml: what to change, if anything. */
-function settingProblem(key: string, value: unknown): string | undefined {
-  const renamed = CONFD_TOML_RENAMED[key];
-  if (renamed) return `this project reads it as ${renamed}`;
+function settingProblem(given: string, value: unknown): string | undefined {
+  // confd's own spellings, backend names and file list are read as they are (--config-file).
+  const key = CONFD_TOML_RENAMED[given] ?? given;
   const unsupported = CONFD_TOML_UNSUPPORTED[key];
   if (unsupported) return `not supported: ${unsupported}`;
   if (!CONFD_TOML_SETTINGS[key]) return 'not a confd 0.17 setting, and unknown here';
   if (key === 'backend' && typeof value === 'string') {
     const ours = CONFD_BACKENDS[value];
     if (!ours) return `the ${JSON.stringify(value)} backend is not offered (${Object.keys(CONFD_BACKENDS).join(', ')} are)`;
-    if (ours !== value) return `this project calls it ${JSON.stringify(ours)}`;
   }
-  if (key === 'file' && Array.isArray(value)) return 'this project\'s confd.toml takes one file (a string): give more with --file';
   return undefined;
 }
 

@@ -134,6 +134,18 @@ t.test('-config-file type-checks each setting and names it', async (t) => {
   t.ok(existsSync(f.dest), 'a well-typed file is applied');
 });
 
+t.test("-config-file reads confd 0.17's own confd.toml as it is: log-level, sync-only, a file list", async (t) => {
+  const f = fixture(t);
+  const cfg = join(f.dir, 'confd.toml');
+  writeFileSync(cfg, `backend = "file"\nfile = ["${f.kv}"]\nconfdir = "${f.dir}"\nlog-level = "error"\nsync-only = false\nonetime = true\n`);
+  const r = run(['-config-file', cfg, '-state-dir', f.state]);
+  t.equal(r.code, 0, r.err);
+  t.ok(existsSync(f.dest), 'rendered');
+  t.notMatch(r.err, /updated/, 'log-level = "error" is applied');
+  writeFileSync(cfg, `backend = "etcdv4"\n`);
+  t.match(run(['-onetime', '-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /etcdv4/ }, 'a backend neither spelling knows is still refused');
+});
+
 t.test('-noop exits 0 as confd even with changes pending; plan exits 2', async (t) => {
   const f = fixture(t);
   const noop = run(['-onetime', '-noop', ...f.args]);

@@ -16,7 +16,7 @@ import { hostPolicy } from '../host-policy.js';
 import { parseArgv } from '../program.js';
 import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
-import { CONFD_TOML_SETTINGS, type SettingType } from '../confd-toml.js';
+import { CONFD_BACKENDS, CONFD_TOML_RENAMED, CONFD_TOML_SETTINGS, type SettingType } from '../confd-toml.js';
 import { migrateCommand } from './migrate.js';
 import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, parseSize, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
@@ -183,11 +183,14 @@ function applyConfigFile(flags: Flags, cmd: Command): Flags {
     throw new UsageError(`${flags.configFile}: ${(err as Error).message}`);
   }
   const out: Flags = { ...flags };
-  for (const [k, v] of Object.entries(doc)) {
+  for (const [given, v] of Object.entries(doc)) {
+    // confd 0.17's own file works as it is: its spellings (log-level, sync-only), its backend names (etcdv3), its file list.
+    const k = CONFD_TOML_RENAMED[given] ?? given;
     const setting = CONFD_TOML_SETTINGS[k] as [keyof Flags, SettingType] | undefined;
-    if (!setting) throw new UsageError(`${flags.configFile}: unknown setting "${k}"`);
+    if (!setting) throw new UsageError(`${flags.configFile}: unknown setting "${given}"`);
     const [name, type] = setting;
-    const value = settingValue(flags.configFile, k, v, type);
+    const confdValue = k === 'backend' && typeof v === 'string' ? (CONFD_BACKENDS[v] ?? v) : v;
+    const value = settingValue(flags.configFile, given, confdValue, k === 'file' && Array.isArray(v) ? 'strings' : type);
     if (userSet(cmd, name)) continue;
     (out as unknown as Record<string, unknown>)[name] = value;
   }
