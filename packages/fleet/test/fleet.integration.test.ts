@@ -117,7 +117,8 @@ async function scenario(t: Test, name: string, store: () => KVStore, statusTtlMs
   await t.test('an instance whose check fails keeps its version and says why; the others move on', async (t) => {
     writeFileSync(c.refuseFile, '');
     await push('v2');
-    const v = await fleetWhen((x) => x.rows.filter((r) => r.version === 2).length === 2 && x.rows.some((r) => r.state === 'failed'));
+    // The failed adoption pass may be published a moment before the refusal it leads to: wait for the refusal.
+    const v = await fleetWhen((x) => x.rows.filter((r) => r.version === 2).length === 2 && x.rows.some((r) => r.state === 'failed' && r.detail.startsWith('refused')));
     const rowC = v.rows.find((r) => r.version === 1);
     t.match(rowC, { version: 1, state: 'failed', detail: /^refused: .*check_cmd.*; version 2 not adopted, runs version 1$/ }, fleetTable(v));
     t.equal(c.rendered(), '# v1', 'c keeps rendering version 1');
