@@ -82,25 +82,38 @@ function serverChange(was: ServerLine, now: ServerLine): string[] {
   return [`${now.name} ${from === to ? from : `${from} → ${to}`}${options}`];
 }
 
-/** The difference between two configurations, proxy by proxy. */
+/** Each proxy's servers by name ("db" → "db-0" → its line): grouped once, not searched per proxy. */
+function serversByProxy(c: ParsedConfig): Map<string, Map<string, ServerLine>> {
+  const out = new Map<string, Map<string, ServerLine>>();
+  for (const s of c.servers.values()) {
+    const of = out.get(s.proxy) ?? out.set(s.proxy, new Map()).get(s.proxy)!;
+    of.set(s.name, s);
+  }
+  return out;
+}
+
+/** The difference between two configurations, proxy by proxy (linear in their size: it runs after every applied change). */
 export function describeChange(before: string, after: string): ConfigChange {
   const a = parseConfig(before);
   const b = parseConfig(after);
-  const kept = b.proxies.filter((p) => a.proxies.includes(p));
-  const servers = kept.flatMap((p) => {
+  const hadProxy = new Set(a.proxies);
+  const hasProxy = new Set(b.proxies);
+  const [serversWere, serversAre] = [serversByProxy(a), serversByProxy(b)];
+  const none = new Map<string, ServerLine>();
+  const servers = b.proxies.filter((p) => hadProxy.has(p)).flatMap((p) => {
     const proxy = p.slice(p.indexOf(' ') + 1);
-    const of = (c: ParsedConfig) => new Map([...c.servers.values()].filter((s) => s.proxy === proxy).map((s) => [s.name, s]));
-    const was = of(a);
-    const now = of(b);
+    const was = serversWere.get(proxy) ?? none;
+    const now = serversAre.get(proxy) ?? none;
     const added = [...now.keys()].filter((n) => !was.has(n)).map((n) => `${n} ${address(now.get(n)!)}`);
     const removed = [...was.keys()].filter((n) => !now.has(n)).map((n) => `${n} ${address(was.get(n)!)}`);
     const changed = [...now.keys()].flatMap((n) => (was.has(n) ? serverChange(was.get(n)!, now.get(n)!) : []));
     return added.length || removed.length || changed.length ? [{ proxy: p, added, removed, changed }] : [];
   });
-  const proxiesAdded = b.proxies.filter((p) => !a.proxies.includes(p));
-  const proxiesRemoved = a.proxies.filter((p) => !b.proxies.includes(p));
+  const proxiesAdded = b.proxies.filter((p) => !hadProxy.has(p));
+  const proxiesRemoved = a.proxies.filter((p) => !hasProxy.has(p));
   // The rest of the file: every line but server lines and the proxies added or removed.
-  const rest = (c: ParsedConfig) => c.shape.filter((l, i) => !l.startsWith('server ') && !proxiesAdded.includes(c.owners[i]!) && !proxiesRemoved.includes(c.owners[i]!)).join('\n');
+  const addedOrRemoved = new Set([...proxiesAdded, ...proxiesRemoved]);
+  const rest = (c: ParsedConfig) => c.shape.filter((l, i) => !l.startsWith('server ') && !addedOrRemoved.has(c.owners[i]!)).join('\n');
   return { proxiesAdded, proxiesRemoved, servers, other: rest(a) !== rest(b) };
 }
 
