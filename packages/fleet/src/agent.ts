@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { backoffDelay, sleep, withFields, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
-import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { createRenderEngine, runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
 import { Candidate, RefusalBackoff, storeFailure } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
@@ -103,6 +103,8 @@ export class FleetAgent {
   // The data watch runs with the current bundle; switching bundles restarts it.
   #watchAc = new AbortController();
   #watching: Promise<void> = Promise.resolve();
+  /** The render worker of the confdir rendered last: an adoption's pass and the watch after it share it. */
+  #worker: { key: string; engine: NonNullable<RendererOptions['engine']> } | undefined;
 
   constructor(opts: FleetOptions, clock: FleetClock = Date) {
     this.#opts = opts;
@@ -172,6 +174,8 @@ export class FleetAgent {
   /** Stop the data watch and withdraw the status. */
   async stop(): Promise<void> {
     await this.stopWatch();
+    await this.#worker?.engine.close();
+    this.#worker = undefined;
     await this.#publisher.close();
   }
 
@@ -311,7 +315,7 @@ export class FleetAgent {
 
   /** Every resource must load and render before any dest is touched; then the real pass checks and swaps. Undefined: refused. */
   async #passWith(b: Bundle, dir: string): Promise<Applied | undefined> {
-    const pass = await withRenderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true }, async (renderer) => {
+    const pass = await withRenderer(this.#withWorker({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true }), async (renderer) => {
       const plan = await renderer.pass(undefined, { noop: true });
       return plan.ok ? renderer.pass() : plan;
     });
@@ -360,7 +364,7 @@ export class FleetAgent {
   startWatch(): void {
     this.#watchAc = new AbortController();
     const signal = AbortSignal.any([this.#opts.signal, this.#watchAc.signal]);
-    this.#watching = runWatch(this.#rendererOptions(signal)).catch((err: unknown) => withFields(this.#log, { code: 'RENDERER_FAILED', err }).error(`renderer: ${(err as Error).message}`));
+    this.#watching = runWatch(this.#withWorker(this.#rendererOptions(signal))).catch((err: unknown) => withFields(this.#log, { code: 'RENDERER_FAILED', err }).error(`renderer: ${(err as Error).message}`));
   }
 
   async stopWatch(): Promise<void> {
@@ -371,6 +375,16 @@ export class FleetAgent {
   /** Publish the status as it is now (in the background: the publisher keeps it alive). */
   publish(): void {
     void this.#publisher.publish({ ...this.#status });
+  }
+
+  /** opts with the render worker of its confdir: the one in use when it is the same, else a new one (the old one stopped). */
+  #withWorker(opts: RendererOptions): RendererOptions {
+    const key = `${opts.confdir}\0${opts.bundle ? 'bundle' : 'own'}`;
+    if (this.#worker?.key !== key) {
+      void this.#worker?.engine.close();
+      this.#worker = { key, engine: createRenderEngine(opts) };
+    }
+    return { ...opts, engine: this.#worker.engine };
   }
 
   #rendererOptions(signal: AbortSignal): RendererOptions {
