@@ -1,0 +1,129 @@
+// Many checker processes share one tag list: each runs a TagChecker only for the tags the
+// assignment gives it among the live members, and follows the members as they join and die. A tag
+// handed off is stopped and its lock released at once, so its new holder need not wait for a TTL.
+// The per-tag lock stays the only thing that allows a write: two members that briefly see
+// different member lists may both run a tag, and only the lock holder writes it.
+import type { Logger } from '@confd-haproxy/base';
+import { withFields } from '@confd-haproxy/kv';
+import { tagsOf } from './assignment.js';
+import type { PassReport, TagChecker, Target } from './core.js';
+import type { Membership, MemberView } from './membership.js';
+
+export interface SharedTagCheckersOptions<T extends Target = Target> {
+  /** Every tag of this process's plan. */
+  tags: readonly string[];
+  membership: Membership;
+  /** A new TagChecker for a tag, with a kind made afresh: called each time this process takes the tag on. */
+  open(tag: string): TagChecker<T>;
+  intervalMs: number;
+  signal: AbortSignal;
+  onPass?: (r: PassReport<T>) => void;
+  /** Told the tags this process checks, after each change. */
+  onAssigned?: (tags: ReadonlySet<string>) => void;
+  logger: Logger;
+  /** For messages ("checkmysqlslave"). */
+  bin: string;
+}
+
+/** What one change of the members did. */
+export interface ShareChange {
+  started: string[];
+  stopped: string[];
+}
+
+interface Running<T extends Target> {
+  checker: TagChecker<T>;
+  /** run() ended: the lock is released and the kind closed. */
+  done: Promise<void>;
+}
+
+/** The TagCheckers of the tags this process holds: started and stopped as the assignment says. */
+export class TagShare<T extends Target = Target> {
+  readonly #o: SharedTagCheckersOptions<T>;
+  readonly #running = new Map<string, Running<T>>();
+  /** Tags being stopped: a tag that comes back starts only once its previous checker let go. */
+  readonly #stopping = new Map<string, Promise<void>>();
+  #wanted = new Set<string>();
+
+  constructor(o: SharedTagCheckersOptions<T>) {
+    this.#o = o;
+  }
+
+  /** The tags this process holds or is taking on. */
+  get held(): ReadonlySet<string> {
+    return this.#wanted;
+  }
+
+  /** Run exactly the tags in `mine`: stop the others (their locks are released), start the new ones. */
+  apply(mine: ReadonlySet<string>): ShareChange {
+    this.#wanted = new Set(mine);
+    const stopped = [...this.#running.keys()].filter((tag) => !mine.has(tag));
+    for (const tag of stopped) this.#stop(tag);
+    const started = [...mine].filter((tag) => !this.#running.has(tag));
+    for (const tag of started) this.#start(tag);
+    return { started, stopped };
+  }
+
+  #stop(tag: string): void {
+    const r = this.#running.get(tag)!;
+    this.#running.delete(tag);
+    r.checker.stop();
+    const gone = r.done.finally(() => {
+      if (this.#stopping.get(tag) === gone) this.#stopping.delete(tag);
+    });
+    this.#stopping.set(tag, gone);
+  }
+
+  #start(tag: string): void {
+    const o = this.#o;
+    const checker = o.open(tag);
+    const previous = this.#stopping.get(tag) ?? Promise.resolve();
+    const done = previous
+      // Stopped again before its predecessor let go: run() would still close it, and take no lock.
+      .then(() => checker.run({ intervalMs: o.intervalMs, ...(o.onPass ? { onPass: o.onPass } : {}) }))
+      .catch((err: unknown) => withFields(o.logger, { code: 'TAG_CHECKER_FAILED', tag, err }).error(`${o.bin}: ${tag}: the checker loop ended: ${(err as Error).message}`));
+    this.#running.set(tag, { checker, done });
+  }
+
+  /** Stop every tag and wait until each has released its lock and closed its kind. */
+  async stopAll(): Promise<void> {
+    this.#wanted = new Set();
+    for (const tag of [...this.#running.keys()]) this.#stop(tag);
+    await Promise.all(this.#stopping.values());
+  }
+}
+
+/**
+ * Join the members, then follow them until the signal fires: each view of the members decides the
+ * tags this process checks. On the way out every tag's lock is released, then the member key.
+ */
+export async function runSharedTagCheckers<T extends Target>(o: SharedTagCheckersOptions<T>): Promise<void> {
+  const share = new TagShare(o);
+  const { membership } = o;
+  let strangers = '';
+  try {
+    await membership.start();
+    for await (const view of membership.views(o.signal)) {
+      const mine = tagsOf(membership.id, o.tags, view.peers);
+      const change = share.apply(mine);
+      o.onAssigned?.(share.held);
+      tell(o, view, mine, change);
+      if (view.strangers.join() !== strangers && view.strangers.length) {
+        withFields(o.logger, { code: 'CHECKER_TAGS_DIFFER' }).warn(`${o.bin}: ${view.strangers.join(', ')} check another tag list: they do not share this one's tags (give every checker of a kind the same tags)`);
+      }
+      strangers = view.strangers.join();
+    }
+  } finally {
+    await share.stopAll();
+    await membership.leave();
+  }
+}
+
+function tell<T extends Target>(o: SharedTagCheckersOptions<T>, view: MemberView, mine: ReadonlySet<string>, change: ShareChange): void {
+  if (!change.started.length && !change.stopped.length) return;
+  const self = view.peers.includes(o.membership.id);
+  const who = self ? `${view.peers.length} checker(s) share ${new Set(o.tags).size} tags` : `this checker is not among the ${view.peers.length} live checker(s) (its key is not in the store yet)`;
+  const log = withFields(o.logger, { outcome: 'assignment', members: view.peers.length, held: mine.size });
+  log.info(`${o.bin}: ${who}; this one checks ${mine.size} (took ${change.started.length}, handed off ${change.stopped.length})`);
+  log.debug(`${o.bin}: took ${change.started.join(', ') || 'none'}; handed off ${change.stopped.join(', ') || 'none'}`);
+}
