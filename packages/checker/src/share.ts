@@ -4,7 +4,7 @@
 // The per-tag lock stays the only thing that allows a write: two members that briefly see
 // different member lists may both run a tag, and only the lock holder writes it.
 import type { Logger } from '@confd-haproxy/base';
-import { withFields } from '@confd-haproxy/kv';
+import { watchPrefix, withFields, type KVWatcher } from '@confd-haproxy/kv';
 import { tagsOf } from './assignment.js';
 import type { PassReport, TagChecker, Target } from './core.js';
 import type { Membership, MemberView } from './membership.js';
@@ -13,6 +13,8 @@ export interface SharedTagCheckersOptions<T extends Target = Target> {
   /** Every tag of this process's plan. */
   tags: readonly string[];
   membership: Membership;
+  /** Where the kind's tag locks are (locksPrefix): a lock freed there is taken at once by the member that waits for it. */
+  locks: { store: KVWatcher; prefix: string };
   /** A new TagChecker for a tag, with a kind made afresh: called each time this process takes the tag on. */
   open(tag: string): TagChecker<T>;
   intervalMs: number;
@@ -33,6 +35,8 @@ export interface ShareChange {
 
 interface Running<T extends Target> {
   checker: TagChecker<T>;
+  /** Its run() began (a predecessor for the same tag had let go). */
+  live: boolean;
   /** run() ended: the lock is released and the kind closed. */
   done: Promise<void>;
 }
@@ -78,11 +82,24 @@ export class TagShare<T extends Target = Target> {
     const o = this.#o;
     const checker = o.open(tag);
     const previous = this.#stopping.get(tag) ?? Promise.resolve();
-    const done = previous
+    const running: Running<T> = { checker, live: false, done: Promise.resolve() };
+    running.done = previous
       // Stopped again before its predecessor let go: run() would still close it, and take no lock.
-      .then(() => checker.run({ intervalMs: o.intervalMs, ...(o.onPass ? { onPass: o.onPass } : {}) }))
+      .then(() => {
+        running.live = true;
+        return checker.run({ intervalMs: o.intervalMs, ...(o.onPass ? { onPass: o.onPass } : {}) });
+      })
       .catch((err: unknown) => withFields(o.logger, { code: 'TAG_CHECKER_FAILED', tag, err }).error(`${o.bin}: ${tag}: the checker loop ended: ${(err as Error).message}`));
-    this.#running.set(tag, { checker, done });
+    this.#running.set(tag, running);
+  }
+
+  /**
+   * The locks held now (by anyone): each tag of ours whose lock is free and not ours yet takes it
+   * now rather than at its next pass (the previous holder handed it back, or died and its session
+   * expired). The lock decides as ever: a take that loses changes nothing.
+   */
+  takeFree(locked: ReadonlySet<string>): void {
+    for (const [tag, r] of this.#running) if (r.live && !locked.has(tag) && !r.checker.holder) void r.checker.keepLock().catch(() => false);
   }
 
   /** Stop every tag and wait until each has released its lock and closed its kind. */
@@ -101,6 +118,11 @@ export async function runSharedTagCheckers<T extends Target>(o: SharedTagChecker
   const share = new TagShare(o);
   const { membership } = o;
   let strangers = '';
+  // The lock follower ends with the members loop.
+  const follow = new AbortController();
+  const onAbort = () => follow.abort();
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  const following = takeFreedLocks(share, o.locks, follow.signal, o.logger);
   try {
     await membership.start();
     for await (const view of membership.views(o.signal)) {
@@ -114,8 +136,24 @@ export async function runSharedTagCheckers<T extends Target>(o: SharedTagChecker
       strangers = view.strangers.join();
     }
   } finally {
+    follow.abort();
+    o.signal.removeEventListener('abort', onAbort);
+    await following;
     await share.stopAll();
     await membership.leave();
+  }
+}
+
+/** Follow the kind's locks until the signal fires: each change lets waiting tags take a freed lock. */
+async function takeFreedLocks<T extends Target>(share: TagShare<T>, locks: { store: KVWatcher; prefix: string }, signal: AbortSignal, logger: Logger): Promise<void> {
+  const onError = (err: unknown, attempt: number, delayMs: number) => logger.debug(`reading the locks under ${locks.prefix}: attempt ${attempt} failed (${(err as Error).message}); next in ${delayMs} ms`);
+  try {
+    for await (const snap of watchPrefix(locks.store, locks.prefix, { signal, onError })) {
+      share.takeFree(new Set(snap.pairs.filter((p) => p.session).map((p) => p.key.slice(locks.prefix.length))));
+    }
+  } catch (err) {
+    // Only a faster take-over is lost: every tag still tries its lock on each pass.
+    withFields(logger, { code: 'LOCK_WATCH_FAILED', err }).warn(`stopped following the locks under ${locks.prefix}: ${(err as Error).message}`);
   }
 }
 

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, heartbeatPeriod, Membership, runSharedTagCheckers, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
-import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
+import { entryKey, locksPrefix, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, withFields, type KVStore } from '@confd-haproxy/kv';
 import { exitCodeOfAll, type ConfdError } from '@confd-haproxy/base';
 import type { Server } from 'node:http';
@@ -260,6 +260,7 @@ function runShare<D>(c: CycleContext<D>): Promise<void> {
   return runSharedTagCheckers({
     tags: [...byTag.keys()],
     membership,
+    locks: { store: c.store, prefix: locksPrefix(c.p.kind, c.f.prefix) },
     open: (tag) => open(byTag.get(tag)!),
     intervalMs: c.f.intervalMs,
     signal: c.signal,
