@@ -126,7 +126,10 @@ export async function runSharedTagCheckers<T extends Target>(o: SharedTagChecker
   try {
     await membership.start();
     for await (const view of membership.views(o.signal)) {
-      const mine = tagsOf(membership.id, o.tags, view.peers);
+      // Not a member (its key could not be written: an ACL without the .checkers rule, a store that
+      // lost its session): every tag, a standby wherever another holds the lock, as without sharing.
+      const member = view.peers.includes(membership.id);
+      const mine = member ? tagsOf(membership.id, o.tags, view.peers) : new Set(o.tags);
       const change = share.apply(mine);
       o.onAssigned?.(share.held);
       tell(o, view, mine, change);
@@ -160,8 +163,12 @@ async function takeFreedLocks<T extends Target>(share: TagShare<T>, locks: { sto
 function tell<T extends Target>(o: SharedTagCheckersOptions<T>, view: MemberView, mine: ReadonlySet<string>, change: ShareChange): void {
   if (!change.started.length && !change.stopped.length) return;
   const self = view.peers.includes(o.membership.id);
-  const who = self ? `${view.peers.length} checker(s) share ${new Set(o.tags).size} tags` : `this checker is not among the ${view.peers.length} live checker(s) (its key is not in the store yet)`;
   const log = withFields(o.logger, { outcome: 'assignment', members: view.peers.length, held: mine.size });
+  if (!self) {
+    withFields(log, { code: 'NOT_A_MEMBER' }).warn(`${o.bin}: this checker's key ${o.membership.key} is not in the store (not written yet, refused, or expired): checking all ${mine.size} tags, a standby where another checker holds the lock`);
+    return;
+  }
+  const who = `${view.peers.length} checker(s) share ${new Set(o.tags).size} tags`;
   log.info(`${o.bin}: ${who}; this one checks ${mine.size} (took ${change.started.length}, handed off ${change.stopped.length})`);
   log.debug(`${o.bin}: took ${change.started.join(', ') || 'none'}; handed off ${change.stopped.join(', ') || 'none'}`);
 }

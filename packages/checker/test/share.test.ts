@@ -1,0 +1,102 @@
+// Checkers sharing tags through the file store (several processes may share one file), in one
+// process: each member its own store client, as each checker process has.
+import t from 'tap';
+import type { Test } from 'tap';
+import { join } from 'node:path';
+import { createFileStore, type KVStore } from '@confd-haproxy/kv';
+import { assignTags, Membership, runSharedTagCheckers, TagChecker } from '@confd-haproxy/checker';
+import { locksPrefix } from '@confd-haproxy/schema';
+import { pingKind, quiet, startPingService, storeWith, within, type PingService } from './helpers.js';
+
+const TAGS = Array.from({ length: 24 }, (_, i) => `p${i}`);
+const TTL = 1500;
+const LOCKS = locksPrefix('ping');
+
+interface Member {
+  id: string;
+  stop(): Promise<void>;
+}
+
+function member(t: Test, file: string, id: string, svc: PingService, wrap: (s: KVStore) => KVStore = (s) => s): Member {
+  const store = wrap(createFileStore({ file }));
+  const ac = new AbortController();
+  const membership = new Membership({ store, kind: 'ping', checker: id, tags: TAGS, ttlMs: TTL, logger: quiet });
+  const done = runSharedTagCheckers({
+    tags: TAGS,
+    membership,
+    locks: { store, prefix: LOCKS },
+    open: (tag) => new TagChecker({ tag, kind: pingKind({ targets: [svc] }), store, logger: quiet, checker: id, timeoutMs: 300, retryUp: 1, retryDown: 1, lockTtlMs: TTL }),
+    intervalMs: 200,
+    signal: ac.signal,
+    logger: quiet,
+    bin: 'test',
+  });
+  const stop = async () => {
+    ac.abort();
+    await done;
+    await store.close();
+  };
+  t.teardown(stop);
+  return { id, stop };
+}
+
+/** Lock holder of each tag (held locks only). */
+async function holders(store: KVStore): Promise<Map<string, string>> {
+  const snap = await store.list(LOCKS);
+  return new Map(snap.pairs.filter((p) => p.session).map((p) => [p.key.slice(LOCKS.length), p.value]));
+}
+
+const holdsShares = (h: Map<string, string>, ids: string[]) => {
+  const a = assignTags(TAGS, ids);
+  return h.size === TAGS.length && TAGS.every((tag) => h.get(tag) === a.get(tag));
+};
+
+async function setup(t: Test) {
+  const svc = await startPingService();
+  t.teardown(() => svc.close());
+  const file = join(t.testdir({}), 'kv.json');
+  const reader = createFileStore({ file });
+  t.teardown(() => reader.close());
+  return { svc, file, reader };
+}
+
+t.test('two members split the tags as the assignment says; one that stops hands its tags to the other at once', async (t) => {
+  const { svc, file, reader } = await setup(t);
+  const a = member(t, file, 'host-a:1', svc);
+  const b = member(t, file, 'host-b:2', svc);
+  t.ok((await within(10_000, async () => holdsShares(await holders(reader), [a.id, b.id]))) >= 0, 'each holds exactly its share');
+  const entries = await reader.list('haproxy/ping/');
+  t.equal(entries.pairs.length, TAGS.length, 'every tag has its entry');
+  await b.stop();
+  // Its locks and its member key are handed back on the way out: no TTL to wait for.
+  const ms = await within(TTL, async () => holdsShares(await holders(reader), [a.id]));
+  t.ok(ms >= 0, `the other holds every tag ${ms} ms after the stop, within the TTL`);
+});
+
+t.test('a member that joins takes its share from the others, who release those locks at once', async (t) => {
+  const { svc, file, reader } = await setup(t);
+  const a = member(t, file, 'host-a:1', svc);
+  const b = member(t, file, 'host-b:2', svc);
+  t.ok((await within(10_000, async () => holdsShares(await holders(reader), [a.id, b.id]))) >= 0);
+  const c = member(t, file, 'host-c:3', svc);
+  // Without the release the old holders would keep renewing: the joiner would never get a lock.
+  const ms = await within(TTL, async () => holdsShares(await holders(reader), [a.id, b.id, c.id]));
+  t.ok(ms >= 0, `the three hold their shares ${ms} ms after the join, within the TTL`);
+});
+
+t.test('a member whose key the store refuses checks every tag, a standby where another holds the lock', async (t) => {
+  const { svc, file, reader } = await setup(t);
+  const a = member(t, file, 'host-a:1', svc);
+  t.ok((await within(10_000, async () => holdsShares(await holders(reader), [a.id]))) >= 0, 'alone, it holds every tag');
+  // As an ACL without the .checkers rule: the member key cannot be taken.
+  const refused = (s: KVStore) =>
+    storeWith(s, {
+      acquireLock: (key, opts) => (key.startsWith('haproxy/.checkers/') ? Promise.reject(new Error('permission denied')) : s.acquireLock(key, opts)),
+    });
+  member(t, file, 'host-b:2', svc, refused);
+  await new Promise((r) => setTimeout(r, 1000));
+  t.ok(holdsShares(await holders(reader), [a.id]), 'the member keeps every tag: the refused one stands by');
+  await a.stop();
+  const ms = await within(TTL + 2000, async () => holdsShares(await holders(reader), ['host-b:2']));
+  t.ok(ms >= 0, `the stand-by takes every tag once the member is gone (${ms} ms)`);
+});
