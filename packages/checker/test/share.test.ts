@@ -14,19 +14,25 @@ const LOCKS = locksPrefix('ping');
 
 interface Member {
   id: string;
+  /** Passes its tag checkers made. */
+  readonly passes: number;
   stop(): Promise<void>;
 }
 
-function member(t: Test, file: string, id: string, svc: PingService, wrap: (s: KVStore) => KVStore = (s) => s): Member {
+/** A member checking every tag against `svcs`, preferring them in that order (not sticky: it would move every entry to its first). */
+function member(t: Test, file: string, id: string, svcs: PingService | PingService[], wrap: (s: KVStore) => KVStore = (s) => s): Member {
+  const targets = Array.isArray(svcs) ? svcs : [svcs];
   const store = wrap(createFileStore({ file }));
   const ac = new AbortController();
+  let passes = 0;
   const membership = new Membership({ store, kind: 'ping', checker: id, tags: TAGS, ttlMs: TTL, logger: quiet });
   const done = runSharedTagCheckers({
     tags: TAGS,
     membership,
     locks: { store, prefix: LOCKS },
-    open: (tag) => new TagChecker({ tag, kind: pingKind({ targets: [svc] }), store, logger: quiet, checker: id, timeoutMs: 300, retryUp: 1, retryDown: 1, lockTtlMs: TTL }),
+    open: (tag) => new TagChecker({ tag, kind: pingKind({ targets, sticky: false }), store, logger: quiet, checker: id, timeoutMs: 300, retryUp: 1, retryDown: 1, lockTtlMs: TTL }),
     intervalMs: 200,
+    onPass: () => passes++,
     signal: ac.signal,
     logger: quiet,
     bin: 'test',
@@ -37,7 +43,13 @@ function member(t: Test, file: string, id: string, svc: PingService, wrap: (s: K
     await store.close();
   };
   t.teardown(stop);
-  return { id, stop };
+  return {
+    id,
+    stop,
+    get passes() {
+      return passes;
+    },
+  };
 }
 
 /** Lock holder of each tag (held locks only). */
@@ -65,8 +77,7 @@ t.test('two members split the tags as the assignment says; one that stops hands 
   const a = member(t, file, 'host-a:1', svc);
   const b = member(t, file, 'host-b:2', svc);
   t.ok((await within(10_000, async () => holdsShares(await holders(reader), [a.id, b.id]))) >= 0, 'each holds exactly its share');
-  const entries = await reader.list('haproxy/ping/');
-  t.equal(entries.pairs.length, TAGS.length, 'every tag has its entry');
+  t.ok((await within(5000, async () => (await reader.list('haproxy/ping/')).pairs.length === TAGS.length)) >= 0, 'every tag has its entry');
   await b.stop();
   // Its locks and its member key are handed back on the way out: no TTL to wait for.
   const ms = await within(TTL, async () => holdsShares(await holders(reader), [a.id]));
@@ -84,18 +95,23 @@ t.test('a member that joins takes its share from the others, who release those l
   t.ok(ms >= 0, `the three hold their shares ${ms} ms after the join, within the TTL`);
 });
 
-t.test('a member whose key the store refuses checks every tag, a standby where another holds the lock', async (t) => {
+t.test('a member whose key the store refuses checks every tag, a standby where another holds the lock: never a second writer', async (t) => {
   const { svc, file, reader } = await setup(t);
-  const a = member(t, file, 'host-a:1', svc);
+  const other = await startPingService();
+  t.teardown(() => other.close());
+  const a = member(t, file, 'host-a:1', [svc, other]);
   t.ok((await within(10_000, async () => holdsShares(await holders(reader), [a.id]))) >= 0, 'alone, it holds every tag');
   // As an ACL without the .checkers rule: the member key cannot be taken.
   const refused = (s: KVStore) =>
     storeWith(s, {
       acquireLock: (key, opts) => (key.startsWith('haproxy/.checkers/') ? Promise.reject(new Error('permission denied')) : s.acquireLock(key, opts)),
     });
-  member(t, file, 'host-b:2', svc, refused);
-  await new Promise((r) => setTimeout(r, 1000));
+  // It prefers the other server: were it to write while the member holds the locks, the entries would flip to it.
+  const b = member(t, file, 'host-b:2', [other, svc], refused);
+  t.ok((await within(10_000, () => b.passes >= 2 * TAGS.length)) >= 0, 'the refused one checks every tag (two passes each)');
   t.ok(holdsShares(await holders(reader), [a.id]), 'the member keeps every tag: the refused one stands by');
+  const writers = new Set((await reader.list('haproxy/ping/')).pairs.map((p) => (JSON.parse(p.value) as { checker: string }).checker));
+  t.same([...writers], [a.id], 'every entry was written by the member alone');
   await a.stop();
   const ms = await within(TTL + 2000, async () => holdsShares(await holders(reader), ['host-b:2']));
   t.ok(ms >= 0, `the stand-by takes every tag once the member is gone (${ms} ms)`);
