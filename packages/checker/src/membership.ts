@@ -6,7 +6,7 @@
 // tags two ways and could leave a tag to nobody.
 import { createHash } from 'node:crypto';
 import type { Logger } from '@confd-haproxy/base';
-import { watchPrefix, withFields, type KVLock, type KVLocker, type KVPair, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
+import { isKVError, watchPrefix, withFields, type KVLock, type KVLocker, type KVPair, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { membersPrefix } from '@confd-haproxy/schema';
 
 /** What a member's key holds. */
@@ -139,9 +139,14 @@ export class Membership {
     this.#lock = lock;
   }
 
-  /** The member view at once, then one per change of the prefix, until the signal fires (store failures are retried with back-off). */
-  async *views(signal: AbortSignal): AsyncGenerator<MemberView> {
+  /**
+   * The member view at once, then one per change of the prefix, until the signal fires (store
+   * failures are retried with back-off). `forbidden` is told when the store refuses the read itself
+   * (an etcd role or Consul token without the rule): no view may come then.
+   */
+  async *views(signal: AbortSignal, forbidden?: (err: unknown) => void): AsyncGenerator<MemberView> {
     const onError = (err: unknown, attempt: number, delayMs: number) => {
+      if (isKVError(err, 'KV_FORBIDDEN')) forbidden?.(err);
       if (attempt === 1) withFields(this.#o.logger, { code: 'MEMBERS_READ_FAILED', err }).warn(`cannot read the checkers under ${this.prefix} (${(err as Error).message}); keeping the tags held, retrying`);
       else this.#o.logger.debug(`reading ${this.prefix}: attempt ${attempt} failed; next in ${delayMs} ms`);
     };

@@ -125,7 +125,13 @@ export async function runSharedTagCheckers<T extends Target>(o: SharedTagChecker
   const following = takeFreedLocks(share, o.locks, follow.signal, o.logger);
   try {
     await membership.start();
-    for await (const view of membership.views(o.signal)) {
+    // Who else checks cannot be read at all: every tag, as a member that is not one.
+    const forbidden = () => {
+      const change = share.apply(new Set(o.tags));
+      o.onAssigned?.(share.held);
+      tell(o, { peers: [], strangers: [] }, o.tags, change);
+    };
+    for await (const view of membership.views(o.signal, forbidden)) {
       // Not a member (its key could not be written: an ACL without the .checkers rule, a store that
       // lost its session): every tag, a standby wherever another holds the lock, as without sharing.
       const member = view.peers.includes(membership.id);
@@ -160,15 +166,16 @@ async function takeFreedLocks<T extends Target>(share: TagShare<T>, locks: { sto
   }
 }
 
-function tell<T extends Target>(o: SharedTagCheckersOptions<T>, view: MemberView, mine: ReadonlySet<string>, change: ShareChange): void {
+function tell<T extends Target>(o: SharedTagCheckersOptions<T>, view: MemberView, mine: ReadonlySet<string> | readonly string[], change: ShareChange): void {
+  const held = new Set(mine).size;
   if (!change.started.length && !change.stopped.length) return;
   const self = view.peers.includes(o.membership.id);
-  const log = withFields(o.logger, { outcome: 'assignment', members: view.peers.length, held: mine.size });
+  const log = withFields(o.logger, { outcome: 'assignment', members: view.peers.length, held });
   if (!self) {
-    withFields(log, { code: 'NOT_A_MEMBER' }).warn(`${o.bin}: this checker's key ${o.membership.key} is not in the store (not written yet, refused, or expired): checking all ${mine.size} tags, a standby where another checker holds the lock`);
+    withFields(log, { code: 'NOT_A_MEMBER' }).warn(`${o.bin}: this checker's key ${o.membership.key} is not in the store (not written yet, refused or expired) or the members cannot be read: checking all ${held} tags, a standby where another checker holds the lock`);
     return;
   }
   const who = `${view.peers.length} checker(s) share ${new Set(o.tags).size} tags`;
-  log.info(`${o.bin}: ${who}; this one checks ${mine.size} (took ${change.started.length}, handed off ${change.stopped.length})`);
+  log.info(`${o.bin}: ${who}; this one checks ${held} (took ${change.started.length}, handed off ${change.stopped.length})`);
   log.debug(`${o.bin}: took ${change.started.join(', ') || 'none'}; handed off ${change.stopped.join(', ') || 'none'}`);
 }

@@ -3,7 +3,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { join } from 'node:path';
-import { createFileStore, type KVStore } from '@confd-haproxy/kv';
+import { createFileStore, KVError, type KVStore } from '@confd-haproxy/kv';
 import { assignTags, Membership, runSharedTagCheckers, TagChecker } from '@confd-haproxy/checker';
 import { locksPrefix } from '@confd-haproxy/schema';
 import { pingKind, quiet, startPingService, storeWith, within, type PingService } from './helpers.js';
@@ -115,4 +115,17 @@ t.test('a member whose key the store refuses checks every tag, a standby where a
   await a.stop();
   const ms = await within(TTL + 2000, async () => holdsShares(await holders(reader), ['host-b:2']));
   t.ok(ms >= 0, `the stand-by takes every tag once the member is gone (${ms} ms)`);
+});
+
+t.test('a member that may not read who else checks (etcd answers permission denied) checks every tag', async (t) => {
+  const { svc, file, reader } = await setup(t);
+  const denied = () => Promise.reject(new KVError('KV_FORBIDDEN', 'permission denied'));
+  const forbidden = (s: KVStore) =>
+    storeWith(s, {
+      list: (p, o) => (p.startsWith('haproxy/.checkers/') ? denied() : s.list(p, o)),
+      watch: (p, since, o) => (p.startsWith('haproxy/.checkers/') ? denied() : s.watch(p, since, o)),
+    });
+  member(t, file, 'host-a:1', svc, forbidden);
+  const ms = await within(10_000, async () => holdsShares(await holders(reader), ['host-a:1']));
+  t.ok(ms >= 0, `it holds every tag (${ms} ms)`);
 });
