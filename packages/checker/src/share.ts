@@ -48,6 +48,8 @@ export class TagShare<T extends Target = Target> {
   /** Tags being stopped: a tag that comes back starts only once its previous checker let go. */
   readonly #stopping = new Map<string, Promise<void>>();
   #wanted = new Set<string>();
+  /** The tags whose lock someone held at the last look at the locks (none yet: unknown). */
+  #locked: ReadonlySet<string> | undefined;
 
   constructor(o: SharedTagCheckersOptions<T>) {
     this.#o = o;
@@ -87,6 +89,8 @@ export class TagShare<T extends Target = Target> {
       // Stopped again before its predecessor let go: run() would still close it, and take no lock.
       .then(() => {
         running.live = true;
+        // A lock already free (its holder died or handed it over before we looked) is taken now, not after the first probes.
+        if (this.#locked && !this.#locked.has(tag)) void checker.keepLock().catch(() => false);
         return checker.run({ intervalMs: o.intervalMs, ...(o.onPass ? { onPass: o.onPass } : {}) });
       })
       .catch((err: unknown) => withFields(o.logger, { code: 'TAG_CHECKER_FAILED', tag, err }).error(`${o.bin}: ${tag}: the checker loop ended: ${(err as Error).message}`));
@@ -99,6 +103,7 @@ export class TagShare<T extends Target = Target> {
    * expired). The lock decides as ever: a take that loses changes nothing.
    */
   takeFree(locked: ReadonlySet<string>): void {
+    this.#locked = locked;
     for (const [tag, r] of this.#running) if (r.live && !locked.has(tag) && !r.checker.holder) void r.checker.keepLock().catch(() => false);
   }
 
@@ -170,12 +175,13 @@ function tell<T extends Target>(o: SharedTagCheckersOptions<T>, view: MemberView
   const held = new Set(mine).size;
   if (!change.started.length && !change.stopped.length) return;
   const self = view.peers.includes(o.membership.id);
-  const log = withFields(o.logger, { outcome: 'assignment', members: view.peers.length, held });
+  const log = withFields(o.logger, { outcome: 'assignment' });
   if (!self) {
     withFields(log, { code: 'NOT_A_MEMBER' }).warn(`${o.bin}: this checker's key ${o.membership.key} is not in the store (not written yet, refused or expired) or the members cannot be read: checking all ${held} tags, a standby where another checker holds the lock`);
     return;
   }
   const who = `${view.peers.length} checker(s) share ${new Set(o.tags).size} tags`;
-  log.info(`${o.bin}: ${who}; this one checks ${held} (took ${change.started.length}, handed off ${change.stopped.length})`);
+  // Alone (one host, the usual case) there is nothing to tell at info: it checks every tag, as ever.
+  log[view.peers.length > 1 ? 'info' : 'debug'](`${o.bin}: ${who}; this one checks ${held} (took ${change.started.length}, handed off ${change.stopped.length})`);
   log.debug(`${o.bin}: took ${change.started.join(', ') || 'none'}; handed off ${change.stopped.join(', ') || 'none'}`);
 }
