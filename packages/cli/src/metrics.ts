@@ -126,7 +126,12 @@ export function checkerMetrics(registry: Registry, opts: { tags: readonly string
         if (held.has(t)) continue;
         last.delete(t);
         noHealthy.delete(t);
-        holder.set({ tag: t }, 0);
+        // Its series go with it: the member that holds it now reports them (a stale 0 would alert).
+        holder.remove({ tag: t });
+        healthyServers.remove({ tag: t });
+        const server = current.get(t);
+        if (server) active.remove({ tag: t, server });
+        current.delete(t);
       }
       tags = [...held];
     },
