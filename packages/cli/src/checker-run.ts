@@ -80,7 +80,7 @@ export function checkerFlags(cmd: Command): Command {
     .option('--log-format <format>', 'text (the original style) or json', 'text')
     .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
     .option('--lock-dir <dir>', `directory of the per-tag lock files (default ${defaultLockDir()})`)
-    .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag (Consul: at least 10s); a standby takes over about this long after the holder died', '10s')
+    .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag and of the checker\'s member key (Consul: at least 10s); the other checkers take over about this long after one died', '10s')
     .option('--no-share-tags', 'check every tag here, a standby for the other checkers, instead of sharing the tags with the live checkers of this kind (README: Many checker hosts)')
     .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9102)')
     .option('--debug', 'log every probe');
