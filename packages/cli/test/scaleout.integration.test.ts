@@ -108,20 +108,28 @@ async function scenario(t: Test, store: KVStore, storeFlags: string[], ttlMs: nu
   const killedAt = Date.now();
   await killAndWait(dead.child);
   const aliveIds = alive.map((c) => c.id);
-  const takeover = await watchStore(t, store, ttlMs + 10_000, (v) => itsTags.every((tag) => aliveIds.includes(v.holders.get(tag) ?? '')));
+  // The store ends the dead sessions/leases: etcd at the TTL after the last renew, Consul between the
+  // TTL and twice it (its documented grace; the double adds up to 1 s). Each tag's lock has its own
+  // session, so they end over a TTL/3 after the member key; then the others take the tags at once.
+  const takeover = await watchStore(t, store, 2 * ttlMs + 10_000, (v) => itsTags.every((tag) => aliveIds.includes(v.holders.get(tag) ?? '')));
   const tookMs = takeover.ms < 0 ? -1 : Date.now() - killedAt;
-  t.ok(tookMs >= 0 && tookMs <= ttlMs + 2000, `all ${itsTags.length} tags of the killed checker held by the others ${tookMs} ms after the SIGKILL (lock TTL ${ttlMs} ms + 2 s allowed)`) || t.comment(tail());
+  const storeGraceMs = storeFlags[1] === 'consul' ? ttlMs : 0;
+  t.ok(tookMs >= 0 && tookMs <= ttlMs + storeGraceMs + 2000, `all ${itsTags.length} tags of the killed checker held by the others ${tookMs} ms after the SIGKILL (lock TTL ${ttlMs} ms${storeGraceMs ? " + Consul's grace" : ''} + 2 s allowed)`) || t.comment(tail());
   const two = await watchStore(t, store, 10_000, (v) => aliveIds.every((id) => holdsExactly(v.holders, id, shares(aliveIds).get(id)!)));
   t.ok(two.ms >= 0, 'the two left hold exactly their shares');
   t.ok(Math.max(...aliveIds.map((id) => count(two.last.holders, id))) <= loadCap(300, 2));
 
   // A fourth joins: it holds its share within 5 s, taken over from the others without an entry going missing.
-  const joinedAt = Date.now();
+  const startedAt = Date.now();
   const fourth = start(3);
   const now = [...aliveIds, fourth.id];
+  // Joining is its member key appearing (Node's start-up and loading before that are not sharing's).
+  const member = await watchStore(t, store, 30_000, (v) => v.members.includes(fourth.id));
+  t.ok(member.ms >= 0, `the fourth is a member ${member.ms} ms after it was started`);
+  const joinedAt = Date.now();
   const joined = await watchStore(t, store, 15_000, (v) => v.holders.size === 300 && now.every((id) => holdsExactly(v.holders, id, shares(now).get(id)!)));
   const joinMs = joined.ms < 0 ? -1 : Date.now() - joinedAt;
-  t.ok(joinMs >= 0 && joinMs <= 5000, `the fourth holds its ${shares(now).get(fourth.id)!.length} tags ${joinMs} ms after it was started (5 s allowed)`) || t.comment(tail());
+  t.ok(joinMs >= 0 && joinMs <= 5000, `the fourth holds its ${shares(now).get(fourth.id)!.length} tags ${joinMs} ms after it joined, ${Date.now() - startedAt} ms after it was started (5 s allowed from joining)`) || t.comment(tail());
   t.same(gapCheck.missing, [], 'no entry disappeared while tags moved');
   t.comment(`${storeFlags[1]}: takeover ${tookMs} ms (TTL ${ttlMs} ms), join ${joinMs} ms`);
 
