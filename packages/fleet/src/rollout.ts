@@ -129,10 +129,12 @@ export type Audience = { take: true; role: 'canary' | 'promoted' | 'everyone' } 
 export function audienceOf(b: { version: number; checksum: string; rollout?: Rollout }, me: Member, record: RolloutRecord | undefined, recordProblem?: string): Audience {
   if (!b.rollout) return { take: true, role: 'everyone' };
   if (isCanary(b.rollout, me)) return { take: true, role: 'canary' };
-  if (!record || record.version !== b.version || record.checksum !== b.checksum) return { take: false, reason: `waits for the canaries of version ${b.version} to be judged` };
+  const judging = { take: false as const, reason: `waits for the canaries of version ${b.version} to be judged` };
+  if (!record || record.version !== b.version || record.checksum !== b.checksum) return judging;
   if (recordProblem) return { take: false, reason: `the rollout record is not trusted (${recordProblem})` };
   if (record.stage === 'failed') return { take: false, reason: `the rollout of version ${b.version} failed: ${record.reason ?? 'no reason given'}` };
   if (record.stage === 'promoted') return { take: true, role: 'promoted' };
   if (record.stage === 'wave' && record.ids?.includes(me.id)) return { take: true, role: 'promoted' };
+  if (record.stage === 'canary') return judging;
   return { take: false, reason: `waits for a later wave of version ${b.version}` };
 }
