@@ -15,7 +15,7 @@ const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** push --canary: a count (the first n instances by id), a label key=value, or instance ids (a prefix of 8+ characters is enough when one instance has it). */
 export function resolveCanaries(spec: string, statuses: readonly InstanceStatus[]): CanarySet {
   const ids = statuses.map((s) => s.id).sort();
-  if (/^\d+$/.test(spec)) {
+  if (/^\d{1,4}$/.test(spec)) {
     const n = Number(spec);
     if (n < 1 || n > ids.length) throw new FleetError('FLEET_BUNDLE_REFUSED', `--canary ${spec}: ${ids.length} instance(s) publish a status; pick 1 to ${ids.length}`);
     return { ids: ids.slice(0, n) };
