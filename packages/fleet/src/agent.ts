@@ -2,19 +2,18 @@
 // the bundle it runs, watches haproxy/.config/bundle, and adopts a newer version only after it
 // read the same version diffsBeforeSync times in a row, and only if a pass with it loads, renders
 // and passes every check_cmd; otherwise it keeps the running version and says why in its status.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { backoffDelay, sleep, withFields, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
-import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
+import type { LocalPolicy } from '@confd-haproxy/resource';
 import { bundleKey, Candidate, RefusalBackoff, storeFailure } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
-import { readJudged, type Before } from './canary.js';
+import { readJudged, reverted, waiting, type Before } from './canary.js';
 import { RolloutGate } from './canary-gate.js';
 import { instanceId } from './identity.js';
 import { resumeApplied } from './resume.js';
 import { foreignReason, staleReason } from './scope.js';
+import { bundlePolicyProblem, recordPass } from './pass-status.js';
 import { privateStateDir } from './state-dir.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
@@ -59,14 +58,6 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   statsSocket?: string;
   onBundle?: (e: BundleEvent) => void;
 }
-
-const sha = (path: string) => {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
-    return '';
-  }
-};
 
 /** Where the agent reads the time (tests pass their own clock). */
 export interface FleetClock {
@@ -288,15 +279,8 @@ export class FleetAgent {
    * no bundle may do (a src outside its templates, an unsafe mode); none when it does not load
    * otherwise: the pass says why.
    */
-  async policyProblem(dir: string): Promise<string | undefined> {
-    try {
-      const resources = await loadResources({ confdir: dir, prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir, bundle: true });
-      const problems = policyProblems(resources, this.#policy, { bundle: true });
-      return problems.length ? problems.join('; ') : undefined;
-    } catch (err) {
-      if (err instanceof ResourceError) return err.code === 'RESOURCE_NOT_ALLOWED' ? err.message.split('\n').join('; ') : undefined;
-      throw err;
-    }
+  policyProblem(dir: string): Promise<string | undefined> {
+    return bundlePolicyProblem(dir, { prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir, policy: this.#policy });
   }
 
   /** Run b if it is trusted, allowed, and a pass with it loads, renders and checks; otherwise refuse it and keep the running one. */
@@ -326,9 +310,8 @@ export class FleetAgent {
 
   /** A rollout bundle this instance does not take yet: it keeps what it runs and says what it waits for. */
   #wait(b: Bundle, reason: string): void {
-    if (this.#status.waiting?.checksum === b.checksum && this.#status.waiting.reason === reason) return;
+    if (!waiting(this.#status, b, reason)) return;
     this.#log.info(`bundle version ${b.version}: ${reason}; keeping version ${this.#status.version}`);
-    this.#status.waiting = { version: b.version, checksum: b.checksum, since: new Date().toISOString(), reason };
     this.publish();
   }
 
@@ -350,9 +333,7 @@ export class FleetAgent {
     await this.stopWatch();
     this.#applied = previous;
     this.#gate.keepApplied(this.#opts.stateDir, previous);
-    Object.assign(this.#status, { version: previous?.version ?? 0, checksum: previous?.checksum ?? '', appliedAt: new Date().toISOString() });
-    this.#status.refused = { version: b.version, checksum: b.checksum, at: new Date().toISOString(), reason: `judged failed (${reason}); reverted` };
-    if (this.#status.rollout?.checksum === b.checksum) this.#status.rollout.reverted = true;
+    reverted(this.#status, b, previous, reason);
     withFields(this.#log, { code: 'BUNDLE_JUDGED_FAILED', version: b.version }).error(`bundle version ${b.version} judged failed on this HAProxy: ${reason}; back to version ${previous?.version ?? 0}`);
     this.#opts.onBundle?.({ version: b.version, adopted: false, reason, refusal: 'judged', rendered: true });
     this.publish();
@@ -447,17 +428,7 @@ export class FleetAgent {
 
   /** A pass's dest checksums and outcome go into the status. */
   #recordPass(p: PassResult): void {
-    const status = this.#status;
-    let changed = false;
-    for (const r of p.resources) {
-      const sum = sha(r.dest);
-      if (sum && status.dests[r.resource] !== sum) {
-        status.dests[r.resource] = sum;
-        changed = true;
-      }
-    }
-    if (changed) status.changedAt = new Date().toISOString();
-    status.last = { at: new Date().toISOString(), ok: p.ok, reloaded: p.reloads.some((x) => x.ok), ...(p.ok ? {} : { error: p.errors[0]?.message.split('\n')[0] ?? 'failed' }) };
+    recordPass(this.#status, p);
     this.publish();
   }
 }

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { withFields, type Logger } from '@confd-haproxy/base';
 import type { KVPair } from '@confd-haproxy/kv';
 import { writeApplied, type Applied, type Bundle } from './bundle.js';
-import { judgeChange, readBefore, recordJudged, type Before, type CanaryReport } from './canary.js';
-import { audienceOf, ROLLOUT_KEY, type Audience, type RolloutRecord } from './rollout.js';
+import { judgeChange, readBefore, recordJudged, type Before } from './canary.js';
+import { audienceOf, ROLLOUT_KEY, type Audience, type CanaryReport, type RolloutRecord } from './rollout.js';
 import { recordTrustProblem, rolloutFromValue } from './rollout-record.js';
 import type { TrustedKey } from './trust.js';
 

@@ -6,23 +6,9 @@ import { join } from 'node:path';
 import { sleep } from '@confd-haproxy/base';
 import { bundleKey, type BundleId } from './adoption.js';
 import { sampleHaproxy, type StatSample } from './haproxy-stats.js';
-import { judge, type JudgeNumbers, type Verdict } from './judge.js';
+import { judge, type Verdict } from './judge.js';
 import type { JudgeRules } from './rollout.js';
-
-/** What an instance that took a rollout bundle says about it in its status. */
-export interface CanaryReport {
-  version: number;
-  checksum: string;
-  /** A canary, or an instance a wave promoted. */
-  role: 'canary' | 'promoted';
-  state: 'judging' | 'passed' | 'failed';
-  /** When the judge window ends (judging) or ended. */
-  until: string;
-  reasons?: string[];
-  numbers?: JudgeNumbers;
-  /** Failed, and back on the bundle it ran before. */
-  reverted?: boolean;
-}
+import type { InstanceStatus } from './status.js';
 
 /** Where the "before" reading came from: a sample, or why there is none. */
 export type Before = { sample: StatSample } | { problem: string };
@@ -96,4 +82,19 @@ export function recordJudged(stateDir: string, b: BundleId, reason: string): Jud
   writeFileSync(`${file}.tmp`, `${JSON.stringify(list, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
   return entry;
+}
+
+/** The status says the instance waits for b, and why; false when it said so already. */
+export function waiting(status: InstanceStatus, b: BundleId, reason: string): boolean {
+  if (status.waiting?.checksum === b.checksum && status.waiting.reason === reason) return false;
+  status.waiting = { version: b.version, checksum: b.checksum, since: new Date().toISOString(), reason };
+  return true;
+}
+
+/** The status after b was judged failed and the instance went back to `previous` (none: its --confdir). */
+export function reverted(status: InstanceStatus, b: BundleId, previous: { version: number; checksum: string } | undefined, reason: string): void {
+  const at = new Date().toISOString();
+  Object.assign(status, { version: previous?.version ?? 0, checksum: previous?.checksum ?? '', appliedAt: at });
+  status.refused = { version: b.version, checksum: b.checksum, at, reason: `judged failed (${reason}); reverted` };
+  if (status.rollout?.checksum === b.checksum) status.rollout.reverted = true;
 }

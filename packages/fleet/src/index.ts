@@ -15,5 +15,5 @@ export * from './rollout.js';
 export * from './rollout-record.js';
 export * from './haproxy-stats.js';
 export * from './judge.js';
-export { readJudged, type CanaryReport } from './canary.js';
+export { readJudged } from './canary.js';
 export * from './rollout-push.js';

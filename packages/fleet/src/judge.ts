@@ -1,25 +1,7 @@
 // The canary's judgement: HAProxy's numbers after a change against the same numbers before it,
 // under the rules the pusher signed. A pure function: samples and rules in, a verdict out.
 import type { StatRow, StatSample } from './haproxy-stats.js';
-import type { JudgeRules } from './rollout.js';
-
-/** What the judgement read, as it is published in the instance's status. */
-export interface JudgeNumbers {
-  /** Backends UP before that have no healthy server after (HAProxy reports them DOWN). */
-  emptiedBackends: string[];
-  /** Listens (frontends) that served before and are gone after. */
-  goneListens: string[];
-  /** Servers DOWN after that were not before (proxy/server). */
-  downServers: string[];
-  /** Failed health checks in the window. */
-  checkFailures: number;
-  /** Connection and response errors in the window, and sessions. */
-  errors: number;
-  sessions: number;
-  /** Errors per session before the change (the old worker's lifetime) and in the window. */
-  errorRateBefore: number;
-  errorRateAfter: number;
-}
+import type { JudgeNumbers, JudgeRules } from './rollout.js';
 
 export interface Verdict {
   ok: boolean;

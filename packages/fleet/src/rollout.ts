@@ -34,6 +34,39 @@ export interface Rollout {
   waves: number[];
 }
 
+/** What the judgement read, as it is published in the instance's status. */
+export interface JudgeNumbers {
+  /** Backends UP before that have no healthy server after (HAProxy reports them DOWN). */
+  emptiedBackends: string[];
+  /** Listens (frontends) that served before and are gone after. */
+  goneListens: string[];
+  /** Servers DOWN after that were not before (proxy/server). */
+  downServers: string[];
+  /** Failed health checks in the window. */
+  checkFailures: number;
+  /** Connection and response errors in the window, and sessions. */
+  errors: number;
+  sessions: number;
+  /** Errors per session before the change (the old worker's lifetime) and in the window. */
+  errorRateBefore: number;
+  errorRateAfter: number;
+}
+
+/** What an instance that took a rollout bundle says about it in its status. */
+export interface CanaryReport {
+  version: number;
+  checksum: string;
+  /** A canary, or an instance a wave promoted. */
+  role: 'canary' | 'promoted';
+  state: 'judging' | 'passed' | 'failed';
+  /** When the judge window ends (judging) or ended. */
+  until: string;
+  reasons?: string[];
+  numbers?: JudgeNumbers;
+  /** Failed, and back on the bundle it ran before. */
+  reverted?: boolean;
+}
+
 export type RolloutStage = 'canary' | 'wave' | 'promoted' | 'failed';
 
 /** haproxy/.config/rollout: how far the pusher let the bundle go. */

@@ -4,8 +4,7 @@
 import { withFields, type Logger } from '@confd-haproxy/base';
 import type { KVLock, KVLocker, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
-import type { CanaryReport } from './canary.js';
-import { ROLLOUT_KEY, type RolloutRecord } from './rollout.js';
+import { ROLLOUT_KEY, type CanaryReport, type RolloutRecord } from './rollout.js';
 import { rolloutFromValue } from './rollout-record.js';
 
 import { statusKey, STATUS_PREFIX } from '@confd-haproxy/schema';
