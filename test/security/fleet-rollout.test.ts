@@ -81,3 +81,25 @@ t.test('a canary that cannot read HAProxy judges the change failed and goes back
   t.same(restarted.events, [], 'a restart does not take the bundle judged failed again');
   t.equal(restarted.agent.applied, undefined);
 });
+
+t.test('a canary restarted before its verdict goes back at the next start (its numbers from before the change are gone)', async (t) => {
+  const host = fleetHost(t);
+  const i = host.instance({ trustKeys: host.trusted });
+  i.agent.start();
+  await host.store.put(BUNDLE_KEY, JSON.stringify(makeBundle(1, filesOf('v1'), host.signKey)));
+  await i.agent.step();
+  t.equal(host.rendered(), '# v1', 'version 1 runs (no rollout)');
+  const b = makeBundle(2, filesOf('v2'), host.signKey, { rollout: { ...rolloutFor([i.agent.id]), judge: { ...DEFAULT_JUDGE, judgeMs: 60_000 } } });
+  await host.store.put(BUNDLE_KEY, JSON.stringify(b));
+  await i.agent.step();
+  t.match(i.agent.status.rollout, { version: 2, state: 'judging' }, 'the canary took version 2 and judges it');
+  await i.stop();
+
+  const restarted = host.instance({ trustKeys: host.trusted });
+  t.match(restarted.agent.applied, { version: 1 }, 'the restart runs version 1 again');
+  t.match(restarted.agent.status, { version: 1, refused: { version: 2, reason: /^judged failed \(the instance restarted before its judgement ended/ } });
+  restarted.agent.start();
+  await restarted.agent.step();
+  t.notOk(restarted.events.some((e) => e.version === 2 && e.adopted), 'and never takes version 2 again');
+  t.ok(await within(5000, () => host.rendered() === '# v1'), 'it renders version 1');
+});

@@ -8,7 +8,7 @@ import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@
 import type { LocalPolicy } from '@confd-haproxy/resource';
 import { bundleKey, Candidate, RefusalBackoff, storeFailure } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
-import { readJudged, reverted, waiting, type Before } from './canary.js';
+import { readJudged, restoreApplied, reverted, waiting, writeJudging, type Before } from './canary.js';
 import { RolloutGate } from './canary-gate.js';
 import { instanceId } from './identity.js';
 import { resumeApplied } from './resume.js';
@@ -128,6 +128,7 @@ export class FleetAgent {
       checksum: this.#applied?.checksum ?? '',
       ...(this.#applied ? { appliedAt: this.#applied.appliedAt } : {}),
       ...(resumed.setAside ? { setAside: { ...resumed.setAside, at: new Date().toISOString() } } : {}),
+      ...(resumed.interrupted ? { refused: { ...resumed.interrupted, at: new Date().toISOString(), reason: `judged failed (${resumed.interrupted.reason}); reverted` } } : {}),
       dests: {},
     };
     if (opts.labels?.length) this.#status.labels = [...opts.labels];
@@ -317,8 +318,10 @@ export class FleetAgent {
 
   /** Judge b on this HAProxy after the window (in the background); failed: back to `previous`. */
   #judge(b: Bundle, role: 'canary' | 'promoted', before: Before, previous: Applied | undefined): void {
+    writeJudging(this.#opts.stateDir, b, previous);
     this.#gate.judge(b, role, before, {
       report: (r) => {
+        if (r.state === 'passed') writeJudging(this.#opts.stateDir, undefined);
         this.#status.rollout = r;
         this.publish();
       },
@@ -332,7 +335,8 @@ export class FleetAgent {
     this.#judged.add(this.#gate.remember(this.#opts.stateDir, b, reason));
     await this.stopWatch();
     this.#applied = previous;
-    this.#gate.keepApplied(this.#opts.stateDir, previous);
+    restoreApplied(this.#opts.stateDir, previous);
+    writeJudging(this.#opts.stateDir, undefined);
     reverted(this.#status, b, previous, reason);
     withFields(this.#log, { code: 'BUNDLE_JUDGED_FAILED', version: b.version }).error(`bundle version ${b.version} judged failed on this HAProxy: ${reason}; back to version ${previous?.version ?? 0}`);
     this.#opts.onBundle?.({ version: b.version, adopted: false, reason, refusal: 'judged', rendered: true });

@@ -1,10 +1,8 @@
 // The agent's rollout state: the rollout record last read (and whether it is trusted), which
 // rollout bundle this instance may take, and the one judgement running in the background.
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { withFields, type Logger } from '@confd-haproxy/base';
 import type { KVPair } from '@confd-haproxy/kv';
-import { writeApplied, type Applied, type Bundle } from './bundle.js';
+import type { Bundle } from './bundle.js';
 import { judgeChange, readBefore, recordJudged, type Before } from './canary.js';
 import { audienceOf, ROLLOUT_KEY, type Audience, type CanaryReport, type RolloutRecord } from './rollout.js';
 import { recordTrustProblem, rolloutFromValue } from './rollout-record.js';
@@ -81,9 +79,4 @@ export class RolloutGate {
     return recordJudged(stateDir, b, reason).key;
   }
 
-  /** fleet.json names `previous` again (none: the instance's own --confdir). */
-  keepApplied(stateDir: string, previous: Applied | undefined): void {
-    if (previous) writeApplied(stateDir, previous);
-    else rmSync(join(stateDir, 'fleet.json'), { force: true });
-  }
 }

@@ -1,10 +1,11 @@
 // The instance's side of a canary rollout: read HAProxy before the change, wait the judge window,
 // read it again and judge; remember every bundle judged failed (in the state dir, so a restart
 // never takes it again). The agent reverts; this file only reads, waits and remembers.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '@confd-haproxy/base';
 import { bundleKey, type BundleId } from './adoption.js';
+import { writeApplied, type Applied } from './bundle.js';
 import { sampleHaproxy, type StatSample } from './haproxy-stats.js';
 import { judge, type Verdict } from './judge.js';
 import type { JudgeRules } from './rollout.js';
@@ -75,8 +76,8 @@ export function readJudged(stateDir: string): Judged[] {
 }
 
 /** Remember b as judged failed. */
-export function recordJudged(stateDir: string, b: BundleId, reason: string): Judged {
-  const entry = { version: b.version, checksum: b.checksum, key: bundleKey(b), reason, at: new Date().toISOString() };
+export function recordJudged(stateDir: string, b: BundleId, reason: string, key = bundleKey(b)): Judged {
+  const entry = { version: b.version, checksum: b.checksum, key, reason, at: new Date().toISOString() };
   const list = [...readJudged(stateDir), entry].slice(-64);
   const file = judgedFile(stateDir);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(list, null, 2)}\n`, { mode: 0o600 });
@@ -97,4 +98,37 @@ export function reverted(status: InstanceStatus, b: BundleId, previous: { versio
   Object.assign(status, { version: previous?.version ?? 0, checksum: previous?.checksum ?? '', appliedAt: at });
   status.refused = { version: b.version, checksum: b.checksum, at, reason: `judged failed (${reason}); reverted` };
   if (status.rollout?.checksum === b.checksum) status.rollout.reverted = true;
+}
+
+/** A judgement under way: the bundle judged and what ran before it (kept until the verdict). */
+export interface Judging {
+  version: number;
+  checksum: string;
+  key: string;
+  previous?: Applied;
+}
+
+const judgingFile = (stateDir: string) => join(stateDir, 'judging.json');
+
+export function readJudging(stateDir: string): Judging | undefined {
+  try {
+    const j = JSON.parse(readFileSync(judgingFile(stateDir), 'utf8')) as Judging;
+    return typeof j?.key === 'string' && typeof j.checksum === 'string' ? j : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remember that b is being judged (a restart before the verdict goes back to `previous`); undefined b: the verdict came. */
+export function writeJudging(stateDir: string, b: BundleId | undefined, previous?: Applied): void {
+  const file = judgingFile(stateDir);
+  if (!b) return rmSync(file, { force: true });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify({ version: b.version, checksum: b.checksum, key: bundleKey(b), ...(previous ? { previous } : {}) })}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** fleet.json names `previous` again (none: the instance's own --confdir). */
+export function restoreApplied(stateDir: string, previous: Applied | undefined): void {
+  if (previous) writeApplied(stateDir, previous);
+  else rmSync(join(stateDir, 'fleet.json'), { force: true });
 }
