@@ -3,16 +3,23 @@
 // or promote the others with a record of its own (unsigned, signed by another key, edited, or
 // replayed from another rollout); a canary that cannot judge the change goes back by itself.
 import t from 'tap';
+import type { Test } from 'tap';
 import { BUNDLE_KEY, DEFAULT_JUDGE, ROLLOUT_KEY, signRecord, type Rollout, type RolloutRecord } from '@confd-haproxy/fleet';
 import { filesOf, fleetHost, makeBundle, within } from './fleet-host.js';
 
 const OTHER = '00000000-0000-4000-8000-0000000000aa';
-const rolloutFor = (ids: string[]): Rollout => ({ canaries: { ids }, judge: { ...DEFAULT_JUDGE, judgeMs: 1000 }, waves: [100] });
-
-t.test('a store writer cannot widen the canary set or drop the rollout', async (t) => {
+/** A host and its started --trust-key instance. */
+function trustingInstance(t: Test) {
   const host = fleetHost(t);
   const i = host.instance({ trustKeys: host.trusted });
   i.agent.start();
+  return { host, i };
+}
+
+const rolloutFor = (ids: string[]): Rollout => ({ canaries: { ids }, judge: { ...DEFAULT_JUDGE, judgeMs: 1000 }, waves: [100] });
+
+t.test('a store writer cannot widen the canary set or drop the rollout', async (t) => {
+  const { host, i } = trustingInstance(t);
   const b = makeBundle(1, filesOf('v1'), host.signKey, { rollout: rolloutFor([OTHER]) });
   await host.store.put(BUNDLE_KEY, JSON.stringify({ ...b, rollout: rolloutFor([OTHER, i.agent.id]) }));
   await i.agent.step();
@@ -28,9 +35,7 @@ t.test('a store writer cannot widen the canary set or drop the rollout', async (
 });
 
 t.test('an instance outside the canaries waits, and only a record the pusher signed for this bundle promotes it', async (t) => {
-  const host = fleetHost(t);
-  const i = host.instance({ trustKeys: host.trusted });
-  i.agent.start();
+  const { host, i } = trustingInstance(t);
   const b = makeBundle(1, filesOf('v1'), host.signKey, { rollout: rolloutFor([OTHER]) });
   await host.store.put(BUNDLE_KEY, JSON.stringify(b));
   await i.agent.step();
@@ -60,9 +65,7 @@ t.test('an instance outside the canaries waits, and only a record the pusher sig
 });
 
 t.test('a canary that cannot read HAProxy judges the change failed and goes back by itself, also after a restart', async (t) => {
-  const host = fleetHost(t);
-  const i = host.instance({ trustKeys: host.trusted });
-  i.agent.start();
+  const { host, i } = trustingInstance(t);
   const b = makeBundle(1, filesOf('v1'), host.signKey, { rollout: rolloutFor([i.agent.id]) });
   await host.store.put(BUNDLE_KEY, JSON.stringify(b));
   await i.agent.step();
@@ -83,9 +86,7 @@ t.test('a canary that cannot read HAProxy judges the change failed and goes back
 });
 
 t.test('a canary restarted before its verdict goes back at the next start (its numbers from before the change are gone)', async (t) => {
-  const host = fleetHost(t);
-  const i = host.instance({ trustKeys: host.trusted });
-  i.agent.start();
+  const { host, i } = trustingInstance(t);
   await host.store.put(BUNDLE_KEY, JSON.stringify(makeBundle(1, filesOf('v1'), host.signKey)));
   await i.agent.step();
   t.equal(host.rendered(), '# v1', 'version 1 runs (no rollout)');
