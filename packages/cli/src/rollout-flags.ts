@@ -93,6 +93,7 @@ export async function resumeRollout(io: DriveIO): Promise<number> {
   const pair = await io.store.get(BUNDLE_KEY);
   const bundle = pair ? parseBundle(pair.value) : undefined;
   if (!bundle?.rollout) throw new UsageError(`--resume: the bundle in the store (${bundle ? `version ${bundle.version}` : 'none'}) was not pushed with --canary: no rollout to resume`);
+  if (bundle.signature && !io.signKey) throw new UsageError(`--resume: bundle version ${bundle.version} is signed; give the --sign-key it was signed with, or instances with --trust-key ignore the records`);
   const { record, problem } = await readRollout(io.store, io.signal);
   if (problem) io.logger.warn(`${problem}; judging the canaries again`);
   return driveAndReport(io, bundle, record);

@@ -83,7 +83,10 @@ export async function driveRollout(b: Bundle, opts: DriveOptions, from?: Rollout
 
   if (!mine || mine.stage === 'canary') {
     if (!mine) await write('canary');
-    const problem = await waitVerdicts(b, await canaries(), opts, 'canary');
+    const chosen = await canaries();
+    // No canary is no judgement: never a reason to promote.
+    if (!chosen.length) return failed(`no instance with --instance-label ${(rollout.canaries as { label: string }).label} publishes a status: nobody judged it`);
+    const problem = await waitVerdicts(b, chosen, opts, 'canary');
     if (problem) return failed(problem);
   }
   // Wave by wave: the canaries and the first p% of the others (by id); the last wave (100%) is everyone.
