@@ -5,7 +5,7 @@
 // completes a good one). status --fleet shows each stage.
 import t from 'tap';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ t.teardown(() => new Promise<void>((done) => backend.close(() => done())));
 const deadPort = await freePort();
 
 /** The bundle's files: one listen on a unix socket beside each HAProxy (its cwd), so every instance renders the same bytes. */
-function writeConfdir(dir: string, serverPort: number, marker: string): string {
+function writeConfdir(dir: string, serverPort: number, marker: string, checkPort?: number): string {
   mkdirSync(join(dir, 'conf.d'), { recursive: true });
   mkdirSync(join(dir, 'templates'), { recursive: true });
   writeFileSync(join(dir, 'conf.d/haproxy.toml'), `[template]\nsrc = "haproxy.cfg.hbs"\ndest = "haproxy.cfg"\nkeys = ["/haproxy/app"]\ncheck_cmd = ${JSON.stringify(CHECK)}\nreload_cmd = ${JSON.stringify(RELOAD)}\n`);
@@ -53,9 +53,10 @@ function writeConfdir(dir: string, serverPort: number, marker: string): string {
       '    timeout connect 1s',
       '    timeout client 5s',
       '    timeout server 5s',
+      '    retries 0',
       'listen app',
       '    bind unix@app.sock',
-      `    server s1 127.0.0.1:${serverPort} check inter 200 fall 2 rise 1`,
+      `    server s1 127.0.0.1:${serverPort} check inter 200 fall 2 rise 1${checkPort ? ` port ${checkPort}` : ''}`,
       '',
     ].join('\n'),
   );
@@ -120,8 +121,9 @@ const spawnPush = (args: string[]) => {
   const child = spawn(process.execPath, [bin, 'push', ...args], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
   t.teardown(() => killAndWait(child));
-  return { child, out: () => out };
+  return { child, out: () => out, exited };
 };
 
 t.test('the first push reaches all four instances (no canary)', async (t) => {
@@ -144,7 +146,7 @@ t.test('a push to a dead port is taken by the canary only, judged failed from HA
   t.match(during.out, /rollout of version \d+: canary/);
   t.match(during.out, /judging +\S+ +canary: judging version/);
   t.match(during.out, /waiting +\S+ +waits for the canaries of version/, during.out);
-  const code = await new Promise<number | null>((done) => push.child.once('exit', (c) => done(c)));
+  const code = await push.exited;
   t.equal(code, 1, 'the push exits 1: the rollout failed');
   t.match(push.out(), /failed: canary [0-9a-f]{8} \(.*\): .*backend app was UP and has no healthy server now/);
   t.ok(await until(() => markerOf(canary) === '# good-1', 15_000), 'the canary rendered its previous bundle again');
@@ -193,4 +195,33 @@ t.test('killing the pusher mid-rollout changes neither outcome', async (t) => {
   const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
   t.equal(waited.code, 0, waited.out);
   for (const i of instances) t.equal(markerOf(i), '# good-3');
+});
+
+/** One connection through an instance's listen: what came back ('' when HAProxy could not reach the server). */
+const through = (i: Instance) =>
+  new Promise<string>((done) => {
+    const c = connect(join(i.dir, 'app.sock'));
+    let got = '';
+    c.on('data', (d) => (got += d.toString()));
+    c.on('close', () => done(got));
+    c.on('error', () => done(got));
+    c.setTimeout(3000, () => c.destroy());
+  });
+
+t.test('a push whose health checks pass but whose traffic fails is judged failed by its error rate', async (t) => {
+  const target = instances[1]!;
+  t.equal(await through(target), 'ok\n', 'traffic flows before the push');
+  // Checked on the live port, traffic sent to the dead one: HAProxy keeps the server UP.
+  const src = writeConfdir(join(work, 'v-traffic'), deadPort, 'dead-traffic', backendPort);
+  const push = spawnPush(['--confdir', src, '--state-dir', join(work, 'pusher'), '--canary', target.id, '--judge', '4s', '--report-grace', '30s', ...signed, ...store]);
+  t.ok(await until(async () => rowOf(await fleet(), target)?.state === 'judging', 30_000), 'the canary judges');
+  const answers: string[] = [];
+  for (let n = 0; n < 10 && rowOf(await fleet(), target)?.state === 'judging'; n++) answers.push(...(await Promise.all([0, 1, 2, 3, 4].map(() => through(target)))));
+  t.ok(answers.filter((a) => a === '').length >= 5, `traffic fails during the window (${answers.length} tries)`);
+  t.equal(await serverState(target), 'UP', 'while HAProxy says the server is UP');
+  const code = await push.exited;
+  t.equal(code, 1);
+  t.match(push.out(), /failed: canary [0-9a-f]{8} \(.*\): .*errors per session rose from 0\.0% to 100\.0%/);
+  t.ok(await until(async () => (await through(target)) === 'ok\n', 15_000), 'after the revert traffic flows again');
+  for (const i of instances.filter((x) => x !== target)) t.equal(markerOf(i), '# good-3', 'no other instance took it');
 });
