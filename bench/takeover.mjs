@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // bench/takeover: two checkmemcached for one tag on the Consul double (two hosts: own lock dirs);
-// the lock holder and the active memcached are SIGKILLed together; time until the standby has
-// written the entry pointing at the healthy memcached. Per --lock-ttl (BENCH_TTLS, default 15s
+// the lock holder and the active memcached are SIGKILLed together; time until the other has
+// written the entry pointing at the healthy memcached. The two share the tag by default (the tag
+// is the holder's, the other keeps only its member key); BENCH_NO_SHARE=1 runs them with
+// --no-share-tags (the other a hot standby, probing). Per --lock-ttl (BENCH_TTLS, default 15s
 // and 10s, Consul's minimum); the double invalidates a session between TTL and TTL + 1 s (real
 // Consul: between TTL and 2 × TTL).
 import { execFile } from 'node:child_process';
@@ -24,22 +26,26 @@ async function once(ttl) {
   const [a, b] = [await startMemcached(), await startMemcached()];
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-takeover-'));
   const checker = (name) =>
-    execFile(process.execPath, [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', `127.0.0.1:${a.port},127.0.0.1:${b.port}`, '--tag', TAG, '--backend', 'consul', '--node', double.address, '--interval', '1s', '--lock-ttl', ttl, '--lock-dir', join(dir, name)]);
+    execFile(process.execPath, [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', `127.0.0.1:${a.port},127.0.0.1:${b.port}`, '--tag', TAG, '--backend', 'consul', '--node', double.address, '--interval', '1s', '--lock-ttl', ttl, '--lock-dir', join(dir, name), ...(process.env.BENCH_NO_SHARE ? ['--no-share-tags'] : [])]);
   const port = async () => JSON.parse((await store.get(`haproxy/memcached/${TAG}`))?.value ?? '{}').port;
-  const holder = checker('a');
-  let standby;
+  const first = checker('a');
+  let second;
   try {
     if (!(await until(async () => (await port()) === a.port, 20_000, 50))) throw new Error('the first checker never wrote the entry');
-    standby = checker('b');
+    second = checker('b');
     await sleep(2000);
+    // Sharing may have handed the tag to the second: kill whichever holds the lock now.
+    const pid = Number((await store.get(`haproxy/.locks/memcached/${TAG}`))?.value.split(':').at(-1));
+    const holder = [first, second].find((c) => c.pid === pid);
+    if (!holder) throw new Error(`the lock holder ${pid} is neither checker`);
     const t0 = Date.now();
     holder.kill('SIGKILL');
     a.kill('SIGKILL');
-    if (!(await until(async () => (await port()) === b.port, 60_000, 20))) throw new Error('the standby never took over');
+    if (!(await until(async () => (await port()) === b.port, 60_000, 20))) throw new Error('the other checker never took over');
     return Date.now() - t0;
   } finally {
-    holder.kill('SIGKILL');
-    standby?.kill('SIGKILL');
+    first.kill('SIGKILL');
+    second?.kill('SIGKILL');
     await Promise.all([a.stop(), b.stop()]);
     await store.close();
     await double.close();

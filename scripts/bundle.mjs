@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { etcd3ParsedProtos } from './etcd3-protos.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'packages/cli');
@@ -102,12 +103,12 @@ async function bundleRenderWorker(out) {
  * shipped as a bundled dependency in node_modules/<name>, with the files it reads beside its code.
  */
 const BUNDLED_DEPENDENCIES = [
-  { name: 'etcd3', files: ['proto'] },
+  { name: 'etcd3', files: ['proto'], plugins: (dir) => [etcd3ParsedProtos(dir)] },
   { name: 'cockatiel', files: [] },
 ];
 
 /** One library (with its own dependencies: etcd3's gRPC and protobuf) in one CommonJS file, the files it reads beside it where it looks for them. */
-async function bundleDependency(out, { name, files }) {
+async function bundleDependency(out, { name, files, plugins }) {
   const pkg = dirname(requireFromKv.resolve(`${name}/package.json`));
   const meta = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
   const dest = join(out, 'node_modules', name);
@@ -122,6 +123,7 @@ async function bundleDependency(out, { name, files }) {
     target: 'node20',
     legalComments: 'inline',
     logLevel: 'warning',
+    plugins: plugins?.(pkg) ?? [],
   });
   for (const f of files) cpSync(join(pkg, f), join(dest, f), { recursive: true });
   const license = readdirSync(pkg).find((f) => /^licen[sc]e/i.test(f));

@@ -47,6 +47,9 @@ interface StatusRow {
   provider_options: string | null;
 }
 
+/** The key segment of this kind's entries: haproxy/galera/<tag>. */
+export const GALERA_KIND = 'galera';
+
 export function parseStatus(row: StatusRow): NodeStatus {
   const seg = /(?:^|;)\s*gmcast\.segment\s*=\s*(\d+)/.exec(row.provider_options ?? '');
   return {
@@ -73,7 +76,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
   let lastProblem = '';
 
   return {
-    kind: 'galera',
+    kind: GALERA_KIND,
     async targets(signal) {
       if (opts.maintenance) {
         try {

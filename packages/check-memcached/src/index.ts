@@ -1,4 +1,4 @@
-export { memcachedKind, MEMCACHED_PROXYPORT_OFFSET } from './kind.js';
+export { MEMCACHED_KIND, memcachedKind, MEMCACHED_PROXYPORT_OFFSET } from './kind.js';
 export type { MemcachedKindOptions } from './kind.js';
 export { MemcachedProbe } from './probe.js';
 export { MemjsProbe } from './memjs-probe.js';

@@ -29,6 +29,9 @@ const id = (t: Target) => `${t.host}:${t.port}`;
 /** What the checker core receives: ok, the reason and the data, without the probes' own flags. */
 const outcome = ({ ok, reason, data }: ProbeOutcome) => ({ ok, ...(reason !== undefined ? { reason } : {}), ...(data ? { data } : {}) });
 
+/** The key segment of this kind's entries: haproxy/memcached/<tag>. */
+export const MEMCACHED_KIND = 'memcached';
+
 export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, MemcachedProbeData, unknown, MemcachedChoiceDetail> {
   const probes = new Map<string, ServerProbe>();
   let lost: ((t: Target, reason: string) => void) | undefined;
@@ -42,7 +45,7 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, M
     return p;
   };
   return {
-    kind: 'memcached',
+    kind: MEMCACHED_KIND,
     targets: async () => opts.servers,
     probe: async (t, signal) => {
       const r = await probeOf(t).probe(signal);

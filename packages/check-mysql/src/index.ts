@@ -1,4 +1,4 @@
-export { mysqlKind, privilegeHint } from './kind.js';
+export { MYSQL_KIND, mysqlKind, privilegeHint } from './kind.js';
 export type { MysqlKind, MysqlKindOptions } from './kind.js';
 export { readDbConf, parseDbConf, readPemSetting, tagConfig, allTags, MYSQL_PROXYPORT_OFFSET } from './config.js';
 export type { MysqlTagConfig } from './config.js';

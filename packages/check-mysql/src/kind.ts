@@ -23,6 +23,9 @@ export type MysqlKind = CheckerKind & { close(): Promise<void> };
 const key = (t: Target) => `${t.host}:${t.port}`;
 const same = (a: Target, b: Target) => a.host === b.host && a.port === b.port;
 
+/** The key segment of this kind's entries: haproxy/mysqlslave/<tag>. */
+export const MYSQL_KIND = 'mysqlslave';
+
 /** The original's Perl said nothing useful here; say which privilege is missing. */
 export function privilegeHint(err: unknown): string {
   const e = err as { code?: string; errno?: number; message?: string };
@@ -71,7 +74,7 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
   };
 
   return {
-    kind: 'mysqlslave',
+    kind: MYSQL_KIND,
     targets: (signal) => discover(signal),
     onConnectionLost(fn) {
       lost = fn;

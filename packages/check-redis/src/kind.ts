@@ -50,6 +50,9 @@ export interface RedisKindOptions {
 const key = (t: Target) => `${t.host}:${t.port}`;
 const same = (a: Target, b: { host: string; port: number }) => a.host === b.host && a.port === b.port;
 
+/** The key segment of this kind's entries: haproxy/redis/<tag>. */
+export const REDIS_KIND = 'redis';
+
 /** ROLE's reply as a RoleInfo (master, slave, sentinel), or a reason it is not one. */
 export function parseRole(r: Reply): RoleInfo | string {
   if (r instanceof RedisReplyError) return r.message;
@@ -169,7 +172,7 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
   };
 
   return {
-    kind: 'redis',
+    kind: REDIS_KIND,
     async targets(signal) {
       if (!opts.sentinels?.length) return withServers([]);
       const { targets, context } = await askSentinels(signal);

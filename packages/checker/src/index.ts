@@ -10,3 +10,8 @@ export type { LocalLock } from './lockfile.js';
 export { CheckerError } from './errors.js';
 export { readConfigFile } from './config-file.js';
 export type { CheckerErrorCode } from './errors.js';
+export { assignTags, loadCap, LOAD_SLACK_PERCENT, preference, tagsOf } from './assignment.js';
+export { Membership, readMembers, tagListDigest } from './membership.js';
+export type { MemberInfo, MembershipOptions, MemberView } from './membership.js';
+export { runSharedTagCheckers, TagShare } from './share.js';
+export type { ShareChange, SharedTagCheckersOptions } from './share.js';

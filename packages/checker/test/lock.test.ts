@@ -108,6 +108,46 @@ t.test('a holder whose store restarted empty says the store forgot its session, 
   t.notMatch(lost, /another checker/, 'no other checker is blamed');
 });
 
+t.test('a lock that runs out while the entry is being read stops the write that would follow', async (t) => {
+  const [a, b] = await services(t);
+  const real = fileStore(t, join(t.testdir({}), 'kv.json'));
+  let stall: Promise<void> | undefined;
+  let reading: (() => void) | undefined;
+  // The entry's read answers, then its answer is held (a slow store, a GC pause) until the test lets it go.
+  const store = storeWith(real, {
+    async get(k, o) {
+      const pair = await real.get(k, o);
+      if (stall && k === 'haproxy/ping/p1') {
+        reading?.();
+        await stall;
+      }
+      return pair;
+    },
+  });
+  const c = checker(t, 'host-a:1', pingKind({ targets: [a, b] }), store, { lockTtlMs: 600 });
+  t.equal((await c.pass(signal)).wrote, true, 'the holder wrote the first entry');
+  a.mode = 'fail';
+  let release!: () => void;
+  stall = new Promise<void>((done) => (release = done));
+  const isReading = new Promise<void>((done) => (reading = done));
+  const pass = c.pass(signal);
+  await isReading;
+  // Meanwhile its lock runs out and another checker takes it.
+  let other: KVLock | undefined;
+  const deadline = Date.now() + 5000;
+  while (!other && Date.now() < deadline) {
+    other = await real.acquireLock(LOCK, { holder: 'host-b:2', ttlMs: 10_000, lockDelayMs: 0 });
+    if (!other) await sleep(50);
+  }
+  t.ok(other, 'another checker took the expired lock');
+  t.teardown(() => other?.release());
+  release();
+  const r = await pass;
+  t.equal(r.wrote, false, 'the old holder did not write');
+  t.equal(r.holder, false);
+  t.equal(JSON.parse((await real.get('haproxy/ping/p1'))!.value).port, a.port, 'the entry is untouched');
+});
+
 t.test('a renew that fails (store unreachable) stops writes until a renew succeeds', async (t) => {
   const [a, b] = await services(t);
   const real = fileStore(t, join(t.testdir({}), 'kv.json'));

@@ -3,8 +3,8 @@
 import { Command } from 'commander';
 import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
-import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, heartbeatPeriod, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
-import { entryKey, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
+import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, heartbeatPeriod, Membership, runSharedTagCheckers, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
+import { entryKey, locksPrefix, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
 import { ETCD_DEFAULT_NODE, openStore, withFields, type KVStore } from '@confd-haproxy/kv';
 import { exitCodeOfAll, type ConfdError } from '@confd-haproxy/base';
 import type { Server } from 'node:http';
@@ -41,6 +41,8 @@ export interface CheckerFlags {
   debug?: boolean;
   verbose?: boolean;
   listen?: string;
+  /** --no-share-tags sets it false: every process checks every tag, the lock holder writes (as before). */
+  shareTags?: boolean;
   /** The bin's name for messages (set by runCheckers' caller or taken from argv). */
   bin?: string;
 }
@@ -78,7 +80,8 @@ export function checkerFlags(cmd: Command): Command {
     .option('--log-format <format>', 'text (the original style) or json', 'text')
     .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
     .option('--lock-dir <dir>', `directory of the per-tag lock files (default ${defaultLockDir()})`)
-    .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag (Consul: at least 10s); a standby takes over about this long after the holder died', '10s')
+    .option('--lock-ttl <duration>', 'session TTL of the cluster-wide lock per tag and of the checker\'s member key (Consul: at least 10s); the other checkers take over about this long after one died', '10s')
+    .option('--no-share-tags', 'check every tag here, a standby for the other checkers, instead of sharing the tags with the live checkers of this kind (README: Many checker hosts)')
     .option('--listen <host:port>', 'serve /livez, /healthz, /readyz and /metrics (e.g. 127.0.0.1:9102)')
     .option('--debug', 'log every probe');
 }
@@ -129,8 +132,14 @@ const count = (v: string, flag: string) => {
 /** D: the detail of the kinds' choices, which --once reads on each report. */
 export interface CheckerPlan<D = unknown> {
   bin: string;
-  /** One checker per tag; a tag's own retryUp/retryDown/timeoutMs (from its config file) win over the flags. */
-  tags: { tag: string; kind: CheckerKind<any, any, any, D>; retryUp?: number; retryDown?: number; timeoutMs?: number; lockTtlMs?: number }[];
+  /** The kind's key segment (haproxy/<kind>/<tag>), the same for every tag. */
+  kind: string;
+  /**
+   * One checker per tag; a tag's own retryUp/retryDown/timeoutMs (from its config file) win over the
+   * flags. `open` makes the tag's kind afresh each time this process takes the tag on (a kind's
+   * close() is final, and a tag handed to another checker closes its kind).
+   */
+  tags: { tag: string; open: () => CheckerKind<any, any, any, D>; retryUp?: number; retryDown?: number; timeoutMs?: number; lockTtlMs?: number }[];
   /** For --once: the reason a tag is unhealthy, or undefined when healthy. */
   unhealthy?: (r: PassReport<Target, D>) => string | undefined;
   /** For --once: what the pass showed wrong in the configuration (a password the servers refuse); its category sets the exit code (65). */
@@ -198,27 +207,68 @@ export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
   );
 }
 
-/** One checker per tag of the plan, with the flags' defaults where a tag sets nothing. */
-function tagCheckers<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: ReturnType<typeof parseCheckerFlags>): TagChecker<Target, unknown, unknown, D>[] {
-  const id = `${hostname()}:${process.pid}`;
+/** This process in entries, locks and the member key: "host:pid". */
+const checkerId = () => `${hostname()}:${process.pid}`;
+
+type PlannedTag<D> = CheckerPlan<D>['tags'][number];
+
+/**
+ * Makes the plan's tag checkers, with the flags' defaults where a tag sets nothing. The heartbeat
+ * budget counts every tag of the plan, even when this process checks only its share of them.
+ */
+function tagCheckerFactory<D>(p: CheckerPlan<D>, store: KVStore, logger: Logger, f: ReturnType<typeof parseCheckerFlags>): (t: PlannedTag<D>) => TagChecker<Target, unknown, unknown, D> {
   const heartbeatMs = heartbeatPeriod(f.heartbeatMs, p.tags.length, f.heartbeatBudget);
   if (heartbeatMs > f.heartbeatMs) logger.info(`${p.bin}: ${p.tags.length} tags: each heartbeat every ${heartbeatMs} ms, not ${f.heartbeatMs} ms, to stay within --heartbeat-budget ${f.heartbeatBudget} a second`);
-  return p.tags.map(
-    (t) =>
-      new TagChecker({
-        tag: t.tag,
-        kind: t.kind,
-        store,
-        logger,
-        checker: id,
-        timeoutMs: t.timeoutMs ?? f.timeoutMs,
-        heartbeatMs,
-        retryUp: t.retryUp ?? f.retryUp,
-        retryDown: t.retryDown ?? f.retryDown,
-        lockTtlMs: t.lockTtlMs ?? f.lockTtlMs,
-        ...(f.prefix ? { prefix: f.prefix } : {}),
-      }),
-  );
+  return (t) =>
+    new TagChecker({
+      tag: t.tag,
+      kind: t.open(),
+      store,
+      logger,
+      checker: checkerId(),
+      timeoutMs: t.timeoutMs ?? f.timeoutMs,
+      heartbeatMs,
+      retryUp: t.retryUp ?? f.retryUp,
+      retryDown: t.retryDown ?? f.retryDown,
+      lockTtlMs: t.lockTtlMs ?? f.lockTtlMs,
+      ...(f.prefix ? { prefix: f.prefix } : {}),
+    });
+}
+
+interface CycleContext<D> {
+  p: CheckerPlan<D>;
+  store: KVStore;
+  logger: Logger;
+  f: ReturnType<typeof parseCheckerFlags>;
+  signal: AbortSignal;
+  onPass: ((r: PassReport) => void) | undefined;
+  /** Told the tags this process checks while it shares them. */
+  onAssigned: ((tags: ReadonlySet<string>) => void) | undefined;
+}
+
+/** Every tag of the plan here: the lock holder of each writes, the others stand by. */
+function runEveryTag<D>(c: CycleContext<D>): Promise<void> {
+  const open = tagCheckerFactory(c.p, c.store, c.logger, c.f);
+  return runTagCheckers(c.p.tags.map(open), { intervalMs: c.f.intervalMs, signal: c.signal, ...(c.onPass ? { onPass: c.onPass } : {}) });
+}
+
+/** The plan's tags shared with the live checkers of this kind: this process checks its share. */
+function runShare<D>(c: CycleContext<D>): Promise<void> {
+  const open = tagCheckerFactory(c.p, c.store, c.logger, c.f);
+  const byTag = new Map(c.p.tags.map((t) => [t.tag, t]));
+  const membership = new Membership({ store: c.store, kind: c.p.kind, ...(c.f.prefix ? { prefix: c.f.prefix } : {}), checker: checkerId(), tags: [...byTag.keys()], ttlMs: c.f.lockTtlMs, logger: c.logger });
+  return runSharedTagCheckers({
+    tags: [...byTag.keys()],
+    membership,
+    locks: { store: c.store, prefix: locksPrefix(c.p.kind, c.f.prefix) },
+    open: (tag) => open(byTag.get(tag)!),
+    intervalMs: c.f.intervalMs,
+    signal: c.signal,
+    logger: c.logger,
+    bin: c.p.bin,
+    ...(c.onPass ? { onPass: c.onPass } : {}),
+    ...(c.onAssigned ? { onAssigned: c.onAssigned } : {}),
+  });
 }
 
 /** --once: one pass per tag; exit 1 with the reason when one is unhealthy, 65 when every failure is the configuration's. */
@@ -253,11 +303,11 @@ export async function runCheckers<D>(flags: CheckerFlags, io: CommandIO, plan: P
   try {
     let p = await plan(store, logger);
     let onPass: ((r: PassReport) => void) | undefined;
+    let onAssigned: ((tags: ReadonlySet<string>) => void) | undefined;
     // Each SIGHUP ends a cycle: the config files are read again and the checkers start anew.
     for (let cycle = 0; ; cycle++) {
-      for (const { tag, kind } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), kind.kind, tag, p.bin));
-      const checkers = tagCheckers(p, store, logger, parsed);
-      if (flags.once) return await runOnce(p, checkers, logger, signals.stop);
+      for (const { tag } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), p.kind, tag, p.bin));
+      if (flags.once) return await runOnce(p, p.tags.map(tagCheckerFactory(p, store, logger, parsed)), logger, signals.stop);
       logger.debug(`${p.bin}: checking ${p.tags.map((x) => x.tag).join(', ')} every ${parsed.intervalMs} ms on ${store.describe}`);
       if (flags.listen && cycle === 0) {
         // prom-client and the HTTP server load only for --listen.
@@ -265,10 +315,11 @@ export async function runCheckers<D>(flags: CheckerFlags, io: CommandIO, plan: P
         const registry = newRegistry();
         const m = checkerMetrics(registry, { tags: p.tags.map((x) => x.tag), staleAfterMs: 3 * parsed.intervalMs + 3 * parsed.timeoutMs + 5000 });
         onPass = m.onPass;
+        onAssigned = m.held;
         observer = await startObserver({ listen: flags.listen, registry, health: m.health, ready: m.ready });
       }
-      const signal = signals.cycle();
-      await runTagCheckers(checkers, { intervalMs: parsed.intervalMs, signal, ...(onPass ? { onPass } : {}) });
+      const ctx: CycleContext<D> = { p, store, logger, f: parsed, signal: signals.cycle(), onPass, onAssigned };
+      await (flags.shareTags === false ? runEveryTag(ctx) : runShare(ctx));
       releaseLocks();
       if (signals.stop.aborted) return EXIT.OK;
       p = await replan(plan, store, logger, p);

@@ -87,7 +87,9 @@ export function rendererMetrics(registry: Registry, opts: { staleAfterMs: number
   };
 }
 
-export function checkerMetrics(registry: Registry, opts: { tags: string[]; staleAfterMs: number }) {
+export function checkerMetrics(registry: Registry, opts: { tags: readonly string[]; staleAfterMs: number }) {
+  /** The tags health and readiness are about: every tag, or those this process holds while checkers share them. */
+  let tags = opts.tags;
   const probes = new Counter({ name: 'confd_haproxy_checker_probes_total', help: 'Probes by target and result', labelNames: ['tag', 'server', 'result'], registers: [registry] });
   const probeSeconds = new Histogram({ name: 'confd_haproxy_checker_probe_duration_seconds', help: 'Probe duration', labelNames: ['tag'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [registry] });
   const active = new Gauge({ name: 'confd_haproxy_checker_active_server', help: '1 for the server each tag points at', labelNames: ['tag', 'server'], registers: [registry] });
@@ -118,14 +120,30 @@ export function checkerMetrics(registry: Registry, opts: { tags: string[]; stale
       if (r.eligible.length) noHealthy.delete(r.tag);
       else noHealthy.add(r.tag);
     },
+    /** Checkers share the tags: from now on only `held` count; a tag handed off is forgotten (it may come back later). */
+    held(held: ReadonlySet<string>) {
+      for (const t of tags) {
+        if (held.has(t)) continue;
+        last.delete(t);
+        noHealthy.delete(t);
+        // Its series go with it: the member that holds it now reports them (a stale 0 would alert).
+        holder.remove({ tag: t });
+        healthyServers.remove({ tag: t });
+        const server = current.get(t);
+        if (server) active.remove({ tag: t, server });
+        current.delete(t);
+      }
+      tags = [...held];
+    },
     health(): Verdict {
-      const stale = opts.tags.filter((t) => Date.now() - (last.get(t) ?? Date.now()) > opts.staleAfterMs);
+      const stale = tags.filter((t) => Date.now() - (last.get(t) ?? Date.now()) > opts.staleAfterMs);
       return stale.length ? { ok: false, why: `no pass for ${stale.join(', ')}` } : { ok: true, why: 'checking' };
     },
     ready(): Verdict {
-      const missing = opts.tags.filter((t) => !last.has(t));
+      const missing = tags.filter((t) => !last.has(t));
       if (missing.length) return { ok: false, why: `no pass yet for ${missing.join(', ')}` };
-      if (noHealthy.size) return { ok: false, why: `no healthy server for ${[...noHealthy].join(', ')}` };
+      const unserved = tags.filter((t) => noHealthy.has(t));
+      if (unserved.length) return { ok: false, why: `no healthy server for ${unserved.join(', ')}` };
       return { ok: true, why: 'every tag checked and served' };
     },
   };

@@ -70,10 +70,11 @@ t.test('a second copy for the same tag on one host refuses; a stale lock file is
   await killAndWait(first);
 });
 
-t.test('SIGTERM releases the cluster lock and exits 0; a standby takes over when the holder is killed', async (t) => {
+t.test('with --no-share-tags: SIGTERM releases the cluster lock and exits 0; a standby takes over when the holder is killed', async (t) => {
   const dir = t.testdir({ a: {}, b: {} });
   const file = join(dir, 'kv.json');
-  const args = (lockDir: string) => ['--server', serverFlag, '--tag', 'memha', '--backend', 'file', '--file', file, '--lock-dir', lockDir, '--interval', '200ms', '--lock-ttl', '2s'];
+  // Without sharing, a checker that joins never takes a tag that is held: it stands by.
+  const args = (lockDir: string) => ['--server', serverFlag, '--tag', 'memha', '--backend', 'file', '--file', file, '--lock-dir', lockDir, '--interval', '200ms', '--lock-ttl', '2s', '--no-share-tags'];
   const procs: ChildProcess[] = [];
   t.teardown(() => procs.forEach((p) => p.kill('SIGKILL')));
   const start = (lockDir: string) => {

@@ -4,7 +4,7 @@
 // and passes every check_cmd; otherwise it keeps the running version and says why in its status.
 import { hostname } from 'node:os';
 import { backoffDelay, sleep, withFields, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
-import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { createRenderEngine, runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import type { LocalPolicy } from '@confd-haproxy/resource';
 import { bundleKey, Candidate, RefusalBackoff, storeFailure } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
@@ -104,6 +104,8 @@ export class FleetAgent {
   // The data watch runs with the current bundle; switching bundles restarts it.
   #watchAc = new AbortController();
   #watching: Promise<void> = Promise.resolve();
+  /** The render worker of the confdir rendered last: an adoption's pass and the watch after it share it. */
+  #worker: { key: string; engine: NonNullable<RendererOptions['engine']> } | undefined;
 
   constructor(opts: FleetOptions, clock: FleetClock = Date) {
     this.#opts = opts;
@@ -178,6 +180,8 @@ export class FleetAgent {
   async stop(): Promise<void> {
     await this.#gate.stop();
     await this.stopWatch();
+    await this.#worker?.engine.close();
+    this.#worker = undefined;
     await this.#publisher.close();
   }
 
@@ -352,7 +356,7 @@ export class FleetAgent {
 
   /** Every resource must load and render before any dest is touched; then the real pass checks and swaps. Undefined: refused. */
   async #passWith(b: Bundle, dir: string): Promise<Applied | undefined> {
-    const pass = await withRenderer({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true }, async (renderer) => {
+    const pass = await withRenderer(this.#withWorker({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true }), async (renderer) => {
       const plan = await renderer.pass(undefined, { noop: true });
       return plan.ok ? renderer.pass() : plan;
     });
@@ -402,7 +406,7 @@ export class FleetAgent {
   startWatch(): void {
     this.#watchAc = new AbortController();
     const signal = AbortSignal.any([this.#opts.signal, this.#watchAc.signal]);
-    this.#watching = runWatch(this.#rendererOptions(signal)).catch((err: unknown) => withFields(this.#log, { code: 'RENDERER_FAILED', err }).error(`renderer: ${(err as Error).message}`));
+    this.#watching = runWatch(this.#withWorker(this.#rendererOptions(signal))).catch((err: unknown) => withFields(this.#log, { code: 'RENDERER_FAILED', err }).error(`renderer: ${(err as Error).message}`));
   }
 
   async stopWatch(): Promise<void> {
@@ -413,6 +417,16 @@ export class FleetAgent {
   /** Publish the status as it is now (in the background: the publisher keeps it alive). */
   publish(): void {
     void this.#publisher.publish({ ...this.#status });
+  }
+
+  /** opts with the render worker of its confdir: the one in use when it is the same, else a new one (the old one stopped). */
+  #withWorker(opts: RendererOptions): RendererOptions {
+    const key = `${opts.confdir}\0${opts.bundle ? 'bundle' : 'own'}`;
+    if (this.#worker?.key !== key) {
+      void this.#worker?.engine.close();
+      this.#worker = { key, engine: createRenderEngine(opts) };
+    }
+    return { ...opts, engine: this.#worker.engine };
   }
 
   #rendererOptions(signal: AbortSignal): RendererOptions {

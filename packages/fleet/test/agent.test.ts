@@ -4,6 +4,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { KVError, openStore } from '@confd-haproxy/kv';
 import { bundleChecksum, bundleDir, FleetAgent, storeFailure, generatePushKey, publishBundle, readSignKey, readTrustKey, BUNDLE_KEY, type Bundle, type BundleEvent, type BundleFiles, type FleetOptions } from '@confd-haproxy/fleet';
 import { tempDir } from '@confd-haproxy/testkit';
@@ -159,4 +160,26 @@ t.test('a pass that failed only on the store is not held against the bundle', as
   t.equal(storeFailure([reset, new Error('conf.d/app.toml: check_cmd exited with 1')]), undefined, 'the bundle failed too: refused for that');
   t.equal(storeFailure([new KVError('KV_FORBIDDEN', 'permission denied')]), undefined, 'a key the token may not read is the bundle asking for it');
   t.equal(storeFailure([]), undefined);
+});
+
+/** How many worker threads this process started so far: thread ids are handed out in order, one per worker. */
+async function workersStarted(): Promise<number> {
+  const probe = new Worker('', { eval: true });
+  const id = probe.threadId;
+  await probe.terminate();
+  return id;
+}
+
+t.test('an adoption starts one render worker: its pass and the watch after it share it', async (t) => {
+  let passes = 0;
+  const { agent, push, rendered } = agentFor(t, () => ({ diffsBeforeSync: 1, onPass: () => passes++ }));
+  await push(filesOf('v1'));
+  const before = await workersStarted();
+  await agent.step();
+  t.equal(rendered(), '# v1', 'adopted and rendered');
+  const adoption = passes;
+  const until = Date.now() + 20_000;
+  while (passes === adoption && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.ok(passes > adoption, 'the watch rendered after the adoption');
+  t.equal((await workersStarted()) - before - 1, 1, 'one render worker for the pass and the watch');
 });

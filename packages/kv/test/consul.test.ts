@@ -222,6 +222,33 @@ t.test('an index that goes backwards gives a fresh snapshot with the lower index
   t.notOk(double.requests.some((r) => /[?&]index=(0|-)/.test(r.url)), 'no index ≤ 0 was ever sent');
 });
 
+t.test('after the index goes backwards with no connection error, watchPrefix sees the next write at once, not at the end of its wait', onlyDouble, async (t) => {
+  const { double, store } = await doubleStore(t);
+  for (let i = 0; i < 20; i++) await store.put(`haproxy/k${i % 3}`, `v${i}`);
+  const ac = new AbortController();
+  t.teardown(() => ac.abort());
+  const seen: string[] = [];
+  const resets: number[] = [];
+  const loop = (async () => {
+    // A wait far longer than the test allows: a watch left on the old, higher index is held for all of it.
+    for await (const snap of watchPrefix(store, 'haproxy/', { signal: ac.signal, waitMs: 60_000, onReset: (r) => resets.push(r.to) })) {
+      seen.push(snap.pairs.find((p) => p.key === 'haproxy/k0')?.value ?? '');
+    }
+  })();
+  t.ok(await held(double, 1), 'the watch is held');
+  double.faults.resetIndex();
+  const deadline = Date.now() + 10_000;
+  while (resets.length === 0 && Date.now() < deadline) await sleep(20);
+  t.equal(resets.length, 1, 'the reset was told');
+  t.ok(await held(double, 1), 'and the watch is held again');
+  const wrote = Date.now();
+  await store.put('haproxy/k0', 'after-reset');
+  while (!seen.includes('after-reset') && Date.now() - wrote < 5_000) await sleep(20);
+  t.ok(seen.includes('after-reset'), `the write after the reset was seen in ${Date.now() - wrote} ms (the watch continued from the new, lower index)`);
+  ac.abort();
+  await loop;
+});
+
 t.test('watchPrefix yields once across a reset, an early wake-up and a restart of the agent', onlyDouble, async (t) => {
   const { double, store } = await doubleStore(t, {}, { timeoutMs: 1000 });
   await store.put('haproxy/a', '1');

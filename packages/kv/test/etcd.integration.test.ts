@@ -121,13 +121,19 @@ t.test('a watch from a compacted revision answers at once with a fresh read', as
   t.ok(snap.index >= latest);
 });
 
-/** How many reads (Range requests) etcd has served, from its own metrics. */
-async function ranges(endpoint: string): Promise<number> {
+/** One figure from etcd's own metrics, by its exact series. */
+async function metric(endpoint: string, series: string): Promise<number> {
   const text = await (await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  const m = /^grpc_server_handled_total\{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"\} (\d+)$/m.exec(text);
-  if (!m) throw new Error(`etcd's /metrics has no count of Range requests:\n${text.slice(0, 2000)}`);
-  return Number(m[1]);
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (!line) throw new Error(`etcd's /metrics has no ${series}:\n${text.slice(0, 2000)}`);
+  return Number(line.slice(series.length + 1));
 }
+
+/** How many reads (Range requests) etcd has served. */
+const ranges = (endpoint: string) => metric(endpoint, 'grpc_server_handled_total{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"}');
+/** How many watch streams etcd has opened, and how many watchers it holds now. */
+const watchStreams = (endpoint: string) => metric(endpoint, 'grpc_server_started_total{grpc_method="Watch",grpc_service="etcdserverpb.Watch",grpc_type="bidi_stream"}');
+const watchers = (endpoint: string) => metric(endpoint, 'etcd_debugging_mvcc_watcher_total');
 
 t.test('a watch whose wait ends with no change answers from its last read: an idle watcher reads nothing', async (t) => {
   const store = createEtcdStore({ nodes: [etcd.endpoint] });
@@ -144,17 +150,41 @@ t.test('a watch whose wait ends with no change answers from its last read: an id
   t.same((await changed).pairs.map((p) => p.value), ['v2'], 'a change is read at once');
 });
 
+t.test('successive watches of a prefix share one etcd watcher: no stream is re-opened per wait', async (t) => {
+  const store = createEtcdStore({ nodes: [etcd.endpoint] });
+  await store.put('haproxy/feed/k', 'v1');
+  let snap = await store.list('haproxy/feed/');
+  const streams = await watchStreams(etcd.endpoint);
+  const held = await watchers(etcd.endpoint);
+  for (let i = 0; i < 3; i++) snap = await store.watch('haproxy/feed/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 300 });
+  for (let i = 2; i <= 3; i++) {
+    const changed = store.watch('haproxy/feed/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 5000 });
+    await store.put('haproxy/feed/k', `v${i}`);
+    snap = await changed;
+    t.same(snap.pairs.map((p) => p.value), [`v${i}`], `change ${i} is read`);
+  }
+  t.equal((await watchStreams(etcd.endpoint)) - streams, 1, 'five waits, one watch stream');
+  t.equal((await watchers(etcd.endpoint)) - held, 1, 'one watcher held between waits');
+  await store.close();
+  const closed = Date.now() + 5000;
+  while ((await watchers(etcd.endpoint)) !== held && Date.now() < closed) await new Promise((r) => setTimeout(r, 50));
+  t.equal(await watchers(etcd.endpoint), held, 'closing the store cancels it');
+});
+
 t.test('a quiet wait on an etcd that hangs or went away is not taken for "nothing changed"', async (t) => {
   const other = await startEtcd();
   t.teardown(() => other.stop());
   const store = createEtcdStore({ nodes: [other.endpoint], timeoutMs: 1000 });
   t.teardown(() => store.close());
   await store.put('haproxy/gone/k', 'v1');
-  const snap = await store.list('haproxy/gone/');
-  // Hung: the connection stays open, nothing answers (no watcher is confirmed, none is disconnected).
+  let snap = await store.list('haproxy/gone/');
+  // A watcher etcd confirmed before it hung: it stays connected and silent.
+  snap = await store.watch('haproxy/gone/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 300 });
+  // Hung: the connection stays open, nothing answers (no new watcher is confirmed, none is disconnected).
   process.kill(other.pid, 'SIGSTOP');
   try {
     await t.rejects(store.watch('haproxy/gone/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 500 }), { code: /^KV_/ }, 'a hung etcd is an outage');
+    await t.rejects(store.watch('haproxy/gone/', snap.index, { signal: AbortSignal.timeout(10_000), waitMs: 500 }), { code: /^KV_/ }, 'and stays one');
   } finally {
     process.kill(other.pid, 'SIGCONT');
   }

@@ -1,4 +1,4 @@
-export { Renderer, runOnce, runInterval, runWatch, planAll, withRenderer } from './renderer.js';
+export { Renderer, createRenderEngine, runOnce, runInterval, runWatch, planAll, withRenderer } from './renderer.js';
 export type { RendererOptions, RendererLogger, PassResult, PassMode } from './renderer.js';
 export { storePrefix, storePrefixes, templatePairs, readPrefixes } from './data.js';
 export type { TemplatePair } from './data.js';

@@ -85,6 +85,11 @@ export interface RendererOptions {
   onWatch?: (event: { prefix: string; ok: boolean; error?: string }) => void;
   /** Where dest = "-" writes (default: process.stdout). */
   stdout?: NodeJS.WritableStream;
+  /**
+   * A render worker to use instead of starting one, from createRenderEngine with the same options;
+   * its caller closes it (an adoption's pass and the watch after it share one).
+   */
+  engine?: IsolatedEngine;
 }
 
 export interface PassResult {
@@ -167,6 +172,13 @@ const FALLBACK_TEXT: Record<BadEntry['fallback'], string> = {
 /** A runtime-only pass looks only at resources the runtime API can update. */
 const runtimeCandidate = (r: ResourceConfig, ctx: PassContext) => Boolean(r.runtimeSocket) && !ctx.noop && !ctx.syncOnly && r.dest !== STDOUT_DEST;
 
+/** The engine a renderer with these options renders with: its templates in a worker, within the render budget. */
+export function createRenderEngine(opts: Pick<RendererOptions, 'confdir' | 'env' | 'bundle' | 'policy' | 'renderBudget'>): IsolatedEngine {
+  // Templates render in a worker within a budget: a looping one costs its resource's render, never the process.
+  const envNames = opts.bundle ? { envNames: opts.policy?.allowEnv ?? [] } : {};
+  return createIsolatedEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames, ...(opts.renderBudget ? { budget: opts.renderBudget } : {}) });
+}
+
 /** The state one renderer keeps between passes. */
 export class Renderer {
   readonly #opts: RendererOptions;
@@ -178,9 +190,7 @@ export class Renderer {
 
   constructor(opts: RendererOptions) {
     this.#opts = opts;
-    // Templates render in a worker within a budget: a looping one costs its resource's render, never the process.
-    const envNames = opts.bundle ? { envNames: opts.policy?.allowEnv ?? [] } : {};
-    this.#engine = createIsolatedEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames, ...(opts.renderBudget ? { budget: opts.renderBudget } : {}) });
+    this.#engine = opts.engine ?? createRenderEngine(opts);
     this.#entries = new EntryMemory(opts.stateDir ? entriesPath(opts.stateDir, opts.confdir) : undefined);
   }
 
@@ -208,9 +218,9 @@ export class Renderer {
     }
   }
 
-  /** Stop the render worker: this renderer is done (a later pass would start another). */
+  /** Stop the render worker: this renderer is done (a later pass would start another). A worker it was given stays. */
   close(): Promise<void> {
-    return this.#engine.close();
+    return this.#opts.engine ? Promise.resolve() : this.#engine.close();
   }
 
   /** Drop cached resources and compiled templates: conf.d or templates changed. */

@@ -16,6 +16,11 @@ import { specialFileKind, type ResourceConfig } from './load.js';
 export interface SwapOptions {
   /** Compute the diff only; write nothing, run nothing. */
   noop?: boolean;
+  /**
+   * Compute the unified diff on a real pass too. Default: only with noop, the one caller that prints
+   * it (plan, -noop); a diff of a large dest costs tens of ms cold, on every change and every -onetime.
+   */
+  diff?: boolean;
   /** Write dest but skip check_cmd. */
   syncOnly?: boolean;
   keepStageFile?: boolean;
@@ -36,7 +41,7 @@ export interface SwapResult {
   dest: string;
   changed: boolean;
   checked: boolean;
-  /** Unified diff of dest, old → new ("" when unchanged). */
+  /** Unified diff of dest, old → new ("" when unchanged, or on a real pass unless SwapOptions.diff asks for it). */
   diff: string;
   /** dest's content before this pass (undefined when it did not exist). */
   previous?: string;
@@ -250,7 +255,7 @@ export async function stageAndSwap(resource: ResourceConfig, rendered: string, o
   const changed =
     !previous || !previous.content.equals(next) || previous.mode !== resource.mode || previous.uid !== resource.uid || previous.gid !== resource.gid;
   if (!changed) return { ...base, changed: false, diff: '' };
-  const diff = createTwoFilesPatch(dest, dest, previous?.content.toString() ?? '', rendered, '', '', { context: 3 });
+  const diff = opts.noop || opts.diff ? createTwoFilesPatch(dest, dest, previous?.content.toString() ?? '', rendered, '', '', { context: 3 }) : '';
   if (opts.noop) return { ...base, changed: true, diff };
   if (previous) Object.assign(base, { previous: previous.content.toString() });
   const refused = opts.syncOnly ? undefined : refusedCommand(resource, opts.commandMode ?? 'shell');

@@ -52,7 +52,9 @@ t.test('a new file is staged, checked, swapped in with its mode and reloaded', a
   t.equal(statSync(join(dir, 'etc/haproxy.cfg')).mode & 0o777, 0o600);
   t.equal(readFileSync(log, 'utf8'), 'reload\n');
   t.same(files(dir), ['haproxy.cfg'], 'no stage file is left behind');
-  t.match(r.diff, /\+listen a/);
+  t.equal(r.diff, '', 'a real pass computes no diff: only plan and -noop print one');
+  const asked = await swapAndApply(resource(dir, {}), 'listen b\n', { diff: true });
+  t.match(asked.diff, /-listen a\n\+listen b/, 'unless the caller asks for it');
 });
 
 t.test('unchanged content runs no check and no reload', async (t) => {

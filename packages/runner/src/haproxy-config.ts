@@ -34,7 +34,23 @@ function serverLine(proxy: string, m: RegExpExecArray): ServerLine {
   return { proxy, name: m[1]!, host, port, params: m[3]!.split(/\s+/).filter(Boolean) };
 }
 
+// An applied change reads both files twice: for the runtime-API plan and for the change summary.
+// The last few results are kept (keyed by the text itself) so each file is read once; callers
+// treat a ParsedConfig as read-only.
+const RECENT = 4;
+const recent = new Map<string, ParsedConfig>();
+
+/** The proxies and server lines of `cfg`; the same object again for a text read lately. */
 export function parseConfig(cfg: string): ParsedConfig {
+  const known = recent.get(cfg);
+  if (known) return known;
+  const parsed = readConfig(cfg);
+  recent.set(cfg, parsed);
+  if (recent.size > RECENT) recent.delete(recent.keys().next().value!);
+  return parsed;
+}
+
+function readConfig(cfg: string): ParsedConfig {
   const shape: string[] = [];
   const servers = new Map<string, ServerLine>();
   const proxies: string[] = [];

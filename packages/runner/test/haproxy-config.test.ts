@@ -1,5 +1,5 @@
 import t from 'tap';
-import { changeSummary, describeChange } from '@confd-haproxy/runner';
+import { changeSummary, describeChange, parseConfig } from '@confd-haproxy/runner';
 
 const listen = (name: string, servers: string[], bind = 13306) => `listen ${name}\n    bind 0.0.0.0:${bind}\n${servers.map((s) => `    ${s}\n`).join('')}`;
 const cfg = (...proxies: string[]) => `global\n    maxconn 100\ndefaults\n    mode tcp\n${proxies.join('')}`;
@@ -31,4 +31,15 @@ t.test('a change outside server lines and proxies is told as other settings', as
   t.equal(changeSummary(describeChange(before, before.replace('maxconn 100', 'maxconn 200'))), 'other settings changed');
   t.equal(changeSummary(describeChange(before, before.replace('bind 0.0.0.0:13306', 'bind 0.0.0.0:13307'))), 'other settings changed');
   t.equal(changeSummary(describeChange(before, `${before}# a comment\n`)), '', 'a comment is no change of note');
+});
+
+t.test('an applied change reads each file once: the plan and the summary share the parse', async (t) => {
+  const before = 'listen a\n  server a1 10.0.0.1:80\n';
+  const after = 'listen a\n  server a1 10.0.0.2:80\n';
+  const first = parseConfig(after);
+  t.equal(parseConfig(after), first, 'the same text gives the same parse, not a second read');
+  t.equal(parseConfig(['listen a', '  server a1 10.0.0.2:80', ''].join('\n')), first, 'an equal text built apart too');
+  t.equal(changeSummary(describeChange(before, after)), 'listen a: server a1 10.0.0.1:80 → 10.0.0.2:80', 'and the summary reads as before');
+  for (let i = 0; i < 10; i++) parseConfig(`listen x${i}\n`);
+  t.not(parseConfig(after), first, 'only the last few texts are kept');
 });

@@ -30,8 +30,17 @@ export function prefixProblem(prefix: string): string | undefined {
 /** A checker's entry: haproxy/<kind>/<tag>. */
 export const entryKey = (kind: string, tag: string, prefix?: string): string => prefixedKey(prefix, `${ROOT}/${kind}/${tag}`);
 
+/** The locks of a kind's tags: haproxy/.locks/<kind>/. */
+export const locksPrefix = (kind: string, prefix?: string): string => prefixedKey(prefix, `${ROOT}/.locks/${kind}/`);
+
 /** The lock one checker of a tag holds while it writes: haproxy/.locks/<kind>/<tag>. */
-export const lockKey = (kind: string, tag: string, prefix?: string): string => prefixedKey(prefix, `${ROOT}/.locks/${kind}/${tag}`);
+export const lockKey = (kind: string, tag: string, prefix?: string): string => `${locksPrefix(kind, prefix)}${tag}`;
+
+/**
+ * The live checkers of a kind, one key each, bound to the checker's session/lease so it goes when
+ * the checker does: haproxy/.checkers/<kind>/<host:pid>. They share the kind's tags among them.
+ */
+export const membersPrefix = (kind: string, prefix?: string): string => prefixedKey(prefix, `${ROOT}/.checkers/${kind}/`);
 
 /** An operator's maintenance keys of one cluster: haproxy/.maint/<kind>/<cluster>/<host:port>. */
 export const maintenancePrefix = (kind: string, cluster: string, prefix?: string): string => prefixedKey(prefix, `${ROOT}/.maint/${kind}/${cluster}/`);

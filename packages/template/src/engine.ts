@@ -1,14 +1,14 @@
 // Handlebars with confd's functions, no HTML escaping, and the config-injection guard (guard.ts).
-import { lookup as dnsLookup, Resolver } from 'node:dns/promises';
 import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, extname, isAbsolute, join } from 'node:path';
 import Handlebars from 'handlebars';
 import { checkGrowth, checkOutput, DEFAULT_RENDER_BUDGET, tooLarge } from './budget.js';
 import { CatalogRefusal, TemplateError, TemplateProblem, toTemplateError, type TemplateLocation } from './errors.js';
 import { escapeAllMustaches, GUARD_HELPER, guardedString, GuardedCompiler, partialReferences, Taint, type CatalogCollector, type GuardLocation } from './guard.js';
 import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVPairView, type LookupRequest, type RenderScope } from './helpers.js';
 import { isGoTemplate } from './go-rule.js';
+import { dnsAnswerer, templateFileName, type LookupAnswerer } from './lookups.js';
 import { SERVICE_HELPERS, withoutItems, type ServiceData } from './service.js';
 
 const ALL_HELPERS: Readonly<Record<string, Helper>> = { ...CONFD_HELPERS, ...EXTRA_HELPERS, ...SERVICE_HELPERS };
@@ -38,7 +38,6 @@ export interface TemplateEngineOptions {
 }
 
 /** Answers the lookups a pass asked for (ids are JSON LookupRequests); a lookup that failed answers []. */
-export type LookupAnswerer = (ids: readonly string[], signal?: AbortSignal) => Promise<ReadonlyArray<readonly [string, unknown]>>;
 
 export interface RenderOptions {
   /** Aborts waiting for DNS lookups between passes; the isolated engine also stops the render itself. */
@@ -120,58 +119,8 @@ async function listFiles(dir: string, depth = 0): Promise<string[]> {
   return out.sort();
 }
 
-async function withTimeout<T>(what: Promise<T>, ms: number, signal: AbortSignal | undefined, onStop: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    return await Promise.race([
-      what,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-        onAbort = () => reject(signal?.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-    onStop();
-  }
-}
-
-async function resolveLookup(req: LookupRequest, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
-  if (req.kind === 'srv') {
-    const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
-    const recs = await withTimeout(resolver.resolveSrv(req.name), timeoutMs, signal, () => resolver.cancel());
-    const srv = recs.map((r) => ({ Target: r.name, Port: r.port, Priority: r.priority, Weight: r.weight }));
-    const sortKey = (s: (typeof srv)[number]) => `${s.Target}:${s.Port}:${s.Priority}:${s.Weight}`;
-    return srv.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
-  }
-  const family = req.kind === 'ip4' ? 4 : req.kind === 'ip6' ? 6 : 0;
-  const addrs = await withTimeout(dnsLookup(req.name, { all: true, family }), timeoutMs, signal, () => {});
-  return [...new Set(addrs.map((a) => a.address))].sort();
-}
-
-/** Lookups answered by DNS from this thread, each within timeoutMs; a stop (signal) rejects. */
-export function dnsAnswerer(timeoutMs: number): LookupAnswerer {
-  return (ids, signal) =>
-    Promise.all(
-      ids.map(async (id): Promise<readonly [string, unknown]> => {
-        try {
-          return [id, await resolveLookup(JSON.parse(id) as LookupRequest, timeoutMs, signal)];
-        } catch (err) {
-          if (signal?.aborted) throw err;
-          return [id, []]; // confd: a failed lookup is an empty list
-        }
-      }),
-    );
-}
-
-/** How messages name a template: relative to templatesDir when inside it, else its path. */
-export function templateFileName(templatesDir: string, path: string): string {
-  const rel = relative(templatesDir, path);
-  return rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
-}
+// Here before the move to lookups.ts; still exported from here for existing importers.
+export { dnsAnswerer, templateFileName, type LookupAnswerer };
 
 export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngine {
   const templatesDir = opts.templatesDir;

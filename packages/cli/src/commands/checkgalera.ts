@@ -1,7 +1,7 @@
 // checkgalera: pxcScheduler's rules for Galera clusters behind HAProxy; one entry per cluster,
 // haproxy/galera/<cluster>. --maint / --unmaint put a node in or out of maintenance through the store.
 import { Command } from 'commander';
-import { galeraKind, maintenancePrefix, readGaleraConfig, type Roles } from '@confd-haproxy/check-galera';
+import { GALERA_KIND, galeraKind, maintenancePrefix, readGaleraConfig, type Roles } from '@confd-haproxy/check-galera';
 import { maintenanceKey } from '@confd-haproxy/schema';
 import { CheckerError } from '@confd-haproxy/checker';
 import { checkerFlags, collectRepeated, parseHostPort, parsePrefix, runCheckers, storeFromCheckerFlags, type CheckerFlags } from '../checker-run.js';
@@ -43,17 +43,19 @@ async function checkgalera(cmd: Command, io: CommandIO): Promise<number> {
   if (cmd.getOptionValueSource('lockTtl') === 'default') f.lockTtl = `${config.lockClusterTimeout}s`;
   return runCheckers<Roles>(f, io, (store, logger) => ({
     bin: 'checkgalera',
+    kind: GALERA_KIND,
     // The first plan uses the file read above; a SIGHUP reads it again (nodes and rules; --interval stays).
     tags: (clusters ?? clustersOf(readGaleraConfig(f.config))).map((cluster) => {
       const prefix = maintenancePrefix(cluster.name, parsePrefix(f.prefix));
-      const kind = galeraKind({
-        cluster,
-        logger,
-        maintenance: async (signal) => new Set((await store.list(prefix, { signal })).pairs.map((p) => p.key.slice(prefix.length))),
-      });
+      const open = () =>
+        galeraKind({
+          cluster,
+          logger,
+          maintenance: async (signal) => new Set((await store.list(prefix, { signal })).pairs.map((p) => p.key.slice(prefix.length))),
+        });
       clusters = undefined;
       // pxcScheduler counts extra tries (0 = at once); the checker core counts checks.
-      return { tag: cluster.name, kind, retryUp: cluster.retryUp + 1, retryDown: cluster.retryDown + 1, timeoutMs: cluster.checkTimeOut };
+      return { tag: cluster.name, open, retryUp: cluster.retryUp + 1, retryDown: cluster.retryDown + 1, timeoutMs: cluster.checkTimeOut };
     }),
     unhealthy: (r) => {
       const roles = r.choice?.detail;

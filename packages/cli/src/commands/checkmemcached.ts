@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { memcachedKind, saslError, type MemcachedChoiceDetail, type SaslCredentials } from '@confd-haproxy/check-memcached';
+import { MEMCACHED_KIND, memcachedKind, saslError, type MemcachedChoiceDetail, type SaslCredentials } from '@confd-haproxy/check-memcached';
 import { checkerFlags, collectList, failedProbes, hostPorts, parseCheckerFlags, parsePort, parseTag, runCheckers, servesEligible, type CheckerFlags } from '../checker-run.js';
 import { runProgram } from '../program.js';
 import { EXIT, UsageError, readFirstLine } from '../common.js';
@@ -73,7 +73,8 @@ async function checkmemcached(cmd: Command, io: CommandIO): Promise<number> {
     sasl = undefined;
     return {
       bin: 'checkmemcached',
-      tags: [{ tag, kind: memcachedKind({ tag, servers, timeoutMs, ...(proxyport ? { proxyport } : {}), ...(login ? { sasl: login } : {}) }) }],
+      kind: MEMCACHED_KIND,
+      tags: [{ tag, open: () => memcachedKind({ tag, servers, timeoutMs, ...(proxyport ? { proxyport } : {}), ...(login ? { sasl: login } : {}) }) }],
       unhealthy: (r) => (servesEligible(r) ? undefined : `${tag}: ${r.entry?.host}:${r.entry?.port} is not healthy (${failedProbes(r).join('; ') || r.reason})`),
       configProblem: (r) => saslError(tag, r.choice?.detail, { ...(login ? { user: login.user } : {}), hint }),
     };

@@ -1,6 +1,6 @@
 // checkmysqlslave: keep haproxy/mysqlslave/<tag> pointed at healthy replicas of each db.conf section.
 import { Command } from 'commander';
-import { allTags, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
+import { allTags, MYSQL_KIND, mysqlKind, readDbConf, tagConfig } from '@confd-haproxy/check-mysql';
 import { checkerFlags, collectRepeated, failedProbes, parseCheckerFlags, runCheckers, servesEligible, type CheckerFlags } from '../checker-run.js';
 import { runProgram } from '../program.js';
 import { CheckerError, type PassReport } from '@confd-haproxy/checker';
@@ -49,7 +49,8 @@ async function checkmysqlslave(cmd: Command, io: CommandIO): Promise<number> {
     for (const w of current.flatMap((c) => c.warnings)) withFields(logger, { code: 'CONFIG_WARNING' }).warn(w);
     return {
       bin: 'checkmysqlslave',
-      tags: current.map((config) => ({ tag: config.tag, kind: mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
+      kind: MYSQL_KIND,
+      tags: current.map((config) => ({ tag: config.tag, open: () => mysqlKind({ config, maxLag, timeoutMs, masterFallback: f.masterFallback, logger }) })),
       unhealthy: (r) => (servesEligible(r) ? undefined : `${r.tag}: no healthy replica; the entry points at ${r.entry?.host}:${r.entry?.port} (${describeFailures(r)})`),
     };
   });

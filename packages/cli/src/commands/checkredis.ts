@@ -1,7 +1,7 @@
 // checkredis: keep haproxy/redis/<tag> on the current Redis master (ROLE, or Sentinel checked by ROLE).
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { proxyportProblem, redisKind, REDIS_PROXYPORT_OFFSET, type MasterChoice, type RedisTls } from '@confd-haproxy/check-redis';
+import { proxyportProblem, REDIS_KIND, redisKind, REDIS_PROXYPORT_OFFSET, type MasterChoice, type RedisTls } from '@confd-haproxy/check-redis';
 import { checkerFlags, collectList, hostPorts, parsePort, parseTag, runCheckers, type CheckerFlags } from '../checker-run.js';
 import { runProgram } from '../program.js';
 import { UsageError, readFirstLine } from '../common.js';
@@ -69,22 +69,24 @@ async function checkredis(cmd: Command, io: CommandIO): Promise<number> {
   return runCheckers<MasterChoice>(f, io, (_store, logger) => {
     const { password, sentinelPassword } = passwords ?? readPasswords();
     passwords = undefined;
-    const kind = redisKind({
-      tag,
-      servers,
-      sentinels,
-      proxyport,
-      logger,
-      ...(f.masterName ? { masterName: f.masterName } : {}),
-      ...(f.replicasAsBackup ? { replicasAsBackup: true } : {}),
-      ...(password ? { password } : {}),
-      ...(sentinelPassword ? { sentinelPassword } : {}),
-      ...(f.user ? { user: f.user } : {}),
-      ...(tls ? { tls } : {}),
-    });
+    const open = () =>
+      redisKind({
+        tag,
+        servers,
+        sentinels,
+        proxyport,
+        logger,
+        ...(f.masterName ? { masterName: f.masterName } : {}),
+        ...(f.replicasAsBackup ? { replicasAsBackup: true } : {}),
+        ...(password ? { password } : {}),
+        ...(sentinelPassword ? { sentinelPassword } : {}),
+        ...(f.user ? { user: f.user } : {}),
+        ...(tls ? { tls } : {}),
+      });
     return {
       bin: 'checkredis',
-      tags: [{ tag, kind }],
+      kind: REDIS_KIND,
+      tags: [{ tag, open }],
       unhealthy: (r) => {
         const c = r.choice?.detail;
         if (c?.master && r.entry?.host === c.master.host && r.entry.port === c.master.port) return undefined;

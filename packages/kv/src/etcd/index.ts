@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { Etcd3, IOptions, Lease } from 'etcd3';
 import { KVError, throwIfAborted, type KVErrorCode } from '../errors.js';
 import { READ_RETRY } from '../retry.js';
-import { sleep } from '@confd-haproxy/base';
+import { PrefixFeed, PrefixFeeds } from './prefix-feed.js';
 import { byKey, DEFAULT_LOCK_DELAY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_WATCH_WAIT_MS } from '../types.js';
 import type { KVDeleteOptions, KVIndex, KVLock, KVLockOptions, KVPair, KVPutOptions, KVReadOptions, KVSnapshot, KVStore, KVWatchOptions } from '../types.js';
 
@@ -196,6 +196,14 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
       return snap;
     });
 
+  const feeds = new PrefixFeeds((etcdPrefix, since) => new PrefixFeed(client, etcdPrefix, since));
+  // A hung member keeps a feed's stream open and silent: a quiet wait is trusted only once it answers.
+  const answers = () =>
+    client.maintenance.status(deadline()).then(
+      () => true,
+      () => false,
+    );
+
   const store: KVStore = {
     backend: 'etcd',
     describe: `etcd ${hosts.join(',')}${opts.layout === 'bare' ? ' (bare keys)' : ''}`,
@@ -204,52 +212,20 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
     async watch(prefix: string, since: KVIndex, o: KVWatchOptions): Promise<KVSnapshot> {
       if (!(since > 0)) return list(prefix, o.signal);
       throwIfAborted(o.signal);
-      const waitMs = o.waitMs ?? DEFAULT_WATCH_WAIT_MS;
-      // Replays every change under the prefix after `since`: none missed, none waited for twice.
-      // Built before it connects, so a start revision etcd cancels at once (compacted) is seen too.
-      const watcher = client.watch().prefix(toEtcd(prefix)).startRevision(String(since + 1)).watcher();
-      // A watcher etcd cancelled (compacted revision) is gone: cancelling it again would wait forever.
-      let gone = false;
-      // Only a watcher etcd confirmed, still connected when the wait ends, vouches for "nothing changed".
-      let connected = false;
-      let quiet = false;
-      try {
-        await new Promise<void>((done) => {
-          const finish = () => {
-            clearTimeout(timer);
-            o.signal.removeEventListener('abort', finish);
-            done();
-          };
-          // Judged when the wait ends: the cancel below ends the watcher too.
-          const timer = setTimeout(() => {
-            quiet = connected && !gone;
-            finish();
-          }, waitMs);
-          o.signal.addEventListener('abort', finish, { once: true });
-          watcher.on('data', finish);
-          // A compacted start revision: the caller simply gets a fresh read.
-          watcher.on('error', () => {
-            gone = true;
-            finish();
-          });
-          watcher.on('end', () => {
-            gone = true;
-            finish();
-          });
-          watcher.on('connected', () => (connected = true));
-          // The member went away (restart, restore): read afresh, the revision may have gone backwards.
-          watcher.on('disconnected', () => {
-            connected = false;
-            finish();
-          });
-        });
-      } finally {
-        if (!gone) await Promise.race([watcher.cancel().catch(() => {}), sleep(2000)]);
-      }
+      const feed = await feeds.feed(toEtcd(prefix), since);
+      // A caller behind the prefix's feed (an older index) gets a fresh read.
+      if (!feed) return list(prefix, o.signal);
+      const how = await feed.wait(since, o.waitMs ?? DEFAULT_WATCH_WAIT_MS, o.signal);
       throwIfAborted(o.signal);
-      // The wait ended with no event on a watcher that stayed connected: nothing changed since `since`.
-      const unchanged = lastList.get(prefix);
-      if (quiet && unchanged?.index === since) return unchanged;
+      if (how === 'changed') return list(prefix, o.signal);
+      // Only a feed etcd confirmed, still connected, on a member that answers now vouches for "nothing changed".
+      if (how === 'timeout' && feed.connected) {
+        const unchanged = lastList.get(prefix);
+        if (unchanged?.index !== since) return list(prefix, o.signal);
+        if (await answers()) return unchanged;
+      }
+      // Lost, never confirmed, or on a member that does not answer: the next watch() starts a new feed.
+      await feeds.drop(toEtcd(prefix), feed);
       return list(prefix, o.signal);
     },
 
@@ -350,6 +326,7 @@ export function createEtcdStore(opts: EtcdStoreOptions = {}): KVStore {
     },
 
     async close() {
+      await feeds.closeAll();
       client.close();
     },
   };

@@ -7,7 +7,6 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KVError, throwIfAborted } from '../errors.js';
 import { byKey, DEFAULT_WATCH_WAIT_MS, type KVIndex, type KVPair, type KVReadOptions, type KVSnapshot, type KVStore, type KVWatchOptions } from '../types.js';
-import { flattenYaml } from './flatten.js';
 
 export interface YamlStoreOptions {
   /** YAML files and directories of them, in the order given (later keys win). */
@@ -59,6 +58,8 @@ class YamlStore implements KVStore {
     const content = JSON.stringify([files, texts]);
     if (this.#last?.content === content) return this.#last.vars;
     const vars = new Map<string, string>();
+    // Loaded on first read: the YAML parser costs every run that does not use confd's YAML files ~30 ms of start-up.
+    const { flattenYaml } = await import('./flatten.js');
     files.forEach((f, i) => flattenYaml(texts[i]!, f, vars));
     this.#last = { content, vars };
     this.#index++;
