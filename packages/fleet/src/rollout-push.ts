@@ -89,6 +89,7 @@ export async function driveRollout(b: Bundle, opts: DriveOptions, from?: Rollout
     const problem = await waitVerdicts(b, chosen, opts, 'canary');
     if (problem) return failed(problem);
   }
+  let last: RolloutRecord | undefined;
   // Wave by wave: the canaries and the first p% of the others (by id); the last wave (100%) is everyone.
   for (let i = mine?.stage === 'wave' ? mine.wave! - 1 : 0; i < rollout.waves.length; i++) {
     const pct = rollout.waves[i]!;
@@ -96,11 +97,11 @@ export async function driveRollout(b: Bundle, opts: DriveOptions, from?: Rollout
     const skip = new Set(await canaries());
     const others = [...known.keys()].filter((id) => !skip.has(id)).sort();
     const ids = pct >= 100 ? others : [...skip, ...others.slice(0, Math.ceil((others.length * pct) / 100))];
-    await write(pct >= 100 ? 'promoted' : 'wave', pct >= 100 ? {} : { wave: i + 1, ids });
+    last = await write(pct >= 100 ? 'promoted' : 'wave', pct >= 100 ? {} : { wave: i + 1, ids });
     const problem = await waitVerdicts(b, ids, opts, pct >= 100 ? 'promoted' : `wave ${i + 1}`);
     if (problem) return failed(problem);
   }
-  return { ok: true, record: { version: b.version, checksum: b.checksum, stage: 'promoted', at: new Date().toISOString() } };
+  return { ok: true, record: last! };
 }
 
 /** Wait until every id passed (undefined), one failed, or the window and its grace are over (why not). */
