@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConsulStore, type KVStore } from '@confd-haproxy/kv';
-import { pushConfig, readFleet, runFleet, BUNDLE_KEY, STATUS_PREFIX } from '@confd-haproxy/fleet';
+import { pushConfig, readFleet, runFleet, BUNDLE_KEY, ROLLOUT_KEY, STATUS_PREFIX } from '@confd-haproxy/fleet';
 import { runOnce } from '@confd-haproxy/renderer';
 import { type AclResource, type AclRule, quiet, startConsulDouble, startGaleraCluster, startMemcached, startRedis } from '@confd-haproxy/testkit';
 
@@ -251,11 +251,13 @@ t.test('each role does its job with the README policy, and nothing else', async 
     t.notOk(((await (await api('admin', '/catalog/services')).json()) as Record<string, unknown>).mysql, 'and there is no rogue service');
   });
 
-  await t.test('nobody but the pusher may write the bundle, and nobody writes what is not theirs', async (t) => {
+  await t.test('nobody but the pusher may write the bundle or the rollout record, and nobody writes what is not theirs', async (t) => {
     const bundle = JSON.stringify({ version: 99, files: {} });
     for (const role of ROLES.filter((r) => r !== 'pusher')) {
       await t.rejects(storeOf(role).put(BUNDLE_KEY, bundle), { message: /permission denied/i }, `${role}: writing ${BUNDLE_KEY} is denied`);
+      await t.rejects(storeOf(role).put(ROLLOUT_KEY, '{}'), { message: /permission denied/i }, `${role}: writing ${ROLLOUT_KEY} is denied`);
     }
+    t.equal(await storeOf('pusher').put(ROLLOUT_KEY, '{}'), true, 'the pusher writes the rollout record');
     await t.rejects(storeOf('fleet instance').put(`${STATUS_PREFIX}00000000-0000-4000-8000-000000000000`, '{}'), { message: /permission denied/i }, "an instance cannot write another instance's status");
     await t.rejects(storeOf('checkmemcached for tag mem11211').put('haproxy/memcached/other', '{}'), { message: /permission denied/i }, "a checker cannot write another tag's entry");
     await t.rejects(storeOf('renderer').put('haproxy/memcached/mem11211', '{}'), { message: /permission denied/i }, 'the renderer cannot write an entry');

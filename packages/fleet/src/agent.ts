@@ -2,17 +2,18 @@
 // the bundle it runs, watches haproxy/.config/bundle, and adopts a newer version only after it
 // read the same version diffsBeforeSync times in a row, and only if a pass with it loads, renders
 // and passes every check_cmd; otherwise it keeps the running version and says why in its status.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { backoffDelay, sleep, withFields, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { createRenderEngine, runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
-import { loadResources, policyProblems, ResourceError, type LocalPolicy } from '@confd-haproxy/resource';
-import { Candidate, RefusalBackoff, storeFailure } from './adoption.js';
+import type { LocalPolicy } from '@confd-haproxy/resource';
+import { bundleKey, Candidate, RefusalBackoff, storeFailure } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
+import { readJudged, restoreApplied, reverted, waiting, writeJudging, type Before } from './canary.js';
+import { RolloutGate } from './canary-gate.js';
 import { instanceId } from './identity.js';
 import { resumeApplied } from './resume.js';
 import { foreignReason, staleReason } from './scope.js';
+import { bundlePolicyProblem, recordPass } from './pass-status.js';
 import { privateStateDir } from './state-dir.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
@@ -21,7 +22,7 @@ import { untrustedReason, type TrustedKey } from './trust.js';
  * Why a bundle was refused: not signed by a trusted key, pushed for another environment, not newer
  * than the trusted one running (a replay), against local policy, or its pass failed.
  */
-export type RefusalKind = 'untrusted' | 'foreign' | 'stale' | 'not allowed' | 'failed';
+export type RefusalKind = 'untrusted' | 'foreign' | 'stale' | 'not allowed' | 'failed' | 'judged';
 
 /** Every adoption or refusal of a bundle, as the agent reports it (tests, logs, metrics). */
 export interface BundleEvent {
@@ -51,16 +52,12 @@ export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir
   trustKeys?: readonly TrustedKey[];
   /** The environment this instance is for (--environment): only bundles pushed for it are adopted (none: only bundles pushed for none). */
   environment?: string;
+  /** This instance's --instance-label flags (key=value): push --canary LABEL picks by them. */
+  labels?: readonly string[];
+  /** HAProxy's stats socket (--stats-socket): what a rollout bundle is judged by. */
+  statsSocket?: string;
   onBundle?: (e: BundleEvent) => void;
 }
-
-const sha = (path: string) => {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
-    return '';
-  }
-};
 
 /** Where the agent reads the time (tests pass their own clock). */
 export interface FleetClock {
@@ -100,6 +97,10 @@ export class FleetAgent {
   #failures = 0;
   // The store failed the last pass with a bundle (its data read): that bundle is read again after a short back-off, not refused.
   #passStoreFailure: Error | undefined;
+  // Canary rollouts: who takes a rollout bundle, its judgement after adoption, the revert.
+  readonly #gate: RolloutGate;
+  // Bundles judged failed here (bundleKey): never taken again.
+  readonly #judged: Set<string>;
   // The data watch runs with the current bundle; switching bundles restarts it.
   #watchAc = new AbortController();
   #watching: Promise<void> = Promise.resolve();
@@ -129,8 +130,12 @@ export class FleetAgent {
       checksum: this.#applied?.checksum ?? '',
       ...(this.#applied ? { appliedAt: this.#applied.appliedAt } : {}),
       ...(resumed.setAside ? { setAside: { ...resumed.setAside, at: new Date().toISOString() } } : {}),
+      ...(resumed.interrupted ? { refused: { ...resumed.interrupted, at: new Date().toISOString(), reason: `judged failed (${resumed.interrupted.reason}); reverted` } } : {}),
       dests: {},
     };
+    if (opts.labels?.length) this.#status.labels = [...opts.labels];
+    this.#judged = new Set(readJudged(opts.stateDir).map((j) => j.key));
+    this.#gate = new RolloutGate({ id: this.id, labels: opts.labels ?? [], statsSocket: opts.statsSocket, trustKeys: this.#trust, logger: this.#log, signal: opts.signal });
     this.#publisher = new StatusPublisher(opts.store, this.id, { ttlMs: opts.statusTtlMs ?? 15_000, logger: this.#log });
   }
 
@@ -173,6 +178,7 @@ export class FleetAgent {
 
   /** Stop the data watch and withdraw the status. */
   async stop(): Promise<void> {
+    await this.#gate.stop();
     await this.stopWatch();
     await this.#worker?.engine.close();
     this.#worker = undefined;
@@ -210,6 +216,7 @@ export class FleetAgent {
     this.#failures = 0;
     const pair = snap.pairs.find((p) => p.key === BUNDLE_KEY);
     this.#inStore = undefined;
+    this.#gate.readRecord(snap.pairs);
     if (pair) this.#inStore = parseBundle(pair.value);
     return this.#inStore;
   }
@@ -228,7 +235,7 @@ export class FleetAgent {
 
   /** Any other bundle than the one running is the store's wish (adopt says whether it may run); a refused one only once its own retry time has come. */
   wants(b: Bundle): boolean {
-    return b.checksum !== this.#applied?.checksum && this.#backoff.mayTry(b, this.#clock.now());
+    return b.checksum !== this.#applied?.checksum && !this.#judged.has(bundleKey(b)) && this.#backoff.mayTry(b, this.#clock.now());
   }
 
   /** Count one read of b (diffs_before_sync); true when it was read often enough in a row to be adopted. */
@@ -277,15 +284,8 @@ export class FleetAgent {
    * no bundle may do (a src outside its templates, an unsafe mode); none when it does not load
    * otherwise: the pass says why.
    */
-  async policyProblem(dir: string): Promise<string | undefined> {
-    try {
-      const resources = await loadResources({ confdir: dir, prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir, bundle: true });
-      const problems = policyProblems(resources, this.#policy, { bundle: true });
-      return problems.length ? problems.join('; ') : undefined;
-    } catch (err) {
-      if (err instanceof ResourceError) return err.code === 'RESOURCE_NOT_ALLOWED' ? err.message.split('\n').join('; ') : undefined;
-      throw err;
-    }
+  policyProblem(dir: string): Promise<string | undefined> {
+    return bundlePolicyProblem(dir, { prefix: this.#opts.prefix ?? '', destDir: this.#opts.confdir, policy: this.#policy });
   }
 
   /** Run b if it is trusted, allowed, and a pass with it loads, renders and checks; otherwise refuse it and keep the running one. */
@@ -297,13 +297,54 @@ export class FleetAgent {
     if (foreign) return this.refuse(b, `foreign (${foreign})`, 'foreign');
     const stale = this.orderProblem(b);
     if (stale) return this.refuse(b, `stale (${stale})`, 'stale');
+    const audience = this.#gate.audience(b);
+    if (!audience.take) return this.#wait(b, audience.reason);
     const dir = materializeBundle(b.files, bundleDir(this.#opts.stateDir, b));
     const notAllowed = await this.policyProblem(dir);
     if (notAllowed) return this.refuse(b, `not allowed (${notAllowed})`, 'not allowed');
     const local = readApplied(this.#opts.stateDir);
+    await this.#gate.stop(); // a judgement of the bundle running ends with it
     await this.stopWatch(); // one pass at a time on the dests
+    const before = b.rollout ? await this.#gate.before() : undefined;
+    const previous = this.#applied;
     const next = b.pushedBy === this.id && local?.checksum === b.checksum ? this.#pushedHere(b, local) : await this.#passWith(b, dir);
     if (next) this.#adopted(b, next);
+    if (!this.#opts.signal.aborted) this.startWatch();
+    if (next && b.rollout && before && audience.role !== 'everyone') this.#judge(b, audience.role, before, previous);
+  }
+
+  /** A rollout bundle this instance does not take yet: it keeps what it runs and says what it waits for. */
+  #wait(b: Bundle, reason: string): void {
+    if (!waiting(this.#status, b, reason)) return;
+    this.#log.info(`bundle version ${b.version}: ${reason}; keeping version ${this.#status.version}`);
+    this.publish();
+  }
+
+  /** Judge b on this HAProxy after the window (in the background); failed: back to `previous`. */
+  #judge(b: Bundle, role: 'canary' | 'promoted', before: Before, previous: Applied | undefined): void {
+    writeJudging(this.#opts.stateDir, b, previous);
+    this.#gate.judge(b, role, before, {
+      report: (r) => {
+        if (r.state === 'passed') writeJudging(this.#opts.stateDir, undefined);
+        this.#status.rollout = r;
+        this.publish();
+      },
+      failed: (reason) => this.#revert(b, previous, reason),
+    });
+  }
+
+  /** b was judged failed: remember it for good, run `previous` (or --confdir) again, and say so. */
+  async #revert(b: Bundle, previous: Applied | undefined, reason: string): Promise<void> {
+    if (this.#applied?.checksum !== b.checksum || this.#opts.signal.aborted) return;
+    this.#judged.add(this.#gate.remember(this.#opts.stateDir, b, reason));
+    await this.stopWatch();
+    this.#applied = previous;
+    restoreApplied(this.#opts.stateDir, previous);
+    writeJudging(this.#opts.stateDir, undefined);
+    reverted(this.#status, b, previous, reason);
+    withFields(this.#log, { code: 'BUNDLE_JUDGED_FAILED', version: b.version }).error(`bundle version ${b.version} judged failed on this HAProxy: ${reason}; back to version ${previous?.version ?? 0}`);
+    this.#opts.onBundle?.({ version: b.version, adopted: false, reason, refusal: 'judged', rendered: true });
+    this.publish();
     if (!this.#opts.signal.aborted) this.startWatch();
   }
 
@@ -346,6 +387,7 @@ export class FleetAgent {
     this.#backoff.clear();
     delete this.#status.refused;
     delete this.#status.setAside;
+    delete this.#status.waiting;
     Object.assign(this.#status, { version: applied.version, checksum: applied.checksum, appliedAt: applied.appliedAt });
     this.#opts.onBundle?.({ version: b.version, adopted: true, rendered: b.pushedBy !== this.id });
     this.publish();
@@ -404,17 +446,7 @@ export class FleetAgent {
 
   /** A pass's dest checksums and outcome go into the status. */
   #recordPass(p: PassResult): void {
-    const status = this.#status;
-    let changed = false;
-    for (const r of p.resources) {
-      const sum = sha(r.dest);
-      if (sum && status.dests[r.resource] !== sum) {
-        status.dests[r.resource] = sum;
-        changed = true;
-      }
-    }
-    if (changed) status.changedAt = new Date().toISOString();
-    status.last = { at: new Date().toISOString(), ok: p.ok, reloaded: p.reloads.some((x) => x.ok), ...(p.ok ? {} : { error: p.errors[0]?.message.split('\n')[0] ?? 'failed' }) };
+    recordPass(this.#status, p);
     this.publish();
   }
 }

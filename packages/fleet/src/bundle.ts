@@ -8,6 +8,7 @@ import type { KVPair, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { BUNDLE_KEY, CONFIG_PREFIX, STATUS_PREFIX } from '@confd-haproxy/schema';
 import { FleetError } from './errors.js';
 import { environmentProblem } from './scope.js';
+import { rolloutProblem, type Rollout } from './rollout.js';
 import { signBundle, signedWith, type BundleSignature } from './trust.js';
 
 export { BUNDLE_KEY, CONFIG_PREFIX };
@@ -28,6 +29,8 @@ export interface Bundle {
   environment?: string;
   /** The pusher's Ed25519 signature over every other field (push --sign-key). */
   signature?: BundleSignature;
+  /** A canary rollout (push --canary): who takes it first and how it is judged (signed with it). */
+  rollout?: Rollout;
 }
 
 export type BundleInfo = Omit<Bundle, 'files'>;
@@ -84,6 +87,10 @@ export function parseBundle(value: string, key = BUNDLE_KEY): Bundle {
   if (b.environment !== undefined) {
     const problem = typeof b.environment === 'string' ? environmentProblem(b.environment) : 'not a string';
     if (problem) bad(`environment ${JSON.stringify(b.environment)}: ${problem}`);
+  }
+  if (b.rollout !== undefined) {
+    const problem = rolloutProblem(b.rollout);
+    if (problem) bad(`rollout: ${problem}`);
   }
   if (b.signature !== undefined) {
     const sig = b.signature as Partial<BundleSignature> | null;
@@ -234,11 +241,13 @@ export interface PublishOptions {
   signKey?: KeyObject;
   /** The environment it is for (push --environment). */
   environment?: string;
+  /** A canary rollout (push --canary): published with the bundle, signed with it. */
+  rollout?: Rollout;
 }
 
 /** The store holds these files already, for this environment, and signed with signKey when one is given: nothing to publish. */
 const alreadyPublished = (cur: Bundle | undefined, checksum: string, opts: PublishOptions): cur is Bundle =>
-  cur?.checksum === checksum && (cur.environment ?? '') === (opts.environment ?? '') && (!opts.signKey || signedWith(cur, opts.signKey));
+  !opts.rollout && !cur?.rollout && cur?.checksum === checksum && (cur.environment ?? '') === (opts.environment ?? '') && (!opts.signKey || signedWith(cur, opts.signKey));
 
 /**
  * Publish files as the next version with CAS (a concurrent push makes this one re-read and retry).
@@ -252,7 +261,7 @@ export async function publishBundle(
   prepare?: (b: Bundle) => Promise<void>,
   opts: PublishOptions | KeyObject = {},
 ): Promise<{ bundle: Bundle; changed: boolean }> {
-  const { signKey, environment } = opts instanceof KeyObject ? { signKey: opts, environment: undefined } : opts;
+  const { signKey, environment, rollout } = opts instanceof KeyObject ? { signKey: opts, environment: undefined, rollout: undefined } : opts;
   const checksum = bundleChecksum(files);
   for (let attempt = 0; attempt < 5; attempt++) {
     const pair = await store.get(BUNDLE_KEY);
@@ -263,9 +272,9 @@ export async function publishBundle(
       cur = undefined; // a damaged bundle is replaced; its version number is kept going
     }
     // The same files are published again only to sign them (with another key, or because the stored signature is broken) or to scope them.
-    if (alreadyPublished(cur, checksum, { signKey, environment })) return { bundle: cur, changed: false };
+    if (alreadyPublished(cur, checksum, { signKey, environment, rollout })) return { bundle: cur, changed: false };
     const version = (await highestVersion(store, pair, cur)) + 1;
-    const unsigned: Bundle = { version, checksum, pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files, ...(environment ? { environment } : {}) };
+    const unsigned: Bundle = { version, checksum, pushedBy: who.id, host: who.host, pushedAt: new Date().toISOString(), files, ...(environment ? { environment } : {}), ...(rollout ? { rollout } : {}) };
     const bundle: Bundle = signKey ? signBundle(unsigned, signKey) : unsigned;
     // What every instance will check when it reads it (file names, checksum): refused here first.
     try {

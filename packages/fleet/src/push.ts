@@ -14,7 +14,10 @@ import { withRenderer, type RendererLogger, type RendererOptions } from '@confd-
 import { appliedOf, bundleDir, keptBundleFiles, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle, type BundleFiles } from './bundle.js';
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
+import { resolveCanaries } from './rollout-push.js';
+import type { JudgeRules, Rollout } from './rollout.js';
 import { findSecrets } from './secrets.js';
+import { readFleet } from './status.js';
 import { privateStateDir } from './state-dir.js';
 
 export interface PushOptions {
@@ -41,6 +44,8 @@ export interface PushOptions {
   environment?: string;
   /** Push the files of this bundle kept under stateDir/bundles/ (`3`, or `3-1a2b3c`) instead of confdir's (push --rollback-to). */
   rollbackTo?: string;
+  /** A canary rollout (push --canary): who takes the bundle first, the judge rules, the waves. */
+  rollout?: { canary: string; judge: JudgeRules; waves: number[] };
 }
 
 export interface PushResult {
@@ -65,7 +70,9 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
   const { files, from, rolledBackTo } = filesToPush(opts);
   if (!opts.allowSecrets) refuseSecrets(from, files);
   const id = instanceId(opts.stateDir);
-  const instanceHere = readApplied(opts.stateDir) !== undefined;
+  const rollout = opts.rollout ? await rolloutOf(opts) : undefined;
+  // A canary rollout reaches the canaries first: the pusher's own instance is no exception.
+  const instanceHere = !rollout && readApplied(opts.stateDir) !== undefined;
   const rendererOpts = {
     store: opts.store,
     logger: opts.logger,
@@ -100,11 +107,18 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
       rmSync(tmp, { recursive: true, force: true });
     }
   };
-  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, prepare, { signKey: opts.signKey, environment: opts.environment });
+  const { bundle, changed } = await publishBundle(opts.store, files, { id, host: hostname() }, prepare, { signKey: opts.signKey, environment: opts.environment, ...(rollout ? { rollout } : {}) });
   // Recorded only once published: the instance then adopts its own push without a second pass.
   const appliedHere = changed && applied?.checksum === bundle.checksum;
   if (appliedHere) writeApplied(opts.stateDir, appliedOf(bundle, applied!.dir));
   return { bundle, changed, appliedHere, ...(rolledBackTo ? { rolledBackTo } : {}) };
+}
+
+/** The rollout to sign into the bundle: --canary resolved against the instances publishing a status now. */
+async function rolloutOf(opts: PushOptions): Promise<Rollout> {
+  const { canary, judge, waves } = opts.rollout!;
+  const statuses = (await readFleet(opts.store, opts.signal)).rows.map((r) => r.status);
+  return { canaries: resolveCanaries(canary, statuses), judge, waves };
 }
 
 /** A bundle is readable by every store reader: credentials go to files on the hosts or the environment. */

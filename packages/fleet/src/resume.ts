@@ -3,6 +3,7 @@
 // was adopted and, with --trust-key, signed by one of the keys trusted now.
 import { join, resolve } from 'node:path';
 import { bundleDir, parseBundle, readApplied, readBundleTree, type Applied } from './bundle.js';
+import { readJudging, recordJudged, restoreApplied, writeJudging } from './canary.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
 
 /** An adopted bundle a restart does not run, and why (the instance renders its own --confdir instead). */
@@ -16,6 +17,8 @@ export interface SetAside {
 export interface Resumed {
   applied?: Applied;
   setAside?: SetAside;
+  /** A rollout bundle whose judgement a restart cut short: judged failed, the one before it runs. */
+  interrupted?: SetAside;
 }
 
 /** Why the adopted bundle a must not run again under these trusted keys (none: no --trust-key), or undefined. */
@@ -37,8 +40,26 @@ export function resumeProblem(stateDir: string, a: Applied, trustKeys: readonly 
 
 /** The adopted bundle to run at start, or why it is set aside. */
 export function resumeApplied(stateDir: string, trustKeys: readonly TrustedKey[]): Resumed {
+  const interrupted = interruptedJudgement(stateDir, trustKeys);
+  if (interrupted) return interrupted;
   const applied = readApplied(stateDir);
   if (!applied) return {};
   const reason = resumeProblem(stateDir, applied, trustKeys);
   return reason ? { setAside: { version: applied.version, checksum: applied.checksum, reason } } : { applied };
+}
+
+/**
+ * A restart while a rollout bundle was judged: HAProxy's numbers from before the change are gone,
+ * so the bundle is judged failed (the safe direction) and what ran before it runs again.
+ */
+function interruptedJudgement(stateDir: string, trustKeys: readonly TrustedKey[]): Resumed | undefined {
+  const judging = readJudging(stateDir);
+  if (!judging) return undefined;
+  writeJudging(stateDir, undefined);
+  if (readApplied(stateDir)?.checksum !== judging.checksum) return undefined;
+  const reason = 'the instance restarted before its judgement ended: the numbers from before the change are gone';
+  recordJudged(stateDir, judging, reason, judging.key);
+  const previous = judging.previous && !resumeProblem(stateDir, judging.previous, trustKeys) ? judging.previous : undefined;
+  restoreApplied(stateDir, previous);
+  return { ...(previous ? { applied: previous } : {}), interrupted: { version: judging.version, checksum: judging.checksum, reason } };
 }

@@ -4,6 +4,8 @@
 import { withFields, type Logger } from '@confd-haproxy/base';
 import type { KVLock, KVLocker, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
+import { ROLLOUT_KEY, type CanaryReport, type RolloutRecord } from './rollout.js';
+import { rolloutFromValue } from './rollout-record.js';
 
 import { statusKey, STATUS_PREFIX } from '@confd-haproxy/schema';
 
@@ -28,6 +30,12 @@ export interface InstanceStatus {
   refused?: { version: number; checksum: string; at: string; reason: string };
   /** The bundle it had adopted but did not run at this start, and why (untrusted now, changed on disk): it runs its own --confdir. */
   setAside?: { version: number; checksum: string; at: string; reason: string };
+  /** Its --instance-label flags (key=value): what a push --canary label picks. */
+  labels?: string[];
+  /** A rollout bundle it does not take yet (not a canary, not promoted), and why. */
+  waiting?: { version: number; checksum: string; since: string; reason: string };
+  /** Its judgement of the rollout bundle it took last (a canary, or promoted by a wave). */
+  rollout?: CanaryReport;
 }
 
 export type PublisherLogger = Logger;
@@ -109,7 +117,7 @@ export class StatusPublisher {
   }
 }
 
-export type FleetState = 'converged' | 'behind' | 'diverged' | 'failed';
+export type FleetState = 'converged' | 'behind' | 'diverged' | 'failed' | 'judging' | 'waiting';
 
 export interface FleetRow {
   id: string;
@@ -127,6 +135,9 @@ export interface FleetView {
   bundle?: BundleInfo;
   /** A bundle key that is not a bundle: its problem. */
   bundleProblem?: string;
+  /** The rollout record (push --canary), and a stored one that does not parse. */
+  rollout?: RolloutRecord;
+  rolloutProblem?: string;
   rows: FleetRow[];
   /** Every instance runs the latest bundle, rendered alike, with its last pass ok (and there is at least one). */
   converged: boolean;
@@ -135,7 +146,8 @@ export interface FleetView {
 /** Read every status and the bundle; say who is converged, behind, diverged or failed, and since when. */
 export async function readFleet(store: KVReader, signal?: AbortSignal): Promise<FleetView> {
   const opts = signal ? { signal } : {};
-  const [statuses, bundlePair] = await Promise.all([store.list(STATUS_PREFIX, opts), store.get(BUNDLE_KEY, opts)]);
+  const [statuses, bundlePair, rolloutPair] = await Promise.all([store.list(STATUS_PREFIX, opts), store.get(BUNDLE_KEY, opts), store.get(ROLLOUT_KEY, opts)]);
+  const { record: rollout, problem: rolloutProblem } = rolloutFromValue(rolloutPair?.value);
   let bundle: BundleInfo | undefined;
   let bundleProblem: string | undefined;
   if (bundlePair) {
@@ -170,15 +182,18 @@ export async function readFleet(store: KVReader, signal?: AbortSignal): Promise<
       if (s.refused && bundle && s.refused.checksum === bundle.checksum) {
         return { ...base, state: 'failed', since: s.refused.at, detail: `refused: ${s.refused.reason}; version ${s.refused.version} not adopted, runs version ${s.version}` };
       }
+      const report = bundle && s.rollout?.checksum === bundle.checksum ? s.rollout : undefined;
+      if (report?.state === 'judging') return { ...base, state: 'judging', since: s.appliedAt ?? s.startedAt, detail: `${report.role}: judging version ${report.version} until ${report.until}` };
+      if (bundle && s.waiting?.checksum === bundle.checksum && s.checksum !== bundle.checksum) return { ...base, state: 'waiting', since: s.waiting.since, detail: `${s.waiting.reason}; runs version ${s.version}` };
       if (s.setAside) return { ...base, state: 'failed', since: s.setAside.at, detail: `set aside version ${s.setAside.version} at start: ${s.setAside.reason}; runs its own --confdir` };
       if (s.last && !s.last.ok) return { ...base, state: 'failed', since: s.last.at, detail: `last pass failed: ${s.last.error ?? 'unknown error'}` };
       if (bundle && s.checksum !== bundle.checksum) return { ...base, state: 'behind', since: bundle.pushedAt, detail: `runs version ${s.version}, latest is ${bundle.version}` };
       const odd = Object.entries(s.dests).filter(([name, sum]) => usual.get(name) !== sum).map(([name]) => name);
       if (odd.length) return { ...base, state: 'diverged', ...(s.changedAt ? { since: s.changedAt } : {}), detail: `${odd.join(', ')} rendered differently from the others on version ${s.version}` };
-      return { ...base, state: 'converged', ...(s.appliedAt ?? s.startedAt ? { since: s.appliedAt ?? s.startedAt } : {}), detail: '' };
+      return { ...base, state: 'converged', ...(s.appliedAt ?? s.startedAt ? { since: s.appliedAt ?? s.startedAt } : {}), detail: report?.state === 'passed' ? `${report.role}: judged passed` : '' };
     });
   const converged = !bundleProblem && rows.length > 0 && rows.every((r) => r.state === 'converged');
-  return { ...(bundle ? { bundle } : {}), ...(bundleProblem ? { bundleProblem } : {}), rows, converged };
+  return { ...(bundle ? { bundle } : {}), ...(bundleProblem ? { bundleProblem } : {}), ...(rollout ? { rollout } : {}), ...(rolloutProblem ? { rolloutProblem } : {}), rows, converged };
 }
 
 /** The table `status --fleet` prints. */
@@ -193,5 +208,15 @@ export function fleetTable(view: FleetView): string {
   const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   const lines = all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
   const summary = view.rows.length === 0 ? 'no instance publishes a status' : view.converged ? `${view.rows.length} instance(s), converged` : `${view.rows.filter((r) => r.state === 'converged').length} of ${view.rows.length} instance(s) converged`;
-  return `${head}\n${lines.join('\n')}\n${summary}\n`;
+  const rollout = rolloutLine(view);
+  return `${head}\n${rollout ? `${rollout}\n` : ''}${lines.join('\n')}\n${summary}\n`;
+}
+
+/** The rollout of the latest bundle in one line (none without push --canary). */
+function rolloutLine(view: FleetView): string | undefined {
+  if (view.rolloutProblem) return `rollout: ${view.rolloutProblem}`;
+  const r = view.rollout;
+  if (!r || !view.bundle?.rollout || r.checksum !== view.bundle.checksum) return view.bundle?.rollout ? `rollout of version ${view.bundle.version}: canary (no record yet)` : undefined;
+  const what = r.stage === 'failed' ? `failed: ${r.reason ?? ''}` : r.stage === 'wave' ? `wave ${r.wave} (${r.ids?.length ?? 0} instance(s))` : r.stage;
+  return `rollout of version ${r.version}: ${what} (since ${r.at}${r.signature ? `, signed by key ${r.signature.keyId.slice(0, 12)}` : ', unsigned'})`;
 }

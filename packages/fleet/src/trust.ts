@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { FleetError } from './errors.js';
 import type { Bundle } from './bundle.js';
+import { rolloutFields } from './rollout.js';
 
 export interface BundleSignature {
   /** Ed25519. */
@@ -36,6 +37,8 @@ export function signedBytes(b: Omit<Bundle, 'signature'>): Buffer {
     .sort()
     .map((path) => [path, b.files[path]]);
   const fields = [b.version, b.checksum, b.pushedBy, b.host, b.pushedAt, files];
+  // A canary rollout is signed too (format 3): its audience and rules cannot be changed or dropped.
+  if (b.rollout) return Buffer.from(JSON.stringify(['confd-haproxy bundle 3', ...fields, b.environment ?? null, rolloutFields(b.rollout)]));
   return Buffer.from(JSON.stringify(b.environment === undefined ? ['confd-haproxy bundle 1', ...fields] : ['confd-haproxy bundle 2', ...fields, b.environment]));
 }
 
@@ -103,17 +106,27 @@ export function signBundle<B extends Omit<Bundle, 'signature'>>(b: B, privateKey
 
 /** Why the bundle is not signed by one of the trusted keys, or undefined when it is. */
 export function untrustedReason(b: Bundle, trusted: readonly TrustedKey[]): string | undefined {
-  const s = b.signature;
-  if (!s) return 'the bundle is not signed';
+  return signatureProblem(b.signature, () => signedBytes(b), trusted, 'the bundle');
+}
+
+/** Why `sig` is not a good signature over bytes() by one of the trusted keys (`what` names the signed thing), or undefined. */
+export function signatureProblem(sig: BundleSignature | undefined, bytes: () => Buffer, trusted: readonly TrustedKey[], what: string): string | undefined {
+  const s = sig;
+  if (!s) return `${what} is not signed`;
   const key = trusted.find((k) => k.keyId === s.keyId);
   if (!key) return `signed by key ${String(s.keyId).slice(0, 12)}…, which is not a --trust-key`;
   let ok = false;
   try {
-    ok = verify(null, signedBytes(b), key.key, Buffer.from(s.sig, 'base64'));
+    ok = verify(null, bytes(), key.key, Buffer.from(String(s.sig), 'base64'));
   } catch {
     ok = false;
   }
-  return ok ? undefined : `the signature by key ${s.keyId.slice(0, 12)}… (${key.file}) does not match the bundle`;
+  return ok ? undefined : `the signature by key ${String(s.keyId).slice(0, 12)}… (${key.file}) does not match ${what}`;
+}
+
+/** The signature of bytes by privateKey, as bundles and rollout records carry it. */
+export function signatureOf(bytes: Buffer, privateKey: KeyObject): BundleSignature {
+  return { alg: 'ed25519', keyId: keyIdOfPrivate(privateKey), sig: sign(null, bytes, privateKey).toString('base64') };
 }
 
 /** Whether b carries a good signature by this private key's public half. */

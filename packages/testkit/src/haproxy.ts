@@ -17,6 +17,8 @@ export interface HAProxyOptions {
   /** For a config given as text: add `stats socket <dir>/stats.sock level admin` unless it declares one. Default true. */
   statsSocket?: boolean;
   timeoutMs?: number;
+  /** HAProxy's working directory (where a relative `unix@name` in the config lands); default the test's. */
+  cwd?: string;
 }
 
 export interface HAProxyHandle extends ServiceHandle {
@@ -108,7 +110,7 @@ export async function startHAProxy(opts: HAProxyOptions): Promise<HAProxyHandle>
       statsSocket = statsSocketOf(readFileSync(config, 'utf8'));
     }
     if (statsSocket) checkSocketPath(statsSocket);
-    child = startProcess(HAPROXY, ['-W', '-db', '-S', masterSocket, '-f', config, '-p', pidFile], { pkg: 'haproxy', output: log, dir });
+    child = startProcess(HAPROXY, ['-W', '-db', '-S', masterSocket, '-f', config, '-p', pidFile], { pkg: 'haproxy', output: log, dir, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   } catch (err) {
     removeDir(dir);
     if (err instanceof LauncherError) throw err;

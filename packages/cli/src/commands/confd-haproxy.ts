@@ -18,11 +18,12 @@ import { trapSignals, type Signals } from '../signals.js';
 import { VERSION } from '../version.js';
 import { CONFD_BACKENDS, CONFD_TOML_RENAMED, CONFD_TOML_SETTINGS, type SettingType } from '../confd-toml.js';
 import { migrateCommand } from './migrate.js';
+import { driveAndReport, instanceLabels, resumeRollout, rolloutOptions, type RolloutFlags } from '../rollout-flags.js';
 import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
 import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, parseSize, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
 
 /** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
-interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
+interface Flags extends Omit<StoreFlags, 'token' | 'node'>, RolloutFlags {
   node: string[];
   authToken?: string;
   onetime?: boolean;
@@ -62,6 +63,7 @@ interface Flags extends Omit<StoreFlags, 'token' | 'node'> {
   allowSecrets?: boolean;
   environment?: string;
   rollbackTo?: string;
+  statsSocket?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -124,6 +126,8 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--status-ttl <duration>', 'with --config-from-store: TTL of the session behind haproxy/.status/<instance-id> (Consul: at least 10s)', '15s')
     .option('--trust-key <file>', 'with --config-from-store: adopt only bundles signed by this Ed25519 public key, each version above the last (repeatable, for key rotation)', repeat, [])
     .option('--environment <name>', 'with --config-from-store: adopt only bundles pushed for this environment (push --environment)')
+    .option('--instance-label <key=value>', 'with --config-from-store: a label of this instance that push --canary key=value picks canaries by (repeatable)', repeat, [])
+    .option('--stats-socket <path>', "with --config-from-store: HAProxy's stats socket, where a canary reads HAProxy's numbers before and after a rollout bundle (show stat)")
     .option('--allow-command <pattern>', 'every check_cmd and reload_cmd (of --confdir and of any bundle) must match one of these word for word ({{.src}}: the stage file; * and ? in a word match only letters, digits and _ @ % + = : , . / -); commands then run without a shell; repeatable', repeat, [])
     .option('--allow-dest <file>', 'every dest (of --confdir and of any bundle) must be one of these files, or lie under one of these directories written with a trailing / (e.g. /etc/haproxy/), checked again when it is written; repeatable', repeat, [])
     .option('--allow-directive <name>', "a rendered file may use this directive although it loads code or runs a program (lua-load, external-check, program, setenv, ...; the README lists them), which bundles may not by default, nor --confdir once an --allow-* flag is given; repeatable", repeat, [])
@@ -145,6 +149,14 @@ export function buildProgram(run: (cmd: Command, name: Subcommand) => Promise<vo
     .option('--allow-secrets', 'push files that look like they hold credentials (refused by default)')
     .option('--environment <name>', 'the environment the bundle is for (signed with it): instances adopt it only with the same --environment')
     .option('--rollback-to <version>', 'push the files of a bundle kept under --state-dir/bundles/ (an instance\'s adopted bundles) as the next version, instead of --confdir\'s')
+    .option('--canary <n|ids|key=value>', 'a canary rollout: only these instances (the first n by id, instance ids, or those with --instance-label key=value) take the bundle, judge it on their HAProxy and revert by themselves if it fails; the others take it once it passed. Exit 0: promoted, 1: failed')
+    .option('--judge <duration>', 'with --canary: how long after the change each instance reads HAProxy\'s numbers (default 60s)')
+    .option('--judge-error-margin <percent>', 'with --canary: connection and response errors per session may rise by this many points (default 1)')
+    .option('--judge-max-down <n>', 'with --canary: at most n servers may go DOWN (default: not judged; a backend left without a healthy server always fails)')
+    .option('--judge-allow-gone <n>', 'with --canary: listens that may disappear (default 0)')
+    .option('--waves <list>', 'with --canary: after the canaries, promote the others in waves, e.g. 10%,50%,100% (default 100%)')
+    .option('--report-grace <duration>', 'with --canary or --resume: how long past --judge an instance may take to report (default 60s)')
+    .option('--resume', 'drive the rollout of the bundle in the store on from its record (after a pusher stopped); signs with --sign-key')
     .action(runAs('push'));
   program
     .command('keygen')
@@ -411,6 +423,10 @@ export async function statusCommand(session: Session, cmd: Command): Promise<num
 /** `confd-haproxy push`: --confdir becomes the next bundle version. */
 export async function pushCommand(session: Session, cmd: Command): Promise<number> {
   const { settings, store, opts } = await open(session, cmd, 'push');
+  const { flags } = settings;
+  const rollout = rolloutOptions(flags);
+  const drive = { store, stdout: session.io.stdout, logger: settings.logger, signal: session.signals.stop, ...(settings.signKey ? { signKey: settings.signKey } : {}), ...(flags.reportGrace ? { reportGrace: flags.reportGrace } : {}) };
+  if (flags.resume) return resumeRollout(drive);
   const r = await pushConfig({
     store,
     confdir: opts.confdir,
@@ -426,13 +442,14 @@ export async function pushCommand(session: Session, cmd: Command): Promise<numbe
     ...(settings.signKey ? { signKey: settings.signKey } : {}),
     ...(settings.flags.environment ? { environment: settings.flags.environment } : {}),
     ...(settings.flags.rollbackTo ? { rollbackTo: settings.flags.rollbackTo } : {}),
+    ...(rollout ? { rollout } : {}),
   });
   const signed = r.bundle.signature ? `, signed by key ${r.bundle.signature.keyId.slice(0, 12)}` : ', unsigned';
   const what = r.changed ? `pushed version ${r.bundle.version}` : `unchanged: the store holds these files as version ${r.bundle.version}`;
   const from = r.rolledBackTo ? ` with the files of version ${r.rolledBackTo.version}` : '';
   const env = r.bundle.environment ? ` for environment ${r.bundle.environment}` : '';
   session.io.stdout.write(`${what}${from} (${r.bundle.checksum.slice(0, 12)})${env}${signed}${r.appliedHere ? ', applied on this instance first' : ''}\n`);
-  return EXIT.OK;
+  return r.changed && r.bundle.rollout ? driveAndReport(drive, r.bundle) : EXIT.OK;
 }
 
 /** `confd-haproxy keygen`: an Ed25519 key pair for signing bundles. */
@@ -504,7 +521,8 @@ async function runCycle(settings: Settings, opts: StoreRendererOptions, stateDir
   if (flags.configFromStore) {
     const diffs = Number(flags.diffsBeforeSync ?? '3');
     if (!Number.isInteger(diffs) || diffs < 1) throw new UsageError(`--diffs-before-sync: "${flags.diffsBeforeSync}" is not a whole number ≥ 1`);
-    await runFleet({ ...opts, trustKeys: settings.trustKeys, ...(flags.environment ? { environment: flags.environment } : {}), stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
+    const rolloutFlags = { labels: instanceLabels(flags), ...(flags.statsSocket ? { statsSocket: flags.statsSocket } : {}) };
+    await runFleet({ ...opts, ...rolloutFlags, trustKeys: settings.trustKeys, ...(flags.environment ? { environment: flags.environment } : {}), stateDir, diffsBeforeSync: diffs, statusTtlMs: parseDuration(flags.statusTtl ?? '15s', '--status-ttl', 's'), ...(onBundle ? { onBundle } : {}) });
   } else if (flags.watch) await runWatch(opts);
   else await runInterval({ ...opts, intervalMs: settings.intervalMs });
 }
