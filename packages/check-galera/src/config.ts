@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { CheckerError, readConfigFile, type Target } from '@confd-haproxy/checker';
-import { entryKey, TAG_PATTERN } from '@confd-haproxy/schema';
+import { DEFAULT_WEIGHT, entryKey, TAG_PATTERN } from '@confd-haproxy/schema';
 import { readPemSetting, type MysqlTls } from '@confd-haproxy/check-mysql';
 
 export interface GaleraNodeConfig extends Target {
@@ -148,7 +148,7 @@ export function parseGaleraConfig(file: string, text: string): GaleraConfig {
         host: n.host as string,
         port: int(n, 'port', np, 3306, 1, 65535),
         writerWeight: int(n, 'writerWeight', np, 1, 0, 1_000_000),
-        readerWeight: int(n, 'readerWeight', np, 100, 0, 256),
+        readerWeight: int(n, 'readerWeight', np, DEFAULT_WEIGHT, 0, 256),
         ...(seg === undefined ? {} : { segment: seg }),
       };
     });

@@ -3,7 +3,7 @@
 // rules.ts). Each node answers one query per pass on a kept connection.
 import { withFields } from '@confd-haproxy/base';
 import type { CheckerKind, CheckerLogger, Choice, Target } from '@confd-haproxy/checker';
-import { maintenancePrefix as maintenanceFolder, type Entry } from '@confd-haproxy/schema';
+import { DEFAULT_WEIGHT, maintenancePrefix as maintenanceFolder, type Entry } from '@confd-haproxy/schema';
 import { MysqlConnections, privilegeHint } from '@confd-haproxy/check-mysql';
 import type { GaleraClusterConfig, GaleraNodeConfig } from './config.js';
 import { assignRoles, healthOf, nodeKey, type NodeStatus, type NodeView, type Roles } from './rules.js';
@@ -133,7 +133,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
         host: w.host,
         port: w.port,
         proxyport: cfg.writerPort,
-        servers: roles.writers.map((v) => ({ host: v.host, port: v.port, weight: 100, role: 'active' as const })),
+        servers: roles.writers.map((v) => ({ host: v.host, port: v.port, weight: DEFAULT_WEIGHT, role: 'active' as const })),
         readerport: cfg.readerPort,
         readers: roles.readers,
         drained: list(roles.drained),
@@ -144,9 +144,11 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
     },
     okLine: (e: Entry, backend: string) => `${e.name} in ${backend} is ok (writer ${e.host}:${e.port})`,
     changedLine: (e: Entry, prev: Entry | undefined) => {
-      const readers = (e.readers as { role: string }[] | undefined)?.filter((r) => r.role === 'active').length ?? 0;
+      const readers = e.readers?.filter((r) => r.role === 'active').length ?? 0;
       const moved = prev && (prev.host !== e.host || prev.port !== e.port) ? ` (was ${prev.host}:${prev.port})` : '';
-      return `${e.name}: writer ${e.host}:${e.port}${moved}, ${readers} reader(s)${(e.drained as string[]).length ? `, drained ${(e.drained as string[]).join(' ')}` : ''}${(e.maintenance as string[]).length ? `, maintenance ${(e.maintenance as string[]).join(' ')}` : ''}`;
+      const drained = e.drained?.length ? `, drained ${e.drained.join(' ')}` : '';
+      const maintenance = e.maintenance?.length ? `, maintenance ${e.maintenance.join(' ')}` : '';
+      return `${e.name}: writer ${e.host}:${e.port}${moved}, ${readers} reader(s)${drained}${maintenance}`;
     },
     async close() {
       conns.close();

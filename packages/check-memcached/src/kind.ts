@@ -1,7 +1,7 @@
 // checkmemcached: one active server per tag (sticky while healthy, else the first healthy in the
 // order given), the others rendered as HAProxy backups so HAProxy fails over before we write.
 import type { CheckerKind, Choice, ProbeData, Target } from '@confd-haproxy/checker';
-import type { Entry, EntryBody } from '@confd-haproxy/schema';
+import { DEFAULT_WEIGHT, type Entry, type EntryBody } from '@confd-haproxy/schema';
 import { saslReason } from './errors.js';
 import { MemjsProbe } from './memjs-probe.js';
 import { MemcachedProbe } from './probe.js';
@@ -76,7 +76,7 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, M
           servers: [active, ...opts.servers.filter((t) => !same(t, active))].map((t) => ({
             host: t.host,
             port: t.port,
-            weight: 100,
+            weight: DEFAULT_WEIGHT,
             role: same(t, active) ? ('active' as const) : ('backup' as const),
           })),
         } satisfies EntryBody,

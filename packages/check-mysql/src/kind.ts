@@ -3,7 +3,7 @@
 // before it is chosen; with none healthy the entry points at the master (switchable off).
 import { withFields } from '@confd-haproxy/base';
 import type { CheckerKind, CheckerLogger, Target } from '@confd-haproxy/checker';
-import type { Entry, EntryBody } from '@confd-haproxy/schema';
+import { DEFAULT_WEIGHT, type Entry, type EntryBody } from '@confd-haproxy/schema';
 import type { MysqlTagConfig } from './config.js';
 import { MysqlConnections } from './connections.js';
 
@@ -109,7 +109,7 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
         // Sticky: keep the current replica while it is eligible, so a healthy set never flaps.
         chosen = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;
       }
-      const servers = (eligible.length ? [chosen, ...eligible.filter((t) => !same(t, chosen))] : [master]).map((t) => ({ host: t.host, port: t.port, weight: 100, role: 'active' as const }));
+      const servers = (eligible.length ? [chosen, ...eligible.filter((t) => !same(t, chosen))] : [master]).map((t) => ({ host: t.host, port: t.port, weight: DEFAULT_WEIGHT, role: 'active' as const }));
       return { name: c.tag, host: chosen.host, port: chosen.port, proxyport: c.proxyport, servers };
     },
     okLine: (e: Entry, storeName: string) => (same(e, master) ? `${e.name} in ${storeName} stays on the master ${key(master)}: no healthy replica` : `${e.name} in ${storeName} is ok`),

@@ -4,7 +4,7 @@
 // reported on every pass until an operator resolves it.
 import { withFields, type Logger } from '@confd-haproxy/base';
 import type { CheckerKind, Choice, FoundTargets, Target } from '@confd-haproxy/checker';
-import type { Entry } from '@confd-haproxy/schema';
+import { DEFAULT_WEIGHT, type Entry } from '@confd-haproxy/schema';
 import { RedisConnection, RedisReplyError, type RedisTls, type Reply } from './resp.js';
 
 /**
@@ -207,8 +207,8 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
         // Fixed from the configuration (or the current entry), so the listen never moves with the master.
         proxyport: opts.proxyport ?? current?.proxyport ?? opts.servers[0]!.port + REDIS_PROXYPORT_OFFSET,
         servers: [
-          { host: master.host, port: master.port, weight: 100, role: 'active' as const },
-          ...others.map((t) => ({ host: t.host, port: t.port, weight: 100, role: 'backup' as const })),
+          { host: master.host, port: master.port, weight: DEFAULT_WEIGHT, role: 'active' as const },
+          ...others.map((t) => ({ host: t.host, port: t.port, weight: DEFAULT_WEIGHT, role: 'backup' as const })),
         ],
       };
       return { entry, ...why };

@@ -11,20 +11,33 @@ export interface EntryServer {
   role: ServerRole;
 }
 
+/** The weight a checker gives a server it has no other weight for (HAProxy's range is 0..256). */
+export const DEFAULT_WEIGHT = 100;
+
+/**
+ * Every field an entry may carry; `entryProblem` validates each. A new field is added here, in
+ * `entryProblem`, then in the kind that writes it and the partial that reads it.
+ */
 export interface Entry {
   name: string;
   host: string;
   port: number;
   proxyport: number;
   servers: EntryServer[];
+  /** Galera: the readers' bind port and their servers. */
+  readerport?: number;
+  readers?: EntryServer[];
+  /** Galera: host:port of the nodes drained (donor), in maintenance, or down. */
+  drained?: string[];
+  maintenance?: string[];
+  down?: string[];
   version: 1;
   checker: string;
   updated: string;
-  [extra: string]: unknown;
 }
 
 /** What a kind chooses; the checker core adds version, checker and updated. */
-export type EntryBody = Pick<Entry, 'name' | 'host' | 'port' | 'proxyport' | 'servers'> & Record<string, unknown>;
+export type EntryBody = Omit<Entry, 'version' | 'checker' | 'updated'>;
 
 /** A tag or cluster name: it becomes the last segment of haproxy/<kind>/<name> and a word of haproxy.cfg. */
 export const TAG_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -56,7 +69,19 @@ const portProblem = (field: string, v: unknown, use: EntryUse): string =>
 export function entryProblem(value: unknown, use: EntryUse = 'write'): string | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return 'the entry is not an object';
   const e = value as Record<string, unknown>;
-  return headProblem(e, use) ?? listProblem(e, 'servers', use) ?? listProblem(e, 'readers', use);
+  return headProblem(e, use) ?? listProblem(e, 'servers', use) ?? listProblem(e, 'readers', use) ?? nodeListProblem(e);
+}
+
+/** drained / maintenance / down: lists of host:port words, when present. */
+function nodeListProblem(e: Record<string, unknown>): string | undefined {
+  for (const list of ['drained', 'maintenance', 'down'] as const) {
+    const v = e[list];
+    if (v === undefined) continue;
+    if (!Array.isArray(v)) return `${list} is not an array`;
+    const bad = v.find((x) => typeof x !== 'string' || !HOST_PATTERN.test(x));
+    if (bad !== undefined) return `${list} holds ${show(bad)}, not host:port`;
+  }
+  return undefined;
 }
 
 /** The four fields the original wrote, and the reader port. */

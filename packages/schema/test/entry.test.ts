@@ -81,6 +81,10 @@ const badWrite: [string, Partial<Entry>, RegExp][] = [
   ['a server with a bad port', { servers: [{ host: 'h', port: 99999, weight: 1, role: 'active' }] }, /server h:99999 is not host:port/],
   ['an unknown role', { servers: [{ host: 'h', port: 1, weight: 1, role: 'primary' as 'active' }] }, /role "primary"/],
   ['a weight HAProxy refuses', { servers: [{ host: 'h', port: 1, weight: 300, role: 'active' }] }, /weight 300/],
+  ['a reader with an unknown role', { readerport: 3307, readers: [{ host: 'h', port: 1, weight: 1, role: 'reader' as 'active' }] }, /role "reader"/],
+  ['a drained node that is not host:port', { drained: ['h 1'] }, /drained holds "h 1", not host:port/],
+  ['a maintenance list that is not a list', { maintenance: 'h:1' as unknown as string[] }, /maintenance is not an array/],
+  ['a down node that is not a string', { down: [3306] as unknown as string[] }, /down holds 3306/],
 ];
 for (const [what, patch, why] of badWrite) {
   t.test(`${what} is refused before it is written`, async (t) => {
