@@ -1,4 +1,5 @@
-export { MEMCACHED_KIND, memcachedKind, MEMCACHED_PROXYPORT_OFFSET } from './kind.js';
+export { MEMCACHED_KIND, memcachedKind } from './kind.js';
+export { chooseActive, MEMCACHED_PROXYPORT_OFFSET, type ActiveInput } from './rules.js';
 export type { MemcachedKindOptions } from './kind.js';
 export { MemcachedProbe } from './probe.js';
 export { MemjsProbe } from './memjs-probe.js';

@@ -1,14 +1,13 @@
 // checkmemcached: one active server per tag (sticky while healthy, else the first healthy in the
 // order given), the others rendered as HAProxy backups so HAProxy fails over before we write.
-import type { CheckerKind, Choice, ProbeData, Target } from '@confd-haproxy/checker';
-import { DEFAULT_WEIGHT, type Entry, type EntryBody } from '@confd-haproxy/schema';
+import type { CheckerKind, Choice, Target } from '@confd-haproxy/checker';
+import type { Entry } from '@confd-haproxy/schema';
 import { saslReason } from './errors.js';
 import { MemjsProbe } from './memjs-probe.js';
 import { MemcachedProbe } from './probe.js';
+import { chooseActive } from './rules.js';
 import { saslRequired } from './sasl-required.js';
 import type { MemcachedChoiceDetail, MemcachedProbeData, ProbeOutcome, SaslCredentials, ServerProbe } from './types.js';
-
-export const MEMCACHED_PROXYPORT_OFFSET = 5000;
 
 export interface MemcachedKindOptions {
   tag: string;
@@ -23,7 +22,6 @@ export interface MemcachedKindOptions {
 
 const DEFAULT_DEADLINE_MS = 10_000;
 
-const same = (a: Target, b: { host: string; port: number }) => a.host === b.host && a.port === b.port;
 const id = (t: Target) => `${t.host}:${t.port}`;
 
 /** What the checker core receives: ok, the reason and the data, without the probes' own flags. */
@@ -61,36 +59,8 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, M
     close: async () => {
       for (const p of probes.values()) p.close();
     },
-    choose(eligible, current, _all, probed): Choice<MemcachedChoiceDetail> {
-      const detail = { sasl: saslProblems(opts.servers, probed) };
-      if (eligible.length === 0) return { detail }; // nothing alive: keep what HAProxy has
-      const active = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;
-      return {
-        detail,
-        entry: {
-          name: opts.tag,
-          host: active.host,
-          port: active.port,
-          // From the first configured server, so the listen port never moves with the active one.
-          proxyport: opts.proxyport ?? opts.servers[0]!.port + MEMCACHED_PROXYPORT_OFFSET,
-          servers: [active, ...opts.servers.filter((t) => !same(t, active))].map((t) => ({
-            host: t.host,
-            port: t.port,
-            weight: DEFAULT_WEIGHT,
-            role: same(t, active) ? ('active' as const) : ('backup' as const),
-          })),
-        } satisfies EntryBody,
-      };
-    },
+    choose: (eligible, current, _all, probed): Choice<MemcachedChoiceDetail> => chooseActive({ ...opts, eligible, current, probed }),
     okLine: (e: Entry) => `current ${e.host}:${e.port} is ok`,
     changedLine: (e: Entry) => `set new alive ${e.host}:${e.port} with tag ${e.name} ok`,
   };
-}
-
-/** The servers whose probe found a SASL problem, in server order. */
-function saslProblems(servers: Target[], probed: ProbeData<MemcachedProbeData>): MemcachedChoiceDetail['sasl'] {
-  return servers.flatMap((target) => {
-    const problem = probed.get(id(target))?.sasl;
-    return problem ? [{ target, problem }] : [];
-  });
 }

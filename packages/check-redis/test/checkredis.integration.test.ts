@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { createFileStore } from '@confd-haproxy/kv';
 import { TagChecker, type CheckerLogger, type PassReport, type Target } from '@confd-haproxy/checker';
-import { chooseMaster, parseRole, proxyportProblem, redisKind, RedisConnection, type RedisKindOptions, type RoleInfo } from '@confd-haproxy/check-redis';
+import { redisKind, RedisConnection, type RedisKindOptions } from '@confd-haproxy/check-redis';
 import { redisRole, startRedis, startRedisSet, startSentinel, type RedisHandle } from '@confd-haproxy/testkit';
 
 const signal = new AbortController().signal;
@@ -31,34 +31,6 @@ async function passesUntil(c: TagChecker, port: number, max = 60) {
   }
   return undefined;
 }
-
-t.test('ROLE replies are read as master, replica (with its link) or sentinel', async (t) => {
-  t.same(parseRole(['master', 10, [['127.0.0.1', '7001', '10']]]), { role: 'master', replicas: [{ host: '127.0.0.1', port: 7001 }] });
-  t.same(parseRole(['slave', '127.0.0.1', 7000, 'connected', 10]), { role: 'slave', master: { host: '127.0.0.1', port: 7000 }, link: 'connected' });
-  t.same(parseRole(['sentinel', ['mymaster']]), { role: 'sentinel' });
-  t.equal(parseRole('OK'), 'ROLE answered something else');
-});
-
-t.test('the choice: one master wins, none or two keep the entry, and a sentinel answer must agree with ROLE', async (t) => {
-  const a = { host: '10.0.0.1', port: 6379 };
-  const b = { host: '10.0.0.2', port: 6379 };
-  const roles = (ra: RoleInfo['role'], rb: RoleInfo['role']) => new Map<string, RoleInfo>([['10.0.0.1:6379', { role: ra }], ['10.0.0.2:6379', { role: rb }]]);
-  t.same(chooseMaster([a, b], roles('slave', 'master')).master, b);
-  t.match(chooseMaster([a, b], roles('slave', 'slave')), { master: undefined, problem: /no server answers ROLE as master/ });
-  t.match(chooseMaster([a, b], roles('master', 'master')), { master: undefined, splitBrain: true, problem: /split-brain: 10.0.0.1:6379 and 10.0.0.2:6379/ });
-  t.same(chooseMaster([a, b], roles('master', 'master'), { asked: true, master: a }).master, a, 'with sentinels, the one they name');
-  t.match(chooseMaster([a, b], roles('slave', 'master'), { asked: true, master: a }), { master: undefined, problem: /sentinel names 10.0.0.1:6379 but ROLE there says slave/ });
-  t.match(chooseMaster([b], roles('master', 'master'), { asked: true, master: a }), { master: undefined, problem: /ROLE there says nothing/ });
-  t.match(chooseMaster([a, b], roles('master', 'slave'), { asked: true, error: 'connection refused' }), { master: undefined, problem: /no sentinel named a master \(connection refused\)/ });
-});
-
-t.test('the default proxyport clears Sentinel, the cluster bus and the servers', async (t) => {
-  t.equal(proxyportProblem(11379, [{ host: 'a', port: 6379 }]), undefined);
-  t.match(proxyportProblem(26379, [{ host: 'a', port: 6379 }]), /Sentinel/);
-  t.match(proxyportProblem(16379, [{ host: 'a', port: 6379 }]), /cluster bus/);
-  t.match(proxyportProblem(6380, [{ host: 'a', port: 6379 }, { host: 'b', port: 6380 }]), /the server b:6380/);
-  t.match(proxyportProblem(5000, [], [{ host: 's', port: 5000 }]), /sentinel s:5000/);
-});
 
 t.test('a primary with two replicas: the entry points at the primary, replicas only as configured backups', async (t) => {
   const set = await startRedisSet({ replicas: 2 });
