@@ -3,11 +3,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
-import parseGoDuration from 'parse-duration';
 import bytes from 'bytes';
 import type { Command } from 'commander';
 import { pino, destination, type Logger } from 'pino';
-import { EXIT, exitCodeOf, NoInputError, UsageError } from '@confd-haproxy/base';
+import { durationMs, EXIT, exitCodeOf, NoInputError, UsageError } from '@confd-haproxy/base';
 import { isStoreBackend, isYamlPath, STORE_BACKENDS, type StoreBackend, type StoreOptions } from '@confd-haproxy/kv';
 
 // The exit-code table and the usage errors live in base, for every package; the bins take them from here.
@@ -22,15 +21,11 @@ export function exitFor(bin: string, err: unknown, stderr: NodeJS.WritableStream
   return exitCodeOf(err);
 }
 
-// Go's time.ParseDuration shape (1m30s, 1h30m, 1.5s, 500ms); parse-duration computes the value.
-const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
-
-/** Go-style "1m30s", "500ms", "1.5s", "2h", or a bare number of `bareUnit`s → milliseconds. */
+/** A flag's duration (base's one grammar: "1m30s", "500ms", or a bare number of `bareUnit`s) → milliseconds. */
 export function parseDuration(text: string, flag: string, bareUnit: 'ms' | 's' = 's'): number {
-  const s = String(text).trim();
-  const ms = /^\d+(\.\d+)?$/.test(s) ? Number(s) * (bareUnit === 's' ? 1000 : 1) : GO_DURATION.test(s) ? parseGoDuration(s) : null;
-  if (ms === null || !Number.isFinite(ms)) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 500ms, 1s, 1m30s)`);
-  return Math.round(ms);
+  const ms = durationMs(String(text), bareUnit);
+  if (ms === undefined) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 500ms, 1s, 1m30s)`);
+  return ms;
 }
 
 /** "64MB", "512KB", "1GB" (the `bytes` package's units: 1 KB = 1024 bytes) or a bare number of bytes → bytes. */

@@ -3,7 +3,7 @@ import { realpathSync, statSync, type Stats } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseServiceQuery, serviceQueryText } from '@confd-haproxy/kv';
-import { processOwner } from '@confd-haproxy/base';
+import { durationMs, processOwner } from '@confd-haproxy/base';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { bundleSrcProblem } from './bundle-policy.js';
 import { ResourceError } from './errors.js';
@@ -52,14 +52,12 @@ export interface LoadResourcesOptions {
 
 const FIELDS = new Set(['src', 'dest', 'keys', 'services', 'prefix', 'mode', 'uid', 'gid', 'check_cmd', 'reload_cmd', 'command_timeout', 'runtime_socket', 'min_servers', 'max_removed']);
 
-// confd's command_timeout: seconds as a number, or "30s"/"500ms"/"2m" (the `ms` package would also take "2 days").
+/** command_timeout: seconds as a number, or a duration in base's grammar ("30s", "500ms", "1m30s"). */
 function parseTimeout(v: unknown, where: string): number {
-  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
-  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim()) : null;
-  if (!m) throw new ResourceError('RESOURCE_INVALID', `${where} "${String(v)}" is not a duration (e.g. "30s", "500ms")`);
-  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  if (n <= 0) throw new ResourceError('RESOURCE_INVALID', `${where} must be above 0`);
-  return Math.round(n);
+  const ms = typeof v === 'number' || typeof v === 'string' ? durationMs(v) : undefined;
+  if (ms === undefined) throw new ResourceError('RESOURCE_INVALID', `${where} "${String(v)}" is not a duration (e.g. "30s", "500ms")`);
+  if (ms <= 0) throw new ResourceError('RESOURCE_INVALID', `${where} must be above 0`);
+  return ms;
 }
 
 const statOf = (path: string): Stats | undefined => {

@@ -43,6 +43,14 @@ t.test('an absolute dest is kept, uid/gid and an integer command_timeout are rea
   t.match(r, { dest, uid: 65534, gid: 65534, commandTimeoutMs: 2000, mode: 0o640, prefix: '/eu' });
 });
 
+t.test('command_timeout takes the same Go durations as the flags (1m30s), and zero is refused', async (t) => {
+  const dir = confdir(t, { 'x.toml': toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\ncommand_timeout = "1m30s"') });
+  const [r] = await loadResources({ confdir: dir });
+  t.equal(r?.commandTimeoutMs, 90_000);
+  const zero = confdir(t, { 'x.toml': toml('src = "haproxy.cfg.hbs"\ndest = "out/x"\nkeys = ["/a"]\ncommand_timeout = "0s"') });
+  await t.rejects(loadResources({ confdir: zero }), /command_timeout must be above 0/);
+});
+
 t.test('a resource may read catalog services instead of or beside keys, each written as consul-template does', async (t) => {
   const dir = confdir(t, {
     'svc.toml': toml('src = "haproxy.cfg.hbs"\ndest = "out/svc.cfg"\nservices = ["web", " primary.db@dc2 ", "web"]'),
