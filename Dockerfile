@@ -18,7 +18,7 @@ RUN mkdir install && cd install \
  && echo '{"name":"confd-haproxy-image","private":true}' > package.json \
  && npm install --omit=dev --offline --no-audit --no-fund ../tarballs/confd-haproxy-*.tgz \
  && mkdir bin \
- && for b in confd-haproxy checkmysqlslave checkmemcached checkgalera checkredis haproxy-reload; do \
+ && for b in $(node -p "Object.keys(require('./node_modules/confd-haproxy/package.json').bin).join(' ')"); do \
       ln -s ../node_modules/confd-haproxy/bin/$b.js bin/$b; done
 
 # Runtime: Node, HAProxy (for check_cmd), the installed packages, an unprivileged user.

@@ -19,7 +19,7 @@ const FLAP_EVERY = Number(process.env.BENCH_FLAP_EVERY ?? 100);
 const TAGS = 20;
 
 const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-soak-'));
-const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
 const reloads = join(dir, 'RELOADS');
 mkdirSync(join(dir, 'conf.d'));
 mkdirSync(join(dir, 'out'));

@@ -26,7 +26,7 @@ async function once(ttl) {
   const [a, b] = [await startMemcached(), await startMemcached()];
   const dir = mkdtempSync(join(tmpdir(), 'confd-haproxy-bench-takeover-'));
   const checker = (name) =>
-    execFile(process.execPath, [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', `127.0.0.1:${a.port},127.0.0.1:${b.port}`, '--tag', TAG, '--backend', 'consul', '--node', double.address, '--interval', '1s', '--lock-ttl', ttl, '--lock-dir', join(dir, name), ...(process.env.BENCH_NO_SHARE ? ['--no-share-tags'] : [])]);
+    execFile(process.execPath, [join(root, 'packages/cli/bin/checkmemcached.js'), '--server', `127.0.0.1:${a.port},127.0.0.1:${b.port}`, '--tag', TAG, '--backend', 'consul', '--node', double.address, '--interval', '1s', '--lock-ttl', ttl, '--lock-dir', join(dir, name), ...(process.env.BENCH_NO_SHARE ? ['--no-share-tags'] : [])]);
   const port = async () => JSON.parse((await store.get(`haproxy/memcached/${TAG}`))?.value ?? '{}').port;
   const first = checker('a');
   let second;

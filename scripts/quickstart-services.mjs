@@ -26,7 +26,7 @@ try {
   };
   for (const [key, value] of Object.entries(JSON.parse(readFileSync('examples/quickstart/kv.json', 'utf8')))) await put(`/kv/${key}`, value);
   for (const svc of JSON.parse(readFileSync('examples/quickstart-services/services.json', 'utf8'))) await put('/agent/service/register', JSON.stringify(svc));
-  const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+  const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
   const args = ['--onetime', '--backend', 'consul', '--node', consul.address, '--confdir', 'examples/quickstart-services', '--state-dir', 'out/state', '--log-level', 'info'];
   console.log(`$ confd-haproxy ${args.join(' ')}`);
   status = await run(process.execPath, [bin, ...args]);

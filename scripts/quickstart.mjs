@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 mkdirSync('out', { recursive: true });
-const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
 const args = ['--onetime', '--backend', 'file', '--file', 'examples/quickstart/kv.json', '--confdir', 'examples/quickstart', '--state-dir', 'out/state', '--log-level', 'info'];
 console.log(`$ confd-haproxy ${args.join(' ')}`);
 const r = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit' });

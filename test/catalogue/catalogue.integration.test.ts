@@ -227,7 +227,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'confd-haproxy-catalogue-state-'));
 t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
 const run = (bin: string, args: string[]) =>
   new Promise<{ code: number; err: string }>((done) =>
-    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args, ...(bin === 'confd-haproxy' ? ['--state-dir', stateDir] : [])], { encoding: 'utf8', timeout: 30_000 }, (error, _out, err) =>
+    execFile(process.execPath, [join(root, `packages/cli/bin/${bin}.js`), ...args, ...(bin === 'confd-haproxy' ? ['--state-dir', stateDir] : [])], { encoding: 'utf8', timeout: 30_000 }, (error, _out, err) =>
       done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, err }),
     ),
   );
@@ -545,7 +545,7 @@ t.test('fault: the renderer SIGKILLed mid-write leaves the old or the new file, 
   const outcomes = new Set<string>();
   for (let round = 0; round < 5; round++) {
     writeFileSync(e.dest, e.good);
-    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--onetime', '--backend', 'file', '--file', file, '--confdir', e.dir, '--command-timeout', '60s', '--state-dir', join(e.dir, 'state')], { env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(e.dir, 'a.sock') } });
+    const child = execFile(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '--onetime', '--backend', 'file', '--file', file, '--confdir', e.dir, '--command-timeout', '60s', '--state-dir', join(e.dir, 'state')], { env: { PATH: process.env.PATH, HAPROXY_STATS_SOCKET: join(e.dir, 'a.sock') } });
     await sleep(150 + round * 120);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -569,7 +569,7 @@ t.test('fault: SIGTERM mid-check and SIGHUP mid-check leave haproxy.cfg, no stag
   await e.store.put('haproxy/mysqlslave/slave3302', JSON.stringify({ name: 'slave3302', host: '127.0.0.1', port: 3302, proxyport: 13352 }));
   for (const sig of ['SIGHUP', 'SIGTERM'] as const) {
     writeFileSync(pidFile, '');
-    const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--backend', 'file', '--file', join(e.dir, 'kv.json'), '--confdir', e.dir, '--interval', '600', '--state-dir', join(e.dir, 'state')]);
+    const child = execFile(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '--backend', 'file', '--file', join(e.dir, 'kv.json'), '--confdir', e.dir, '--interval', '600', '--state-dir', join(e.dir, 'state')]);
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     for (let i = 0; i < 300 && readFileSync(pidFile, 'utf8').trim() === ''; i++) await sleep(50);
     const check = Number(readFileSync(pidFile, 'utf8'));
@@ -620,7 +620,7 @@ t.test('fault: a checker SIGKILLed mid-write and two checkers racing lose no ent
   const { startMemcached } = await import('@confd-haproxy/testkit');
   const mems = [await startMemcached(), await startMemcached()];
   t.teardown(() => Promise.all(mems.map((m) => m.stop())));
-  const args = (lockDir: string) => [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', mems.map((m) => `127.0.0.1:${m.port}`).join(','), '--tag', 'race', '--backend', 'file', '--file', file, '--interval', '100ms', '--lock-ttl', '1s', '--lock-dir', lockDir];
+  const args = (lockDir: string) => [join(root, 'packages/cli/bin/checkmemcached.js'), '--server', mems.map((m) => `127.0.0.1:${m.port}`).join(','), '--tag', 'race', '--backend', 'file', '--file', file, '--interval', '100ms', '--lock-ttl', '1s', '--lock-dir', lockDir];
   mkdirSync(join(e.dir, 'l1'));
   mkdirSync(join(e.dir, 'l2'));
   for (let round = 0; round < 4; round++) {

@@ -207,7 +207,7 @@ t.test('a bad entry costs only itself: its last good value renders (across resta
   t.match(cfg, /server m1-memcached-3 127\.0\.0\.1:11214/, 'm1 renders from its last good value');
   t.match(lines.join('\n'), /ERROR .*\/haproxy\/memcached\/m1: entry: name "m 1" is not .*rendering its last good value/, 'the error names the key');
   // The bin: same state dir, exits 65, and logs the key.
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '-onetime', '--backend', 'file', '--file', file, '--confdir', s.dir, '--state-dir', s.stateDir], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '-onetime', '--backend', 'file', '--file', file, '--confdir', s.dir, '--state-dir', s.stateDir], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
   t.equal(r.status, 65, r.stderr);
   t.match(r.stderr, /\/haproxy\/memcached\/m1: entry: name "m 1"/);
   // A key never seen good is left out, with the same error; the rest still renders.
@@ -262,7 +262,7 @@ t.test('a failed reload does not roll back over a dest another renderer wrote me
  * A running reload is let finish within --command-timeout (5s here), so the exit stays bounded.
  */
 async function signalMidway(t: Test, s: Site, file: string, marker: string, old: string): Promise<number | null> {
-  const child = execFile(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '-onetime', '--backend', 'file', '--file', file, '--confdir', s.dir, '--state-dir', s.stateDir, '--command-timeout', '5s'], { env: { PATH: process.env.PATH ?? '' } });
+  const child = execFile(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '-onetime', '--backend', 'file', '--file', file, '--confdir', s.dir, '--state-dir', s.stateDir, '--command-timeout', '5s'], { env: { PATH: process.env.PATH ?? '' } });
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   t.ok(await until(() => existsSync(marker), 20_000), 'the command started');
   child.kill('SIGTERM');

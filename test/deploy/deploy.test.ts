@@ -9,12 +9,13 @@ import { parse as parseToml } from 'smol-toml';
 import { parse, parseAllDocuments } from 'yaml';
 import { commandAllowed } from '@confd-haproxy/resource';
 import { freePort, killAndWait } from '@confd-haproxy/testkit';
+import { COMMANDS } from 'confd-haproxy';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const OUR_BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
+const OUR_BINS = COMMANDS;
 const helpOf = new Map<string, string>();
 function help(bin: string): string {
-  if (!helpOf.has(bin)) helpOf.set(bin, execFileSync(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), '--help'], { encoding: 'utf8' }));
+  if (!helpOf.has(bin)) helpOf.set(bin, execFileSync(process.execPath, [join(root, `packages/cli/bin/${bin}.js`), '--help'], { encoding: 'utf8' }));
   return helpOf.get(bin)!;
 }
 /** Every --flag of a command line of one of our bins must be one the bin knows. */
@@ -238,7 +239,7 @@ t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date
   }
   const kv = join(dir, 'kv.json');
   writeFileSync(kv, JSON.stringify({ 'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '10.0.0.7', port: 11211, proxyport: 16211 }) }));
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '--backend', 'file', '--file', kv, '--confdir', dir], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '--backend', 'file', '--file', kv, '--confdir', dir], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2, `the bootstrap bundle loads and renders: ${r.stderr}`);
   t.match(r.stdout, /\+listen mem11211/);
 });
@@ -248,7 +249,7 @@ t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t)
   t.same([...paths].sort(), ['/livez', '/readyz']);
   const dir = t.testdir({ 'conf.d': { 'x.toml': '[template]\nsrc = "x.hbs"\ndest = "x.out"\nkeys = ["/haproxy/memcached"]\n' }, templates: { 'x.hbs': 'x\n' }, 'kv.json': '{}' });
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore' });
   t.teardown(() => killAndWait(child));
   for (const path of paths) {
     let status = 0;

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contextFiles, replayDockerfile } from './replay.js';
+import { COMMANDS } from 'confd-haproxy';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
+const BINS = COMMANDS;
 const version = (JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')) as { version: string }).version;
 
 function scratch(t: Test): string {

@@ -44,8 +44,8 @@ t.test('every metric the dashboard and the alert rules use is exported by a bin'
   writeFileSync(join(dir, 'kv.json'), '{}');
   const [rport, cport] = [await freePort(), await freePort()];
   const env = { PATH: process.env.PATH ?? '' };
-  const renderer = spawn(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${rport}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore', env });
-  const checker = spawn(process.execPath, [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', `127.0.0.1:${mem.port}`, '--tag', 'obs', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--interval', '200ms', '--listen', `127.0.0.1:${cport}`], { stdio: 'ignore', env });
+  const renderer = spawn(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${rport}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore', env });
+  const checker = spawn(process.execPath, [join(root, 'packages/cli/bin/checkmemcached.js'), '--server', `127.0.0.1:${mem.port}`, '--tag', 'obs', '--backend', 'file', '--file', join(dir, 'kv.json'), '--lock-dir', dir, '--interval', '200ms', '--listen', `127.0.0.1:${cport}`], { stdio: 'ignore', env });
   t.teardown(() => Promise.all([killAndWait(renderer), killAndWait(checker)]));
   const exported = new Map([...(await scrape(rport)), ...(await scrape(cport))]);
   t.ok(exported.size > 10, `${exported.size} metric families exported`);

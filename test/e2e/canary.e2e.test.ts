@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort, killAndWait, startEtcd, startHAProxy, tempDir, until, type HAProxyHandle } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
-const reloadBin = join(root, 'packages/cli/dist/haproxy-reload.js');
+const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
+const reloadBin = join(root, 'packages/cli/bin/haproxy-reload.js');
 const RELOAD = `${process.execPath} ${reloadBin} --master-socket master.sock`;
 const CHECK = '/usr/sbin/haproxy -c -f {{.src}}';
 

@@ -85,7 +85,7 @@ t.test('checkmemcached, the bin at its defaults but --interval 5s: a stopped act
   const dir = t.testdir({});
   const file = join(dir, 'kv.json');
   const args = ['--server', mems.map((m) => `127.0.0.1:${m.port}`).join(','), '--tag', 'mem', '--backend', 'file', '--file', file, '--interval', '5s', '--timeout', '300ms', '--lock-dir', dir];
-  const child = spawn(process.execPath, [join(root, 'packages/cli/dist/checkmemcached.js'), ...args], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/checkmemcached.js'), ...args], { stdio: 'ignore' });
   const exited = new Promise((done) => child.once('exit', done));
   const store = createFileStore({ file });
   t.teardown(async () => {

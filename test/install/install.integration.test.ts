@@ -10,9 +10,10 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startEtcd, startMemcached } from '@confd-haproxy/testkit';
 import { declaredDependencies, importedPackages, publishedPackages } from './workspaces.js';
+import { COMMANDS } from 'confd-haproxy';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const BINS = ['confd-haproxy', 'checkmysqlslave', 'checkmemcached', 'checkgalera', 'checkredis', 'haproxy-reload'];
+const BINS = COMMANDS;
 const HAPROXY = '/usr/sbin/haproxy';
 const VERSION = (JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')) as { version: string }).version;
 

@@ -61,7 +61,7 @@ const rulesFor = (rules: AclRule[], role: Role): AclRule[] =>
 
 const run = (bin: string, args: string[], env: Record<string, string> = {}) =>
   new Promise<{ code: number; out: string }>((done) =>
-    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [join(root, `packages/cli/bin/${bin}.js`), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (err, stdout, stderr) =>
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}\n${stderr}` }),
     ),
   );

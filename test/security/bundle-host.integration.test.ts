@@ -17,7 +17,7 @@ import * as resource from '@confd-haproxy/resource';
 import { quiet, startConsulDouble, tempDir } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The instance's store token, in its environment as on a real host. */
 const TOKEN = 'c0ffee00-1111-4222-8333-444455556666';

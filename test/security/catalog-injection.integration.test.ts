@@ -51,7 +51,7 @@ function confdir(t: Test, template?: string): string {
 // Asynchronous on purpose: the Consul double answers from this very process.
 const confd = (dir: string, double: ConsulDouble, args: string[]) =>
   new Promise<{ code: number; log: string }>((done) => {
-    const argv = [join(root, 'packages/cli/dist/confd-haproxy.js'), ...args, '--backend', 'consul', '--node', double.address, '--confdir', dir, '--state-dir', join(dir, 'state')];
+    const argv = [join(root, 'packages/cli/bin/confd-haproxy.js'), ...args, '--backend', 'consul', '--node', double.address, '--confdir', dir, '--state-dir', join(dir, 'state')];
     // The renderer's environment holds the token, as on a host that reads Consul with it.
     const env = { PATH: process.env.PATH ?? '', CONSUL_HTTP_TOKEN: SECRET, HAPROXY_STATS_SOCKET: join(dir, 'admin.sock') };
     execFile(process.execPath, argv, { encoding: 'utf8', env, timeout: 60_000 }, (err, stdout, stderr) => {

@@ -16,7 +16,7 @@ import { runOnce } from '@confd-haproxy/renderer';
 import { type ConsulDouble, killAndWait, quiet, startConsulDouble } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
 const TOKEN = '5e1f2a3b-7c8d-4e9f-a0b1-c2d3e4f5a6b7';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

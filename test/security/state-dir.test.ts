@@ -9,7 +9,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, statSync, symlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { confdHaproxy } from 'confd-haproxy';
+import { commandMain } from 'confd-haproxy';
+
+const confdHaproxy = await commandMain('confd-haproxy');
 import { filesOf, fleetHost, within } from './fleet-host.js';
 
 const NOBODY = 65534;

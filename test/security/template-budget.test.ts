@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, killAndWait, waitWhileAlive } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(root, 'packages/cli/dist/confd-haproxy.js');
+const BIN = join(root, 'packages/cli/bin/confd-haproxy.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Ten billion iterations: the reproduction. */

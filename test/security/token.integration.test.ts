@@ -15,7 +15,7 @@ t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
 // Asynchronous on purpose: the Consul double answers from this very process.
 const run = (bin: string, args: string[]) =>
   new Promise<{ code: number | null; all: string }>((done) => {
-    execFile(process.execPath, [join(root, `packages/cli/dist/${bin}.js`), ...args, ...(bin === 'confd-haproxy' ? ['--state-dir', stateDir] : [])], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(root, `packages/cli/bin/${bin}.js`), ...args, ...(bin === 'confd-haproxy' ? ['--state-dir', stateDir] : [])], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 }, (err, stdout, stderr) => {
       done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, all: `${stdout}\n${stderr}` });
     });
   });

@@ -64,7 +64,7 @@ t.test('checkgalera --once over TLS writes the cluster entry under --prefix', as
   const config = join(dir, 'galera.toml');
   writeFileSync(config, toml(`sslCa = "${certs.ca}"`));
   const kv = join(dir, 'kv.json');
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/checkgalera.js'), '--config', config, '--backend', 'file', '--file', kv, '--prefix', 'prod', '--once', '--lock-dir', dir], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/checkgalera.js'), '--config', config, '--backend', 'file', '--file', kv, '--prefix', 'prod', '--once', '--lock-dir', dir], { encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 0, r.stdout + r.stderr);
   const store = createFileStore({ file: kv });
   t.teardown(() => store.close());

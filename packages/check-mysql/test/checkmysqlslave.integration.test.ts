@@ -227,7 +227,7 @@ t.test('a user with REPLICATION CLIENT only is told it needs SLAVE MONITOR', asy
 
 // The bins, as an operator runs them: db.conf, --once for cron, two copies on two "hosts".
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/checkmysqlslave.js');
+const bin = join(root, 'packages/cli/bin/checkmysqlslave.js');
 const env = { PATH: process.env.PATH ?? '' };
 const dbConf = (dir: string) => {
   const file = join(dir, 'db.conf');

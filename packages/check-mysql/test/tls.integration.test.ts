@@ -73,7 +73,7 @@ t.test('checkmysqlslave --once reads the TLS settings from db.conf and writes un
   const conf = join(dir, 'db.conf');
   writeFileSync(conf, `[s]\nhost = 127.0.0.1\nport = ${set.primary.port}\nuser = ${MONITOR.user}\npassword = ${MONITOR.password}\nreplicas = 127.0.0.1:${replica.port}\nssl-ca = ${certs.ca}\n`);
   const kv = join(dir, 'kv.json');
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/checkmysqlslave.js'), '--conf', conf, '--tag', 's', '--backend', 'file', '--file', kv, '--prefix', 'prod', '--once', '--lock-dir', dir, '--timeout', '3s'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/checkmysqlslave.js'), '--conf', conf, '--tag', 's', '--backend', 'file', '--file', kv, '--prefix', 'prod', '--once', '--lock-dir', dir, '--timeout', '3s'], { encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 0, r.stdout + r.stderr);
   const store = createFileStore({ file: kv });
   t.teardown(() => store.close());

@@ -5,10 +5,11 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { checkgalera, checkmemcached, checkmysqlslave, checkredis, type CommandIO } from 'confd-haproxy';
+import { COMMANDS, commandMain, type CommandMain as Main } from 'confd-haproxy';
 
-type Main = (argv: string[], io?: CommandIO) => Promise<number>;
-const BINS: Record<string, Main> = { checkgalera, checkmemcached, checkmysqlslave, checkredis };
+// Every checker in package.json's bin list, so a new one is tested here without a line added.
+const BINS: Record<string, Main> = Object.fromEntries(await Promise.all(COMMANDS.filter((c) => c.startsWith('check')).map(async (c) => [c, await commandMain(c)] as const)));
+const { checkgalera, checkmemcached, checkredis } = BINS as Record<'checkgalera' | 'checkmemcached' | 'checkredis', Main>;
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const signalListeners = () => ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
 

@@ -7,7 +7,7 @@ import { createFileStore } from '@confd-haproxy/kv';
 import { startConsulDouble, startMemcached, killAndWait } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
+const bin = (name: string) => join(root, `packages/cli/bin/${name}.js`);
 const env = { PATH: process.env.PATH ?? '' };
 const run = (name: string, args: string[]) => {
   const r = spawnSync(process.execPath, [bin(name), ...args], { encoding: 'utf8', env, timeout: 30_000 });

@@ -7,7 +7,7 @@ import { startGaleraCluster } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = (args: string[]) => {
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/checkgalera.js'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/checkgalera.js'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const kv = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { killAndWait, startMemcached, until } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/checkmemcached.js');
+const bin = join(root, 'packages/cli/bin/checkmemcached.js');
 const PASSWORD = 'correct horse';
 const env = { PATH: process.env.PATH ?? '' };
 

@@ -15,7 +15,7 @@ t.teardown(() => redis.stop());
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = (args: string[]) => {
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/checkredis.js'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/checkredis.js'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const pem = (p: string) => readFileSync(p, 'utf8');

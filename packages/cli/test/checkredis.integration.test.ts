@@ -7,7 +7,7 @@ import { startRedis, startRedisSet } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = (args: string[], extraEnv: Record<string, string> = {}) => {
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/checkredis.js'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...extraEnv }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/checkredis.js'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...extraEnv }, timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const stored = (file: string, key: string) => JSON.parse((JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)[key]!) as Record<string, unknown>;

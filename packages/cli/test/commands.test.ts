@@ -7,7 +7,8 @@ import { PassThrough } from 'node:stream';
 
 const signalListeners = () => ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
 const before = signalListeners();
-const { confdHaproxy, storeOptionsFromFlags } = await import('confd-haproxy');
+const { commandMain, storeOptionsFromFlags } = await import('confd-haproxy');
+const confdHaproxy = await commandMain('confd-haproxy');
 
 t.test('importing the package runs no command: no exit code set, no signal trapped', async (t) => {
   t.equal(process.exitCode, undefined);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
 const run = (args: string[], env: Record<string, string> = {}) => {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };

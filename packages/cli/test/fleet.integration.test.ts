@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, startEtcd, killAndWait } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/confd-haproxy.js');
+const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
 const env = { PATH: process.env.PATH ?? '' };
 const run = (args: string[]) =>
   new Promise<{ code: number; out: string; err: string }>((done) => {

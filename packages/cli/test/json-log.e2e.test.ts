@@ -32,7 +32,7 @@ t.test('--log-format json: every warning and error of a busy run names its code 
   await store.put('haproxy/memcached/mem1', entry('mem1', p1, a, b));
   await store.put('haproxy/memcached/mem2', entry('mem2', p2, b, a));
 
-  const child = spawn(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), '-watch', '--backend', 'file', '--file', kv, '--confdir', stack.dir, '--state-dir', state, '--wait', '20ms:100ms', '--log-format', 'json'], {
+  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '-watch', '--backend', 'file', '--file', kv, '--confdir', stack.dir, '--state-dir', state, '--wait', '20ms:100ms', '--log-format', 'json'], {
     env: { ...stack.env, PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

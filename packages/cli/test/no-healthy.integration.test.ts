@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, killAndWait, sleep, startMemcached, until } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/cli/dist/checkmemcached.js');
+const bin = join(root, 'packages/cli/bin/checkmemcached.js');
 const env = { PATH: process.env.PATH ?? '' };
 const get = async (url: string) => {
   const r = await fetch(url, { signal: AbortSignal.timeout(2000) });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, startMemcached, killAndWait } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
+const bin = (name: string) => join(root, `packages/cli/bin/${name}.js`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const get = async (url: string) => {
   try {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { alive, startConsulDouble, startMemcached } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = (name: string) => join(root, `packages/cli/dist/${name}.js`);
+const bin = (name: string) => join(root, `packages/cli/bin/${name}.js`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = (args: string[], name = 'confd-haproxy') => {
   const r = spawnSync(process.execPath, [bin(name), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });

@@ -14,7 +14,7 @@ import { createConsulStore, createEtcdStore, CONSUL_SESSION_TTL_MIN_MS, type KVS
 import { killAndWait, MONITOR, startConsulDouble, startEtcd, startMariaDB } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(root, 'packages/cli/dist/checkmysqlslave.js');
+const BIN = join(root, 'packages/cli/bin/checkmysqlslave.js');
 const TAGS = Array.from({ length: 300 }, (_, i) => `s${String(i).padStart(3, '0')}`);
 const LOCKS = 'haproxy/.locks/mysqlslave/';
 const ENTRIES = 'haproxy/mysqlslave/';

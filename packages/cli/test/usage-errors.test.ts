@@ -2,10 +2,11 @@
 // the spelling they typed, and "see --help" — never the whole help text after an error.
 import t from 'tap';
 import { PassThrough } from 'node:stream';
-import { checkmemcached, confdHaproxy, type CommandIO } from 'confd-haproxy';
+import { commandMain, type CommandMain as Main } from 'confd-haproxy';
 import { closest } from '../src/usage-error.js';
 
-type Main = (argv: string[], io?: CommandIO) => Promise<number>;
+const checkmemcached = await commandMain('checkmemcached');
+const confdHaproxy = await commandMain('confd-haproxy');
 
 async function run(main: Main, argv: string[]): Promise<{ code: number; err: string; out: string }> {
   const stdout = new PassThrough();

@@ -30,7 +30,7 @@ async function roundTrip(t: Test, opts: EtcdStoreOptions, key: string): Promise<
 function plan(t: Test, endpoint: string, ...flags: string[]) {
   const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  return spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', endpoint, '-confdir', dir, ...flags], { encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', endpoint, '-confdir', dir, ...flags], { encoding: 'utf8', timeout: 30_000 });
 }
 
 t.test('a TLS etcd that requires client certificates is read and written with CA, cert and key', async (t) => {
@@ -95,7 +95,7 @@ t.test('a checker writes its entry to a TLS etcd with --client-ca-keys --client-
   const mc = await startMemcached();
   t.teardown(() => mc.stop());
   const args = ['--server', `127.0.0.1:${mc.port}`, '--tag', 'tlscheck', '--backend', 'etcd', '--node', tlsEtcd.endpoint, '--once', '--lock-dir', t.testdir()];
-  const bin = join(root, 'packages/cli/dist/checkmemcached.js');
+  const bin = join(root, 'packages/cli/bin/checkmemcached.js');
   const without = spawnSync(process.execPath, [bin, ...args, '--timeout', '2s'], { encoding: 'utf8', timeout: 30_000 });
   t.not(without.status, 0, 'without the TLS flags the store is not reached');
   const r = spawnSync(process.execPath, [bin, ...args, '--client-ca-keys', certs.ca, '--client-cert', certs.clientCert, '--client-key', certs.clientKey], { encoding: 'utf8', timeout: 30_000 });

@@ -25,7 +25,7 @@ t.test('confd-haproxy reads etcd with -backend etcd -node, as confd', async (t) 
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2, 'a change is pending');
   t.match(r.stdout, /\+listen etcdmem\n\+    bind 0\.0\.0\.0:16299/);
 });
@@ -36,7 +36,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 function plan(t: Test, ...flags: string[]) {
   const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  return spawnSync(process.execPath, [join(root, 'packages/cli/dist/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir, ...flags], { encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir, ...flags], { encoding: 'utf8', timeout: 30_000 });
 }
 
 const entry = (name: string, proxyport: number) => JSON.stringify({ name, host: '127.0.0.1', port: 11211, proxyport });
@@ -93,7 +93,7 @@ t.test('a checker with --prefix writes <prefix>/haproxy/<kind>/<tag> under "/" i
   const lockDir = t.testdir();
   const r = spawnSync(
     process.execPath,
-    [join(root, 'packages/cli/dist/checkmemcached.js'), '--server', `127.0.0.1:${mc.port}`, '--tag', 'envmem', '--backend', 'etcd', '--node', etcd.endpoint, '--prefix', '/staging', '--once', '--lock-dir', lockDir],
+    [join(root, 'packages/cli/bin/checkmemcached.js'), '--server', `127.0.0.1:${mc.port}`, '--tag', 'envmem', '--backend', 'etcd', '--node', etcd.endpoint, '--prefix', '/staging', '--once', '--lock-dir', lockDir],
     { encoding: 'utf8', timeout: 30_000 },
   );
   t.equal(r.status, 0, r.stderr + r.stdout);

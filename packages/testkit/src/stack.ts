@@ -35,7 +35,7 @@ export async function startRenderedHAProxy(opts: {
   // HAProxy starts on a config with no listen yet; the renderer fills it in and reloads.
   writeFileSync(dest, `global\n    stats socket ${statsSocket} mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n`);
   const haproxy = await startHAProxy({ config: dest });
-  const reload = `${opts.beforeReload ? `${opts.beforeReload}; ` : ''}${process.execPath} ${join(root, 'packages/cli/dist/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
+  const reload = `${opts.beforeReload ? `${opts.beforeReload}; ` : ''}${process.execPath} ${join(root, 'packages/cli/bin/haproxy-reload.js')} --master-socket ${haproxy.masterSocket}`;
   writeFileSync(
     join(dir, 'conf.d/haproxy.toml'),
     [
