@@ -5,27 +5,17 @@ import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import { DEFAULT_HEARTBEAT_BUDGET, DEFAULT_HEARTBEAT_MS, heartbeatPeriod, Membership, runSharedTagCheckers, runTagCheckers, takeLocalLock, TagChecker, type CheckerKind, type LocalLock, type PassReport, type Target } from '@confd-haproxy/checker';
 import { entryKey, locksPrefix, prefixProblem, trimPrefix, TAG_PATTERN } from '@confd-haproxy/schema';
-import { ETCD_DEFAULT_NODE, openStore, withFields, type KVStore } from '@confd-haproxy/kv';
+import { isYamlFile, openStore, withFields, type KVStore } from '@confd-haproxy/kv';
 import { exitCodeOfAll, type ConfdError } from '@confd-haproxy/base';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, readFirstLine, storeOptionsFromFlags, storeCredentialFlags, defaultStateDir, type CommandIO, type StateDirUser } from './common.js';
+import { EXIT, UsageError, createLogger, parseDuration, parseLogFormat, parseLogLevel, defaultStateDir, type CommandIO, type StateDirUser } from './common.js';
+import { addStoreFlags, storeFlagValues, storeOptionsFromFlags } from './store-flags.js';
 import { trapSignals } from './signals.js';
 import { VERSION } from './version.js';
 
-export interface CheckerFlags {
-  consul?: string;
-  node?: string;
-  backend?: string;
-  file?: string;
-  token?: string;
-  tokenFile?: string;
-  clientCert?: string;
-  clientKey?: string;
-  clientCaKeys?: string;
-  etcdUsername?: string;
-  etcdPasswordFile?: string;
-  etcdLayout?: string;
+/** The checker flags; the store flags (any spelling, see store-flags.ts) come with them. */
+export interface CheckerFlags extends Record<string, unknown> {
   prefix?: string;
   interval: string;
   timeout: string;
@@ -59,16 +49,8 @@ export function defaultLockDir(who: StateDirUser = { uid: process.getuid?.(), en
 }
 
 export function checkerFlags(cmd: Command): Command {
-  return storeCredentialFlags(cmd)
+  return addStoreFlags(cmd)
     .version(VERSION, '--version', 'print the version and exit')
-    .option('--consul <host:port>', 'Consul agent (default CONSUL_HTTP_ADDR)')
-    .option('--backend <name>', 'store backend: consul, etcd or file')
-    .option('--node <address>', `store address: a Consul agent (as --consul) or an etcd endpoint (http://${ETCD_DEFAULT_NODE})`)
-    .option('--file <path>', 'the file store (with --backend file)')
-    .option('--token <token>', 'Consul ACL token; sent only as a header, but visible in ps: prefer CONSUL_HTTP_TOKEN or --token-file')
-    .option('--etcd-username <name>', 'etcd user (with --etcd-password-file)')
-    .option('--etcd-password-file <path>', 'the etcd user\'s password, first line of this file')
-    .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", the default) or bare ("haproxy/...")')
     .option('--prefix <prefix>', 'write under <prefix>/haproxy/... (the renderer\'s --prefix), for several environments in one store')
     .option('--interval <duration>', 'time between passes', '1s')
     .option('--timeout <duration>', 'deadline of a probe (connect and query) and of a heartbeat; keep it well under --interval, and above the slowest answer a live server gives', '500ms')
@@ -187,24 +169,13 @@ export function parseCheckerFlags(flags: CheckerFlags) {
   };
 }
 
-/** The store the checker flags name (Consul by default, etcd, or the file store). */
+/** The store the checker flags name (Consul by default, etcd, or the file store); one that cannot write is refused. */
 export function storeFromCheckerFlags(flags: CheckerFlags): KVStore {
-  return openStore(
-    storeOptionsFromFlags({
-      ...(flags.backend ? { backend: flags.backend } : {}),
-      ...(flags.node ?? flags.consul ? { node: (flags.node ?? flags.consul)! } : {}),
-      // A checker writes the store: it starts the file when there is none yet (only the file backend takes it).
-      ...(flags.file ? { file: flags.file, ...((flags.backend ?? 'file') === 'file' ? { createFile: true } : {}) } : {}),
-      ...(flags.token ? { token: flags.token } : {}),
-      ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}),
-      ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
-      ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
-      ...(flags.clientCaKeys ? { clientCaKeys: flags.clientCaKeys } : {}),
-      ...(flags.etcdUsername ? { username: flags.etcdUsername } : {}),
-      ...(flags.etcdPasswordFile ? { password: readFirstLine(flags.etcdPasswordFile, '--etcd-password-file') } : {}),
-      ...(flags.etcdLayout ? { etcdLayout: flags.etcdLayout } : {}),
-    }),
-  );
+  const values = storeFlagValues(flags);
+  // A checker writes the store: it starts the file when there is none yet (only the file backend takes it).
+  const files = [values.file ?? []].flat() as string[];
+  const createFile = files.length && !files.some(isYamlFile) && (values.backend ?? 'file') === 'file' ? { createFile: true } : {};
+  return openStore(storeOptionsFromFlags({ ...values, ...createFile }), 'write');
 }
 
 /** This process in entries, locks and the member key: "host:pid". */

@@ -1,5 +1,7 @@
 // confd's confd.toml as this project reads it (--config-file): each setting and the flag it fills,
-// and the settings of confd 0.17 this project names differently or does not take.
+// and the settings of confd 0.17 this project names differently or does not take. The store's
+// settings come from the store descriptors (store-flags.ts).
+import { STORE_TOML_SETTINGS } from './store-flags.js';
 
 /** What a confd.toml setting must hold: a duration may be a number of seconds or a string. */
 export type SettingType = 'string' | 'boolean' | 'duration' | 'strings';
@@ -15,16 +17,7 @@ export const CONFD_TOML_SETTINGS: Readonly<Record<string, readonly [string, Sett
   watch: ['watch', 'boolean'],
   onetime: ['onetime', 'boolean'],
   sync_only: ['syncOnly', 'boolean'],
-  auth_token: ['authToken', 'string'],
-  scheme: ['scheme', 'string'],
-  client_cert: ['clientCert', 'string'],
-  client_key: ['clientKey', 'string'],
-  client_cakeys: ['clientCaKeys', 'string'],
-  basic_auth: ['basicAuth', 'boolean'],
-  username: ['username', 'string'],
-  password: ['password', 'string'],
-  file: ['file', 'string'],
-  nodes: ['node', 'strings'],
+  ...STORE_TOML_SETTINGS,
 };
 
 /** confd 0.17's own spellings (its struct tags) of settings this project spells with an underscore. */

@@ -61,6 +61,16 @@ t.test('a usage error of the program itself exits 64, told once with the bin', a
   });
 });
 
+t.test('every checker refuses a read-only store (confd\'s YAML files) before it probes, naming it', async (t) => {
+  const dir = t.testdir({ 'kv.yaml': 'haproxy: {}\n', 'galera.toml': '[cluster.main]\nuser = "monitor"\n[[cluster.main.node]]\nhost = "127.0.0.1"\nport = 1\n', 'db.conf': '[t1]\nhost=127.0.0.1\nport=1\nuser=monitor\npassword=xx\n' });
+  const own: Record<string, string[]> = { checkmysqlslave: ['--conf', join(dir, 'db.conf'), '--tag', 't1'], checkgalera: ['--config', join(dir, 'galera.toml')] };
+  for (const [bin, main] of Object.entries(BINS)) {
+    const r = await run(main, [...(own[bin] ?? ['--server', '127.0.0.1:1', '--tag', 't1']), '--backend', 'file', '--file', join(dir, 'kv.yaml'), '--once']);
+    t.match(r, { code: 64, out: '' }, bin);
+    t.match(r.err, /--backend file: confd's YAML files are read-only \(it cannot write or lock\); a checker writes its entry under a lock/, bin);
+  }
+});
+
 t.test('checkmemcached without --server exits 254 as the original, saying so on the given stderr', async (t) => {
   t.same(await run(checkmemcached, ['--backend', 'file', '--file', 'kv.json']), { code: 254, out: '', err: 'checkmemcached: --server and --consul (or --backend file --file kv.json) are required\n' });
 });

@@ -114,7 +114,7 @@ t.test('checkmysqlslave: bad db.conf exits 65 naming the file and section, bad f
   t.match(run('checkmysqlslave', ['--conf', conf, '--tag', 'slave3301', '--backend', 'file', '--file', 'x', '--once']), { code: 65, err: /db\.conf: \[slave3301\] user is required/ });
   t.match(run('checkmysqlslave', ['--conf', join(dir, 'missing.conf'), '--tag', 'slave3301', '--backend', 'file', '--file', 'x', '--once']), { code: 65, err: /missing\.conf: cannot read/ });
   t.match(run('checkmysqlslave', ['--conf', conf, '--backend', 'file', '--file', 'x', '--once']), { code: 64, err: /--tag <tag> \(repeatable\) or --all-tags is required/ });
-  t.match(run('checkmysqlslave', ['--help']), { code: 0, out: /--conf <file>[\s\S]*--tag <tag>[\s\S]*--consul <host:port>[\s\S]*--token <token>[\s\S]*--debug/ });
+  t.match(run('checkmysqlslave', ['--help']), { code: 0, out: /--conf <file>[\s\S]*--tag <tag>[\s\S]*--consul <address>[\s\S]*--token <token>[\s\S]*--debug/ });
 });
 
 t.test("checkmemcached with the original's command line writes the original entry shape to Consul", async (t) => {

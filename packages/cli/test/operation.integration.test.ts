@@ -127,7 +127,7 @@ t.test('-config-file type-checks each setting and names it', async (t) => {
   t.match(run(['-onetime', '-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /confd\.toml: interval must be a duration/ });
   t.notOk(existsSync(f.dest));
   writeFileSync(cfg, `${base}onetime = true\ninterval = 90\nnodes = ["127.0.0.1:8500"]\n`);
-  t.match(run(['-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /--node: not used by --backend file/ }, 'a well-typed store setting the backend ignores is still refused');
+  t.match(run(['-config-file', cfg, '-state-dir', f.state]), { code: 64, err: /--node\/--consul: not used by --backend file/ }, 'a well-typed store setting the backend ignores is still refused');
   t.notOk(existsSync(f.dest));
   writeFileSync(cfg, `${base}onetime = true\ninterval = 90\nprefix = ""\n`);
   t.match(run(['-config-file', cfg, '-state-dir', f.state]), { code: 0 });

@@ -6,6 +6,7 @@ import { MEMCACHED_KIND, memcachedKind, saslError, type MemcachedChoiceDetail, t
 import { checkerFlags, collectList, failedProbes, hostPorts, parseCheckerFlags, parsePort, parseTag, runCheckers, servesEligible, type CheckerFlags } from '../checker-run.js';
 import { runProgram } from '../program.js';
 import { EXIT, UsageError, readFirstLine } from '../common.js';
+import { storeFlagValues } from '../store-flags.js';
 import type { CommandIO } from '../common.js';
 
 interface Flags extends CheckerFlags {
@@ -56,8 +57,9 @@ function saslLogin(f: Flags, env: NodeJS.ProcessEnv): SaslCredentials | undefine
 /** Check the servers until stopped (or once). */
 async function checkmemcached(cmd: Command, io: CommandIO): Promise<number> {
   const f = cmd.opts<Flags>();
-  const consulNeeded = (f.backend ?? (f.file ? 'file' : 'consul')) === 'consul';
-  if (f.server.length === 0 || (consulNeeded && !f.consul && !f.node && !process.env.CONSUL_HTTP_ADDR)) {
+  const store = storeFlagValues(f);
+  const consulNeeded = (store.backend ?? (store.file ? 'file' : 'consul')) === 'consul';
+  if (f.server.length === 0 || (consulNeeded && !store.node && !process.env.CONSUL_HTTP_ADDR)) {
     io.stderr.write('checkmemcached: --server and --consul (or --backend file --file kv.json) are required\n');
     return EXIT.MEMCACHED_USAGE;
   }

@@ -14,18 +14,20 @@ import type { Logger } from 'pino';
 import { mergedOpts, userSet } from '../argv.js';
 import { hostPolicy } from '../host-policy.js';
 import { parseArgv } from '../program.js';
-import { trapSignals, type Signals } from '../signals.js';
+import type { Session } from '../session.js';
+import { trapSignals } from '../signals.js';
 import { VERSION } from '../version.js';
 import { CONFD_BACKENDS, CONFD_TOML_RENAMED, CONFD_TOML_SETTINGS, type SettingType } from '../confd-toml.js';
 import { migrateCommand } from './migrate.js';
 import { driveAndReport, instanceLabels, resumeRollout, rolloutOptions, type RolloutFlags } from '../rollout-flags.js';
 import { readStatus, recordPass, statusPath, statusTable } from '../status.js';
-import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, parseSize, processIO, storeCredentialFlags, storeOptionsFromFlags, type CommandIO, type StoreFlags } from '../common.js';
+import { EXIT, UsageError, createLogger, defaultStateDir, parseDuration, parseLogFormat, parseLogLevel, parseSize, processIO, type CommandIO } from '../common.js';
+import { addStoreFlags, storeFlagValues, storeOptionsFromFlags } from '../store-flags.js';
 
-/** The command line and confd.toml: the store flags (--auth-token for the token), then this command's own. */
-interface Flags extends Omit<StoreFlags, 'token' | 'node'>, RolloutFlags {
-  node: string[];
-  authToken?: string;
+/** The renderer's flags; the store's (any spelling, see store-flags.ts) come with them. */
+interface Flags extends RolloutFlags {
+  [storeFlag: string]: unknown;
+  backend?: string;
   onetime?: boolean;
   watch?: boolean;
   interval?: string;
@@ -66,25 +68,14 @@ interface Flags extends Omit<StoreFlags, 'token' | 'node'>, RolloutFlags {
   statsSocket?: string;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 /** Repeatable, taken whole: a command or a path may hold a comma. */
 const repeat = (v: string, prev: string[]) => [...prev, v];
 
 function storeFlags(cmd: Command): Command {
-  return storeCredentialFlags(cmd)
-    .option('--backend <name>', 'store backend: consul, etcd or file', undefined)
-    .option('--node <address>', `store address, repeatable (consul: host:port or scheme://host:port; default CONSUL_HTTP_ADDR or ${CONSUL_DEFAULT_ADDRESS})`, collect, [])
-    .option('--file <path>', "the file store (with --backend file): the JSON store's file, which must exist, or confd's YAML files and directories (.yaml, .yml; repeatable, later keys win, read-only)", (v: string, prev: string[] | string | undefined) => [...(Array.isArray(prev) ? prev : prev ? [prev] : []), v])
-    .option('--create-file', 'with --file: start an empty store when the file does not exist')
+  return addStoreFlags(cmd)
     .option('--prefix <prefix>', 'key prefix prepended to every resource\'s keys', '')
     .option('--confdir <dir>', 'directory holding conf.d/ and templates/', '/etc/confd')
     .option('--config-file <path>', 'confd-style TOML config file (flags override it)')
-    .option('--auth-token <token>', 'Consul ACL token (prefer CONSUL_HTTP_TOKEN or --token-file: argv is visible in ps)')
-    .option('--scheme <scheme>', 'http or https for --node without a scheme')
-    .option('--basic-auth', 'etcd: authenticate with --username and --password (as confd)')
-    .option('--username <name>', 'etcd user')
-    .option('--password <password>', 'etcd password (argv is visible in ps: prefer password in --config-file)')
-    .option('--etcd-layout <layout>', 'etcd keys: confd ("/haproxy/...", as confd reads them) or bare ("haproxy/...", releases before)')
     .option('--log-level <level>', 'panic, fatal, error, warn (warning), info, debug or trace', 'info')
     .option('--log-format <format>', 'text or json', 'text')
     .option('--command-timeout <duration>', 'timeout of check_cmd and reload_cmd unless a resource sets its own', DEFAULT_COMMAND_TIMEOUT)
@@ -198,7 +189,7 @@ function applyConfigFile(flags: Flags, cmd: Command): Flags {
   for (const [given, v] of Object.entries(doc)) {
     // confd 0.17's own file works as it is: its spellings (log-level, sync-only), its backend names (etcdv3), its file list.
     const k = CONFD_TOML_RENAMED[given] ?? given;
-    const setting = CONFD_TOML_SETTINGS[k] as [keyof Flags, SettingType] | undefined;
+    const setting = CONFD_TOML_SETTINGS[k] as [string, SettingType] | undefined;
     if (!setting) throw new UsageError(`${flags.configFile}: unknown setting "${given}"`);
     const [name, type] = setting;
     const confdValue = k === 'backend' && typeof v === 'string' ? (CONFD_BACKENDS[v] ?? v) : v;
@@ -269,7 +260,7 @@ function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableStream): 
     // Always set: a SIGHUP that drops every --allow-* flag must drop the policy too (empty lists allow any).
     policy: trust?.policy ?? { allowCommands: [], allowDests: [] },
   };
-  const storeOpts = storeOptionsFromFlags({ ...flags, token: flags.authToken });
+  const storeOpts = storeOptionsFromFlags(storeFlagValues(flags));
   return { flags, logger, intervalMs, base, storeOpts, trustKeys: trust?.trustKeys ?? [], ...(signKey ? { signKey } : {}) };
 }
 
@@ -296,12 +287,7 @@ type StoreRendererOptions = RendererOptions & { store: KVStore };
 
 /** Where a run writes; tests pass their own streams. */
 /** What one invocation holds open; main closes it whatever happened. */
-export interface Session {
-  readonly io: CommandIO;
-  readonly signals: Signals;
-  store?: KVStore;
-  observer?: Server;
-}
+export type { Session } from '../session.js';
 
 /** A subcommand opened: its settings, its store and the renderer's options. */
 interface Opened {

@@ -10,13 +10,14 @@ import { stringify as stringifyToml } from 'smol-toml';
 import { openStore } from '@confd-haproxy/kv';
 import { runOnce } from '@confd-haproxy/renderer';
 import { mergedOpts, userSet } from '../argv.js';
-import { EXIT, createLogger, storeOptionsFromFlags, UsageError, type StoreFlags } from '../common.js';
+import { EXIT, createLogger, UsageError } from '../common.js';
+import { storeFlagValues, storeOptionsFromFlags } from '../store-flags.js';
 import { firstDifference, migrateReport, reportText, resourceReady, type MigrateReport, type ResourceReport } from '../migrate-report.js';
-import type { Session } from './confd-haproxy.js';
+import type { Session } from '../session.js';
 
-interface MigrateFlags extends Omit<StoreFlags, 'token' | 'node'> {
-  node: string[];
-  authToken?: string;
+/** migrate's flags; the store's (any spelling, see store-flags.ts) come with them. */
+interface MigrateFlags {
+  [storeFlag: string]: unknown;
   confdir?: string;
   prefix?: string;
   confdBin?: string;
@@ -47,7 +48,7 @@ function sandbox(confdir: string, dir: string, resources: readonly ResourceRepor
 /** Render the sandbox here, once, writing only its own dests. */
 async function renderHere(session: Session, flags: MigrateFlags, dir: string, resources: ResourceReport[]): Promise<void> {
   const out = sandbox(flags.confdir!, join(dir, 'here'), resources);
-  const store = (session.store = openStore(storeOptionsFromFlags({ ...flags, token: flags.authToken })));
+  const store = (session.store = openStore(storeOptionsFromFlags(storeFlagValues(flags))));
   const stateDir = join(dir, 'state');
   mkdirSync(stateDir, { mode: 0o700 });
   const logger = createLogger({ level: 'fatal', stream: session.io.stderr });
@@ -64,12 +65,13 @@ async function renderHere(session: Session, flags: MigrateFlags, dir: string, re
 
 /** confd's flags for the same store: backend, nodes, YAML files, prefix. */
 function confdStoreArgs(flags: MigrateFlags): string[] {
-  const files = flags.file === undefined ? [] : Array.isArray(flags.file) ? flags.file : [flags.file];
-  const backend = flags.backend ?? (files.length ? 'file' : 'consul');
+  const store = storeFlagValues(flags);
+  const files = [store.file ?? []].flat() as string[];
+  const backend = store.backend ?? (files.length ? 'file' : 'consul');
   return [
     '-backend',
     backend === 'etcd' ? 'etcdv3' : backend,
-    ...flags.node.flatMap((n) => ['-node', n]),
+    ...([store.node ?? []].flat() as string[]).flatMap((n) => ['-node', n]),
     ...files.flatMap((f) => ['-file', f]),
     ...(flags.prefix ? ['-prefix', flags.prefix] : []),
   ];

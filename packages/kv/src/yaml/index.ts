@@ -6,7 +6,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KVError, throwIfAborted } from '../errors.js';
-import { byKey, DEFAULT_WATCH_WAIT_MS, type KVIndex, type KVPair, type KVReadOptions, type KVSnapshot, type KVStore, type KVWatchOptions } from '../types.js';
+import { byKey, DEFAULT_WATCH_WAIT_MS, type KVIndex, type KVPair, type KVReadOptions, type KVSnapshot, type KVWatchOptions } from '../types.js';
+import type { KVReadStore } from '../descriptor.js';
 
 export interface YamlStoreOptions {
   /** YAML files and directories of them, in the order given (later keys win). */
@@ -29,9 +30,8 @@ async function filesOf(path: string): Promise<string[]> {
   return out;
 }
 
-const readOnly = (what: string) => new KVError('KV_CONFIG', `the YAML file store is read-only (${what}): confd's file backend only renders`);
-
-class YamlStore implements KVStore {
+/** Reads and watches only (confd's file backend only renders): its descriptor says so, and openStore refuses it to writers. */
+class YamlStore implements KVReadStore {
   readonly backend = 'file';
   readonly describe: string;
   readonly #paths: string[];
@@ -97,22 +97,13 @@ class YamlStore implements KVStore {
     }
   }
 
-  async put(): Promise<boolean> {
-    throw readOnly('put');
-  }
-  async delete(): Promise<boolean> {
-    throw readOnly('delete');
-  }
-  async acquireLock(): Promise<undefined> {
-    throw readOnly('locks');
-  }
   async close(): Promise<void> {}
 }
 
 /** A path confd's file backend reads as YAML: .yaml, .yml, or a directory. */
 export const isYamlPath = (path: string): boolean => /\.ya?ml$/i.test(path) || path.endsWith('/');
 
-export function createYamlStore(opts: YamlStoreOptions): KVStore {
+export function createYamlStore(opts: YamlStoreOptions): KVReadStore {
   if (opts.files.length === 0) throw new KVError('KV_CONFIG', 'the YAML file store needs at least one --file');
   return new YamlStore(opts);
 }
