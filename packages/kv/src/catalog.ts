@@ -5,68 +5,10 @@
  */
 import { isHostOrAddress, isPort } from '@confd-haproxy/schema';
 import { watchIndexed, type WatchIndexedOptions } from './watch.js';
-import type { KVIndex, KVReadOptions, KVWatchOptions } from './types.js';
+import type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus } from './types.js';
 
-/** Consul's check statuses as consul-template aggregates them (maintenance counts as critical). */
-export type ServiceStatus = 'passing' | 'warning' | 'critical';
-
-/** One instance of a service, with its node and its aggregated health. */
-export interface ServiceInstance {
-  node: string;
-  nodeId: string;
-  nodeAddress: string;
-  nodeDatacenter: string;
-  nodeMeta: Record<string, string>;
-  /** The service's own address, or its node's when it has none (as consul-template). */
-  address: string;
-  id: string;
-  name: string;
-  /** Sorted. */
-  tags: string[];
-  meta: Record<string, string>;
-  port: number;
-  /** The worst of the instance's checks and its node's; passing when it has none. */
-  status: ServiceStatus;
-  weights: { passing: number; warning: number };
-}
-
-/** "web", "primary.web", "web@dc2" as consul-template's `service` takes it. */
-export interface ServiceQuery {
-  name: string;
-  tag?: string;
-  dc?: string;
-}
-
-export interface HealthReadOptions extends KVReadOptions {
-  /**
-   * Which statuses to answer: "passing" (default: healthy instances only, filtered by the
-   * server), a list such as ["passing", "warning"], or "any".
-   */
-  status?: 'passing' | 'any' | readonly ServiceStatus[];
-}
-
-export interface HealthSnapshot {
-  /** X-Consul-Index of the answer; never below 1. */
-  index: KVIndex;
-  /** Sorted by node, then ID (as consul-template). */
-  instances: ServiceInstance[];
-  knownLeader: boolean;
-}
-
-export interface ServicesSnapshot {
-  index: KVIndex;
-  /** Service name → its tags (every instance's, once each, sorted); names sorted. */
-  services: Record<string, string[]>;
-  knownLeader: boolean;
-}
-
-export interface CatalogReader {
-  health(query: ServiceQuery, opts?: HealthReadOptions): Promise<HealthSnapshot>;
-  /** Answer once the service's index is above `since` or waitMs ran out; `since` 0 answers at once. */
-  watchHealth(query: ServiceQuery, since: KVIndex, opts: KVWatchOptions & Pick<HealthReadOptions, 'status'>): Promise<HealthSnapshot>;
-  services(opts?: KVReadOptions & { dc?: string }): Promise<ServicesSnapshot>;
-  watchServices(since: KVIndex, opts: KVWatchOptions & { dc?: string }): Promise<ServicesSnapshot>;
-}
+// The catalog's types live in types.ts (the seam's base file); re-exported here for importers.
+export type { CatalogReader, HealthReadOptions, HealthSnapshot, ServiceInstance, ServiceQuery, ServicesSnapshot, ServiceStatus } from './types.js';
 
 const QUERY = /^(?:([\w.-]+)\.)?([\w/-]+)(?:@([\w.-]+))?$/;
 

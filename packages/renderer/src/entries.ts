@@ -5,18 +5,10 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { EntryRecovery } from '@confd-haproxy/template';
 import { ClaimCache, decideOwnership, type StoredPair } from './ownership.js';
+import type { BadEntry } from './types.js';
 
-export interface BadEntry {
-  resource: string;
-  /** A KV key, or a catalog item's (`service:web@dc1/node/id`, `services:/web`). */
-  key: string;
-  /** "<key>: entry: <what is wrong>", or "service "web" instance "web-9" on node "n1": <what is wrong>". */
-  message: string;
-  /** What was rendered instead: the key's last good value, or nothing. */
-  fallback: 'last-good' | 'left-out' | 'kept';
-  /** A KV entry read through `entry`, or a catalog instance (or listed service), always left out. */
-  source: 'entry' | 'catalog';
-}
+export type { BadEntry } from './types.js';
+
 
 type Remembered = Record<string, Record<string, string>>;
 

@@ -3,8 +3,8 @@
 // the runtime API first when that is its apply strategy → apply: each distinct reload_cmd once,
 // rolling back the resources whose reload failed (@confd-haproxy/resource, apply/).
 import { join } from 'node:path';
-import { DEFAULT_COMMAND_TIMEOUT_MS, exitCodeOfAll, type Logger } from '@confd-haproxy/base';
-import { isKVError, sharedOutageLog, sleep, watchPrefix, withFields, type KVInfo, type KVReader, type KVSnapshot, type KVWatcher, type WatchIndexedOptions } from '@confd-haproxy/kv';
+import { DEFAULT_COMMAND_TIMEOUT_MS, exitCodeOfAll } from '@confd-haproxy/base';
+import { isKVError, sharedOutageLog, sleep, watchPrefix, withFields, type KVSnapshot, type WatchIndexedOptions } from '@confd-haproxy/kv';
 import {
   applySwapped,
   chooseApply,
@@ -27,85 +27,16 @@ import {
   type SwapOptions,
 } from '@confd-haproxy/resource';
 import { changeSummary, commandEnv, createQuiescence, describeChange, type CommandResult } from '@confd-haproxy/runner';
-import { createIsolatedEngine, TemplateError, type IsolatedEngine, type RenderBudget } from '@confd-haproxy/template';
+import { createIsolatedEngine, TemplateError, type IsolatedEngine } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
-import { EntryMemory, entriesPath, type BadEntry } from './entries.js';
+import { EntryMemory, entriesPath } from './entries.js';
+import type { BadEntry, PassResult, RendererLogger, RendererOptions } from './types.js';
+
+export type { PassResult, RendererLogger, RendererOptions } from './types.js';
 import { mostKeysGone, ResetHold } from './reset-hold.js';
 import { catalogKeys, catalogOf, watchCatalogKey, type CatalogSnapshot } from './services.js';
 import { guardStage, readStage, renderStage, type ReadInput, type RenderResult } from './stages.js';
 import { holdServedSections } from './hold.js';
-
-export type RendererLogger = Logger;
-
-export interface RendererOptions {
-  /** The renderer only reads and watches: any backend with these capabilities drives it. */
-  store: KVReader & KVWatcher & KVInfo;
-  /** Holds conf.d/ and templates/. */
-  confdir: string;
-  /** Where relative dests resolve (default: the confdir). */
-  destDir?: string;
-  /** The global -prefix. */
-  prefix?: string;
-  logger: RendererLogger;
-  signal: AbortSignal;
-  /** For templates' getenv; commands see only its names that commandEnv keeps. */
-  env?: Record<string, string | undefined>;
-  /** Names of env that check_cmd and reload_cmd see besides PATH, HOME, LANG, LC_*, TZ, TMPDIR and HAPROXY_* (--command-env). */
-  commandEnv?: readonly string[];
-  /** Commands run as argv words, never through a shell, as a bundle's do (push tries a bundle this way; `bundle` implies it). */
-  argvCommands?: boolean;
-  commandTimeoutMs?: number;
-  /** How long one render may compute and how large its output may grow (--render-timeout, --render-max-size). */
-  renderBudget?: Partial<RenderBudget>;
-  /** Quiescence in watch mode. */
-  wait?: { minMs: number; maxMs: number };
-  /** Where each key's last good `entry` value is kept across restarts (default: only in memory). */
-  stateDir?: string;
-  /** Watch mode: after the store reset, render only once its data was stable this long (ms; 0: at once). Default 500. */
-  resetHoldMs?: number;
-  /** Watch mode: the back-off between failed store reads (default 200 ms doubling up to 1 s). */
-  watchBackoff?: { baseMs: number; maxMs: number };
-  noop?: boolean;
-  syncOnly?: boolean;
-  /** Render data a store without a known leader answered with (default: refuse it). */
-  allowStale?: boolean;
-  keepStageFile?: boolean;
-  /** Commands and dest files resources may use (--allow-command, --allow-dest); empty lists allow any. */
-  policy?: LocalPolicy;
-  /**
-   * conf.d and templates come from a pushed bundle: its commands run as argv words, never through a
-   * shell; src only from its own templates, getenv and
-   * "${NAME}" only for --allow-env names, owners only the instance's or --allow-owner ones, and no
-   * directive that loads code or runs a program unless --allow-directive names it.
-   */
-  bundle?: boolean;
-  /** Called after every pass (tests, status, metrics). */
-  onPass?: (pass: PassResult) => void;
-  /** Called after every answer or failure of a store watch (liveness, metrics). */
-  onWatch?: (event: { prefix: string; ok: boolean; error?: string }) => void;
-  /** Where dest = "-" writes (default: process.stdout). */
-  stdout?: NodeJS.WritableStream;
-  /**
-   * A render worker to use instead of starting one, from createRenderEngine with the same options;
-   * its caller closes it (an adoption's pass and the watch after it share one).
-   */
-  engine?: IsolatedEngine;
-}
-
-export interface PassResult {
-  ok: boolean;
-  /** 0 ok · 1 job failed · 65 bad input (resource file, template, KV data). */
-  exitCode: number;
-  /** Some resource would change (noop/plan) or changed. */
-  pending: boolean;
-  resources: ResourceResult[];
-  reloads: CommandResult[];
-  errors: Error[];
-  /** Entries `entry` refused this pass (each also in `errors`); the rest of their file rendered. */
-  badEntries: BadEntry[];
-  /** A runtime-only pass: the resources it rendered and left for the next full pass (they need a reload, or failed). */
-  deferred?: string[];
-}
 
 function summarize(resources: ResourceResult[], reloads: CommandResult[], errors: Error[], badEntries: BadEntry[] = []): PassResult {
   const bad = badEntries.map((b) => new TemplateError('TEMPLATE_BAD_VALUE', `${b.resource}: ${b.message}`, { key: b.key }));

@@ -1,7 +1,7 @@
 // After the store visibly reset (its index went backwards, or most keys vanished at once), its data
 // may be a partial picture that checkers are still filling in: renders wait until it has been
 // stable for a short time, so a half-empty store is never taken for the truth.
-import type { RendererLogger } from './renderer.js';
+import type { RendererLogger } from './types.js';
 import { withFields } from '@confd-haproxy/base';
 
 export class ResetHold {

@@ -7,7 +7,7 @@ import type { TemplateEngine } from '@confd-haproxy/template';
 import { readPrefixes, storePrefixes, templatePairs } from './data.js';
 import type { BadEntry, EntryMemory } from './entries.js';
 import { guardEmptiedBackends, guardRender, type GuardError } from './guards.js';
-import type { RendererOptions } from './renderer.js';
+import type { RendererOptions } from './types.js';
 import { serviceData, type CatalogSnapshot } from './services.js';
 
 /** What a pass reads from: the watch loops' latest answers, or nothing (read now). */

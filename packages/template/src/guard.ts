@@ -6,6 +6,7 @@
 // a character HAProxy would read as syntax (WORD_DANGER) is refused where it would be written.
 import Handlebars from 'handlebars';
 import { TemplateProblem, type TemplateLocation } from './errors.js';
+import type { CatalogSource } from './types.js';
 
 /** The helper name the compiled code calls; it cannot be written as a template identifier. */
 export const GUARD_HELPER = '\u0000guard';
@@ -110,13 +111,7 @@ function longestIn<T>(texts: ReadonlyMap<string, T>, output: string): T | undefi
   return best?.value;
 }
 
-/** Where a catalog string came from: the item it belongs to, and its field. */
-export interface CatalogSource {
-  /** The item's key (an instance's, or a service's in a service list): what a render may drop. */
-  key: string;
-  /** `service "web" instance "web-9" on node "n1": Meta["zone"]`. */
-  label: string;
-}
+export type { CatalogSource } from './types.js';
 
 /**
  * Strings from the KV data that hold CR, LF or NUL, with the key each came from; and catalog

@@ -2,15 +2,9 @@
 // for a resource's declared services, with consul-template's field names.
 import { instanceKey, instanceLabel, listedServiceKey, parseServiceQuery, parseStatusFilter, serviceQueryText, type ServiceInstance, type ServiceQuery } from '@confd-haproxy/kv';
 import { TemplateProblem } from './errors.js';
-import type { Helper, RenderScope } from './helpers.js';
+import type { Helper, RenderScope, ServiceData } from './types.js';
 
-/** What a render may read of the catalog: the declared queries' instances (every status) and service lists per datacenter. */
-export interface ServiceData {
-  /** Declared query text ("web", "primary.web", "db@dc2") → every instance, whatever its status. */
-  health: ReadonlyMap<string, readonly ServiceInstance[]>;
-  /** Datacenter ("" for the local one) → service name → tags. */
-  catalog: ReadonlyMap<string, Readonly<Record<string, readonly string[]>>>;
-}
+export type { ServiceData } from './types.js';
 
 /** One instance as templates see it: consul-template's HealthService fields. */
 export interface ServiceView {
