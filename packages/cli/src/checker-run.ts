@@ -243,7 +243,7 @@ function runShare<D>(c: CycleContext<D>): Promise<void> {
 }
 
 /** --once: one pass per tag; exit 1 with the reason when one is unhealthy, 65 when every failure is the configuration's. */
-async function runOnce<D>(p: CheckerPlan<D>, checkers: TagChecker<Target, unknown, unknown, D>[], logger: Logger, signal: AbortSignal): Promise<number> {
+async function onePassOfEach<D>(p: CheckerPlan<D>, checkers: TagChecker<Target, unknown, unknown, D>[], logger: Logger, signal: AbortSignal): Promise<number> {
   const failures: Error[] = [];
   for (const c of checkers) {
     const r = await c.pass(signal);
@@ -278,7 +278,7 @@ export async function runCheckers<D>(flags: CheckerFlags, io: CommandIO, plan: P
     // Each SIGHUP ends a cycle: the config files are read again and the checkers start anew.
     for (let cycle = 0; ; cycle++) {
       for (const { tag } of p.tags) locks.push(takeLocalLock(flags.lockDir ?? defaultLockDir(), p.kind, tag, p.bin));
-      if (flags.once) return await runOnce(p, p.tags.map(tagCheckerFactory(p, store, logger, parsed)), logger, signals.stop);
+      if (flags.once) return await onePassOfEach(p, p.tags.map(tagCheckerFactory(p, store, logger, parsed)), logger, signals.stop);
       logger.debug(`${p.bin}: checking ${p.tags.map((x) => x.tag).join(', ')} every ${parsed.intervalMs} ms on ${store.describe}`);
       if (flags.listen && cycle === 0) {
         // prom-client and the HTTP server load only for --listen.

@@ -176,7 +176,7 @@ const badEntry = (key: string | undefined, problem: string) =>
 
 // An entry's fields end up as words of HAProxy config lines, so the shipped templates read entries
 // through `entry`: the schema's rules for an entry as a template may meet it, and its name is its key's tag.
-function parseEntry(scope: RenderScope, text: unknown, key: string | undefined): unknown {
+function entryValue(scope: RenderScope, text: unknown, key: string | undefined): unknown {
   const e = parseJson(scope, 'json', text, key);
   const problem = entryProblem(e, 'read') ?? (key === undefined ? undefined : ownerProblem(key, e as Entry));
   if (problem === undefined) return e;
@@ -186,9 +186,9 @@ function parseEntry(scope: RenderScope, text: unknown, key: string | undefined):
 /** `entry` with recovery: a bad value yields the key's last good entry, or nothing ({{#with}} skips it). */
 function entryOrLastGood(scope: RenderScope, text: unknown, key: string | undefined): unknown {
   const recovery = scope.entries;
-  if (!recovery) return parseEntry(scope, text, key);
+  if (!recovery) return entryValue(scope, text, key);
   try {
-    const parsed = parseEntry(scope, text, key);
+    const parsed = entryValue(scope, text, key);
     if (key === undefined) return parsed;
     const conflict = recovery.conflict?.(key);
     if (conflict !== undefined) throw badEntry(key, conflict);
@@ -207,7 +207,7 @@ function entryOrLastGood(scope: RenderScope, text: unknown, key: string | undefi
 /** A remembered value, checked again (and tainted as `key`'s) as if the store held it. */
 function parseLastGood(scope: RenderScope, key: string, good: string): unknown {
   try {
-    return parseEntry(scope, good, key);
+    return entryValue(scope, good, key);
   } catch {
     return undefined;
   }

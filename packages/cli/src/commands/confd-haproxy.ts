@@ -351,7 +351,7 @@ export async function planCommand(session: Session, cmd: Command): Promise<numbe
 }
 
 /** `confd-haproxy` itself: -noop, -onetime, or a long run (interval, watch, or bundles from the store) until stopped. */
-export async function runCommand(session: Session, cmd: Command): Promise<number> {
+export async function runSubcommand(session: Session, cmd: Command): Promise<number> {
   const o = await open(session, cmd, 'run');
   if (o.settings.flags.noop) return planPass(session, o, false);
   const lastPass = recordPasses(session, o);
@@ -446,7 +446,7 @@ export async function keygenCommand(session: Session, cmd: Command): Promise<num
 }
 
 const SUBCOMMANDS: Record<Subcommand, (session: Session, cmd: Command) => Promise<number>> = {
-  run: runCommand,
+  run: runSubcommand,
   plan: planCommand,
   status: statusCommand,
   push: pushCommand,
