@@ -105,7 +105,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
       return h.health === 'ok' ? { ok: true, data } : { ok: false, reason: h.reason ?? h.health, data };
     },
     heartbeat: (t, signal) => conns.heartbeat(t, signal),
-    choose(eligible, current, _all, probed, inMaintenance = new Set()): Choice<Roles> {
+    choose({ eligible, current, probed, context: inMaintenance = new Set() }): Choice<Roles> {
       const views: NodeView[] = cfg.nodes.map((n) => {
         const s = probed.get(nodeKey(n)) ?? { health: 'down' as const, reason: 'not checked' };
         return {

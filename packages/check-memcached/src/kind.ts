@@ -59,7 +59,7 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, M
     close: async () => {
       for (const p of probes.values()) p.close();
     },
-    choose: (eligible, current, _all, probed): Choice<MemcachedChoiceDetail> => chooseActive({ ...opts, eligible, current, probed }),
+    choose: ({ eligible, current, probed }): Choice<MemcachedChoiceDetail> => chooseActive({ ...opts, eligible, current, probed }),
     okLine: (e: Entry) => `current ${e.host}:${e.port} is ok`,
     changedLine: (e: Entry) => `set new alive ${e.host}:${e.port} with tag ${e.name} ok`,
   };

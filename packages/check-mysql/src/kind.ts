@@ -2,8 +2,8 @@
 // lag is within max-lag and it replicates from the configured master. Every candidate is checked
 // before it is chosen; with none healthy the entry points at the master (switchable off).
 import { withFields } from '@confd-haproxy/base';
-import type { CheckerKind, CheckerLogger, Target } from '@confd-haproxy/checker';
-import { DEFAULT_WEIGHT, type Entry, type EntryBody } from '@confd-haproxy/schema';
+import type { CheckerKind, CheckerLogger, Choice, Target } from '@confd-haproxy/checker';
+import { DEFAULT_WEIGHT, type Entry } from '@confd-haproxy/schema';
 import type { MysqlTagConfig } from './config.js';
 import { MysqlConnections } from './connections.js';
 
@@ -100,17 +100,17 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
       return { ok: true };
     },
     heartbeat: (t, signal) => conns.heartbeat(t, signal),
-    choose(eligible, current): EntryBody | undefined {
+    choose({ eligible, current }): Choice {
       let chosen: Target;
       if (eligible.length === 0) {
-        if (!opts.masterFallback) return undefined;
+        if (!opts.masterFallback) return {};
         chosen = master;
       } else {
         // Sticky: keep the current replica while it is eligible, so a healthy set never flaps.
         chosen = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;
       }
       const servers = (eligible.length ? [chosen, ...eligible.filter((t) => !same(t, chosen))] : [master]).map((t) => ({ host: t.host, port: t.port, weight: DEFAULT_WEIGHT, role: 'active' as const }));
-      return { name: c.tag, host: chosen.host, port: chosen.port, proxyport: c.proxyport, servers };
+      return { entry: { name: c.tag, host: chosen.host, port: chosen.port, proxyport: c.proxyport, servers } };
     },
     okLine: (e: Entry, storeName: string) => (same(e, master) ? `${e.name} in ${storeName} stays on the master ${key(master)}: no healthy replica` : `${e.name} in ${storeName} is ok`),
     changedLine: (e: Entry, prev: Entry | undefined) =>

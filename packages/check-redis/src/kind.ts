@@ -116,7 +116,7 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
       // Only the error's first word (LOADING, BUSY, NOAUTH), as for AUTH.
       return { ok: false, reason: `PING answered ${r instanceof RedisReplyError ? r.message.split(' ')[0] : 'something else'}` };
     },
-    choose(eligible, current, all, roles, sentinel): Choice<MasterChoice> {
+    choose({ eligible, current, all, probed: roles, context: sentinel }): Choice<MasterChoice> {
       const choice = chooseMaster(eligible, roles, sentinel);
       report(choice);
       const master = choice.master;

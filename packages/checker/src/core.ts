@@ -47,6 +47,15 @@ export interface Choice<D = unknown> {
   detail?: D;
 }
 
+/** What choose decides from: the eligible targets (in target order), the stored entry, every target, this pass's probes, the targets' context (none when they came alone). */
+export interface ChooseInput<T extends Target = Target, P = unknown, C = unknown> {
+  eligible: T[];
+  current: Entry | undefined;
+  all: T[];
+  probed: ProbeData<P>;
+  context: C | undefined;
+}
+
 /**
  * What a kind of checker says: how to find targets, how to probe one, how to choose. P: what a
  * probe learns; C: what finding the targets learned (optional); D: the detail of a Choice (optional).
@@ -58,12 +67,8 @@ export interface CheckerKind<T extends Target = Target, P = unknown, C = unknown
   targets(signal: AbortSignal): Promise<T[] | FoundTargets<T, C>>;
   /** One check; the signal fires at the deadline and the probe must then let go of its socket. */
   probe(target: T, signal: AbortSignal): Promise<ProbeOutcome<P>>;
-  /**
-   * The entry for this pass (none keeps the stored one), or a Choice that also says why and on what,
-   * from the eligible targets (in target order), the stored entry, what this pass's probes learned
-   * and the context its targets came with (none when they came alone).
-   */
-  choose(eligible: T[], current: Entry | undefined, all: T[], probed: ProbeData<P>, context: C | undefined): EntryBody | Choice<D> | undefined;
+  /** This pass's Choice: the entry (none keeps the stored one), and why and on what. */
+  choose(input: ChooseInput<T, P, C>): Choice<D>;
   /** Original-style log line when the stored entry is kept; backend: the store's ("consul"). */
   okLine?(entry: Entry, backend: string): string;
   /** Original-style log line when a new entry is written. */
@@ -155,12 +160,6 @@ const downsText = (downs: number, retryDown: number) => (downs > retryDown ? `${
 /** targets() answered the candidates alone, or with a context. */
 function found<T extends Target, C>(r: T[] | FoundTargets<T, C>): FoundTargets<T, C | undefined> {
   return Array.isArray(r) ? { targets: r, context: undefined } : r;
-}
-
-/** choose() answered the entry alone (or none), or a Choice: an entry always has a host, a Choice never. */
-function asChoice<D>(r: EntryBody | Choice<D> | undefined): Choice<D> {
-  if (r === undefined) return {};
-  return 'host' in r ? { entry: r } : r;
 }
 
 // One reason for every abort: abort() without one builds a DOMException with a stack each time.
@@ -537,7 +536,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       }
       this.#outage.ok();
       const current = this.#parsed(stored?.value);
-      choice = asChoice(o.kind.choose(eligible, current, targets, this.#probed, this.#context));
+      choice = o.kind.choose({ eligible, current, all: targets, probed: this.#probed, context: this.#context });
       const chosen = choice.entry;
       if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: eligible.length ? 'nothing to choose; entry kept' : `no healthy server (${this.#failures(targets)}); entry kept` });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };

@@ -4,7 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { createFileStore, type KVStore } from '@confd-haproxy/kv';
-import { TagChecker, runTagChecker, type CheckerKind, type CheckerLogger, type Entry, type EntryBody, type PassReport, type Target } from '@confd-haproxy/checker';
+import { TagChecker, runTagChecker, type CheckerKind, type CheckerLogger, type Choice, type Entry, type EntryBody, type PassReport, type Target } from '@confd-haproxy/checker';
 
 export type Mode = 'ok' | 'fail' | 'hang';
 
@@ -81,8 +81,8 @@ export function pingKind(opts: PingKindOptions): CheckerKind & { probes: number 
       kind.probes++;
       return (opts.probe ?? probePing)(t, signal);
     },
-    choose(eligible: Target[], current: Entry | undefined): EntryBody | undefined {
-      if (eligible.length === 0) return undefined;
+    choose({ eligible, current }: { eligible: Target[]; current: Entry | undefined }): Choice {
+      if (eligible.length === 0) return {};
       const active = (opts.sticky !== false && current && eligible.find((t) => same(t, current))) || eligible[0]!;
       const body: EntryBody = {
         name: 'p1',
@@ -91,7 +91,7 @@ export function pingKind(opts: PingKindOptions): CheckerKind & { probes: number 
         proxyport: 20000,
         servers: [active, ...opts.targets.filter((t) => !same(t, active))].map((t) => ({ host: t.host, port: t.port, weight: 100, role: same(t, active) ? ('active' as const) : ('backup' as const) })),
       };
-      return opts.mangle ? opts.mangle(body) : body;
+      return { entry: opts.mangle ? opts.mangle(body) : body };
     },
   };
   return kind;

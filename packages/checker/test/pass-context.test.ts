@@ -19,7 +19,7 @@ interface Seen {
 }
 
 /** A kind whose targets come with "pass <n>", or alone with `alone`, and whose choose answers `answer`. */
-function contextKind(seen: Seen, o: { alone?: boolean; answer?: () => EntryBody | Choice<{ why: string }> | undefined } = {}): CheckerKind<Target, never, string, { why: string }> {
+function contextKind(seen: Seen, o: { alone?: boolean; answer?: () => Choice<{ why: string }> } = {}): CheckerKind<Target, never, string, { why: string }> {
   return {
     kind: 'ctx',
     targets: async () => {
@@ -27,9 +27,9 @@ function contextKind(seen: Seen, o: { alone?: boolean; answer?: () => EntryBody 
       return o.alone ? [target] : { targets: [target], context: `pass ${seen.listed}` };
     },
     probe: async () => ({ ok: true }),
-    choose(_eligible, _current, _all, _probed, context) {
+    choose({ context }) {
       seen.contexts.push(context);
-      return o.answer ? o.answer() : body;
+      return o.answer ? o.answer() : { entry: body };
     },
     onConnectionLost(fn) {
       seen.lost = fn;
@@ -88,12 +88,12 @@ t.test('a Choice with an entry writes it and keeps its detail on the report', as
   t.same(r.choice?.detail, { why: 'the only one' });
 });
 
-t.test('an entry returned alone is reported as a choice of it; none as an empty choice', async (t) => {
+t.test('the choice is reported as the kind made it: an entry, or an empty choice that keeps the stored one', async (t) => {
   const seen: Seen = { contexts: [], listed: 0 };
-  let answer: EntryBody | undefined = body;
+  let answer: Choice<{ why: string }> = { entry: body };
   const c = checker(t, contextKind(seen, { answer: () => answer }));
   t.same((await c.pass(signal)).choice, { entry: body });
-  answer = undefined;
+  answer = {};
   t.same((await c.pass(signal)).choice, {});
 });
 

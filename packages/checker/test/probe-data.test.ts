@@ -15,10 +15,10 @@ function roleKind(roles: Map<number, string | 'hang'>, seen: ProbeData<string>[]
       if (role === 'hang') await new Promise((done) => s.addEventListener('abort', done, { once: true }));
       return { ok: true, data: role };
     },
-    choose(eligible, _current, _all, probed) {
+    choose({ eligible, probed }) {
       seen.push(new Map(probed));
       const primary = eligible.find((x) => probed.get(`${x.host}:${x.port}`) === 'primary');
-      return primary && { name: 'r1', host: primary.host, port: primary.port, proxyport: 9000, servers: [{ host: primary.host, port: primary.port, weight: 100, role: 'active' }] };
+      return { entry: primary && { name: 'r1', host: primary.host, port: primary.port, proxyport: 9000, servers: [{ host: primary.host, port: primary.port, weight: 100, role: 'active' }] } };
     },
   };
 }
