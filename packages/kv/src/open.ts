@@ -3,7 +3,7 @@
 import { UsageError } from '@confd-haproxy/base';
 import { consulDescriptor } from './consul/descriptor.js';
 import { WRITE_CAPABILITIES, type KVReadStore, type StoreCapability, type StoreDescriptor } from './descriptor.js';
-import { etcdDescriptor } from './etcd-descriptor.js';
+import { etcdDescriptor } from './etcd/descriptor.js';
 import { KVError } from './errors.js';
 import { fileDescriptor } from './file/descriptor.js';
 import type { KVStore } from './types.js';

@@ -1,9 +1,9 @@
 // etcd v3 as --backend etcd. It belongs in etcd/ beside the store; it sits here until the work under
 // way in etcd/ has landed, so the two do not collide.
 import { UsageError } from '@confd-haproxy/base';
-import type { StoreDescriptor } from './descriptor.js';
-import { createEtcdStore, type EtcdStoreOptions } from './etcd/index.js';
-import { list, NODE_FLAG, SCHEME_FLAG, schemeOf, str, TLS_FLAGS, tlsFiles } from './flags.js';
+import type { StoreDescriptor } from '../descriptor.js';
+import { createEtcdStore, type EtcdStoreOptions } from './index.js';
+import { list, NODE_FLAG, SCHEME_FLAG, schemeOf, str, TLS_FLAGS, tlsFiles } from '../flags.js';
 
 export const etcdDescriptor: StoreDescriptor<{ backend: 'etcd' } & EtcdStoreOptions> = {
   backend: 'etcd',
