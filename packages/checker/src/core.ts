@@ -2,9 +2,10 @@
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
 import type { Logger } from '@confd-haproxy/base';
-import { outageLog, withFields, type KVInfo, type KVLock, type KVLocker, type KVReader, type KVWriter, type OutageLog } from '@confd-haproxy/kv';
+import { outageLog, withFields, type KVInfo, type KVLocker, type KVReader, type KVWriter, type OutageLog } from '@confd-haproxy/kv';
 import { entryKey, entryProblem, lockKey, parseEntry, sameEntry, type Entry, type EntryBody } from '@confd-haproxy/schema';
 import { HeartbeatLoop, type HeartbeatOutcome } from './heartbeat.js';
+import { LockKeeper } from './lock-keeper.js';
 
 export interface Target {
   host: string;
@@ -235,13 +236,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   readonly lockKey: string;
   readonly #o: TagCheckerOptions<T, P, C, D>;
   readonly #counters = new Map<string, Counter>();
-  #lock: KVLock | undefined;
-  /** When the lock was last taken or renewed (ms); writes stop once a renew fails. */
-  #lastRenew = 0;
-  #renewFailed = false;
-  /** Lock operations run one at a time (the loop's renew timer and the pass share them). */
-  #lockOp: Promise<boolean> = Promise.resolve(false);
-  #closed = false;
+  readonly #lock: LockKeeper;
   /** The outcome of the last pass: the "ok" line is info only when the state was not already ok. */
   #lastReason: string | undefined;
   /** The store failing (lock, read, write): told once, counted while it lasts, told when it ends. */
@@ -279,6 +274,18 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     this.lockKey = lockKey(opts.kind.kind, opts.tag, opts.prefix);
     this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
     this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
+    this.#lock = new LockKeeper({
+      tag: opts.tag,
+      key: this.lockKey,
+      store: opts.store,
+      holder: opts.checker,
+      ttlMs: opts.lockTtlMs,
+      lockDelayMs: opts.lockDelayMs ?? 0,
+      noLock: opts.noLock === true,
+      log: this.#log,
+      logger: opts.logger,
+      outage: this.#outage,
+    });
     opts.kind.onConnectionLost?.((target, reason) => this.#connectionLost(target, reason));
   }
 
@@ -288,81 +295,16 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
 
   /** True while this checker may write: it holds the lock and its last renew succeeded. */
   get holder(): boolean {
-    return this.#o.noLock === true || this.#mayWrite();
+    return this.#lock.mayWrite;
   }
 
   get lockTtlMs(): number {
     return this.#o.lockTtlMs;
   }
 
-  #mayWrite(): boolean {
-    return this.#lock !== undefined && !this.#renewFailed && Date.now() - this.#lastRenew < this.#o.lockTtlMs;
-  }
-
   /** Take the lock, or renew it when TTL/4 has passed since the last renew; true while held. */
   keepLock(): Promise<boolean> {
-    if (this.#o.noLock) return Promise.resolve(true);
-    this.#lockOp = this.#lockOp.then(
-      () => this.#ensureLock(),
-      () => this.#ensureLock(),
-    );
-    return this.#lockOp;
-  }
-
-  async #ensureLock(): Promise<boolean> {
-    const o = this.#o;
-    if (this.#closed) return false;
-    if (this.#lock) {
-      // TTL/4 rather than TTL/3, so the loop's TTL/3 timer renews on every tick despite timer jitter.
-      if (!this.#renewFailed && Date.now() - this.#lastRenew < o.lockTtlMs / 4) return true;
-      const started = Date.now();
-      let kept: boolean | undefined;
-      try {
-        kept = await this.#lock.renew();
-      } catch (err) {
-        // The store did not answer: the session may still be ours, but nothing is written until a renew succeeds.
-        if (!this.#renewFailed) withFields(this.#log, { code: 'LOCK_RENEW_FAILED', err }).warn(`${o.tag}: cannot renew the lock ${this.lockKey} (${(err as Error).message}); not writing until it is renewed`);
-        this.#renewFailed = true;
-        return false;
-      }
-      if (kept) {
-        if (this.#renewFailed) this.#log.info(`${o.tag}: renewed the lock ${this.lockKey} again`);
-        this.#renewFailed = false;
-        this.#lastRenew = started;
-        return true;
-      }
-      withFields(this.#log, { code: 'LOCK_LOST' }).warn(`${o.tag}: lost the lock ${this.lockKey}: ${await this.#whyLost()}`);
-      this.#lock = undefined;
-      this.#renewFailed = false;
-    }
-    const started = Date.now();
-    try {
-      this.#lock = await o.store.acquireLock(this.lockKey, { holder: o.checker, ttlMs: o.lockTtlMs, lockDelayMs: o.lockDelayMs ?? 0 });
-    } catch (err) {
-      this.#outage.failed(err, `cannot take the lock ${this.lockKey} (${(err as Error).message})`);
-      this.#lock = undefined;
-      return false;
-    }
-    this.#outage.ok();
-    if (!this.#lock) return false;
-    if (this.#closed) {
-      // close() ran while the lock was being taken: give it back at once.
-      await this.#lock.release().catch(() => {});
-      this.#lock = undefined;
-      return false;
-    }
-    this.#lastRenew = started;
-    this.#renewFailed = false;
-    o.logger.info(`${o.tag}: holding the lock ${this.lockKey}`);
-    return true;
-  }
-
-  /** What really happened to a lock whose renew failed: another holder, or a store that forgot the session. */
-  async #whyLost(): Promise<string> {
-    const o = this.#o;
-    const now = await o.store.get(this.lockKey).catch(() => undefined);
-    if (now?.session && now.session !== this.#lock?.session) return `another checker (${now.value || 'unknown'}) holds it now and writes this tag`;
-    return 'the store no longer knows its session (it expired, or the store restarted or was restored); taking it again';
+    return this.#lock.keep();
   }
 
   /** The stored entry, parsed once per value (the same value comes back on every steady pass). */
@@ -610,11 +552,8 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   }
 
   /** Give the lock up (SIGTERM): a standby may take over at once. */
-  async release(): Promise<void> {
-    await this.#lockOp.catch(() => false);
-    const lock = this.#lock;
-    this.#lock = undefined;
-    await lock?.release().catch(() => {});
+  release(): Promise<void> {
+    return this.#lock.release();
   }
 
   /** End run()'s loop: wake its wait, abort probes in flight, cancel pending re-probes. */
@@ -670,7 +609,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
 
   /** Release the lock and the kind's connections; the checker takes no lock afterwards. */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#lock.close();
     this.stop();
     await this.#serial.catch(() => undefined);
     await this.release();
