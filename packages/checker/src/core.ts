@@ -4,23 +4,11 @@
 import { outageLog, withFields, type OutageLog } from '@confd-haproxy/kv';
 import { entryKey, entryProblem, lockKey, parseEntry, sameEntry, type Entry } from '@confd-haproxy/schema';
 import { HeartbeatLoop } from './heartbeat.js';
+import { Counters, downsText, targetId as id } from './counters.js';
 import { LockKeeper } from './lock-keeper.js';
 import type { CheckerLogger, Choice, FoundTargets, PassReport, ProbeOutcome, ProbeResult, TagCheckerOptions, Target } from './types.js';
 
-interface Counter {
-  eligible: boolean;
-  /** Known at least once: a fresh target is eligible on its first success. */
-  seen: boolean;
-  ups: number;
-  downs: number;
-  /** Why its last probe failed. */
-  reason?: string;
-}
 
-const id = (t: Target) => `${t.host}:${t.port}`;
-
-/** "2 of 2" while counting towards --retry-down; "21 in a row" once past it (a long outage). */
-const downsText = (downs: number, retryDown: number) => (downs > retryDown ? `${downs} in a row` : `${downs} of ${retryDown}`);
 
 /** targets() answered the candidates alone, or with a context. */
 function found<T extends Target, C>(r: T[] | FoundTargets<T, C>): FoundTargets<T, C | undefined> {
@@ -99,7 +87,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   readonly key: string;
   readonly lockKey: string;
   readonly #o: TagCheckerOptions<T, P, C, D>;
-  readonly #counters = new Map<string, Counter>();
+  readonly #counters: Counters;
   readonly #lock: LockKeeper;
   /** The outcome of the last pass: the "ok" line is info only when the state was not already ok. */
   #lastReason: string | undefined;
@@ -136,6 +124,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     this.#o = opts;
     this.key = entryKey(opts.kind.kind, opts.tag, opts.prefix);
     this.lockKey = lockKey(opts.kind.kind, opts.tag, opts.prefix);
+    this.#counters = new Counters({ retryUp: opts.retryUp, retryDown: opts.retryDown });
     this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
     this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
     this.#lock = new LockKeeper({
@@ -178,28 +167,11 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return this.#lastParsed.entry;
   }
 
-  #count(t: T, ok: boolean, reason?: string): Counter {
-    const o = this.#o;
-    const c = this.#counters.get(id(t)) ?? { eligible: false, seen: false, ups: 0, downs: 0 };
-    if (ok) {
-      c.ups++;
-      c.downs = 0;
-      if (!c.eligible && (!c.seen || c.ups >= o.retryUp)) c.eligible = true;
-    } else {
-      c.downs++;
-      c.ups = 0;
-      c.reason = reason;
-      if (c.eligible && c.downs >= o.retryDown) c.eligible = false;
-    }
-    c.seen = true;
-    this.#counters.set(id(t), c);
-    return c;
-  }
 
   /** Count one probe and say so at debug level. */
   #record(target: T, result: ProbeResult, what = ''): void {
     const o = this.#o;
-    const c = this.#count(target, result.ok, result.reason ?? 'failed');
+    const c = this.#counters.record(target, result.ok, result.reason ?? 'failed');
     const log = withFields(this.#log, { server: id(target), durationMs: result.ms });
     if (result.ok) log.debug(`${o.tag}: ${what}${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
     else log.debug(`${o.tag}: ${what}${id(target)} failed (${result.reason}); ${c.downs} in a row`);
@@ -329,7 +301,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     /** The kind's answer once it was asked: every report after that carries it. */
     let choice: Choice<D> | undefined;
     const report = (r: Omit<PassReport<T, D>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger' | 'choice'>) => this.#report(trigger, { ...r, ...(choice ? { choice } : {}) });
-    const eligible = targets.filter((t) => this.#counters.get(id(t))?.eligible);
+    const eligible = this.#counters.eligible(targets);
     this.#tellHealth(targets, eligible);
     const holder = await this.keepLock();
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -344,7 +316,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       const current = this.#parsed(stored?.value);
       choice = o.kind.choose({ eligible, current, all: targets, probed: this.#probed, context: this.#context });
       const chosen = choice.entry;
-      if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: eligible.length ? 'nothing to choose; entry kept' : `no healthy server (${this.#failures(targets)}); entry kept` });
+      if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: eligible.length ? 'nothing to choose; entry kept' : `no healthy server (${this.#counters.failures(targets)}); entry kept` });
       const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
       if (current && sameEntry(current, entry)) {
         // Told at info when the state becomes ok (first pass, after a change or a failure); each steady pass is debug.
@@ -378,10 +350,6 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return report({ results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' });
   }
 
-  /** "127.0.0.1:11211 connection refused; 127.0.0.1:11212 timed out after 500 ms": each target's last failure. */
-  #failures(targets: T[]): string {
-    return targets.map((t) => `${id(t)} ${this.#counters.get(id(t))?.reason ?? 'not probed yet'}`).join('; ') || 'no targets';
-  }
 
   /**
    * A tag with no server that may serve is told once, at error, naming each server and why it
@@ -393,7 +361,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     const first = this.#noHealthy === undefined;
     this.#noHealthy = none;
     const log = withFields(this.#log, { outcome: none ? 'no-healthy-server' : 'healthy', ...(none ? { code: 'NO_HEALTHY_SERVER' } : {}) });
-    if (none) log.error(`${this.#o.tag}: no healthy server: ${this.#failures(targets)}`);
+    if (none) log.error(`${this.#o.tag}: no healthy server: ${this.#counters.failures(targets)}`);
     else if (!first) log.info(`${this.#o.tag}: healthy again: ${eligible.map(id).join(', ')}`);
   }
 
@@ -409,7 +377,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     if (!current) return `${o.tag}: no entry yet → ${to}`;
     if (current.host === next.host && current.port === next.port) return `${o.tag}: ${id(current)} stays active; its entry changed (servers, weights or roles)`;
     const was = results.find((x) => x.target.host === current.host && x.target.port === current.port);
-    const c = this.#counters.get(id(current));
+    const c = this.#counters.get(current);
     if (!was) return `${o.tag}: ${id(current)} is no longer a candidate → ${to}`;
     if (!was.result.ok) return `${o.tag}: ${id(current)} failed (${was.result.reason ?? 'failed'}, ${downsText(c?.downs ?? 1, o.retryDown)}) → ${to}`;
     return `${o.tag}: ${id(current)} is healthy but ${id(next)} is preferred → ${to}`;
