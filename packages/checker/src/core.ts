@@ -2,9 +2,10 @@
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
 import { outageLog, withFields, type OutageLog } from '@confd-haproxy/kv';
-import { entryKey, entryProblem, lockKey, parseEntry, sameEntry, type Entry } from '@confd-haproxy/schema';
+import { entryKey, lockKey, parseEntry, type Entry } from '@confd-haproxy/schema';
 import { HeartbeatLoop } from './heartbeat.js';
 import { Counters, downsText, targetId as id } from './counters.js';
+import { decide, type Decision } from './decide.js';
 import { LockKeeper } from './lock-keeper.js';
 import type { CheckerLogger, Choice, FoundTargets, PassReport, ProbeOutcome, ProbeResult, TagCheckerOptions, Target } from './types.js';
 
@@ -89,8 +90,8 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   readonly #o: TagCheckerOptions<T, P, C, D>;
   readonly #counters: Counters;
   readonly #lock: LockKeeper;
-  /** The outcome of the last pass: the "ok" line is info only when the state was not already ok. */
-  #lastReason: string | undefined;
+  /** The last pass that kept or wrote the entry found it unchanged: the "ok" line is info only when the state was not already ok. */
+  #wasUnchanged = false;
   /** The store failing (lock, read, write): told once, counted while it lasts, told when it ends. */
   readonly #outage: OutageLog;
   readonly #log: CheckerLogger;
@@ -315,23 +316,23 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       this.#outage.ok();
       const current = this.#parsed(stored?.value);
       choice = o.kind.choose({ eligible, current, all: targets, probed: this.#probed, context: this.#context });
-      const chosen = choice.entry;
-      if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: eligible.length ? 'nothing to choose; entry kept' : `no healthy server (${this.#counters.failures(targets)}); entry kept` });
-      const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
-      if (current && sameEntry(current, entry)) {
-        // Told at info when the state becomes ok (first pass, after a change or a failure); each steady pass is debug.
-        const steady = this.#lastReason === 'unchanged';
-        const line = o.kind.okLine?.(current, o.store.backend) ?? `${o.tag} in store is ok`;
-        withFields(this.#log, { server: id(current), outcome: 'unchanged' })[steady ? 'debug' : 'info'](line);
-        return this.#remember(report({ results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' }));
+      // mayWrite is read here, after the read and right before the put: a renew that failed meanwhile stops the write.
+      const d = decide({
+        stored: current,
+        choice,
+        anyEligible: eligible.length > 0,
+        mayWrite: this.holder,
+        wasUnchanged: this.#wasUnchanged,
+        checker: o.checker,
+        updated: (o.now?.() ?? new Date()).toISOString(),
+        failures: () => this.#counters.failures(targets),
+      });
+      if (d.action !== 'write') {
+        this.#tellKept(d);
+        if (d.action === 'keep' && d.confirmed) this.#wasUnchanged = true;
+        return report({ results, eligible, entry: d.entry, wrote: false, holder: d.action === 'standby' ? false : holder, reason: d.reason });
       }
-      const problem = entryProblem(entry);
-      if (problem) {
-        withFields(this.#log, { code: 'ENTRY_REFUSED', err: { message: problem } }).error(`${o.tag}: refusing to write a bad entry to ${this.key}: ${problem}`);
-        return report({ results, eligible, entry: current, wrote: false, holder, reason: `bad entry: ${problem}` });
-      }
-      // Checked again right before the write: a renew that failed meanwhile stops the write.
-      if (!this.holder) return report({ results, eligible, entry: current, wrote: false, holder: false, reason: 'standby: another checker holds the lock' });
+      const entry = d.entry;
       let ok: boolean;
       try {
         ok = await o.store.put(this.key, JSON.stringify(entry), { cas: stored?.modifyIndex ?? 0, signal });
@@ -343,7 +344,8 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
         const changed = withFields(this.#log, { server: id(entry), outcome: 'changed' });
         changed.info(this.#why(current, entry, results));
         changed.info(o.kind.changedLine?.(entry, current) ?? `${o.tag}: set ${entry.host}:${entry.port}`);
-        return this.#remember(report({ results, eligible, entry, wrote: true, holder, reason: 'changed' }));
+        this.#wasUnchanged = false;
+        return report({ results, eligible, entry, wrote: true, holder, reason: d.reason });
       }
       o.logger.debug(`${o.tag}: ${this.key} changed under us (CAS); reading it again`);
     }
@@ -365,9 +367,15 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     else if (!first) log.info(`${this.#o.tag}: healthy again: ${eligible.map(id).join(', ')}`);
   }
 
-  #remember(r: PassReport<T, D>): PassReport<T, D> {
-    this.#lastReason = r.reason;
-    return r;
+  /** The entry stays: the ok line (info when the state becomes ok, debug on each steady pass), or a refused entry at error. */
+  #tellKept(d: Exclude<Decision, { action: 'write' }>): void {
+    const o = this.#o;
+    if (d.action === 'keep' && d.confirmed && d.entry && d.logLevel !== 'silent') {
+      const line = o.kind.okLine?.(d.entry, o.store.backend) ?? `${o.tag} in store is ok`;
+      withFields(this.#log, { server: id(d.entry), outcome: 'unchanged' })[d.logLevel](line);
+    } else if (d.action === 'refuse') {
+      withFields(this.#log, { code: 'ENTRY_REFUSED', err: { message: d.problem } }).error(`${o.tag}: refusing to write a bad entry to ${this.key}: ${d.problem}`);
+    }
   }
 
   /** Why the entry moves, in one line: "mem1: 127.0.0.1:11211 failed (connection refused, 2 of 2) → active 127.0.0.2:11211". */
