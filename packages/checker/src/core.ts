@@ -5,74 +5,14 @@ import { outageLog, withFields, type OutageLog } from '@confd-haproxy/kv';
 import { entryKey, lockKey, parseEntry, type Entry } from '@confd-haproxy/schema';
 import { HeartbeatLoop } from './heartbeat.js';
 import { Counters, downsText, targetId as id } from './counters.js';
+import { STOPPED, targetsWithin, withTimeout } from './deadline.js';
 import { decide, type Decision } from './decide.js';
 import { LockKeeper } from './lock-keeper.js';
-import type { CheckerLogger, Choice, FoundTargets, PassReport, ProbeOutcome, ProbeResult, TagCheckerOptions, Target } from './types.js';
-
-
+import type { CheckerLogger, Choice, FoundTargets, PassReport, ProbeResult, TagCheckerOptions, Target } from './types.js';
 
 /** targets() answered the candidates alone, or with a context. */
 function found<T extends Target, C>(r: T[] | FoundTargets<T, C>): FoundTargets<T, C | undefined> {
   return Array.isArray(r) ? { targets: r, context: undefined } : r;
-}
-
-// One reason for every abort: abort() without one builds a DOMException with a stack each time.
-const DEADLINE = new Error('deadline');
-const STOPPED = new Error('checker stopped');
-const DONE = new Error('probe over');
-
-/**
- * Run fn with a hard deadline: its signal fires at the timeout and the result is a failure. The
- * controller sits in `inFlight` while it runs, so stopping the checker aborts it without a listener
- * per probe on a signal shared by every loop.
- */
-function withTimeout<P>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<ProbeOutcome<P>>): Promise<ProbeResult & { data?: P }> {
-  const started = Date.now();
-  const ac = new AbortController();
-  inFlight.add(ac);
-  // One promise and one timer per probe (no race of two promises): this runs for every probe of every tag.
-  return new Promise<ProbeResult & { data?: P }>((done) => {
-    let settled = false;
-    const settle = (r: ProbeOutcome<P>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      inFlight.delete(ac);
-      ac.abort(DONE);
-      done({ ...r, ms: Date.now() - started });
-    };
-    const failed = (err: unknown) => settle({ ok: false, reason: err instanceof Error ? err.message : String(err) });
-    const timer = setTimeout(() => {
-      ac.abort(DEADLINE);
-      settle({ ok: false, reason: `no answer within ${ms} ms` });
-    }, ms);
-    try {
-      fn(ac.signal).then(settle, failed);
-    } catch (err) {
-      failed(err);
-    }
-  });
-}
-
-/** The kind's targets within a deadline: its signal fires at ms, the pass gives up at 2·ms. */
-async function targetsWithin<R>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
-  const ac = new AbortController();
-  inFlight.add(ac);
-  const soft = setTimeout(() => ac.abort(DEADLINE), ms);
-  let hard: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      fn(ac.signal),
-      new Promise<never>((_, fail) => {
-        hard = setTimeout(() => fail(new Error(`no answer within ${2 * ms} ms`)), 2 * ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(soft);
-    clearTimeout(hard);
-    inFlight.delete(ac);
-    ac.abort(DONE);
-  }
 }
 
 /** A closed connection re-probes its server at once, but not more often than this (ms). */
@@ -455,33 +395,4 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     await this.release();
     await this.#o.kind.close?.();
   }
-}
-
-export interface RunTagCheckerOptions<T extends Target = Target> {
-  intervalMs: number;
-  signal: AbortSignal;
-  onPass?: (r: PassReport<T>) => void;
-}
-
-/**
- * Run every checker's loop until the signal fires; then each releases its lock and closes its kind.
- * One listener on the signal for all of them: a listener per loop or per probe on one shared signal
- * is what Node reports as a MaxListeners leak once there are more than ten tags.
- */
-export async function runTagCheckers<T extends Target>(checkers: readonly TagChecker<T>[], opts: RunTagCheckerOptions<T>): Promise<void> {
-  const stopAll = () => {
-    for (const c of checkers) c.stop();
-  };
-  if (opts.signal.aborted) stopAll();
-  opts.signal.addEventListener('abort', stopAll, { once: true });
-  try {
-    await Promise.all(checkers.map((c) => c.run({ intervalMs: opts.intervalMs, ...(opts.onPass ? { onPass: opts.onPass } : {}) })));
-  } finally {
-    opts.signal.removeEventListener('abort', stopAll);
-  }
-}
-
-/** One checker's loop (runTagCheckers for one). */
-export function runTagChecker<T extends Target>(checker: TagChecker<T>, opts: RunTagCheckerOptions<T>): Promise<void> {
-  return runTagCheckers([checker], opts);
 }
