@@ -108,7 +108,6 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return this.#lastParsed.entry;
   }
 
-
   /** Count one probe and say so at debug level. */
   #record(target: T, result: ProbeResult, what = ''): void {
     const o = this.#o;
@@ -291,7 +290,6 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     }
     return report({ results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' });
   }
-
 
   /**
    * A tag with no server that may serve is told once, at error, naming each server and why it
