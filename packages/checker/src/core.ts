@@ -1,224 +1,18 @@
 // The loop every checker shares: probe every target of a tag concurrently with hard timeouts,
 // count successes and failures (retry-up / retry-down), let the kind choose an entry, and write it
 // only when it changed, with CAS, and only while holding the tag's lock.
-import type { Logger } from '@confd-haproxy/base';
-import { outageLog, withFields, type KVInfo, type KVLock, type KVLocker, type KVReader, type KVWriter, type OutageLog } from '@confd-haproxy/kv';
-import { entryKey, entryProblem, lockKey, parseEntry, sameEntry, type Entry, type EntryBody } from '@confd-haproxy/schema';
-import { HeartbeatLoop, type HeartbeatOutcome } from './heartbeat.js';
-
-export interface Target {
-  host: string;
-  port: number;
-}
-
-export interface ProbeResult {
-  ok: boolean;
-  /** Why it failed, in a few words ("connection refused", "SQL thread not running"). */
-  reason?: string;
-  ms: number;
-}
-
-/** What a kind's probe answers: ok or why not, and what it learned, which `choose` receives. */
-export interface ProbeOutcome<P = unknown> {
-  ok: boolean;
-  reason?: string;
-  /** The probe's findings (a ROLE answer, a node's status), failed or not; none leaves the target's previous ones. */
-  data?: P;
-}
-
-/** This pass's probe data by "host:port"; a re-probe replaces its target's. */
-export type ProbeData<P> = ReadonlyMap<string, P>;
-
-export type CheckerLogger = Logger;
-
-/** What a kind's targets found: the candidates, and what finding them learned (a Sentinel's answer), which choose receives. */
-export interface FoundTargets<T extends Target, C> {
-  targets: T[];
-  context: C;
-}
-
-/** What a kind's choose answers when it has more to say than the entry; the pass's report carries it. */
-export interface Choice<D = unknown> {
-  /** The entry for this pass; none keeps the stored one. */
-  entry?: EntryBody;
-  /** Why there is no entry, or a warning beside it ("split-brain: ..."). */
-  problem?: string;
-  /** What the choice was made from (a cluster's roles, the master named), for whoever reads the report. */
-  detail?: D;
-}
-
-/** What choose decides from: the eligible targets (in target order), the stored entry, every target, this pass's probes, the targets' context (none when they came alone). */
-export interface ChooseInput<T extends Target = Target, P = unknown, C = unknown> {
-  eligible: T[];
-  current: Entry | undefined;
-  all: T[];
-  probed: ProbeData<P>;
-  context: C | undefined;
-}
-
-/**
- * What a kind of checker says: how to find targets, how to probe one, how to choose. P: what a
- * probe learns; C: what finding the targets learned (optional); D: the detail of a Choice (optional).
- */
-export interface CheckerKind<T extends Target = Target, P = unknown, C = unknown, D = unknown> {
-  /** The key segment: haproxy/<kind>/<tag>. */
-  readonly kind: string;
-  /** The candidates of this pass, alone or with what finding them learned; the signal fires after the probe timeout. */
-  targets(signal: AbortSignal): Promise<T[] | FoundTargets<T, C>>;
-  /** One check; the signal fires at the deadline and the probe must then let go of its socket. */
-  probe(target: T, signal: AbortSignal): Promise<ProbeOutcome<P>>;
-  /** This pass's Choice: the entry (none keeps the stored one), and why and on what. */
-  choose(input: ChooseInput<T, P, C>): Choice<D>;
-  /** Original-style log line when the stored entry is kept; backend: the store's ("consul"). */
-  okLine?(entry: Entry, backend: string): string;
-  /** Original-style log line when a new entry is written. */
-  changedLine?(entry: Entry, previous: Entry | undefined): string;
-  /**
-   * Called once by the loop: the kind tells `lost` when the kept connection to a target closes or
-   * resets between probes (a kill, a crash, a restart), so that target is probed again at once.
-   */
-  onConnectionLost?(lost: (target: Target, reason: string) => void): void;
-  /**
-   * A cheap request on the kept connection to the active server (memcached `version`, Redis PING,
-   * MySQL COM_PING), between passes; the signal fires at the probe deadline. A failure counts as a
-   * failed probe and the entry is decided at once. See heartbeat.ts.
-   */
-  heartbeat?(target: T, signal: AbortSignal): Promise<HeartbeatOutcome>;
-  close?(): Promise<void>;
-}
-
-export interface TagCheckerOptions<T extends Target, P = unknown, C = unknown, D = unknown> {
-  tag: string;
-  kind: CheckerKind<T, P, C, D>;
-  /** A checker reads its entry, writes it with CAS and holds a lock: it never lists or watches. */
-  store: KVReader & KVWriter & KVLocker & KVInfo;
-  logger: CheckerLogger;
-  /** "host:pid": stored in entries and as the lock's holder. */
-  checker: string;
-  /** Deadline of one probe, connect and query together (ms). */
-  timeoutMs: number;
-  /** Successes in a row before a failed target is eligible again. */
-  retryUp: number;
-  /** Failures in a row before an eligible target is dropped. */
-  retryDown: number;
-  /** Session TTL of the cluster lock (ms); renewed every TTL/3. */
-  lockTtlMs: number;
-  /**
-   * After a holder's session expires, nobody may take the lock for this long (ms). Default 0:
-   * a holder stops writing as soon as a renew fails, well before its session can expire.
-   */
-  lockDelayMs?: number;
-  /** Key prefix (the renderer's --prefix): the entry is <prefix>/haproxy/<kind>/<tag>. */
-  prefix?: string;
-  /**
-   * Period of the heartbeat to the active server while run() loops (ms); 0 or absent: none. Its
-   * deadline is timeoutMs, so a server slower than a probe allows fails it, and none faster.
-   */
-  heartbeatMs?: number;
-  /** Skip the cluster lock (one pass for cron, or tests of the choice alone). */
-  noLock?: boolean;
-  now?: () => Date;
-}
-
-export interface PassReport<T extends Target = Target, D = unknown> {
-  tag: string;
-  key: string;
-  /** Every probe of this pass, in target order. */
-  results: { target: T; result: ProbeResult }[];
-  /** Targets whose probe succeeded in this pass. */
-  healthy: T[];
-  /** Targets that may serve after retry-up / retry-down. */
-  eligible: T[];
-  /** The server the stored entry points at after this pass. */
-  chosen: Target | undefined;
-  /** The stored entry after this pass. */
-  entry: Entry | undefined;
-  /** What the kind's choose answered; absent when it was not asked (the targets or the stored entry could not be read). */
-  choice?: Choice<D>;
-  wrote: boolean;
-  holder: boolean;
-  reason: string;
-  /** What started it: the interval, a kept connection that closed (one target re-probed), or the active server's failed heartbeat. */
-  trigger: 'interval' | 'connection-lost' | 'heartbeat';
-}
-
-interface Counter {
-  eligible: boolean;
-  /** Known at least once: a fresh target is eligible on its first success. */
-  seen: boolean;
-  ups: number;
-  downs: number;
-  /** Why its last probe failed. */
-  reason?: string;
-}
-
-const id = (t: Target) => `${t.host}:${t.port}`;
-
-/** "2 of 2" while counting towards --retry-down; "21 in a row" once past it (a long outage). */
-const downsText = (downs: number, retryDown: number) => (downs > retryDown ? `${downs} in a row` : `${downs} of ${retryDown}`);
+import { outageLog, withFields, type OutageLog } from '@confd-haproxy/kv';
+import { entryKey, lockKey, parseEntry, type Entry } from '@confd-haproxy/schema';
+import { HeartbeatLoop } from './heartbeat.js';
+import { Counters, downsText, targetId as id } from './counters.js';
+import { STOPPED, targetsWithin, withTimeout } from './deadline.js';
+import { decide, type Decision } from './decide.js';
+import { LockKeeper } from './lock-keeper.js';
+import type { CheckerLogger, Choice, FoundTargets, PassReport, ProbeResult, TagCheckerOptions, Target } from './types.js';
 
 /** targets() answered the candidates alone, or with a context. */
 function found<T extends Target, C>(r: T[] | FoundTargets<T, C>): FoundTargets<T, C | undefined> {
   return Array.isArray(r) ? { targets: r, context: undefined } : r;
-}
-
-// One reason for every abort: abort() without one builds a DOMException with a stack each time.
-const DEADLINE = new Error('deadline');
-const STOPPED = new Error('checker stopped');
-const DONE = new Error('probe over');
-
-/**
- * Run fn with a hard deadline: its signal fires at the timeout and the result is a failure. The
- * controller sits in `inFlight` while it runs, so stopping the checker aborts it without a listener
- * per probe on a signal shared by every loop.
- */
-function withTimeout<P>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<ProbeOutcome<P>>): Promise<ProbeResult & { data?: P }> {
-  const started = Date.now();
-  const ac = new AbortController();
-  inFlight.add(ac);
-  // One promise and one timer per probe (no race of two promises): this runs for every probe of every tag.
-  return new Promise<ProbeResult & { data?: P }>((done) => {
-    let settled = false;
-    const settle = (r: ProbeOutcome<P>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      inFlight.delete(ac);
-      ac.abort(DONE);
-      done({ ...r, ms: Date.now() - started });
-    };
-    const failed = (err: unknown) => settle({ ok: false, reason: err instanceof Error ? err.message : String(err) });
-    const timer = setTimeout(() => {
-      ac.abort(DEADLINE);
-      settle({ ok: false, reason: `no answer within ${ms} ms` });
-    }, ms);
-    try {
-      fn(ac.signal).then(settle, failed);
-    } catch (err) {
-      failed(err);
-    }
-  });
-}
-
-/** The kind's targets within a deadline: its signal fires at ms, the pass gives up at 2·ms. */
-async function targetsWithin<R>(ms: number, inFlight: Set<AbortController>, fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
-  const ac = new AbortController();
-  inFlight.add(ac);
-  const soft = setTimeout(() => ac.abort(DEADLINE), ms);
-  let hard: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      fn(ac.signal),
-      new Promise<never>((_, fail) => {
-        hard = setTimeout(() => fail(new Error(`no answer within ${2 * ms} ms`)), 2 * ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(soft);
-    clearTimeout(hard);
-    inFlight.delete(ac);
-    ac.abort(DONE);
-  }
 }
 
 /** A closed connection re-probes its server at once, but not more often than this (ms). */
@@ -234,16 +28,10 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
   readonly key: string;
   readonly lockKey: string;
   readonly #o: TagCheckerOptions<T, P, C, D>;
-  readonly #counters = new Map<string, Counter>();
-  #lock: KVLock | undefined;
-  /** When the lock was last taken or renewed (ms); writes stop once a renew fails. */
-  #lastRenew = 0;
-  #renewFailed = false;
-  /** Lock operations run one at a time (the loop's renew timer and the pass share them). */
-  #lockOp: Promise<boolean> = Promise.resolve(false);
-  #closed = false;
-  /** The outcome of the last pass: the "ok" line is info only when the state was not already ok. */
-  #lastReason: string | undefined;
+  readonly #counters: Counters;
+  readonly #lock: LockKeeper;
+  /** The last pass that kept or wrote the entry found it unchanged: the "ok" line is info only when the state was not already ok. */
+  #wasUnchanged = false;
   /** The store failing (lock, read, write): told once, counted while it lasts, told when it ends. */
   readonly #outage: OutageLog;
   readonly #log: CheckerLogger;
@@ -277,8 +65,21 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     this.#o = opts;
     this.key = entryKey(opts.kind.kind, opts.tag, opts.prefix);
     this.lockKey = lockKey(opts.kind.kind, opts.tag, opts.prefix);
+    this.#counters = new Counters({ retryUp: opts.retryUp, retryDown: opts.retryDown });
     this.#log = withFields(opts.logger, { tag: opts.tag, key: this.key });
     this.#outage = outageLog(this.#log, `${opts.tag}: store ${opts.store.describe}`);
+    this.#lock = new LockKeeper({
+      tag: opts.tag,
+      key: this.lockKey,
+      store: opts.store,
+      holder: opts.checker,
+      ttlMs: opts.lockTtlMs,
+      lockDelayMs: opts.lockDelayMs ?? 0,
+      noLock: opts.noLock === true,
+      log: this.#log,
+      logger: opts.logger,
+      outage: this.#outage,
+    });
     opts.kind.onConnectionLost?.((target, reason) => this.#connectionLost(target, reason));
   }
 
@@ -288,81 +89,16 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
 
   /** True while this checker may write: it holds the lock and its last renew succeeded. */
   get holder(): boolean {
-    return this.#o.noLock === true || this.#mayWrite();
+    return this.#lock.mayWrite;
   }
 
   get lockTtlMs(): number {
     return this.#o.lockTtlMs;
   }
 
-  #mayWrite(): boolean {
-    return this.#lock !== undefined && !this.#renewFailed && Date.now() - this.#lastRenew < this.#o.lockTtlMs;
-  }
-
   /** Take the lock, or renew it when TTL/4 has passed since the last renew; true while held. */
   keepLock(): Promise<boolean> {
-    if (this.#o.noLock) return Promise.resolve(true);
-    this.#lockOp = this.#lockOp.then(
-      () => this.#ensureLock(),
-      () => this.#ensureLock(),
-    );
-    return this.#lockOp;
-  }
-
-  async #ensureLock(): Promise<boolean> {
-    const o = this.#o;
-    if (this.#closed) return false;
-    if (this.#lock) {
-      // TTL/4 rather than TTL/3, so the loop's TTL/3 timer renews on every tick despite timer jitter.
-      if (!this.#renewFailed && Date.now() - this.#lastRenew < o.lockTtlMs / 4) return true;
-      const started = Date.now();
-      let kept: boolean | undefined;
-      try {
-        kept = await this.#lock.renew();
-      } catch (err) {
-        // The store did not answer: the session may still be ours, but nothing is written until a renew succeeds.
-        if (!this.#renewFailed) withFields(this.#log, { code: 'LOCK_RENEW_FAILED', err }).warn(`${o.tag}: cannot renew the lock ${this.lockKey} (${(err as Error).message}); not writing until it is renewed`);
-        this.#renewFailed = true;
-        return false;
-      }
-      if (kept) {
-        if (this.#renewFailed) this.#log.info(`${o.tag}: renewed the lock ${this.lockKey} again`);
-        this.#renewFailed = false;
-        this.#lastRenew = started;
-        return true;
-      }
-      withFields(this.#log, { code: 'LOCK_LOST' }).warn(`${o.tag}: lost the lock ${this.lockKey}: ${await this.#whyLost()}`);
-      this.#lock = undefined;
-      this.#renewFailed = false;
-    }
-    const started = Date.now();
-    try {
-      this.#lock = await o.store.acquireLock(this.lockKey, { holder: o.checker, ttlMs: o.lockTtlMs, lockDelayMs: o.lockDelayMs ?? 0 });
-    } catch (err) {
-      this.#outage.failed(err, `cannot take the lock ${this.lockKey} (${(err as Error).message})`);
-      this.#lock = undefined;
-      return false;
-    }
-    this.#outage.ok();
-    if (!this.#lock) return false;
-    if (this.#closed) {
-      // close() ran while the lock was being taken: give it back at once.
-      await this.#lock.release().catch(() => {});
-      this.#lock = undefined;
-      return false;
-    }
-    this.#lastRenew = started;
-    this.#renewFailed = false;
-    o.logger.info(`${o.tag}: holding the lock ${this.lockKey}`);
-    return true;
-  }
-
-  /** What really happened to a lock whose renew failed: another holder, or a store that forgot the session. */
-  async #whyLost(): Promise<string> {
-    const o = this.#o;
-    const now = await o.store.get(this.lockKey).catch(() => undefined);
-    if (now?.session && now.session !== this.#lock?.session) return `another checker (${now.value || 'unknown'}) holds it now and writes this tag`;
-    return 'the store no longer knows its session (it expired, or the store restarted or was restored); taking it again';
+    return this.#lock.keep();
   }
 
   /** The stored entry, parsed once per value (the same value comes back on every steady pass). */
@@ -372,28 +108,10 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     return this.#lastParsed.entry;
   }
 
-  #count(t: T, ok: boolean, reason?: string): Counter {
-    const o = this.#o;
-    const c = this.#counters.get(id(t)) ?? { eligible: false, seen: false, ups: 0, downs: 0 };
-    if (ok) {
-      c.ups++;
-      c.downs = 0;
-      if (!c.eligible && (!c.seen || c.ups >= o.retryUp)) c.eligible = true;
-    } else {
-      c.downs++;
-      c.ups = 0;
-      c.reason = reason;
-      if (c.eligible && c.downs >= o.retryDown) c.eligible = false;
-    }
-    c.seen = true;
-    this.#counters.set(id(t), c);
-    return c;
-  }
-
   /** Count one probe and say so at debug level. */
   #record(target: T, result: ProbeResult, what = ''): void {
     const o = this.#o;
-    const c = this.#count(target, result.ok, result.reason ?? 'failed');
+    const c = this.#counters.record(target, result.ok, result.reason ?? 'failed');
     const log = withFields(this.#log, { server: id(target), durationMs: result.ms });
     if (result.ok) log.debug(`${o.tag}: ${what}${id(target)} ok in ${result.ms} ms${c.eligible ? '' : ` (${c.ups} of ${o.retryUp} before it serves again)`}`);
     else log.debug(`${o.tag}: ${what}${id(target)} failed (${result.reason}); ${c.downs} in a row`);
@@ -523,7 +241,7 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     /** The kind's answer once it was asked: every report after that carries it. */
     let choice: Choice<D> | undefined;
     const report = (r: Omit<PassReport<T, D>, 'tag' | 'key' | 'healthy' | 'chosen' | 'trigger' | 'choice'>) => this.#report(trigger, { ...r, ...(choice ? { choice } : {}) });
-    const eligible = targets.filter((t) => this.#counters.get(id(t))?.eligible);
+    const eligible = this.#counters.eligible(targets);
     this.#tellHealth(targets, eligible);
     const holder = await this.keepLock();
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -537,23 +255,23 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
       this.#outage.ok();
       const current = this.#parsed(stored?.value);
       choice = o.kind.choose({ eligible, current, all: targets, probed: this.#probed, context: this.#context });
-      const chosen = choice.entry;
-      if (!chosen) return report({ results, eligible, entry: current, wrote: false, holder, reason: eligible.length ? 'nothing to choose; entry kept' : `no healthy server (${this.#failures(targets)}); entry kept` });
-      const entry: Entry = { ...chosen, version: 1, checker: o.checker, updated: (o.now?.() ?? new Date()).toISOString() };
-      if (current && sameEntry(current, entry)) {
-        // Told at info when the state becomes ok (first pass, after a change or a failure); each steady pass is debug.
-        const steady = this.#lastReason === 'unchanged';
-        const line = o.kind.okLine?.(current, o.store.backend) ?? `${o.tag} in store is ok`;
-        withFields(this.#log, { server: id(current), outcome: 'unchanged' })[steady ? 'debug' : 'info'](line);
-        return this.#remember(report({ results, eligible, entry: current, wrote: false, holder, reason: 'unchanged' }));
+      // mayWrite is read here, after the read and right before the put: a renew that failed meanwhile stops the write.
+      const d = decide({
+        stored: current,
+        choice,
+        anyEligible: eligible.length > 0,
+        mayWrite: this.holder,
+        wasUnchanged: this.#wasUnchanged,
+        checker: o.checker,
+        updated: (o.now?.() ?? new Date()).toISOString(),
+        failures: () => this.#counters.failures(targets),
+      });
+      if (d.action !== 'write') {
+        this.#tellKept(d);
+        if (d.action === 'keep' && d.confirmed) this.#wasUnchanged = true;
+        return report({ results, eligible, entry: d.entry, wrote: false, holder: d.action === 'standby' ? false : holder, reason: d.reason });
       }
-      const problem = entryProblem(entry);
-      if (problem) {
-        withFields(this.#log, { code: 'ENTRY_REFUSED', err: { message: problem } }).error(`${o.tag}: refusing to write a bad entry to ${this.key}: ${problem}`);
-        return report({ results, eligible, entry: current, wrote: false, holder, reason: `bad entry: ${problem}` });
-      }
-      // Checked again right before the write: a renew that failed meanwhile stops the write.
-      if (!this.holder) return report({ results, eligible, entry: current, wrote: false, holder: false, reason: 'standby: another checker holds the lock' });
+      const entry = d.entry;
       let ok: boolean;
       try {
         ok = await o.store.put(this.key, JSON.stringify(entry), { cas: stored?.modifyIndex ?? 0, signal });
@@ -565,16 +283,12 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
         const changed = withFields(this.#log, { server: id(entry), outcome: 'changed' });
         changed.info(this.#why(current, entry, results));
         changed.info(o.kind.changedLine?.(entry, current) ?? `${o.tag}: set ${entry.host}:${entry.port}`);
-        return this.#remember(report({ results, eligible, entry, wrote: true, holder, reason: 'changed' }));
+        this.#wasUnchanged = false;
+        return report({ results, eligible, entry, wrote: true, holder, reason: d.reason });
       }
       o.logger.debug(`${o.tag}: ${this.key} changed under us (CAS); reading it again`);
     }
     return report({ results, eligible, entry: undefined, wrote: false, holder, reason: 'CAS kept failing' });
-  }
-
-  /** "127.0.0.1:11211 connection refused; 127.0.0.1:11212 timed out after 500 ms": each target's last failure. */
-  #failures(targets: T[]): string {
-    return targets.map((t) => `${id(t)} ${this.#counters.get(id(t))?.reason ?? 'not probed yet'}`).join('; ') || 'no targets';
   }
 
   /**
@@ -587,13 +301,19 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     const first = this.#noHealthy === undefined;
     this.#noHealthy = none;
     const log = withFields(this.#log, { outcome: none ? 'no-healthy-server' : 'healthy', ...(none ? { code: 'NO_HEALTHY_SERVER' } : {}) });
-    if (none) log.error(`${this.#o.tag}: no healthy server: ${this.#failures(targets)}`);
+    if (none) log.error(`${this.#o.tag}: no healthy server: ${this.#counters.failures(targets)}`);
     else if (!first) log.info(`${this.#o.tag}: healthy again: ${eligible.map(id).join(', ')}`);
   }
 
-  #remember(r: PassReport<T, D>): PassReport<T, D> {
-    this.#lastReason = r.reason;
-    return r;
+  /** The entry stays: the ok line (info when the state becomes ok, debug on each steady pass), or a refused entry at error. */
+  #tellKept(d: Exclude<Decision, { action: 'write' }>): void {
+    const o = this.#o;
+    if (d.action === 'keep' && d.confirmed && d.entry && d.logLevel !== 'silent') {
+      const line = o.kind.okLine?.(d.entry, o.store.backend) ?? `${o.tag} in store is ok`;
+      withFields(this.#log, { server: id(d.entry), outcome: 'unchanged' })[d.logLevel](line);
+    } else if (d.action === 'refuse') {
+      withFields(this.#log, { code: 'ENTRY_REFUSED', err: { message: d.problem } }).error(`${o.tag}: refusing to write a bad entry to ${this.key}: ${d.problem}`);
+    }
   }
 
   /** Why the entry moves, in one line: "mem1: 127.0.0.1:11211 failed (connection refused, 2 of 2) → active 127.0.0.2:11211". */
@@ -603,18 +323,15 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
     if (!current) return `${o.tag}: no entry yet → ${to}`;
     if (current.host === next.host && current.port === next.port) return `${o.tag}: ${id(current)} stays active; its entry changed (servers, weights or roles)`;
     const was = results.find((x) => x.target.host === current.host && x.target.port === current.port);
-    const c = this.#counters.get(id(current));
+    const c = this.#counters.get(current);
     if (!was) return `${o.tag}: ${id(current)} is no longer a candidate → ${to}`;
     if (!was.result.ok) return `${o.tag}: ${id(current)} failed (${was.result.reason ?? 'failed'}, ${downsText(c?.downs ?? 1, o.retryDown)}) → ${to}`;
     return `${o.tag}: ${id(current)} is healthy but ${id(next)} is preferred → ${to}`;
   }
 
   /** Give the lock up (SIGTERM): a standby may take over at once. */
-  async release(): Promise<void> {
-    await this.#lockOp.catch(() => false);
-    const lock = this.#lock;
-    this.#lock = undefined;
-    await lock?.release().catch(() => {});
+  release(): Promise<void> {
+    return this.#lock.release();
   }
 
   /** End run()'s loop: wake its wait, abort probes in flight, cancel pending re-probes. */
@@ -670,39 +387,10 @@ export class TagChecker<T extends Target = Target, P = unknown, C = unknown, D =
 
   /** Release the lock and the kind's connections; the checker takes no lock afterwards. */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#lock.close();
     this.stop();
     await this.#serial.catch(() => undefined);
     await this.release();
     await this.#o.kind.close?.();
   }
-}
-
-export interface RunTagCheckerOptions<T extends Target = Target> {
-  intervalMs: number;
-  signal: AbortSignal;
-  onPass?: (r: PassReport<T>) => void;
-}
-
-/**
- * Run every checker's loop until the signal fires; then each releases its lock and closes its kind.
- * One listener on the signal for all of them: a listener per loop or per probe on one shared signal
- * is what Node reports as a MaxListeners leak once there are more than ten tags.
- */
-export async function runTagCheckers<T extends Target>(checkers: readonly TagChecker<T>[], opts: RunTagCheckerOptions<T>): Promise<void> {
-  const stopAll = () => {
-    for (const c of checkers) c.stop();
-  };
-  if (opts.signal.aborted) stopAll();
-  opts.signal.addEventListener('abort', stopAll, { once: true });
-  try {
-    await Promise.all(checkers.map((c) => c.run({ intervalMs: opts.intervalMs, ...(opts.onPass ? { onPass: opts.onPass } : {}) })));
-  } finally {
-    opts.signal.removeEventListener('abort', stopAll);
-  }
-}
-
-/** One checker's loop (runTagCheckers for one). */
-export function runTagChecker<T extends Target>(checker: TagChecker<T>, opts: RunTagCheckerOptions<T>): Promise<void> {
-  return runTagCheckers([checker], opts);
 }

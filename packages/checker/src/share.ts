@@ -6,7 +6,8 @@
 import type { Logger } from '@confd-haproxy/base';
 import { watchPrefix, withFields, type KVWatcher } from '@confd-haproxy/kv';
 import { tagsOf } from './assignment.js';
-import type { PassReport, TagChecker, Target } from './core.js';
+import type { TagChecker } from './core.js';
+import type { PassReport, Target } from './types.js';
 import type { Membership, MemberView } from './membership.js';
 
 export interface SharedTagCheckersOptions<T extends Target = Target> {
