@@ -1,5 +1,5 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,10 @@ t.test('the renderer serves /healthz, /readyz and /metrics with --listen', async
   t.match(metrics.text, /confd_haproxy_renders_total\{resource="conf\.d\/haproxy\.toml",outcome="changed"\} 1/);
   t.match(metrics.text, /confd_haproxy_passes_total\{result="ok"\} 1/);
   t.match(metrics.text, /confd_haproxy_last_success_timestamp_seconds \d/);
+  // The metrics and the status file both hear of every pass: --listen takes nothing from `status`.
+  const status = spawnSync(process.execPath, [bin('confd-haproxy'), 'status', '--json', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(status.status, 0, 'status exits 0: dest is in sync');
+  t.match(JSON.parse(status.stdout), [{ resource: 'conf.d/haproxy.toml', render: { outcome: 'changed', ok: true }, inSync: true }], 'the pass is in the status file too');
   const exited = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
   p.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM stops the watcher cleanly');

@@ -3,8 +3,8 @@
 // read the same version diffsBeforeSync times in a row, and only if a pass with it loads, renders
 // and passes every check_cmd; otherwise it keeps the running version and says why in its status.
 import { hostname } from 'node:os';
-import { backoffDelay, sleep, withFields, type KVInfo, type KVLocker, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
-import { createRenderEngine, runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
+import { backoffDelay, sleep, withFields } from '@confd-haproxy/kv';
+import { runWatch, withRenderer, type PassResult, type RendererOptions } from '@confd-haproxy/renderer';
 import type { LocalPolicy } from '@confd-haproxy/resource';
 import { bundleKey, Candidate, RefusalBackoff, storeFailure } from './adoption.js';
 import { appliedOf, bundleDir, materializeBundle, parseBundle, readApplied, writeApplied, BUNDLE_KEY, CONFIG_PREFIX, type Applied, type Bundle } from './bundle.js';
@@ -17,52 +17,10 @@ import { bundlePolicyProblem, recordPass } from './pass-status.js';
 import { privateStateDir } from './state-dir.js';
 import { StatusPublisher, type InstanceStatus } from './status.js';
 import { untrustedReason, type TrustedKey } from './trust.js';
+import type { FleetClock, FleetOptions, RefusalKind } from './agent-options.js';
+import { RenderWorker } from './render-worker.js';
 
-/**
- * Why a bundle was refused: not signed by a trusted key, pushed for another environment, not newer
- * than the trusted one running (a replay), against local policy, or its pass failed.
- */
-export type RefusalKind = 'untrusted' | 'foreign' | 'stale' | 'not allowed' | 'failed' | 'judged';
-
-/** Every adoption or refusal of a bundle, as the agent reports it (tests, logs, metrics). */
-export interface BundleEvent {
-  version: number;
-  adopted: boolean;
-  reason?: string;
-  refusal?: RefusalKind;
-  rendered: boolean;
-}
-
-export interface FleetOptions extends Omit<RendererOptions, 'confdir' | 'destDir' | 'bundle'> {
-  /** Renders from it (read, watch), and publishes its status under a lock (write, lock). */
-  store: KVReader & KVWatcher & KVWriter & KVLocker & KVInfo;
-  /** Holds the instance id, the adopted bundles and fleet.json. */
-  stateDir: string;
-  /** The instance's own conf.d/templates until a bundle is adopted; relative dests resolve here. */
-  confdir: string;
-  /** Reads of the same new version before it is adopted (ProxySQL's diffs_before_sync). */
-  diffsBeforeSync?: number;
-  /** Time between those reads (ms). */
-  checkIntervalMs?: number;
-  /** TTL of the status session (ms; Consul's minimum is 10 s). */
-  statusTtlMs?: number;
-  /** First wait before a refused bundle is tried again (ms, doubling up to 30 min; default 1 min). */
-  retryRefusedMs?: number;
-  /** Public keys (--trust-key): when given, only a bundle signed by one of them, with a version above the running one, is adopted. */
-  trustKeys?: readonly TrustedKey[];
-  /** The environment this instance is for (--environment): only bundles pushed for it are adopted (none: only bundles pushed for none). */
-  environment?: string;
-  /** This instance's --instance-label flags (key=value): push --canary LABEL picks by them. */
-  labels?: readonly string[];
-  /** HAProxy's stats socket (--stats-socket): what a rollout bundle is judged by. */
-  statsSocket?: string;
-  onBundle?: (e: BundleEvent) => void;
-}
-
-/** Where the agent reads the time (tests pass their own clock). */
-export interface FleetClock {
-  now(): number;
-}
+export type { BundleEvent, FleetClock, FleetOptions, RefusalKind } from './agent-options.js';
 
 /** Errors of a pass that mean the bundle asked for what the instance does not allow. */
 const NOT_ALLOWED_CODES: ReadonlySet<string> = new Set(['RESOURCE_NOT_ALLOWED', 'TEMPLATE_NOT_ALLOWED']);
@@ -105,7 +63,7 @@ export class FleetAgent {
   #watchAc = new AbortController();
   #watching: Promise<void> = Promise.resolve();
   /** The render worker of the confdir rendered last: an adoption's pass and the watch after it share it. */
-  #worker: { key: string; engine: NonNullable<RendererOptions['engine']> } | undefined;
+  readonly #worker = new RenderWorker();
 
   constructor(opts: FleetOptions, clock: FleetClock = Date) {
     this.#opts = opts;
@@ -180,8 +138,7 @@ export class FleetAgent {
   async stop(): Promise<void> {
     await this.#gate.stop();
     await this.stopWatch();
-    await this.#worker?.engine.close();
-    this.#worker = undefined;
+    await this.#worker.close();
     await this.#publisher.close();
   }
 
@@ -356,7 +313,7 @@ export class FleetAgent {
 
   /** Every resource must load and render before any dest is touched; then the real pass checks and swaps. Undefined: refused. */
   async #passWith(b: Bundle, dir: string): Promise<Applied | undefined> {
-    const pass = await withRenderer(this.#withWorker({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true }), async (renderer) => {
+    const pass = await withRenderer(this.#worker.with({ ...this.#rendererOptions(this.#opts.signal), confdir: dir, bundle: true }), async (renderer) => {
       const plan = await renderer.pass(undefined, { noop: true });
       return plan.ok ? renderer.pass() : plan;
     });
@@ -406,7 +363,7 @@ export class FleetAgent {
   startWatch(): void {
     this.#watchAc = new AbortController();
     const signal = AbortSignal.any([this.#opts.signal, this.#watchAc.signal]);
-    this.#watching = runWatch(this.#withWorker(this.#rendererOptions(signal))).catch((err: unknown) => withFields(this.#log, { code: 'RENDERER_FAILED', err }).error(`renderer: ${(err as Error).message}`));
+    this.#watching = runWatch(this.#worker.with(this.#rendererOptions(signal))).catch((err: unknown) => withFields(this.#log, { code: 'RENDERER_FAILED', err }).error(`renderer: ${(err as Error).message}`));
   }
 
   async stopWatch(): Promise<void> {
@@ -417,16 +374,6 @@ export class FleetAgent {
   /** Publish the status as it is now (in the background: the publisher keeps it alive). */
   publish(): void {
     void this.#publisher.publish({ ...this.#status });
-  }
-
-  /** opts with the render worker of its confdir: the one in use when it is the same, else a new one (the old one stopped). */
-  #withWorker(opts: RendererOptions): RendererOptions {
-    const key = `${opts.confdir}\0${opts.bundle ? 'bundle' : 'own'}`;
-    if (this.#worker?.key !== key) {
-      void this.#worker?.engine.close();
-      this.#worker = { key, engine: createRenderEngine(opts) };
-    }
-    return { ...opts, engine: this.#worker.engine };
   }
 
   #rendererOptions(signal: AbortSignal): RendererOptions {

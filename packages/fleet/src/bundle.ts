@@ -8,32 +8,12 @@ import type { KVPair, KVReader, KVWriter } from '@confd-haproxy/kv';
 import { BUNDLE_KEY, CONFIG_PREFIX, STATUS_PREFIX } from '@confd-haproxy/schema';
 import { FleetError } from './errors.js';
 import { environmentProblem } from './scope.js';
-import { rolloutProblem, type Rollout } from './rollout.js';
-import { signBundle, signedWith, type BundleSignature } from './trust.js';
+import { rolloutProblem } from './rollout.js';
+import { signBundle, signedWith } from './trust.js';
+import type { Bundle, BundleFiles, BundleInfo, BundleSignature, Rollout } from './types.js';
 
 export { BUNDLE_KEY, CONFIG_PREFIX };
-
-/** Path (conf.d/x.toml, templates/…) → content. */
-export type BundleFiles = Record<string, string>;
-
-export interface Bundle {
-  version: number;
-  /** sha256 over the sorted paths and contents. */
-  checksum: string;
-  /** Instance id of the pusher. */
-  pushedBy: string;
-  host: string;
-  pushedAt: string;
-  files: BundleFiles;
-  /** The environment it was pushed for (push --environment); instances adopt only their own (--environment). */
-  environment?: string;
-  /** The pusher's Ed25519 signature over every other field (push --sign-key). */
-  signature?: BundleSignature;
-  /** A canary rollout (push --canary): who takes it first and how it is judged (signed with it). */
-  rollout?: Rollout;
-}
-
-export type BundleInfo = Omit<Bundle, 'files'>;
+export type { Bundle, BundleFiles, BundleInfo } from './types.js';
 
 const PATH = /^(conf\.d\/[^/]+\.toml|templates\/[A-Za-z0-9_.\-/]+)$/;
 const skipped = (name: string) => name.startsWith('.') || name.endsWith('~') || name.endsWith('.swp');

@@ -4,35 +4,14 @@
 // An instance outside the signed audience waits; a store writer cannot widen or promote it.
 import { CONFIG_PREFIX } from '@confd-haproxy/schema';
 import { FleetError } from './errors.js';
+import type { JudgeRules, Rollout } from './types.js';
+
+export type { CanarySet, JudgeRules, Rollout } from './types.js';
 
 export const ROLLOUT_KEY = `${CONFIG_PREFIX}rollout`;
 
-/** What an instance that takes a rollout bundle judges on its own HAProxy, after the judge window. */
-export interface JudgeRules {
-  /** How long after the change HAProxy's numbers are read (ms). */
-  judgeMs: number;
-  /** Errors per session (connection and response errors) may rise by at most this fraction (0.01: one point). */
-  errorMargin: number;
-  /** Fewer errors than this in the window are never judged a rise (a handful of resets is noise). */
-  minErrors: number;
-  /** Servers that were UP (or are new) and are DOWN after: at most this many (undefined: not judged; an emptied backend always is). */
-  maxDown?: number;
-  /** Listens (frontends) that served before and are gone after: at most this many. */
-  allowGone: number;
-}
-
+/** The judgement push --canary asks for when no --judge* flag says otherwise. */
 export const DEFAULT_JUDGE: JudgeRules = { judgeMs: 60_000, errorMargin: 0.01, minErrors: 5, allowGone: 0 };
-
-/** Who takes the bundle first: these instance ids, or every instance started with this --instance-label. */
-export type CanarySet = { ids: string[] } | { label: string };
-
-/** The rollout part of a bundle (signed with it). */
-export interface Rollout {
-  canaries: CanarySet;
-  judge: JudgeRules;
-  /** Percentages of the other instances promoted one wave after another (the last is 100). */
-  waves: number[];
-}
 
 /** What the judgement read, as it is published in the instance's status. */
 export interface JudgeNumbers {

@@ -4,23 +4,10 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetError } from './errors.js';
-import type { Bundle } from './bundle.js';
+import type { Bundle, BundleSignature, TrustedKey } from './types.js';
 import { rolloutFields } from './rollout.js';
 
-export interface BundleSignature {
-  /** Ed25519. */
-  alg: 'ed25519';
-  /** sha256 of the signer's public key (DER), in hex: which key signed. */
-  keyId: string;
-  /** base64 signature over signedBytes(bundle). */
-  sig: string;
-}
-
-export interface TrustedKey {
-  file: string;
-  keyId: string;
-  key: KeyObject;
-}
+export type { BundleSignature, TrustedKey } from './types.js';
 
 const keyIdOf = (publicKey: KeyObject) => createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 

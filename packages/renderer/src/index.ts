@@ -1,4 +1,6 @@
-export { Renderer, createRenderEngine, runOnce, runInterval, runWatch, planAll, withRenderer } from './renderer.js';
+export { Renderer, createRenderEngine, runOnce, runInterval, planAll, withRenderer } from './renderer.js';
+export { runWatch } from './watch.js';
+export { FastPathPolicy } from './fast-path.js';
 export type { RendererOptions, RendererLogger, PassResult, PassMode } from './renderer.js';
 export { storePrefix, storePrefixes, templatePairs, readPrefixes } from './data.js';
 export type { TemplatePair } from './data.js';

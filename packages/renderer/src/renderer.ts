@@ -4,7 +4,7 @@
 // rolling back the resources whose reload failed (@confd-haproxy/resource, apply/).
 import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS, exitCodeOfAll } from '@confd-haproxy/base';
-import { isKVError, sharedOutageLog, sleep, watchPrefix, withFields, type KVSnapshot, type WatchIndexedOptions } from '@confd-haproxy/kv';
+import { sleep, withFields, type KVSnapshot } from '@confd-haproxy/kv';
 import {
   applySwapped,
   chooseApply,
@@ -26,15 +26,14 @@ import {
   type Swapped,
   type SwapOptions,
 } from '@confd-haproxy/resource';
-import { changeSummary, commandEnv, createQuiescence, describeChange, type CommandResult } from '@confd-haproxy/runner';
+import { changeSummary, commandEnv, describeChange, type CommandResult } from '@confd-haproxy/runner';
 import { createIsolatedEngine, TemplateError, type IsolatedEngine } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath } from './entries.js';
 import type { BadEntry, PassResult, RendererLogger, RendererOptions } from './types.js';
 
 export type { PassResult, RendererLogger, RendererOptions } from './types.js';
-import { mostKeysGone, ResetHold } from './reset-hold.js';
-import { catalogKeys, catalogOf, watchCatalogKey, type CatalogSnapshot } from './services.js';
+import { catalogKeys, catalogOf, type CatalogSnapshot } from './services.js';
 import { guardStage, readStage, renderStage, type ReadInput, type RenderResult } from './stages.js';
 import { holdServedSections } from './hold.js';
 
@@ -360,132 +359,4 @@ export async function runInterval(opts: RendererOptions & { intervalMs: number }
       await sleep(opts.intervalMs, opts.signal);
     }
   });
-}
-
-/**
- * -watch: blocking watches on every prefix, plus file events on conf.d and templates; changes are
- * coalesced: the first change after min of quiet is rendered at once (leading edge), the changes
- * that follow wait for min of quiet, at most max, and go in one more pass. A change within a burst
- * is also tried at once as a runtime-only pass: a failover that only moves servers goes to the
- * runtime API without waiting for the quiet period (anything needing a reload still waits for it).
- */
-export async function runWatch(opts: RendererOptions): Promise<void> {
-  const log = opts.logger;
-  const renderer = new Renderer(opts);
-  const wait = opts.wait ?? { minMs: 200, maxMs: 2000 };
-  const latest = new Map<string, KVSnapshot>();
-  const latestCatalog = new Map<string, CatalogSnapshot>();
-  let loops = new AbortController();
-  let prefixes: string[] = [];
-  let catalog: string[] = [];
-  // Runtime-only and full passes never overlap: both may write the same dest.
-  let serial: Promise<unknown> = Promise.resolve();
-  const exclusive = (fn: () => Promise<unknown>) => (serial = serial.then(fn, fn).catch(() => undefined));
-  // Leading edge: a change after a quiet period renders at once; the changes that follow it are coalesced.
-  const q = createQuiescence({ ...wait, signal: opts.signal, leading: true }, async () => {
-    await exclusive(async () => {
-      if (hold.held) return;
-      await renderer.pass(latest, { catalog: latestCatalog });
-    });
-  });
-  const hold = new ResetHold(opts.resetHoldMs ?? 500, log, () => q.poke());
-  // One runtime-only pass running and one queued at most; after one that found reload work,
-  // the changes of the next minMs are left to the full pass (a burst of them is not rendered twice each).
-  let fastQueued = false;
-  let deferredAt = -Infinity;
-  const changed = () => {
-    // Rendered at once (leading edge): that full pass applies what the runtime API can, first.
-    if (q.poke()) return;
-    if (fastQueued || opts.signal.aborted || Date.now() - deferredAt < wait.minMs) return;
-    fastQueued = true;
-    void exclusive(async () => {
-      fastQueued = false;
-      if (hold.held) return;
-      const r = await renderer.pass(latest, { runtimeOnly: true, catalog: latestCatalog });
-      if (r.deferred?.length) deferredAt = Date.now();
-    });
-  };
-  // A short back-off ceiling: a restarted store is read again within about a second.
-  const backoff = opts.watchBackoff ?? { baseMs: 200, maxMs: 1000 };
-  const onSnapshot = (p: string, snap: KVSnapshot) => {
-    const before = latest.get(p);
-    if (before && mostKeysGone(before.pairs.length, snap.pairs.length)) {
-      hold.reset(`watch ${p || '/'}: ${before.pairs.length - snap.pairs.length} of ${before.pairs.length} keys gone at once`);
-    } else hold.changed();
-    latest.set(p, snap);
-    if (!hold.held && ready()) changed();
-  };
-  const ready = () => prefixes.every((x) => latest.has(x)) && catalog.every((x) => latestCatalog.has(x));
-  // An outage is told once when its first watch fails, as a count while it lasts, and once when no watch fails.
-  const outages = sharedOutageLog(log, `store ${opts.store.describe}`);
-
-  const startLoops = async () => {
-    loops.abort();
-    loops = new AbortController();
-    latest.clear();
-    latestCatalog.clear();
-    try {
-      prefixes = await renderer.prefixes();
-      catalog = await renderer.catalogKeys();
-      outages.retain([...catalog.map((k) => `watch ${k}`), ...prefixes.map((p) => `watch ${p || '/'}`)]);
-    } catch (err) {
-      renderer.loadFailed(err as Error, {}, '; keeping the last good configuration, waiting for conf.d to be fixed');
-      return;
-    }
-    const signal = AbortSignal.any([opts.signal, loops.signal]);
-    for (const key of catalog) follow<CatalogSnapshot>(key, key, signal, (o) => watchCatalogKey(opts.store.catalog!, key, o), (snap) => {
-      latestCatalog.set(key, snap);
-      if (!hold.held && ready()) changed();
-    });
-    for (const p of prefixes) follow<KVSnapshot>(p, p || '/', signal, (o) => watchPrefix(opts.store, p, o), (snap) => onSnapshot(p, snap));
-  };
-
-  /**
-   * One watch loop, whatever it reads (a KV prefix, a catalog answer): its outage told through the
-   * shared outage log, its liveness to onWatch, a reset of its index held as any store reset.
-   */
-  const follow = <S>(prefix: string, label: string, signal: AbortSignal, watch: (o: WatchIndexedOptions<S>) => AsyncGenerator<S>, onSnap: (snap: S) => void): void => {
-    const outage = outages.source(`watch ${label}`);
-    void (async () => {
-      for await (const snap of watch({
-        signal,
-        backoff,
-        onReset: ({ from, to }) => hold.reset(`watch ${label}: the store's index went back from ${from} to ${to} (restarted or restored)`),
-        onError: (err, attempt, delay) => {
-          const what = isKVError(err) ? err.message : String(err);
-          outage.failed(err, `${what}; retry ${attempt} in ${delay} ms`);
-          opts.onWatch?.({ prefix, ok: false, error: what });
-        },
-        onPoll: () => {
-          outage.ok();
-          opts.onWatch?.({ prefix, ok: true });
-        },
-      })) {
-        outage.ok();
-        onSnap(snap);
-      }
-    })();
-  };
-
-  // Loaded here: a -onetime run never needs a file watcher.
-  const { watch: chokidarWatch } = await import('chokidar');
-  const files = chokidarWatch([join(opts.confdir, 'conf.d'), join(opts.confdir, 'templates')], { ignoreInitial: true, depth: 3 });
-  files.on('all', () => {
-    log.info('conf.d or templates changed: reloading them');
-    renderer.invalidate();
-    void startLoops();
-  });
-  files.on('error', (err) => withFields(log, { code: 'CONFDIR_WATCH_FAILED', err }).warn(`file watch: ${String(err)}`));
-  await startLoops();
-  await new Promise<void>((done) => {
-    if (opts.signal.aborted) return done();
-    opts.signal.addEventListener('abort', () => done(), { once: true });
-  });
-  loops.abort();
-  hold.stop();
-  q.stop();
-  await files.close();
-  await q.idle();
-  await serial;
-  await renderer.close();
 }
