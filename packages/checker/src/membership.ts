@@ -6,7 +6,7 @@
 // tags two ways and could leave a tag to nobody.
 import { createHash } from 'node:crypto';
 import type { Logger } from '@confd-haproxy/base';
-import { isKVError, watchPrefix, withFields, type KVLock, type KVLocker, type KVPair, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
+import { isKVError, LiveKey, watchPrefix, withFields, type KVLocker, type KVPair, type KVReader, type KVWatcher, type KVWriter } from '@confd-haproxy/kv';
 import { membersPrefix } from '@confd-haproxy/schema';
 
 /** What a member's key holds. */
@@ -73,11 +73,7 @@ export class Membership {
   readonly key: string;
   readonly digest: string;
   readonly #o: MembershipOptions;
-  #lock: KVLock | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  /** Joins and renews run one at a time. */
-  #op: Promise<void> = Promise.resolve();
-  #closed = false;
+  #live: LiveKey | undefined;
   /** The store failing: told once, until a join or renew succeeds. */
   #failing = false;
 
@@ -94,13 +90,15 @@ export class Membership {
 
   /** Take the key now, then keep it: renewed every TTL/3, taken again when lost. */
   start(): Promise<void> {
-    this.#timer ??= setInterval(() => void this.#serial(() => this.#keep()), Math.max(50, Math.floor(this.#o.ttlMs / 3)));
-    return this.#serial(() => this.#keep());
-  }
-
-  #serial(fn: () => Promise<void>): Promise<void> {
-    this.#op = this.#op.then(fn, fn).catch((err: unknown) => this.#failed(err));
-    return this.#op;
+    const o = this.#o;
+    this.#live ??= new LiveKey(o.store, this.key, {
+      ttlMs: o.ttlMs,
+      minPeriodMs: 50,
+      onError: (err) => this.#failed(err),
+      onLost: () => withFields(o.logger, { code: 'MEMBER_KEY_LOST' }).warn(`the checker key ${this.key} expired (the store lost its session); the others take this checker's tags until it is back`),
+      onHeld: () => this.#held(),
+    });
+    return this.#live.set(JSON.stringify({ checker: o.checker, tags: this.digest, count: new Set(o.tags).size } satisfies MemberInfo));
   }
 
   #failed(err: unknown): void {
@@ -109,34 +107,10 @@ export class Membership {
     withFields(this.#o.logger, { code: 'MEMBER_KEY_FAILED', err }).warn(`cannot keep the checker key ${this.key} (${(err as Error).message}); trying again every ${Math.floor(this.#o.ttlMs / 3)} ms`);
   }
 
-  async #keep(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#lock && !(await this.#lock.renew())) {
-      withFields(this.#o.logger, { code: 'MEMBER_KEY_LOST' }).warn(`the checker key ${this.key} expired (the store lost its session); the others take this checker's tags until it is back`);
-      this.#lock = undefined;
-    }
-    if (!this.#lock) await this.#join();
-    if (this.#lock && this.#failing) {
-      this.#failing = false;
-      this.#o.logger.info(`holding the checker key ${this.key} again`);
-    }
-  }
-
-  async #join(): Promise<void> {
-    const o = this.#o;
-    const value = JSON.stringify({ checker: o.checker, tags: this.digest, count: new Set(o.tags).size } satisfies MemberInfo);
-    const opts = { holder: value, ttlMs: o.ttlMs, lockDelayMs: 0, behavior: 'delete' as const };
-    let lock = await o.store.acquireLock(this.key, opts);
-    if (!lock) {
-      // Our own id, held by the session of a previous life of this process (same host and pid): take it back.
-      await o.store.delete(this.key);
-      lock = await o.store.acquireLock(this.key, opts);
-    }
-    if (this.#closed) {
-      await lock?.release().catch(() => {});
-      return;
-    }
-    this.#lock = lock;
+  #held(): void {
+    if (!this.#failing) return;
+    this.#failing = false;
+    this.#o.logger.info(`holding the checker key ${this.key} again`);
   }
 
   /**
@@ -155,10 +129,6 @@ export class Membership {
 
   /** Stop renewing and delete the key (its session ends): the others take this process's tags at once. */
   async leave(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#closed = true;
-    await this.#op;
-    await this.#lock?.release().catch(() => {});
-    this.#lock = undefined;
+    await this.#live?.close();
   }
 }

@@ -2,7 +2,7 @@
 // session (Consul) or lease (etcd) with a TTL, so a dead instance's status disappears with it.
 // readFleet() compares every status with the bundle in the store.
 import { withFields, type Logger } from '@confd-haproxy/base';
-import type { KVLock, KVLocker, KVReader, KVWriter } from '@confd-haproxy/kv';
+import { LiveKey, type KVLocker, type KVReader, type KVWriter } from '@confd-haproxy/kv';
 import { parseBundle, BUNDLE_KEY, type BundleInfo } from './bundle.js';
 import { ROLLOUT_KEY, type CanaryReport, type RolloutRecord } from './rollout.js';
 import { rolloutFromValue } from './rollout-record.js';
@@ -43,77 +43,25 @@ export type PublisherLogger = Logger;
 /** Keeps one status key alive: written on change, its session renewed every TTL/3, gone on close. */
 export class StatusPublisher {
   readonly key: string;
-  readonly #store: KVWriter & KVLocker;
-  readonly #ttlMs: number;
-  readonly #logger: PublisherLogger;
-  #lock: KVLock | undefined;
-  #value = '';
-  #written = '';
-  #timer: NodeJS.Timeout | undefined;
-  #op: Promise<void> = Promise.resolve();
-  #closed = false;
+  readonly #live: LiveKey;
 
   constructor(store: KVWriter & KVLocker, id: string, opts: { ttlMs: number; logger: PublisherLogger }) {
-    this.#store = store;
     this.key = statusKey(id);
-    this.#ttlMs = opts.ttlMs;
-    this.#logger = opts.logger;
-    this.#timer = setInterval(() => this.#serial(() => this.#renew()), Math.max(200, Math.floor(opts.ttlMs / 3)));
-    this.#timer.unref();
+    this.#live = new LiveKey(store, this.key, {
+      ttlMs: opts.ttlMs,
+      onError: (err) => withFields(opts.logger, { code: 'STATUS_WRITE_FAILED', err }).warn(`status ${this.key}: ${(err as Error).message}`),
+      onLost: () => opts.logger.debug(`status ${this.key}: session lost; publishing again`),
+    });
   }
 
   /** Publish this status (a no-op when it is what was written last). */
   publish(status: InstanceStatus): Promise<void> {
-    this.#value = JSON.stringify(status);
-    return this.#serial(() => this.#write());
-  }
-
-  #serial(fn: () => Promise<void>): Promise<void> {
-    this.#op = this.#op.then(fn, fn).catch((err: unknown) => withFields(this.#logger, { code: 'STATUS_WRITE_FAILED', err }).warn(`status ${this.key}: ${(err as Error).message}`));
-    return this.#op;
-  }
-
-  // Each write captures the value first: a publish() during the await queues its own write.
-  async #acquire(value: string): Promise<void> {
-    const opts = { holder: value, ttlMs: this.#ttlMs, lockDelayMs: 0, behavior: 'delete' as const };
-    this.#lock = await this.#store.acquireLock(this.key, opts);
-    if (!this.#lock) {
-      // Our own key, held by the session of a previous life of this instance: take it back.
-      await this.#store.delete(this.key);
-      this.#lock = await this.#store.acquireLock(this.key, opts);
-    }
-    if (this.#lock) this.#written = value;
-  }
-
-  async #write(): Promise<void> {
-    const value = this.#value;
-    if (this.#closed || !value || value === this.#written) return;
-    if (!this.#lock) return this.#acquire(value);
-    if (await this.#lock.update(value)) this.#written = value;
-    else {
-      this.#lock = undefined;
-      this.#written = '';
-      await this.#acquire(value);
-    }
-  }
-
-  async #renew(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#lock && !(await this.#lock.renew())) {
-      this.#logger.debug(`status ${this.key}: session lost; publishing again`);
-      this.#lock = undefined;
-      this.#written = '';
-    }
-    await this.#write();
+    return this.#live.set(JSON.stringify(status));
   }
 
   /** Stop renewing and delete the status (a clean stop leaves the fleet at once). */
-  async close(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#op;
-    this.#closed = true;
-    await this.#lock?.release().catch(() => {});
-    this.#lock = undefined;
+  close(): Promise<void> {
+    return this.#live.close();
   }
 }
 

@@ -21,5 +21,7 @@ export { backoffDelay } from './backoff.js';
 // Moved to @confd-haproxy/base; still exported here for existing importers.
 export { pidAlive, sleep } from '@confd-haproxy/base';
 export type { BackoffOptions } from './backoff.js';
+export { LiveKey } from './live-key.js';
+export type { LiveKeyOptions } from './live-key.js';
 export { outageLog, sharedOutageLog, withFields } from './outage.js';
 export type { FieldLogger, OutageLog, SharedOutageLog } from './outage.js';
