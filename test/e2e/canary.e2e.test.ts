@@ -189,7 +189,7 @@ t.test('killing the pusher mid-rollout changes neither outcome', async (t) => {
   t.ok(await until(async () => /judged passed/.test(rowOf(await fleet(), canaryNow)?.detail ?? ''), 20_000), 'and passes it without the pusher');
   await new Promise((r) => setTimeout(r, 1000));
   for (const i of instances.filter((x) => x !== canaryNow)) t.equal(markerOf(i), '# good-2', 'nobody is promoted without a signed record');
-  const resumed = await run(['push', '--resume', '--report-grace', '30s', ...signed, ...store]);
+  const resumed = await run(['push', '--resume', '--state-dir', join(work, 'pusher'), '--report-grace', '30s', ...signed, ...store]);
   t.equal(resumed.code, 0, resumed.out + resumed.err);
   t.match(resumed.out, /promoted to every instance/);
   const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
