@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,11 +64,14 @@ t.test('plan exits 2 with a diff when something would change, 0 when nothing wou
   t.equal(run(['-noop', ...common(dir)]).code, 0, '-noop is plan too');
 });
 
-t.test('bad flags exit 64', async (t) => {
-  t.equal(run(['--no-such-flag']).code, 64);
-  t.equal(run(['--onetime', '--watch', '--backend', 'file', '--file', 'x.json']).code, 64);
-  t.equal(run(['--onetime', '--backend', 'etcd2']).code, 64);
-  t.equal(run(['--onetime', '--backend', 'file', '--file', 'x', '--wait', 'soon']).code, 64);
+t.test('bad flags exit 64 and make nothing: not even the state dir', async (t) => {
+  const state = join(t.testdir({}), 'state');
+  t.equal(run(['--no-such-flag', '--state-dir', state]).code, 64);
+  t.equal(run(['--onetime', '--watch', '--backend', 'file', '--file', 'x.json', '--state-dir', state]).code, 64);
+  t.equal(run(['--onetime', '--backend', 'etcd2', '--state-dir', state]).code, 64);
+  t.equal(run(['--onetime', '--backend', 'file', '--file', 'x', '--wait', 'soon', '--state-dir', state]).code, 64);
+  t.equal(run(['--onetime', '--backend', 'file', '--file', 'x', '--reset-hold', 'soon', '--state-dir', state]).code, 64);
+  t.notOk(existsSync(state), 'the state dir was not made for a run that never started');
   t.equal(run(['--help']).code, 0);
 });
 

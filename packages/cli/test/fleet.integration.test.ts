@@ -3,7 +3,8 @@
 // its session. Over a real etcd (short TTLs); fleet.integration.test.ts in packages/fleet covers Consul too.
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startEtcd, killAndWait } from '@confd-haproxy/testkit';
@@ -17,6 +18,10 @@ const run = (args: string[]) =>
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, err: errOut });
     });
   });
+/** `status` reads a state dir: the test's own, never the machine's default. */
+const statusDir = mkdtempSync(join(tmpdir(), 'confd-haproxy-status-'));
+t.teardown(() => rmSync(statusDir, { recursive: true, force: true }));
+const status = (args: string[]) => run(['status', '--state-dir', statusDir, ...args]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const etcd = await startEtcd();
@@ -36,7 +41,7 @@ interface FleetJson {
   bundle?: { version: number };
   rows: { id: string; version: number; state: string }[];
 }
-const fleet = async () => JSON.parse((await run(['status', '--fleet', '--json', ...store])).out) as FleetJson;
+const fleet = async () => JSON.parse((await status(['--fleet', '--json', ...store])).out) as FleetJson;
 
 t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instance leaving the fleet', async (t) => {
   const dir = t.testdir({});
@@ -53,7 +58,7 @@ t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instan
   const inst = confdir(join(dir, 'inst'), 'bootstrap');
   const child = spawn(process.execPath, [bin, '--config-from-store', '--confdir', inst, '--state-dir', join(dir, 'inst-state'), '--status-ttl', '2s', '--diffs-before-sync', '2', ...store], { env, stdio: 'ignore' });
   t.teardown(() => killAndWait(child));
-  const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
+  const waited = await status(['--fleet', '--wait-converged', '20s', ...store]);
   t.equal(waited.code, 0, waited.out + waited.err);
   t.match(waited.out, /bundle version 1 .*\n.*\n.* 1 +[0-9a-f]{12} +converged/);
   t.match(waited.out, /1 instance\(s\), converged/);
@@ -69,7 +74,7 @@ t.test('push, an instance that adopts it, status --fleet, and a SIGKILLed instan
     rows = (await fleet()).rows.length;
   }
   t.equal(rows, 0, `the dead instance's status went with its lease (${Date.now() - killed} ms)`);
-  const none = await run(['status', '--fleet', '--wait-converged', '1s', ...store]);
+  const none = await status(['--fleet', '--wait-converged', '1s', ...store]);
   t.equal(none.code, 1, 'no instance is not a converged fleet');
   t.match(none.err, /did not converge within 1s/);
   t.match(none.out, /no instance publishes a status/);
@@ -99,7 +104,7 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
   const unsigned = await run(['push', '--confdir', confdir(join(dir, 'src'), 'v-unsigned'), '--state-dir', join(dir, 'pusher'), ...store]);
   t.equal(unsigned.code, 0, 'a store writer can publish an unsigned bundle');
   t.ok(await until(async () => (await metric('confd_haproxy_fleet_bundles_refused_total{reason="untrusted"}')) >= 1), 'the instance counts it as untrusted');
-  const table = (await run(['status', '--fleet', ...store])).out;
+  const table = (await status(['--fleet', ...store])).out;
   t.match(table, /unsigned\n/, 'status shows the bundle unsigned');
   t.match(table, /failed +\S+ +refused: untrusted \(the bundle is not signed\); version \d+ not adopted, runs version/);
   t.equal(readFileSync(join(inst, 'app.cfg'), 'utf8').split('\n')[0], '# bootstrap', 'the instance keeps what it ran');
@@ -107,7 +112,7 @@ t.test('keygen, a signed push, and an instance with --trust-key that refuses an 
   const signed = await run(['push', '--sign-key', join(dir, 'keys/push.key'), '--confdir', confdir(join(dir, 'src'), 'v-signed'), '--state-dir', join(dir, 'pusher'), ...store]);
   t.equal(signed.code, 0, signed.err);
   t.match(signed.out, /^pushed version \d+ \([0-9a-f]{12}\), signed by key [0-9a-f]{12}/);
-  const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
+  const waited = await status(['--fleet', '--wait-converged', '20s', ...store]);
   t.equal(waited.code, 0, waited.out + waited.err);
   t.equal(readFileSync(join(inst, 'app.cfg'), 'utf8').split('\n')[0], '# v-signed');
   const version = Number(/^pushed version (\d+)/.exec(signed.out)?.[1]);

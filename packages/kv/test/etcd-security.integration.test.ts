@@ -30,7 +30,7 @@ async function roundTrip(t: Test, opts: EtcdStoreOptions, key: string): Promise<
 function plan(t: Test, endpoint: string, ...flags: string[]) {
   const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  return spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', endpoint, '-confdir', dir, ...flags], { encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', endpoint, '-confdir', dir, '-state-dir', join(dir, 'state'), ...flags], { encoding: 'utf8', timeout: 30_000 });
 }
 
 t.test('a TLS etcd that requires client certificates is read and written with CA, cert and key', async (t) => {
