@@ -239,7 +239,7 @@ t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date
   }
   const kv = join(dir, 'kv.json');
   writeFileSync(kv, JSON.stringify({ 'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '10.0.0.7', port: 11211, proxyport: 16211 }) }));
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '--backend', 'file', '--file', kv, '--confdir', dir], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '--backend', 'file', '--file', kv, '--confdir', dir, '--state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2, `the bootstrap bundle loads and renders: ${r.stderr}`);
   t.match(r.stdout, /\+listen mem11211/);
 });

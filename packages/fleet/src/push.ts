@@ -10,7 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '@confd-haproxy/base';
 import type { KVInfo, KVReader, KVWatcher, KVWriter } from '@confd-haproxy/kv';
-import { withRenderer, type RendererLogger, type RendererOptions } from '@confd-haproxy/renderer';
+import { oneShot, withRenderer, type RendererLogger, type RendererOptions } from '@confd-haproxy/renderer';
 import { appliedOf, bundleDir, keptBundleFiles, materializeBundle, publishBundle, readApplied, readBundleFiles, writeApplied, type Bundle, type BundleFiles } from './bundle.js';
 import { FleetError } from './errors.js';
 import { instanceId } from './identity.js';
@@ -93,7 +93,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     if (instanceHere) {
       // Relative dests resolve against the instance's --confdir, which is where we push from.
       const dir = materializeBundle(b.files, bundleDir(opts.stateDir, b));
-      const pass = await withRenderer({ ...rendererOpts, confdir: dir, destDir: opts.confdir }, (r) => r.pass());
+      const pass = await withRenderer(oneShot({ ...rendererOpts, confdir: dir, destDir: opts.confdir }), (r) => r.pass());
       if (!pass.ok) refuse(pass.errors, 'failed on this instance (nothing was published)');
       applied = { dir, checksum: b.checksum };
       return;
@@ -101,7 +101,7 @@ export async function pushConfig(opts: PushOptions): Promise<PushResult> {
     const tmp = mkdtempSync(join(tmpdir(), 'confd-haproxy-push-'));
     try {
       materializeBundle(b.files, join(tmp, 'bundle'));
-      const plan = await withRenderer({ ...rendererOpts, confdir: join(tmp, 'bundle'), destDir: opts.confdir }, (r) => r.pass(undefined, { noop: true }));
+      const plan = await withRenderer(oneShot({ ...rendererOpts, confdir: join(tmp, 'bundle'), destDir: opts.confdir }), (r) => r.pass(undefined, { noop: true }));
       if (!plan.ok) refuse(plan.errors, 'does not load or render');
     } finally {
       rmSync(tmp, { recursive: true, force: true });

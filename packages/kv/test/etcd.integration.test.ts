@@ -25,7 +25,7 @@ t.test('confd-haproxy reads etcd with -backend etcd -node, as confd', async (t) 
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const dir = t.testdir({ 'conf.d': { 'haproxy.toml': '[template]\nsrc = "haproxy.cfg.hbs"\ndest = "out/haproxy.cfg"\nkeys = ["/haproxy/memcached"]\n' }, out: {} });
   symlinkSync(join(root, 'templates'), join(dir, 'templates'));
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '-backend', 'etcd', '-node', etcd.endpoint, '-confdir', dir, '-state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2, 'a change is pending');
   t.match(r.stdout, /\+listen etcdmem\n\+    bind 0\.0\.0\.0:16299/);
 });

@@ -1,4 +1,4 @@
-export { Renderer, createRenderEngine, runOnce, runInterval, planAll, withRenderer } from './renderer.js';
+export { Renderer, createRenderEngine, oneShot, runOnce, runInterval, planAll, withRenderer } from './renderer.js';
 export { runWatch } from './watch.js';
 export { FastPathPolicy } from './fast-path.js';
 export type { RendererOptions, RendererLogger, PassResult, PassMode } from './renderer.js';

@@ -27,7 +27,7 @@ import {
   type SwapOptions,
 } from '@confd-haproxy/resource';
 import { changeSummary, commandEnv, describeChange, type CommandResult } from '@confd-haproxy/runner';
-import { createIsolatedEngine, TemplateError, type IsolatedEngine } from '@confd-haproxy/template';
+import { createInlineEngine, createIsolatedEngine, TemplateError, type IsolatedEngine } from '@confd-haproxy/template';
 import { storePrefixes } from './data.js';
 import { EntryMemory, entriesPath } from './entries.js';
 import type { BadEntry, PassResult, RendererLogger, RendererOptions } from './types.js';
@@ -102,11 +102,21 @@ const FALLBACK_TEXT: Record<BadEntry['fallback'], string> = {
 /** A runtime-only pass looks only at resources the runtime API can update. */
 const runtimeCandidate = (r: ResourceConfig, ctx: PassContext) => Boolean(r.runtimeSocket) && !ctx.noop && !ctx.syncOnly && r.dest !== STDOUT_DEST;
 
-/** The engine a renderer with these options renders with: its templates in a worker, within the render budget. */
-export function createRenderEngine(opts: Pick<RendererOptions, 'confdir' | 'env' | 'bundle' | 'policy' | 'renderBudget'>): IsolatedEngine {
-  // Templates render in a worker within a budget: a looping one costs its resource's render, never the process.
+/**
+ * The engine a renderer with these options renders with, within the render budget: a looping
+ * template costs its resource's render, never the process. A long-lived process renders in a
+ * worker, so its thread answers /livez and signals meanwhile; a process that renders once and
+ * exits renders in this thread and skips the worker's start (template's inline.ts).
+ */
+export function createRenderEngine(opts: Pick<RendererOptions, 'confdir' | 'env' | 'bundle' | 'policy' | 'renderBudget'>, where: 'worker' | 'this-thread' = 'worker'): IsolatedEngine {
   const envNames = opts.bundle ? { envNames: opts.policy?.allowEnv ?? [] } : {};
-  return createIsolatedEngine({ templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames, ...(opts.renderBudget ? { budget: opts.renderBudget } : {}) });
+  const engineOpts = { templatesDir: join(opts.confdir, 'templates'), env: opts.env ?? {}, ...envNames, ...(opts.renderBudget ? { budget: opts.renderBudget } : {}) };
+  return where === 'worker' ? createIsolatedEngine(engineOpts) : createInlineEngine(engineOpts);
+}
+
+/** The options of a renderer that renders once and exits (-onetime, plan, a push's trial): it renders in this thread. */
+export function oneShot(opts: RendererOptions): RendererOptions {
+  return opts.engine ? opts : { ...opts, engine: createRenderEngine(opts, 'this-thread') };
 }
 
 /** The state one renderer keeps between passes. */
@@ -342,12 +352,12 @@ export async function withRenderer<T>(opts: RendererOptions, use: (renderer: Ren
 
 /** -onetime: one pass, fresh reads. */
 export async function runOnce(opts: RendererOptions): Promise<PassResult> {
-  return withRenderer(opts, (r) => r.pass());
+  return withRenderer(oneShot(opts), (r) => r.pass());
 }
 
 /** plan / -noop: render and diff, change nothing. */
 export async function planAll(opts: RendererOptions): Promise<PassResult> {
-  return withRenderer(opts, (r) => r.pass(undefined, { noop: true }));
+  return withRenderer(oneShot(opts), (r) => r.pass(undefined, { noop: true }));
 }
 
 /** -interval N: a pass every N ms, re-reading conf.d and templates each time (as confd). */

@@ -3,7 +3,7 @@
 // Time is held by the isolated engine, which stops its worker at the deadline (isolated.ts); size
 // is held here, where output grows: every loop, every partial, every helper's result, and the whole.
 import { DEFAULT_RENDER_MAX_BYTES, DEFAULT_RENDER_TIMEOUT_MS } from '@confd-haproxy/base';
-import { TemplateProblem } from './errors.js';
+import { TemplateError, TemplateProblem } from './errors.js';
 
 export interface RenderBudget {
   /** How long one render may compute; waiting for DNS answers between passes does not count. */
@@ -30,6 +30,10 @@ export const formatMs = (ms: number): string => (ms >= 1000 ? `${Number((ms / 10
 
 export const tooLarge = (maxBytes: number): TemplateProblem =>
   new TemplateProblem('TEMPLATE_TOO_LARGE', `the output grew past ${formatBytes(maxBytes)}, the render size limit (--render-max-size); rendering stopped`);
+
+/** A render stopped at its time limit, in the worker (isolated.ts) or in this thread (inline.ts). */
+export const timedOut = (file: string, timeoutMs: number): TemplateError =>
+  new TemplateError('TEMPLATE_TIMEOUT', `${file}: rendering took longer than ${formatMs(timeoutMs)}, the render time limit (--render-timeout); it was stopped`, { file });
 
 /** A piece of output on its way: a string of more than maxBytes characters is more than maxBytes bytes. */
 export function checkGrowth(text: string, maxBytes: number): void {

@@ -10,6 +10,7 @@ import { CONFD_HELPERS, EXTRA_HELPERS, type EntryRecovery, type Helper, type KVP
 import { isGoTemplate } from './go-rule.js';
 import { dnsAnswerer, templateFileName, type LookupAnswerer } from './lookups.js';
 import { SERVICE_HELPERS, withoutItems, type ServiceData } from './service.js';
+import { callPass, type PassRunner } from './types.js';
 
 const ALL_HELPERS: Readonly<Record<string, Helper>> = { ...CONFD_HELPERS, ...EXTRA_HELPERS, ...SERVICE_HELPERS };
 
@@ -48,6 +49,8 @@ export interface RenderOptions {
   services?: ServiceData;
   /** With it, a catalog string the guard refuses costs only its instance (or listed service), not the render. */
   catalog?: CatalogRecovery;
+  /** How each synchronous pass of this render runs (default: called as is); the inline engine holds the time limit with it. */
+  runPass?: PassRunner;
 }
 
 /** How a refused catalog string costs only its item: the render runs again without it, and the caller is told. */
@@ -346,10 +349,15 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
           const collect: CatalogCollector = (p) => void (refused.has(p.key) || refused.set(p.key, toTemplateError(p, file).message));
           active = { scope, taint: v.taint, ...(renderOpts.catalog && renderOpts.services ? { collect } : {}) };
           try {
-            out = fn({});
-          } catch (err) {
-            failure = fromHandlebars(err, file, 'run');
+            (renderOpts.runPass ?? callPass)(() => {
+              try {
+                out = fn({});
+              } catch (err) {
+                failure = fromHandlebars(err, file, 'run');
+              }
+            });
           } finally {
+            // Here, not in the pass: a pass stopped at its time limit runs none of its own finally blocks.
             active = undefined;
           }
           // A pass that failed before its lookups were answered may succeed once they are.
@@ -379,7 +387,7 @@ export function createTemplateEngine(opts: TemplateEngineOptions): TemplateEngin
       engine.reset();
       void goEngine?.then((g) => g.reset());
     },
-    render: async (src, data, renderOpts = {}) => (isGoTemplate(src) ? (await go()).render(src, data, renderOpts.signal) : renderLeavingOut(engine, src, data, renderOpts)),
+    render: async (src, data, renderOpts = {}) => (isGoTemplate(src) ? (await go()).render(src, data, renderOpts) : renderLeavingOut(engine, src, data, renderOpts)),
   };
 }
 

@@ -10,6 +10,7 @@ import { TemplateError, TemplateProblem, toTemplateError, type TemplateErrorCode
 import { DANGER } from './guard.js';
 import { cleanKey, confdGoFuncs, CONFD_GO_FUNC_NAMES } from './go-funcs.js';
 import type { LookupRequest } from './helpers.js';
+import { callPass, type PassRunner } from './types.js';
 
 export interface GoEngineOptions {
   templatesDir: string;
@@ -32,9 +33,15 @@ const CODES: Readonly<Record<GoTemplateErrorCode, TemplateErrorCode>> = {
 
 const charNames = (s: string) => [...new Set([...s].filter((c) => DANGER.test(c)).map((c) => (c === '\r' ? 'CR' : c === '\n' ? 'LF' : 'NUL')))].join(' and ');
 
+/** As RenderOptions' `signal` and `runPass`. */
+export interface GoRenderOptions {
+  signal?: AbortSignal;
+  runPass?: PassRunner;
+}
+
 export interface GoEngine {
   reset(): void;
-  render(src: string, data: readonly { key: string; value: string }[], signal?: AbortSignal): Promise<string>;
+  render(src: string, data: readonly { key: string; value: string }[], opts?: GoRenderOptions): Promise<string>;
 }
 
 export function createGoEngine(opts: GoEngineOptions): GoEngine {
@@ -87,7 +94,8 @@ export function createGoEngine(opts: GoEngineOptions): GoEngine {
     reset(): void {
       compiled.clear();
     },
-    async render(src: string, data: readonly { key: string; value: string }[], signal?: AbortSignal): Promise<string> {
+    async render(src: string, data: readonly { key: string; value: string }[], renderOpts: GoRenderOptions = {}): Promise<string> {
+      const runPass = renderOpts.runPass ?? callPass;
       const fallbackFile = opts.fileName(isAbsolute(src) ? src : join(opts.templatesDir, src));
       try {
         const t = await load(src);
@@ -98,18 +106,20 @@ export function createGoEngine(opts: GoEngineOptions): GoEngine {
           const wanted = new Set<string>();
           let out: string | undefined;
           let failure: unknown;
-          try {
-            out = renderPass(t, byKey, lookups, wanted);
-          } catch (err) {
-            failure = err;
-          }
+          runPass(() => {
+            try {
+              out = renderPass(t, byKey, lookups, wanted);
+            } catch (err) {
+              failure = err;
+            }
+          });
           if (wanted.size === 0 || pass >= opts.maxPasses) {
             if (failure !== undefined) throw failure;
             if (wanted.size) throw new TemplateError('TEMPLATE_HELPER', `${t.file}: DNS lookups still unanswered after ${opts.maxPasses} passes: ${[...wanted].map((w) => (JSON.parse(w) as LookupRequest).name).join(', ')}`, { file: t.file });
             checkOutput(out!, opts.maxBytes);
             return out!;
           }
-          for (const [id, answer] of await opts.answerLookups([...wanted], signal)) lookups.set(id, answer);
+          for (const [id, answer] of await opts.answerLookups([...wanted], renderOpts.signal)) lookups.set(id, answer);
         }
       } catch (err) {
         if (err instanceof GoTemplateError) {

@@ -1,6 +1,7 @@
 export { createTemplateEngine } from './engine.js';
 export type { CatalogRecovery, RenderOptions, TemplateData, TemplateEngine, TemplateEngineOptions, TemplatePair } from './engine.js';
 export { createIsolatedEngine } from './isolated.js';
+export { createInlineEngine } from './inline.js';
 export type { IsolatedEngine, IsolatedEngineOptions } from './isolated.js';
 export { DEFAULT_RENDER_BUDGET, renderBudget } from './budget.js';
 export type { RenderBudget } from './budget.js';

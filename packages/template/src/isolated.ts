@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { isAbsolute, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { formatBytes, formatMs, renderBudget, type RenderBudget } from './budget.js';
+import { formatBytes, formatMs, renderBudget, timedOut, type RenderBudget } from './budget.js';
 import type { RenderOptions, TemplateData, TemplateEngine } from './engine.js';
 import { dnsAnswerer, templateFileName, type LookupAnswerer } from './lookups.js';
 import { TemplateError } from './errors.js';
@@ -192,7 +192,7 @@ class WorkerEngine implements IsolatedEngine {
   #exchange(w: Worker, request: RenderRequest, signal: AbortSignal | undefined): Promise<Outcome> {
     return new Promise((resolve, reject) => {
       let settled = false;
-      const clock = new RenderClock(this.#budget.timeoutMs, () => fail(this.#timedOut(request.src)));
+      const clock = new RenderClock(this.#budget.timeoutMs, () => fail(timedOut(this.#file(request.src), this.#budget.timeoutMs)));
       const starting = setTimeout(() => fail(new Error(`${this.#file(request.src)}: the render worker did not start within ${formatMs(WORKER_START_LIMIT_MS)}`)), WORKER_START_LIMIT_MS);
       const finish = () => {
         settled = true;
@@ -239,10 +239,6 @@ class WorkerEngine implements IsolatedEngine {
     return templateFileName(this.#settings.templatesDir, isAbsolute(src) ? src : join(this.#settings.templatesDir, src));
   }
 
-  #timedOut(src: string): TemplateError {
-    const file = this.#file(src);
-    return new TemplateError('TEMPLATE_TIMEOUT', `${file}: rendering took longer than ${formatMs(this.#budget.timeoutMs)}, the render time limit (--render-timeout); it was stopped`, { file });
-  }
 
   #crashed(src: string, err: Error): Error {
     const file = this.#file(src);

@@ -72,3 +72,9 @@ export interface ServiceData {
   /** Datacenter ("" for the local one) → service name → tags. */
   catalog: ReadonlyMap<string, Readonly<Record<string, readonly string[]>>>;
 }
+
+/** Runs one synchronous pass of a render (default: calls it); what it throws ends the render. */
+export type PassRunner = (pass: () => void) => void;
+
+/** Calls the pass as is: a render without a time limit of its own (the worker's is held by its host). */
+export const callPass: PassRunner = (pass) => pass();

@@ -3,7 +3,7 @@
 // the thread that asked for it.
 import t from 'tap';
 import type { Test } from 'tap';
-import { createIsolatedEngine, createTemplateEngine, TemplateError, type EntryRecovery } from '@confd-haproxy/template';
+import { createInlineEngine, createIsolatedEngine, createTemplateEngine, TemplateError, type EntryRecovery } from '@confd-haproxy/template';
 
 type Files = Parameters<Test['testdir']>[0];
 const LOOP = '{{#each (seq 1 99999)}}{{#each (seq 1 99999)}}x{{/each}}{{/each}}';
@@ -137,4 +137,52 @@ t.test("a render's time limit starts when the worker has loaded, not while its t
   t.equal(await engine.render('ok.hbs', [{ key: 'name', value: 'a' }]), 'name a\n', 'the first render, in a worker just started');
   t.comment(`the first render took ${Math.round(performance.now() - started)} ms in all`);
   t.equal(await engine.render('ok.hbs', [{ key: 'name', value: 'b' }]), 'name b\n', 'and the next one');
+});
+
+t.test('the inline engine stops a looping template at the time limit, in this thread, and renders the next one', async (t) => {
+  const e = createInlineEngine({ templatesDir: t.testdir({ 'loop.hbs': LOOP, 'ok.hbs': 'name {{getv "/name"}}\n' }), budget: { timeoutMs: 500 } });
+  t.equal(await e.render('ok.hbs', [{ key: '/name', value: 'before' }]), 'name before\n');
+  const t0 = performance.now();
+  const err = await failure(e.render('loop.hbs', []));
+  const took = performance.now() - t0;
+  t.equal(err.code, 'TEMPLATE_TIMEOUT');
+  t.equal(err.message, 'loop.hbs: rendering took longer than 500 ms, the render time limit (--render-timeout); it was stopped');
+  t.equal(err.file, 'loop.hbs');
+  t.ok(took >= 500 && took < 10_000, `stopped after ${Math.round(took)} ms`);
+  t.equal(await e.render('ok.hbs', [{ key: '/name', value: 'after' }]), 'name after\n', 'the next render works: no helper state left from the stopped pass');
+});
+
+t.test('the inline engine stops a looping Go template at the time limit too', async (t) => {
+  const e = createInlineEngine({ templatesDir: t.testdir({ 'loop.tmpl': '{{range $i := seq 1 99999}}{{range $j := seq 1 99999}}{{end}}{{end}}' }), budget: { timeoutMs: 300 } });
+  const err = await failure(e.render('loop.tmpl', []));
+  t.equal(err.code, 'TEMPLATE_TIMEOUT');
+  t.match(err.message, /^loop\.tmpl: rendering took longer than 300 ms/);
+});
+
+t.test('the inline engine renders a template with a DNS lookup over its two passes', async (t) => {
+  // A pass that asks for the lookup, then one that renders its answer, each under the deadline's time left.
+  const e = createInlineEngine({ templatesDir: t.testdir({ 'dns.hbs': '{{#each (lookupIP "localhost")}}{{this}}\n{{/each}}' }), budget: { timeoutMs: 1000 } });
+  t.match(await e.render('dns.hbs', []), /127\.0\.0\.1|::1/);
+});
+
+t.test('the inline engine renders what the isolated one renders: entries, services, getenv and failures alike', async (t) => {
+  const dir = t.testdir({
+    'entries.hbs': '{{getenv "ZONE"}}\n{{#each (gets "/e/*")}}{{#with (entry Value)}}{{name}} {{host}}\n{{/with}}{{/each}}',
+    'bad.hbs': 'line one\n{{json (getv "/e/bad")}}\n',
+  });
+  const data = [
+    { key: '/e/a', value: JSON.stringify({ name: 'a', host: '10.0.0.1', port: 3306, proxyport: 13306 }) },
+    { key: '/e/c', value: 'not json' },
+    { key: '/e/bad', value: 'nope' },
+  ];
+  const recovery = (seen: string[]): EntryRecovery => ({ lastGood: () => undefined, accepted: (key) => seen.push(`accepted ${key}`), refused: (key, _m, fallback) => seen.push(`refused ${key} (${fallback})`) });
+  const isolated = createIsolatedEngine({ templatesDir: dir, env: { ZONE: 'z1' } });
+  t.teardown(() => isolated.close());
+  const inline = createInlineEngine({ templatesDir: dir, env: { ZONE: 'z1' } });
+  const a: string[] = [];
+  const b: string[] = [];
+  t.equal(await inline.render('entries.hbs', data, { entries: recovery(b) }), await isolated.render('entries.hbs', data, { entries: recovery(a) }));
+  t.same(b, a);
+  const [x, y] = [await failure(isolated.render('bad.hbs', data)), await failure(inline.render('bad.hbs', data))];
+  t.same({ code: y.code, message: y.message, file: y.file, line: y.line }, { code: x.code, message: x.message, file: x.file, line: x.line });
 });

@@ -51,10 +51,7 @@ export function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableSt
   const trust = mode === 'run' ? localTrust(flags) : undefined;
   if (flags.environment !== undefined) environmentFlag(flags, mode);
   const signKey = mode === 'push' && flags.signKey ? readSignKey(flags.signKey) : undefined;
-  const fleet = mode === 'run' && flags.configFromStore ? fleetSettings(flags) : undefined;
-  const waitConvergedMs = flags.waitConverged ? parseDuration(flags.waitConverged, '--wait-converged', 's') : 0;
-  const storeOpts = storeOptionsFromFlags(storeFlagValues(flags));
-  const base = Object.freeze({
+  const parsed = {
     confdir: flags.confdir ?? '/etc/confd',
     prefix: flags.prefix ?? '',
     logger,
@@ -70,9 +67,12 @@ export function readSettings(cmd: Command, mode: Mode, stderr: NodeJS.WritableSt
     resetHoldMs: parseDuration(flags.resetHold ?? '500ms', '--reset-hold', 's'),
     // Always set: a SIGHUP that drops every --allow-* flag must drop the policy too (empty lists allow any).
     policy: trust?.policy ?? { allowCommands: [], allowDests: [] },
-    // Last: the state dir is made only once every other flag is known to be good.
-    stateDir: stateDirFlag(flags, mode),
-  });
+  };
+  const fleet = mode === 'run' && flags.configFromStore ? fleetSettings(flags) : undefined;
+  const waitConvergedMs = flags.waitConverged ? parseDuration(flags.waitConverged, '--wait-converged', 's') : 0;
+  const storeOpts = storeOptionsFromFlags(storeFlagValues(flags));
+  // Last: the state dir is made only once every other flag is known to be good.
+  const base = Object.freeze({ ...parsed, stateDir: stateDirFlag(flags, mode) });
   return Object.freeze({ flags, logger, intervalMs, base, storeOpts, trustKeys: trust?.trustKeys ?? [], waitConvergedMs, ...(signKey ? { signKey } : {}), ...(fleet ? { fleet } : {}) });
 }
 
