@@ -8,7 +8,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createIsolatedEngine, createTemplateEngine, TemplateError } from '@confd-haproxy/template';
+import { createIsolatedEngine, TemplateError } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 
 const pairs = (kv: Record<string, string>) => Object.entries(kv).map(([key, value]) => ({ key, value }));
 

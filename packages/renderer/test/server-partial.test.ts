@@ -3,7 +3,7 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { planRuntimeUpdate } from '@confd-haproxy/runner';
-import { createTemplateEngine } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 import type { ServerRole } from '@confd-haproxy/schema';
 
 const templatesDir = fileURLToPath(new URL('../../../templates', import.meta.url));

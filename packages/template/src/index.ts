@@ -1,4 +1,5 @@
-export { createTemplateEngine } from './engine.js';
+// createTemplateEngine (Handlebars in this thread, no time limit) is '@confd-haproxy/template/engine':
+// re-exported here it would load Handlebars with every importer of this package, once bundled.
 export type { CatalogRecovery, RenderOptions, TemplateData, TemplateEngine, TemplateEngineOptions, TemplatePair } from './engine.js';
 export { createIsolatedEngine } from './isolated.js';
 export { createInlineEngine } from './inline.js';

@@ -3,7 +3,8 @@
 // the thread that asked for it.
 import t from 'tap';
 import type { Test } from 'tap';
-import { createInlineEngine, createIsolatedEngine, createTemplateEngine, TemplateError, type EntryRecovery } from '@confd-haproxy/template';
+import { createInlineEngine, createIsolatedEngine, TemplateError, type EntryRecovery } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 
 type Files = Parameters<Test['testdir']>[0];
 const LOOP = '{{#each (seq 1 99999)}}{{#each (seq 1 99999)}}x{{/each}}{{/each}}';

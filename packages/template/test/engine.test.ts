@@ -2,7 +2,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTemplateEngine, HELPER_NAMES, TemplateError, type TemplatePair } from '@confd-haproxy/template';
+import { HELPER_NAMES, TemplateError, type TemplatePair } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 
 type Files = Parameters<Test['testdir']>[0];
 function engineWith(t: Test, files: Files, env: Record<string, string> = {}) {

@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILTINS } from '@confd-haproxy/gotemplate';
-import { CONFD_GO_FUNC_NAMES, createIsolatedEngine, createTemplateEngine, TemplateError } from '@confd-haproxy/template';
+import { CONFD_GO_FUNC_NAMES, createIsolatedEngine, TemplateError } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 // @ts-expect-error: a plain .mjs module shared with the generator
 import { CASES, DEST_RE, FIXTURE_ENV } from '../../../test/fixtures/confd/cases.mjs';
 import { createYamlStore } from '@confd-haproxy/kv';

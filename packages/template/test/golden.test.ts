@@ -5,7 +5,8 @@ import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createIsolatedEngine, createTemplateEngine } from '@confd-haproxy/template';
+import { createIsolatedEngine } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = join(root, 'test/fixtures/templates');

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createTemplateEngine } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 import { freePort, removeDir, startMemcached, startProcess, stopProcess, tempDir, waitForPort, type ServiceHandle } from '@confd-haproxy/testkit';
 
 const run = promisify(execFile);

@@ -3,7 +3,8 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ServiceInstance } from '@confd-haproxy/kv';
-import { createTemplateEngine, TemplateError, type ServiceData } from '@confd-haproxy/template';
+import { TemplateError, type ServiceData } from '@confd-haproxy/template';
+import { createTemplateEngine } from '@confd-haproxy/template/engine';
 
 type Files = Parameters<Test['testdir']>[0];
 const engineWith = (t: Test, files: Files) => createTemplateEngine({ templatesDir: t.testdir(files) });
