@@ -109,7 +109,7 @@ interface FleetJson {
   rollout?: { stage: string; version: number; reason?: string };
   rows: { id: string; version: number; state: string; detail: string }[];
 }
-const fleet = async () => JSON.parse((await run(['status', '--fleet', '--json', ...store])).out) as FleetJson;
+const fleet = async () => JSON.parse((await run(['status', '--state-dir', join(work, 'status'), '--fleet', '--json', ...store])).out) as FleetJson;
 const rowOf = (v: FleetJson, i: Instance) => v.rows.find((r) => r.id === i.id);
 /** The state of server s1 in HAProxy's own `show stat`. */
 const serverState = async (i: Instance) => /^app,s1,(?:[^,]*,){15}([^,]*)/m.exec(await i.haproxy.runtimeCommand('show stat'))?.[1] ?? '';
@@ -130,7 +130,7 @@ t.test('the first push reaches all four instances (no canary)', async (t) => {
   const src = writeConfdir(join(work, 'v-good'), backendPort, 'good-1');
   const pushed = await run(['push', '--confdir', src, '--state-dir', join(work, 'pusher'), ...signed, ...store]);
   t.equal(pushed.code, 0, pushed.err);
-  const waited = await run(['status', '--fleet', '--wait-converged', '30s', ...store]);
+  const waited = await run(['status', '--state-dir', join(work, 'status'), '--fleet', '--wait-converged', '30s', ...store]);
   t.equal(waited.code, 0, waited.out + waited.err);
   for (const i of instances) t.equal(markerOf(i), '# good-1');
   t.ok(await until(async () => (await Promise.all(instances.map(serverState))).every((s) => s === 'UP'), 10_000), 'every HAProxy has its server UP');
@@ -142,7 +142,7 @@ t.test('a push to a dead port is taken by the canary only, judged failed from HA
   const judging = await until(async () => rowOf(await fleet(), canary)?.state === 'judging', 30_000);
   t.ok(judging, 'status --fleet shows the canary judging');
   t.equal(markerOf(canary), '# dead-port', 'the canary took the push');
-  const during = await run(['status', '--fleet', ...store]);
+  const during = await run(['status', '--state-dir', join(work, 'status'), '--fleet', ...store]);
   t.match(during.out, /rollout of version \d+: canary/);
   t.match(during.out, /judging +\S+ +canary: judging version/);
   t.match(during.out, /waiting +\S+ +waits for the canaries of version/, during.out);
@@ -159,7 +159,7 @@ t.test('a push to a dead port is taken by the canary only, judged failed from HA
     t.notOk(kept(i).some((k) => k.startsWith(`v${after.bundle!.version}-`)), 'nor even wrote it down');
     t.match(rowOf(after, i), { state: 'waiting', detail: /the rollout of version \d+ failed/ });
   }
-  t.comment((await run(['status', '--fleet', ...store])).out);
+  t.comment((await run(['status', '--state-dir', join(work, 'status'), '--fleet', ...store])).out);
 });
 
 t.test('a good push passes the canaries (by label) and is promoted wave by wave to all', async (t) => {
@@ -167,7 +167,7 @@ t.test('a good push passes the canaries (by label) and is promoted wave by wave 
   const pushed = await run(['push', '--confdir', src, '--state-dir', join(work, 'pusher'), '--canary', 'ring=canary', '--judge', '3s', '--waves', '50%,100%', '--report-grace', '30s', ...signed, ...store]);
   t.equal(pushed.code, 0, pushed.out + pushed.err);
   t.match(pushed.out, /canaries take it first\n.*wave 1, 3 instance\(s\) may take it\n.*promoted to every instance\n/);
-  const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
+  const waited = await run(['status', '--state-dir', join(work, 'status'), '--fleet', '--wait-converged', '20s', ...store]);
   t.equal(waited.code, 0, waited.out);
   for (const i of instances) t.equal(markerOf(i), '# good-2');
   t.match(waited.out, /rollout of version \d+: promoted/);
@@ -192,7 +192,7 @@ t.test('killing the pusher mid-rollout changes neither outcome', async (t) => {
   const resumed = await run(['push', '--resume', '--state-dir', join(work, 'pusher'), '--report-grace', '30s', ...signed, ...store]);
   t.equal(resumed.code, 0, resumed.out + resumed.err);
   t.match(resumed.out, /promoted to every instance/);
-  const waited = await run(['status', '--fleet', '--wait-converged', '20s', ...store]);
+  const waited = await run(['status', '--state-dir', join(work, 'status'), '--fleet', '--wait-converged', '20s', ...store]);
   t.equal(waited.code, 0, waited.out);
   for (const i of instances) t.equal(markerOf(i), '# good-3');
 });
