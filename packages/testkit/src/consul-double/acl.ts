@@ -51,6 +51,9 @@ export interface Authorizer {
   refusesList(prefix: string): boolean;
 }
 
+/** What the request's token may do (everything when ACLs are off). */
+export type Allows = Authorizer['allows'];
+
 const ALLOW_ALL: Authorizer = {
   allows: () => true,
   canWritePrefix: () => true,
