@@ -223,8 +223,9 @@ t.test('deploy/k8s: every Secret it mounts or reads has a kubectl create secret 
 });
 
 t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date, and mounted whole', async (t) => {
-  const gen = (await import(join(root, 'scripts/k8s-bootstrap.mjs'))) as { bootstrapConfigMap(): string; bootstrapFiles(): { key: string; path: string }[] };
+  const gen = (await import(join(root, 'scripts/k8s-bootstrap.mjs'))) as { bootstrapConfigMap(): string; bootstrapFiles(): { key: string; path: string }[]; haproxyManifest(): string };
   t.equal(readFileSync(join(k8sDir, 'bootstrap-configmap.yaml'), 'utf8'), gen.bootstrapConfigMap(), 'up to date (node scripts/k8s-bootstrap.mjs rewrites it)');
+  t.equal(readFileSync(join(k8sDir, 'haproxy.yaml'), 'utf8'), gen.haproxyManifest(), 'its items in haproxy.yaml up to date (node scripts/k8s-bootstrap.mjs rewrites them)');
   const cm = byKind('ConfigMap').find((d) => d.metadata.name === 'confd-haproxy-bootstrap')!;
   const volume = byKind('StatefulSet')[0]!.spec!.template!.spec.volumes!.find((v) => v.configMap?.name === cm.metadata.name)!;
   t.same(
