@@ -281,3 +281,12 @@ t.test('the shipped renderers allow exactly the commands and the file of the res
     t.same(flagValues(argv, '--allow-dest'), [r.dest], `${what}: --allow-dest names ${r.dest}, and nothing else`);
   }
 });
+
+t.test('the shipped resource and its copies in deploy/ watch /haproxy/<kind> for every partial haproxy.cfg.hbs includes', async (t) => {
+  const kinds = [...readFileSync(join(root, 'templates/haproxy.cfg.hbs'), 'utf8').matchAll(/\{\{>\s*([\w-]+)\s*\}\}/g)].map((m) => m[1]!);
+  t.ok(kinds.length >= 4, kinds.join(', '));
+  for (const toml of ['conf.d/haproxy.toml', 'deploy/k8s/conf.d/haproxy.toml', 'deploy/compose/confd/conf.d/haproxy.toml']) {
+    const { keys } = (parseToml(readFileSync(join(root, toml), 'utf8')) as { template: { keys: string[] } }).template;
+    t.same(kinds.filter((k) => !keys.includes(`/haproxy/${k}`)), [], `${toml}: keys has /haproxy/<kind> for each of ${kinds.join(', ')}`);
+  }
+});
