@@ -2,7 +2,8 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ETCD_REQUIRES, GALERA_REQUIRES, HAPROXY_REQUIRES, MARIADB_REQUIRES, MEMCACHED_REQUIRES, REDIS_REQUIRES, REQUIRES, TOOL_REQUIRES } from '@confd-haproxy/testkit';
+import * as testkit from '@confd-haproxy/testkit';
+import { REQUIRES, type Requirement } from '@confd-haproxy/testkit';
 
 const src = fileURLToPath(new URL('../src/', import.meta.url));
 
@@ -10,8 +11,10 @@ const src = fileURLToPath(new URL('../src/', import.meta.url));
 const COMES_WITH = new Set(['/usr/bin/mariadb', '/usr/bin/redis-cli', '/usr/bin/wsrep_sst_rsync', '/usr/bin/wsrep_sst_common', '/usr/bin/setpriv']);
 
 t.test("every launcher's requirements and the tools are in the list npm test installs from", async (t) => {
+  const lists = Object.entries(testkit).filter(([name]) => name.endsWith('_REQUIRES'));
+  t.ok(lists.length >= 7, lists.map(([name]) => name).join(', '));
   const paths = new Set(REQUIRES.map((r) => r.path));
-  for (const r of [HAPROXY_REQUIRES, MEMCACHED_REQUIRES, MARIADB_REQUIRES, ETCD_REQUIRES, GALERA_REQUIRES, REDIS_REQUIRES, TOOL_REQUIRES].flat()) t.ok(paths.has(r.path), `${r.name} (${r.path}) is listed`);
+  for (const [list, reqs] of lists) for (const r of reqs as Requirement[]) t.ok(paths.has(r.path), `${list}: ${r.name} (${r.path}) is in REQUIRES (packages/testkit/src/requires.ts)`);
 });
 
 t.test('each path is listed once, so a missing one is named once', async (t) => {
