@@ -28,26 +28,8 @@ function readArgs(args) {
   }
 }
 
-// [what the tests run, where Debian puts it, the Debian package]
-const SERVICES = [
-  ['haproxy', '/usr/sbin/haproxy', 'haproxy'],
-  ['memcached', '/usr/bin/memcached', 'memcached'],
-  ['mariadbd', '/usr/sbin/mariadbd', 'mariadb-server'],
-  ['mariadb-install-db', '/usr/bin/mariadb-install-db', 'mariadb-server'],
-  ['etcd', '/usr/bin/etcd', 'etcd-server'],
-  ['galera', '/usr/lib/galera/libgalera_smm.so', 'galera-4'],
-  ['redis-server', '/usr/bin/redis-server', 'redis-server'],
-  ['redis-sentinel', '/usr/bin/redis-sentinel', 'redis-sentinel'],
-  ['socat', '/usr/bin/socat', 'socat'],
-  ['saslpasswd2', '/usr/sbin/saslpasswd2', 'sasl2-bin'],
-  ['rsync', '/usr/bin/rsync', 'rsync'],
-  ['openssl', '/usr/bin/openssl', 'openssl'],
-  ['promtool', '/usr/bin/promtool', 'prometheus'],
-  ['systemd-analyze', '/usr/bin/systemd-analyze', 'systemd'],
-];
-
 // Tests write only into temporary directories: after the run, nothing here may be newer than
-// the run's start (the services above are installed before it starts).
+// the run's start (the services are installed before it starts).
 const UNTOUCHED = ['/etc', '/var/lib/confd-haproxy', '/run/confd-haproxy', '/usr/local/bin', '/usr/local/lib/node_modules'];
 
 function sh(cmd, args, opts = {}) {
@@ -60,10 +42,12 @@ function finish(passed, failed, code) {
   process.exit(code);
 }
 
-function installServices() {
-  const missing = SERVICES.filter(([, path]) => !existsSync(path));
+/** Installs the Debian packages of what the tests run (each testkit launcher declares its own) that are missing. */
+async function installServices() {
+  const { REQUIRES } = await import(pathToFileURL(join(root, 'packages/testkit/dist/requires.js')).href);
+  const missing = REQUIRES.filter(({ path }) => !existsSync(path));
   if (missing.length === 0) return;
-  const pkgs = [...new Set(missing.map(([, , pkg]) => pkg))];
+  const pkgs = [...new Set(missing.map(({ pkg }) => pkg))];
   const isRoot = process.getuid?.() === 0;
   if (isRoot && existsSync('/usr/bin/apt-get')) {
     console.log(`# installing ${pkgs.join(' ')} with apt-get`);
@@ -73,7 +57,7 @@ function installServices() {
       finish(0, 1, 1);
     }
   } else {
-    console.error(`# missing ${missing.map(([n]) => n).join(', ')}: install the Debian packages ${pkgs.join(' ')} (as root npm test does this itself); tests that need them will fail`);
+    console.error(`# missing ${missing.map(({ name }) => name).join(', ')}: install the Debian packages ${pkgs.join(' ')} (as root npm test does this itself); tests that need them will fail`);
   }
 }
 
@@ -83,10 +67,10 @@ async function filesOf(tier) {
   return testFiles(root).filter((f) => tierOf(f) === tier);
 }
 
-if (opts.tier !== 'unit') installServices();
-
+// Built first: the list of what to install is read from the testkit's build of this checkout.
 console.log('# building');
 if (!sh('npm', ['run', '--silent', 'build'])) finish(0, 1, 1);
+if (opts.tier !== 'unit') await installServices();
 console.log('# type-checking tests and benchmarks');
 if (!sh('npx', ['tsc', '-p', 'tsconfig.test.json'])) finish(0, 1, 1);
 

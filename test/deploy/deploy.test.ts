@@ -223,8 +223,9 @@ t.test('deploy/k8s: every Secret it mounts or reads has a kubectl create secret 
 });
 
 t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date, and mounted whole', async (t) => {
-  const gen = (await import(join(root, 'scripts/k8s-bootstrap.mjs'))) as { bootstrapConfigMap(): string; bootstrapFiles(): { key: string; path: string }[] };
+  const gen = (await import(join(root, 'scripts/k8s-bootstrap.mjs'))) as { bootstrapConfigMap(): string; bootstrapFiles(): { key: string; path: string }[]; haproxyManifest(): string };
   t.equal(readFileSync(join(k8sDir, 'bootstrap-configmap.yaml'), 'utf8'), gen.bootstrapConfigMap(), 'up to date (node scripts/k8s-bootstrap.mjs rewrites it)');
+  t.equal(readFileSync(join(k8sDir, 'haproxy.yaml'), 'utf8'), gen.haproxyManifest(), 'its items in haproxy.yaml up to date (node scripts/k8s-bootstrap.mjs rewrites them)');
   const cm = byKind('ConfigMap').find((d) => d.metadata.name === 'confd-haproxy-bootstrap')!;
   const volume = byKind('StatefulSet')[0]!.spec!.template!.spec.volumes!.find((v) => v.configMap?.name === cm.metadata.name)!;
   t.same(
@@ -278,5 +279,14 @@ t.test('the shipped renderers allow exactly the commands and the file of the res
     for (const cmd of [r.check_cmd!, r.reload_cmd!]) t.ok(commandAllowed(cmd, allow), `${what}: ${toml}'s ${JSON.stringify(cmd)} is allowed`);
     t.notOk(commandAllowed(`${r.reload_cmd}; touch /tmp/x`, allow), `${what}: nothing chained onto it is`);
     t.same(flagValues(argv, '--allow-dest'), [r.dest], `${what}: --allow-dest names ${r.dest}, and nothing else`);
+  }
+});
+
+t.test('the shipped resource and its copies in deploy/ watch /haproxy/<kind> for every partial haproxy.cfg.hbs includes', async (t) => {
+  const kinds = [...readFileSync(join(root, 'templates/haproxy.cfg.hbs'), 'utf8').matchAll(/\{\{>\s*([\w-]+)\s*\}\}/g)].map((m) => m[1]!);
+  t.ok(kinds.length >= 4, kinds.join(', '));
+  for (const toml of ['conf.d/haproxy.toml', 'deploy/k8s/conf.d/haproxy.toml', 'deploy/compose/confd/conf.d/haproxy.toml']) {
+    const { keys } = (parseToml(readFileSync(join(root, toml), 'utf8')) as { template: { keys: string[] } }).template;
+    t.same(kinds.filter((k) => !keys.includes(`/haproxy/${k}`)), [], `${toml}: keys has /haproxy/<kind> for each of ${kinds.join(', ')}`);
   }
 });

@@ -6,8 +6,11 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { handle, removeDir, startProcess, tempDir, waitWhileAlive, type ServiceHandle } from './proc.js';
+import type { Requirement } from './requirement.js';
 
 const ETCD = '/usr/bin/etcd';
+
+export const ETCD_REQUIRES: readonly Requirement[] = [{ name: 'etcd', path: ETCD, pkg: 'etcd-server' }];
 
 export interface EtcdOptions {
   /** Extra etcd flags, appended (e.g. `--auto-compaction-retention=1`). */

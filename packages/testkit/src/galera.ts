@@ -4,9 +4,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { LauncherError, logTail } from './errors.js';
-import { ADMIN, MONITOR, type MariaDBHandle } from './mariadb.js';
+import { ADMIN, MARIADB_REQUIRES, MONITOR, type MariaDBHandle } from './mariadb.js';
 import { freePort, waitForPort } from './ports.js';
 import { alive, attachDir, handle, removeDir, runBounded, startProcess, tempDir } from './proc.js';
+import type { Requirement } from './requirement.js';
 import { sleep } from './sleep.js';
 
 const MARIADBD = '/usr/sbin/mariadbd';
@@ -15,6 +16,9 @@ const CLIENT = '/usr/bin/mariadb';
 const PROVIDER = '/usr/lib/galera/libgalera_smm.so';
 const STOCK_SST = '/usr/bin/wsrep_sst_rsync';
 const STOCK_SST_COMMON = '/usr/bin/wsrep_sst_common';
+
+export const GALERA_REQUIRES: readonly Requirement[] = [...MARIADB_REQUIRES, { name: 'galera', path: PROVIDER, pkg: 'galera-4' }];
+
 /** Our SST method: the stock rsync script whose rsync daemon stays root (see sstScript). */
 const SST_METHOD = 'rsync_root';
 

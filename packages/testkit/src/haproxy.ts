@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { masterCommand, parseShowProc, reloadHaproxy, runtimeCommand, type HaproxyReloadResult } from '@confd-haproxy/runner';
 import { LauncherError, logTail } from './errors.js';
 import { alive, handle, removeDir, startProcess, tempDir, waitWhileAlive, type ServiceHandle } from './proc.js';
+import type { Requirement } from './requirement.js';
 import { sleep } from './sleep.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
+
+export const HAPROXY_REQUIRES: readonly Requirement[] = [{ name: 'haproxy', path: HAPROXY, pkg: 'haproxy' }];
 
 export interface HAProxyOptions {
   /** A path to a config file (e.g. the renderer's dest), or the config text itself (has a newline). */

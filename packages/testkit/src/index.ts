@@ -13,5 +13,7 @@ export * from './tls.js';
 export * from './delay-proxy.js';
 export * from './background.js';
 export * from './tier.js';
+export * from './requirement.js';
+export * from './requires.js';
 export { quiet, sleep, until } from './sleep.js';
 export * from './reset-proxy.js';

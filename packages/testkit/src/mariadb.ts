@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { LauncherError, logTail } from './errors.js';
 import { freePort, waitForPort } from './ports.js';
 import { handle, removeDir, runBounded, startProcess, tempDir, type ServiceHandle } from './proc.js';
+import type { Requirement } from './requirement.js';
 import { sleep } from './sleep.js';
 
 /** What checkers log in with over TCP (SHOW SLAVE STATUS needs SLAVE MONITOR on 10.11). */
@@ -18,6 +19,11 @@ export const REPL = { user: 'repl', password: 'replpw' } as const;
 const MARIADBD = '/usr/sbin/mariadbd';
 const INSTALL_DB = '/usr/bin/mariadb-install-db';
 const CLIENT = '/usr/bin/mariadb';
+
+export const MARIADB_REQUIRES: readonly Requirement[] = [
+  { name: 'mariadbd', path: MARIADBD, pkg: 'mariadb-server' },
+  { name: 'mariadb-install-db', path: INSTALL_DB, pkg: 'mariadb-server' },
+];
 
 export interface MariaDBOptions {
   serverId?: number;

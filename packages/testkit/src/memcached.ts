@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.js';
 import { handle, removeDir, runBounded, startProcess, tempDir, type ServiceHandle } from './proc.js';
+import type { Requirement } from './requirement.js';
 
 /** One SASL user memcached accepts (PLAIN, from a sasldb the launcher makes). */
 export interface MemcachedSaslUser {
@@ -23,7 +24,10 @@ export interface MemcachedOptions {
   sasl?: MemcachedSaslUser;
 }
 
+const MEMCACHED = '/usr/bin/memcached';
 const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
+
+export const MEMCACHED_REQUIRES: readonly Requirement[] = [{ name: 'memcached', path: MEMCACHED, pkg: 'memcached' }];
 
 /**
  * The SASL configuration memcached -S reads from SASL_CONF_PATH: memcached.conf (PLAIN only) and
@@ -48,7 +52,7 @@ export async function startMemcached(opts: MemcachedOptions = {}): Promise<Servi
   let child;
   try {
     const env = opts.sasl ? { ...process.env, SASL_CONF_PATH: await saslConfig(dir, opts.sasl) } : undefined;
-    child = startProcess('/usr/bin/memcached', args, { pkg: 'memcached', output: log, dir, ...(env ? { env } : {}) });
+    child = startProcess(MEMCACHED, args, { pkg: 'memcached', output: log, dir, ...(env ? { env } : {}) });
   } catch (err) {
     removeDir(dir);
     throw err;

@@ -6,11 +6,17 @@ import { join } from 'node:path';
 import { LauncherError } from './errors.js';
 import { freePort, waitForPort } from './ports.js';
 import { handle, removeDir, runBounded, startProcess, tempDir, type ServiceHandle } from './proc.js';
+import type { Requirement } from './requirement.js';
 import { sleep } from './sleep.js';
 
 const SERVER = '/usr/bin/redis-server';
 const SENTINEL = '/usr/bin/redis-sentinel';
 const CLI = '/usr/bin/redis-cli';
+
+export const REDIS_REQUIRES: readonly Requirement[] = [
+  { name: 'redis-server', path: SERVER, pkg: 'redis-server' },
+  { name: 'redis-sentinel', path: SENTINEL, pkg: 'redis-sentinel' },
+];
 
 export interface RedisHandle extends ServiceHandle {
   /** Run one command with redis-cli (5 s bound); returns its raw output, trimmed. */
