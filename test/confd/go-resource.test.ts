@@ -7,11 +7,14 @@ import type { Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { killAndWait, startConsulDouble, until } from '@confd-haproxy/testkit';
+import { commandMain } from 'confd-haproxy';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
+const confdHaproxy = await commandMain('confd-haproxy');
 
 // The original's memcached template, as confd_haproxy ships it.
 const TEMPLATE = `{{range gets "/haproxy/memcached/*"}}{{$data := json .Value}}
@@ -34,20 +37,12 @@ function confdir(t: Test, extra = ''): string {
   });
 }
 const args = (dir: string) => ['--backend', 'consul', '--node', consul.address, '--confdir', dir, '--state-dir', join(dir, 'state')];
-/** A run to its end; async, since the Consul double answers from this process. */
-function run(argv: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    });
-  });
+/** A run to its end in this process (spawning the CLI costs seconds of CPU); the watchers below are processes. */
+async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const status = await confdHaproxy(argv, { stdout, stderr });
+  return { status, stdout: String(stdout.read() ?? ''), stderr: String(stderr.read() ?? '') };
 }
 const dest = (dir: string) => (existsSync(join(dir, 'out/haproxy.cfg')) ? readFileSync(join(dir, 'out/haproxy.cfg'), 'utf8') : '');
 

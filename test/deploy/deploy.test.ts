@@ -1,23 +1,29 @@
 // What users deploy with: docker-compose.yml (no Docker engine runs here, so the file is checked,
 // not run), the Dockerfile, and the systemd units (systemd-analyze verify where it exists).
 import t from 'tap';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { parse, parseAllDocuments } from 'yaml';
 import { commandAllowed } from '@confd-haproxy/resource';
 import { freePort, killAndWait } from '@confd-haproxy/testkit';
-import { COMMANDS } from 'confd-haproxy';
+import { COMMANDS, commandMain } from 'confd-haproxy';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const OUR_BINS = COMMANDS;
-const helpOf = new Map<string, string>();
-function help(bin: string): string {
-  if (!helpOf.has(bin)) helpOf.set(bin, execFileSync(process.execPath, [join(root, `packages/cli/bin/${bin}.js`), '--help'], { encoding: 'utf8' }));
-  return helpOf.get(bin)!;
+/** Run one of our bins in this process; its exit code and what it wrote. */
+async function run(bin: string, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const code = await (await commandMain(bin))(argv, { stdout, stderr });
+  return { code, out: String(stdout.read() ?? ''), err: String(stderr.read() ?? '') };
 }
+/** Each bin's --help, read once before the tests (in this process: spawning each bin cost seconds). */
+const helpOf = new Map<string, string>(await Promise.all(OUR_BINS.map(async (bin) => [bin, (await run(bin, ['--help'])).out] as const)));
+const help = (bin: string): string => helpOf.get(bin)!;
 /** Every --flag of a command line of one of our bins must be one the bin knows. */
 function unknownFlags(argv: string[]): string[] {
   const bin = argv[0]!.split('/').pop()!;
@@ -240,9 +246,9 @@ t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date
   }
   const kv = join(dir, 'kv.json');
   writeFileSync(kv, JSON.stringify({ 'haproxy/memcached/mem11211': JSON.stringify({ name: 'mem11211', host: '10.0.0.7', port: 11211, proxyport: 16211 }) }));
-  const r = spawnSync(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), 'plan', '--backend', 'file', '--file', kv, '--confdir', dir, '--state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 30_000 });
-  t.equal(r.status, 2, `the bootstrap bundle loads and renders: ${r.stderr}`);
-  t.match(r.stdout, /\+listen mem11211/);
+  const r = await run('confd-haproxy', ['plan', '--backend', 'file', '--file', kv, '--confdir', dir, '--state-dir', join(dir, 'state')]);
+  t.equal(r.code, 2, `the bootstrap bundle loads and renders: ${r.err}`);
+  t.match(r.out, /\+listen mem11211/);
 });
 
 t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t) => {

@@ -119,9 +119,10 @@ t.test('while a template loops, /livez answers within 1 s and SIGTERM ends the p
 
 t.test('a looping template is stopped at the time limit: dest stays, the watcher goes on and renders the fixed template', async (t) => {
   const dir = confdir(t, LOOP);
-  const w = await startWatcher(t, dir);
+  // A short limit: at the default (10 s, see --help below) the loop would burn a core for 10 s.
+  const w = await startWatcher(t, dir, ['--render-timeout', '1s']);
   t.ok(await eventually(w, 'the time limit', () => /render time limit/.test(w.log()), 25_000), 'the render is stopped and the failure logged');
-  t.match(w.log(), /ERROR conf\.d\/budget\.toml: budget\.hbs: rendering took longer than 10 s, the render time limit \(--render-timeout\); it was stopped; \S+out\/budget\.cfg left as it was/);
+  t.match(w.log(), /ERROR conf\.d\/budget\.toml: budget\.hbs: rendering took longer than 1 s, the render time limit \(--render-timeout\); it was stopped; \S+out\/budget\.cfg left as it was/);
   t.equal(dest(dir), OLD, 'dest keeps the old configuration');
   t.equal(w.child.exitCode, null, 'the watcher is still running');
   writeFileSync(join(dir, 'templates/budget.hbs'), FIXED);
@@ -154,4 +155,5 @@ t.test('--render-timeout and --render-max-size set the limits', async (t) => {
   t.match(await run(['--onetime', ...storeArgs(huge), '--render-max-size', '1MB'], 40_000), { code: 65, out: /the output grew past 1 MiB/ });
   t.equal(dest(huge), OLD);
   t.match(await run(['--onetime', ...storeArgs(huge), '--render-max-size', 'lots'], 40_000), { code: 64, out: /--render-max-size: "lots" is not a size/ });
+  t.match(await run(['--help'], 40_000), { code: 0, out: /--render-timeout <duration>[^]*?\(default: "10s"\)/ }, 'unset, the time limit is 10 s');
 });

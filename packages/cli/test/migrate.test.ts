@@ -1,14 +1,15 @@
-// `confd-haproxy migrate` on confd layouts (test/fixtures/confd/migrate), run as a process: what it
-// names, what it renders against a real YAML store, its exit codes; with real confd when one is at hand.
+// `confd-haproxy migrate` on confd layouts (test/fixtures/confd/migrate), run in this process: what
+// it names, what it renders against a real YAML store, its exit codes; with real confd when one is at hand.
 import t from 'tap';
 import type { Test } from 'tap';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/cli/bin/confd-haproxy.js');
+const { commandMain } = await import('confd-haproxy');
+const confdHaproxy = await commandMain('confd-haproxy');
 const fixtures = join(root, 'test/fixtures/confd/migrate');
 const confdBin = process.env.CONFD_BIN ?? '/tmp/confd';
 
@@ -20,10 +21,19 @@ function layout(t: Test, name: string): { dir: string; confdir: string; store: s
   return { dir, confdir: join(dir, name), store: ['--backend', 'file', '--file', join(dir, 'data.yaml')] };
 }
 
-/** migrate's own scratch files go under dir/tmp, which must be empty again after. */
-function migrate(dir: string, args: string[]) {
-  const r = spawnSync(process.execPath, [bin, 'migrate', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TMPDIR: join(dir, 'tmp') }, timeout: 90_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/** migrate's own scratch files go under dir/tmp (its TMPDIR while it runs), which must be empty again after. */
+async function migrate(dir: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const tmp = process.env.TMPDIR;
+  process.env.TMPDIR = join(dir, 'tmp');
+  try {
+    const code = await confdHaproxy(['migrate', ...args], { stdout, stderr });
+    return { code, out: String(stdout.read() ?? ''), err: String(stderr.read() ?? '') };
+  } finally {
+    if (tmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmp;
+  }
 }
 
 interface Row {
@@ -39,7 +49,7 @@ const row = (rows: Row[], name: string) => rows.find((r) => r.resource === `conf
 
 t.test('a layout whose template the Go engine takes, rendered against the YAML store, is ready: exit 0, dest never written', async (t) => {
   const { dir, confdir, store } = layout(t, 'ready');
-  const r = migrate(dir, ['--confdir', confdir, ...store]);
+  const r = await migrate(dir, ['--confdir', confdir, ...store]);
   t.equal(r.code, 0, r.out + r.err);
   t.match(r.out, /^conf\.d\/web\.toml: ready\n {2}src templates\/web\.conf\.tmpl \(Go template\) → dest web\.cfg; keys \/app, \/upstream\n/);
   t.match(r.out, /rendered here: 115 bytes/);
@@ -50,7 +60,7 @@ t.test('a layout whose template the Go engine takes, rendered against the YAML s
 
 t.test('a layout that needs attention names each setting and each refused template, and exits 2', async (t) => {
   const { dir, confdir } = layout(t, 'attention');
-  const r = migrate(dir, ['--confdir', confdir]);
+  const r = await migrate(dir, ['--confdir', confdir]);
   t.equal(r.code, 2, r.out + r.err);
   t.match(r.out, 'confd.toml: srv_domain: not supported');
   t.notMatch(r.out, /confd\.toml: (nodes|interval|backend|log-level|sync-only)/, 'settings read as confd writes them (its spellings, etcdv3) are not listed');
@@ -63,7 +73,7 @@ t.test('a layout that needs attention names each setting and each refused templa
 
 t.test('with the store, a construct refused at render is named file:line:col; --json for scripts', async (t) => {
   const { dir, confdir, store } = layout(t, 'attention');
-  const r = migrate(dir, ['--confdir', confdir, ...store, '--json']);
+  const r = await migrate(dir, ['--confdir', confdir, ...store, '--json']);
   t.equal(r.code, 2, r.err);
   const report = JSON.parse(r.out) as { ready: boolean; settings: { where: string }[]; resources: Row[] };
   t.equal(report.ready, false);
@@ -80,27 +90,27 @@ t.test('with the store, a construct refused at render is named file:line:col; --
 
 t.test('unreadable input exits 65 naming the file', async (t) => {
   const dir = t.testdir({ tmp: {}, bad: { 'conf.d': { 'x.toml': '[template\nsrc = "x.tmpl"\n' }, templates: {} }, cfg: { 'confd.toml': 'backend = \n', 'conf.d': {} }, none: {} });
-  const bad = migrate(dir, ['--confdir', join(dir, 'bad')]);
+  const bad = await migrate(dir, ['--confdir', join(dir, 'bad')]);
   t.equal(bad.code, 65, bad.out);
   t.match(bad.err, 'conf.d/x.toml: ');
-  const cfg = migrate(dir, ['--confdir', join(dir, 'cfg')]);
+  const cfg = await migrate(dir, ['--confdir', join(dir, 'cfg')]);
   t.equal(cfg.code, 65, cfg.out);
   t.match(cfg.err, `${join(dir, 'cfg', 'confd.toml')}: `);
-  const none = migrate(dir, ['--confdir', join(dir, 'none')]);
+  const none = await migrate(dir, ['--confdir', join(dir, 'none')]);
   t.equal(none.code, 65, none.out);
   t.match(none.err, `${join(dir, 'none', 'conf.d')}: cannot read the resource directory`);
 });
 
 t.test('--confd-bin needs a store to render against: a usage error', async (t) => {
   const { dir, confdir } = layout(t, 'ready');
-  const r = migrate(dir, ['--confdir', confdir, '--confd-bin', confdBin]);
+  const r = await migrate(dir, ['--confdir', confdir, '--confd-bin', confdBin]);
   t.equal(r.code, 64, r.out);
   t.match(r.err, '--confd-bin: give the store too');
 });
 
 t.test('with real confd: byte-identical outputs, and where another differs, its first differing line', { skip: existsSync(confdBin) ? false : `no confd binary at ${confdBin} (set CONFD_BIN)` }, async (t) => {
   const { dir, confdir, store } = layout(t, 'attention');
-  const r = migrate(dir, ['--confdir', confdir, ...store, '--confd-bin', confdBin, '--json']);
+  const r = await migrate(dir, ['--confdir', confdir, ...store, '--confd-bin', confdBin, '--json']);
   t.equal(r.code, 2, r.err);
   const rows = (JSON.parse(r.out) as { resources: Row[] }).resources;
   t.same(row(rows, 'web').confd, { identical: true });
