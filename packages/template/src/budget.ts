@@ -1,7 +1,8 @@
 // A render's limits. A template is input from someone else (a bundle signer, a confdir copied from
 // elsewhere): a loop of loops or a doubling partial must cost its own render, never the process.
-// Time is held by the isolated engine, which stops its worker at the deadline (isolated.ts); size
-// is held here, where output grows: every loop, every partial, every helper's result, and the whole.
+// Time is held by the engines: the isolated one stops its worker at the deadline (isolated.ts),
+// the inline one its pass (inline.ts). Size is held here, where output grows: every loop, every
+// partial, every helper's result, and the whole.
 import { DEFAULT_RENDER_MAX_BYTES, DEFAULT_RENDER_TIMEOUT_MS } from '@confd-haproxy/base';
 import { TemplateError, TemplateProblem } from './errors.js';
 

@@ -7,25 +7,26 @@
 // isolate when it passes (the pass's own code and Handlebars', not only the vm's script). Size is
 // held in the engine itself (budget.ts), as in the worker. Handlebars loads with the first render.
 import { performance } from 'node:perf_hooks';
-import { isAbsolute, join } from 'node:path';
-import { createContext, Script } from 'node:vm';
+import { createContext, Script, type Context } from 'node:vm';
 import { renderBudget, timedOut, type RenderBudget } from './budget.js';
 import type { RenderOptions, TemplateData, TemplateEngine } from './engine.js';
 import type { IsolatedEngine, IsolatedEngineOptions } from './isolated.js';
-import { templateFileName } from './lookups.js';
+import { srcFileName } from './lookups.js';
 import type { PassRunner } from './types.js';
 
 const PASS = new Script('pass()', { filename: 'confd-haproxy:render-pass' });
 
-/** The time one render has left, spent pass by pass. */
+/** The time one render has left, spent pass by pass; passes are synchronous, so renders share one context. */
 class RenderDeadline {
-  readonly #context = createContext({ pass: undefined as unknown });
+  readonly #context: Context;
   #left: number;
 
   constructor(
+    context: Context,
     readonly budget: RenderBudget,
     readonly file: string,
   ) {
+    this.#context = context;
     this.#left = budget.timeoutMs;
   }
 
@@ -49,6 +50,8 @@ class InlineEngine implements IsolatedEngine {
   readonly #opts: IsolatedEngineOptions;
   readonly #budget: RenderBudget;
   #engine: Promise<TemplateEngine> | undefined;
+  /** Made with the first render: a process that never renders in this thread never pays for it. */
+  #context: Context | undefined;
 
   constructor(opts: IsolatedEngineOptions) {
     this.#opts = opts;
@@ -57,8 +60,8 @@ class InlineEngine implements IsolatedEngine {
 
   async render(src: string, data: TemplateData, opts: RenderOptions = {}): Promise<string> {
     const engine = await this.#started();
-    const { templatesDir } = this.#opts;
-    const deadline = new RenderDeadline(this.#budget, templateFileName(templatesDir, isAbsolute(src) ? src : join(templatesDir, src)));
+    this.#context ??= createContext({ pass: undefined as unknown });
+    const deadline = new RenderDeadline(this.#context, this.#budget, srcFileName(this.#opts.templatesDir, src));
     return engine.render(src, data, { ...opts, runPass: deadline.run });
   }
 

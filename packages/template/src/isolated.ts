@@ -5,11 +5,10 @@
 // long-lived (start-up and compiled templates are paid once, not by the first render after a quiet
 // hour, a failover's) until close().
 import { performance } from 'node:perf_hooks';
-import { isAbsolute, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { formatBytes, formatMs, renderBudget, timedOut, type RenderBudget } from './budget.js';
 import type { RenderOptions, TemplateData, TemplateEngine } from './engine.js';
-import { dnsAnswerer, templateFileName, type LookupAnswerer } from './lookups.js';
+import { dnsAnswerer, srcFileName, type LookupAnswerer } from './lookups.js';
 import { TemplateError } from './errors.js';
 import type { EntryRecovery } from './helpers.js';
 import type { EntryEvent, ErrorData, FromWorker, ToWorker, WorkerSettings } from './protocol.js';
@@ -236,9 +235,8 @@ class WorkerEngine implements IsolatedEngine {
   }
 
   #file(src: string): string {
-    return templateFileName(this.#settings.templatesDir, isAbsolute(src) ? src : join(this.#settings.templatesDir, src));
+    return srcFileName(this.#settings.templatesDir, src);
   }
-
 
   #crashed(src: string, err: Error): Error {
     const file = this.#file(src);

@@ -1,7 +1,7 @@
 // What the render worker's owner needs of the engine without loading it (Handlebars stays in the
 // worker): the DNS answers to a render's lookups, and how messages name a template file.
 import { lookup as dnsLookup, Resolver } from 'node:dns/promises';
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { LookupRequest } from './helpers.js';
 
 export type LookupAnswerer = (ids: readonly string[], signal?: AbortSignal) => Promise<ReadonlyArray<readonly [string, unknown]>>;
@@ -58,3 +58,6 @@ export function templateFileName(templatesDir: string, path: string): string {
   const rel = relative(templatesDir, path);
   return rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
 }
+
+/** How messages name a resource's `src` (relative to templatesDir, or absolute). */
+export const srcFileName = (templatesDir: string, src: string): string => templateFileName(templatesDir, isAbsolute(src) ? src : join(templatesDir, src));
