@@ -2,11 +2,11 @@
 // writer listen and every node with its role for the reader listen (pxcScheduler's rules, see
 // rules.ts). Each node answers one query per pass on a kept connection.
 import { withFields } from '@confd-haproxy/base';
-import type { CheckerKind, CheckerLogger, Choice, Target } from '@confd-haproxy/checker';
+import { targetId, type CheckerKind, type CheckerLogger, type Choice, type Target } from '@confd-haproxy/checker';
 import { DEFAULT_WEIGHT, maintenancePrefix as maintenanceFolder, type Entry } from '@confd-haproxy/schema';
 import { MysqlConnections, privilegeHint } from '@confd-haproxy/check-mysql';
 import type { GaleraClusterConfig, GaleraNodeConfig } from './config.js';
-import { assignRoles, healthOf, nodeKey, type NodeStatus, type NodeView, type Roles } from './rules.js';
+import { assignRoles, healthOf, type NodeStatus, type NodeView, type Roles } from './rules.js';
 
 export interface GaleraKindOptions {
   cluster: GaleraClusterConfig;
@@ -65,7 +65,7 @@ export function parseStatus(row: StatusRow): NodeStatus {
   };
 }
 
-const list = (vs: NodeView[]) => vs.map(nodeKey);
+const list = (vs: NodeView[]) => vs.map(targetId);
 
 export function galeraKind(opts: GaleraKindOptions): GaleraKind {
   const cfg = opts.cluster;
@@ -107,13 +107,13 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
     heartbeat: (t, signal) => conns.heartbeat(t, signal),
     choose({ eligible, current, probed, context: inMaintenance = new Set() }): Choice<Roles> {
       const views: NodeView[] = cfg.nodes.map((n) => {
-        const s = probed.get(nodeKey(n)) ?? { health: 'down' as const, reason: 'not checked' };
+        const s = probed.get(targetId(n)) ?? { health: 'down' as const, reason: 'not checked' };
         return {
           ...n,
           health: s.health,
           ...(s.reason ? { reason: s.reason } : {}),
           eligible: eligible.includes(n),
-          maint: inMaintenance.has(nodeKey(n)),
+          maint: inMaintenance.has(targetId(n)),
           readOnly: s.status?.readOnly ?? false,
           segment: n.segment ?? s.status?.segment ?? 0,
         };
@@ -126,7 +126,7 @@ export function galeraKind(opts: GaleraKindOptions): GaleraKind {
         return { problem: roles.problem, detail: roles };
       }
       lastProblem = '';
-      if (roles.lastInSegment) withFields(opts.logger, { tag: cfg.name, code: 'GALERA_LAST_NODE_KEPT' })?.warn(`${cfg.name}: ${nodeKey(roles.lastInSegment)} is ${roles.lastInSegment.reason} but the last node of main segment ${cfg.mainSegment}: it keeps serving`);
+      if (roles.lastInSegment) withFields(opts.logger, { tag: cfg.name, code: 'GALERA_LAST_NODE_KEPT' })?.warn(`${cfg.name}: ${targetId(roles.lastInSegment)} is ${roles.lastInSegment.reason} but the last node of main segment ${cfg.mainSegment}: it keeps serving`);
       const w = roles.writers[0]!;
       const entry = {
         name: cfg.name,

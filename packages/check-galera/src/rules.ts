@@ -1,6 +1,6 @@
 // pxcScheduler's rules for HAProxy: which Galera node may serve, which one writes, who reads.
 // Pure functions over what one pass saw, so every rule is testable on its own.
-import type { Target } from '@confd-haproxy/checker';
+import { sameTarget, targetId, type Target } from '@confd-haproxy/checker';
 import type { EntryServer } from '@confd-haproxy/schema';
 import type { GaleraClusterConfig, GaleraNodeConfig } from './config.js';
 
@@ -60,8 +60,6 @@ export interface Roles {
   lastInSegment?: NodeView;
 }
 
-const same = (a: Target, b: Target) => a.host === b.host && a.port === b.port;
-export const nodeKey = (t: Target) => `${t.host}:${t.port}`;
 
 /**
  * Writers and readers for this pass. `current` are the writers of the stored entry: with failBack
@@ -88,7 +86,7 @@ export function assignRoles(cfg: GaleraClusterConfig, views: NodeView[], current
     .sort(byWeight);
   const n = cfg.singlePrimary ? 1 : cfg.maxNumWriters;
   let writers: NodeView[];
-  const currentViews = current.flatMap((c) => views.filter((v) => same(v, c)));
+  const currentViews = current.flatMap((c) => views.filter((v) => sameTarget(v, c)));
   if (cfg.activeFailover === 0 && currentViews.length > 0) {
     writers = currentViews.slice(0, n); // no fail-over: the writer stays whatever its state
   } else if (cfg.failBack) {
@@ -112,11 +110,11 @@ export function assignRoles(cfg: GaleraClusterConfig, views: NodeView[], current
   }
   if (!readers.some((r) => r.role === 'active' || r.role === 'backup')) {
     // The writer reads too when it is the last one that can, whatever writerIsAlsoReader says.
-    for (const w of writers) if (!readers.some((r) => same(r, w))) readers.unshift(reader(w, 'active'));
+    for (const w of writers) if (!readers.some((r) => sameTarget(r, w))) readers.unshift(reader(w, 'active'));
   }
   const roles: Roles = { writers, readers, drained, maintenance, down, ...(lastInSegment ? { lastInSegment } : {}) };
   if (writers.length === 0) {
-    const why = views.map((v) => `${nodeKey(v)} ${v.maint ? 'in maintenance' : v.health !== 'ok' ? v.reason ?? v.health : !v.eligible ? 'not up long enough (retryUp)' : v.readOnly ? 'read_only' : v.segment !== main ? `segment ${v.segment}` : v.writerWeight === 0 ? 'writerWeight 0' : 'ok'}`);
+    const why = views.map((v) => `${targetId(v)} ${v.maint ? 'in maintenance' : v.health !== 'ok' ? v.reason ?? v.health : !v.eligible ? 'not up long enough (retryUp)' : v.readOnly ? 'read_only' : v.segment !== main ? `segment ${v.segment}` : v.writerWeight === 0 ? 'writerWeight 0' : 'ok'}`);
     roles.problem = `no writer candidate (activeFailover ${cfg.activeFailover}, main segment ${main}): ${why.join('; ')}`;
   }
   return roles;

@@ -1,6 +1,6 @@
 // checkmemcached: one active server per tag (sticky while healthy, else the first healthy in the
 // order given), the others rendered as HAProxy backups so HAProxy fails over before we write.
-import type { CheckerKind, Choice, Target } from '@confd-haproxy/checker';
+import { targetId, type CheckerKind, type Choice, type Target } from '@confd-haproxy/checker';
 import type { Entry } from '@confd-haproxy/schema';
 import { saslReason } from './errors.js';
 import { MemjsProbe } from './memjs-probe.js';
@@ -22,8 +22,6 @@ export interface MemcachedKindOptions {
 
 const DEFAULT_DEADLINE_MS = 10_000;
 
-const id = (t: Target) => `${t.host}:${t.port}`;
-
 /** What the checker core receives: ok, the reason and the data, without the probes' own flags. */
 const outcome = ({ ok, reason, data }: ProbeOutcome) => ({ ok, ...(reason !== undefined ? { reason } : {}), ...(data ? { data } : {}) });
 
@@ -34,12 +32,12 @@ export function memcachedKind(opts: MemcachedKindOptions): CheckerKind<Target, M
   const probes = new Map<string, ServerProbe>();
   let lost: ((t: Target, reason: string) => void) | undefined;
   const probeOf = (t: Target) => {
-    let p = probes.get(id(t));
+    let p = probes.get(targetId(t));
     if (p) return p;
     const onLost = (reason: string) => lost?.(t, reason);
     const { sasl } = opts;
     p = sasl ? new MemjsProbe({ host: t.host, port: t.port, sasl, deadlineMs: opts.timeoutMs ?? DEFAULT_DEADLINE_MS, onLost }) : new MemcachedProbe(t.host, t.port, onLost);
-    probes.set(id(t), p);
+    probes.set(targetId(t), p);
     return p;
   };
   return {

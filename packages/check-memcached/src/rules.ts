@@ -1,6 +1,6 @@
 // checkmemcached's decision, a pure function of what a pass saw: the active server (sticky while
 // healthy, else the first healthy in the order given), the others as backups. rules.test.ts tests it.
-import type { Choice, ProbeData, Target } from '@confd-haproxy/checker';
+import { sameTarget, targetId, type Choice, type ProbeData, type Target } from '@confd-haproxy/checker';
 import { DEFAULT_WEIGHT, type Entry, type EntryBody } from '@confd-haproxy/schema';
 import type { MemcachedChoiceDetail, MemcachedProbeData } from './types.js';
 
@@ -18,25 +18,22 @@ export interface ActiveInput {
   probed: ProbeData<MemcachedProbeData>;
 }
 
-const same = (a: Target, b: { host: string; port: number }) => a.host === b.host && a.port === b.port;
-const id = (t: Target) => `${t.host}:${t.port}`;
-
 /** The entry for this pass: none when nothing is alive (HAProxy keeps what it has). */
 export function chooseActive({ tag, servers, proxyport, eligible, current, probed }: ActiveInput): Choice<MemcachedChoiceDetail> {
   const detail = { sasl: saslProblems(servers, probed) };
   if (eligible.length === 0) return { detail };
-  const active = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;
+  const active = (current && eligible.find((t) => sameTarget(t, current))) ?? eligible[0]!;
   const entry: EntryBody = {
     name: tag,
     host: active.host,
     port: active.port,
     // From the first configured server, so the listen port never moves with the active one.
     proxyport: proxyport ?? servers[0]!.port + MEMCACHED_PROXYPORT_OFFSET,
-    servers: [active, ...servers.filter((t) => !same(t, active))].map((t) => ({
+    servers: [active, ...servers.filter((t) => !sameTarget(t, active))].map((t) => ({
       host: t.host,
       port: t.port,
       weight: DEFAULT_WEIGHT,
-      role: same(t, active) ? ('active' as const) : ('backup' as const),
+      role: sameTarget(t, active) ? ('active' as const) : ('backup' as const),
     })),
   };
   return { detail, entry };
@@ -45,7 +42,7 @@ export function chooseActive({ tag, servers, proxyport, eligible, current, probe
 /** The servers whose probe found a SASL problem, in server order. */
 function saslProblems(servers: Target[], probed: ProbeData<MemcachedProbeData>): MemcachedChoiceDetail['sasl'] {
   return servers.flatMap((target) => {
-    const problem = probed.get(id(target))?.sasl;
+    const problem = probed.get(targetId(target))?.sasl;
     return problem ? [{ target, problem }] : [];
   });
 }

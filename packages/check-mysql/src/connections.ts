@@ -3,7 +3,7 @@
 // the next query makes a new one (a hung server never answers a polite quit). A kept connection
 // that breaks while no query runs (the server was killed, crashed or restarted) is told to onLost.
 import { createConnection, type Connection } from 'mysql2';
-import type { HeartbeatOutcome, Target } from '@confd-haproxy/checker';
+import { targetId, type HeartbeatOutcome, type Target } from '@confd-haproxy/checker';
 
 /** TLS to the server: PEM contents (not paths); verify checks the chain and the host name. */
 export interface MysqlTls {
@@ -34,7 +34,6 @@ const sslOptions = (tls: MysqlTls) => ({
   verifyIdentity: tls.verify,
 });
 
-const key = (t: Target) => `${t.host}:${t.port}`;
 
 export class MysqlConnections {
   readonly #o: MysqlConnectionsOptions;
@@ -48,7 +47,7 @@ export class MysqlConnections {
   }
 
   #connOf(t: Target): Connection {
-    let conn = this.#conns.get(key(t));
+    let conn = this.#conns.get(targetId(t));
     if (!conn) {
       const fresh = createConnection({
         host: t.host,
@@ -63,20 +62,20 @@ export class MysqlConnections {
       let connected = false;
       fresh.once('connect', () => (connected = true));
       const broke = (reason: string) => {
-        const current = this.#conns.get(key(t)) === fresh;
+        const current = this.#conns.get(targetId(t)) === fresh;
         this.#drop(t, fresh);
         if (current && connected && !this.#closed && !this.#busy.get(fresh)) this.#o.onLost?.(t, reason);
       };
       fresh.on('error', (err: Error) => broke(err.message));
       fresh.on('end', () => broke('connection closed'));
-      this.#conns.set(key(t), fresh);
+      this.#conns.set(targetId(t), fresh);
       conn = fresh;
     }
     return conn;
   }
 
   #drop(t: Target, conn: Connection): void {
-    if (this.#conns.get(key(t)) === conn) this.#conns.delete(key(t));
+    if (this.#conns.get(targetId(t)) === conn) this.#conns.delete(targetId(t));
     try {
       conn.destroy();
     } catch {

@@ -2,10 +2,11 @@
 // lag is within max-lag and it replicates from the configured master. Every candidate is checked
 // before it is chosen; with none healthy the entry points at the master (switchable off).
 import { withFields } from '@confd-haproxy/base';
-import type { CheckerKind, CheckerLogger, Choice, Target } from '@confd-haproxy/checker';
-import { DEFAULT_WEIGHT, type Entry } from '@confd-haproxy/schema';
+import { sameTarget, targetId, type CheckerKind, type CheckerLogger, type Choice, type Target } from '@confd-haproxy/checker';
+import type { Entry } from '@confd-haproxy/schema';
 import type { MysqlTagConfig } from './config.js';
 import { MysqlConnections } from './connections.js';
+import { candidates, chooseReplica, dumpThreadHosts, replicaHealth, reportedReplicas } from './rules.js';
 
 export interface MysqlKindOptions {
   config: MysqlTagConfig;
@@ -20,8 +21,6 @@ export interface MysqlKindOptions {
 
 export type MysqlKind = CheckerKind & { close(): Promise<void> };
 
-const key = (t: Target) => `${t.host}:${t.port}`;
-const same = (a: Target, b: Target) => a.host === b.host && a.port === b.port;
 
 /** The key segment of this kind's entries: haproxy/mysqlslave/<tag>. */
 export const MYSQL_KIND = 'mysqlslave';
@@ -50,27 +49,23 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
     const problems: string[] = [];
     try {
       // Host/Port are each replica's report_host/report_port.
-      const hosts = await query<{ Host: string; Port: number }>(master, 'SHOW SLAVE HOSTS', signal);
-      for (const h of hosts) if (h.Host && Number(h.Port) > 0) found.push({ host: h.Host, port: Number(h.Port) });
+      found.push(...reportedReplicas(await query<{ Host: string; Port: number }>(master, 'SHOW SLAVE HOSTS', signal)));
     } catch (err) {
       problems.push(`SHOW SLAVE HOSTS: ${privilegeHint(err)}`);
     }
     if (found.length === 0 && !signal.aborted) {
       try {
-        // Last resort, as the original: the dump thread's client host with the master's own port.
-        const procs = await query<{ Command: string; Host: string }>(master, 'SHOW PROCESSLIST', signal);
-        for (const p of procs) if (p.Command === 'Binlog Dump' || p.Command === 'Binlog Dump GTID') found.push({ host: p.Host.replace(/:\d+$/, ''), port: c.port });
+        found.push(...dumpThreadHosts(await query<{ Command: string; Host: string }>(master, 'SHOW PROCESSLIST', signal), c.port));
       } catch (err) {
         problems.push(`SHOW PROCESSLIST: ${privilegeHint(err)}`);
       }
     }
     if (problems.length > 0 && found.length === 0) {
-      withFields(opts.logger, { tag: c.tag, code: 'REPLICA_DISCOVERY_FAILED' })?.warn(`${c.tag}: cannot discover replicas on the master ${key(master)} (${problems.join('; ')}); using the last known list (${known.map(key).join(', ') || 'empty'})`);
+      withFields(opts.logger, { tag: c.tag, code: 'REPLICA_DISCOVERY_FAILED' })?.warn(`${c.tag}: cannot discover replicas on the master ${targetId(master)} (${problems.join('; ')}); using the last known list (${known.map(targetId).join(', ') || 'empty'})`);
       return known;
     }
-    const unique = found.filter((t, i) => found.findIndex((x) => same(x, t)) === i && !same(t, master));
-    known = unique;
-    return unique;
+    known = candidates(found, master);
+    return known;
   };
 
   return {
@@ -86,35 +81,13 @@ export function mysqlKind(opts: MysqlKindOptions): MysqlKind {
       } catch (err) {
         return { ok: false, reason: privilegeHint(err) };
       }
-      const s = rows[0];
-      if (!s) return { ok: false, reason: 'not a replica (SHOW SLAVE STATUS is empty)' };
-      if (s.Slave_IO_Running !== 'Yes') return { ok: false, reason: `IO thread not running (${String(s.Slave_IO_Running)})` };
-      if (s.Slave_SQL_Running !== 'Yes') return { ok: false, reason: `SQL thread not running (${String(s.Slave_SQL_Running)})` };
-      if (String(s.Master_Host).toLowerCase() !== c.host.toLowerCase() || Number(s.Master_Port) !== c.port) {
-        return { ok: false, reason: `replicates from ${String(s.Master_Host)}:${String(s.Master_Port)}, not ${key(master)}` };
-      }
-      const lag = s.Seconds_Behind_Master;
-      const maxLag = c.maxLag ?? opts.maxLag;
-      if (lag === null || lag === undefined) return { ok: false, reason: 'lag unknown (Seconds_Behind_Master is NULL)' };
-      if (Number(lag) > maxLag) return { ok: false, reason: `lag ${String(lag)} s above ${maxLag} s` };
-      return { ok: true };
+      return replicaHealth(rows[0], { master, maxLag: c.maxLag ?? opts.maxLag });
     },
     heartbeat: (t, signal) => conns.heartbeat(t, signal),
-    choose({ eligible, current }): Choice {
-      let chosen: Target;
-      if (eligible.length === 0) {
-        if (!opts.masterFallback) return {};
-        chosen = master;
-      } else {
-        // Sticky: keep the current replica while it is eligible, so a healthy set never flaps.
-        chosen = (current && eligible.find((t) => same(t, current))) ?? eligible[0]!;
-      }
-      const servers = (eligible.length ? [chosen, ...eligible.filter((t) => !same(t, chosen))] : [master]).map((t) => ({ host: t.host, port: t.port, weight: DEFAULT_WEIGHT, role: 'active' as const }));
-      return { entry: { name: c.tag, host: chosen.host, port: chosen.port, proxyport: c.proxyport, servers } };
-    },
-    okLine: (e: Entry, storeName: string) => (same(e, master) ? `${e.name} in ${storeName} stays on the master ${key(master)}: no healthy replica` : `${e.name} in ${storeName} is ok`),
+    choose: ({ eligible, current }): Choice => chooseReplica({ tag: c.tag, proxyport: c.proxyport, master, masterFallback: opts.masterFallback, eligible, current }),
+    okLine: (e: Entry, storeName: string) => (sameTarget(e, master) ? `${e.name} in ${storeName} stays on the master ${targetId(master)}: no healthy replica` : `${e.name} in ${storeName} is ok`),
     changedLine: (e: Entry, prev: Entry | undefined) =>
-      same(e, master) ? `${e.name}: no healthy replica, set the master ${key(master)}` : `${e.name}: set ${key(e)}${prev ? ` (was ${key(prev)})` : ''} with ${e.servers.length} healthy replica(s)`,
+      sameTarget(e, master) ? `${e.name}: no healthy replica, set the master ${targetId(master)}` : `${e.name}: set ${targetId(e)}${prev ? ` (was ${targetId(prev)})` : ''} with ${e.servers.length} healthy replica(s)`,
     async close() {
       conns.close();
     },

@@ -3,10 +3,10 @@
 // split-brain: the stored entry stays where it is (it never flips back and forth) and it is
 // reported on every pass until an operator resolves it.
 import { withFields, type Logger } from '@confd-haproxy/base';
-import type { CheckerKind, Choice, FoundTargets, Target } from '@confd-haproxy/checker';
+import { targetId, type CheckerKind, type Choice, type FoundTargets, type Target } from '@confd-haproxy/checker';
 import type { Entry } from '@confd-haproxy/schema';
 import { RedisConnection, RedisReplyError, type RedisTls } from './resp.js';
-import { chooseMaster, key, masterEntry, parseRole, sentinelReplicas, type MasterChoice, type RoleInfo, type SentinelAnswer, withServers } from './rules.js';
+import { chooseMaster, masterEntry, parseRole, sentinelReplicas, type MasterChoice, type RoleInfo, type SentinelAnswer, withServers } from './rules.js';
 
 /**
  * Default proxyport = the first server's port + 5000 (6379 → 11379): clear of Sentinel's 26379 and
@@ -47,17 +47,17 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
   const conns = new Map<string, RedisConnection>();
   let lost: ((t: Target, reason: string) => void) | undefined;
   const conn = (t: Target) => {
-    let c = conns.get(key(t));
+    let c = conns.get(targetId(t));
     if (!c) {
       const onLost = (reason: string) => lost?.(t, reason);
-      conns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.password ? { password: opts.password } : {}), ...(opts.user ? { user: opts.user } : {}), ...(opts.tls ? { tls: opts.tls } : {}), onLost })));
+      conns.set(targetId(t), (c = new RedisConnection({ ...t, ...(opts.password ? { password: opts.password } : {}), ...(opts.user ? { user: opts.user } : {}), ...(opts.tls ? { tls: opts.tls } : {}), onLost })));
     }
     return c;
   };
   const sentinelConns = new Map<string, RedisConnection>();
   const sentinelConn = (t: Target) => {
-    let c = sentinelConns.get(key(t));
-    if (!c) sentinelConns.set(key(t), (c = new RedisConnection({ ...t, ...(opts.sentinelPassword ? { password: opts.sentinelPassword } : {}), ...(opts.tls ? { tls: opts.tls } : {}) })));
+    let c = sentinelConns.get(targetId(t));
+    if (!c) sentinelConns.set(targetId(t), (c = new RedisConnection({ ...t, ...(opts.sentinelPassword ? { password: opts.sentinelPassword } : {}), ...(opts.tls ? { tls: opts.tls } : {}) })));
     return c;
   };
   const name = opts.masterName ?? opts.tag;
@@ -80,14 +80,14 @@ export function redisKind(opts: RedisKindOptions): RedisKind {
         const c = sentinelConn(s);
         const addr = await c.command(['SENTINEL', 'get-master-addr-by-name', name], signal);
         if (!Array.isArray(addr) || addr.length < 2) {
-          errors.push(`${key(s)}: ${addr instanceof RedisReplyError ? addr.message : `does not monitor "${name}"`}`);
+          errors.push(`${targetId(s)}: ${addr instanceof RedisReplyError ? addr.message : `does not monitor "${name}"`}`);
           continue;
         }
         const master = { host: String(addr[0]), port: Number(addr[1]) };
         const known = sentinelReplicas(await c.command(['SENTINEL', 'replicas', name], signal));
         return { targets: [master, ...known], context: { master, asked: true } };
       } catch (err) {
-        errors.push(`${key(s)}: ${(err as Error).message}`);
+        errors.push(`${targetId(s)}: ${(err as Error).message}`);
         if (signal.aborted) break;
       }
     }

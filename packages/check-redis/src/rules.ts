@@ -1,6 +1,6 @@
 // checkredis's decisions, pure functions of what a pass saw (ROLE and Sentinel replies): which
 // server is the master, what entry that makes, which proxyport is safe. rules.test.ts tests them.
-import type { Target } from '@confd-haproxy/checker';
+import { sameTarget, targetId, type Target } from '@confd-haproxy/checker';
 import { DEFAULT_WEIGHT, type EntryBody } from '@confd-haproxy/schema';
 import { RedisReplyError, type Reply } from './resp.js';
 
@@ -16,13 +16,11 @@ export interface RoleInfo {
   replicas?: Target[];
 }
 
-export const key = (t: Target) => `${t.host}:${t.port}`;
-const same = (a: Target, b: { host: string; port: number }) => a.host === b.host && a.port === b.port;
 
 /** The configured servers and the ones the sentinels found, once each, configured first. */
 export function withServers(configured: Target[], found: Target[]): Target[] {
   const all = [...configured, ...found];
-  return all.filter((t, i) => all.findIndex((x) => same(x, t)) === i);
+  return all.filter((t, i) => all.findIndex((x) => sameTarget(x, t)) === i);
 }
 
 /** ROLE's reply as a RoleInfo (master, slave, sentinel), or a reason it is not one. */
@@ -58,19 +56,19 @@ export interface MasterChoice {
  * masters without sentinels: split-brain, none.
  */
 export function chooseMaster(eligible: Target[], roles: ReadonlyMap<string, RoleInfo>, sentinel?: SentinelAnswer): MasterChoice {
-  const masters = eligible.filter((t) => roles.get(key(t))?.role === 'master');
+  const masters = eligible.filter((t) => roles.get(targetId(t))?.role === 'master');
   if (sentinel?.asked) {
     if (!sentinel.master) return { problem: `no sentinel named a master (${sentinel.error ?? 'no answer'})` };
-    const named = eligible.find((t) => same(t, sentinel.master!));
-    const role = named && roles.get(key(named));
+    const named = eligible.find((t) => sameTarget(t, sentinel.master!));
+    const role = named && roles.get(targetId(named));
     if (!named || role?.role !== 'master') {
-      return { problem: `sentinel names ${key(sentinel.master)} but ROLE there says ${role?.role ?? 'nothing (not reachable)'}` };
+      return { problem: `sentinel names ${targetId(sentinel.master)} but ROLE there says ${role?.role ?? 'nothing (not reachable)'}` };
     }
-    const others = masters.filter((t) => !same(t, named));
-    return others.length ? { master: named, problem: `${others.map(key).join(', ')} also claim master; sentinel names ${key(named)}` } : { master: named };
+    const others = masters.filter((t) => !sameTarget(t, named));
+    return others.length ? { master: named, problem: `${others.map(targetId).join(', ')} also claim master; sentinel names ${targetId(named)}` } : { master: named };
   }
   if (masters.length === 0) return { problem: 'no server answers ROLE as master' };
-  if (masters.length > 1) return { problem: `split-brain: ${masters.map(key).join(' and ')} all claim master`, splitBrain: true };
+  if (masters.length > 1) return { problem: `split-brain: ${masters.map(targetId).join(' and ')} all claim master`, splitBrain: true };
   return { master: masters[0]! };
 }
 
@@ -102,7 +100,7 @@ export function masterEntry({ tag, master, others, proxyport }: MasterEntryInput
     proxyport,
     servers: [
       { host: master.host, port: master.port, weight: DEFAULT_WEIGHT, role: 'active' },
-      ...others.filter((t) => !same(t, master)).map((t) => ({ host: t.host, port: t.port, weight: DEFAULT_WEIGHT, role: 'backup' as const })),
+      ...others.filter((t) => !sameTarget(t, master)).map((t) => ({ host: t.host, port: t.port, weight: DEFAULT_WEIGHT, role: 'backup' as const })),
     ],
   };
 }
@@ -110,10 +108,10 @@ export function masterEntry({ tag, master, others, proxyport }: MasterEntryInput
 /** Why a proxyport is unusable next to these servers and sentinels, or undefined. */
 export function proxyportProblem(proxyport: number, servers: Target[], sentinels: Target[] = []): string | undefined {
   if (proxyport === SENTINEL_PORT) return `${proxyport} is Redis Sentinel's port`;
-  for (const s of sentinels) if (s.port === proxyport) return `${proxyport} is the port of the sentinel ${key(s)}`;
+  for (const s of sentinels) if (s.port === proxyport) return `${proxyport} is the port of the sentinel ${targetId(s)}`;
   for (const s of servers) {
-    if (s.port === proxyport) return `${proxyport} is the port of the server ${key(s)}`;
-    if (s.port + CLUSTER_BUS_OFFSET === proxyport) return `${proxyport} is the cluster bus port of ${key(s)} (port + ${CLUSTER_BUS_OFFSET})`;
+    if (s.port === proxyport) return `${proxyport} is the port of the server ${targetId(s)}`;
+    if (s.port + CLUSTER_BUS_OFFSET === proxyport) return `${proxyport} is the cluster bus port of ${targetId(s)} (port + ${CLUSTER_BUS_OFFSET})`;
   }
   return undefined;
 }

@@ -4,7 +4,8 @@
 import { outageLog, withFields, type OutageLog } from '@confd-haproxy/kv';
 import { entryKey, lockKey, parseEntry, type Entry } from '@confd-haproxy/schema';
 import { HeartbeatLoop } from './heartbeat.js';
-import { Counters, downsText, targetId as id } from './counters.js';
+import { Counters, downsText } from './counters.js';
+import { targetId as id } from './target.js';
 import { STOPPED, targetsWithin, withTimeout } from './deadline.js';
 import { decide, type Decision } from './decide.js';
 import { LockKeeper } from './lock-keeper.js';

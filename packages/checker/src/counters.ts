@@ -1,5 +1,6 @@
 // Retry-up / retry-down: which targets may serve after their probes in a row. No I/O, no clock.
 import type { Target } from './types.js';
+import { targetId } from './target.js';
 
 export interface Counter {
   eligible: boolean;
@@ -17,9 +18,6 @@ export interface RetryRule {
   /** Failures in a row before an eligible target is dropped. */
   retryDown: number;
 }
-
-/** "host:port": a target's name in the counters, the probe data and the logs. */
-export const targetId = (t: Target) => `${t.host}:${t.port}`;
 
 /** A target's counter after one more probe (a new object; the previous one is left as it was). */
 export function counted(previous: Counter | undefined, ok: boolean, reason: string | undefined, rule: RetryRule): Counter {

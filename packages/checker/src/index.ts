@@ -1,6 +1,7 @@
 export { REPROBE_MIN_GAP_MS, TagChecker } from './core.js';
 export { runTagChecker, runTagCheckers } from './run-tag-checkers.js';
 export type { RunTagCheckerOptions } from './run-tag-checkers.js';
+export { sameTarget, targetId } from './target.js';
 export type { CheckerKind, CheckerLogger, ChooseInput, Choice, FoundTargets, PassReport, ProbeData, ProbeOutcome, ProbeResult, Target, TagCheckerOptions } from './types.js';
 // The entry and its checks live in @confd-haproxy/schema; kinds written against the checker still find them here.
 export { entryProblem, parseEntry, prefixedKey, prefixProblem, sameEntry, TAG_PATTERN } from '@confd-haproxy/schema';
