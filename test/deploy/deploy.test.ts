@@ -1,7 +1,6 @@
 // What users deploy with: docker-compose.yml (no Docker engine runs here, so the file is checked,
 // not run), the Dockerfile, and the systemd units (systemd-analyze verify where it exists).
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -9,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { parse, parseAllDocuments } from 'yaml';
 import { commandAllowed } from '@confd-haproxy/resource';
-import { freePort, killAndWait } from '@confd-haproxy/testkit';
 import { COMMANDS, commandMain } from 'confd-haproxy';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -249,26 +247,6 @@ t.test('deploy/k8s: the bootstrap ConfigMap is the shipped templates, up to date
   const r = await run('confd-haproxy', ['plan', '--backend', 'file', '--file', kv, '--confdir', dir, '--state-dir', join(dir, 'state')]);
   t.equal(r.code, 2, `the bootstrap bundle loads and renders: ${r.err}`);
   t.match(r.out, /\+listen mem11211/);
-});
-
-t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t) => {
-  const paths = new Set(k8s.flatMap((d) => d.spec?.template?.spec.containers ?? []).flatMap((c) => [c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path]).filter(Boolean) as string[]);
-  t.same([...paths].sort(), ['/livez', '/readyz']);
-  const dir = t.testdir({ 'conf.d': { 'x.toml': '[template]\nsrc = "x.hbs"\ndest = "x.out"\nkeys = ["/haproxy/memcached"]\n' }, templates: { 'x.hbs': 'x\n' }, 'kv.json': '{}' });
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/confd-haproxy.js'), '--watch', '--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state')], { stdio: 'ignore' });
-  t.teardown(() => killAndWait(child));
-  for (const path of paths) {
-    let status = 0;
-    for (let i = 0; i < 100 && status === 0; i++) {
-      status = await fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
-      if (status === 0) await new Promise((r) => setTimeout(r, 100));
-    }
-    t.not(status, 404, `${path} is served (${status})`);
-    t.not(status, 0, `${path} answered`);
-  }
-  // Stopped before t.testdir's own teardown removes the directory it writes into.
-  await killAndWait(child);
 });
 
 t.test('the shipped renderers allow exactly the commands and the file of the resource they ship with', async (t) => {

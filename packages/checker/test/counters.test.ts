@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Counters, counted, downsText, type Counter } from '../src/counters.js';
+import { Counters, counted, downsText, type Counter } from '../dist/counters.js';
 
 const a = { host: '10.0.0.1', port: 3306 };
 const b = { host: '10.0.0.2', port: 3306 };

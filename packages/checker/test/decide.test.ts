@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Entry, EntryBody } from '@confd-haproxy/schema';
-import { decide, type DecisionInput } from '../src/decide.js';
+import { decide, type DecisionInput } from '../dist/decide.js';
 
 /** The entry a kind would choose with this server active and the other one its backup. */
 const body = (active: string, backup: string): EntryBody => ({

@@ -87,7 +87,8 @@ t.test('the loop runs one heartbeat at a time, fails one at its deadline, and st
   answerMs = 1000;
   t.ok((await within(3000, () => failed.length >= 1)) >= 0, 'a late answer fails');
   t.match(failed[0], { target: 'a', reason: 'no answer within 100 ms' });
-  t.ok(failed[0]!.ms >= 100 && failed[0]!.ms < 1000, `at the deadline (${failed[0]!.ms} ms)`);
+  // Measured on the wall clock, which may read a millisecond or two short of the 100 ms timer.
+  t.ok(failed[0]!.ms >= 98 && failed[0]!.ms < 1000, `at the deadline (${failed[0]!.ms} ms)`);
   loop.stop();
   await sleep(50);
   const after = beats;

@@ -1,6 +1,6 @@
 // push --canary's flags read into a rollout, and the mistakes named by flag.
 import t from 'tap';
-import { instanceLabels, rolloutOptions } from '../src/rollout-flags.js';
+import { instanceLabels, rolloutOptions } from '../dist/rollout-flags.js';
 
 t.test('--canary with its judge flags becomes the rollout; defaults are sane', async (t) => {
   t.equal(rolloutOptions({}), undefined, 'no --canary: no rollout');

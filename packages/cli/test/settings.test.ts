@@ -4,9 +4,9 @@ import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Command } from 'commander';
-import { buildProgram, type Subcommand } from '../src/commands/confd-haproxy/program.js';
-import { readSettings } from '../src/commands/confd-haproxy/settings.js';
-import type { Mode } from '../src/commands/confd-haproxy/flags.js';
+import { buildProgram, type Subcommand } from '../dist/commands/confd-haproxy/program.js';
+import { readSettings } from '../dist/commands/confd-haproxy/settings.js';
+import type { Mode } from '../dist/commands/confd-haproxy/flags.js';
 
 /** The command commander hands a subcommand for argv (nothing runs). */
 async function parsed(argv: string[]): Promise<{ cmd: Command; name: Subcommand }> {

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { commandMain, type CommandMain as Main } from 'confd-haproxy';
-import { closest } from '../src/usage-error.js';
+import { closest } from '../dist/usage-error.js';
 
 const checkmemcached = await commandMain('checkmemcached');
 const confdHaproxy = await commandMain('confd-haproxy');

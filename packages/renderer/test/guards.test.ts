@@ -2,9 +2,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConsulStore, createFileStore } from '@confd-haproxy/kv';
+import { createFileStore } from '@confd-haproxy/kv';
 import { guardEmptiedBackends, runOnce } from '@confd-haproxy/renderer';
-import { startConsulDouble } from '@confd-haproxy/testkit';
 import { confdirFiles, dest, entry, quietLogger, read } from './helpers.js';
 
 const kv = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`haproxy/mysqlslave/s${i}`, entry(`s${i}`, 3300 + i)]));
@@ -54,21 +53,6 @@ t.test('max_removed refuses losing too large a share at once', async (t) => {
   await store.delete('haproxy/mysqlslave/s2');
   t.match(await runOnce(opts), { ok: false, errors: [{ code: 'GUARD_REFUSED', message: /removes 2 of 3 servers at once \(67 % > max_removed 50 %\)/ }] });
   t.match(read(dest(dir)), /s2-mysql/);
-});
-
-t.test('data read without a known leader is refused unless allowed', async (t) => {
-  const double = await startConsulDouble();
-  t.teardown(() => double.close());
-  const dir = t.testdir(confdirFiles());
-  const store = createConsulStore({ address: double.address });
-  t.teardown(() => store.close());
-  await store.put('haproxy/mysqlslave/s0', entry('s0', 3300));
-  double.faults.knownLeader(false);
-  const opts = { store, confdir: dir, logger: quietLogger(), signal };
-  t.match(await runOnce(opts), { ok: false, errors: [{ code: 'GUARD_REFUSED', message: /without a known leader/ }] });
-  t.equal(read(dest(dir)), '', 'nothing written');
-  t.equal((await runOnce({ ...opts, allowStale: true })).ok, true, '--allow-stale renders');
-  t.match(read(dest(dir)), /s0-mysql/);
 });
 
 t.test('bad guard settings are errors naming the file and field', async (t) => {

@@ -1,13 +1,14 @@
 // The suite's tiers, named by the test file: x.test.ts needs only Node, x.integration.test.ts
 // starts real services (or runs installed programs such as `haproxy -c`), x.e2e.test.ts runs HAProxy.
-import { readdirSync } from 'node:fs';
+// npm test runs the x.test.js that tsc writes beside each x.test.ts; it is in the same tier.
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { LauncherError } from './errors.js';
 
 export const TIERS = ['unit', 'integration', 'e2e'] as const;
 export type Tier = (typeof TIERS)[number];
 
-const TEST_FILE = /^[a-z0-9][a-z0-9-]*(?:\.(integration|e2e))?\.test\.ts$/;
+const TEST_FILE = /^[a-z0-9][a-z0-9-]*(?:\.(integration|e2e))?\.test\.[jt]s$/;
 const LOOKS_LIKE_A_TEST = /\.test\.[cm]?[jt]sx?$/;
 const NOT_SOURCE = new Set(['node_modules', 'dist', '.git', '.tap', 'out']);
 
@@ -24,13 +25,20 @@ export function nameInTier(file: string, tier: Tier): string {
   return tier === 'unit' ? `${stem}.test.ts` : `${stem}.${tier}.test.ts`;
 }
 
-/** Every file under root that looks like a test (whatever its tier), relative to root, sorted. */
+/** tsc's build of a test (x.test.js beside x.test.ts), which node-tap runs in its place. */
+export const buildOf = (file: string) => file.replace(/\.ts$/, '.js');
+/** The TypeScript test a build was compiled from (the file a message should name), or the file itself. */
+const sourceOf = (file: string) => (file.endsWith('.js') && existsSync(file.replace(/\.js$/, '.ts')) ? file.replace(/\.js$/, '.ts') : file);
+/** A .js file is tsc's build (git ignores them under test directories), or a stale one whose source is gone. */
+const isBuild = (name: string) => name.endsWith('.js');
+
+/** Every file under root that looks like a test (whatever its tier), relative to root, sorted; tsc's builds are not listed. */
 export function testFiles(root: string): string[] {
   const found: string[] = [];
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory() && !NOT_SOURCE.has(e.name)) walk(join(dir, e.name));
-      else if (e.isFile() && LOOKS_LIKE_A_TEST.test(e.name)) found.push(relative(root, join(dir, e.name)));
+      else if (e.isFile() && LOOKS_LIKE_A_TEST.test(e.name) && !isBuild(e.name)) found.push(relative(root, join(dir, e.name)));
     }
   };
   walk(root);
@@ -44,8 +52,9 @@ const RANK: Record<Tier, number> = { unit: 0, integration: 1, e2e: 2 };
  * file whose name puts it in a lower tier; node-tap runs each test file as argv[1]. Processes that
  * are not test files (benchmarks, scripts) are not checked.
  */
-export function requireTier(needs: Tier, what: string, file = process.argv[1] ?? ''): void {
-  if (!LOOKS_LIKE_A_TEST.test(file)) return;
+export function requireTier(needs: Tier, what: string, running = process.argv[1] ?? ''): void {
+  if (!LOOKS_LIKE_A_TEST.test(running)) return;
+  const file = sourceOf(running);
   const tier = tierOf(file);
   if (tier !== undefined && RANK[tier] >= RANK[needs]) return;
   const where = tier === undefined ? 'is in no tier' : `is ${tier === 'unit' ? 'a unit' : `an ${tier}`} test`;

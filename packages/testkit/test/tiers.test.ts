@@ -3,14 +3,16 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nameInTier, requireTier, startMemcached, testFiles, tierOf, type Tier } from '@confd-haproxy/testkit';
+import { buildOf, nameInTier, requireTier, startMemcached, testFiles, tierOf, type Tier } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const here = 'packages/testkit/test/tiers.test.ts';
 
 // What a file (or a helper it imports) does that needs a tier above unit, and the HAProxy runs that need e2e.
 const STARTS_SERVICE =
-  /\b(?:startMemcached|startMariaDB|startReplicationSet|startGaleraCluster|startRedis|startRedisSet|startSentinel|startEtcd|startProcess|runBounded|startHAProxy|startRenderedHAProxy)\s*\(/;
+  /\b(?:startMemcached|startConsulDouble|startMariaDB|startReplicationSet|startGaleraCluster|startRedis|startRedisSet|startSentinel|startEtcd|startProcess|runBounded|startHAProxy|startRenderedHAProxy)\s*\(/;
+// Or runs one of our bins as its own process (the unit tier runs commands in-process).
+const RUNS_A_BIN = /'packages\/cli\/bin\/[a-z-]+\.js'/;
 const RUNS_HAPROXY = /\bstart(?:Rendered)?HAProxy\s*\(|\bstartProcess\(\s*haproxy\b/;
 // Weaker: a service binary's path, a `haproxy -c` that a shipped check_cmd runs or an `npm ci`
 // (the registry) — or only data that names them (load.test.ts, trust.test.ts): enough for
@@ -30,7 +32,7 @@ function sourceWithHelpers(file: string, seen = new Set<string>()): string {
 function tiersFitting(file: string): Tier[] {
   const text = sourceWithHelpers(join(root, file));
   if (RUNS_HAPROXY.test(text)) return ['e2e'];
-  if (STARTS_SERVICE.test(text)) return ['integration'];
+  if (STARTS_SERVICE.test(text) || RUNS_A_BIN.test(text)) return ['integration'];
   return MAY_NEED_MORE_THAN_NODE.test(text) ? ['unit', 'integration'] : ['unit'];
 }
 
@@ -41,7 +43,7 @@ t.test('the repository has test files in every tier', async (t) => {
 });
 
 t.test('every test file is named for a tier and lies where npm test finds it', async (t) => {
-  const include = [/^packages\/[^/]+\/test\/.+\.test\.ts$/, /^test\/.+\.test\.ts$/]; // .taprc's include globs
+  const include = [/^packages\/[^/]+\/test\/.+\.test\.ts$/, /^test\/.+\.test\.ts$/]; // where npm test looks (.taprc's include globs name their builds)
   const misplaced = files.filter((f) => tierOf(f) === undefined || !include.some((re) => re.test(f)));
   t.same(misplaced, [], 'name a test file x.test.ts, x.integration.test.ts or x.e2e.test.ts under packages/*/test or test/');
 });
@@ -61,7 +63,9 @@ t.test('tierOf reads the tier from the file name alone', async (t) => {
   t.equal(tierOf('/abs/packages/kv/test/contract-etcd.integration.test.ts'), 'integration');
   t.equal(tierOf('test/e2e/failover.e2e.test.ts'), 'e2e');
   t.equal(tierOf('x.intergration.test.ts'), undefined, 'a misspelt tier is no tier');
-  t.equal(tierOf('x.test.js'), undefined, 'node-tap runs only .test.ts files');
+  t.equal(tierOf('packages/kv/test/file.test.js'), 'unit', "tsc's build of a test is in the tier of its source");
+  t.equal(tierOf('x.e2e.test.js'), 'e2e');
+  t.equal(buildOf('packages/kv/test/file.test.ts'), 'packages/kv/test/file.test.js', 'node-tap runs the build beside the source');
   t.equal(nameInTier('a/b/foo.integration.test.ts', 'unit'), 'foo.test.ts');
   t.equal(nameInTier('foo.test.ts', 'e2e'), 'foo.e2e.test.ts');
   t.equal(nameInTier('foo.intergration.test.ts', 'integration'), 'foo.integration.test.ts', 'a misspelt tier is replaced');

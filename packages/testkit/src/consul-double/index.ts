@@ -14,13 +14,16 @@ import { Router } from './router.js';
 import { DEFAULT_SESSION_TTL_MIN_MS, SessionEndpoints } from './session-endpoints.js';
 import { SessionLife } from './session-life.js';
 import { State } from './state.js';
+import { requireTier } from '../tier.js';
 import type { ConsulDouble, ConsulDoubleOptions, RecordedRequest } from './types.js';
 
 export type { AclAccess, AclPolicy, AclResource, AclRule, ConsulDoubleAclOptions } from './acl.js';
 export { parseGoDuration } from './duration.js';
 export type { ConsulDouble, ConsulDoubleAgent, ConsulDoubleFaults, ConsulDoubleOptions, RecordedRequest } from './types.js';
 
+/** Starts the double on a free loopback port: a server, so only integration and e2e tests may. */
 export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise<ConsulDouble> {
+  requireTier('integration', 'the Consul HTTP API double');
   const host = opts.host ?? '127.0.0.1';
   const nodeName = opts.nodeName ?? 'consul-double';
   const acl = new AclTable(opts.acl);
