@@ -36,7 +36,7 @@ t.test('a tag whose servers are all killed is told once at error, readiness and 
   const alert = lines().find((l) => l.outcome === 'no-healthy-server')!;
   t.equal(alert.level, 'error');
   t.equal(alert.tag, 'mem1');
-  t.match(alert.msg, new RegExp(`^mem1: no healthy server: 127\\.0\\.0\\.1:${a.port} (connection refused|[^;]*(?:reset|RESET)[^;]*); 127\\.0\\.0\\.1:${b.port} (connection refused|[^;]*(?:reset|RESET)[^;]*)$`), 'naming each server and why it failed');
+  t.match(alert.msg, new RegExp(`^mem1: no healthy server: 127\\.0\\.0\\.1:${a.port} (connection refused|connection closed[^;]*|[^;]*(?:reset|RESET)[^;]*); 127\\.0\\.0\\.1:${b.port} (connection refused|connection closed[^;]*|[^;]*(?:reset|RESET)[^;]*)$`), 'naming each server and why it failed');
   const ready = await get(`${base}/readyz`);
   t.equal(ready.status, 503, '/readyz is not ready');
   t.match(ready.body, /no healthy server for mem1/);
