@@ -7,9 +7,8 @@ import type { Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { killAndWait, startConsulDouble, until } from '@confd-haproxy/testkit';
+import { killAndWait, startConsulDouble, runInProcess, until } from '@confd-haproxy/testkit';
 import { commandMain } from 'confd-haproxy';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,10 +38,8 @@ function confdir(t: Test, extra = ''): string {
 const args = (dir: string) => ['--backend', 'consul', '--node', consul.address, '--confdir', dir, '--state-dir', join(dir, 'state')];
 /** A run to its end in this process (spawning the CLI costs seconds of CPU); the watchers below are processes. */
 async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const status = await confdHaproxy(argv, { stdout, stderr });
-  return { status, stdout: String(stdout.read() ?? ''), stderr: String(stderr.read() ?? '') };
+  const { code, out, err } = await runInProcess(confdHaproxy, argv);
+  return { status: code, stdout: out, stderr: err };
 }
 const dest = (dir: string) => (existsSync(join(dir, 'out/haproxy.cfg')) ? readFileSync(join(dir, 'out/haproxy.cfg'), 'utf8') : '');
 

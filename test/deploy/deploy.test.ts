@@ -3,22 +3,17 @@
 import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { parse, parseAllDocuments } from 'yaml';
 import { commandAllowed } from '@confd-haproxy/resource';
 import { COMMANDS, commandMain } from 'confd-haproxy';
+import { runInProcess } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const OUR_BINS = COMMANDS;
 /** Run one of our bins in this process; its exit code and what it wrote. */
-async function run(bin: string, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const code = await (await commandMain(bin))(argv, { stdout, stderr });
-  return { code, out: String(stdout.read() ?? ''), err: String(stderr.read() ?? '') };
-}
+const run = async (bin: string, argv: string[]) => runInProcess(await commandMain(bin), argv);
 /** Each bin's --help, read once before the tests (in this process: spawning each bin cost seconds). */
 const helpOf = new Map<string, string>(await Promise.all(OUR_BINS.map(async (bin) => [bin, (await run(bin, ['--help'])).out] as const)));
 const help = (bin: string): string => helpOf.get(bin)!;

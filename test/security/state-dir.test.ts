@@ -8,21 +8,16 @@ import t, { type Test } from 'tap';
 import { chmodSync, chownSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { commandMain } from 'confd-haproxy';
 
 const confdHaproxy = await commandMain('confd-haproxy');
 import { filesOf, fleetHost, within } from './fleet-host.js';
+import { runInProcess } from '@confd-haproxy/testkit';
 
 const NOBODY = 65534;
 
-/** Run confd-haproxy in this process; its exit code and what it wrote to stderr. */
-async function run(argv: string[]): Promise<{ code: number; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const code = await confdHaproxy(argv, { stdout, stderr });
-  return { code, err: String(stderr.read() ?? '') };
-}
+/** Run confd-haproxy in this process; its exit code and what it wrote. */
+const run = (argv: string[]) => runInProcess(confdHaproxy, argv);
 
 /** Write files (path → content) under dir. */
 function writeTree(dir: string, files: Record<string, string>): void {

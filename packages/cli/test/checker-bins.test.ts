@@ -4,8 +4,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { COMMANDS, commandMain, type CommandMain as Main } from 'confd-haproxy';
+import { runInProcess } from '@confd-haproxy/testkit';
 
 // Every checker in package.json's bin list, so a new one is tested here without a line added.
 const BINS: Record<string, Main> = Object.fromEntries(await Promise.all(COMMANDS.filter((c) => c.startsWith('check')).map(async (c) => [c, await commandMain(c)] as const)));
@@ -13,13 +13,7 @@ const { checkgalera, checkmemcached, checkredis } = BINS as Record<'checkgalera'
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const signalListeners = () => ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
 
-/** Run a bin in this process; its exit code and what it wrote. */
-async function run(main: Main, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const code = await main(argv, { stdout, stderr });
-  return { code, out: String(stdout.read() ?? ''), err: String(stderr.read() ?? '') };
-}
+const run = runInProcess;
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { runInProcess } from '@confd-haproxy/testkit';
 
 const signalListeners = () => ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
 const before = signalListeners();
@@ -37,12 +37,7 @@ function confdir(t: Test, kv: Record<string, string>): string {
 const common = (dir: string) => ['--backend', 'file', '--file', join(dir, 'kv.json'), '--confdir', dir, '--state-dir', join(dir, 'state'), '--log-level', 'error'];
 
 /** Run confd-haproxy in this process; its exit code and what it wrote. */
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const code = await confdHaproxy(argv, { stdout, stderr });
-  return { code, out: String(stdout.read() ?? ''), err: String(stderr.read() ?? '') };
-}
+const run = (argv: string[]) => runInProcess(confdHaproxy, argv);
 
 t.test('plan prints the diff and exits 2 while changes are pending, then 0 once -onetime wrote them', async (t) => {
   const dir = confdir(t, { 'haproxy/mysqlslave/s1': entry('s1', 3301) });

@@ -4,8 +4,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { runInProcess } from '@confd-haproxy/testkit';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const { commandMain } = await import('confd-haproxy');
@@ -23,13 +23,10 @@ function layout(t: Test, name: string): { dir: string; confdir: string; store: s
 
 /** migrate's own scratch files go under dir/tmp (its TMPDIR while it runs), which must be empty again after. */
 async function migrate(dir: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
   const tmp = process.env.TMPDIR;
   process.env.TMPDIR = join(dir, 'tmp');
   try {
-    const code = await confdHaproxy(['migrate', ...args], { stdout, stderr });
-    return { code, out: String(stdout.read() ?? ''), err: String(stderr.read() ?? '') };
+    return await runInProcess(confdHaproxy, ['migrate', ...args]);
   } finally {
     if (tmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = tmp;

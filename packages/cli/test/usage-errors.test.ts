@@ -1,19 +1,14 @@
 // A mistyped flag or subcommand costs the user one line: what was wrong, the nearest known name in
 // the spelling they typed, and "see --help" — never the whole help text after an error.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { commandMain, type CommandMain as Main } from 'confd-haproxy';
 import { closest } from '../dist/usage-error.js';
+import { runInProcess } from '@confd-haproxy/testkit';
 
 const checkmemcached = await commandMain('checkmemcached');
 const confdHaproxy = await commandMain('confd-haproxy');
 
-async function run(main: Main, argv: string[]): Promise<{ code: number; err: string; out: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const code = await main(argv, { stdout, stderr });
-  return { code, err: String(stderr.read() ?? ''), out: String(stdout.read() ?? '') };
-}
+const run = runInProcess;
 
 const ONE_LINE = (bin: string) => new RegExp(`^${bin}: [^\\n]+; see ${bin} --help\\n$`);
 

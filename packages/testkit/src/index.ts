@@ -16,4 +16,5 @@ export * from './tier.js';
 export * from './requirement.js';
 export * from './requires.js';
 export { quiet, sleep, until } from './sleep.js';
+export * from './in-process.js';
 export * from './reset-proxy.js';
