@@ -7,11 +7,12 @@
 // Each file runs as the x.test.js that tsc writes beside its x.test.ts (tsconfig.test.json): no
 // TypeScript loader in each test process, which cost ~0.5 s of CPU per file.
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { runTapFiles } from './tap-files.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,7 +81,6 @@ if (!sh('npm', ['run', '--silent', 'build'])) finish(0, 1, 1);
 if (opts.tier !== 'unit') await installServices();
 console.log('# type-checking and compiling tests and benchmarks');
 if (!sh('npx', ['tsc', '-p', 'tsconfig.test.json'])) finish(0, 1, 1);
-const TEST_BUILD_INFO = 'node_modules/.cache/confd-haproxy/tsconfig.test.tsbuildinfo';
 
 /** Files under dirs modified after since (ms), depth-first, bounded. */
 function touchedSince(dirs, since, limit = 20) {
@@ -114,20 +114,20 @@ const { buildOf } = await tiers();
 const run = (files.length > 0 ? files : await filesOf(opts.tier)).map(buildOf);
 // An incremental tsc does not write again a build that was deleted: then it starts from scratch.
 if (run.some((f) => !existsSync(f))) {
-  rmSync(TEST_BUILD_INFO, { force: true });
+  rmSync(JSON.parse(readFileSync('tsconfig.test.json', 'utf8')).compilerOptions.tsBuildInfoFile, { force: true });
   if (!sh('npx', ['tsc', '-p', 'tsconfig.test.json'])) finish(0, 1, 1);
 }
 console.log(`# ${opts.tier ? `the ${opts.tier} tier` : files.length > 0 ? 'the files given' : 'every tier'}: ${run.length} files`);
 if (run.length === 0) finish(0, 1, 1); // a tier with no file is a mistake, not a pass
-// Unit files mostly wait on timers and loopback I/O, so two per core keep the cores busy; the
-// tiers that start services run two at a time. A file gets 360 s (the catalogue runs ~240 checks
-// on real services in ~2 min on an idle 2-core machine).
-const jobs = opts.tier === 'unit' ? 2 * availableParallelism() : 2;
+// .taprc holds a file's time and how many run at once, for node-tap's runner and this one. Unit
+// files mostly wait on timers and loopback I/O, so two per core keep the cores busy.
+const taprc = parseYaml(readFileSync('.taprc', 'utf8'));
+const jobs = opts.tier === 'unit' ? 2 * availableParallelism() : taprc.jobs;
 const write = (chunk) => {
   process.stdout.write(chunk);
   report.write(chunk);
 };
-const count = await runTapFiles(run, { jobs, timeoutS: 360, write });
+const count = await runTapFiles(run, { jobs, timeoutS: taprc.timeout, write });
 report.end();
 const touched = touchedSince(UNTOUCHED, startedAt);
 if (touched.length) console.log(`not ok - tests wrote outside temporary directories:\n${touched.map((p) => `#   ${p}`).join('\n')}`);

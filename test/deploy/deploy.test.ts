@@ -5,10 +5,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { commandAllowed } from '@confd-haproxy/resource';
 import { COMMANDS, commandMain } from 'confd-haproxy';
 import { runInProcess } from '@confd-haproxy/testkit';
+import { k8sDocs } from './k8s-docs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const OUR_BINS = COMMANDS;
@@ -96,44 +97,8 @@ t.test('systemd units start the installed bins with real flags, hardened (verifi
   t.match(readFileSync(join(root, 'conf.d/haproxy.toml'), 'utf8'), /^reload_cmd = "systemctl reload haproxy"$/m, 'the renderer reloads HAProxy through systemd');
 });
 
-interface K8sContainer {
-  name: string;
-  image: string;
-  env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
-  resources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
-  securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean };
-  command?: string[];
-  ports?: { name?: string; containerPort: number }[];
-  livenessProbe?: { httpGet?: { path: string; port: string | number } };
-  readinessProbe?: { httpGet?: { path: string; port: string | number } };
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-interface K8sDoc {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
-  data?: Record<string, string>;
-  spec?: {
-    clusterIP?: string;
-    serviceName?: string;
-    selector?: { matchLabels?: Record<string, string> } & Record<string, unknown>;
-    template?: {
-      metadata: { labels: Record<string, string> };
-      spec: {
-        securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; fsGroup?: number };
-        containers: K8sContainer[];
-        initContainers?: K8sContainer[];
-        volumes?: { name: string; configMap?: { name: string; items?: { key: string; path: string }[] }; secret?: { secretName: string } }[];
-      };
-    };
-    volumeClaimTemplates?: { metadata: { name: string } }[];
-  };
-}
-
 const k8sDir = join(root, 'deploy/k8s');
-const k8s: K8sDoc[] = readdirSync(k8sDir)
-  .filter((f) => f.endsWith('.yaml'))
-  .flatMap((f) => parseAllDocuments(readFileSync(join(k8sDir, f), 'utf8')).map((d) => d.toJS() as K8sDoc));
+const k8s = k8sDocs(root);
 const byKind = (kind: string) => k8s.filter((d) => d.kind === kind);
 
 t.test('deploy/k8s: every manifest has its kind, name and the fields its kind needs', async (t) => {

@@ -1,29 +1,19 @@
 // The k8s manifests' probe paths, asked of a running watcher (deploy.test.ts checks the rest of deploy/ without running it).
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
 import { freePort, killAndWait } from '@confd-haproxy/testkit';
+import { k8sDocs } from './k8s-docs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Probe {
-  httpGet?: { path?: string };
-}
-interface K8sDoc {
-  spec?: { template?: { spec: { containers: { livenessProbe?: Probe; readinessProbe?: Probe }[] } } };
-}
-
 /** Every liveness and readiness path the manifests under deploy/k8s name. */
-function k8sProbePaths(): string[] {
-  const dir = join(root, 'deploy/k8s');
-  const docs = readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as K8sDoc));
-  return docs.flatMap((d) => d.spec?.template?.spec.containers ?? []).flatMap((c) => [c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path]).filter((p): p is string => Boolean(p));
-}
+const k8sProbePaths = (): string[] =>
+  k8sDocs(root)
+    .flatMap((d) => d.spec?.template?.spec.containers ?? [])
+    .flatMap((c) => [c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path])
+    .filter((p): p is string => Boolean(p));
 
 t.test('deploy/k8s: the probe paths are the ones the observer serves', async (t) => {
   const paths = new Set(k8sProbePaths());

@@ -60,7 +60,6 @@ export interface Roles {
   lastInSegment?: NodeView;
 }
 
-
 /**
  * Writers and readers for this pass. `current` are the writers of the stored entry: with failBack
  * off they stay while they are candidates, so a recovered preferred writer does not take over.

@@ -11,7 +11,7 @@
 // between probes (onLost, as the text probe), and to end a probe at once when it closes under one.
 import type { Socket } from 'node:net';
 import { Client, Server, type ServerOptions } from 'memjs';
-import { saslReason } from './errors.js';
+import { saslReason, socketReason } from './errors.js';
 import { nextProbeKey, PROBE_KEY_TTL_S } from './probe-key.js';
 import type { ProbeOutcome, SaslCredentials, ServerProbe } from './types.js';
 
@@ -122,11 +122,7 @@ export class MemjsProbe implements ServerProbe {
 
   #failure(err: unknown): ProbeOutcome {
     if (err === MEMJS_AUTH_FAILED) return { ok: false, reason: saslReason('refused', this.#o.sasl.user), data: { sasl: 'refused' } };
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ECONNREFUSED') return { ok: false, reason: 'connection refused' };
-    // The kept connection died under the request (a killed server), before its close was seen.
-    if (code === 'EPIPE' || code === 'ECONNRESET') return { ok: false, reason: `connection closed (${code})` };
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    return { ok: false, reason: socketReason(err) };
   }
 
   /** Destroy the connection and let the client go; memjs's pending requests fail (and are ignored). */

@@ -9,15 +9,9 @@
 // binary protocol deprecated, and twemproxy and mcrouter do not speak it; set/get in the text
 // protocol works with all of them.
 import { connect, type Socket } from 'node:net';
+import { socketReason } from './errors.js';
 import { nextProbeKey, PROBE_KEY_TTL_S } from './probe-key.js';
 import type { ProbeOutcome, ServerProbe } from './types.js';
-
-/** A socket error in an operator's words: Node's own texts ("This socket has been ended by the other party") say little. */
-function socketReason(err: NodeJS.ErrnoException): string {
-  if (err.code === 'ECONNREFUSED') return 'connection refused';
-  if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return `connection closed (${err.code})`;
-  return err.message;
-}
 
 export class MemcachedProbe implements ServerProbe {
   readonly #host: string;
@@ -68,7 +62,7 @@ export class MemcachedProbe implements ServerProbe {
         if (this.#onFail) this.#onFail(reason);
         else if (connected && !this.#busy) this.#onLost?.(reason);
       };
-      s.on('error', (err: NodeJS.ErrnoException) => lost(socketReason(err)));
+      s.on('error', (err) => lost(socketReason(err)));
       s.on('close', () => lost('connection closed'));
     });
     return this.#ready;

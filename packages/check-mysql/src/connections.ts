@@ -34,7 +34,6 @@ const sslOptions = (tls: MysqlTls) => ({
   verifyIdentity: tls.verify,
 });
 
-
 export class MysqlConnections {
   readonly #o: MysqlConnectionsOptions;
   readonly #conns = new Map<string, Connection>();

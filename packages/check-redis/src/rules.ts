@@ -16,7 +16,6 @@ export interface RoleInfo {
   replicas?: Target[];
 }
 
-
 /** The configured servers and the ones the sentinels found, once each, configured first. */
 export function withServers(configured: Target[], found: Target[]): Target[] {
   const all = [...configured, ...found];
